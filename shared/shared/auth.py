@@ -1,0 +1,168 @@
+"""Integrator API keys and agent tokens.
+
+API keys belong to a tenant. Ingest creates them and publishes only their
+SHA-256 digest on `tenants.v1`; every other service keeps a copy of the
+digests in its own schema (see `tenant_directory_handlers`). A key has 256
+bits of randomness, so a plain SHA-256 digest is safe to store: there is no
+password to guess.
+
+Agents belong to the platform. Their tokens are JWTs (HS256) carrying the
+agent id as `sub` and no tenant, signed with AGENT_TOKEN_SECRET.
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import jwt
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.errors import UnauthorizedError
+from shared.events import Envelope
+from shared.events.payloads import ApiKeyCreated, TenantCreated
+from shared.tables import CommonTables
+
+API_KEY_PREFIX = "ck_"
+AGENT_TOKEN_AUDIENCE = "campo-agent"
+AGENT_TOKEN_TTL = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    key_id: UUID
+    prefix: str
+    key: str
+    key_hash: str
+
+
+@dataclass(frozen=True)
+class Tenant:
+    tenant_id: UUID
+    key_id: UUID
+
+
+@dataclass(frozen=True)
+class Agent:
+    agent_id: UUID
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def generate_api_key(key_id: UUID) -> NewApiKey:
+    """Make a key of the form ck_<8 visible chars>_<43 secret chars>."""
+    visible = secrets.token_hex(4)
+    key = f"{API_KEY_PREFIX}{visible}_{secrets.token_urlsafe(32)}"
+    return NewApiKey(
+        key_id=key_id,
+        prefix=f"{API_KEY_PREFIX}{visible}",
+        key=key,
+        key_hash=hash_api_key(key),
+    )
+
+
+async def authenticate_api_key(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tables: CommonTables,
+    key: str | None,
+) -> Tenant:
+    """Return the tenant that owns an API key, or raise 401."""
+    if not key:
+        raise UnauthorizedError(
+            "missing API key: send it as 'Authorization: Bearer <key>' or 'X-API-Key'"
+        )
+    api_keys = tables.api_keys
+    async with sessionmaker() as session, session.begin():
+        row = (
+            await session.execute(
+                select(api_keys.c.key_id, api_keys.c.tenant_id).where(
+                    api_keys.c.key_hash == hash_api_key(key),
+                    api_keys.c.revoked_at.is_(None),
+                )
+            )
+        ).first()
+        if row is None:
+            raise UnauthorizedError(
+                "invalid or revoked API key; ask the platform operator for a new one"
+            )
+        await session.execute(
+            update(api_keys)
+            .where(api_keys.c.key_id == row.key_id)
+            .values(last_used_at=datetime.now(UTC))
+        )
+    return Tenant(tenant_id=row.tenant_id, key_id=row.key_id)
+
+
+def issue_agent_token(
+    agent_id: UUID, *, secret: str, ttl: timedelta = AGENT_TOKEN_TTL
+) -> str:
+    now = datetime.now(UTC)
+    claims = {
+        "sub": str(agent_id),
+        "role": "agent",
+        "aud": AGENT_TOKEN_AUDIENCE,
+        "iat": now,
+        "exp": now + ttl,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def verify_agent_token(token: str | None, *, secret: str) -> Agent:
+    if not token:
+        raise UnauthorizedError(
+            "missing agent token: send 'Authorization: Bearer <token>'"
+        )
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=["HS256"], audience=AGENT_TOKEN_AUDIENCE
+        )
+        return Agent(agent_id=UUID(claims["sub"]))
+    except (jwt.PyJWTError, KeyError, ValueError) as error:
+        raise UnauthorizedError(f"invalid agent token: {error}") from error
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return None
+
+
+def tenant_directory_handlers(tables: CommonTables) -> dict[type, object]:
+    """Handlers that copy tenants and API key digests into a service's schema."""
+
+    async def on_tenant_created(
+        session: AsyncSession, envelope: Envelope, payload: TenantCreated
+    ) -> None:
+        await session.execute(
+            insert(tables.tenants)
+            .values(
+                tenant_id=payload.tenant_id,
+                name=payload.name,
+                country=payload.country,
+                currency=payload.currency,
+                created_at=payload.created_at,
+            )
+            .on_conflict_do_nothing()
+        )
+
+    async def on_api_key_created(
+        session: AsyncSession, envelope: Envelope, payload: ApiKeyCreated
+    ) -> None:
+        await session.execute(
+            insert(tables.api_keys)
+            .values(
+                key_id=payload.key_id,
+                tenant_id=payload.tenant_id,
+                prefix=payload.prefix,
+                key_hash=payload.key_hash,
+                created_at=payload.created_at,
+            )
+            .on_conflict_do_nothing()
+        )
+
+    return {TenantCreated: on_tenant_created, ApiKeyCreated: on_api_key_created}

@@ -1,0 +1,194 @@
+"""One error hierarchy, rendered as RFC 9457 problem details."""
+
+from typing import Any, ClassVar
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://campo.example/problems/"
+
+log = structlog.get_logger(__name__)
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details object, with optional extension members."""
+
+    type: str = Field(description="URI that identifies the kind of problem.")
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="Field-level errors: location, message, input."
+    )
+
+    model_config = {"extra": "allow"}
+
+
+class AppError(Exception):
+    """Base of every error the services raise on purpose.
+
+    A subclass sets `status` and `code`; the message names the ids or the
+    values involved and, where there is one, the fix. `extensions` become
+    extra members of the problem document (for example the current state).
+    """
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad-request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class NotFoundError(AppError):
+    status = 404
+    code = "not-found"
+    title = "Not found"
+
+
+class ConflictError(AppError):
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class InvalidStateError(ConflictError):
+    """An illegal state transition; carries the current state."""
+
+    code = "invalid-state"
+    title = "Invalid state transition"
+
+
+class UnauthorizedError(AppError):
+    status = 401
+    code = "unauthorized"
+    title = "Unauthorized"
+
+
+class PayloadTooLargeError(AppError):
+    status = 413
+    code = "payload-too-large"
+    title = "Payload too large"
+
+
+class UnprocessableError(AppError):
+    status = 422
+    code = "unprocessable"
+    title = "Unprocessable content"
+
+
+def problem_response(
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    body = Problem(
+        type=PROBLEM_TYPE_BASE + code,
+        title=title,
+        status=status,
+        detail=detail,
+        instance=instance,
+        **extensions,
+    ).model_dump(exclude_none=True, mode="json")
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers
+    )
+
+
+def problem_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
+    """Declare on a route the problems it can return, for the OpenAPI document."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for error in errors:
+        responses[error.status] = {
+            "model": Problem,
+            "description": error.title,
+            "content": {PROBLEM_CONTENT_TYPE: {}},
+        }
+    return responses
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every error, known or not, as a problem document; never an HTML 500."""
+
+    @app.exception_handler(AppError)
+    async def handle_app_error(request: Request, error: AppError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        return problem_response(
+            status=error.status,
+            code=error.code,
+            title=error.title,
+            detail=error.detail,
+            instance=request.url.path,
+            headers=headers,
+            **error.extensions,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def handle_validation_error(
+        request: Request, error: RequestValidationError
+    ) -> JSONResponse:
+        errors = [
+            {
+                "location": ".".join(str(part) for part in item.get("loc", ())),
+                "message": item.get("msg", ""),
+                "input": _safe_input(item.get("input")),
+            }
+            for item in error.errors()
+        ]
+        first = errors[0] if errors else {"location": "body", "message": "invalid"}
+        return problem_response(
+            status=422,
+            code="validation-error",
+            title="Invalid request",
+            detail=f"{first['location']}: {first['message']}",
+            instance=request.url.path,
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def handle_http_error(
+        request: Request, error: StarletteHTTPException
+    ) -> JSONResponse:
+        return problem_response(
+            status=error.status_code,
+            code="http-" + str(error.status_code),
+            title=str(error.detail) if error.status_code < 500 else "Server error",
+            detail=str(error.detail),
+            instance=request.url.path,
+            headers=getattr(error, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def handle_unexpected_error(
+        request: Request, error: Exception
+    ) -> JSONResponse:
+        log.exception(
+            "request.failed", path=request.url.path, error_type=type(error).__name__
+        )
+        return problem_response(
+            status=500,
+            code="internal-error",
+            title="Internal error",
+            detail="The server failed to handle this request; it has been logged.",
+            instance=request.url.path,
+        )
+
+
+def _safe_input(value: Any) -> Any:
+    """Keep small scalar inputs in the error; drop big or nested ones."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value if not isinstance(value, str) or len(value) <= 200 else value[:200]
+    return None

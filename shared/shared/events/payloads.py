@@ -1,0 +1,344 @@
+"""Event payloads: the `data` of each CloudEvent, one model per event type.
+
+These models are the single source of the event contract; the AsyncAPI
+document for integrators is generated from them.
+"""
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, ClassVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events import topics
+
+
+class Payload(BaseModel):
+    """Base of every event payload.
+
+    `event_type` is the CloudEvents `type`, `topic` the stream it goes to, and
+    `aggregate_id` the Kafka key, so that one aggregate's events stay ordered.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_type: ClassVar[str]
+    topic: ClassVar[str]
+
+    tenant_id: UUID
+
+    def aggregate_id(self) -> str:
+        raise NotImplementedError
+
+
+class GeoPoint(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class Money(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    amount: Decimal
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    street: str | None = None
+    exterior_number: str | None = None
+    interior_number: str | None = None
+    colonia: str | None = None
+    municipality: str | None = None
+    state: str | None = None
+    postal_code: str | None = Field(default=None, pattern=r"^\d{5}$")
+
+
+class PersonMet(StrEnum):
+    """Who the agent met at the door; the first two count as contact."""
+
+    DEBTOR = "debtor"
+    GUARANTOR = "guarantor"
+    OTHER_PERSON = "other_person"
+    NOBODY = "nobody"
+
+    @property
+    def is_contact(self) -> bool:
+        return self in (PersonMet.DEBTOR, PersonMet.GUARANTOR)
+
+
+# --- tenants.v1 -------------------------------------------------------------
+
+
+class TenantCreated(Payload):
+    event_type = "campo.tenant.created"
+    topic = topics.TENANTS
+
+    name: str
+    country: str = "MX"
+    currency: str = "MXN"
+    created_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.tenant_id)
+
+
+class ApiKeyCreated(Payload):
+    """A new integrator key; only its SHA-256 digest travels, never the key."""
+
+    event_type = "campo.api_key.created"
+    topic = topics.TENANTS
+
+    key_id: UUID
+    prefix: str
+    key_hash: str
+    created_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.tenant_id)
+
+
+# --- accounts.v1 ------------------------------------------------------------
+
+
+class AccountUpserted(Payload):
+    event_type = "campo.account.upserted"
+    topic = topics.ACCOUNTS
+
+    account_id: UUID
+    account_key: str
+    upload_id: UUID | None = None
+    debtor_name: str
+    balance_overdue: Money | None = None
+    days_past_due: int | None = None
+    address: Address
+    phone: str | None = None
+    location: GeoPoint | None = None
+    created: bool = Field(description="True for a new account, false for an update.")
+
+    def aggregate_id(self) -> str:
+        return str(self.account_id)
+
+
+# --- campaigns.v1 -----------------------------------------------------------
+
+
+class CampaignLaunched(Payload):
+    event_type = "campo.campaign.launched"
+    topic = topics.CAMPAIGNS
+
+    campaign_id: UUID
+    name: str
+    account_count: int
+    visit_count: int
+    excluded_count: int = Field(description="Selected accounts with no location.")
+    deadline: datetime
+    launched_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.campaign_id)
+
+
+# --- visit-requests.v1 ------------------------------------------------------
+
+
+class Brief(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    objective: str
+    questions: dict[str, Any] = Field(description="JSON Schema of the visit form.")
+    max_discount_pct: Decimal = Field(ge=0, le=100)
+
+
+class VisitRequested(Payload):
+    """A campaign asks for one visit to one account; the visit id is minted here."""
+
+    event_type = "campo.visit.requested"
+    topic = topics.VISIT_REQUESTS
+
+    visit_id: UUID
+    campaign_id: UUID
+    account_id: UUID
+    account_key: str
+    attempt: int = 1
+    requested_at: datetime
+    deadline: datetime
+    fee: Money
+    location: GeoPoint
+    address: Address
+    debtor_name: str
+    phone: str | None = None
+    balance_overdue: Money | None = None
+    days_past_due: int | None = None
+    brief: Brief
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
+# --- assignments.v1 ---------------------------------------------------------
+
+
+class AssignmentCreated(Payload):
+    event_type = "campo.assignment.created"
+    topic = topics.ASSIGNMENTS
+
+    assignment_id: UUID
+    offer_id: UUID
+    visit_id: UUID
+    agent_id: UUID
+    assigned_at: datetime
+    distance_m: float
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
+class VisitUnmatched(Payload):
+    """No agent covers the visit's address; `nearest_agent_distance_m` says how far."""
+
+    event_type = "campo.visit.unmatched"
+    topic = topics.ASSIGNMENTS
+
+    visit_id: UUID
+    reason: str = "out_of_coverage"
+    nearest_agent_distance_m: float | None
+    decided_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
+# --- visits.v1 --------------------------------------------------------------
+
+
+class VisitAssigned(Payload):
+    event_type = "campo.visit.assigned"
+    topic = topics.VISITS
+
+    visit_id: UUID
+    campaign_id: UUID
+    account_id: UUID
+    agent_id: UUID
+    requested_at: datetime
+    assigned_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
+class VisitCheckedIn(Payload):
+    event_type = "campo.visit.checked_in"
+    topic = topics.VISITS
+
+    visit_id: UUID
+    campaign_id: UUID
+    agent_id: UUID
+    checked_in_at: datetime
+    device_time: datetime
+    distance_m: float
+    accuracy_m: float
+    verified: bool
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
+class PaymentPromise(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    amount: Money
+    due_date: date
+
+
+class VisitCompleted(Payload):
+    event_type = "campo.visit.completed"
+    topic = topics.VISITS
+
+    visit_id: UUID
+    campaign_id: UUID
+    account_id: UUID
+    account_key: str
+    agent_id: UUID
+    submission_id: str
+    completed_at: datetime
+    device_time: datetime
+    person_met: PersonMet
+    contact: bool
+    debtor_lives_there: bool | None
+    promise: PaymentPromise | None = None
+    new_phone: str | None = None
+    notes: str | None = None
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
+class VisitOutOfCoverage(Payload):
+    event_type = "campo.visit.out_of_coverage"
+    topic = topics.VISITS
+
+    visit_id: UUID
+    campaign_id: UUID
+    account_id: UUID
+    nearest_agent_distance_m: float | None
+    decided_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
+class VisitExpired(Payload):
+    """The visit's deadline passed before any agent took it or finished it."""
+
+    event_type = "campo.visit.expired"
+    topic = topics.VISITS
+
+    visit_id: UUID
+    campaign_id: UUID
+    account_id: UUID
+    agent_id: UUID | None = None
+    decided_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
+class PromiseMade(Payload):
+    event_type = "campo.promise.made"
+    topic = topics.VISITS
+
+    promise_id: UUID
+    visit_id: UUID
+    campaign_id: UUID
+    account_id: UUID
+    amount: Money
+    due_date: date
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
+PAYLOAD_TYPES: dict[str, type[Payload]] = {
+    model.event_type: model
+    for model in (
+        TenantCreated,
+        ApiKeyCreated,
+        AccountUpserted,
+        CampaignLaunched,
+        VisitRequested,
+        AssignmentCreated,
+        VisitUnmatched,
+        VisitAssigned,
+        VisitCheckedIn,
+        VisitCompleted,
+        VisitOutOfCoverage,
+        VisitExpired,
+        PromiseMade,
+    )
+}

@@ -1,0 +1,205 @@
+"""What a running service holds: engine, producer, outbox relay and consumers.
+
+Built in the FastAPI lifespan, never at import time, and stopped in reverse
+order: consumers first, then the relay, the producer and the engine.
+"""
+
+import asyncio
+import functools
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI, Request, Response
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.consumer import EventConsumer
+from shared.db import create_engine, create_sessionmaker
+from shared.errors import install_error_handlers
+from shared.events import Envelope, Payload
+from shared.kafka import create_producer, ensure_topics
+from shared.logging import configure_logging
+from shared.outbox import OutboxRelay, add_event
+from shared.settings import ServiceSettings
+from shared.tables import CommonTables
+
+log = structlog.get_logger(__name__)
+
+BackgroundTask = Callable[["ServiceRuntime"], Awaitable[None]]
+ConsumerFactory = Callable[["ServiceRuntime"], Sequence[EventConsumer]]
+
+SUPERVISOR_MIN_DELAY_SECONDS = 1.0
+SUPERVISOR_MAX_DELAY_SECONDS = 30.0
+
+
+@dataclass
+class ServiceRuntime:
+    name: str
+    settings: ServiceSettings
+    tables: CommonTables
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    producer: AIOKafkaProducer
+    relay: OutboxRelay
+    state: dict[str, Any] = field(default_factory=dict)
+
+    async def emit(self, session: AsyncSession, payload: Payload) -> Envelope:
+        """Add an event to the outbox in the caller's open transaction."""
+        return await add_event(
+            session,
+            self.tables,
+            payload,
+            source=f"/{self.name}",
+            settings=self.settings,
+        )
+
+    def consumer(
+        self, *, group: str, streams: list[str], handlers: dict[Any, Any]
+    ) -> EventConsumer:
+        """Build a consumer whose commits wake the relay for the events it emits."""
+        return EventConsumer(
+            group_id=f"{self.name}.{group}",
+            streams=streams,
+            handlers=handlers,
+            sessionmaker=self.sessionmaker,
+            tables=self.tables,
+            producer=self.producer,
+            settings=self.settings,
+            after_commit=self.relay.notify,
+        )
+
+
+def create_service_app(
+    *,
+    name: str,
+    title: str,
+    version: str,
+    settings: ServiceSettings,
+    tables: CommonTables,
+    routers: Sequence[APIRouter],
+    consumers: ConsumerFactory,
+    background: Sequence[BackgroundTask] = (),
+    description: str = "",
+) -> FastAPI:
+    """Build a service's FastAPI app; servers and tasks start in its lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(service=name, level=settings.log_level)
+        runtime = await _start_runtime(name, settings, tables)
+        app.state.runtime = runtime
+        runners: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+            (f"{name}.relay", runtime.relay.run),
+            *[(c.group_id, c.run) for c in consumers(runtime)],
+            *[
+                (f"{name}.{task.__name__}", functools.partial(task, runtime))
+                for task in background
+            ],
+        ]
+        tasks = [
+            asyncio.create_task(_supervise(task_name, run), name=task_name)
+            for task_name, run in runners
+        ]
+        log.info("service.started", service=name)
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await runtime.producer.stop()
+            await runtime.engine.dispose()
+            log.info("service.stopped", service=name)
+
+    app = FastAPI(
+        title=title, version=version, description=description, lifespan=lifespan
+    )
+    install_error_handlers(app)
+    app.middleware("http")(_request_context)
+    for router in routers:
+        app.include_router(router)
+
+    @app.get("/health", tags=["operations"], summary="Liveness and readiness")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": name}
+
+    return app
+
+
+async def _start_runtime(
+    name: str, settings: ServiceSettings, tables: CommonTables
+) -> ServiceRuntime:
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    sessionmaker = create_sessionmaker(engine)
+    await ensure_topics(settings)
+    producer = create_producer(settings)
+    await producer.start()
+    relay = OutboxRelay(
+        sessionmaker=sessionmaker,
+        tables=tables,
+        producer=producer,
+        poll_interval_seconds=settings.outbox_poll_interval_seconds,
+    )
+    return ServiceRuntime(
+        name=name,
+        settings=settings,
+        tables=tables,
+        engine=engine,
+        sessionmaker=sessionmaker,
+        producer=producer,
+        relay=relay,
+    )
+
+
+async def _supervise(name: str, run: Callable[[], Awaitable[None]]) -> None:
+    """Run a long-lived task and restart it with backoff when it crashes.
+
+    A consumer that loses the broker, or a relay whose database restarts,
+    comes back by itself instead of leaving the service half alive.
+    """
+    delay = SUPERVISOR_MIN_DELAY_SECONDS
+    while True:
+        started = time.monotonic()
+        try:
+            await run()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            if time.monotonic() - started > SUPERVISOR_MAX_DELAY_SECONDS:
+                delay = SUPERVISOR_MIN_DELAY_SECONDS
+            log.error(
+                "service.task_crashed",
+                task=name,
+                error_type=type(error).__name__,
+                error=str(error),
+                restart_in_seconds=delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, SUPERVISOR_MAX_DELAY_SECONDS)
+
+
+async def _request_context(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    started = time.perf_counter()
+    try:
+        response = await call_next(request)
+    finally:
+        structlog.contextvars.unbind_contextvars("request_id")
+    response.headers["X-Request-ID"] = request_id
+    log.debug(
+        "request.handled",
+        method=request.method,
+        path=request.url.path,
+        status=response.status_code,
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+    )
+    return response

@@ -1,0 +1,80 @@
+"""Settings every service shares; each service subclasses them with its own prefix."""
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_TOKEN_SECRET = "development-only-agent-token-secret-change-me"
+
+
+def common_alias(name: str) -> AliasChoices:
+    """Read a shared setting from its plain name, e.g. DATABASE_URL, with no prefix."""
+    return AliasChoices(name)
+
+
+class ServiceSettings(BaseSettings):
+    """Connection and security settings read from the environment.
+
+    DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, KAFKA_TOPIC_PREFIX, CAMPO_ENVIRONMENT
+    and AGENT_TOKEN_SECRET are common to all services; a subclass adds its own
+    fields under its env prefix (INGEST_, MATCHING_, VISITS_, REPORTING_).
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", env_file=None)
+
+    environment: Literal["development", "test", "production"] = Field(
+        default="development", validation_alias=common_alias("CAMPO_ENVIRONMENT")
+    )
+    database_url: str = Field(
+        default="postgresql+asyncpg://campo:campo@127.0.0.1:55432/campo",
+        validation_alias=common_alias("DATABASE_URL"),
+    )
+    database_pool_size: int = Field(
+        default=5, ge=1, validation_alias=common_alias("DATABASE_POOL_SIZE")
+    )
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:59092",
+        validation_alias=common_alias("KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    kafka_topic_prefix: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9._-]*$",
+        validation_alias=common_alias("KAFKA_TOPIC_PREFIX"),
+        description="Prepended to every topic name, so that test runs stay apart.",
+    )
+    agent_token_secret: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_TOKEN_SECRET),
+        validation_alias=common_alias("AGENT_TOKEN_SECRET"),
+    )
+    log_level: str = Field(default="INFO", validation_alias=common_alias("LOG_LEVEL"))
+    outbox_poll_interval_seconds: float = Field(
+        default=0.2, gt=0, validation_alias=common_alias("OUTBOX_POLL_INTERVAL_SECONDS")
+    )
+    consumer_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        validation_alias=common_alias("CONSUMER_MAX_ATTEMPTS"),
+        description="Attempts at one event before it goes to the dead-letter topic.",
+    )
+    consumer_retry_backoff_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        validation_alias=common_alias("CONSUMER_RETRY_BACKOFF_SECONDS"),
+    )
+
+    @model_validator(mode="after")
+    def reject_development_secret_in_production(self) -> "ServiceSettings":
+        secret = self.agent_token_secret.get_secret_value()
+        if self.environment == "production" and secret == DEVELOPMENT_TOKEN_SECRET:
+            raise ValueError(
+                "AGENT_TOKEN_SECRET is the development default; set a random secret "
+                "of at least 32 characters before running in production"
+            )
+        if len(secret) < 32:
+            raise ValueError("AGENT_TOKEN_SECRET must be at least 32 characters long")
+        return self
+
+    def topic(self, name: str) -> str:
+        """Return the full topic name for a stream, with this deployment's prefix."""
+        return f"{self.kafka_topic_prefix}{name}"
