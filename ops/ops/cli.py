@@ -1,0 +1,192 @@
+"""`campo-admin`: the platform operator's command line.
+
+It writes through each service's own code into that service's schema:
+tenants and API keys into ingest (which publishes them, so the other
+services learn the key within seconds of ingest running), agents into
+matching. Secrets are printed once and never stored in clear.
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ingest.settings import IngestSettings
+from ingest.tenants import create_api_key, create_tenant
+from matching.agents import AgentSpec, register_agent
+from matching.settings import MatchingSettings
+from shared.db import create_engine, create_sessionmaker
+from shared.migrations import upgrade
+from shared.settings import ServiceSettings
+
+SERVICE_PACKAGES = ("ingest", "matching", "visits", "reporting")
+T = TypeVar("T")
+
+
+async def _in_transaction(
+    settings: ServiceSettings, work: Callable[[AsyncSession], Awaitable[T]]
+) -> T:
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def _create_tenant(args: argparse.Namespace) -> dict[str, Any]:
+    settings = IngestSettings()
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        tenant = await create_tenant(
+            session,
+            name=args.name,
+            country=args.country,
+            currency=args.currency,
+            settings=settings,
+        )
+        return {
+            "tenant_id": str(tenant.tenant_id),
+            "name": tenant.name,
+            "api_key": tenant.api_key.key,
+            "api_key_prefix": tenant.api_key.prefix,
+        }
+
+    return asyncio.run(_in_transaction(settings, work))
+
+
+def _create_api_key(args: argparse.Namespace) -> dict[str, Any]:
+    settings = IngestSettings()
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        key = await create_api_key(session, tenant_id=args.tenant, settings=settings)
+        return {
+            "tenant_id": str(args.tenant),
+            "api_key": key.key,
+            "api_key_prefix": key.prefix,
+        }
+
+    return asyncio.run(_in_transaction(settings, work))
+
+
+def _register_agents(specs: Sequence[AgentSpec]) -> list[dict[str, Any]]:
+    settings = MatchingSettings()
+
+    async def work(session: AsyncSession) -> list[dict[str, Any]]:
+        registered = []
+        for spec in specs:
+            agent = await register_agent(session, spec, settings=settings)
+            registered.append(
+                {
+                    "agent_id": str(agent.agent_id),
+                    "name": spec.name,
+                    "token": agent.token,
+                }
+            )
+        return registered
+
+    return asyncio.run(_in_transaction(settings, work))
+
+
+def _agent_register(args: argparse.Namespace) -> dict[str, Any]:
+    spec = AgentSpec(
+        name=args.name,
+        phone=args.phone,
+        lat=args.lat,
+        lon=args.lon,
+        coverage_radius_m=args.radius_m,
+        daily_capacity=args.capacity,
+    )
+    return _register_agents([spec])[0]
+
+
+def _agent_import(args: argparse.Namespace) -> list[dict[str, Any]]:
+    raw = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    if not isinstance(raw, list):
+        raise SystemExit(f"{args.file}: expected a JSON list of agents")
+    specs = []
+    for index, item in enumerate(raw):
+        try:
+            specs.append(AgentSpec.model_validate(item))
+        except ValidationError as error:
+            raise SystemExit(
+                f"{args.file}: agent #{index + 1} is invalid:\n{error}"
+            ) from None
+    return _register_agents(specs)
+
+
+def _migrate(args: argparse.Namespace) -> dict[str, Any]:
+    database_url = ServiceSettings().database_url
+    for package in SERVICE_PACKAGES:
+        upgrade(database_url, package)
+    return {"migrated": list(SERVICE_PACKAGES)}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="campo-admin",
+        description="Operator commands. Connection settings come from DATABASE_URL.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser(
+        "migrate", help="apply every service's migrations"
+    ).set_defaults(run=_migrate)
+
+    tenant = commands.add_parser("tenant", help="tenants").add_subparsers(required=True)
+    create = tenant.add_parser(
+        "create", help="create a tenant and print its first API key"
+    )
+    create.add_argument("--name", required=True)
+    create.add_argument("--country", default="MX", help="ISO 3166-1 alpha-2 code")
+    create.add_argument("--currency", default="MXN", help="ISO 4217 code")
+    create.set_defaults(run=_create_tenant)
+
+    key = commands.add_parser("api-key", help="API keys").add_subparsers(required=True)
+    key_create = key.add_parser("create", help="add an API key to a tenant")
+    key_create.add_argument("--tenant", required=True, type=_uuid)
+    key_create.set_defaults(run=_create_api_key)
+
+    agent = commands.add_parser("agent", help="field agents").add_subparsers(
+        required=True
+    )
+    register = agent.add_parser("register", help="register one agent, print its token")
+    register.add_argument("--name", required=True)
+    register.add_argument("--phone", required=True, help="E.164, e.g. +525512345678")
+    register.add_argument("--lat", required=True, type=float)
+    register.add_argument("--lon", required=True, type=float)
+    register.add_argument("--radius-m", type=int, default=5000, help="coverage, meters")
+    register.add_argument("--capacity", type=int, default=8, help="visits a day")
+    register.set_defaults(run=_agent_register)
+    bulk = agent.add_parser("import", help="register agents from a JSON list")
+    bulk.add_argument("file", help="JSON list of {name, phone, lat, lon, ...}")
+    bulk.set_defaults(run=_agent_import)
+    return parser
+
+
+def _uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a UUID") from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        result = args.run(args)
+    except ValidationError as error:
+        print(f"campo-admin: invalid input:\n{error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

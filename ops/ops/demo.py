@@ -1,0 +1,394 @@
+"""`make demo`: the main job end to end, on the real servers, through the public APIs.
+
+Starts the four services as processes, creates a tenant, registers the
+agents in examples/agents.json, subscribes a local webhook receiver that
+verifies every signature, uploads examples/portfolio.xlsx, launches a
+campaign over every account, plays each agent through the visits API
+(check in near the address, submit a result), and prints the campaign
+summary. It exits 0 only when every visit reached a final state and every
+expected webhook arrived with a valid signature.
+"""
+
+import asyncio
+import json
+import os
+import random
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from ingest.settings import IngestSettings
+from ingest.tenants import create_tenant
+from matching.agents import AgentSpec, register_agent
+from matching.settings import MatchingSettings
+from ops.demo_agents import play_agent
+from ops.processes import start_services, stop_services
+from ops.webhook_receiver import WebhookReceiver
+from shared.db import create_engine, create_sessionmaker
+from shared.migrations import upgrade
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+WAIT_SECONDS = 300.0
+WEBHOOK_TYPES = ["visit.completed", "visit.out_of_coverage", "promise.made"]
+QUESTIONS = {
+    "type": "object",
+    "properties": {
+        "employment": {
+            "type": "string",
+            "title": "¿El titular trabaja actualmente?",
+            "enum": ["empleado", "independiente", "desempleado", "no_sabe"],
+        },
+        "reason_for_arrears": {
+            "type": "string",
+            "title": "Motivo del atraso",
+            "maxLength": 500,
+        },
+    },
+    "required": ["employment"],
+    "x-order": ["employment", "reason_for_arrears"],
+}
+
+T = TypeVar("T")
+
+
+class DemoFailure(Exception):
+    pass
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+class Steps:
+    """Times each step and prints it as it runs."""
+
+    def __init__(self) -> None:
+        self.timings: list[tuple[str, float]] = []
+
+    async def run(self, name: str, work: Callable[[], Awaitable[T]]) -> T:
+        say(f"==> {name}")
+        started = time.perf_counter()
+        result = await work()
+        self.timings.append((name, time.perf_counter() - started))
+        return result
+
+
+async def wait_for(
+    probe: Callable[[], Awaitable[T | None]],
+    *,
+    what: str,
+    timeout_seconds: float = WAIT_SECONDS,
+) -> T:
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        result = await probe()
+        if result is not None:
+            return result
+        await asyncio.sleep(0.5)
+    raise DemoFailure(f"timed out after {timeout_seconds:.0f} s waiting for {what}")
+
+
+async def create_demo_tenant() -> tuple[str, str]:
+    settings = IngestSettings()
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            tenant = await create_tenant(
+                session,
+                name=f"Financiera Demo {datetime.now(UTC):%Y-%m-%d %H:%M}",
+                country="MX",
+                currency="MXN",
+                settings=settings,
+            )
+    finally:
+        await engine.dispose()
+    return str(tenant.tenant_id), tenant.api_key.key
+
+
+async def register_demo_agents() -> list[str]:
+    specs = [
+        AgentSpec.model_validate(item)
+        for item in json.loads((EXAMPLES / "agents.json").read_text(encoding="utf-8"))
+    ]
+    settings = MatchingSettings()
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            return [
+                (await register_agent(session, spec, settings=settings)).token
+                for spec in specs
+            ]
+    finally:
+        await engine.dispose()
+
+
+class Demo:
+    def __init__(self, urls: dict[str, str], api_key: str) -> None:
+        self.urls = urls
+        self.headers = {"X-API-Key": api_key}
+        self.http = httpx.AsyncClient(timeout=30.0)
+        self.receiver = WebhookReceiver()
+        self.rng = random.Random(20261204)
+
+    async def wait_for_key(self) -> None:
+        """Wait until visits and reporting accept the key, which travels by Kafka."""
+        for service, path in (("visits", "/visits"), ("reporting", "/webhooks")):
+
+            async def accepted(url: str = self.urls[service] + path) -> bool | None:
+                response = await self.http.get(url, headers=self.headers)
+                return True if response.status_code == 200 else None
+
+            await wait_for(accepted, what=f"the API key to reach {service}")
+
+    async def subscribe(self) -> None:
+        await self.receiver.start()
+        response = await self.http.post(
+            self.urls["reporting"] + "/webhooks",
+            headers=self.headers,
+            json={"url": self.receiver.url, "event_types": WEBHOOK_TYPES},
+        )
+        _expect(response, 201, "subscribing the webhook receiver")
+        self.receiver.secret = response.json()["secret"]
+        say(f"    receiver on {self.receiver.url}, types {', '.join(WEBHOOK_TYPES)}")
+
+    async def upload(self) -> dict[str, Any]:
+        content = (EXAMPLES / "portfolio.xlsx").read_bytes()
+        response = await self.http.post(
+            self.urls["ingest"] + "/uploads",
+            headers=self.headers,
+            files={"file": ("portfolio.xlsx", content)},
+            timeout=120.0,
+        )
+        _expect(response, 201, "uploading examples/portfolio.xlsx")
+        report = response.json()
+        say(
+            f"    {report['rows_total']} rows: {report['rows_valid']} valid, "
+            f"{report['rows_invalid']} invalid; header on row {report['header_row']}"
+        )
+        return report
+
+    async def launch(self) -> tuple[str, int]:
+        body = {
+            "name": "Visita domiciliaria, cartera vencida",
+            "objective": (
+                "Confirmar domicilio, contactar al titular y negociar una promesa"
+            ),
+            "questions": QUESTIONS,
+            "max_discount_pct": "25",
+            "fee_amount": "180.00",
+            "deadline": (datetime.now(UTC) + timedelta(days=3)).isoformat(),
+            "selection": {"all_accounts": True},
+        }
+        created = await self.http.post(
+            self.urls["ingest"] + "/campaigns",
+            headers={**self.headers, "Idempotency-Key": str(uuid.uuid4())},
+            json=body,
+        )
+        _expect(created, 201, "creating the campaign")
+        campaign_id = created.json()["campaign_id"]
+        launched = await self.http.post(
+            self.urls["ingest"] + f"/campaigns/{campaign_id}/launch",
+            headers=self.headers,
+        )
+        _expect(launched, 200, "launching the campaign")
+        visit_count = launched.json()["visit_count"]
+        say(f"    campaign {campaign_id}: {visit_count} visits requested")
+        return campaign_id, visit_count
+
+    async def visits(self, campaign_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        while True:
+            response = await self.http.get(
+                self.urls["visits"] + "/visits",
+                headers=self.headers,
+                params={"campaign_id": campaign_id, "limit": 500, "offset": len(items)},
+            )
+            _expect(response, 200, "listing visits")
+            page = response.json()
+            items.extend(page["items"])
+            if len(items) >= page["total"] or not page["items"]:
+                return items
+
+    async def wait_dispatched(self, campaign_id: str, visit_count: int) -> None:
+        async def dispatched() -> bool | None:
+            visits = await self.visits(campaign_id)
+            waiting = sum(1 for v in visits if v["state"] == "requested")
+            say(
+                f"    {len(visits)}/{visit_count} visits known, "
+                f"{waiting} waiting for an agent"
+            )
+            return True if len(visits) == visit_count and waiting == 0 else None
+
+        await wait_for(dispatched, what="every visit to be assigned or out of coverage")
+
+    async def play(self, tokens: list[str]) -> dict[str, int]:
+        outcomes: dict[str, int] = {}
+        # Eight agents at a time: enough to exercise concurrency on two cores.
+        limit = asyncio.Semaphore(8)
+
+        async def one(token: str, seed: int) -> None:
+            async with limit:
+                for outcome in await play_agent(
+                    self.http, self.urls["visits"], token, random.Random(seed)
+                ):
+                    outcomes[outcome] = outcomes.get(outcome, 0) + 1
+
+        await asyncio.gather(*(one(t, i) for i, t in enumerate(tokens)))
+        say(
+            "    results filed: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
+        )
+        return outcomes
+
+    async def wait_final(self, campaign_id: str) -> list[dict[str, Any]]:
+        async def final() -> list[dict[str, Any]] | None:
+            visits = await self.visits(campaign_id)
+            return visits if all(v["final"] for v in visits) else None
+
+        return await wait_for(final, what="every visit to reach a final state")
+
+    async def wait_webhooks(self, expected: int) -> None:
+        async def arrived() -> bool | None:
+            got = len(self.receiver.verified_ids())
+            say(f"    webhooks verified: {got}/{expected}")
+            return True if got >= expected else None
+
+        await wait_for(arrived, what=f"{expected} verified webhooks")
+
+    async def summary(
+        self, campaign_id: str, visits: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        async def complete() -> dict[str, Any] | None:
+            response = await self.http.get(
+                self.urls["reporting"] + f"/campaigns/{campaign_id}/summary",
+                headers=self.headers,
+            )
+            if response.status_code != 200:
+                return None
+            figures = response.json()
+            return figures if figures.get("visits_final") == len(visits) else None
+
+        return await wait_for(complete, what="reporting to count every final visit")
+
+
+def _expect(response: httpx.Response, status: int, doing: str) -> None:
+    if response.status_code != status:
+        raise DemoFailure(
+            f"{doing} failed: HTTP {response.status_code} {response.text[:500]}"
+        )
+
+
+def print_summary(figures: dict[str, Any], visits: list[dict[str, Any]]) -> None:
+    states: dict[str, int] = {}
+    for visit in visits:
+        states[visit["state"]] = states.get(visit["state"], 0) + 1
+    say("\nCampaign summary")
+    say(
+        "  visits by final state: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
+    )
+    for name, value in figures.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items())
+        say(f"  {name:32} {value}")
+
+
+async def run() -> int:
+    steps = Steps()
+    log_dir = Path(os.environ.get("CAMPO_STATE_DIR", ROOT / ".local")) / "logs"
+    env = {
+        "REPORTING_WEBHOOK_ALLOW_LOOPBACK": "true",
+        "CAMPO_ENVIRONMENT": "development",
+    }
+    os.environ.update(env)
+
+    async def migrate() -> None:
+        database_url = IngestSettings().database_url
+        for package in ("ingest", "matching", "visits", "reporting"):
+            await asyncio.to_thread(upgrade, database_url, package)
+
+    await steps.run("migrate the four schemas", migrate)
+    services = await steps.run(
+        f"start the four services (logs in {log_dir})",
+        lambda: asyncio.to_thread(start_services, log_dir, env),
+    )
+    urls = {name: service.url for name, service in services.items()}
+    demo: Demo | None = None
+    try:
+        _, api_key = await steps.run(
+            "create a tenant and its API key", create_demo_tenant
+        )
+        tokens = await steps.run(
+            "register the agents in examples/agents.json", register_demo_agents
+        )
+        say(f"    {len(tokens)} agents")
+        demo = Demo(urls, api_key)
+        await steps.run(
+            "wait for the API key to reach every service", demo.wait_for_key
+        )
+        await steps.run("subscribe a local webhook receiver", demo.subscribe)
+        await steps.run("upload examples/portfolio.xlsx", demo.upload)
+        campaign_id, visit_count = await steps.run(
+            "create and launch the campaign", demo.launch
+        )
+        await steps.run(
+            "wait for matching", lambda: demo.wait_dispatched(campaign_id, visit_count)
+        )
+        outcomes = await steps.run(
+            "play the agents: check in, submit results", lambda: demo.play(tokens)
+        )
+        visits = await steps.run(
+            "wait for every visit to be final", lambda: demo.wait_final(campaign_id)
+        )
+        expected = _expected_webhooks(visits, outcomes)
+        await steps.run("wait for the webhooks", lambda: demo.wait_webhooks(expected))
+        figures = await steps.run(
+            "read the summary from reporting", lambda: demo.summary(campaign_id, visits)
+        )
+    except DemoFailure as failure:
+        say(f"\nDEMO FAILED: {failure}")
+        return 1
+    finally:
+        if demo is not None:
+            await demo.receiver.stop()
+            await demo.http.aclose()
+        stop_services(services)
+
+    print_summary(figures, visits)
+    bad = demo.receiver.failures()
+    say(
+        f"\nWebhooks: {len(demo.receiver.verified_ids())} verified, {len(bad)} rejected"
+    )
+    say("Step timings:")
+    for name, seconds in steps.timings:
+        say(f"  {seconds:7.1f} s  {name}")
+    if bad:
+        say(
+            f"DEMO FAILED: {len(bad)} webhook deliveries did not verify: {bad[0].error}"
+        )
+        return 1
+    say("DEMO OK: every visit is final and every webhook signature verified")
+    return 0
+
+
+def _expected_webhooks(visits: list[dict[str, Any]], outcomes: dict[str, int]) -> int:
+    """One webhook per completed or out-of-coverage visit, plus one per promise."""
+    closing = sum(1 for v in visits if v["state"] in ("completed", "out_of_coverage"))
+    promises = sum(n for name, n in outcomes.items() if name.endswith("_promise"))
+    promises -= sum(n for name, n in outcomes.items() if name.endswith("_no_promise"))
+    return closing + promises
+
+
+def main() -> None:
+    sys.exit(asyncio.run(run()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from shared.events.payloads import Address, GeoPoint
+
+
+class AccountOut(BaseModel):
+    account_id: UUID
+    account_key: str
+    debtor_name: str
+    balance_overdue: Decimal | None
+    currency: str
+    days_past_due: int | None
+    address: Address
+    phone: str | None
+    location: GeoPoint | None
+    extra: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class AccountPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[AccountOut]

@@ -1,0 +1,138 @@
+"""Ingest's tables, all in the `ingest` schema and all carrying their tenant."""
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from geoalchemy2 import Geography
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import make_base
+from shared.tables import define_common_tables
+
+SCHEMA = "ingest"
+
+Base = make_base(SCHEMA)
+common = define_common_tables(Base.metadata)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "account_key"),
+        Index("ix_accounts_location", "location", postgresql_using="gist"),
+    )
+
+    account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    account_key: Mapped[str] = mapped_column(String(100))
+    debtor_name: Mapped[str] = mapped_column(String(300))
+    balance_overdue: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    days_past_due: Mapped[int | None] = mapped_column(Integer)
+    street: Mapped[str | None] = mapped_column(String(300))
+    exterior_number: Mapped[str | None] = mapped_column(String(50))
+    interior_number: Mapped[str | None] = mapped_column(String(50))
+    colonia: Mapped[str | None] = mapped_column(String(200))
+    municipality: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str | None] = mapped_column(String(100))
+    postal_code: Mapped[str | None] = mapped_column(String(5))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    location: Mapped[Any] = mapped_column(
+        Geography("POINT", srid=4326, spatial_index=False), nullable=True
+    )
+    extra: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    last_upload_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class Upload(Base):
+    __tablename__ = "uploads"
+
+    upload_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    file_format: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20))
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)
+    rows_valid: Mapped[int] = mapped_column(Integer, default=0)
+    rows_invalid: Mapped[int] = mapped_column(Integer, default=0)
+    accounts_created: Mapped[int] = mapped_column(Integer, default=0)
+    accounts_updated: Mapped[int] = mapped_column(Integer, default=0)
+    header_row: Mapped[int | None] = mapped_column(Integer)
+    column_report: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UploadError(Base):
+    __tablename__ = "upload_errors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    upload_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.uploads.upload_id", ondelete="CASCADE"), index=True
+    )
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    row_number: Mapped[int] = mapped_column(Integer)
+    column: Mapped[str | None] = mapped_column(String(200))
+    value: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(10), default="error")
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    campaign_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    objective: Mapped[str] = mapped_column(Text)
+    questions: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    max_discount_pct: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    fee_amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    fee_currency: Mapped[str] = mapped_column(String(3))
+    deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    selection: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    launched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CampaignAccount(Base):
+    """An account selected by a campaign, and the visit requested for it."""
+
+    __tablename__ = "campaign_accounts"
+    __table_args__ = (UniqueConstraint("campaign_id", "account_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.campaigns.campaign_id", ondelete="CASCADE"), index=True
+    )
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.accounts.account_id")
+    )
+    visit_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), unique=True)
+    excluded_reason: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,74 @@
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, File, UploadFile, status
+
+from ingest.dependencies import SettingsDep
+from ingest.uploads import service
+from ingest.uploads.schemas import UploadOut
+from shared.api import CurrentTenant, RuntimeDep, SessionDep
+from shared.errors import (
+    NotFoundError,
+    PayloadTooLargeError,
+    UnauthorizedError,
+    problem_responses,
+)
+
+router = APIRouter(prefix="/uploads", tags=["uploads"])
+
+UPLOAD_DESCRIPTION = """Upload a portfolio as XLSX, XLS or CSV (told apart by content).
+
+The header row may sit below title rows. Recognised headers, case and accents
+ignored: `No. de Crédito` (the account key), `Nombre del Titular`,
+`Saldo Vencido`, `Días de Atraso`, `Calle`, `Núm. Ext.`, `Núm. Int.`,
+`Colonia`, `C.P.`, `Alcaldía / Municipio`, `Estado`, `Teléfono`, `Latitud`,
+`Longitud`. Other columns are kept on the account as extras. Accounts are
+upserted by account key; valid rows are stored even when other rows fail,
+and every failure comes back with its Excel row number.
+"""
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Upload a portfolio file",
+    description=UPLOAD_DESCRIPTION,
+    responses=problem_responses(
+        UnauthorizedError, PayloadTooLargeError, service.UnreadableUploadError
+    ),
+)
+async def upload_portfolio(
+    tenant: CurrentTenant,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    file: Annotated[UploadFile, File(description="The portfolio file.")],
+) -> UploadOut:
+    limit = settings.max_upload_bytes
+    content = await file.read(limit + 1)
+    if len(content) > limit:
+        raise PayloadTooLargeError(
+            f"{file.filename} is larger than {limit} bytes; split the portfolio "
+            "into several files"
+        )
+    return await service.process_upload(
+        runtime,
+        session,
+        tenant_id=tenant.tenant_id,
+        filename=file.filename or "upload",
+        content=content,
+        max_rows=settings.max_upload_rows,
+    )
+
+
+@router.get(
+    "/{upload_id}",
+    summary="An upload's counts and row-by-row report",
+    responses=problem_responses(UnauthorizedError, NotFoundError),
+)
+async def get_upload(
+    upload_id: UUID, tenant: CurrentTenant, session: SessionDep
+) -> UploadOut:
+    return await service.get_upload(
+        session, tenant_id=tenant.tenant_id, upload_id=upload_id
+    )

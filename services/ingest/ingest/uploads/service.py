@@ -1,0 +1,198 @@
+"""Portfolio uploads: parse, validate, upsert the good rows, report the bad ones."""
+
+import asyncio
+import uuid
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ingest.uploads import repository
+from ingest.uploads.normalize import AccountRow, RowIssue
+from ingest.uploads.parsing import ParsedFile, UnreadableFileError, parse_file
+from ingest.uploads.schemas import RowErrorOut, UploadOut
+from shared.errors import NotFoundError, UnprocessableError
+from shared.events.payloads import AccountUpserted, Address, GeoPoint, Money
+from shared.runtime import ServiceRuntime
+
+log = structlog.get_logger(__name__)
+
+
+class UnreadableUploadError(UnprocessableError):
+    code = "unreadable-upload"
+    title = "The file could not be read"
+
+
+async def process_upload(
+    runtime: ServiceRuntime,
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    filename: str,
+    content: bytes,
+    max_rows: int,
+) -> UploadOut:
+    """Store every valid row and report every invalid one, in one transaction.
+
+    Parsing runs in a worker thread, because a large workbook would otherwise
+    block the event loop for seconds.
+    """
+    try:
+        parsed = await asyncio.to_thread(parse_file, content, max_rows=max_rows)
+    except UnreadableFileError as error:
+        raise UnreadableUploadError(f"{filename}: {error}", filename=filename) from None
+    accounts, issues = _split_rows(parsed)
+    async with session.begin():
+        upload = await repository.insert_upload(
+            session,
+            tenant_id=tenant_id,
+            filename=filename,
+            file_format=parsed.file_format,
+        )
+        currency = await repository.tenant_currency(session, tenant_id)
+        stored = await repository.upsert_accounts(
+            session,
+            tenant_id=tenant_id,
+            upload_id=upload.upload_id,
+            currency=currency,
+            rows=accounts,
+        )
+        for account_id, row, created in stored:
+            await runtime.emit(
+                session,
+                _account_event(
+                    tenant_id, upload.upload_id, account_id, row, currency, created
+                ),
+            )
+        await repository.insert_row_issues(
+            session, tenant_id=tenant_id, upload_id=upload.upload_id, issues=issues
+        )
+        created_count = sum(1 for _, _, created in stored if created)
+        counts = {
+            "rows_total": len(parsed.rows),
+            "rows_valid": len(accounts),
+            "rows_invalid": len(parsed.rows) - len(accounts),
+            "accounts_created": created_count,
+            "accounts_updated": len(stored) - created_count,
+        }
+        column_report = {
+            "extra_columns": list(parsed.columns.extras),
+            "renamed_duplicate_columns": parsed.columns.duplicates,
+        }
+        await repository.finish_upload(
+            session,
+            upload.upload_id,
+            header_row=parsed.header_row_number,
+            column_report=column_report,
+            **counts,
+        )
+    runtime.relay.notify()
+    log.info(
+        "upload.completed",
+        tenant_id=str(tenant_id),
+        upload_id=str(upload.upload_id),
+        **counts,
+    )
+    return await get_upload(session, tenant_id=tenant_id, upload_id=upload.upload_id)
+
+
+def _split_rows(
+    parsed: ParsedFile,
+) -> tuple[list[AccountRow], list[tuple[int, RowIssue]]]:
+    """Split rows into valid accounts and issues; a repeated key is an error."""
+    accounts: list[AccountRow] = []
+    issues: list[tuple[int, RowIssue]] = []
+    first_row_of_key: dict[str, int] = {}
+    for row in parsed.rows:
+        issues.extend((row.row_number, issue) for issue in row.issues)
+        if row.account is None:
+            continue
+        key = row.account.account_key
+        if key in first_row_of_key:
+            message = (
+                f"account {key} already appears on row {first_row_of_key[key]}; "
+                "each account may appear once per file"
+            )
+            issues.append((row.row_number, RowIssue("account_key", key, message)))
+            continue
+        first_row_of_key[key] = row.row_number
+        accounts.append(row.account)
+    return accounts, issues
+
+
+def _account_event(
+    tenant_id: uuid.UUID,
+    upload_id: uuid.UUID,
+    account_id: uuid.UUID,
+    row: AccountRow,
+    currency: str,
+    created: bool,
+) -> AccountUpserted:
+    location = None
+    if row.latitude is not None and row.longitude is not None:
+        location = GeoPoint(lat=row.latitude, lon=row.longitude)
+    return AccountUpserted(
+        tenant_id=tenant_id,
+        account_id=account_id,
+        account_key=row.account_key,
+        upload_id=upload_id,
+        debtor_name=row.debtor_name,
+        balance_overdue=(
+            Money(amount=row.balance_overdue, currency=currency)
+            if row.balance_overdue is not None
+            else None
+        ),
+        days_past_due=row.days_past_due,
+        address=Address(
+            street=row.street,
+            exterior_number=row.exterior_number,
+            interior_number=row.interior_number,
+            colonia=row.colonia,
+            municipality=row.municipality,
+            state=row.state,
+            postal_code=row.postal_code,
+        ),
+        phone=row.phone,
+        location=location,
+        created=created,
+    )
+
+
+async def get_upload(
+    session: AsyncSession, *, tenant_id: uuid.UUID, upload_id: uuid.UUID
+) -> UploadOut:
+    async with session.begin():
+        upload = await repository.get_upload(
+            session, tenant_id=tenant_id, upload_id=upload_id
+        )
+        if upload is None:
+            raise NotFoundError(f"upload {upload_id} not found")
+        issues = await repository.list_row_issues(
+            session, tenant_id=tenant_id, upload_id=upload_id
+        )
+    report = upload.column_report or {}
+    return UploadOut(
+        upload_id=upload.upload_id,
+        filename=upload.filename,
+        file_format=upload.file_format,
+        status=upload.status,
+        header_row=upload.header_row,
+        rows_total=upload.rows_total,
+        rows_valid=upload.rows_valid,
+        rows_invalid=upload.rows_invalid,
+        accounts_created=upload.accounts_created,
+        accounts_updated=upload.accounts_updated,
+        extra_columns=report.get("extra_columns", []),
+        renamed_duplicate_columns=report.get("renamed_duplicate_columns", []),
+        created_at=upload.created_at,
+        finished_at=upload.finished_at,
+        errors=[
+            RowErrorOut(
+                row=issue.row_number,
+                column=issue.column,
+                value=issue.value,
+                message=issue.message,
+                severity=issue.severity,
+            )
+            for issue in issues
+        ],
+    )

@@ -1,0 +1,130 @@
+from decimal import Decimal
+
+import pytest
+
+from ingest.uploads.columns import map_columns, normalize_header
+from ingest.uploads.normalize import (
+    ValueProblem,
+    check_location,
+    parse_money,
+    parse_phone,
+    parse_postal_code,
+)
+from ingest.uploads.parsing import UnreadableFileError, detect_format, parse_file
+from tests.fixtures.portfolios import HEADERS, account_row, csv_bytes, xlsx_bytes
+
+
+class TestHeaders:
+    @pytest.mark.parametrize(
+        ("header", "field"),
+        [
+            ("No. de Crédito", "account_key"),
+            ("NUM_CUENTA", "account_key"),
+            ("Nombre del Titular", "debtor_name"),
+            ("C.P.", "postal_code"),
+            ("Alcaldía / Municipio", "municipality"),
+            ("Núm. Ext.", "exterior_number"),
+            ("TELÉFONO", "phone"),
+        ],
+    )
+    def test_synonyms_match_ignoring_case_and_accents(self, header: str, field: str):
+        assert map_columns([header]).fields == {field: 0}
+
+    def test_repeated_header_is_kept_apart(self):
+        columns = map_columns(["No. de Crédito", "Teléfono", "Teléfono"])
+        assert columns.fields["phone"] == 1
+        assert columns.extras == {"Teléfono (2)": 2}
+        assert columns.duplicates == ["Teléfono (2)"]
+
+    def test_normalize_header_folds_punctuation(self):
+        assert normalize_header("  Días de   Atraso ") == "dias de atraso"
+
+
+class TestValues:
+    @pytest.mark.parametrize(
+        ("text", "amount"),
+        [
+            ("1.234,56", Decimal("1234.56")),
+            ("1,234.56", Decimal("1234.56")),
+            ("$12,345.67", Decimal("12345.67")),
+            ("1234,5", Decimal("1234.50")),
+            ("1,234", Decimal("1234.00")),
+            (980.1, Decimal("980.10")),
+        ],
+    )
+    def test_money_formats(self, text: object, amount: Decimal):
+        assert parse_money(text) == amount
+
+    def test_negative_balance_rejected(self):
+        with pytest.raises(ValueProblem, match="negative"):
+            parse_money("-5")
+
+    def test_postal_code_restores_leading_zero(self):
+        assert parse_postal_code(6600.0) == "06600"
+        assert parse_postal_code("01000") == "01000"
+
+    def test_postal_code_with_letters_rejected(self):
+        with pytest.raises(ValueProblem, match="five-digit"):
+            parse_postal_code("CP 06600")
+
+    def test_phone_becomes_e164(self):
+        assert parse_phone("55 1234 5678") == "+525512345678"
+
+    def test_zero_zero_is_missing(self):
+        assert check_location(0, 0)[:2] == (None, None)
+
+    def test_swapped_coordinates_fixed(self):
+        lat, lon, warning = check_location(-99.1332, 19.4326)
+        assert (lat, lon) == (19.4326, -99.1332)
+        assert warning is not None and "swapped" in warning
+
+
+class TestParseFile:
+    def test_detects_format_by_content(self):
+        assert detect_format(xlsx_bytes([])) == "xlsx"
+        assert detect_format(csv_bytes([])) == "csv"
+
+    def test_header_found_below_title_rows(self):
+        parsed = parse_file(xlsx_bytes([account_row("A1")], title_rows=2), max_rows=10)
+        assert parsed.header_row_number == 3
+        assert parsed.rows[0].row_number == 4
+        assert parsed.rows[0].account is not None
+        assert parsed.rows[0].account.postal_code == "06600"
+
+    def test_semicolon_cp1252_csv(self):
+        content = csv_bytes(
+            [account_row("B7", name="José Muñoz", balance="1.234,56")],
+            delimiter=";",
+            encoding="cp1252",
+        )
+        account = parse_file(content, max_rows=10).rows[0].account
+        assert account is not None
+        assert account.debtor_name == "José Muñoz"
+        assert account.balance_overdue == Decimal("1234.56")
+
+    def test_bad_row_reports_excel_row_and_column(self):
+        content = xlsx_bytes([account_row("A1"), account_row("A2", balance="mucho")])
+        rows = parse_file(content, max_rows=10).rows
+        assert rows[0].account is not None
+        assert rows[1].account is None
+        assert rows[1].row_number == 3
+        assert rows[1].issues[0].column == "balance_overdue"
+        assert rows[1].issues[0].value == "mucho"
+
+    def test_bad_phone_is_a_warning_and_keeps_account(self):
+        rows = parse_file(
+            xlsx_bytes([account_row("A1", phone="123")]), max_rows=10
+        ).rows
+        assert rows[0].account is not None
+        assert rows[0].account.phone is None
+        assert rows[0].issues[0].severity == "warning"
+
+    def test_missing_required_column_rejected(self):
+        content = ",".join(h for h in HEADERS if h != "Nombre del Titular").encode()
+        with pytest.raises(UnreadableFileError, match="debtor_name"):
+            parse_file(content + b"\r\nA1,1", max_rows=10)
+
+    def test_row_limit_enforced(self):
+        content = xlsx_bytes([account_row(f"K{i}") for i in range(30)])
+        with pytest.raises(UnreadableFileError, match="limit is 5"):
+            parse_file(content, max_rows=5)
