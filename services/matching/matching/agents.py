@@ -1,0 +1,114 @@
+"""Registration of field agents. The operator commands call `register_agent`."""
+
+import re
+import uuid
+from dataclasses import dataclass
+
+import structlog
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from matching import repository
+from matching.models import MAX_COVERAGE_RADIUS_M, AgentStatus, TravelMode
+from shared.auth import issue_agent_token
+from shared.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+E164_PATTERN = re.compile(r"^\+[1-9]\d{7,14}$")
+
+
+class AgentSpec(BaseModel):
+    """An agent to register: who, where they start from and how much they take."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    phone: str = Field(description="E.164, e.g. +525512345678.")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    coverage_radius_m: int = Field(
+        default=5000, description="Distance from the base the agent travels, meters."
+    )
+    daily_capacity: int = Field(default=8, description="Visits a day, at most.")
+    travel_mode: TravelMode = TravelMode.MOTORCYCLE
+    verified: bool = True
+    status: AgentStatus = AgentStatus.ONLINE
+    employer_tenant_id: uuid.UUID | None = Field(
+        default=None,
+        description="Set for a tenant's own staff, who only get that tenant's visits.",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _strip_name(cls, value: str) -> str:
+        stripped = value.strip()
+        if not stripped:
+            raise ValueError("name must not be blank")
+        return stripped
+
+    @field_validator("phone")
+    @classmethod
+    def _check_phone(cls, value: str) -> str:
+        if not E164_PATTERN.fullmatch(value):
+            raise ValueError(
+                f"phone {value!r} is not in E.164 format: write '+', the country "
+                "code and the number, digits only, e.g. +525512345678"
+            )
+        return value
+
+    @field_validator("coverage_radius_m")
+    @classmethod
+    def _check_radius(cls, value: int) -> int:
+        if not 0 < value <= MAX_COVERAGE_RADIUS_M:
+            raise ValueError(
+                f"coverage_radius_m {value} is out of range: it must be greater "
+                f"than 0 and at most {MAX_COVERAGE_RADIUS_M} meters"
+            )
+        return value
+
+    @field_validator("daily_capacity")
+    @classmethod
+    def _check_capacity(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(
+                f"daily_capacity {value} is invalid: an agent takes at least 1 "
+                "visit a day"
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class RegisteredAgent:
+    agent_id: uuid.UUID
+    token: str
+
+
+async def register_agent(
+    session: AsyncSession, spec: AgentSpec, *, settings: ServiceSettings
+) -> RegisteredAgent:
+    """Insert an agent in the caller's transaction and issue its access token.
+
+    The caller commits; nothing is published, because no other service keeps
+    a copy of agents.
+    """
+    agent_id = uuid.uuid4()
+    await repository.insert_agent(
+        session,
+        agent_id=agent_id,
+        name=spec.name,
+        phone=spec.phone,
+        lat=spec.lat,
+        lon=spec.lon,
+        coverage_radius_m=spec.coverage_radius_m,
+        daily_capacity=spec.daily_capacity,
+        travel_mode=spec.travel_mode,
+        status=spec.status,
+        verified=spec.verified,
+        employer_tenant_id=spec.employer_tenant_id,
+    )
+    token = issue_agent_token(
+        agent_id, secret=settings.agent_token_secret.get_secret_value()
+    )
+    log.info("agent.registered", agent_id=str(agent_id))
+    return RegisteredAgent(agent_id=agent_id, token=token)

@@ -1,0 +1,117 @@
+"""Operator commands of the matching service.
+
+`campo-matching migrate` applies the schema migrations; `agents register`
+and `agents import` register agents and print their access tokens as JSON.
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import structlog
+from pydantic import TypeAdapter, ValidationError
+
+from matching.agents import AgentSpec, register_agent
+from matching.models import TravelMode
+from matching.settings import MatchingSettings
+from shared.db import create_engine, create_sessionmaker
+from shared.migrations import upgrade
+
+AGENT_SPECS = TypeAdapter(list[AgentSpec])
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    # stdout carries the JSON output alone, so log lines go to stderr.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    settings = MatchingSettings()
+    if args.command == "migrate":
+        upgrade(settings.database_url, "matching")
+        return
+    try:
+        specs = _specs_from_args(args)
+    except (ValidationError, OSError, ValueError) as error:
+        sys.exit(f"campo-matching: {error}")
+    registered = asyncio.run(_register(specs, settings))
+    if args.agents_command == "register":
+        agent = registered[0]
+        print(json.dumps({"agent_id": agent["agent_id"], "token": agent["token"]}))
+    else:
+        print(json.dumps(registered, indent=2))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="campo-matching")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="apply the matching schema migrations")
+    agents = commands.add_parser("agents", help="register field agents")
+    agent_commands = agents.add_subparsers(dest="agents_command", required=True)
+
+    register = agent_commands.add_parser(
+        "register", help="register one agent and print its id and token as JSON"
+    )
+    register.add_argument("--name", required=True)
+    register.add_argument("--phone", required=True, help="E.164, e.g. +525512345678")
+    register.add_argument("--lat", type=float, required=True, help="base latitude")
+    register.add_argument("--lon", type=float, required=True, help="base longitude")
+    register.add_argument(
+        "--radius-m", type=int, default=5000, help="coverage radius in meters"
+    )
+    register.add_argument(
+        "--capacity", type=int, default=8, help="maximum visits a day"
+    )
+    register.add_argument(
+        "--travel-mode",
+        choices=[mode.value for mode in TravelMode],
+        default=TravelMode.MOTORCYCLE.value,
+    )
+
+    import_ = agent_commands.add_parser(
+        "import",
+        help=(
+            "register every agent of a JSON list of agent specs in one "
+            "transaction and print [{agent_id, name, token}, ...]"
+        ),
+    )
+    import_.add_argument("file", type=Path, help="JSON file: a list of agent specs")
+    return parser
+
+
+def _specs_from_args(args: argparse.Namespace) -> list[AgentSpec]:
+    if args.agents_command == "register":
+        return [
+            AgentSpec(
+                name=args.name,
+                phone=args.phone,
+                lat=args.lat,
+                lon=args.lon,
+                coverage_radius_m=args.radius_m,
+                daily_capacity=args.capacity,
+                travel_mode=args.travel_mode,
+            )
+        ]
+    return AGENT_SPECS.validate_json(args.file.read_bytes())
+
+
+async def _register(
+    specs: list[AgentSpec], settings: MatchingSettings
+) -> list[dict[str, str]]:
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            registered = [
+                (spec, await register_agent(session, spec, settings=settings))
+                for spec in specs
+            ]
+    finally:
+        await engine.dispose()
+    return [
+        {"agent_id": str(agent.agent_id), "name": spec.name, "token": agent.token}
+        for spec, agent in registered
+    ]
+
+
+if __name__ == "__main__":
+    main()

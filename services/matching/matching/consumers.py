@@ -1,0 +1,49 @@
+"""Matching's event handlers and the consumers that run them."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from matching import service
+from matching.models import common
+from matching.settings import MatchingSettings
+from shared.auth import tenant_directory_handlers
+from shared.consumer import EventConsumer
+from shared.events import Envelope, topics
+from shared.events.payloads import VisitCompleted, VisitRequested
+from shared.runtime import ServiceRuntime
+
+
+def build_consumers(runtime: ServiceRuntime) -> list[EventConsumer]:
+    settings = runtime.settings
+    assert isinstance(settings, MatchingSettings)
+
+    async def on_visit_requested(
+        session: AsyncSession, envelope: Envelope, payload: VisitRequested
+    ) -> None:
+        await service.accept_visit_request(
+            session, payload, emit=runtime.emit, settings=settings
+        )
+
+    async def on_visit_completed(
+        session: AsyncSession, envelope: Envelope, payload: VisitCompleted
+    ) -> None:
+        await service.complete_assignment(session, payload)
+
+    # visits also publishes campo.visit.out_of_coverage, but only after this
+    # service's own VisitUnmatched, so it carries nothing new here.
+    return [
+        runtime.consumer(
+            group="dispatch",
+            streams=[topics.VISIT_REQUESTS],
+            handlers={VisitRequested: on_visit_requested},
+        ),
+        runtime.consumer(
+            group="visits",
+            streams=[topics.VISITS],
+            handlers={VisitCompleted: on_visit_completed},
+        ),
+        runtime.consumer(
+            group="tenants",
+            streams=[topics.TENANTS],
+            handlers=tenant_directory_handlers(common),
+        ),
+    ]

@@ -1,0 +1,226 @@
+"""Dispatch in assign mode: the nearest covering agent with capacity gets the visit.
+
+Assign mode has no acceptance step, so the offer is recorded as accepted at
+once and the assignment starts active.
+"""
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+import structlog
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from matching import repository
+from matching.models import RequestState
+from matching.settings import MatchingSettings
+from shared.errors import InvalidStateError
+from shared.events.payloads import AssignmentCreated, Payload, VisitUnmatched
+
+log = structlog.get_logger(__name__)
+
+Emit = Callable[[AsyncSession, Payload], Awaitable[object]]
+
+
+class DispatchOutcome(StrEnum):
+    ASSIGNED = "assigned"
+    PENDING = "pending"
+    OUT_OF_COVERAGE = "out_of_coverage"
+    EXPIRED = "expired"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+def load_day(now: datetime) -> date:
+    # NOTE: capacity counts visits per UTC day, which starts at 18:00 in Mexico
+    # City (UTC-6). The agent's local day would be right, but agents have no
+    # time zone or working hours yet.
+    return now.astimezone(UTC).date()
+
+
+async def dispatch(
+    session: AsyncSession,
+    visit_id: uuid.UUID,
+    *,
+    emit: Emit,
+    settings: MatchingSettings,
+    now: datetime | None = None,
+) -> DispatchOutcome:
+    """Assign a pending visit request, mark it unmatched, or leave it pending.
+
+    Runs in the caller's transaction, and emits the event of the decision.
+    """
+    now = now or datetime.now(UTC)
+    request = await repository.lock_pending_request(session, visit_id)
+    if request is None:
+        return DispatchOutcome.SKIPPED
+    if request.deadline <= now:
+        await _unmatch(session, request, reason="expired", emit=emit, now=now)
+        return DispatchOutcome.EXPIRED
+
+    day = load_day(now)
+    candidates = await repository.find_candidates(
+        session, visit_id, day=day, limit=settings.max_candidates
+    )
+    for candidate in candidates:
+        # Two visits may pick the same agent with one slot left, because both
+        # read free capacity above. The reservation is one conditional upsert:
+        # the second waits on the first's row lock, then reads the new count
+        # and gets no row back, so it goes on to the next candidate.
+        reserved = await repository.reserve_capacity(
+            session, candidate.agent_id, day, capacity=candidate.daily_capacity
+        )
+        if reserved:
+            await _assign(session, request, candidate, emit=emit, now=now)
+            return DispatchOutcome.ASSIGNED
+
+    if await repository.covering_agent_exists(session, visit_id):
+        log.info(
+            "dispatch.pending_no_capacity",
+            visit_id=str(visit_id),
+            candidates_tried=len(candidates),
+        )
+        return DispatchOutcome.PENDING
+    await _unmatch(session, request, reason="out_of_coverage", emit=emit, now=now)
+    return DispatchOutcome.OUT_OF_COVERAGE
+
+
+async def _assign(
+    session: AsyncSession,
+    request: Row[Any],
+    candidate: Row[Any],
+    *,
+    emit: Emit,
+    now: datetime,
+) -> None:
+    await _transition(session, request.visit_id, RequestState.ASSIGNED, now)
+    offer_id, assignment_id = uuid.uuid4(), uuid.uuid4()
+    distance_m = float(candidate.distance_m)
+    await repository.insert_accepted_offer(
+        session,
+        offer_id=offer_id,
+        visit_id=request.visit_id,
+        agent_id=candidate.agent_id,
+        tenant_id=request.tenant_id,
+        distance_m=distance_m,
+        at=now,
+    )
+    await repository.insert_active_assignment(
+        session,
+        assignment_id=assignment_id,
+        offer_id=offer_id,
+        visit_id=request.visit_id,
+        agent_id=candidate.agent_id,
+        tenant_id=request.tenant_id,
+        distance_m=distance_m,
+        assigned_at=now,
+    )
+    await emit(
+        session,
+        AssignmentCreated(
+            tenant_id=request.tenant_id,
+            assignment_id=assignment_id,
+            offer_id=offer_id,
+            visit_id=request.visit_id,
+            agent_id=candidate.agent_id,
+            assigned_at=now,
+            distance_m=distance_m,
+        ),
+    )
+    log.info(
+        "dispatch.assigned",
+        visit_id=str(request.visit_id),
+        agent_id=str(candidate.agent_id),
+        assignment_id=str(assignment_id),
+        distance_m=round(distance_m, 1),
+    )
+
+
+async def _unmatch(
+    session: AsyncSession,
+    request: Row[Any],
+    *,
+    reason: str,
+    emit: Emit,
+    now: datetime,
+) -> None:
+    await _transition(session, request.visit_id, RequestState.UNMATCHED, now)
+    distance = await repository.nearest_agent_distance(session, request.visit_id)
+    await emit(
+        session,
+        VisitUnmatched(
+            tenant_id=request.tenant_id,
+            visit_id=request.visit_id,
+            reason=reason,
+            nearest_agent_distance_m=distance,
+            decided_at=now,
+        ),
+    )
+    log.info(
+        "dispatch.unmatched",
+        visit_id=str(request.visit_id),
+        reason=reason,
+        nearest_agent_distance_m=None if distance is None else round(distance, 1),
+    )
+
+
+async def _transition(
+    session: AsyncSession, visit_id: uuid.UUID, target: RequestState, now: datetime
+) -> None:
+    moved = await repository.transition_request(
+        session, visit_id, source=RequestState.PENDING, target=target, at=now
+    )
+    if not moved:
+        # This transaction locked the row as pending, so a failed update means
+        # another writer ignored the lock. Rolling back is the only safe outcome.
+        current = await repository.request_state(session, visit_id)
+        raise InvalidStateError(
+            f"visit request {visit_id} is {current}, not pending, so it cannot "
+            f"move to {target}",
+            current_state=current,
+        )
+
+
+async def retry_pending(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    emit: Emit,
+    settings: MatchingSettings,
+) -> dict[DispatchOutcome, int]:
+    """Dispatch every pending request again, earliest deadline first.
+
+    Each request gets a transaction of its own. Returns the count of each
+    outcome.
+    """
+    outcomes = dict.fromkeys(DispatchOutcome, 0)
+    after: tuple[datetime, uuid.UUID] | None = None
+    while True:
+        async with sessionmaker() as session, session.begin():
+            batch = await repository.pending_requests(
+                session, after=after, limit=settings.pending_batch_size
+            )
+        for row in batch:
+            outcome = await _retry_one(sessionmaker, row.visit_id, emit, settings)
+            outcomes[outcome] += 1
+        if len(batch) < settings.pending_batch_size:
+            return outcomes
+        after = (batch[-1].deadline, batch[-1].visit_id)
+
+
+async def _retry_one(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    visit_id: uuid.UUID,
+    emit: Emit,
+    settings: MatchingSettings,
+) -> DispatchOutcome:
+    try:
+        async with sessionmaker() as session, session.begin():
+            return await dispatch(session, visit_id, emit=emit, settings=settings)
+    except Exception:
+        # One failing request must not stop the others. The next pass tries
+        # it again.
+        log.exception("dispatch.retry_failed", visit_id=str(visit_id))
+        return DispatchOutcome.FAILED

@@ -1,0 +1,216 @@
+"""Matching's tables, all in the `matching` schema.
+
+Agents belong to the platform, not to a tenant. Visit requests, offers and
+assignments carry the tenant of the visit.
+"""
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from geoalchemy2 import Geography
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import make_base
+from shared.tables import define_common_tables
+
+SCHEMA = "matching"
+
+# Upper bound of an agent's coverage radius. The candidate search also uses it
+# as a constant search radius, so that the GiST index on base_location can
+# narrow the scan before the per-agent radius is checked.
+MAX_COVERAGE_RADIUS_M = 200_000
+
+Base = make_base(SCHEMA)
+common = define_common_tables(Base.metadata)
+
+
+class TravelMode(StrEnum):
+    WALK = "walk"
+    BICYCLE = "bicycle"
+    MOTORCYCLE = "motorcycle"
+    CAR = "car"
+
+
+class AgentStatus(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+    SUSPENDED = "suspended"
+
+
+class RequestState(StrEnum):
+    PENDING = "pending"
+    ASSIGNED = "assigned"
+    UNMATCHED = "unmatched"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class OfferState(StrEnum):
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+
+
+class AssignmentState(StrEnum):
+    ACTIVE = "active"
+    RELEASED = "released"
+    DONE = "done"
+
+
+def _one_of(column: str, values: type[StrEnum]) -> str:
+    listed = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({listed})"
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    __table_args__ = (
+        CheckConstraint(r"phone ~ '^\+[1-9]\d{7,14}$'", name="phone_e164"),
+        CheckConstraint(
+            f"coverage_radius_m > 0 AND coverage_radius_m <= {MAX_COVERAGE_RADIUS_M}",
+            name="coverage_radius_m",
+        ),
+        CheckConstraint("daily_capacity >= 1", name="daily_capacity"),
+        CheckConstraint(_one_of("travel_mode", TravelMode), name="travel_mode"),
+        CheckConstraint(_one_of("status", AgentStatus), name="status"),
+        Index("ix_agents_base_location", "base_location", postgresql_using="gist"),
+    )
+
+    agent_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(16))
+    base_location: Mapped[Any] = mapped_column(
+        Geography("POINT", srid=4326, spatial_index=False)
+    )
+    coverage_radius_m: Mapped[int] = mapped_column(Integer)
+    daily_capacity: Mapped[int] = mapped_column(Integer)
+    travel_mode: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    verified: Mapped[bool] = mapped_column(Boolean)
+    employer_tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), index=True
+    )
+    rating: Mapped[Decimal | None] = mapped_column(Numeric(3, 2))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class AgentDailyLoad(Base):
+    """Count of visits assigned to an agent on one day.
+
+    `repository.reserve_capacity` keeps it at or below the agent's capacity.
+    """
+
+    __tablename__ = "agent_daily_load"
+    __table_args__ = (CheckConstraint("assigned >= 0", name="assigned"),)
+
+    agent_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.agents.agent_id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    assigned: Mapped[int] = mapped_column(Integer)
+
+
+class VisitRequest(Base):
+    """A visit to dispatch, copied from `campo.visit.requested` without debtor data."""
+
+    __tablename__ = "visit_requests"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", RequestState), name="state"),
+        Index(
+            "ix_visit_requests_pending",
+            "deadline",
+            "visit_id",
+            postgresql_where=text("state = 'pending'"),
+        ),
+    )
+
+    visit_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    location: Mapped[Any] = mapped_column(
+        Geography("POINT", srid=4326, spatial_index=False)
+    )
+    colonia: Mapped[str | None] = mapped_column(String(200))
+    municipality: Mapped[str | None] = mapped_column(String(200))
+    address_state: Mapped[str | None] = mapped_column(String(100))
+    postal_code: Mapped[str | None] = mapped_column(String(5))
+    fee_amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    fee_currency: Mapped[str] = mapped_column(String(3))
+    deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(20))
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Offer(Base):
+    __tablename__ = "offers"
+    __table_args__ = (CheckConstraint(_one_of("state", OfferState), name="state"),)
+
+    offer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    visit_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.visit_requests.visit_id"), index=True
+    )
+    agent_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.agents.agent_id"), index=True
+    )
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    state: Mapped[str] = mapped_column(String(20))
+    distance_m: Mapped[float] = mapped_column(Float)
+    offered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Assignment(Base):
+    __tablename__ = "assignments"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", AssignmentState), name="state"),
+        # A visit has at most one active assignment, whatever the code does.
+        Index(
+            "uq_assignments_active_visit",
+            "visit_id",
+            unique=True,
+            postgresql_where=text("state = 'active'"),
+        ),
+        Index("ix_assignments_agent_assigned_at", "agent_id", "assigned_at"),
+    )
+
+    assignment_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True
+    )
+    visit_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.visit_requests.visit_id")
+    )
+    offer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.offers.offer_id"), unique=True
+    )
+    agent_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(f"{SCHEMA}.agents.agent_id"))
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    state: Mapped[str] = mapped_column(String(20))
+    distance_m: Mapped[float] = mapped_column(Float)
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

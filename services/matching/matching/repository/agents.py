@@ -1,0 +1,154 @@
+"""SQL on agents, their daily load, and the search for covering agents."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from geoalchemy2 import Geometry, WKTElement
+from sqlalchemy import Row, and_, cast, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from matching.models import (
+    MAX_COVERAGE_RADIUS_M,
+    Agent,
+    AgentDailyLoad,
+    AgentStatus,
+    VisitRequest,
+)
+
+
+def wkt_point(lat: float, lon: float) -> WKTElement:
+    return WKTElement(f"POINT({lon!r} {lat!r})", srid=4326)
+
+
+async def insert_agent(
+    session: AsyncSession, *, lat: float, lon: float, **values: Any
+) -> None:
+    await session.execute(
+        insert(Agent).values(base_location=wkt_point(lat, lon), **values)
+    )
+
+
+async def get_agent(session: AsyncSession, agent_id: uuid.UUID) -> Row[Any] | None:
+    base = cast(Agent.base_location, Geometry)
+    query = select(
+        Agent.agent_id,
+        Agent.name,
+        Agent.phone,
+        func.ST_Y(base).label("lat"),
+        func.ST_X(base).label("lon"),
+        Agent.coverage_radius_m,
+        Agent.daily_capacity,
+        Agent.travel_mode,
+        Agent.status,
+        Agent.verified,
+        Agent.employer_tenant_id,
+        Agent.rating,
+        Agent.created_at,
+    ).where(Agent.agent_id == agent_id)
+    return (await session.execute(query)).first()
+
+
+async def assigned_on(session: AsyncSession, agent_id: uuid.UUID, day: date) -> int:
+    assigned = await session.scalar(
+        select(AgentDailyLoad.assigned).where(
+            AgentDailyLoad.agent_id == agent_id, AgentDailyLoad.day == day
+        )
+    )
+    return assigned or 0
+
+
+async def reserve_capacity(
+    session: AsyncSession, agent_id: uuid.UUID, day: date, *, capacity: int
+) -> bool:
+    """Count one more visit for the agent on `day` unless that passes `capacity`.
+
+    Returns False when the agent is full. The check and the increment are one
+    statement, so concurrent callers are serialized on the row lock.
+    """
+    statement = insert(AgentDailyLoad).values(agent_id=agent_id, day=day, assigned=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=[AgentDailyLoad.agent_id, AgentDailyLoad.day],
+        set_={"assigned": AgentDailyLoad.assigned + 1},
+        where=AgentDailyLoad.assigned < capacity,
+    ).returning(AgentDailyLoad.assigned)
+    return (await session.execute(statement)).first() is not None
+
+
+def _eligible() -> Any:
+    """Verified agents who may take the visit: platform agents or its tenant's."""
+    return and_(
+        Agent.verified.is_(True),
+        or_(
+            Agent.employer_tenant_id.is_(None),
+            Agent.employer_tenant_id == VisitRequest.tenant_id,
+        ),
+    )
+
+
+def _covering() -> Any:
+    """Agents whose coverage circle contains the visit's location."""
+    location = VisitRequest.location
+    return and_(
+        # The constant radius lets the GiST index narrow the scan first.
+        func.ST_DWithin(Agent.base_location, location, MAX_COVERAGE_RADIUS_M),
+        func.ST_DWithin(Agent.base_location, location, Agent.coverage_radius_m),
+    )
+
+
+async def find_candidates(
+    session: AsyncSession, visit_id: uuid.UUID, *, day: date, limit: int
+) -> Sequence[Row[Any]]:
+    """Return covering agents with capacity left on `day`, nearest first.
+
+    The capacity read here is a snapshot that only skips full agents early.
+    `reserve_capacity` enforces the limit.
+    """
+    distance = func.ST_Distance(Agent.base_location, VisitRequest.location)
+    query = (
+        select(Agent.agent_id, Agent.daily_capacity, distance.label("distance_m"))
+        .join(VisitRequest, VisitRequest.visit_id == visit_id)
+        .outerjoin(
+            AgentDailyLoad,
+            and_(AgentDailyLoad.agent_id == Agent.agent_id, AgentDailyLoad.day == day),
+        )
+        .where(
+            _eligible(),
+            _covering(),
+            Agent.status == AgentStatus.ONLINE,
+            func.coalesce(AgentDailyLoad.assigned, 0) < Agent.daily_capacity,
+        )
+        .order_by(distance, Agent.agent_id)
+        .limit(limit)
+    )
+    return (await session.execute(query)).all()
+
+
+async def covering_agent_exists(session: AsyncSession, visit_id: uuid.UUID) -> bool:
+    """Tell whether any agent who is not suspended covers the visit.
+
+    Full and offline agents count, because either may take the visit later.
+    """
+    query = select(
+        exists()
+        .where(VisitRequest.visit_id == visit_id)
+        .where(_eligible(), _covering(), Agent.status != AgentStatus.SUSPENDED)
+    )
+    return bool(await session.scalar(query))
+
+
+async def nearest_agent_distance(
+    session: AsyncSession, visit_id: uuid.UUID
+) -> float | None:
+    """Return meters to the nearest eligible agent's base, suspended ones aside."""
+    distance = func.ST_Distance(Agent.base_location, VisitRequest.location)
+    query = (
+        select(distance)
+        .join(VisitRequest, VisitRequest.visit_id == visit_id)
+        .where(_eligible(), Agent.status != AgentStatus.SUSPENDED)
+        .order_by(distance)
+        .limit(1)
+    )
+    return await session.scalar(query)

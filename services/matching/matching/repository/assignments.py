@@ -1,0 +1,119 @@
+"""SQL on offers and assignments."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from matching.models import Assignment, AssignmentState, Offer, OfferState, VisitRequest
+
+
+async def insert_accepted_offer(
+    session: AsyncSession,
+    *,
+    offer_id: uuid.UUID,
+    visit_id: uuid.UUID,
+    agent_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    distance_m: float,
+    at: datetime,
+) -> None:
+    await session.execute(
+        insert(Offer).values(
+            offer_id=offer_id,
+            visit_id=visit_id,
+            agent_id=agent_id,
+            tenant_id=tenant_id,
+            state=OfferState.ACCEPTED,
+            distance_m=distance_m,
+            offered_at=at,
+            responded_at=at,
+        )
+    )
+
+
+async def insert_active_assignment(session: AsyncSession, **values: Any) -> None:
+    await session.execute(
+        insert(Assignment).values(state=AssignmentState.ACTIVE, **values)
+    )
+
+
+async def finish_assignment(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    visit_id: uuid.UUID,
+    agent_id: uuid.UUID,
+    at: datetime,
+) -> uuid.UUID | None:
+    """Move the visit's active assignment to done, or return None if it has none."""
+    statement = (
+        update(Assignment)
+        .where(
+            Assignment.tenant_id == tenant_id,
+            Assignment.visit_id == visit_id,
+            Assignment.agent_id == agent_id,
+            Assignment.state == AssignmentState.ACTIVE,
+        )
+        .values(state=AssignmentState.DONE, ended_at=at)
+        .returning(Assignment.assignment_id)
+    )
+    return await session.scalar(statement)
+
+
+async def list_agent_assignments(
+    session: AsyncSession,
+    agent_id: uuid.UUID,
+    *,
+    state: AssignmentState | None,
+    limit: int,
+) -> Sequence[Row[Any]]:
+    query = (
+        select(
+            Assignment.assignment_id,
+            Assignment.visit_id,
+            Assignment.tenant_id,
+            Assignment.state,
+            VisitRequest.colonia,
+            VisitRequest.municipality,
+            Assignment.distance_m,
+            VisitRequest.fee_amount,
+            VisitRequest.fee_currency,
+            VisitRequest.deadline,
+            Assignment.assigned_at,
+        )
+        .join(VisitRequest, VisitRequest.visit_id == Assignment.visit_id)
+        .where(Assignment.agent_id == agent_id)
+        .order_by(Assignment.assigned_at.desc(), Assignment.assignment_id)
+        .limit(limit)
+    )
+    if state is not None:
+        query = query.where(Assignment.state == state)
+    return (await session.execute(query)).all()
+
+
+async def get_visit_assignment(
+    session: AsyncSession, *, tenant_id: uuid.UUID, visit_id: uuid.UUID
+) -> Row[Any] | None:
+    """Return the visit's active assignment, else its latest one."""
+    query = (
+        select(
+            Assignment.assignment_id,
+            Assignment.visit_id,
+            Assignment.agent_id,
+            Assignment.state,
+            Assignment.distance_m,
+            Assignment.assigned_at,
+        )
+        .where(Assignment.tenant_id == tenant_id, Assignment.visit_id == visit_id)
+        .order_by(
+            (Assignment.state == AssignmentState.ACTIVE).desc(),
+            Assignment.assigned_at.desc(),
+        )
+        .limit(1)
+    )
+    return (await session.execute(query)).first()

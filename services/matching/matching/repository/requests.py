@@ -1,0 +1,89 @@
+"""SQL on visit requests."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from matching.models import RequestState, VisitRequest
+from matching.repository.agents import wkt_point
+
+
+async def insert_visit_request(
+    session: AsyncSession, *, lat: float, lon: float, **values: Any
+) -> bool:
+    """Insert a pending request, or return False when the visit is already stored."""
+    statement = (
+        insert(VisitRequest)
+        .values(location=wkt_point(lat, lon), state=RequestState.PENDING, **values)
+        .on_conflict_do_nothing(index_elements=[VisitRequest.visit_id])
+        .returning(VisitRequest.visit_id)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def lock_pending_request(
+    session: AsyncSession, visit_id: uuid.UUID
+) -> Row[Any] | None:
+    """Lock a pending request for dispatch.
+
+    Returns None when the request is not pending or another transaction has
+    it locked: SKIP LOCKED lets the retry task pass over a request that the
+    consumer is dispatching instead of waiting for it.
+    """
+    query = (
+        select(VisitRequest.visit_id, VisitRequest.tenant_id, VisitRequest.deadline)
+        .where(
+            VisitRequest.visit_id == visit_id,
+            VisitRequest.state == RequestState.PENDING,
+        )
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(query)).first()
+
+
+async def transition_request(
+    session: AsyncSession,
+    visit_id: uuid.UUID,
+    *,
+    source: RequestState,
+    target: RequestState,
+    at: datetime,
+) -> bool:
+    statement = (
+        update(VisitRequest)
+        .where(VisitRequest.visit_id == visit_id, VisitRequest.state == source)
+        .values(state=target, decided_at=at)
+        .returning(VisitRequest.visit_id)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def request_state(session: AsyncSession, visit_id: uuid.UUID) -> str | None:
+    return await session.scalar(
+        select(VisitRequest.state).where(VisitRequest.visit_id == visit_id)
+    )
+
+
+async def pending_requests(
+    session: AsyncSession,
+    *,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[Row[Any]]:
+    """Return pending requests by deadline, then visit id, from after `after`."""
+    query = (
+        select(VisitRequest.deadline, VisitRequest.visit_id)
+        .where(VisitRequest.state == RequestState.PENDING)
+        .order_by(VisitRequest.deadline, VisitRequest.visit_id)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(
+            tuple_(VisitRequest.deadline, VisitRequest.visit_id) > tuple_(*after)
+        )
+    return (await session.execute(query)).all()

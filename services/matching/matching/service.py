@@ -1,0 +1,141 @@
+"""Matching's rules outside dispatch: intake, completion and the read side."""
+
+import uuid
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from matching import repository
+from matching.dispatch import Emit, dispatch, load_day
+from matching.models import AssignmentState, RequestState
+from matching.schemas import AgentAssignment, AgentProfile, VisitAssignment
+from matching.settings import MatchingSettings
+from shared.errors import NotFoundError
+from shared.events.payloads import Money, VisitCompleted, VisitRequested
+
+log = structlog.get_logger(__name__)
+
+
+async def accept_visit_request(
+    session: AsyncSession,
+    payload: VisitRequested,
+    *,
+    emit: Emit,
+    settings: MatchingSettings,
+) -> None:
+    """Store a visit request and dispatch it, in the caller's transaction.
+
+    A request for a visit already stored changes nothing, whatever its event
+    id, so one visit is never dispatched twice from its own event.
+    """
+    address = payload.address
+    inserted = await repository.insert_visit_request(
+        session,
+        visit_id=payload.visit_id,
+        tenant_id=payload.tenant_id,
+        campaign_id=payload.campaign_id,
+        lat=payload.location.lat,
+        lon=payload.location.lon,
+        colonia=address.colonia,
+        municipality=address.municipality,
+        address_state=address.state,
+        postal_code=address.postal_code,
+        fee_amount=payload.fee.amount,
+        fee_currency=payload.fee.currency,
+        deadline=payload.deadline,
+        requested_at=payload.requested_at,
+    )
+    if not inserted:
+        log.info("visit_request.already_known", visit_id=str(payload.visit_id))
+        return
+    await dispatch(session, payload.visit_id, emit=emit, settings=settings)
+
+
+async def complete_assignment(session: AsyncSession, payload: VisitCompleted) -> None:
+    """Mark the visit's active assignment and its request done."""
+    now = datetime.now(UTC)
+    assignment_id = await repository.finish_assignment(
+        session,
+        tenant_id=payload.tenant_id,
+        visit_id=payload.visit_id,
+        agent_id=payload.agent_id,
+        at=now,
+    )
+    if assignment_id is None:
+        # Already done by an earlier copy of the event, or a completion by an
+        # agent who does not hold the visit: neither changes anything here.
+        log.warning(
+            "assignment.completion_ignored",
+            visit_id=str(payload.visit_id),
+            agent_id=str(payload.agent_id),
+        )
+        return
+    await repository.transition_request(
+        session,
+        payload.visit_id,
+        source=RequestState.ASSIGNED,
+        target=RequestState.DONE,
+        at=now,
+    )
+    log.info(
+        "assignment.done",
+        visit_id=str(payload.visit_id),
+        assignment_id=str(assignment_id),
+    )
+
+
+async def get_agent_profile(session: AsyncSession, agent_id: uuid.UUID) -> AgentProfile:
+    async with session.begin():
+        agent = await repository.get_agent(session, agent_id)
+        if agent is None:
+            raise NotFoundError(
+                f"agent {agent_id} not found: the token is valid but names no "
+                "registered agent. Ask the operator to register the agent again"
+            )
+        today = load_day(datetime.now(UTC))
+        assigned = await repository.assigned_on(session, agent_id, today)
+    return AgentProfile(**agent._mapping, assigned_today=assigned)
+
+
+async def list_agent_assignments(
+    session: AsyncSession,
+    agent_id: uuid.UUID,
+    *,
+    state: AssignmentState | None,
+    limit: int,
+) -> list[AgentAssignment]:
+    async with session.begin():
+        rows = await repository.list_agent_assignments(
+            session, agent_id, state=state, limit=limit
+        )
+    return [
+        AgentAssignment(
+            assignment_id=row.assignment_id,
+            visit_id=row.visit_id,
+            tenant_id=row.tenant_id,
+            state=row.state,
+            colonia=row.colonia,
+            municipality=row.municipality,
+            distance_m=row.distance_m,
+            fee=Money(amount=row.fee_amount, currency=row.fee_currency),
+            deadline=row.deadline,
+            assigned_at=row.assigned_at,
+        )
+        for row in rows
+    ]
+
+
+async def get_visit_assignment(
+    session: AsyncSession, *, tenant_id: uuid.UUID, visit_id: uuid.UUID
+) -> VisitAssignment:
+    async with session.begin():
+        row = await repository.get_visit_assignment(
+            session, tenant_id=tenant_id, visit_id=visit_id
+        )
+    if row is None:
+        raise NotFoundError(
+            f"visit {visit_id} has no assignment: it is unknown to this tenant, "
+            "still waiting for an agent, or unmatched"
+        )
+    return VisitAssignment.model_validate(row._mapping)
