@@ -1,0 +1,26 @@
+"""The visits service: the visit state machine, check-ins and results."""
+
+from fastapi import FastAPI
+
+from shared.runtime import create_service_app
+from visits.consumers import build_consumers
+from visits.models import common
+from visits.router import agent_router, tenant_router
+from visits.settings import VisitsSettings
+
+
+def create_app(settings: VisitsSettings | None = None) -> FastAPI:
+    settings = settings or VisitsSettings()
+    return create_service_app(
+        name="visits",
+        title="Campo visits API",
+        version="0.1.0",
+        description=(
+            "Agents list their assigned visits, check in at the address and "
+            "send results; tenants follow every visit's state."
+        ),
+        settings=settings,
+        tables=common,
+        routers=[agent_router, tenant_router],
+        consumers=build_consumers,
+    )

@@ -1,0 +1,176 @@
+"""Event handlers: visit requests, assignments and the tenant directory.
+
+Requests and assignments run in separate consumer groups because the two
+topics are not ordered with each other. An assignment that arrives before
+its request waits with RetryLaterError, and that wait blocks only the
+assignments consumer.
+"""
+
+from typing import Any
+from uuid import UUID
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.auth import tenant_directory_handlers
+from shared.consumer import EventConsumer, RetryLaterError
+from shared.events import Envelope, topics
+from shared.events.payloads import (
+    AssignmentCreated,
+    VisitAssigned,
+    VisitExpired,
+    VisitOutOfCoverage,
+    VisitRequested,
+    VisitUnmatched,
+)
+from shared.runtime import ServiceRuntime
+from visits import repository
+from visits.models import common
+from visits.states import VisitState, allowed_sources
+
+log = structlog.get_logger(__name__)
+
+EXPIRED_REASON = "expired"
+
+
+def build_consumers(runtime: ServiceRuntime) -> list[EventConsumer]:
+    assignments = AssignmentHandlers(runtime)
+    return [
+        runtime.consumer(
+            group="requests",
+            streams=[topics.VISIT_REQUESTS],
+            handlers={VisitRequested: on_visit_requested},
+        ),
+        runtime.consumer(
+            group="assignments",
+            streams=[topics.ASSIGNMENTS],
+            handlers={
+                AssignmentCreated: assignments.on_assignment_created,
+                VisitUnmatched: assignments.on_visit_unmatched,
+            },
+        ),
+        runtime.consumer(
+            group="tenants",
+            streams=[topics.TENANTS],
+            handlers=tenant_directory_handlers(common),
+        ),
+    ]
+
+
+async def on_visit_requested(
+    session: AsyncSession, envelope: Envelope, payload: VisitRequested
+) -> None:
+    inserted = await repository.insert_requested(session, payload)
+    log.info(
+        "visits.requested" if inserted else "visits.request_already_known",
+        visit_id=str(payload.visit_id),
+        campaign_id=str(payload.campaign_id),
+    )
+
+
+async def _skip_or_wait(
+    session: AsyncSession,
+    visit_id: UUID,
+    target: VisitState,
+    event_type: str,
+    **ids: Any,
+) -> None:
+    """Wait for a visit not received yet; skip an event its state rules out."""
+    state = await repository.visit_state(session, visit_id)
+    if state is None:
+        raise RetryLaterError(
+            f"visit {visit_id} has not been requested yet; {event_type} waits for it"
+        )
+    if state in allowed_sources(target):
+        # The request committed between the UPDATE and this read, so the
+        # transition is possible now and a retry applies it.
+        raise RetryLaterError(
+            f"visit {visit_id} was requested while {event_type} was handled; retry"
+        )
+    log.warning(
+        "visits.event_ignored",
+        visit_id=str(visit_id),
+        event_type=event_type,
+        current_state=state,
+        **ids,
+    )
+
+
+class AssignmentHandlers:
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self._runtime = runtime
+
+    async def on_assignment_created(
+        self, session: AsyncSession, envelope: Envelope, payload: AssignmentCreated
+    ) -> None:
+        visit = await repository.assign(
+            session,
+            payload.visit_id,
+            agent_id=payload.agent_id,
+            assigned_at=payload.assigned_at,
+        )
+        if visit is None:
+            await _skip_or_wait(
+                session,
+                payload.visit_id,
+                VisitState.ASSIGNED,
+                envelope.type,
+                agent_id=str(payload.agent_id),
+            )
+            return
+        assigned = VisitAssigned(
+            tenant_id=visit.tenant_id,
+            visit_id=payload.visit_id,
+            campaign_id=visit.campaign_id,
+            account_id=visit.account_id,
+            agent_id=payload.agent_id,
+            requested_at=visit.requested_at,
+            assigned_at=payload.assigned_at,
+        )
+        await self._runtime.emit(session, assigned)
+        log.info(
+            "visits.assigned",
+            visit_id=str(payload.visit_id),
+            agent_id=str(payload.agent_id),
+        )
+
+    async def on_visit_unmatched(
+        self, session: AsyncSession, envelope: Envelope, payload: VisitUnmatched
+    ) -> None:
+        target = (
+            VisitState.EXPIRED
+            if payload.reason == EXPIRED_REASON
+            else VisitState.OUT_OF_COVERAGE
+        )
+        visit = await repository.close_unmatched(
+            session,
+            payload.visit_id,
+            target=target,
+            reason=payload.reason,
+            nearest_agent_distance_m=payload.nearest_agent_distance_m,
+            decided_at=payload.decided_at,
+        )
+        if visit is None:
+            await _skip_or_wait(session, payload.visit_id, target, envelope.type)
+            return
+        event: VisitExpired | VisitOutOfCoverage
+        if target == VisitState.EXPIRED:
+            event = VisitExpired(
+                tenant_id=visit.tenant_id,
+                visit_id=payload.visit_id,
+                campaign_id=visit.campaign_id,
+                account_id=visit.account_id,
+                agent_id=visit.agent_id,
+                decided_at=payload.decided_at,
+            )
+        else:
+            event = VisitOutOfCoverage(
+                tenant_id=visit.tenant_id,
+                visit_id=payload.visit_id,
+                campaign_id=visit.campaign_id,
+                account_id=visit.account_id,
+                nearest_agent_distance_m=payload.nearest_agent_distance_m,
+                decided_at=payload.decided_at,
+            )
+        await self._runtime.emit(session, event)
+        log.info("visits.closed", visit_id=str(payload.visit_id), state=target.value)

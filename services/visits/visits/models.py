@@ -1,0 +1,157 @@
+"""Visits' tables, all in the `visits` schema and all carrying their tenant."""
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from geoalchemy2 import Geography
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import make_base
+from shared.tables import define_common_tables
+
+SCHEMA = "visits"
+
+Base = make_base(SCHEMA)
+common = define_common_tables(Base.metadata)
+
+
+class Visit(Base):
+    """One attempt at one account for one campaign, with the agent's brief."""
+
+    __tablename__ = "visits"
+    __table_args__ = (
+        Index("ix_visits_tenant_id_campaign_id", "tenant_id", "campaign_id"),
+        Index("ix_visits_agent_id_state", "agent_id", "state"),
+    )
+
+    visit_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    campaign_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    account_key: Mapped[str] = mapped_column(String(100))
+    attempt: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20))
+    state_reason: Mapped[str | None] = mapped_column(String(50))
+    objective: Mapped[str] = mapped_column(Text)
+    questions: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    max_discount_pct: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    debtor_name: Mapped[str] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    street: Mapped[str | None] = mapped_column(String(300))
+    exterior_number: Mapped[str | None] = mapped_column(String(50))
+    interior_number: Mapped[str | None] = mapped_column(String(50))
+    colonia: Mapped[str | None] = mapped_column(String(200))
+    municipality: Mapped[str | None] = mapped_column(String(200))
+    address_state: Mapped[str | None] = mapped_column(String(100))
+    postal_code: Mapped[str | None] = mapped_column(String(5))
+    location: Mapped[Any] = mapped_column(
+        Geography("POINT", srid=4326, spatial_index=False)
+    )
+    balance_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    balance_currency: Mapped[str | None] = mapped_column(String(3))
+    days_past_due: Mapped[int | None] = mapped_column(Integer)
+    deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    fee_amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    fee_currency: Mapped[str] = mapped_column(String(3))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    checked_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    check_in_count: Mapped[int] = mapped_column(Integer, default=0)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), doc="When the visit reached a final state."
+    )
+    nearest_agent_distance_m: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class CheckIn(Base):
+    """One GPS fix an agent sent at the door; recorded even when far away."""
+
+    __tablename__ = "check_ins"
+
+    check_in_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    visit_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.visits.visit_id", ondelete="CASCADE"), index=True
+    )
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    agent_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    location: Mapped[Any] = mapped_column(
+        Geography("POINT", srid=4326, spatial_index=False)
+    )
+    accuracy_m: Mapped[float] = mapped_column(Float)
+    mock_location: Mapped[bool] = mapped_column(Boolean)
+    distance_m: Mapped[float] = mapped_column(Float)
+    verified: Mapped[bool] = mapped_column(Boolean)
+    device_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    server_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class VisitResult(Base):
+    """A result the agent reported at the door, with the response body sent back."""
+
+    __tablename__ = "results"
+    __table_args__ = (UniqueConstraint("agent_id", "submission_id"),)
+
+    result_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    visit_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.visits.visit_id", ondelete="CASCADE"), unique=True
+    )
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    agent_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    submission_id: Mapped[str] = mapped_column(String(100))
+    person_met: Mapped[str] = mapped_column(String(20))
+    contact: Mapped[bool] = mapped_column(Boolean)
+    debtor_lives_there: Mapped[bool | None] = mapped_column(Boolean)
+    new_phone: Mapped[str | None] = mapped_column(String(20))
+    notes: Mapped[str | None] = mapped_column(Text)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    device_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    server_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    response: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, doc="The first response body, replayed on a resubmission."
+    )
+
+
+class Promise(Base):
+    """A payment promise made at the door, at most one per result."""
+
+    __tablename__ = "promises"
+
+    promise_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    result_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.results.result_id", ondelete="CASCADE"), unique=True
+    )
+    visit_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.visits.visit_id", ondelete="CASCADE"), index=True
+    )
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    due_date: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

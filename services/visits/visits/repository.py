@@ -1,0 +1,305 @@
+"""All SQL of the visits service.
+
+Every state change is one conditional UPDATE ... WHERE state IN (allowed)
+RETURNING; `None` back means the visit is missing or in another state.
+"""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from geoalchemy2 import Geography, Geometry
+from sqlalchemy import ColumnElement, Row, cast, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.events.payloads import VisitRequested
+from visits.models import CheckIn, Promise, Visit, VisitResult
+from visits.states import VisitState, allowed_sources
+
+WGS84 = 4326
+
+
+def _point(lat: float, lon: float) -> ColumnElement[Any]:
+    return cast(
+        func.ST_SetSRID(func.ST_MakePoint(lon, lat), WGS84), Geography(srid=WGS84)
+    )
+
+
+def _transition(
+    visit_id: UUID, target: VisitState, *, agent_id: UUID | None = None
+) -> Any:
+    conditions = [
+        Visit.visit_id == visit_id,
+        Visit.state.in_(allowed_sources(target)),
+    ]
+    if agent_id is not None:
+        conditions.append(Visit.agent_id == agent_id)
+    return (
+        update(Visit)
+        .where(*conditions)
+        .values(state=target.value, updated_at=func.now())
+        .execution_options(synchronize_session=False)
+    )
+
+
+# --- consumers --------------------------------------------------------------
+
+
+async def insert_requested(session: AsyncSession, request: VisitRequested) -> bool:
+    """Insert a visit in `requested`; return False when it was already there."""
+    address = request.address
+    balance = request.balance_overdue
+    statement = (
+        pg_insert(Visit)
+        .values(
+            visit_id=request.visit_id,
+            tenant_id=request.tenant_id,
+            campaign_id=request.campaign_id,
+            account_id=request.account_id,
+            account_key=request.account_key,
+            attempt=request.attempt,
+            state=VisitState.REQUESTED.value,
+            objective=request.brief.objective,
+            questions=request.brief.questions,
+            max_discount_pct=request.brief.max_discount_pct,
+            debtor_name=request.debtor_name,
+            phone=request.phone,
+            street=address.street,
+            exterior_number=address.exterior_number,
+            interior_number=address.interior_number,
+            colonia=address.colonia,
+            municipality=address.municipality,
+            address_state=address.state,
+            postal_code=address.postal_code,
+            location=_point(request.location.lat, request.location.lon),
+            balance_amount=balance.amount if balance else None,
+            balance_currency=balance.currency if balance else None,
+            days_past_due=request.days_past_due,
+            deadline=request.deadline,
+            fee_amount=request.fee.amount,
+            fee_currency=request.fee.currency,
+            requested_at=request.requested_at,
+            check_in_count=0,
+        )
+        .on_conflict_do_nothing(index_elements=[Visit.visit_id])
+        .returning(Visit.visit_id)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def assign(
+    session: AsyncSession, visit_id: UUID, *, agent_id: UUID, assigned_at: datetime
+) -> Row[Any] | None:
+    statement = (
+        _transition(visit_id, VisitState.ASSIGNED)
+        .values(agent_id=agent_id, assigned_at=assigned_at)
+        .returning(
+            Visit.tenant_id, Visit.campaign_id, Visit.account_id, Visit.requested_at
+        )
+    )
+    return (await session.execute(statement)).first()
+
+
+async def close_unmatched(
+    session: AsyncSession,
+    visit_id: UUID,
+    *,
+    target: VisitState,
+    reason: str,
+    nearest_agent_distance_m: float | None,
+    decided_at: datetime,
+) -> Row[Any] | None:
+    statement = (
+        _transition(visit_id, target)
+        .values(
+            state_reason=reason,
+            nearest_agent_distance_m=nearest_agent_distance_m,
+            closed_at=decided_at,
+        )
+        .returning(Visit.tenant_id, Visit.campaign_id, Visit.account_id, Visit.agent_id)
+    )
+    return (await session.execute(statement)).first()
+
+
+async def visit_state(
+    session: AsyncSession, visit_id: UUID, *, agent_id: UUID | None = None
+) -> str | None:
+    statement = select(Visit.state).where(Visit.visit_id == visit_id)
+    if agent_id is not None:
+        statement = statement.where(Visit.agent_id == agent_id)
+    return await session.scalar(statement)
+
+
+# --- agent API --------------------------------------------------------------
+
+
+def _with_coordinates() -> Any:
+    geometry = cast(Visit.location, Geometry(srid=WGS84))
+    return select(
+        Visit, func.ST_Y(geometry).label("lat"), func.ST_X(geometry).label("lon")
+    )
+
+
+async def agent_visits(
+    session: AsyncSession,
+    agent_id: UUID,
+    *,
+    states: list[str],
+    limit: int,
+    offset: int,
+) -> list[Row[Any]]:
+    statement = (
+        _with_coordinates()
+        .where(Visit.agent_id == agent_id, Visit.state.in_(states))
+        .order_by(Visit.deadline, Visit.visit_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list((await session.execute(statement)).all())
+
+
+async def agent_visit(
+    session: AsyncSession, agent_id: UUID, visit_id: UUID
+) -> Row[Any] | None:
+    statement = _with_coordinates().where(
+        Visit.visit_id == visit_id, Visit.agent_id == agent_id
+    )
+    return (await session.execute(statement)).first()
+
+
+async def mark_checked_in(
+    session: AsyncSession,
+    visit_id: UUID,
+    *,
+    agent_id: UUID,
+    lat: float,
+    lon: float,
+    now: datetime,
+) -> Row[Any] | None:
+    """Move to `checked_in` (or stay) and return the distance to the address.
+
+    `check_in_count` is 1 in the returned row only for the first check-in.
+    """
+    distance = func.ST_Distance(Visit.location, _point(lat, lon))
+    statement = (
+        _transition(visit_id, VisitState.CHECKED_IN, agent_id=agent_id)
+        .values(
+            checked_in_at=func.coalesce(Visit.checked_in_at, now),
+            check_in_count=Visit.check_in_count + 1,
+        )
+        .returning(
+            Visit.tenant_id,
+            Visit.campaign_id,
+            Visit.state,
+            Visit.check_in_count,
+            distance.label("distance_m"),
+        )
+    )
+    return (await session.execute(statement)).first()
+
+
+async def insert_check_in(
+    session: AsyncSession, *, lat: float, lon: float, **values: Any
+) -> None:
+    await session.execute(insert(CheckIn).values(location=_point(lat, lon), **values))
+
+
+async def stored_submission(
+    session: AsyncSession, agent_id: UUID, submission_id: str
+) -> Row[Any] | None:
+    statement = select(VisitResult.visit_id, VisitResult.response).where(
+        VisitResult.agent_id == agent_id,
+        VisitResult.submission_id == submission_id,
+    )
+    return (await session.execute(statement)).first()
+
+
+async def mark_completed(
+    session: AsyncSession, visit_id: UUID, *, agent_id: UUID, now: datetime
+) -> bool:
+    statement = (
+        _transition(visit_id, VisitState.COMPLETED, agent_id=agent_id)
+        .values(completed_at=now, closed_at=now)
+        .returning(Visit.visit_id)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def insert_result(session: AsyncSession, **values: Any) -> None:
+    await session.execute(insert(VisitResult).values(**values))
+
+
+async def insert_promise(session: AsyncSession, **values: Any) -> None:
+    await session.execute(insert(Promise).values(**values))
+
+
+# --- tenant API -------------------------------------------------------------
+
+
+def _first_check_in_distance() -> Any:
+    return (
+        select(CheckIn.distance_m)
+        .where(CheckIn.visit_id == Visit.visit_id)
+        .order_by(CheckIn.server_time, CheckIn.check_in_id)
+        .limit(1)
+        .scalar_subquery()
+        .label("first_check_in_distance_m")
+    )
+
+
+async def tenant_visits(
+    session: AsyncSession,
+    tenant_id: UUID,
+    *,
+    campaign_id: UUID | None,
+    state: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Row[Any]], int]:
+    conditions = [Visit.tenant_id == tenant_id]
+    if campaign_id is not None:
+        conditions.append(Visit.campaign_id == campaign_id)
+    if state is not None:
+        conditions.append(Visit.state == state)
+    total = await session.scalar(
+        select(func.count()).select_from(Visit).where(*conditions)
+    )
+    statement = (
+        select(Visit, _first_check_in_distance())
+        .where(*conditions)
+        .order_by(Visit.requested_at.desc(), Visit.visit_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list((await session.execute(statement)).all()), total or 0
+
+
+async def tenant_visit(
+    session: AsyncSession, tenant_id: UUID, visit_id: UUID
+) -> Row[Any] | None:
+    statement = select(Visit, _first_check_in_distance()).where(
+        Visit.visit_id == visit_id, Visit.tenant_id == tenant_id
+    )
+    return (await session.execute(statement)).first()
+
+
+async def check_ins_of(session: AsyncSession, visit_id: UUID) -> list[CheckIn]:
+    statement = (
+        select(CheckIn)
+        .where(CheckIn.visit_id == visit_id)
+        .order_by(CheckIn.server_time, CheckIn.check_in_id)
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def result_of(
+    session: AsyncSession, visit_id: UUID
+) -> tuple[VisitResult, Promise | None] | None:
+    statement = (
+        select(VisitResult, Promise)
+        .outerjoin(Promise, Promise.result_id == VisitResult.result_id)
+        .where(VisitResult.visit_id == visit_id)
+    )
+    row = (await session.execute(statement)).first()
+    return None if row is None else (row[0], row[1])

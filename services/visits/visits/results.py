@@ -1,0 +1,249 @@
+"""Results of visits: completion once per submission, promises and events."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.errors import ConflictError, InvalidStateError
+from shared.events.payloads import Money, PaymentPromise, PromiseMade, VisitCompleted
+from shared.runtime import ServiceRuntime
+from visits import repository, rules
+from visits.models import Visit
+from visits.schemas import PromiseOut, ResultRequest, ResultResponse
+from visits.service import device_time_errors, visit_not_found, visits_settings
+from visits.settings import VisitsSettings
+from visits.states import VisitState
+
+log = structlog.get_logger(__name__)
+
+CENTS = Decimal("0.01")
+
+
+async def submit_result(
+    session: AsyncSession,
+    runtime: ServiceRuntime,
+    *,
+    agent_id: UUID,
+    visit_id: UUID,
+    request: ResultRequest,
+) -> tuple[int, dict[str, Any]]:
+    """Complete a checked-in visit once per submission; return (status, body).
+
+    A resubmission of the same submission_id returns the stored first body
+    with status 200. Two concurrent submissions are serialised by the
+    conditional UPDATE on the visit row, and the unique constraints on the
+    result decide any case that slips past it.
+    """
+    async with session.begin():
+        row = await repository.agent_visit(session, agent_id, visit_id)
+        if row is None:
+            raise visit_not_found(visit_id)
+        # Read after the visit: a result committed before that read is seen
+        # here, so a completed state below never hides a replay.
+        stored = await _stored_response(session, agent_id, visit_id, request)
+    if stored is not None:
+        return 200, stored
+    visit: Visit = row.Visit
+    if visit.state != VisitState.CHECKED_IN:
+        raise _result_state_error(visit_id, visit.state)
+    now = datetime.now(UTC)
+    _validate_result(request, visit, now, visits_settings(runtime))
+    try:
+        async with session.begin():
+            return await _store_result(session, runtime, visit, agent_id, request, now)
+    except IntegrityError:
+        log.info(
+            "visits.result_conflict",
+            visit_id=str(visit_id),
+            agent_id=str(agent_id),
+        )
+    async with session.begin():
+        stored = await _stored_response(session, agent_id, visit_id, request)
+    if stored is None:
+        raise ConflictError(
+            f"a concurrent result for visit {visit_id} was stored first; "
+            "fetch the visit to see its state"
+        )
+    return 200, stored
+
+
+async def _stored_response(
+    session: AsyncSession, agent_id: UUID, visit_id: UUID, request: ResultRequest
+) -> dict[str, Any] | None:
+    stored = await repository.stored_submission(
+        session, agent_id, request.submission_id
+    )
+    if stored is None:
+        return None
+    if stored.visit_id != visit_id:
+        raise ConflictError(
+            f"submission_id {request.submission_id!r} was already used for visit "
+            f"{stored.visit_id}; send a new submission_id for each visit"
+        )
+    # JSONB reorders keys; the model restores the order of the first response.
+    return ResultResponse.model_validate(stored.response).model_dump(mode="json")
+
+
+def _result_state_error(visit_id: UUID, state: str) -> InvalidStateError:
+    if state == VisitState.COMPLETED:
+        requirement = (
+            "its result was sent with another submission_id, so it cannot change"
+        )
+    else:
+        requirement = "check in at the address before sending the result"
+    return InvalidStateError(
+        f"visit {visit_id} is {state}; {requirement}", current_state=state
+    )
+
+
+def _validate_result(
+    request: ResultRequest, visit: Visit, now: datetime, settings: VisitsSettings
+) -> None:
+    errors = device_time_errors(request.device_time, now, settings)
+    if request.promise is not None:
+        balance = None
+        if visit.balance_amount is not None and visit.balance_currency is not None:
+            balance = Money(
+                amount=visit.balance_amount, currency=visit.balance_currency
+            )
+        errors += rules.check_promise(
+            amount=request.promise.amount,
+            currency=request.promise.currency,
+            due_date=request.promise.due_date,
+            person_met=request.person_met,
+            balance=balance,
+            device_time=request.device_time,
+        )
+    errors += rules.check_new_phone(request.new_phone)
+    errors += rules.check_answers(request.answers, visit.questions)
+    rules.raise_if_any(errors)
+
+
+async def _store_result(
+    session: AsyncSession,
+    runtime: ServiceRuntime,
+    visit: Visit,
+    agent_id: UUID,
+    request: ResultRequest,
+    now: datetime,
+) -> tuple[int, dict[str, Any]]:
+    completed = await repository.mark_completed(
+        session, visit.visit_id, agent_id=agent_id, now=now
+    )
+    if not completed:
+        stored = await _stored_response(session, agent_id, visit.visit_id, request)
+        if stored is not None:
+            return 200, stored
+        state = await repository.visit_state(session, visit.visit_id)
+        raise _result_state_error(visit.visit_id, state or "unknown")
+    promise = _new_promise(request)
+    response = ResultResponse(
+        result_id=uuid4(),
+        visit_id=visit.visit_id,
+        state=VisitState.COMPLETED,
+        submission_id=request.submission_id,
+        server_time=now,
+        contact=request.person_met.is_contact,
+        promise=promise,
+    )
+    body = response.model_dump(mode="json")
+    await repository.insert_result(
+        session,
+        result_id=response.result_id,
+        visit_id=visit.visit_id,
+        tenant_id=visit.tenant_id,
+        agent_id=agent_id,
+        submission_id=request.submission_id,
+        person_met=request.person_met.value,
+        contact=response.contact,
+        debtor_lives_there=request.debtor_lives_there,
+        new_phone=request.new_phone,
+        notes=request.notes,
+        answers=request.answers,
+        device_time=request.device_time,
+        server_time=now,
+        response=body,
+    )
+    if promise is not None:
+        await repository.insert_promise(
+            session,
+            promise_id=promise.promise_id,
+            result_id=response.result_id,
+            visit_id=visit.visit_id,
+            tenant_id=visit.tenant_id,
+            amount=promise.amount,
+            currency=promise.currency,
+            due_date=promise.due_date,
+        )
+    await _emit_result_events(session, runtime, visit, agent_id, request, response)
+    log.info(
+        "visits.result_stored",
+        visit_id=str(visit.visit_id),
+        agent_id=str(agent_id),
+        result_id=str(response.result_id),
+        contact=response.contact,
+        promise=promise is not None,
+    )
+    return 201, body
+
+
+def _new_promise(request: ResultRequest) -> PromiseOut | None:
+    if request.promise is None:
+        return None
+    return PromiseOut(
+        promise_id=uuid4(),
+        amount=request.promise.amount.quantize(CENTS),
+        currency=request.promise.currency,
+        due_date=request.promise.due_date,
+    )
+
+
+async def _emit_result_events(
+    session: AsyncSession,
+    runtime: ServiceRuntime,
+    visit: Visit,
+    agent_id: UUID,
+    request: ResultRequest,
+    response: ResultResponse,
+) -> None:
+    promise = response.promise
+    payment = None
+    if promise is not None:
+        payment = PaymentPromise(
+            amount=Money(amount=promise.amount, currency=promise.currency),
+            due_date=promise.due_date,
+        )
+    completed = VisitCompleted(
+        tenant_id=visit.tenant_id,
+        visit_id=visit.visit_id,
+        campaign_id=visit.campaign_id,
+        account_id=visit.account_id,
+        account_key=visit.account_key,
+        agent_id=agent_id,
+        submission_id=request.submission_id,
+        completed_at=response.server_time,
+        device_time=request.device_time,
+        person_met=request.person_met,
+        contact=response.contact,
+        debtor_lives_there=request.debtor_lives_there,
+        promise=payment,
+        new_phone=request.new_phone,
+        notes=request.notes,
+    )
+    await runtime.emit(session, completed)
+    if promise is not None and payment is not None:
+        promise_made = PromiseMade(
+            tenant_id=visit.tenant_id,
+            promise_id=promise.promise_id,
+            visit_id=visit.visit_id,
+            campaign_id=visit.campaign_id,
+            account_id=visit.account_id,
+            amount=payment.amount,
+            due_date=payment.due_date,
+        )
+        await runtime.emit(session, promise_made)

@@ -1,0 +1,161 @@
+"""HTTP routes: the agent API under /agent/visits and the tenant API under /visits."""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import JSONResponse
+
+from shared.api import CurrentAgent, CurrentTenant, RuntimeDep, SessionDep
+from shared.errors import (
+    ConflictError,
+    InvalidStateError,
+    NotFoundError,
+    UnauthorizedError,
+    UnprocessableError,
+    problem_responses,
+)
+from visits import results, service, views
+from visits.schemas import (
+    AgentVisit,
+    AgentVisitList,
+    CheckInRequest,
+    CheckInResponse,
+    ResultRequest,
+    ResultResponse,
+    VisitDetail,
+    VisitPage,
+)
+from visits.states import OPEN_AGENT_STATES, VisitState
+
+agent_router = APIRouter(prefix="/agent/visits", tags=["agent"])
+tenant_router = APIRouter(prefix="/visits", tags=["visits"])
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@agent_router.get(
+    "",
+    summary="List the agent's visits with their briefs",
+    response_model=AgentVisitList,
+    responses=problem_responses(UnauthorizedError),
+)
+async def list_agent_visits(
+    agent: CurrentAgent,
+    session: SessionDep,
+    state: Annotated[
+        list[VisitState] | None,
+        Query(description="States to list; assigned and checked_in by default."),
+    ] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> AgentVisitList:
+    return await views.list_agent_visits(
+        session,
+        agent.agent_id,
+        states=state or list(OPEN_AGENT_STATES),
+        limit=limit,
+        offset=offset,
+    )
+
+
+@agent_router.get(
+    "/{visit_id}",
+    summary="Get one of the agent's visits",
+    response_model=AgentVisit,
+    responses=problem_responses(UnauthorizedError, NotFoundError),
+)
+async def get_agent_visit(
+    visit_id: UUID, agent: CurrentAgent, session: SessionDep
+) -> AgentVisit:
+    return await views.get_agent_visit(session, agent.agent_id, visit_id)
+
+
+@agent_router.post(
+    "/{visit_id}/check-in",
+    summary="Check in at the address with a GPS fix",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CheckInResponse,
+    responses=problem_responses(
+        UnauthorizedError, NotFoundError, InvalidStateError, UnprocessableError
+    ),
+)
+async def check_in(
+    visit_id: UUID,
+    body: CheckInRequest,
+    agent: CurrentAgent,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> CheckInResponse:
+    return await service.check_in(
+        session, runtime, agent_id=agent.agent_id, visit_id=visit_id, request=body
+    )
+
+
+@agent_router.post(
+    "/{visit_id}/result",
+    summary="Send the result of a checked-in visit",
+    description=(
+        "Returns 201 for a new result. Sending the same submission_id again "
+        "returns the first response with status 200 and changes nothing."
+    ),
+    status_code=status.HTTP_201_CREATED,
+    response_model=ResultResponse,
+    responses={
+        200: {"model": ResultResponse, "description": "Resubmission replayed"},
+        **problem_responses(
+            UnauthorizedError,
+            NotFoundError,
+            ConflictError,
+            UnprocessableError,
+        ),
+    },
+)
+async def submit_result(
+    visit_id: UUID,
+    body: ResultRequest,
+    agent: CurrentAgent,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> JSONResponse:
+    status_code, response = await results.submit_result(
+        session, runtime, agent_id=agent.agent_id, visit_id=visit_id, request=body
+    )
+    return JSONResponse(response, status_code=status_code)
+
+
+@tenant_router.get(
+    "",
+    summary="List the tenant's visits",
+    response_model=VisitPage,
+    responses=problem_responses(UnauthorizedError),
+)
+async def list_visits(
+    tenant: CurrentTenant,
+    session: SessionDep,
+    campaign_id: UUID | None = None,
+    state: VisitState | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> VisitPage:
+    return await views.list_tenant_visits(
+        session,
+        tenant.tenant_id,
+        campaign_id=campaign_id,
+        state=state,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@tenant_router.get(
+    "/{visit_id}",
+    summary="Get one visit with its check-ins and result",
+    response_model=VisitDetail,
+    responses=problem_responses(UnauthorizedError, NotFoundError),
+)
+async def get_visit(
+    visit_id: UUID, tenant: CurrentTenant, session: SessionDep
+) -> VisitDetail:
+    return await views.get_tenant_visit(session, tenant.tenant_id, visit_id)

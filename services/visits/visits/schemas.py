@@ -1,0 +1,161 @@
+"""Request and response bodies of the agent and tenant APIs."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from shared.events.payloads import Address, Brief, GeoPoint, Money, PersonMet
+from visits.states import VisitState
+
+# --- agent API --------------------------------------------------------------
+
+
+class AgentVisit(BaseModel):
+    """A visit with everything the agent needs at the door."""
+
+    visit_id: UUID
+    campaign_id: UUID
+    attempt: int
+    state: VisitState
+    brief: Brief
+    debtor_name: str
+    phone: str | None
+    address: Address
+    location: GeoPoint
+    balance_overdue: Money | None
+    days_past_due: int | None
+    deadline: datetime
+    fee: Money
+    requested_at: datetime
+    assigned_at: datetime | None
+    checked_in_at: datetime | None
+
+
+class AgentVisitList(BaseModel):
+    items: list[AgentVisit]
+    limit: int
+    offset: int
+
+
+class CheckInRequest(BaseModel):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    accuracy_m: float = Field(ge=0, le=1_000_000, description="GPS accuracy radius.")
+    device_time: AwareDatetime = Field(description="When the device took the fix.")
+    mock_location: bool = Field(
+        default=False, description="True when the OS reports a mocked location."
+    )
+
+
+class CheckInResponse(BaseModel):
+    check_in_id: UUID
+    visit_id: UUID
+    state: VisitState
+    distance_m: float = Field(description="Distance from the fix to the address.")
+    verified: bool = Field(
+        description="Within the geofence, accurate enough and not mocked."
+    )
+    checked_in_at: datetime = Field(description="Server time of this check-in.")
+
+
+class PromiseRequest(BaseModel):
+    amount: Decimal = Field(lt=Decimal("1000000000000"))
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    due_date: date
+
+
+class ResultRequest(BaseModel):
+    submission_id: str = Field(
+        min_length=1,
+        max_length=100,
+        description="Chosen by the device; sending it again replays the response.",
+    )
+    device_time: AwareDatetime
+    person_met: PersonMet
+    debtor_lives_there: bool | None = None
+    promise: PromiseRequest | None = None
+    new_phone: str | None = Field(default=None, max_length=32)
+    notes: str | None = Field(default=None, max_length=4000)
+    answers: dict[str, Any] = Field(
+        default_factory=dict, description="Answers to the brief's questions."
+    )
+
+
+class PromiseOut(BaseModel):
+    promise_id: UUID
+    amount: Decimal
+    currency: str
+    due_date: date
+
+
+class ResultResponse(BaseModel):
+    result_id: UUID
+    visit_id: UUID
+    state: VisitState
+    submission_id: str
+    server_time: datetime
+    contact: bool
+    promise: PromiseOut | None
+
+
+# --- tenant API -------------------------------------------------------------
+
+
+class VisitSummary(BaseModel):
+    visit_id: UUID
+    campaign_id: UUID
+    account_id: UUID
+    account_key: str
+    attempt: int
+    state: VisitState
+    state_reason: str | None
+    final: bool = Field(description="True when the state can no longer change.")
+    agent_id: UUID | None
+    requested_at: datetime
+    assigned_at: datetime | None
+    checked_in_at: datetime | None
+    completed_at: datetime | None
+    closed_at: datetime | None
+    deadline: datetime
+    first_check_in_distance_m: float | None
+    nearest_agent_distance_m: float | None
+
+
+class VisitPage(BaseModel):
+    items: list[VisitSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class CheckInOut(BaseModel):
+    check_in_id: UUID
+    distance_m: float
+    accuracy_m: float
+    verified: bool
+    mock_location: bool
+    device_time: datetime
+    server_time: datetime
+
+
+class ResultOut(BaseModel):
+    result_id: UUID
+    submission_id: str
+    agent_id: UUID
+    person_met: PersonMet
+    contact: bool
+    debtor_lives_there: bool | None
+    new_phone: str | None
+    notes: str | None
+    answers: dict[str, Any]
+    device_time: datetime
+    server_time: datetime
+    promise: PromiseOut | None
+
+
+class VisitDetail(VisitSummary):
+    check_ins: list[CheckInOut]
+    result: ResultOut | None

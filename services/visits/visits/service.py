@@ -1,0 +1,135 @@
+"""Check-ins at the door, and the helpers every agent action shares."""
+
+from datetime import UTC, datetime
+from typing import NoReturn
+from uuid import UUID, uuid4
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.errors import InvalidStateError, NotFoundError
+from shared.events.payloads import VisitCheckedIn
+from shared.runtime import ServiceRuntime
+from visits import repository, rules
+from visits.schemas import CheckInRequest, CheckInResponse
+from visits.settings import VisitsSettings
+from visits.states import VisitState
+
+log = structlog.get_logger(__name__)
+
+
+def visits_settings(runtime: ServiceRuntime) -> VisitsSettings:
+    settings = runtime.settings
+    if not isinstance(settings, VisitsSettings):
+        raise TypeError("the visits runtime must be built with VisitsSettings")
+    return settings
+
+
+def visit_not_found(visit_id: UUID) -> NotFoundError:
+    return NotFoundError(
+        f"visit {visit_id} not found among the visits assigned to this agent"
+    )
+
+
+async def _raise_transition_error(
+    session: AsyncSession, visit_id: UUID, agent_id: UUID, requirement: str
+) -> NoReturn:
+    state = await repository.visit_state(session, visit_id, agent_id=agent_id)
+    if state is None:
+        raise visit_not_found(visit_id)
+    raise InvalidStateError(
+        f"visit {visit_id} is {state}; {requirement}", current_state=state
+    )
+
+
+async def check_in(
+    session: AsyncSession,
+    runtime: ServiceRuntime,
+    *,
+    agent_id: UUID,
+    visit_id: UUID,
+    request: CheckInRequest,
+) -> CheckInResponse:
+    """Record a GPS fix at the door; a far or inaccurate one is kept, unverified."""
+    settings = visits_settings(runtime)
+    now = datetime.now(UTC)
+    rules.raise_if_any(device_time_errors(request.device_time, now, settings))
+    async with session.begin():
+        visit = await repository.mark_checked_in(
+            session,
+            visit_id,
+            agent_id=agent_id,
+            lat=request.lat,
+            lon=request.lon,
+            now=now,
+        )
+        if visit is None:
+            await _raise_transition_error(
+                session,
+                visit_id,
+                agent_id,
+                "a check-in needs the visit assigned or already checked in",
+            )
+        verified = rules.is_verified(
+            distance_m=visit.distance_m,
+            accuracy_m=request.accuracy_m,
+            mock_location=request.mock_location,
+            geofence_radius_meters=settings.geofence_radius_meters,
+            max_accuracy_meters=settings.max_accuracy_meters,
+        )
+        check_in_id = uuid4()
+        await repository.insert_check_in(
+            session,
+            lat=request.lat,
+            lon=request.lon,
+            check_in_id=check_in_id,
+            visit_id=visit_id,
+            tenant_id=visit.tenant_id,
+            agent_id=agent_id,
+            accuracy_m=request.accuracy_m,
+            mock_location=request.mock_location,
+            distance_m=visit.distance_m,
+            verified=verified,
+            device_time=request.device_time,
+            server_time=now,
+        )
+        if visit.check_in_count == 1:
+            event = VisitCheckedIn(
+                tenant_id=visit.tenant_id,
+                visit_id=visit_id,
+                campaign_id=visit.campaign_id,
+                agent_id=agent_id,
+                checked_in_at=now,
+                device_time=request.device_time,
+                distance_m=visit.distance_m,
+                accuracy_m=request.accuracy_m,
+                verified=verified,
+            )
+            await runtime.emit(session, event)
+    log.info(
+        "visits.checked_in",
+        visit_id=str(visit_id),
+        agent_id=str(agent_id),
+        check_in_id=str(check_in_id),
+        distance_m=round(visit.distance_m, 1),
+        verified=verified,
+    )
+    return CheckInResponse(
+        check_in_id=check_in_id,
+        visit_id=visit_id,
+        state=VisitState(visit.state),
+        distance_m=visit.distance_m,
+        verified=verified,
+        checked_in_at=now,
+    )
+
+
+def device_time_errors(
+    device_time: datetime, now: datetime, settings: VisitsSettings
+) -> list[rules.FieldError]:
+    return rules.check_device_time(
+        device_time,
+        now=now,
+        clock_skew_seconds=settings.clock_skew_seconds,
+        late_sync_limit_hours=settings.late_sync_limit_hours,
+    )

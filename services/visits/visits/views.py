@@ -1,0 +1,182 @@
+"""Read side: visits listed for their agent and for their tenant."""
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.errors import NotFoundError
+from shared.events.payloads import Address, Brief, GeoPoint, Money
+from visits import repository
+from visits.models import Promise, Visit, VisitResult
+from visits.schemas import (
+    AgentVisit,
+    AgentVisitList,
+    CheckInOut,
+    PromiseOut,
+    ResultOut,
+    VisitDetail,
+    VisitPage,
+    VisitSummary,
+)
+from visits.service import visit_not_found
+from visits.states import VisitState
+
+
+def _agent_visit(row: Row[Any]) -> AgentVisit:
+    visit: Visit = row.Visit
+    balance = None
+    if visit.balance_amount is not None and visit.balance_currency is not None:
+        balance = Money(amount=visit.balance_amount, currency=visit.balance_currency)
+    return AgentVisit(
+        visit_id=visit.visit_id,
+        campaign_id=visit.campaign_id,
+        attempt=visit.attempt,
+        state=VisitState(visit.state),
+        brief=Brief(
+            objective=visit.objective,
+            questions=visit.questions,
+            max_discount_pct=visit.max_discount_pct,
+        ),
+        debtor_name=visit.debtor_name,
+        phone=visit.phone,
+        address=Address(
+            street=visit.street,
+            exterior_number=visit.exterior_number,
+            interior_number=visit.interior_number,
+            colonia=visit.colonia,
+            municipality=visit.municipality,
+            state=visit.address_state,
+            postal_code=visit.postal_code,
+        ),
+        location=GeoPoint(lat=row.lat, lon=row.lon),
+        balance_overdue=balance,
+        days_past_due=visit.days_past_due,
+        deadline=visit.deadline,
+        fee=Money(amount=visit.fee_amount, currency=visit.fee_currency),
+        requested_at=visit.requested_at,
+        assigned_at=visit.assigned_at,
+        checked_in_at=visit.checked_in_at,
+    )
+
+
+async def list_agent_visits(
+    session: AsyncSession,
+    agent_id: UUID,
+    *,
+    states: list[VisitState],
+    limit: int,
+    offset: int,
+) -> AgentVisitList:
+    async with session.begin():
+        rows = await repository.agent_visits(
+            session,
+            agent_id,
+            states=[state.value for state in states],
+            limit=limit,
+            offset=offset,
+        )
+    return AgentVisitList(
+        items=[_agent_visit(row) for row in rows], limit=limit, offset=offset
+    )
+
+
+async def get_agent_visit(
+    session: AsyncSession, agent_id: UUID, visit_id: UUID
+) -> AgentVisit:
+    async with session.begin():
+        row = await repository.agent_visit(session, agent_id, visit_id)
+    if row is None:
+        raise visit_not_found(visit_id)
+    return _agent_visit(row)
+
+
+def _summary_fields(row: Row[Any]) -> dict[str, Any]:
+    visit: Visit = row.Visit
+    state = VisitState(visit.state)
+    return {
+        "visit_id": visit.visit_id,
+        "campaign_id": visit.campaign_id,
+        "account_id": visit.account_id,
+        "account_key": visit.account_key,
+        "attempt": visit.attempt,
+        "state": state,
+        "state_reason": visit.state_reason,
+        "final": state.is_final,
+        "agent_id": visit.agent_id,
+        "requested_at": visit.requested_at,
+        "assigned_at": visit.assigned_at,
+        "checked_in_at": visit.checked_in_at,
+        "completed_at": visit.completed_at,
+        "closed_at": visit.closed_at,
+        "deadline": visit.deadline,
+        "first_check_in_distance_m": row.first_check_in_distance_m,
+        "nearest_agent_distance_m": visit.nearest_agent_distance_m,
+    }
+
+
+async def list_tenant_visits(
+    session: AsyncSession,
+    tenant_id: UUID,
+    *,
+    campaign_id: UUID | None,
+    state: VisitState | None,
+    limit: int,
+    offset: int,
+) -> VisitPage:
+    async with session.begin():
+        rows, total = await repository.tenant_visits(
+            session,
+            tenant_id,
+            campaign_id=campaign_id,
+            state=state.value if state is not None else None,
+            limit=limit,
+            offset=offset,
+        )
+    return VisitPage(
+        items=[VisitSummary(**_summary_fields(row)) for row in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+async def get_tenant_visit(
+    session: AsyncSession, tenant_id: UUID, visit_id: UUID
+) -> VisitDetail:
+    async with session.begin():
+        row = await repository.tenant_visit(session, tenant_id, visit_id)
+        if row is None:
+            raise NotFoundError(f"visit {visit_id} not found for this tenant")
+        check_ins = await repository.check_ins_of(session, visit_id)
+        result = await repository.result_of(session, visit_id)
+    return VisitDetail(
+        **_summary_fields(row),
+        check_ins=[
+            CheckInOut.model_validate(check_in, from_attributes=True)
+            for check_in in check_ins
+        ],
+        result=_result_out(*result) if result is not None else None,
+    )
+
+
+def _result_out(result: VisitResult, promise: Promise | None) -> ResultOut:
+    return ResultOut(
+        result_id=result.result_id,
+        submission_id=result.submission_id,
+        agent_id=result.agent_id,
+        person_met=result.person_met,
+        contact=result.contact,
+        debtor_lives_there=result.debtor_lives_there,
+        new_phone=result.new_phone,
+        notes=result.notes,
+        answers=result.answers,
+        device_time=result.device_time,
+        server_time=result.server_time,
+        promise=(
+            PromiseOut.model_validate(promise, from_attributes=True)
+            if promise is not None
+            else None
+        ),
+    )
