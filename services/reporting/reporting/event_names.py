@@ -1,0 +1,19 @@
+"""Names of the events that reporting streams and sends as webhooks.
+
+A name is the CloudEvents type without its `campo.` prefix.
+"""
+
+CLOUD_EVENT_PREFIX = "campo."
+
+WEBHOOK_EVENT_TYPES = (
+    "visit.assigned",
+    "visit.checked_in",
+    "visit.completed",
+    "visit.out_of_coverage",
+    "promise.made",
+)
+STREAM_EVENT_TYPES = (*WEBHOOK_EVENT_TYPES, "visit.expired", "campaign.launched")
+
+
+def short_name(cloud_event_type: str) -> str:
+    return cloud_event_type.removeprefix(CLOUD_EVENT_PREFIX)

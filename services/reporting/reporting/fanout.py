@@ -1,0 +1,74 @@
+"""Append a consumed event to the live stream and queue it for webhook subscribers.
+
+Both writes happen in the consumer's transaction, which also records the
+event id as handled, so a redelivered event is neither streamed nor queued again.
+"""
+
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reporting import repository, webhook_repository
+from reporting.event_names import WEBHOOK_EVENT_TYPES, short_name
+from shared.events import Envelope
+
+
+def webhook_msg_id(event_id: uuid.UUID) -> str:
+    return "msg_" + event_id.hex
+
+
+def webhook_body(event_type: str, envelope: Envelope) -> str:
+    """Serialise the Standard Webhooks body; these exact bytes are signed."""
+    document = {
+        "type": event_type,
+        "timestamp": envelope.time.isoformat(),
+        "data": envelope.data,
+    }
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+async def fan_out(
+    session: AsyncSession, envelope: Envelope, campaign_id: uuid.UUID | None
+) -> None:
+    event_type = short_name(envelope.type)
+    seq = await repository.next_stream_seq(session, envelope.tenant_id)
+    stream_values: dict[str, Any] = {
+        "tenant_id": envelope.tenant_id,
+        "seq": seq,
+        "event_id": envelope.id,
+        "event_type": event_type,
+        "campaign_id": campaign_id,
+        "occurred_at": envelope.time,
+        "data": envelope.data,
+    }
+    await repository.insert_stream_event(session, stream_values)
+    if event_type in WEBHOOK_EVENT_TYPES:
+        await _queue_webhooks(session, envelope, event_type)
+
+
+async def _queue_webhooks(
+    session: AsyncSession, envelope: Envelope, event_type: str
+) -> None:
+    subscription_ids = await webhook_repository.matching_subscription_ids(
+        session, envelope.tenant_id, event_type
+    )
+    if not subscription_ids:
+        return
+    msg_id = webhook_msg_id(envelope.id)
+    await webhook_repository.insert_message(
+        session,
+        {
+            "msg_id": msg_id,
+            "tenant_id": envelope.tenant_id,
+            "event_type": event_type,
+            "body": webhook_body(event_type, envelope),
+        },
+    )
+    await webhook_repository.insert_deliveries(
+        session,
+        tenant_id=envelope.tenant_id,
+        msg_id=msg_id,
+        subscription_ids=subscription_ids,
+    )

@@ -1,0 +1,4 @@
+from reporting.models import SCHEMA, Base
+from shared.migrations import run_alembic_env
+
+run_alembic_env(Base.metadata, SCHEMA)

@@ -1,0 +1,54 @@
+"""In-process wake-ups after a consumer commit, for the live stream and webhooks."""
+
+import asyncio
+from collections.abc import Callable
+
+from shared.runtime import ServiceRuntime
+
+STATE_KEY = "reporting.commit_notifier"
+
+
+class CommitNotifier:
+    """Wake every waiter when the consumer commits new stream events or messages.
+
+    A waiter takes `current()` before it reads the database and then waits on
+    that event, so a commit that lands between its read and its wait still
+    wakes it: `notify` sets the old event and installs a fresh one.
+    """
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self._listeners: list[Callable[[], None]] = []
+
+    def current(self) -> asyncio.Event:
+        return self._event
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def notify(self) -> None:
+        event, self._event = self._event, asyncio.Event()
+        event.set()
+        for listener in list(self._listeners):
+            listener()
+
+
+def commit_notifier(runtime: ServiceRuntime) -> CommitNotifier:
+    """Return the runtime's notifier, creating it on first use."""
+    notifier = runtime.state.get(STATE_KEY)
+    if notifier is None:
+        notifier = CommitNotifier()
+        runtime.state[STATE_KEY] = notifier
+    return notifier
+
+
+async def wait_for(event: asyncio.Event, timeout_seconds: float) -> None:
+    """Wait until `event` is set or the timeout passes, whichever comes first."""
+    try:
+        await asyncio.wait_for(event.wait(), timeout_seconds)
+    except TimeoutError:
+        pass

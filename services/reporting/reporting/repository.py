@@ -1,0 +1,255 @@
+"""SQL of the read models, the figures and the stream log."""
+
+import uuid
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Interval,
+    Row,
+    and_,
+    cast,
+    func,
+    literal,
+    select,
+)
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reporting.models import (
+    FINAL_STATES,
+    Account,
+    Campaign,
+    StreamEvent,
+    TenantStreamCounter,
+    VisitFact,
+    common,
+)
+
+FIRST_VISIT_WINDOW = "72 hours"
+
+Excluded = Any
+SetClause = Callable[[Excluded], dict[str, ColumnElement[Any]]]
+
+
+async def upsert_campaign(session: AsyncSession, values: dict[str, Any]) -> None:
+    statement = insert(Campaign).values(**values)
+    excluded = statement.excluded
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[Campaign.campaign_id],
+            set_={name: excluded[name] for name in values if name != "campaign_id"},
+            where=Campaign.tenant_id == excluded.tenant_id,
+        )
+    )
+
+
+async def insert_account(
+    session: AsyncSession, tenant_id: uuid.UUID, account_id: uuid.UUID
+) -> None:
+    await session.execute(
+        insert(Account)
+        .values(tenant_id=tenant_id, account_id=account_id)
+        .on_conflict_do_nothing()
+    )
+
+
+async def upsert_visit_fact(
+    session: AsyncSession, values: dict[str, Any], set_clause: SetClause
+) -> None:
+    """Insert a visit's row or update the columns that `set_clause` names.
+
+    The update never touches a row of another tenant, whatever the visit id.
+    """
+    statement = insert(VisitFact).values(**values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[VisitFact.visit_id],
+            set_=set_clause(statement.excluded),
+            where=VisitFact.tenant_id == statement.excluded.tenant_id,
+        )
+    )
+
+
+def keep_known(excluded: Excluded, name: str) -> ColumnElement[Any]:
+    """Build a SET term that keeps the stored value and fills it only when null."""
+    return func.coalesce(getattr(VisitFact, name), excluded[name])
+
+
+def keep_earliest(excluded: Excluded, name: str) -> ColumnElement[Any]:
+    """Build a SET term that keeps the earlier of the stored and the new time."""
+    # LEAST ignores nulls, so a null on either side keeps the other time.
+    return func.least(getattr(VisitFact, name), excluded[name])
+
+
+async def next_stream_seq(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    """Take the tenant's next stream sequence number in the caller's transaction.
+
+    The upsert locks the tenant's counter row until the transaction ends, so
+    writers of one tenant run one after the other. A writer's seq becomes
+    visible only after every smaller seq of that tenant has committed, and a
+    rollback also undoes its increment. So a reader that has seen seq N
+    never misses a seq <= N that commits later.
+    """
+    statement = insert(TenantStreamCounter).values(tenant_id=tenant_id, last_seq=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=[TenantStreamCounter.tenant_id],
+        set_={"last_seq": TenantStreamCounter.last_seq + 1},
+    ).returning(TenantStreamCounter.last_seq)
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def insert_stream_event(session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(insert(StreamEvent).values(**values))
+
+
+async def latest_stream_seq(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    last = await session.scalar(
+        select(TenantStreamCounter.last_seq).where(
+            TenantStreamCounter.tenant_id == tenant_id
+        )
+    )
+    return int(last or 0)
+
+
+async def stream_events_after(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    after_seq: int,
+    campaign_id: uuid.UUID | None,
+    event_types: Sequence[str] | None,
+    limit: int,
+) -> Sequence[StreamEvent]:
+    query = select(StreamEvent).where(
+        StreamEvent.tenant_id == tenant_id, StreamEvent.seq > after_seq
+    )
+    if campaign_id is not None:
+        query = query.where(StreamEvent.campaign_id == campaign_id)
+    if event_types:
+        query = query.where(StreamEvent.event_type.in_(event_types))
+    rows = await session.scalars(query.order_by(StreamEvent.seq).limit(limit))
+    return rows.all()
+
+
+async def tenant_currency(session: AsyncSession, tenant_id: uuid.UUID) -> str | None:
+    tenants = common.tenants
+    return await session.scalar(
+        select(tenants.c.currency).where(tenants.c.tenant_id == tenant_id)
+    )
+
+
+async def count_accounts(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    count = await session.scalar(
+        select(func.count(func.distinct(Account.account_id))).where(
+            Account.tenant_id == tenant_id
+        )
+    )
+    return int(count or 0)
+
+
+async def get_campaign(
+    session: AsyncSession, tenant_id: uuid.UUID, campaign_id: uuid.UUID
+) -> Campaign | None:
+    return await session.scalar(
+        select(Campaign).where(
+            Campaign.tenant_id == tenant_id, Campaign.campaign_id == campaign_id
+        )
+    )
+
+
+async def list_campaigns(
+    session: AsyncSession, tenant_id: uuid.UUID, *, limit: int, offset: int
+) -> Sequence[Campaign]:
+    rows = await session.scalars(
+        select(Campaign)
+        .where(Campaign.tenant_id == tenant_id)
+        .order_by(Campaign.launched_at.desc(), Campaign.campaign_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return rows.all()
+
+
+async def campaign_figures(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    campaign_ids: Sequence[uuid.UUID],
+    currency: str,
+) -> dict[uuid.UUID, Row[Any]]:
+    """Compute the figures of each campaign from its visit rows, by campaign id."""
+    query = (
+        select(VisitFact.campaign_id, *_figure_columns(currency))
+        .where(
+            VisitFact.tenant_id == tenant_id, VisitFact.campaign_id.in_(campaign_ids)
+        )
+        .group_by(VisitFact.campaign_id)
+    )
+    rows = (await session.execute(query)).all()
+    return {row.campaign_id: row for row in rows}
+
+
+async def promised_by_currency(
+    session: AsyncSession, tenant_id: uuid.UUID, campaign_id: uuid.UUID
+) -> list[tuple[str, Decimal]]:
+    completed = VisitFact.completed_at.is_not(None)
+    rows = await session.execute(
+        select(VisitFact.promise_currency, func.sum(VisitFact.promise_amount))
+        .where(
+            VisitFact.tenant_id == tenant_id,
+            VisitFact.campaign_id == campaign_id,
+            completed,
+            VisitFact.promise_amount.is_not(None),
+        )
+        .group_by(VisitFact.promise_currency)
+        .order_by(VisitFact.promise_currency)
+    )
+    return [(currency, amount) for currency, amount in rows.all()]
+
+
+def _figure_columns(currency: str) -> list[ColumnElement[Any]]:
+    fact = VisitFact
+    completed = fact.completed_at.is_not(None)
+    contact = and_(completed, fact.person_met.in_(("debtor", "guarantor")))
+    promised = and_(completed, fact.promise_amount.is_not(None))
+    in_coverage = fact.out_of_coverage_at.is_(None)
+    to_first_visit = fact.first_verified_check_in_at - fact.requested_at
+    within_window = to_first_visit <= cast(literal(FIRST_VISIT_WINDOW), Interval)
+
+    def count(condition: ColumnElement[bool] | None = None) -> ColumnElement[int]:
+        counted = func.count()
+        return counted if condition is None else counted.filter(condition)
+
+    columns = [
+        count().label("visits_requested"),
+        count(fact.assigned_at.is_not(None)).label("visits_assigned"),
+        count(fact.first_check_in_at.is_not(None)).label("visits_checked_in"),
+        count(completed).label("visits_completed"),
+        count(fact.out_of_coverage_at.is_not(None)).label("visits_out_of_coverage"),
+        count(fact.expired_at.is_not(None)).label("visits_expired"),
+        count(fact.state.in_(FINAL_STATES)).label("visits_final"),
+        count(fact.state.not_in(FINAL_STATES)).label("visits_open"),
+        count(contact).label("contacts"),
+        count(and_(completed, fact.debtor_lives_there.is_(True))).label("located"),
+        count(promised).label("promises"),
+        count(and_(contact, promised)).label("promises_with_contact"),
+        func.sum(fact.promise_amount)
+        .filter(promised, fact.promise_currency == currency)
+        .label("promised_amount"),
+        count(in_coverage).label("in_coverage"),
+        count(and_(in_coverage, within_window)).label("visited_within_window"),
+    ]
+    durations = {
+        "time_to_assignment": fact.assigned_at - fact.requested_at,
+        "time_to_first_visit": to_first_visit,
+        "time_to_result": fact.completed_at - fact.requested_at,
+    }
+    for name, interval in durations.items():
+        seconds = func.extract("epoch", interval)
+        for percent in (50, 90):
+            # Ordered-set aggregates skip nulls, so visits not there yet are ignored.
+            percentile = func.percentile_cont(percent / 100).within_group(seconds)
+            columns.append(percentile.label(f"{name}_p{percent}"))
+    return columns

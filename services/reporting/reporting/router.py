@@ -1,0 +1,188 @@
+"""HTTP routes of reporting: figures, the live stream and webhook subscriptions."""
+
+import uuid
+from typing import Annotated, cast
+
+from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+from sse_starlette import EventSourceResponse
+
+from reporting import service, stream, webhooks
+from reporting.schemas import (
+    CampaignList,
+    CampaignSummary,
+    DeliveryAttemptList,
+    Webhook,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookList,
+)
+from reporting.settings import ReportingSettings
+from shared.api import CurrentTenant, IdempotencyKey, RuntimeDep, SessionDep
+from shared.errors import (
+    ConflictError,
+    NotFoundError,
+    UnauthorizedError,
+    UnprocessableError,
+    problem_responses,
+)
+from shared.idempotency import fingerprint, run_idempotent
+
+router = APIRouter()
+
+EVENT_STREAM = {"content": {"text/event-stream": {}}, "description": "SSE stream"}
+
+
+@router.get(
+    "/campaigns",
+    response_model=CampaignList,
+    tags=["figures"],
+    summary="The tenant's campaigns with their figures",
+    responses=problem_responses(UnauthorizedError),
+)
+async def list_campaigns(
+    session: SessionDep,
+    tenant: CurrentTenant,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CampaignList:
+    return await service.list_campaigns(
+        session, tenant.tenant_id, limit=limit, offset=offset
+    )
+
+
+@router.get(
+    "/campaigns/{campaign_id}/summary",
+    response_model=CampaignSummary,
+    tags=["figures"],
+    summary="Figures of one campaign, computed now from its visits",
+    responses=problem_responses(UnauthorizedError, NotFoundError),
+)
+async def campaign_summary(
+    campaign_id: uuid.UUID, session: SessionDep, tenant: CurrentTenant
+) -> CampaignSummary:
+    return await service.campaign_summary(session, tenant.tenant_id, campaign_id)
+
+
+@router.get(
+    "/stream",
+    tags=["stream"],
+    summary="Live Server-Sent Events of the tenant's visits, promises and campaigns",
+    description="Each event's id is its sequence number in the tenant's stream. "
+    "Reconnect with `Last-Event-ID: N` to get every event after N, in order; "
+    "without it the stream starts from now. `Last-Event-ID: 0` replays all.",
+    response_class=EventSourceResponse,
+    responses={200: EVENT_STREAM, **problem_responses(UnauthorizedError)},
+)
+async def live_stream(
+    runtime: RuntimeDep,
+    tenant: CurrentTenant,
+    campaign_id: uuid.UUID | None = None,
+    types: Annotated[
+        str | None,
+        Query(description="Comma-separated event names, e.g. visit.completed"),
+    ] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> EventSourceResponse:
+    settings = cast(ReportingSettings, runtime.settings)
+    event_types = stream.parse_event_types(types)
+    after = await stream.start_seq(
+        runtime, tenant.tenant_id, stream.parse_last_event_id(last_event_id)
+    )
+    events = stream.stream_events(
+        runtime,
+        tenant.tenant_id,
+        after_seq=after,
+        campaign_id=campaign_id,
+        event_types=event_types,
+    )
+    return EventSourceResponse(events, ping=settings.stream_keepalive_seconds)
+
+
+@router.post(
+    "/webhooks",
+    status_code=status.HTTP_201_CREATED,
+    response_model=WebhookCreated,
+    tags=["webhooks"],
+    summary="Subscribe a URL to events; the signing secret is returned only here",
+    responses=problem_responses(UnauthorizedError, UnprocessableError, ConflictError),
+)
+async def create_webhook(
+    request: Request,
+    body: WebhookCreate,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    tenant: CurrentTenant,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    await webhooks.check_url(body.url, cast(ReportingSettings, runtime.settings))
+
+    async def action() -> tuple[int, object]:
+        created = await webhooks.create_subscription(session, tenant.tenant_id, body)
+        return status.HTTP_201_CREATED, created.model_dump(mode="json")
+
+    status_code, document = await run_idempotent(
+        session,
+        runtime.tables,
+        tenant_id=tenant.tenant_id,
+        key=idempotency_key,
+        request_fingerprint=fingerprint(request.url.path, body.model_dump_json()),
+        action=action,
+    )
+    return JSONResponse(document, status_code=status_code)
+
+
+@router.get(
+    "/webhooks",
+    response_model=WebhookList,
+    tags=["webhooks"],
+    summary="The tenant's webhook subscriptions, without secrets",
+    responses=problem_responses(UnauthorizedError),
+)
+async def list_webhooks(session: SessionDep, tenant: CurrentTenant) -> WebhookList:
+    return await webhooks.list_subscriptions(session, tenant.tenant_id)
+
+
+@router.get(
+    "/webhooks/{subscription_id}",
+    response_model=Webhook,
+    tags=["webhooks"],
+    summary="One webhook subscription, without its secret",
+    responses=problem_responses(UnauthorizedError, NotFoundError),
+)
+async def get_webhook(
+    subscription_id: uuid.UUID, session: SessionDep, tenant: CurrentTenant
+) -> Webhook:
+    return await webhooks.get_subscription(session, tenant.tenant_id, subscription_id)
+
+
+@router.delete(
+    "/webhooks/{subscription_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["webhooks"],
+    summary="Disable a subscription and cancel its pending deliveries",
+    responses=problem_responses(UnauthorizedError, NotFoundError),
+)
+async def delete_webhook(
+    subscription_id: uuid.UUID, session: SessionDep, tenant: CurrentTenant
+) -> Response:
+    await webhooks.disable_subscription(session, tenant.tenant_id, subscription_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/webhooks/{subscription_id}/deliveries",
+    response_model=DeliveryAttemptList,
+    tags=["webhooks"],
+    summary="Delivery attempts of a subscription, newest first",
+    responses=problem_responses(UnauthorizedError, NotFoundError),
+)
+async def list_deliveries(
+    subscription_id: uuid.UUID,
+    session: SessionDep,
+    tenant: CurrentTenant,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> DeliveryAttemptList:
+    return await webhooks.list_attempts(
+        session, tenant.tenant_id, subscription_id, limit=limit
+    )

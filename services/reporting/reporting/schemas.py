@@ -1,0 +1,141 @@
+"""Request and response bodies of the reporting API."""
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, Field, field_validator
+
+from reporting.event_names import WEBHOOK_EVENT_TYPES
+
+RATE = "Share between 0 and 1; null while its denominator is 0."
+
+
+class Percentiles(BaseModel):
+    p50: float | None = Field(description="Median in seconds; null with no visits.")
+    p90: float | None = Field(description="90th percentile in seconds.")
+
+
+class CurrencyAmount(BaseModel):
+    currency: str
+    amount: Decimal
+
+
+class CampaignFigures(BaseModel):
+    """Counts and rates of one campaign, computed from its visits when requested."""
+
+    campaign_id: uuid.UUID
+    name: str | None = Field(
+        description="Null while the campaign's launch event has not arrived."
+    )
+    launched_at: datetime | None
+    deadline: datetime | None
+    accounts: int | None = Field(description="Accounts selected into the campaign.")
+    accounts_excluded: int | None = Field(
+        description="Selected accounts without a location, so with no visit."
+    )
+    visits_requested: int = Field(
+        description="Visits known to reporting, whichever of their events came first."
+    )
+    visits_assigned: int
+    visits_checked_in: int
+    visits_completed: int
+    visits_out_of_coverage: int
+    visits_expired: int
+    visits_final: int = Field(description="Completed, out of coverage or expired.")
+    visits_open: int
+    contact_rate: float | None = Field(
+        description="Completed visits that met the debtor or a guarantor, over "
+        "completed visits. " + RATE
+    )
+    located_rate: float | None = Field(
+        description="Completed visits where the debtor lives at the address, over "
+        "completed visits. " + RATE
+    )
+    promise_rate: float | None = Field(
+        description="Completed visits with contact and a payment promise, over "
+        "completed visits with contact. " + RATE
+    )
+    promises: int
+    promised_amount: Decimal = Field(
+        description="Sum of the promises in `currency`; see promised_by_currency "
+        "in the summary for other currencies."
+    )
+    currency: str
+    visited_within_72h_rate: float | None = Field(
+        description="Visits with a verified check-in within 72 h of the request, "
+        "over visits not out of coverage. " + RATE
+    )
+
+
+class CampaignSummary(CampaignFigures):
+    time_to_assignment_seconds: Percentiles
+    time_to_first_visit_seconds: Percentiles = Field(
+        description="From the request to the first verified check-in."
+    )
+    time_to_result_seconds: Percentiles
+    promised_by_currency: list[CurrencyAmount]
+
+
+class CampaignList(BaseModel):
+    portfolio_accounts: int = Field(description="Distinct accounts of the tenant.")
+    campaigns: list[CampaignFigures]
+    limit: int
+    offset: int
+
+
+class WebhookCreate(BaseModel):
+    url: str = Field(min_length=1, max_length=2000, examples=["https://example.com/h"])
+    event_types: list[str] = Field(min_length=1, examples=[["visit.completed"]])
+    description: str | None = Field(default=None, max_length=500)
+
+    @field_validator("event_types")
+    @classmethod
+    def check_event_types(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if value not in WEBHOOK_EVENT_TYPES:
+                raise ValueError(
+                    f"unknown event type {value!r}; allowed: "
+                    + ", ".join(WEBHOOK_EVENT_TYPES)
+                )
+        return list(dict.fromkeys(values))
+
+
+class Webhook(BaseModel):
+    subscription_id: uuid.UUID
+    url: str
+    event_types: list[str]
+    description: str | None
+    state: str = Field(description="enabled or disabled.")
+    disabled_reason: str | None
+    created_at: datetime
+    disabled_at: datetime | None
+
+
+class WebhookCreated(Webhook):
+    secret: str = Field(
+        description="Signing secret (Standard Webhooks, whsec_ + base64). It is "
+        "returned only in this response; store it to verify webhook-signature."
+    )
+
+
+class WebhookList(BaseModel):
+    webhooks: list[Webhook]
+
+
+class DeliveryAttempt(BaseModel):
+    delivery_id: uuid.UUID
+    msg_id: str = Field(description="Sent as webhook-id; the same on every retry.")
+    event_type: str
+    delivery_state: str = Field(
+        description="pending, delivered, failed or cancelled, for the delivery."
+    )
+    attempt_number: int
+    status_code: int | None = Field(description="Null when no response arrived.")
+    latency_ms: int
+    error: str | None
+    attempted_at: datetime
+
+
+class DeliveryAttemptList(BaseModel):
+    attempts: list[DeliveryAttempt]

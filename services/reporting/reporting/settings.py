@@ -1,0 +1,98 @@
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+DEFAULT_RETRY_SCHEDULE_SECONDS = (
+    5.0,
+    300.0,
+    1800.0,
+    7200.0,
+    18000.0,
+    36000.0,
+    36000.0,
+    36000.0,
+    36000.0,
+    36000.0,
+)
+
+
+class ReportingSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="REPORTING_", extra="ignore")
+
+    stream_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="Maximum wait of the live stream between two reads when no "
+        "consumer commit wakes it.",
+    )
+    stream_keepalive_seconds: float = Field(
+        default=15.0, gt=0, description="Interval of keep-alive comments on /stream."
+    )
+    stream_batch_size: int = Field(
+        default=100, gt=0, description="Max stream events read in one poll."
+    )
+    webhook_allow_loopback: bool = Field(
+        default=False,
+        description="Accept webhook URLs on loopback addresses (127.0.0.0/8, ::1), "
+        "for local receivers. Private and metadata addresses stay rejected.",
+    )
+    webhook_retry_schedule_seconds: Annotated[tuple[float, ...], NoDecode] = Field(
+        default=DEFAULT_RETRY_SCHEDULE_SECONDS,
+        description="Delays before each retry of a failed delivery, comma-separated; "
+        "a delivery is failed after one attempt more than this list has entries.",
+    )
+    webhook_retry_jitter_ratio: float = Field(
+        default=0.1, ge=0, lt=1, description="Random spread of each retry delay."
+    )
+    webhook_poll_interval_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="Maximum wait of the delivery worker between two claims.",
+    )
+    webhook_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a claimed delivery stays hidden from other workers; "
+        "it must exceed webhook_timeout_seconds.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="Max duration of one webhook POST, connecting included.",
+    )
+    webhook_max_in_flight_per_subscription: int = Field(
+        default=4,
+        gt=0,
+        description="Max concurrent webhook POSTs to one subscription, so that a "
+        "slow receiver cannot take every slot of the worker.",
+    )
+    webhook_max_in_flight: int = Field(
+        default=64, gt=0, description="Max concurrent webhook POSTs of one worker."
+    )
+
+    @field_validator("webhook_retry_schedule_seconds", mode="before")
+    @classmethod
+    def parse_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            return tuple(float(part) for part in parts)
+        return value
+
+    @field_validator("webhook_retry_schedule_seconds")
+    @classmethod
+    def check_schedule(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(delay < 0 for delay in value):
+            raise ValueError("retry delays must be zero or positive seconds")
+        return value
+
+    @model_validator(mode="after")
+    def check_lease_covers_timeout(self) -> "ReportingSettings":
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError(
+                "REPORTING_WEBHOOK_LEASE_SECONDS must exceed "
+                "REPORTING_WEBHOOK_TIMEOUT_SECONDS, or a slow delivery is sent twice"
+            )
+        return self

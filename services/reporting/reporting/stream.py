@@ -1,0 +1,107 @@
+"""The live stream of a tenant's events, as Server-Sent Events.
+
+The stream keeps no database connection open while it waits: each poll opens a
+session, reads at most a batch of events after the last sequence number
+sent, and closes it. Between polls it sleeps until the consumer commits or
+the poll interval passes.
+"""
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import cast
+
+from sse_starlette import ServerSentEvent
+
+from reporting import repository
+from reporting.event_names import STREAM_EVENT_TYPES
+from reporting.models import StreamEvent
+from reporting.notifier import commit_notifier, wait_for
+from reporting.settings import ReportingSettings
+from shared.errors import UnprocessableError
+from shared.runtime import ServiceRuntime
+
+
+def parse_event_types(types: str | None) -> list[str] | None:
+    if types is None or not types.strip():
+        return None
+    names = [name.strip() for name in types.split(",") if name.strip()]
+    for name in names:
+        if name not in STREAM_EVENT_TYPES:
+            raise UnprocessableError(
+                f"unknown event type {name!r} in 'types'; allowed: "
+                + ", ".join(STREAM_EVENT_TYPES),
+                allowed=list(STREAM_EVENT_TYPES),
+            )
+    return names
+
+
+def parse_last_event_id(value: str | None) -> int | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        seq = int(value.strip())
+    except ValueError:
+        seq = -1
+    if seq < 0:
+        raise UnprocessableError(
+            f"Last-Event-ID {value!r} is not an event id of this stream; send the "
+            "id of the last event received, or omit it to start from now"
+        )
+    return seq
+
+
+async def start_seq(
+    runtime: ServiceRuntime, tenant_id: uuid.UUID, last_event_id: int | None
+) -> int:
+    """Return the seq to stream after: the client's last id, or the latest one."""
+    if last_event_id is not None:
+        return last_event_id
+    async with runtime.sessionmaker() as session, session.begin():
+        return await repository.latest_stream_seq(session, tenant_id)
+
+
+async def stream_events(
+    runtime: ServiceRuntime,
+    tenant_id: uuid.UUID,
+    *,
+    after_seq: int,
+    campaign_id: uuid.UUID | None,
+    event_types: Sequence[str] | None,
+) -> AsyncIterator[ServerSentEvent]:
+    """Yield the tenant's events with seq > after_seq, in order, until cancelled."""
+    settings = cast(ReportingSettings, runtime.settings)
+    notifier = commit_notifier(runtime)
+    last_seq = after_seq
+    while True:
+        # Taken before the read, so a commit after the read still wakes us.
+        wake = notifier.current()
+        async with runtime.sessionmaker() as session, session.begin():
+            rows = await repository.stream_events_after(
+                session,
+                tenant_id=tenant_id,
+                after_seq=last_seq,
+                campaign_id=campaign_id,
+                event_types=event_types,
+                limit=settings.stream_batch_size,
+            )
+        for row in rows:
+            last_seq = row.seq
+            yield ServerSentEvent(
+                data=json.dumps(_event_document(row), separators=(",", ":")),
+                event=row.event_type,
+                id=str(row.seq),
+            )
+        if len(rows) < settings.stream_batch_size:
+            await wait_for(wake, settings.stream_poll_seconds)
+
+
+def _event_document(row: StreamEvent) -> dict[str, object]:
+    return {
+        "seq": row.seq,
+        "type": row.event_type,
+        "event_id": str(row.event_id),
+        "time": row.occurred_at.isoformat(),
+        "campaign_id": str(row.campaign_id) if row.campaign_id else None,
+        "data": row.data,
+    }
