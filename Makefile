@@ -1,0 +1,42 @@
+# Campo: field-visit marketplace for collections. `make help` lists the targets.
+
+SHELL := /bin/bash
+UV ?= uv
+UV_VERSION := 0.13.9
+PYTEST_ARGS ?=
+
+include Makefile.infra
+
+.DEFAULT_GOAL := help
+.PHONY: help env migrate demo test test-unit lint format portfolio
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
+
+env: ## Install uv when missing and the locked Python environment into .venv
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --frozen
+
+migrate: env infra ## Apply every service's migrations to DATABASE_URL
+	$(UV) run campo-admin migrate
+
+demo: env infra ## Run the main job end to end: upload, launch, visits, webhooks, summary
+	$(UV) run python -m ops.demo
+
+test: env infra ## Run unit, integration and end-to-end tests on real PostgreSQL and Kafka
+	$(UV) run pytest $(PYTEST_ARGS)
+
+test-unit: env ## Run only the unit tests (no servers needed)
+	$(UV) run pytest tests/unit $(PYTEST_ARGS)
+
+lint: env ## Check formatting and lint with ruff
+	$(UV) run ruff format --check .
+	$(UV) run ruff check .
+
+format: env ## Format and fix lint with ruff
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+
+portfolio: env ## Regenerate examples/portfolio.xlsx and examples/agents.json
+	$(UV) run python examples/make_portfolio.py
