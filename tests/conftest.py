@@ -1,9 +1,9 @@
 """Session fixtures: real PostgreSQL and Kafka, a fresh database and topic prefix.
 
-Integration tests request `service_env`; it starts the local servers when
-DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS are not set, creates a database of
-its own with every service's migrations applied, and a topic prefix of its
-own, so that runs never see each other's data or events.
+Integration tests request `service_env`. It starts the local servers when
+DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS are not set. It then creates a
+database with every service's migrations applied and picks a topic prefix,
+both new for the session, so runs never see each other's data or events.
 """
 
 import asyncio

@@ -1,12 +1,12 @@
 """`make demo`: the main job end to end, on the real servers, through the public APIs.
 
-Starts the four services as processes, creates a tenant, registers the
-agents in examples/agents.json, subscribes a local webhook receiver that
-verifies every signature, uploads examples/portfolio.xlsx, launches a
-campaign over every account, plays each agent through the visits API
-(check in near the address, submit a result), and prints the campaign
-summary. It exits 0 only when every visit reached a final state and every
-expected webhook arrived with a valid signature.
+The demo starts the four services as processes, creates a tenant and
+registers the agents in examples/agents.json. It subscribes a local webhook
+receiver that verifies every signature, uploads examples/portfolio.xlsx and
+launches a campaign over every account. Then it plays each agent through the
+visits API (check in near the address, submit a result) and prints the
+campaign summary. It exits 0 only when every visit reached a final state and
+every expected webhook arrived with a valid signature.
 """
 
 import asyncio
@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -285,19 +286,44 @@ def _expect(response: httpx.Response, status: int, doing: str) -> None:
         )
 
 
+def _rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f} %"
+
+
+def _seconds(value: dict[str, float | None] | None) -> str:
+    if not value or value.get("p50") is None:
+        return "n/a"
+    return f"p50 {value['p50']:.1f} s, p90 {value['p90']:.1f} s"
+
+
 def print_summary(figures: dict[str, Any], visits: list[dict[str, Any]]) -> None:
     states: dict[str, int] = {}
     for visit in visits:
         states[visit["state"]] = states.get(visit["state"], 0) + 1
-    say("\nCampaign summary")
-    say(
-        "  visits by final state: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
-    )
-    for name, value in figures.items():
-        if isinstance(value, dict):
-            value = ", ".join(f"{k} {v}" for k, v in value.items())
-        say(f"  {name:32} {value}")
+    amount = Decimal(figures.get("promised_amount") or 0)
+    lines = [
+        f"Campaign summary: {figures.get('name')} ({figures.get('campaign_id')})",
+        f"  accounts selected        {figures.get('accounts')}"
+        f" ({figures.get('accounts_excluded', 0)} without coordinates)",
+        "  visits by final state    "
+        + ", ".join(f"{k} {v}" for k, v in sorted(states.items())),
+        f"  visits requested         {figures.get('visits_requested')}, "
+        f"assigned {figures.get('visits_assigned')}, "
+        f"checked in {figures.get('visits_checked_in')}, "
+        f"completed {figures.get('visits_completed')}",
+        f"  contact rate             {_rate(figures.get('contact_rate'))}",
+        f"  located rate             {_rate(figures.get('located_rate'))}",
+        f"  promise rate             {_rate(figures.get('promise_rate'))}",
+        f"  promises                 {figures.get('promises')} for "
+        f"{amount:,.2f} {figures.get('currency')}",
+        "  time to assignment       "
+        + _seconds(figures.get("time_to_assignment_seconds")),
+        "  time to first visit      "
+        + _seconds(figures.get("time_to_first_visit_seconds")),
+        "  time to result           " + _seconds(figures.get("time_to_result_seconds")),
+        f"  visited within 72 hours  {_rate(figures.get('visited_within_72h_rate'))}",
+    ]
+    say("\n" + "\n".join(lines))
 
 
 async def run() -> int:
@@ -379,7 +405,7 @@ async def run() -> int:
 
 
 def _expected_webhooks(visits: list[dict[str, Any]], outcomes: dict[str, int]) -> int:
-    """One webhook per completed or out-of-coverage visit, plus one per promise."""
+    """Count the webhooks due: one per closed visit and one per promise."""
     closing = sum(1 for v in visits if v["state"] in ("completed", "out_of_coverage"))
     promises = sum(n for name, n in outcomes.items() if name.endswith("_promise"))
     promises -= sum(n for name, n in outcomes.items() if name.endswith("_no_promise"))

@@ -1,4 +1,4 @@
-"""How the demo's agents behave at the door: where they stand and what they file."""
+"""The demo agents' behaviour at the door: where they stand and what they file."""
 
 import math
 import random
@@ -30,7 +30,7 @@ class AgentFailure(Exception):
 def offset_point(
     lat: float, lon: float, distance_m: float, bearing_deg: float
 ) -> tuple[float, float]:
-    """The point `distance_m` away on a bearing, on a spherical Earth."""
+    """Return the point `distance_m` away on a bearing, on a spherical Earth."""
     angular = distance_m / EARTH_RADIUS_M
     bearing = math.radians(bearing_deg)
     phi1, lambda1 = math.radians(lat), math.radians(lon)
@@ -126,7 +126,7 @@ async def _visit(
     filed = await http.post(f"{base}/result", headers=headers, json=body)
     _check(filed, 201, f"filing the result of visit {visit['visit_id']}")
     if rng.random() < 0.1:
-        # An app that lost the first answer sends the same submission again.
+        # An app that lost the first response sends the same submission again.
         again = await http.post(f"{base}/result", headers=headers, json=body)
         _check(again, 200, f"resending the result of visit {visit['visit_id']}")
         if again.json()["result_id"] != filed.json()["result_id"]:

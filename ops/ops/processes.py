@@ -90,7 +90,7 @@ class ServiceProcess:
                 pass
             time.sleep(0.2)
         raise ServiceStartError(
-            f"{self.name} did not answer on {self.url}/health within "
+            f"{self.name} did not respond on {self.url}/health within "
             f"{timeout_seconds:.0f} s; see {self.log_path}:\n{self.log_tail()}"
         )
 
@@ -120,7 +120,7 @@ def start_services(
     ports: Mapping[str, int] = DEFAULT_PORTS,
     names: tuple[str, ...] = tuple(DEFAULT_PORTS),
 ) -> dict[str, ServiceProcess]:
-    """Start the named services, wait until each answers, stop all on failure."""
+    """Start the named services and wait until each responds; stop all on failure."""
     services = {
         name: ServiceProcess(name, ports[name], log_dir / f"{name}.log", env)
         for name in names

@@ -84,6 +84,23 @@ class TestUploads:
         assert page["total"] == 1
         assert page["items"][0]["balance_overdue"] == "250.00"
 
+    async def test_idempotency_key_replays_first_upload(self, ingest_client):
+        tenant = await make_tenant()
+        headers = {"X-API-Key": tenant.api_key.key, "Idempotency-Key": "file-1"}
+        content = xlsx_bytes([account_row("K-1"), account_row("K-2")])
+        files = {"file": ("cartera.xlsx", content)}
+        first = await ingest_client.post("/uploads", headers=headers, files=files)
+        second = await ingest_client.post("/uploads", headers=headers, files=files)
+        assert first.status_code == second.status_code == 201
+        assert first.json()["upload_id"] == second.json()["upload_id"]
+        assert second.json()["accounts_created"] == 2
+        other = xlsx_bytes([account_row("K-3")])
+        reused = await ingest_client.post(
+            "/uploads", headers=headers, files={"file": ("cartera.xlsx", other)}
+        )
+        assert reused.status_code == 409
+        assert "file-1" in reused.json()["detail"]
+
     async def test_unreadable_file_is_a_problem(self, ingest_client):
         tenant = await make_tenant()
         response = await upload(ingest_client, tenant.api_key.key, b"\x00\x01garbage")

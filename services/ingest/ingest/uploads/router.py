@@ -6,13 +6,14 @@ from fastapi import APIRouter, File, UploadFile, status
 from ingest.dependencies import SettingsDep
 from ingest.uploads import service
 from ingest.uploads.schemas import UploadOut
-from shared.api import CurrentTenant, RuntimeDep, SessionDep
+from shared.api import CurrentTenant, IdempotencyKey, RuntimeDep, SessionDep
 from shared.errors import (
     NotFoundError,
     PayloadTooLargeError,
     UnauthorizedError,
     problem_responses,
 )
+from shared.idempotency import IdempotencyKeyReusedError
 
 router = APIRouter(prefix="/uploads", tags=["uploads"])
 
@@ -34,7 +35,10 @@ and every failure comes back with its Excel row number.
     summary="Upload a portfolio file",
     description=UPLOAD_DESCRIPTION,
     responses=problem_responses(
-        UnauthorizedError, PayloadTooLargeError, service.UnreadableUploadError
+        UnauthorizedError,
+        PayloadTooLargeError,
+        service.UnreadableUploadError,
+        IdempotencyKeyReusedError,
     ),
 )
 async def upload_portfolio(
@@ -43,6 +47,7 @@ async def upload_portfolio(
     settings: SettingsDep,
     session: SessionDep,
     file: Annotated[UploadFile, File(description="The portfolio file.")],
+    idempotency_key: IdempotencyKey = None,
 ) -> UploadOut:
     limit = settings.max_upload_bytes
     content = await file.read(limit + 1)
@@ -58,6 +63,7 @@ async def upload_portfolio(
         filename=file.filename or "upload",
         content=content,
         max_rows=settings.max_upload_rows,
+        idempotency_key=idempotency_key,
     )
 
 

@@ -1,17 +1,20 @@
 """Portfolio uploads: parse, validate, upsert the good rows, report the bad ones."""
 
 import asyncio
+import hashlib
 import uuid
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ingest.models import common
 from ingest.uploads import repository
 from ingest.uploads.normalize import AccountRow, RowIssue
 from ingest.uploads.parsing import ParsedFile, UnreadableFileError, parse_file
 from ingest.uploads.schemas import RowErrorOut, UploadOut
 from shared.errors import NotFoundError, UnprocessableError
 from shared.events.payloads import AccountUpserted, Address, GeoPoint, Money
+from shared.idempotency import fingerprint, run_idempotent
 from shared.runtime import ServiceRuntime
 
 log = structlog.get_logger(__name__)
@@ -30,69 +33,100 @@ async def process_upload(
     filename: str,
     content: bytes,
     max_rows: int,
+    idempotency_key: str | None = None,
 ) -> UploadOut:
     """Store every valid row and report every invalid one, in one transaction.
 
     Parsing runs in a worker thread, because a large workbook would otherwise
-    block the event loop for seconds.
+    block the event loop for seconds. With an Idempotency-Key, sending the
+    same file again returns the first upload's report instead of a new one.
     """
     try:
         parsed = await asyncio.to_thread(parse_file, content, max_rows=max_rows)
     except UnreadableFileError as error:
         raise UnreadableUploadError(f"{filename}: {error}", filename=filename) from None
-    accounts, issues = _split_rows(parsed)
-    async with session.begin():
-        upload = await repository.insert_upload(
-            session,
-            tenant_id=tenant_id,
-            filename=filename,
-            file_format=parsed.file_format,
-        )
-        currency = await repository.tenant_currency(session, tenant_id)
-        stored = await repository.upsert_accounts(
-            session,
-            tenant_id=tenant_id,
-            upload_id=upload.upload_id,
-            currency=currency,
-            rows=accounts,
-        )
-        for account_id, row, created in stored:
-            await runtime.emit(
-                session,
-                _account_event(
-                    tenant_id, upload.upload_id, account_id, row, currency, created
-                ),
-            )
-        await repository.insert_row_issues(
-            session, tenant_id=tenant_id, upload_id=upload.upload_id, issues=issues
-        )
-        created_count = sum(1 for _, _, created in stored if created)
-        counts = {
-            "rows_total": len(parsed.rows),
-            "rows_valid": len(accounts),
-            "rows_invalid": len(parsed.rows) - len(accounts),
-            "accounts_created": created_count,
-            "accounts_updated": len(stored) - created_count,
-        }
-        column_report = {
-            "extra_columns": list(parsed.columns.extras),
-            "renamed_duplicate_columns": parsed.columns.duplicates,
-        }
-        await repository.finish_upload(
-            session,
-            upload.upload_id,
-            header_row=parsed.header_row_number,
-            column_report=column_report,
-            **counts,
-        )
+
+    async def store() -> tuple[int, dict[str, str]]:
+        upload_id = await _store(runtime, session, tenant_id, filename, parsed)
+        return 201, {"upload_id": str(upload_id)}
+
+    _, body = await run_idempotent(
+        session,
+        common,
+        tenant_id=tenant_id,
+        key=idempotency_key,
+        request_fingerprint=fingerprint(
+            "POST /uploads", filename, hashlib.sha256(content).hexdigest()
+        ),
+        action=store,
+    )
     runtime.relay.notify()
+    return await get_upload(
+        session, tenant_id=tenant_id, upload_id=uuid.UUID(body["upload_id"])
+    )
+
+
+async def _store(
+    runtime: ServiceRuntime,
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    filename: str,
+    parsed: ParsedFile,
+) -> uuid.UUID:
+    """Write the upload, its accounts, their events and the row issues."""
+    accounts, issues = _split_rows(parsed)
+
+    upload = await repository.insert_upload(
+        session,
+        tenant_id=tenant_id,
+        filename=filename,
+        file_format=parsed.file_format,
+    )
+    currency = await repository.tenant_currency(session, tenant_id)
+    stored = await repository.upsert_accounts(
+        session,
+        tenant_id=tenant_id,
+        upload_id=upload.upload_id,
+        currency=currency,
+        rows=accounts,
+    )
+    for account_id, row, created in stored:
+        await runtime.emit(
+            session,
+            _account_event(
+                tenant_id, upload.upload_id, account_id, row, currency, created
+            ),
+        )
+    await repository.insert_row_issues(
+        session, tenant_id=tenant_id, upload_id=upload.upload_id, issues=issues
+    )
+
+    created_count = sum(1 for _, _, created in stored if created)
+    counts = {
+        "rows_total": len(parsed.rows),
+        "rows_valid": len(accounts),
+        "rows_invalid": len(parsed.rows) - len(accounts),
+        "accounts_created": created_count,
+        "accounts_updated": len(stored) - created_count,
+    }
+    column_report = {
+        "extra_columns": list(parsed.columns.extras),
+        "renamed_duplicate_columns": parsed.columns.duplicates,
+    }
+    await repository.finish_upload(
+        session,
+        upload.upload_id,
+        header_row=parsed.header_row_number,
+        column_report=column_report,
+        **counts,
+    )
     log.info(
         "upload.completed",
         tenant_id=str(tenant_id),
         upload_id=str(upload.upload_id),
         **counts,
     )
-    return await get_upload(session, tenant_id=tenant_id, upload_id=upload.upload_id)
+    return upload.upload_id
 
 
 def _split_rows(
