@@ -24,6 +24,7 @@ from shared.errors import install_error_handlers
 from shared.events import Envelope, Payload
 from shared.kafka import create_producer, ensure_topics
 from shared.logging import configure_logging
+from shared.openapi import install_problem_openapi
 from shared.outbox import OutboxRelay, add_event
 from shared.settings import ServiceSettings
 from shared.tables import CommonTables
@@ -120,6 +121,7 @@ def create_service_app(
         title=title, version=version, description=description, lifespan=lifespan
     )
     install_error_handlers(app)
+    install_problem_openapi(app)
     app.middleware("http")(_request_context)
     for router in routers:
         app.include_router(router)

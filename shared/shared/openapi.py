@@ -1,0 +1,48 @@
+"""OpenAPI document fixes that apply to every service.
+
+FastAPI documents request validation failures with its own
+`HTTPValidationError` schema, but our handler answers them with an RFC 9457
+problem document; the OpenAPI document must describe what clients get.
+"""
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from shared.errors import PROBLEM_CONTENT_TYPE, Problem
+
+PROBLEM_REF = "#/components/schemas/Problem"
+
+
+def install_problem_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _with_problems(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    description=app.description,
+                    routes=app.routes,
+                )
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _with_problems(document: dict[str, Any]) -> dict[str, Any]:
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = Problem.model_json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
+    problem = {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": PROBLEM_REF}}}
+    for path in document.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.get("responses", {})
+            for status, response in responses.items():
+                if status.startswith(("4", "5")):
+                    response["content"] = problem
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return document

@@ -1,0 +1,54 @@
+import json
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from ingest.app import create_app as ingest_app
+from matching.app import create_app as matching_app
+from reporting.app import create_app as reporting_app
+from visits.app import create_app as visits_app
+
+APPS = {
+    "ingest": ingest_app,
+    "matching": matching_app,
+    "visits": visits_app,
+    "reporting": reporting_app,
+}
+
+
+def refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [r for value in node.values() for r in refs(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in refs(value)]
+    return []
+
+
+@pytest.mark.parametrize("name", sorted(APPS))
+class TestOpenApiDocument:
+    def document(self, name: str) -> dict[str, Any]:
+        app: FastAPI = APPS[name]()
+        return app.openapi()
+
+    def test_every_ref_resolves(self, name: str):
+        document = self.document(name)
+        schemas = document["components"]["schemas"]
+        for ref in refs(document):
+            assert ref.startswith("#/components/schemas/")
+            assert ref.removeprefix("#/components/schemas/") in schemas, ref
+
+    def test_errors_are_problem_documents(self, name: str):
+        document = self.document(name)
+        for path, operations in document["paths"].items():
+            for method, operation in operations.items():
+                for status, response in operation["responses"].items():
+                    if status.startswith(("4", "5")):
+                        content = response.get("content", {})
+                        assert list(content) == ["application/problem+json"], (
+                            f"{method.upper()} {path} {status}"
+                        )
+
+    def test_validation_error_schema_not_advertised(self, name: str):
+        assert "HTTPValidationError" not in json.dumps(self.document(name))
