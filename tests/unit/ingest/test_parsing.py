@@ -128,3 +128,12 @@ class TestParseFile:
         content = xlsx_bytes([account_row(f"K{i}") for i in range(30)])
         with pytest.raises(UnreadableFileError, match="limit is 5"):
             parse_file(content, max_rows=5)
+
+
+class TestAmbiguousMoney:
+    def test_three_decimals_rejected(self):
+        with pytest.raises(ValueProblem, match="at most two decimals"):
+            parse_money("1.234")
+
+    def test_excel_float_rounded_to_cents(self):
+        assert parse_money(12500.499999999) == Decimal("12500.50")

@@ -83,6 +83,13 @@ def parse_money(value: object) -> Decimal:
             raise ValueProblem(
                 "expected an amount such as 1234.56 or 1.234,56"
             ) from None
+        # `1.234` could be 1234 with a Spanish thousands dot or 1.234 with a
+        # decimal point; rounding either way would change the debt silently.
+        exponent = amount.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -2:
+            raise ValueProblem(
+                "an amount has at most two decimals; write 1234 or 1.23, not 1.234"
+            )
     if amount < 0:
         raise ValueProblem("an overdue balance cannot be negative")
     return amount.quantize(Decimal("0.01"))
