@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.settings import IngestSettings
@@ -23,6 +24,7 @@ from ingest.tenants import create_api_key, create_tenant
 from matching.agents import AgentSpec, register_agent
 from matching.settings import MatchingSettings
 from shared.db import create_engine, create_sessionmaker
+from shared.errors import AppError
 from shared.migrations import upgrade
 from shared.settings import ServiceSettings
 
@@ -108,7 +110,10 @@ def _agent_register(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _agent_import(args: argparse.Namespace) -> list[dict[str, Any]]:
-    raw = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    try:
+        raw = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise SystemExit(f"{args.file}: not valid JSON ({error})") from None
     if not isinstance(raw, list):
         raise SystemExit(f"{args.file}: expected a JSON list of agents")
     specs = []
@@ -185,6 +190,16 @@ def main(argv: list[str] | None = None) -> None:
     except ValidationError as error:
         print(f"campo-admin: invalid input:\n{error}", file=sys.stderr)
         raise SystemExit(2) from None
+    except (ValueError, AppError) as error:
+        print(f"campo-admin: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except (OSError, SQLAlchemyError) as error:
+        print(
+            f"campo-admin: {type(error).__name__}: {error}; check DATABASE_URL and "
+            "that the database is running and migrated (campo-admin migrate)",
+            file=sys.stderr,
+        )
+        raise SystemExit(1) from None
     print(json.dumps(result, indent=2, ensure_ascii=False))
 
 

@@ -29,9 +29,10 @@ from ingest.tenants import create_tenant
 from matching.agents import AgentSpec, register_agent
 from matching.settings import MatchingSettings
 from ops.demo_agents import play_agent
-from ops.processes import start_services, stop_services
+from ops.processes import DEFAULT_PORTS, start_services, stop_services
 from ops.webhook_receiver import WebhookReceiver
 from shared.db import create_engine, create_sessionmaker
+from shared.logging import configure_logging
 from shared.migrations import upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -326,7 +327,16 @@ def print_summary(figures: dict[str, Any], visits: list[dict[str, Any]]) -> None
     say("\n" + "\n".join(lines))
 
 
+def demo_ports() -> dict[str, int]:
+    """Ports 8001 to 8004 unless CAMPO_DEMO_BASE_PORT moves the four together."""
+    base = int(os.environ.get("CAMPO_DEMO_BASE_PORT", "8001"))
+    return {name: base + offset for offset, name in enumerate(DEFAULT_PORTS)}
+
+
 async def run() -> int:
+    # Service code called in-process logs at INFO; the demo shows only its
+    # own progress, and the services' logs go to their files.
+    configure_logging(service="demo", level="WARNING")
     steps = Steps()
     log_dir = Path(os.environ.get("CAMPO_STATE_DIR", ROOT / ".local")) / "logs"
     env = {
@@ -343,7 +353,7 @@ async def run() -> int:
     await steps.run("migrate the four schemas", migrate)
     services = await steps.run(
         f"start the four services (logs in {log_dir})",
-        lambda: asyncio.to_thread(start_services, log_dir, env),
+        lambda: asyncio.to_thread(start_services, log_dir, env, demo_ports()),
     )
     urls = {name: service.url for name, service in services.items()}
     demo: Demo | None = None

@@ -4,15 +4,10 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import (
-    Agent,
-    Tenant,
-    authenticate_api_key,
-    bearer_token,
-    verify_agent_token,
-)
+from shared.auth import Agent, Tenant, authenticate_api_key, verify_agent_token
 from shared.runtime import ServiceRuntime
 
 
@@ -33,24 +28,32 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
+# Declared as security schemes so the OpenAPI document and /docs show how
+# to authenticate; auto_error=False leaves the 401 to our own problem errors.
+_api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="A tenant's API key, ck_..."
+)
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A tenant's API key, or an agent's token, as a bearer token.",
+)
+ApiKeyHeader = Annotated[str | None, Depends(_api_key_header)]
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
 async def get_current_tenant(
-    runtime: RuntimeDep,
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
+    runtime: RuntimeDep, x_api_key: ApiKeyHeader, bearer: BearerCredentials
 ) -> Tenant:
-    key = x_api_key or bearer_token(authorization)
+    key = x_api_key or (bearer.credentials if bearer else None)
     return await authenticate_api_key(runtime.sessionmaker, runtime.tables, key)
 
 
 CurrentTenant = Annotated[Tenant, Depends(get_current_tenant)]
 
 
-async def get_current_agent(
-    runtime: RuntimeDep,
-    authorization: Annotated[str | None, Header()] = None,
-) -> Agent:
+async def get_current_agent(runtime: RuntimeDep, bearer: BearerCredentials) -> Agent:
     secret = runtime.settings.agent_token_secret.get_secret_value()
-    return verify_agent_token(bearer_token(authorization), secret=secret)
+    return verify_agent_token(bearer.credentials if bearer else None, secret=secret)
 
 
 CurrentAgent = Annotated[Agent, Depends(get_current_agent)]

@@ -119,17 +119,15 @@ def verify_agent_token(token: str | None, *, secret: str) -> Agent:
         )
     try:
         claims = jwt.decode(
-            token, secret, algorithms=["HS256"], audience=AGENT_TOKEN_AUDIENCE
+            token,
+            secret,
+            algorithms=["HS256"],
+            audience=AGENT_TOKEN_AUDIENCE,
+            options={"require": ["exp", "iat", "sub", "aud"]},
         )
         return Agent(agent_id=UUID(claims["sub"]))
     except (jwt.PyJWTError, KeyError, ValueError) as error:
         raise UnauthorizedError(f"invalid agent token: {error}") from error
-
-
-def bearer_token(authorization: str | None) -> str | None:
-    if authorization and authorization.lower().startswith("bearer "):
-        return authorization[7:].strip()
-    return None
 
 
 def tenant_directory_handlers(tables: CommonTables) -> dict[type, object]:

@@ -36,6 +36,9 @@ def create_engine(database_url: str, *, pool_size: int = 5) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        # Statement parameters carry personal data; keep them out of the
+        # messages of database errors, which end up in logs.
+        hide_parameters=True,
     )
 
 

@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -171,6 +172,12 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(error, "headers", None),
         )
 
+    @app.exception_handler(DBAPIError)
+    async def handle_database_error(
+        request: Request, error: DBAPIError
+    ) -> JSONResponse:
+        return _database_problem(request, error)
+
     @app.exception_handler(Exception)
     async def handle_unexpected_error(
         request: Request, error: Exception
@@ -185,6 +192,86 @@ def install_error_handlers(app: FastAPI) -> None:
             detail="The server failed to handle this request; it has been logged.",
             instance=request.url.path,
         )
+
+
+# SQLSTATE classes (PostgreSQL manual, appendix A): 22 is a data exception
+# (a value out of range, too long, or a NUL in text), 40 a rolled-back
+# transaction (deadlock or serialization failure), 23 a constraint.
+_DATA_EXCEPTION = "22"
+_TRANSACTION_ROLLBACK = "40"
+_INTEGRITY = "23"
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    for candidate in (error.orig, getattr(error.orig, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(
+            candidate, "pgcode", None
+        )
+        if isinstance(code, str):
+            return code
+    return None
+
+
+def _is_client_encoding_error(error: DBAPIError) -> bool:
+    """asyncpg raises these before sending, e.g. for an int beyond 64 bits."""
+    cause = getattr(error.orig, "__cause__", None)
+    return isinstance(
+        cause, OverflowError | ValueError
+    ) or "invalid input for query" in str(error.orig)
+
+
+def _database_problem(request: Request, error: DBAPIError) -> JSONResponse:
+    """Turn a database error caused by the request's values into a 4xx problem.
+
+    The database is the last line of defence: input checks should catch
+    these first, and the message never echoes SQL or parameters.
+    """
+    code = _sqlstate(error) or ""
+    log.warning(
+        "request.database_error",
+        path=request.url.path,
+        sqlstate=code,
+        error_type=type(error.orig).__name__,
+    )
+    if code.startswith(_DATA_EXCEPTION) or (
+        not code and _is_client_encoding_error(error)
+    ):
+        return problem_response(
+            status=422,
+            code="invalid-value",
+            title="Invalid value",
+            detail=(
+                "a value in the request is out of range, too long, or contains a "
+                "character that cannot be stored (such as NUL); check the values "
+                "and send the request again"
+            ),
+            instance=request.url.path,
+        )
+    if code.startswith(_TRANSACTION_ROLLBACK):
+        return problem_response(
+            status=503,
+            code="concurrent-update",
+            title="Concurrent update",
+            detail="the request collided with a concurrent one; send it again",
+            instance=request.url.path,
+            headers={"Retry-After": "1"},
+        )
+    if code.startswith(_INTEGRITY):
+        return problem_response(
+            status=409,
+            code="conflict",
+            title="Conflict",
+            detail="the request conflicts with existing data; reload it and retry",
+            instance=request.url.path,
+        )
+    log.error("request.failed", path=request.url.path, error_type=type(error).__name__)
+    return problem_response(
+        status=500,
+        code="internal-error",
+        title="Internal error",
+        detail="The server failed to handle this request; it has been logged.",
+        instance=request.url.path,
+    )
 
 
 def _safe_input(value: Any) -> Any:

@@ -4,6 +4,7 @@ import logging
 import sys
 
 import structlog
+import structlog.tracebacks
 
 
 def configure_logging(*, service: str, level: str = "INFO") -> None:
@@ -30,7 +31,11 @@ def configure_logging(*, service: str, level: str = "INFO") -> None:
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared_processors,
         processors=[
-            structlog.processors.dict_tracebacks,
+            # Without locals: frames of a failed request hold debtors' names,
+            # phones and file contents, which must never reach a log.
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            ),
             lambda _, __, event: {**event, "service": service},
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.JSONRenderer(),

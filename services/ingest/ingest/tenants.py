@@ -1,5 +1,6 @@
 """Tenants and their integrator API keys. Ingest owns both and publishes them."""
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +16,9 @@ from shared.outbox import add_event
 from shared.settings import ServiceSettings
 
 SOURCE = "/ingest"
+MAX_NAME_CHARS = 200
+COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
+CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,17 @@ async def create_tenant(
     currency: str,
     settings: ServiceSettings,
 ) -> CreatedTenant:
-    """Create a tenant and its first API key in the caller's transaction."""
+    """Create a tenant and its first API key in the caller's transaction.
+
+    Raises ValueError for a blank name or a malformed country or currency.
+    """
+    name = " ".join(name.split())
+    if not name or len(name) > MAX_NAME_CHARS:
+        raise ValueError(f"tenant name must be 1 to {MAX_NAME_CHARS} characters")
+    if not COUNTRY_CODE.fullmatch(country):
+        raise ValueError(f"country {country!r} is not an ISO 3166-1 code such as MX")
+    if not CURRENCY_CODE.fullmatch(currency):
+        raise ValueError(f"currency {currency!r} is not an ISO 4217 code such as MXN")
     tenant_id = uuid.uuid4()
     now = datetime.now(UTC)
     await session.execute(

@@ -2,13 +2,30 @@
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+from pydantic_core import PydanticCustomError
 
 from shared.events.payloads import Address, Brief, GeoPoint, Money, PersonMet
 from visits.states import VisitState
+
+
+
+def reject_nul(value: str) -> str:
+    """Refuse a NUL character: PostgreSQL cannot store it in text or JSON."""
+    if "\x00" in value:
+        raise PydanticCustomError(
+            "nul_character",
+            "the text contains a NUL character (\\x00), which cannot be stored; "
+            "remove it and send again",
+        )
+    return value
+
+
+Text = Annotated[str, AfterValidator(reject_nul)]
+"""A string that may hold any character except NUL."""
 
 # --- agent API --------------------------------------------------------------
 
@@ -41,9 +58,11 @@ class AgentVisitList(BaseModel):
 
 
 class CheckInRequest(BaseModel):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    accuracy_m: float = Field(ge=0, le=1_000_000, description="GPS accuracy radius.")
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    accuracy_m: float = Field(
+        ge=0, le=1_000_000, allow_inf_nan=False, description="GPS accuracy radius."
+    )
     device_time: AwareDatetime = Field(description="When the device took the fix.")
     mock_location: bool = Field(
         default=False, description="True when the OS reports a mocked location."
@@ -63,12 +82,12 @@ class CheckInResponse(BaseModel):
 
 class PromiseRequest(BaseModel):
     amount: Decimal = Field(lt=Decimal("1000000000000"))
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    currency: Text = Field(pattern=r"^[A-Z]{3}$")
     due_date: date
 
 
 class ResultRequest(BaseModel):
-    submission_id: str = Field(
+    submission_id: Text = Field(
         min_length=1,
         max_length=100,
         description="Chosen by the device; sending it again replays the response.",
@@ -77,8 +96,8 @@ class ResultRequest(BaseModel):
     person_met: PersonMet
     debtor_lives_there: bool | None = None
     promise: PromiseRequest | None = None
-    new_phone: str | None = Field(default=None, max_length=32)
-    notes: str | None = Field(default=None, max_length=4000)
+    new_phone: Text | None = Field(default=None, max_length=32)
+    notes: Text | None = Field(default=None, max_length=4000)
     answers: dict[str, Any] = Field(
         default_factory=dict, description="Answers to the brief's questions."
     )

@@ -27,3 +27,14 @@ class VisitsSettings(ServiceSettings):
         gt=0,
         description="How old a device_time may be when an offline report syncs.",
     )
+    max_promise_days: int = Field(
+        default=365,
+        ge=1,
+        le=3650,
+        description="How many days after the device date a promise may fall due.",
+    )
+    answers_timeout_seconds: float = Field(
+        default=2,
+        gt=0,
+        description="How long checking a result's answers against the form may take.",
+    )

@@ -1,3 +1,4 @@
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -195,3 +196,87 @@ class TestCampaigns:
         )
         assert response.status_code == 422
         assert "title" in response.json()["detail"]
+
+
+class TestHostileCampaigns:
+    @pytest.mark.parametrize(
+        ("questions", "expected"),
+        [
+            (
+                {
+                    "type": "object",
+                    "properties": {
+                        "x": {"$ref": "http://127.0.0.1:9/s.json", "title": "X"}
+                    },
+                },
+                "external reference",
+            ),
+            (
+                {
+                    "type": "object",
+                    "properties": {
+                        "x": {"type": "string", "pattern": "^(a+)+$", "title": "X"}
+                    },
+                },
+                "'pattern'",
+            ),
+            ({"type": "object", "properties": {"a": True}}, "must be objects"),
+            (
+                {
+                    "type": "object",
+                    "properties": {"a": {"type": "string", "title": "A"}},
+                    "x-order": "a",
+                },
+                "x-order",
+            ),
+        ],
+    )
+    async def test_unsafe_questions_rejected(self, ingest_client, questions, expected):
+        tenant = await make_tenant()
+        body = campaign_body(all_accounts=True)
+        body["questions"] = questions
+        response = await ingest_client.post(
+            "/campaigns", headers={"X-API-Key": tenant.api_key.key}, json=body
+        )
+        assert response.status_code == 422
+        assert expected in response.json()["detail"]
+
+    async def test_nul_in_name_is_422_not_500(self, ingest_client):
+        tenant = await make_tenant()
+        key = tenant.api_key.key
+        await upload(ingest_client, key, xlsx_bytes([account_row("N-1")]))
+        body = campaign_body(all_accounts=True)
+        body["name"] = "Campaña\x00"
+        response = await ingest_client.post(
+            "/campaigns", headers={"X-API-Key": key}, json=body
+        )
+        assert response.status_code == 422
+        assert response.headers["content-type"] == "application/problem+json"
+
+    async def test_huge_offset_is_422(self, ingest_client):
+        tenant = await make_tenant()
+        response = await ingest_client.get(
+            "/accounts",
+            headers={"X-API-Key": tenant.api_key.key},
+            params={"offset": 2**63},
+        )
+        assert response.status_code == 422
+
+    async def test_nul_in_account_key_path_is_not_500(self, ingest_client):
+        tenant = await make_tenant()
+        response = await ingest_client.get(
+            "/accounts/%00", headers={"X-API-Key": tenant.api_key.key}
+        )
+        assert response.status_code in (404, 422)
+
+    async def test_concurrent_uploads_of_same_keys_all_succeed(self, ingest_client):
+        tenant = await make_tenant()
+        rows = [account_row(f"D-{i}") for i in range(200)]
+        forward, backward = xlsx_bytes(rows), xlsx_bytes(list(reversed(rows)))
+        responses = await asyncio.gather(
+            *(
+                upload(ingest_client, tenant.api_key.key, content)
+                for content in (forward, backward, forward, backward)
+            )
+        )
+        assert [r.status_code for r in responses] == [201] * 4

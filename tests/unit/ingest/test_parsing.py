@@ -137,3 +137,15 @@ class TestAmbiguousMoney:
 
     def test_excel_float_rounded_to_cents(self):
         assert parse_money(12500.499999999) == Decimal("12500.50")
+
+
+class TestRepeatedHeaders:
+    def test_third_copy_numbered_three(self):
+        columns = map_columns(["Teléfono", "Teléfono", "Teléfono", "Notas", "Notas"])
+        assert columns.fields == {"phone": 0}
+        assert columns.extras == {
+            "Teléfono (2)": 1,
+            "Teléfono (3)": 2,
+            "Notas": 3,
+            "Notas (2)": 4,
+        }

@@ -27,11 +27,25 @@ def _selection_query(tenant_id: uuid.UUID, selection: Selection) -> Select[Any]:
     return query
 
 
+# PostgreSQL takes at most 32,767 parameters in one statement.
+KEY_BATCH_SIZE = 10_000
+
+
 async def select_accounts(
     session: AsyncSession, *, tenant_id: uuid.UUID, selection: Selection
 ) -> list[tuple[uuid.UUID, str]]:
-    rows = await session.execute(_selection_query(tenant_id, selection))
-    return [(row.account_id, row.account_key) for row in rows]
+    if selection.account_keys is None:
+        rows = await session.execute(_selection_query(tenant_id, selection))
+        return [(row.account_id, row.account_key) for row in rows]
+    found: list[tuple[uuid.UUID, str]] = []
+    keys = list(dict.fromkeys(selection.account_keys))
+    for start in range(0, len(keys), KEY_BATCH_SIZE):
+        batch = selection.model_copy(
+            update={"account_keys": keys[start : start + KEY_BATCH_SIZE]}
+        )
+        rows = await session.execute(_selection_query(tenant_id, batch))
+        found.extend((row.account_id, row.account_key) for row in rows)
+    return found
 
 
 async def insert_campaign(session: AsyncSession, campaign: Campaign) -> None:

@@ -1,19 +1,33 @@
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 MAX_SELECTED_KEYS = 100_000
+MAX_QUESTIONS_BYTES = 32 * 1024
+# Keywords whose evaluation the agent's answers would trigger on the server:
+# regular expressions can backtrack for minutes, and references other than
+# `#/...` would make the server fetch a URL of the tenant's choosing.
+FORBIDDEN_KEYWORDS = ("pattern", "patternProperties", "$dynamicRef", "$recursiveRef")
+
+AccountKey = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 class Selection(BaseModel):
     """Which accounts the campaign visits: a list of account keys, or a filter."""
 
-    account_keys: list[str] | None = Field(
+    account_keys: list[AccountKey] | None = Field(
         default=None, max_length=MAX_SELECTED_KEYS, description="Explicit account keys."
     )
     all_accounts: bool = Field(
@@ -22,7 +36,7 @@ class Selection(BaseModel):
     states: list[str] | None = Field(
         default=None, description="Filter: accounts whose `Estado` is one of these."
     )
-    min_days_past_due: int | None = Field(default=None, ge=0)
+    min_days_past_due: int | None = Field(default=None, ge=0, le=36_500)
 
     @model_validator(mode="after")
     def one_kind_of_selection(self) -> "Selection":
@@ -84,6 +98,17 @@ class CampaignCreate(BaseModel):
     @field_validator("questions")
     @classmethod
     def questions_are_a_form(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(value)) > MAX_QUESTIONS_BYTES:
+            raise ValueError(
+                f"questions is larger than {MAX_QUESTIONS_BYTES} bytes; "
+                "shorten the form"
+            )
+        unsafe = _unsafe_keyword(value)
+        if unsafe:
+            raise ValueError(
+                f"questions may not use {unsafe}; use enum, minLength and maxLength, "
+                "and only local references such as #/$defs/name"
+            )
         try:
             Draft202012Validator.check_schema(value)
         except SchemaError as error:
@@ -95,17 +120,43 @@ class CampaignCreate(BaseModel):
             raise ValueError(
                 'questions must be {"type": "object", "properties": {...}}'
             )
+        shapeless = [n for n, spec in properties.items() if not isinstance(spec, dict)]
+        if shapeless:
+            raise ValueError(
+                f"questions properties must be objects: {', '.join(shapeless)}"
+            )
         untitled = [name for name, spec in properties.items() if not spec.get("title")]
         if untitled:
             raise ValueError(
                 f"questions without a title (label): {', '.join(untitled)}"
             )
         order = value.get("x-order")
-        if order is not None and sorted(order) != sorted(properties):
+        if order is not None and (
+            not isinstance(order, list)
+            or not all(isinstance(name, str) for name in order)
+            or sorted(order) != sorted(properties)
+        ):
             raise ValueError(
                 "x-order must list every property of questions exactly once"
             )
         return value
+
+
+def _unsafe_keyword(node: Any) -> str | None:
+    """Name the first keyword in a schema that is unsafe to evaluate, if any."""
+    if isinstance(node, list):
+        return next((found for item in node if (found := _unsafe_keyword(item))), None)
+    if not isinstance(node, dict):
+        return None
+    for key, child in node.items():
+        if key in FORBIDDEN_KEYWORDS:
+            return repr(key)
+        if key == "$ref" and not (isinstance(child, str) and child.startswith("#")):
+            return f"the external reference {str(child)[:100]!r}"
+        found = _unsafe_keyword(child)
+        if found:
+            return found
+    return None
 
 
 class CampaignOut(BaseModel):

@@ -98,21 +98,21 @@ class ColumnMap:
 def map_columns(headers: list[object]) -> ColumnMap:
     """Match each header to a field; the first column wins for a repeated field."""
     column_map = ColumnMap()
-    seen_extras: dict[str, int] = {}
+    occurrences: dict[str, int] = {}
     for index, header in enumerate(headers):
         label = str(header).strip() if header is not None else ""
         if not label:
             continue
+        occurrences[label] = occurrences.get(label, 0) + 1
         field_name = _LOOKUP.get(normalize_header(label))
         if field_name is not None and field_name not in column_map.fields:
             column_map.fields[field_name] = index
             continue
         # A repeated header (two `Teléfono` columns) is kept apart as
         # `Teléfono (2)`, never collapsed onto the first.
-        count = seen_extras.get(label, 0) + (1 if field_name else 0)
-        seen_extras[label] = count + 1
-        name = label if count == 0 else f"{label} ({count + 1})"
-        if count:
+        seen = occurrences[label]
+        name = label if seen == 1 else f"{label} ({seen})"
+        if seen > 1:
             column_map.duplicates.append(name)
         column_map.extras[name] = index
     return column_map

@@ -19,6 +19,11 @@ import phonenumbers
 MX_LAT_RANGE = (14.3, 32.8)
 MX_LON_RANGE = (-118.6, -86.5)
 
+# Numeric(14, 2) in the accounts table holds amounts below 10^12.
+MAX_AMOUNT = Decimal(10) ** 12
+MAX_DAYS_PAST_DUE = 36_500
+MAX_CELL_CHARS = 10_000
+
 _MONEY_CLEAN = re.compile(r"[\s$]|MXN|USD", re.IGNORECASE)
 
 
@@ -57,6 +62,15 @@ def is_blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def check_text(value: str, *, max_chars: int) -> str:
+    """Return the text when it fits its column; NUL cannot be stored at all."""
+    if "\x00" in value:
+        raise ValueProblem("contains a NUL character; remove it and upload again")
+    if len(value) > max_chars:
+        raise ValueProblem(f"is {len(value)} characters long; at most {max_chars} fit")
+    return value
+
+
 def as_text(value: object) -> str:
     """Render a cell as text; Excel numbers like 12345.0 lose the `.0`."""
     if isinstance(value, float) and value.is_integer():
@@ -90,8 +104,12 @@ def parse_money(value: object) -> Decimal:
             raise ValueProblem(
                 "an amount has at most two decimals; write 1234 or 1.23, not 1.234"
             )
+    if not amount.is_finite():
+        raise ValueProblem("expected a finite amount such as 1234.56")
     if amount < 0:
         raise ValueProblem("an overdue balance cannot be negative")
+    if amount >= MAX_AMOUNT:
+        raise ValueProblem(f"the amount is too large; the maximum is {MAX_AMOUNT - 1}")
     return amount.quantize(Decimal("0.01"))
 
 
@@ -119,8 +137,10 @@ def parse_days(value: object) -> int:
         )
     except ValueError:
         raise ValueProblem("expected a whole number of days, such as 45") from None
-    if not float(number).is_integer() or number < 0:
+    if not math.isfinite(number) or not float(number).is_integer() or number < 0:
         raise ValueProblem("expected a whole number of days, 0 or more")
+    if number > MAX_DAYS_PAST_DUE:
+        raise ValueProblem(f"more than {MAX_DAYS_PAST_DUE} days (100 years) past due")
     return int(number)
 
 

@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from python_calamine import CalamineWorkbook
 
 from ingest.uploads.columns import ColumnMap, header_score, map_columns
+from ingest.uploads.extent import check_xlsx_extent
 from ingest.uploads.normalize import (
     AccountRow,
     RowIssue,
     ValueProblem,
     as_text,
     check_location,
+    check_text,
     is_blank,
     parse_coordinate,
     parse_days,
@@ -34,14 +36,17 @@ CSV_DELIMITERS = ";,\t|"
 
 CellReader = Callable[[str], object]
 
-TEXT_FIELDS = (
-    "street",
-    "exterior_number",
-    "interior_number",
-    "colonia",
-    "municipality",
-    "state",
-)
+# Longest text each field holds, as sized in the accounts table.
+TEXT_FIELDS = {
+    "street": 300,
+    "exterior_number": 50,
+    "interior_number": 50,
+    "colonia": 200,
+    "municipality": 200,
+    "state": 100,
+}
+REQUIRED_TEXT_FIELDS = {"account_key": 100, "debtor_name": 300}
+MAX_EXTRA_CHARS = 2_000
 
 
 class UnreadableFileError(ValueError):
@@ -73,7 +78,14 @@ def detect_format(content: bytes) -> str:
 
 def read_rows(content: bytes, file_format: str, *, max_rows: int) -> list[list[object]]:
     """Return the first sheet's rows, trailing blank rows dropped."""
+    if file_format == "xlsx":
+        try:
+            check_xlsx_extent(content, max_rows=max_rows + HEADER_SEARCH_ROWS + 1000)
+        except ValueError as error:
+            raise UnreadableFileError(str(error)) from None
     if file_format in ("xlsx", "xls"):
+        # NOTE: legacy XLS files are not checked for their extent before
+        # loading, so a crafted one can still cost memory up to its last cell.
         try:
             workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
             rows = workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
@@ -103,19 +115,32 @@ def _csv_rows(content: bytes) -> Iterator[list[str]]:
         )
     except csv.Error:
         dialect = csv.excel
-    yield from csv.reader(io.StringIO(text), dialect)
+    try:
+        yield from csv.reader(io.StringIO(text), dialect)
+    except csv.Error as error:
+        raise UnreadableFileError(
+            f"the CSV file could not be read ({error}); export it again from Excel "
+            "as CSV UTF-8, or upload the workbook"
+        ) from None
 
 
 def _decode(content: bytes) -> str:
     """UTF-8 (with or without BOM) first; Excel on Windows writes cp1252."""
-    if b"\x00" in content[:4096]:
+    if b"\x00" in content:
         raise UnreadableFileError(
             "the file is binary and not a workbook; upload an XLSX, XLS or CSV file"
         )
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return content.decode("cp1252", errors="replace")
+        pass
+    # A UTF-8 export with a few damaged bytes keeps its accents readable as
+    # UTF-8; a genuine cp1252 file has almost no valid multibyte sequences.
+    lenient = content.decode("utf-8-sig", errors="replace")
+    high_bytes = sum(1 for byte in content if byte >= 0x80)
+    if lenient.count("\ufffd") * 4 < high_bytes:
+        return lenient
+    return content.decode("cp1252", errors="replace")
 
 
 def find_header(rows: list[list[object]]) -> int:
@@ -156,6 +181,10 @@ def parse_file(content: bytes, *, max_rows: int) -> ParsedFile:
         # Row numbers as Excel shows them: 1-based, counting the rows above.
         row_number = header_index + offset + 2
         parsed.append(parse_row(row, columns, row_number=row_number))
+    if not parsed:
+        raise UnreadableFileError(
+            f"the header is on row {header_index + 1} but no data rows follow it"
+        )
     return ParsedFile(file_format, columns, header_index + 1, parsed)
 
 
@@ -167,27 +196,36 @@ def parse_row(row: list[object], columns: ColumnMap, *, row_number: int) -> Pars
         return row[index] if index is not None and index < len(row) else None
 
     issues: list[RowIssue] = []
-    account_key = cell("account_key")
-    debtor_name = cell("debtor_name")
-    for name, value in (("account_key", account_key), ("debtor_name", debtor_name)):
+    required: dict[str, str] = {}
+    for name, max_chars in REQUIRED_TEXT_FIELDS.items():
+        value = cell(name)
         if is_blank(value):
             issues.append(RowIssue(name, None, f"{name} is required and is empty"))
+            continue
+        try:
+            required[name] = check_text(as_text(value), max_chars=max_chars)
+        except ValueProblem as problem:
+            issues.append(RowIssue(name, _shown(value), f"{name} {problem}"))
     account = AccountRow(
-        account_key=as_text(account_key) if not is_blank(account_key) else "",
-        debtor_name=as_text(debtor_name) if not is_blank(debtor_name) else "",
+        account_key=required.get("account_key", ""),
+        debtor_name=required.get("debtor_name", ""),
     )
     _set_numbers(account, cell, issues)
     _set_optional(account, cell, issues)
     _set_location(account, cell, issues)
-    for text_field in TEXT_FIELDS:
+    for text_field, max_chars in TEXT_FIELDS.items():
         value = cell(text_field)
-        if not is_blank(value):
-            setattr(account, text_field, as_text(value))
-    account.extra = {
-        name: as_text(row[index])
-        for name, index in columns.extras.items()
-        if index < len(row) and not is_blank(row[index])
-    }
+        if is_blank(value):
+            continue
+        try:
+            setattr(
+                account, text_field, check_text(as_text(value), max_chars=max_chars)
+            )
+        except ValueProblem as problem:
+            issues.append(
+                RowIssue(text_field, _shown(value), f"{text_field} {problem}")
+            )
+    account.extra = _extras(row, columns, issues)
     rejected = any(issue.severity == "error" for issue in issues)
     return ParsedRow(row_number, None if rejected else account, issues)
 
@@ -257,7 +295,26 @@ def _set_location(
         )
 
 
+def _extras(
+    row: list[object], columns: ColumnMap, issues: list[RowIssue]
+) -> dict[str, str]:
+    extras = {}
+    for name, index in columns.extras.items():
+        if index >= len(row) or is_blank(row[index]):
+            continue
+        try:
+            extras[name] = check_text(as_text(row[index]), max_chars=MAX_EXTRA_CHARS)
+        except ValueProblem as problem:
+            issues.append(_warning(name, row[index], problem))
+    return extras
+
+
+def _shown(value: object) -> str:
+    """Return a value short and clean enough to echo in the report."""
+    return as_text(value).replace("\x00", "")[:200]
+
+
 def _warning(column: str, value: object, problem: ValueProblem) -> RowIssue:
     return RowIssue(
-        column, as_text(value), f"{problem}; the value was left out", severity="warning"
+        column, _shown(value), f"{problem}; the value was left out", severity="warning"
     )

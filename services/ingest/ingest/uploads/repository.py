@@ -64,6 +64,9 @@ async def upsert_accounts(
 ) -> list[tuple[uuid.UUID, AccountRow, bool]]:
     """Insert or update accounts by (tenant, account key); return (id, row, created)."""
     results: list[tuple[uuid.UUID, AccountRow, bool]] = []
+    # Rows are written in key order, so two uploads touching the same
+    # accounts take their row locks in the same order and cannot deadlock.
+    rows = sorted(rows, key=lambda row: row.account_key)
     for start in range(0, len(rows), UPSERT_BATCH_SIZE):
         batch = rows[start : start + UPSERT_BATCH_SIZE]
         values = [_account_values(tenant_id, upload_id, currency, row) for row in batch]

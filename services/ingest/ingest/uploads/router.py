@@ -17,6 +17,10 @@ from shared.idempotency import IdempotencyKeyReusedError
 
 router = APIRouter(prefix="/uploads", tags=["uploads"])
 
+# The uploads table keeps 300 characters; the end of a long name is kept,
+# because it carries the extension and the most specific part.
+MAX_FILENAME_CHARS = 300
+
 UPLOAD_DESCRIPTION = """Upload a portfolio as XLSX, XLS or CSV (told apart by content).
 
 The header row may sit below title rows. Recognised headers, case and accents
@@ -60,7 +64,7 @@ async def upload_portfolio(
         runtime,
         session,
         tenant_id=tenant.tenant_id,
-        filename=file.filename or "upload",
+        filename=(file.filename or "upload")[-MAX_FILENAME_CHARS:],
         content=content,
         max_rows=settings.max_upload_rows,
         idempotency_key=idempotency_key,

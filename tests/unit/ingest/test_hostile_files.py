@@ -1,0 +1,81 @@
+import io
+
+import pytest
+import xlsxwriter
+
+from ingest.uploads.parsing import UnreadableFileError, parse_file
+from tests.fixtures.portfolios import HEADERS, account_row, csv_bytes, xlsx_bytes
+
+
+def only_issue(content: bytes) -> tuple[str, str]:
+    row = parse_file(content, max_rows=100).rows[0]
+    assert row.account is None
+    return row.issues[0].column, row.issues[0].message
+
+
+class TestHostileCells:
+    @pytest.mark.parametrize("balance", ["NaN", "Infinity", "1e400", "10000000000000"])
+    def test_unusable_balance_rejects_row(self, balance: str):
+        column, message = only_issue(csv_bytes([account_row("A1", balance=balance)]))
+        assert column == "balance_overdue"
+        assert message
+
+    def test_absurd_days_rejects_row(self):
+        column, message = only_issue(csv_bytes([account_row("A1", days="99999999999")]))
+        assert column == "days_past_due"
+        assert "100 years" in message
+
+    def test_long_account_key_rejects_row(self):
+        column, message = only_issue(csv_bytes([account_row("K" * 101)]))
+        assert column == "account_key"
+        assert "at most 100" in message
+
+    def test_nul_in_workbook_cell_rejects_row(self):
+        column, message = only_issue(xlsx_bytes([account_row("A1", name="Ana\x00")]))
+        assert column == "debtor_name"
+        assert "NUL" in message
+
+    def test_long_extra_value_is_warning(self):
+        content = (
+            ",".join([*HEADERS, "Notas"])
+            + "\r\n"
+            + ",".join(str(v) for v in account_row("A1"))
+            + ","
+            + "x" * 3000
+            + "\r\n"
+        ).encode()
+        row = parse_file(content, max_rows=10).rows[0]
+        assert row.account is not None
+        assert "Notas" not in row.account.extra
+        assert row.issues[0].severity == "warning"
+
+
+class TestHostileFiles:
+    def test_value_far_down_rejected_before_loading(self):
+        buffer = io.BytesIO()
+        workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+        sheet = workbook.add_worksheet()
+        sheet.write_row(0, 0, HEADERS)
+        sheet.write(1_048_575, 25, "x")
+        workbook.close()
+        with pytest.raises(UnreadableFileError, match="Z1048576"):
+            parse_file(buffer.getvalue(), max_rows=1000)
+
+    def test_header_only_rejected(self):
+        with pytest.raises(UnreadableFileError, match="no data rows"):
+            parse_file(csv_bytes([]), max_rows=10)
+
+    def test_nul_anywhere_is_binary(self):
+        content = csv_bytes([account_row("A1")]) + b"x" * 5000 + b"\x00"
+        with pytest.raises(UnreadableFileError, match="binary"):
+            parse_file(content, max_rows=10)
+
+    def test_utf8_with_one_bad_byte_keeps_headers(self):
+        content = csv_bytes([account_row("A1", name="Ana Pérez")]) + b"\xff\r\n"
+        parsed = parse_file(content, max_rows=10)
+        assert parsed.rows[0].account is not None
+        assert parsed.rows[0].account.debtor_name == "Ana Pérez"
+
+    def test_damaged_zip_is_unreadable(self):
+        with pytest.raises(UnreadableFileError, match="damaged"):
+            parse_file(b"PK\x03\x04garbage", max_rows=10)
