@@ -29,6 +29,7 @@ from ingest.tenants import create_tenant
 from matching.agents import AgentSpec, register_agent
 from matching.settings import MatchingSettings
 from ops.demo_agents import play_agent
+from ops.demo_database import DemoDatabaseError, recreate_demo_database
 from ops.processes import DEFAULT_PORTS, start_services, stop_services
 from ops.webhook_receiver import WebhookReceiver
 from shared.db import create_engine, create_sessionmaker
@@ -339,10 +340,22 @@ async def run() -> int:
     configure_logging(service="demo", level="WARNING")
     steps = Steps()
     log_dir = Path(os.environ.get("CAMPO_STATE_DIR", ROOT / ".local")) / "logs"
+    try:
+        database_url, topic_prefix = await steps.run(
+            "recreate the demo database", recreate_demo_database
+        )
+    except DemoDatabaseError as failure:
+        say(f"\nDEMO FAILED: {failure}")
+        return 1
+    say(f"    {database_url.rpartition('@')[2]}, topics {topic_prefix}*")
     env = {
+        "DATABASE_URL": database_url,
+        "KAFKA_TOPIC_PREFIX": topic_prefix,
         "REPORTING_WEBHOOK_ALLOW_LOOPBACK": "true",
         "CAMPO_ENVIRONMENT": "development",
     }
+    # The tenant and the agents are created in-process, so the settings
+    # built here must see the demo database too.
     os.environ.update(env)
 
     async def migrate() -> None:
