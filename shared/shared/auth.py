@@ -125,6 +125,8 @@ def verify_agent_token(token: str | None, *, secret: str) -> Agent:
             audience=AGENT_TOKEN_AUDIENCE,
             options={"require": ["exp", "iat", "sub", "aud"]},
         )
+        if claims.get("role") != "agent":
+            raise UnauthorizedError("invalid agent token: it is not an agent's token")
         return Agent(agent_id=UUID(claims["sub"]))
     except (jwt.PyJWTError, KeyError, ValueError) as error:
         raise UnauthorizedError(f"invalid agent token: {error}") from error

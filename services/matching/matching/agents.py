@@ -16,6 +16,7 @@ from shared.settings import ServiceSettings
 log = structlog.get_logger(__name__)
 
 E164_PATTERN = re.compile(r"^\+[1-9]\d{7,14}$")
+MAX_DAILY_CAPACITY = 1000
 
 
 class AgentSpec(BaseModel):
@@ -25,8 +26,8 @@ class AgentSpec(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     phone: str = Field(description="E.164, e.g. +525512345678.")
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
     coverage_radius_m: int = Field(
         default=5000, description="Distance from the base the agent travels, meters."
     )
@@ -45,6 +46,11 @@ class AgentSpec(BaseModel):
         stripped = value.strip()
         if not stripped:
             raise ValueError("name must not be blank")
+        if "\x00" in stripped:
+            raise ValueError(
+                "name contains a NUL character (\\x00), which cannot be stored. "
+                "Remove it."
+            )
         return stripped
 
     @field_validator("phone")
@@ -70,10 +76,10 @@ class AgentSpec(BaseModel):
     @field_validator("daily_capacity")
     @classmethod
     def _check_capacity(cls, value: int) -> int:
-        if value < 1:
+        if not 1 <= value <= MAX_DAILY_CAPACITY:
             raise ValueError(
-                f"daily_capacity {value} is invalid: an agent takes at least 1 "
-                "visit a day"
+                f"daily_capacity {value} is out of range: an agent takes at least "
+                f"1 and at most {MAX_DAILY_CAPACITY} visits a day"
             )
         return value
 

@@ -30,6 +30,8 @@ from shared.idempotency import fingerprint, run_idempotent
 
 router = APIRouter()
 
+MAX_OFFSET = 1_000_000
+
 EVENT_STREAM = {"content": {"text/event-stream": {}}, "description": "SSE stream"}
 
 
@@ -44,7 +46,10 @@ async def list_campaigns(
     session: SessionDep,
     tenant: CurrentTenant,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[
+        int,
+        Query(ge=0, le=MAX_OFFSET, description=f"Items to skip, at most {MAX_OFFSET}."),
+    ] = 0,
 ) -> CampaignList:
     return await service.list_campaigns(
         session, tenant.tenant_id, limit=limit, offset=offset

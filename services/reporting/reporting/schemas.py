@@ -5,6 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from reporting.event_names import WEBHOOK_EVENT_TYPES
 
@@ -88,6 +89,17 @@ class WebhookCreate(BaseModel):
     url: str = Field(min_length=1, max_length=2000, examples=["https://example.com/h"])
     event_types: list[str] = Field(min_length=1, examples=[["visit.completed"]])
     description: str | None = Field(default=None, max_length=500)
+
+    @field_validator("url", "description")
+    @classmethod
+    def check_no_nul(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise PydanticCustomError(
+                "nul_character",
+                "the text contains a NUL character (\\x00), which cannot be "
+                "stored. Remove it and send the request again.",
+            )
+        return value
 
     @field_validator("event_types")
     @classmethod

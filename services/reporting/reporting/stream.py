@@ -7,6 +7,7 @@ the poll interval passes.
 """
 
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import cast
@@ -36,17 +37,22 @@ def parse_event_types(types: str | None) -> list[str] | None:
     return names
 
 
+MAX_EVENT_ID = 2**63 - 1
+EVENT_ID_PATTERN = re.compile(r"[0-9]{1,19}")
+
+
 def parse_last_event_id(value: str | None) -> int | None:
+    """Parse Last-Event-ID, ASCII digits from 0 to 2**63 - 1; None when absent."""
     if value is None or not value.strip():
         return None
-    try:
-        seq = int(value.strip())
-    except ValueError:
-        seq = -1
-    if seq < 0:
+    text = value.strip()
+    seq = int(text) if EVENT_ID_PATTERN.fullmatch(text) else -1
+    if not 0 <= seq <= MAX_EVENT_ID:
+        quoted_value = text if len(text) <= 40 else text[:40] + "..."
         raise UnprocessableError(
-            f"Last-Event-ID {value!r} is not an event id of this stream; send the "
-            "id of the last event received, or omit it to start from now"
+            f"Last-Event-ID {quoted_value!r} is not an event id of this stream, "
+            f"because ids are whole numbers from 0 to {MAX_EVENT_ID}. Send the id "
+            "of the last event received, or omit the header to start from now."
         )
     return seq
 

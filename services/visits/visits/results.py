@@ -52,7 +52,7 @@ async def submit_result(
     if visit.state != VisitState.CHECKED_IN:
         raise _result_state_error(visit_id, visit.state)
     now = datetime.now(UTC)
-    _validate_result(request, visit, now, visits_settings(runtime))
+    await _validate_result(request, visit, now, visits_settings(runtime))
     try:
         async with session.begin():
             return await _store_result(session, runtime, visit, agent_id, request, now)
@@ -101,7 +101,7 @@ def _result_state_error(visit_id: UUID, state: str) -> InvalidStateError:
     )
 
 
-def _validate_result(
+async def _validate_result(
     request: ResultRequest, visit: Visit, now: datetime, settings: VisitsSettings
 ) -> None:
     errors = device_time_errors(request.device_time, now, settings)
@@ -118,9 +118,20 @@ def _validate_result(
             person_met=request.person_met,
             balance=balance,
             device_time=request.device_time,
+            visit_currency=visit.fee_currency,
+            max_due_days=settings.max_promise_days,
         )
     errors += rules.check_new_phone(request.new_phone)
-    errors += rules.check_answers(request.answers, visit.questions)
+    value_errors = rules.check_answer_values(request.answers)
+    if value_errors:
+        # Values that PostgreSQL cannot store are not validated against the form.
+        errors += value_errors
+    else:
+        errors += await rules.check_answers_in_time(
+            request.answers,
+            visit.questions,
+            timeout_seconds=settings.answers_timeout_seconds,
+        )
     rules.raise_if_any(errors)
 
 

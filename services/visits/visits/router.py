@@ -31,8 +31,13 @@ from visits.states import OPEN_AGENT_STATES, VisitState
 agent_router = APIRouter(prefix="/agent/visits", tags=["agent"])
 tenant_router = APIRouter(prefix="/visits", tags=["visits"])
 
+MAX_OFFSET = 1_000_000
+
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[
+    int,
+    Query(ge=0, le=MAX_OFFSET, description=f"Items to skip, at most {MAX_OFFSET}."),
+]
 
 
 @agent_router.get(

@@ -12,20 +12,19 @@ from shared.events.payloads import Address, Brief, GeoPoint, Money, PersonMet
 from visits.states import VisitState
 
 
-
 def reject_nul(value: str) -> str:
-    """Refuse a NUL character: PostgreSQL cannot store it in text or JSON."""
+    """Reject a NUL character, which PostgreSQL cannot store in text or JSON."""
     if "\x00" in value:
         raise PydanticCustomError(
             "nul_character",
-            "the text contains a NUL character (\\x00), which cannot be stored; "
-            "remove it and send again",
+            "the text contains a NUL character (\\x00), which cannot be stored. "
+            "Remove it and send the request again.",
         )
     return value
 
 
 Text = Annotated[str, AfterValidator(reject_nul)]
-"""A string that may hold any character except NUL."""
+"""A string that may contain any character except NUL."""
 
 # --- agent API --------------------------------------------------------------
 

@@ -31,10 +31,10 @@ class VisitsSettings(ServiceSettings):
         default=365,
         ge=1,
         le=3650,
-        description="How many days after the device date a promise may fall due.",
+        description="Days after the device date by which a promise must fall due.",
     )
     answers_timeout_seconds: float = Field(
         default=2,
         gt=0,
-        description="How long checking a result's answers against the form may take.",
+        description="Seconds that validating answers against the form may take.",
     )

@@ -3,6 +3,7 @@
 import uuid
 
 import httpx
+import pytest
 from aiokafka import AIOKafkaProducer
 
 from ingest.tenants import CreatedTenant
@@ -172,6 +173,27 @@ class TestCampaignList:
         }
         assert_figures(by_id[str(first.campaign_id)], short)
         assert by_id[str(second.campaign_id)]["visits_requested"] == 0
+
+    @pytest.mark.parametrize("offset", ["9223372036854775808", "1000001", "-1"])
+    async def test_offset_out_of_range_rejected(
+        self, offset: str, reporting: httpx.AsyncClient, tenant: CreatedTenant
+    ) -> None:
+        response = await reporting.get(
+            "/campaigns", params={"offset": offset}, headers=auth(tenant)
+        )
+
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["location"] == "query.offset"
+
+    async def test_largest_offset_accepted(
+        self, reporting: httpx.AsyncClient, tenant: CreatedTenant
+    ) -> None:
+        response = await reporting.get(
+            "/campaigns", params={"offset": "1000000"}, headers=auth(tenant)
+        )
+
+        assert response.status_code == 200, response.text
+        assert response.json()["campaigns"] == []
 
 
 class TestStoppedMidFlow:

@@ -352,6 +352,26 @@ class TestSubscriptions:
         assert response.status_code == 422
         assert url in response.json()["detail"]
 
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [("description", "alta\x00"), ("url", "http://127.0.0.1:9/h\x00ook")],
+    )
+    async def test_nul_character_rejected_naming_field(
+        self,
+        field: str,
+        value: str,
+        reporting: httpx.AsyncClient,
+        tenant: CreatedTenant,
+    ) -> None:
+        body = {"url": "http://127.0.0.1:9/hook", "event_types": ["visit.completed"]}
+        response = await reporting.post(
+            "/webhooks", json=body | {field: value}, headers=auth(tenant)
+        )
+
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["location"] == f"body.{field}"
+        assert "NUL" in response.json()["detail"]
+
     async def test_unknown_event_type_rejected(
         self, reporting: httpx.AsyncClient, tenant: CreatedTenant
     ) -> None:

@@ -52,6 +52,7 @@ def visit_requested(
     *,
     location: GeoPoint = ZOCALO,
     balance: Decimal | None = BALANCE,
+    questions: dict[str, Any] | None = None,
 ) -> VisitRequested:
     now = datetime.now(UTC)
     return VisitRequested(
@@ -80,7 +81,7 @@ def visit_requested(
         days_past_due=45,
         brief=Brief(
             objective="Confirm the address and agree a payment",
-            questions=QUESTIONS,
+            questions=QUESTIONS if questions is None else questions,
             max_discount_pct=Decimal("15"),
         ),
     )

@@ -1,9 +1,12 @@
 import asyncio
+import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from tests.integration.visits.helpers import (
@@ -16,6 +19,7 @@ from tests.integration.visits.helpers import (
     visit_events,
     visit_row,
 )
+from tests.unit.visits.schema_server import schema_server
 from visits.models import Promise, VisitResult
 
 
@@ -335,3 +339,193 @@ class TestResultValidation:
             f"{agent_visit.path}/result", json=body, headers=agent_visit.headers
         )
         assert accepted.status_code == 201, accepted.text
+
+
+def _promise(**overrides: Any) -> dict[str, Any]:
+    promise: dict[str, Any] = result_body()["promise"]
+    return promise | overrides
+
+
+async def _assert_still_checked_in(
+    sessionmaker: Sessionmaker, visit_id: uuid.UUID
+) -> None:
+    row = await visit_row(sessionmaker, visit_id)
+    assert row is not None
+    assert row.state == "checked_in"
+    assert await _count(sessionmaker, VisitResult, visit_id) == 0
+
+
+class TestResultStorableValues:
+    @pytest.mark.parametrize(
+        ("overrides", "location"),
+        [
+            ({"submission_id": "r\x001"}, "body.submission_id"),
+            ({"notes": "dijo que paga\x00"}, "body.notes"),
+            ({"new_phone": "+5255\x0098765432"}, "body.new_phone"),
+            ({"answers": {"reason": "other\x00"}}, "body.answers.reason"),
+            ({"answers": {"reason": "other", "x\x00": 1}}, "body.answers"),
+        ],
+    )
+    async def test_nul_character_rejected_naming_field(
+        self,
+        overrides: dict[str, Any],
+        location: str,
+        visits: httpx.AsyncClient,
+        sessionmaker: Sessionmaker,
+    ) -> None:
+        agent_visit = await checked_in_visit(visits)
+        response = await visits.post(
+            f"{agent_visit.path}/result",
+            json=result_body(**overrides),
+            headers=agent_visit.headers,
+        )
+        assert response.status_code == 422, response.text
+        assert location in _error_locations(response)
+        assert "NUL" in response.json()["detail"]
+        await _assert_still_checked_in(sessionmaker, agent_visit.request.visit_id)
+
+    @pytest.mark.parametrize("literal", ["Infinity", "-Infinity", "NaN"])
+    async def test_non_finite_answer_rejected(
+        self, literal: str, visits: httpx.AsyncClient, sessionmaker: Sessionmaker
+    ) -> None:
+        agent_visit = await checked_in_visit(visits)
+        body = json.dumps(result_body(answers={"reason": "other"}))
+        body = body.replace(
+            '"reason": "other"', f'"reason": "other", "monthly_income": {literal}'
+        )
+        response = await visits.post(
+            f"{agent_visit.path}/result",
+            content=body,
+            headers=agent_visit.headers | {"content-type": "application/json"},
+        )
+        assert response.status_code == 422, response.text
+        assert _error_locations(response) == ["body.answers.monthly_income"]
+        assert "not a finite number" in response.json()["detail"]
+        await _assert_still_checked_in(sessionmaker, agent_visit.request.visit_id)
+
+    async def test_answer_over_length_cap_rejected(
+        self, visits: httpx.AsyncClient
+    ) -> None:
+        questions = {"type": "object", "properties": {"why": {"type": "string"}}}
+        agent_visit = await checked_in_visit(visits, questions=questions)
+        response = await visits.post(
+            f"{agent_visit.path}/result",
+            json=result_body(answers={"why": "a" * 4001}),
+            headers=agent_visit.headers,
+        )
+        assert response.status_code == 422, response.text
+        assert _error_locations(response) == ["body.answers.why"]
+        assert "at most 4000" in response.json()["detail"]
+
+    @pytest.mark.parametrize("due", ["9999-12-31", "far"])
+    async def test_promise_due_too_far_rejected(
+        self, due: str, visits: httpx.AsyncClient
+    ) -> None:
+        if due == "far":
+            due = (datetime.now(UTC).date() + timedelta(days=367)).isoformat()
+        agent_visit = await checked_in_visit(visits)
+        response = await visits.post(
+            f"{agent_visit.path}/result",
+            json=result_body(promise=_promise(due_date=due)),
+            headers=agent_visit.headers,
+        )
+        assert response.status_code == 422, response.text
+        assert _error_locations(response) == ["body.promise.due_date"]
+        assert "more than 365 days" in response.json()["detail"]
+
+    async def test_promise_due_in_a_year_accepted(
+        self, visits: httpx.AsyncClient
+    ) -> None:
+        agent_visit = await checked_in_visit(visits)
+        due = (datetime.now(UTC).date() + timedelta(days=365)).isoformat()
+        response = await visits.post(
+            f"{agent_visit.path}/result",
+            json=result_body(promise=_promise(due_date=due)),
+            headers=agent_visit.headers,
+        )
+        assert response.status_code == 201, response.text
+
+    async def test_promise_in_other_currency_rejected(
+        self, visits: httpx.AsyncClient
+    ) -> None:
+        agent_visit = await checked_in_visit(visits)
+        response = await visits.post(
+            f"{agent_visit.path}/result",
+            json=result_body(promise=_promise(currency="USD")),
+            headers=agent_visit.headers,
+        )
+        assert response.status_code == 422, response.text
+        assert _error_locations(response) == ["body.promise.currency"]
+
+    async def test_promise_without_balance_needs_visit_currency(
+        self, visits: httpx.AsyncClient
+    ) -> None:
+        agent_visit = await checked_in_visit(visits, balance=None)
+        response = await visits.post(
+            f"{agent_visit.path}/result",
+            json=result_body(promise=_promise(currency="USD")),
+            headers=agent_visit.headers,
+        )
+        assert response.status_code == 422, response.text
+        assert _error_locations(response) == ["body.promise.currency"]
+        assert "MXN" in response.json()["detail"]
+
+
+class TestUnsafeForms:
+    async def test_remote_ref_never_fetched(
+        self, visits: httpx.AsyncClient, sessionmaker: Sessionmaker
+    ) -> None:
+        with schema_server() as server:
+            url = f"{server.base_url}/schema.json"
+            questions = {
+                "type": "object",
+                "properties": {"x": {"$ref": url, "title": "X"}},
+            }
+            agent_visit = await checked_in_visit(visits, questions=questions)
+            response = await visits.post(
+                f"{agent_visit.path}/result",
+                json=result_body(
+                    person_met="nobody", promise=None, answers={"x": "guess"}
+                ),
+                headers=agent_visit.headers,
+            )
+            assert server.requests == 0, server.paths
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        detail = response.json()["detail"]
+        assert "external schema" in detail
+        assert url in detail
+        assert "director must fix" in detail
+        assert "SECRET" not in response.text
+        assert _error_locations(response) == ["body.answers"]
+        await _assert_still_checked_in(sessionmaker, agent_visit.request.visit_id)
+
+    async def test_backtracking_pattern_rejected_at_once(
+        self, visits: httpx.AsyncClient, sessionmaker: Sessionmaker
+    ) -> None:
+        questions = {
+            "type": "object",
+            "properties": {"r": {"type": "string", "title": "R", "pattern": "^(a+)+$"}},
+        }
+        agent_visit = await checked_in_visit(visits, questions=questions)
+        started = time.monotonic()
+        response = await visits.post(
+            f"{agent_visit.path}/result",
+            json=result_body(answers={"r": "a" * 22 + "b"}),
+            headers=agent_visit.headers,
+        )
+        assert time.monotonic() - started < 2
+        assert response.status_code == 422, response.text
+        assert "keyword 'pattern'" in response.json()["detail"]
+        await _assert_still_checked_in(sessionmaker, agent_visit.request.visit_id)
+
+    async def test_pattern_properties_rejected(self, visits: httpx.AsyncClient) -> None:
+        questions = {"type": "object", "patternProperties": {"^r": {"type": "string"}}}
+        agent_visit = await checked_in_visit(visits, questions=questions)
+        response = await visits.post(
+            f"{agent_visit.path}/result",
+            json=result_body(answers={"r": "x"}),
+            headers=agent_visit.headers,
+        )
+        assert response.status_code == 422, response.text
+        assert "keyword 'patternProperties'" in response.json()["detail"]

@@ -1,3 +1,4 @@
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -183,6 +184,24 @@ class TestCheckIn:
         )
         assert response.status_code == 409
         assert response.json()["current_state"] == "completed"
+
+    @pytest.mark.parametrize("field", ["lat", "lon", "accuracy_m"])
+    @pytest.mark.parametrize("literal", ["NaN", "Infinity"])
+    async def test_non_finite_number_rejected(
+        self, field: str, literal: str, visits: httpx.AsyncClient
+    ) -> None:
+        agent_visit = await assigned_visit(visits)
+        body = check_in_body() | {field: 1.5}
+        content = json.dumps(body).replace(f'"{field}": 1.5', f'"{field}": {literal}')
+        response = await visits.post(
+            f"{agent_visit.path}/check-in",
+            content=content,
+            headers=agent_visit.headers | {"content-type": "application/json"},
+        )
+        assert response.status_code == 422, response.text
+        [error] = response.json()["errors"]
+        assert error["location"] == f"body.{field}"
+        assert "finite number" in error["message"]
 
     async def test_missing_token_unauthorized(self, visits: httpx.AsyncClient) -> None:
         response = await visits.post(

@@ -1,6 +1,7 @@
 import uuid
 
 import httpx
+import pytest
 
 from ingest.tenants import CreatedTenant
 from tests.integration.visits.helpers import (
@@ -204,3 +205,34 @@ class TestTenantVisits:
     async def test_missing_key_unauthorized(self, visits: httpx.AsyncClient) -> None:
         response = await visits.get("/visits")
         assert response.status_code == 401
+
+
+class TestPaging:
+    @pytest.mark.parametrize("offset_value", ["9223372036854775808", "1000001", "-1"])
+    async def test_offset_out_of_range_rejected(
+        self, offset_value: str, visits: httpx.AsyncClient, tenant: CreatedTenant
+    ) -> None:
+        agent_visit = await assigned_visit(visits)
+        for path, headers in [
+            ("/visits", tenant_headers(tenant)),
+            ("/agent/visits", agent_visit.headers),
+        ]:
+            response = await visits.get(
+                path, params={"offset": offset_value}, headers=headers
+            )
+            assert response.status_code == 422, (path, response.text)
+            assert response.json()["errors"][0]["location"] == "query.offset"
+
+    async def test_largest_offset_accepted(
+        self, visits: httpx.AsyncClient, tenant: CreatedTenant
+    ) -> None:
+        agent_visit = await assigned_visit(visits)
+        for path, headers in [
+            ("/visits", tenant_headers(tenant)),
+            ("/agent/visits", agent_visit.headers),
+        ]:
+            response = await visits.get(
+                path, params={"offset": "1000000"}, headers=headers
+            )
+            assert response.status_code == 200, (path, response.text)
+            assert response.json()["items"] == []

@@ -68,6 +68,26 @@ class TestAgentSpec:
 
         assert f"daily_capacity {capacity}" in message
 
+    @pytest.mark.parametrize("capacity", [1001, 2**31, 10**20])
+    def test_rejects_capacity_over_maximum(self, capacity: int) -> None:
+        message = _error_text(daily_capacity=capacity)
+
+        assert f"daily_capacity {capacity}" in message
+        assert "at most 1000" in message
+
+    def test_rejects_nul_in_name(self) -> None:
+        message = _error_text(name="Rosa\x00")
+
+        assert "NUL" in message
+
+    @pytest.mark.parametrize("field", ["lat", "lon"])
+    @pytest.mark.parametrize("value", [float("nan"), float("inf")])
+    def test_rejects_non_finite_coordinates(self, field: str, value: float) -> None:
+        message = _error_text(**{field: value})
+
+        assert field in message
+        assert "finite number" in message
+
     def test_rejects_blank_name(self) -> None:
         message = _error_text(name="   ")
 

@@ -1,3 +1,6 @@
+import asyncio
+import math
+import time
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -6,6 +9,7 @@ import pytest
 
 from shared.errors import UnprocessableError
 from shared.events.payloads import Money, PersonMet
+from tests.unit.visits.schema_server import schema_server
 from visits import rules
 
 NOW = datetime(2026, 3, 10, 18, 0, tzinfo=UTC)
@@ -107,6 +111,34 @@ class TestCheckPromise:
         device_time = datetime(2026, 3, 10, 19, 0, tzinfo=timezone(timedelta(hours=-6)))
         assert promise_errors(due_date=date(2026, 3, 10), device_time=device_time) == []
 
+    def test_due_date_at_limit_accepted(self) -> None:
+        due = NOW.date() + timedelta(days=365)
+        assert promise_errors(due_date=due) == []
+
+    @pytest.mark.parametrize("due", [date(2027, 3, 11), date(9999, 12, 31)])
+    def test_due_date_beyond_limit_rejected(self, due: date) -> None:
+        errors = promise_errors(due_date=due)
+        assert locations(errors) == ["body.promise.due_date"]
+        assert "more than 365 days" in errors[0]["message"]
+        assert "2027-03-10" in errors[0]["message"]
+
+    def test_due_date_limit_follows_setting(self) -> None:
+        due = NOW.date() + timedelta(days=31)
+        errors = promise_errors(due_date=due, max_due_days=30)
+        assert locations(errors) == ["body.promise.due_date"]
+
+    def test_unknown_balance_needs_visit_currency(self) -> None:
+        errors = promise_errors(currency="USD", balance=None, visit_currency="MXN")
+        assert locations(errors) == ["body.promise.currency"]
+        assert "visit's MXN" in errors[0]["message"]
+
+    def test_unknown_balance_visit_currency_accepted(self) -> None:
+        assert promise_errors(balance=None, visit_currency="MXN") == []
+
+    def test_balance_currency_wins_over_visit_currency(self) -> None:
+        errors = promise_errors(currency="USD", visit_currency="USD")
+        assert locations(errors) == ["body.promise.currency"]
+
     def test_amount_and_date_errors_both_listed(self) -> None:
         errors = promise_errors(amount=Decimal("0"), due_date=date(2026, 1, 1))
         assert locations(errors) == ["body.promise.amount", "body.promise.due_date"]
@@ -158,6 +190,159 @@ class TestCheckAnswers:
     def test_invalid_schema_rejected(self) -> None:
         with pytest.raises(UnprocessableError, match="not a valid JSON Schema"):
             rules.check_answers({}, {"type": "no-such-type"})
+
+    def test_local_ref_resolved(self) -> None:
+        schema = {
+            "$defs": {"reason": {"type": "string"}},
+            "properties": {"reason": {"$ref": "#/$defs/reason"}},
+        }
+        assert rules.check_answers({"reason": "illness"}, schema) == []
+        errors = rules.check_answers({"reason": 5}, schema)
+        assert locations(errors) == ["body.answers.reason"]
+
+    def test_remote_ref_never_fetched(self) -> None:
+        with schema_server() as server:
+            schema = {
+                "type": "object",
+                "properties": {"x": {"$ref": f"{server.base_url}/schema.json"}},
+            }
+            with pytest.raises(UnprocessableError) as raised:
+                rules.check_answers({"x": "guess"}, schema)
+            assert server.requests == 0, server.paths
+        error = raised.value
+        assert "external schema" in error.detail
+        assert f"{server.base_url}/schema.json" in error.detail
+        assert "director must fix" in error.detail
+        assert "SECRET" not in error.detail
+        assert [e["location"] for e in error.extensions["errors"]] == ["body.answers"]
+
+    def test_ref_relative_to_remote_id_never_fetched(self) -> None:
+        with schema_server() as server:
+            schema = {
+                "$id": f"{server.base_url}/brief.json",
+                "properties": {"x": {"$ref": "other.json"}},
+            }
+            with pytest.raises(UnprocessableError, match="external schema"):
+                rules.check_answers({"x": "guess"}, schema)
+            assert server.requests == 0, server.paths
+
+    @pytest.mark.parametrize("ref", ["#/$defs/nowhere", "#nowhere"])
+    def test_missing_local_ref_rejected(self, ref: str) -> None:
+        schema = {"properties": {"x": {"$ref": ref}}}
+        with pytest.raises(UnprocessableError) as raised:
+            rules.check_answers({"x": 1}, schema)
+        assert f"refers to {ref!r}, which does not exist" in raised.value.detail
+
+    def test_ref_loop_rejected(self) -> None:
+        with pytest.raises(UnprocessableError, match="endless loop"):
+            rules.check_answers({"x": 1}, {"$ref": "#"})
+
+    @pytest.mark.parametrize(
+        ("schema", "keyword"),
+        [
+            (
+                {"properties": {"r": {"type": "string", "pattern": "^(a+)+$"}}},
+                "pattern",
+            ),
+            (
+                {"patternProperties": {"^(a+)+$": {"type": "string"}}},
+                "patternProperties",
+            ),
+            ({"propertyNames": {"pattern": "^[a-z]+$"}}, "pattern"),
+            ({"$defs": {"r": {"pattern": "^a$"}}}, "pattern"),
+            # Reachable through a local $ref, so unknown keywords count too.
+            ({"x-hidden": {"pattern": "^a$"}}, "pattern"),
+        ],
+    )
+    def test_regex_keyword_rejected(self, schema: dict[str, Any], keyword: str) -> None:
+        started = time.monotonic()
+        with pytest.raises(UnprocessableError) as raised:
+            rules.check_answers({"r": "a" * 28 + "b"}, schema)
+        assert time.monotonic() - started < 1
+        assert f"keyword {keyword!r}" in raised.value.detail
+        assert "director must remove it" in raised.value.detail
+
+    def test_property_named_pattern_allowed(self) -> None:
+        schema = {"properties": {"pattern": {"type": "string"}}}
+        assert rules.check_answers({"pattern": "stripes"}, schema) == []
+
+
+class TestCheckAnswerValues:
+    def test_plain_answers_accepted(self) -> None:
+        answers = {"a": "text", "b": [1, 2.5, None, True], "c": {"d": "e"}}
+        assert rules.check_answer_values(answers) == []
+
+    def test_nul_in_answer_rejected(self) -> None:
+        errors = rules.check_answer_values({"a": {"b": ["ok", "x\x00y"]}})
+        assert locations(errors) == ["body.answers.a.b.1"]
+        assert "NUL" in errors[0]["message"]
+
+    def test_nul_in_answer_name_rejected(self) -> None:
+        errors = rules.check_answer_values({"ok": 1, "a\x00b": "x"})
+        assert locations(errors) == ["body.answers"]
+        assert "'a\\x00b'" in errors[0]["message"]
+
+    def test_answer_at_length_cap_accepted(self) -> None:
+        text = "a" * rules.MAX_ANSWER_CHARS
+        assert rules.check_answer_values({"a": text}) == []
+
+    def test_answer_over_length_cap_rejected(self) -> None:
+        errors = rules.check_answer_values({"a": "a" * (rules.MAX_ANSWER_CHARS + 1)})
+        assert locations(errors) == ["body.answers.a"]
+        assert "4001 characters" in errors[0]["message"]
+        assert "at most 4000" in errors[0]["message"]
+
+    @pytest.mark.parametrize("number", [math.inf, -math.inf, math.nan])
+    def test_non_finite_number_rejected(self, number: float) -> None:
+        errors = rules.check_answer_values({"income": number})
+        assert locations(errors) == ["body.answers.income"]
+        assert "not a finite number" in errors[0]["message"]
+
+    def test_deep_nesting_rejected(self) -> None:
+        answers: dict[str, Any] = {}
+        node = answers
+        for _ in range(5000):
+            node["a"] = {}
+            node = node["a"]
+        errors = rules.check_answer_values(answers)
+        assert len(errors) == 1
+        assert "nested more than 32 levels" in errors[0]["message"]
+
+
+class TestCheckAnswersInTime:
+    async def test_valid_answers_checked_off_the_loop(self) -> None:
+        errors = await rules.check_answers_in_time(
+            {"reason": "illness"}, QUESTIONS, timeout_seconds=2
+        )
+        assert errors == []
+
+    async def test_slow_check_times_out_without_blocking_loop(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def slow_check(answers: dict[str, Any], schema: dict[str, Any]) -> list[Any]:
+            time.sleep(1)
+            return []
+
+        monkeypatch.setattr(rules, "check_answers", slow_check)
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        task = asyncio.create_task(ticker())
+        started = time.monotonic()
+        try:
+            with pytest.raises(UnprocessableError) as raised:
+                await rules.check_answers_in_time({}, {}, timeout_seconds=0.2)
+        finally:
+            task.cancel()
+        assert time.monotonic() - started < 0.9
+        assert ticks >= 5
+        assert "could not be checked" in raised.value.detail
+        assert "within 0.2 s" in raised.value.detail
 
 
 class TestIsVerified:
