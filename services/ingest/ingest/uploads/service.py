@@ -176,15 +176,7 @@ def _account_event(
             else None
         ),
         days_past_due=row.days_past_due,
-        address=Address(
-            street=row.street,
-            exterior_number=row.exterior_number,
-            interior_number=row.interior_number,
-            colonia=row.colonia,
-            municipality=row.municipality,
-            state=row.state,
-            postal_code=row.postal_code,
-        ),
+        address=Address.model_validate(row, from_attributes=True),
         phone=row.phone,
         location=location,
         created=created,
