@@ -1,9 +1,9 @@
 """A database and a set of topics of the demo's own, new for every run.
 
 Agents from an earlier run would otherwise sit at the same places and take
-visits that this run's simulated agents then never play, so each run
-recreates the `campo_demo` database (CAMPO_DEMO_DATABASE names another) on
-the server of DATABASE_URL and uses topics under a new prefix.
+visits that this run's simulated agents never play. So each run recreates
+the `campo_demo` database (CAMPO_DEMO_DATABASE names another) on the server
+of DATABASE_URL, and uses topics under a new prefix.
 """
 
 import os

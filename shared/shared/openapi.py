@@ -1,8 +1,8 @@
 """OpenAPI document fixes that apply to every service.
 
 FastAPI documents request validation failures with its own
-`HTTPValidationError` schema, but our handler answers them with an RFC 9457
-problem document; the OpenAPI document must describe what clients get.
+`HTTPValidationError` schema, but our handler returns an RFC 9457 problem
+document for them. The OpenAPI document must describe what clients get.
 """
 
 from typing import Any

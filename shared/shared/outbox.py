@@ -54,10 +54,10 @@ class OutboxRelay:
     Rows are locked with FOR UPDATE SKIP LOCKED while they are sent, so two
     relays of one service never publish the same row twice.
 
-    NOTE: a row the broker refuses for good (a message over the broker's
-    size limit) is retried forever and holds back the rows after it; the
-    input limits on uploads and briefs keep events far below 1 MB, but a
-    dead-letter state for outbox rows would remove the risk. Order per key
+    NOTE: a row the broker rejects for good (a message over the broker's
+    size limit) is retried forever and delays the rows after it. The input
+    limits on uploads and briefs keep events far below 1 MB; a dead-letter
+    state for outbox rows would remove the risk. Order per key
     holds with one relay per service. A crash between the broker's ack and
     the commit publishes the batch again on restart, which is why consumers
     deduplicate by event id.

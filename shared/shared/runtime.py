@@ -1,4 +1,4 @@
-"""What a running service holds: engine, producer, outbox relay and consumers.
+"""The parts of a running service: engine, producer, outbox relay and consumers.
 
 Built in the FastAPI lifespan, never at import time, and stopped in reverse
 order: consumers first, then the relay, the producer and the engine.
@@ -60,9 +60,18 @@ class ServiceRuntime:
         )
 
     def consumer(
-        self, *, group: str, streams: list[str], handlers: dict[Any, Any]
+        self,
+        *,
+        group: str,
+        streams: list[str],
+        handlers: dict[Any, Any],
+        after_commit: Callable[[], None] | None = None,
     ) -> EventConsumer:
-        """Build a consumer whose commits wake the relay for the events it emits."""
+        """Build a consumer whose commits wake the relay, or `after_commit` instead.
+
+        A hook that replaces the relay wake-up should call `relay.notify` too
+        when its handlers emit events.
+        """
         return EventConsumer(
             group_id=f"{self.name}.{group}",
             streams=streams,
@@ -71,7 +80,7 @@ class ServiceRuntime:
             tables=self.tables,
             producer=self.producer,
             settings=self.settings,
-            after_commit=self.relay.notify,
+            after_commit=after_commit or self.relay.notify,
         )
 
 

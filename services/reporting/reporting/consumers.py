@@ -214,14 +214,10 @@ HANDLERS: dict[type, Any] = {
 
 def build_consumers(runtime: ServiceRuntime) -> list[EventConsumer]:
     notifier = commit_notifier(runtime)
-    consumer = EventConsumer(
-        group_id=f"{runtime.name}.{CONSUMER_GROUP}",
+    consumer = runtime.consumer(
+        group=CONSUMER_GROUP,
         streams=list(ALL_TOPICS),
         handlers=HANDLERS,
-        sessionmaker=runtime.sessionmaker,
-        tables=runtime.tables,
-        producer=runtime.producer,
-        settings=runtime.settings,
         after_commit=notifier.notify,
     )
     return [consumer]

@@ -60,7 +60,7 @@ class Address(BaseModel):
 
 
 class PersonMet(StrEnum):
-    """Who the agent met at the door; the first two count as contact."""
+    """The person the agent met at the door; debtor and guarantor count as contact."""
 
     DEBTOR = "debtor"
     GUARANTOR = "guarantor"
@@ -156,7 +156,7 @@ class Brief(BaseModel):
 
 
 class VisitRequested(Payload):
-    """A campaign asks for one visit to one account; the visit id is minted here."""
+    """A campaign's request for one visit to one account; ingest mints the visit id."""
 
     event_type = "campo.visit.requested"
     topic = topics.VISIT_REQUESTS
@@ -200,7 +200,7 @@ class AssignmentCreated(Payload):
 
 
 class VisitUnmatched(Payload):
-    """No agent covers the visit's address; `nearest_agent_distance_m` says how far."""
+    """A visit no agent covers; `nearest_agent_distance_m` is the closest agent."""
 
     event_type = "campo.visit.unmatched"
     topic = topics.ASSIGNMENTS

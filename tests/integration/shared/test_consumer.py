@@ -137,7 +137,7 @@ class TestEventConsumer:
         await eventually(marker_stored, message="the consumer moved past the poison")
         assert await state.stored(name) == 0
 
-    async def test_parked_event_keeps_key_order_and_blocks_no_one(self, harness):
+    async def test_parked_event_keeps_key_order(self, harness):
         state, send = harness
         key = uuid.uuid4()
         first = f"gated-first-{uuid.uuid4().hex[:6]}"

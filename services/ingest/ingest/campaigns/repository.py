@@ -124,7 +124,7 @@ async def mark_launched(
 async def accounts_to_visit(
     session: AsyncSession, *, campaign_id: uuid.UUID
 ) -> list[Any]:
-    """The campaign's accounts with their coordinates, for the visit requests."""
+    """Return the campaign's accounts with their coordinates, for the visit requests."""
     geometry = func.cast(Account.location, Geometry)
     rows = await session.execute(
         select(

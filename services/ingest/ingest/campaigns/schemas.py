@@ -16,16 +16,16 @@ from pydantic import (
 
 MAX_SELECTED_KEYS = 100_000
 MAX_QUESTIONS_BYTES = 32 * 1024
-# Keywords whose evaluation the agent's answers would trigger on the server:
-# regular expressions can backtrack for minutes, and references other than
-# `#/...` would make the server fetch a URL of the tenant's choosing.
+# Keywords the server would evaluate on every agent's submission. Regular
+# expressions can backtrack for minutes, and references other than `#/...`
+# would make the server fetch a URL of the tenant's choosing.
 FORBIDDEN_KEYWORDS = ("pattern", "patternProperties", "$dynamicRef", "$recursiveRef")
 
 AccountKey = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 class Selection(BaseModel):
-    """Which accounts the campaign visits: a list of account keys, or a filter."""
+    """The accounts a campaign visits: a list of account keys, or a filter."""
 
     account_keys: list[AccountKey] | None = Field(
         default=None, max_length=MAX_SELECTED_KEYS, description="Explicit account keys."

@@ -85,7 +85,7 @@ def normalize_header(header: object) -> str:
 
 @dataclass
 class ColumnMap:
-    """Where each field sits in the row, and the columns kept as extras."""
+    """The row position of each field, and the columns kept as extras."""
 
     fields: dict[str, int] = field(default_factory=dict)
     extras: dict[str, int] = field(default_factory=dict)

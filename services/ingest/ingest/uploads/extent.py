@@ -71,11 +71,11 @@ def _check_cell(element: ElementTree.Element, *, max_rows: int) -> None:
     row, column = int(match.group(2)), column_number(match.group(1))
     if row > max_rows:
         raise WorkbookTooLargeError(
-            f"cell {match.group(0)} holds a value on row {row}; a sheet may reach "
+            f"cell {match.group(0)} contains a value on row {row}; a sheet may reach "
             f"row {max_rows}, so split the portfolio or delete what lies below"
         )
     if column > MAX_COLUMNS:
         raise WorkbookTooLargeError(
-            f"cell {match.group(0)} holds a value in column {column}; a sheet may "
+            f"cell {match.group(0)} contains a value in column {column}; a sheet may "
             f"use {MAX_COLUMNS} columns, so delete what lies to the right"
         )

@@ -3,7 +3,7 @@
 Required values (the account key and the debtor's name) and malformed
 numbers reject the row. A bad optional value (a phone, a postal code,
 coordinates) is dropped with a warning, so the account is still stored
-and the director is told what to fix.
+and the report shows the director what to fix.
 """
 
 import math
@@ -19,7 +19,7 @@ import phonenumbers
 MX_LAT_RANGE = (14.3, 32.8)
 MX_LON_RANGE = (-118.6, -86.5)
 
-# Numeric(14, 2) in the accounts table holds amounts below 10^12.
+# Numeric(14, 2) in the accounts table stores amounts below 10^12.
 MAX_AMOUNT = Decimal(10) ** 12
 MAX_DAYS_PAST_DUE = 36_500
 MAX_CELL_CHARS = 10_000
@@ -28,7 +28,7 @@ _MONEY_CLEAN = re.compile(r"[\s$]|MXN|USD", re.IGNORECASE)
 
 
 class ValueProblem(ValueError):
-    """A value that cannot be used; the message says why and what is expected."""
+    """An unusable value; the message explains why and what is expected."""
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Read a portfolio file into rows and turn each row into an account or issues.
 
-The format is told by content, not by file name: XLSX is a ZIP archive, XLS
+The format is detected from the content, not the file name: XLSX is a ZIP archive, XLS
 an OLE2 compound file, anything else is read as CSV text.
 """
 
@@ -36,7 +36,7 @@ CSV_DELIMITERS = ";,\t|"
 
 CellReader = Callable[[str], object]
 
-# Longest text each field holds, as sized in the accounts table.
+# Maximum length of each text field, as sized in the accounts table.
 TEXT_FIELDS = {
     "street": 300,
     "exterior_number": 50,
@@ -50,7 +50,7 @@ MAX_EXTRA_CHARS = 2_000
 
 
 class UnreadableFileError(ValueError):
-    """The file is not a workbook or CSV we can read; the message says why."""
+    """The file is not a readable workbook or CSV; the message explains why."""
 
 
 @dataclass

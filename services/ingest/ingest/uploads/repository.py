@@ -65,7 +65,7 @@ async def upsert_accounts(
     """Insert or update accounts by (tenant, account key); return (id, row, created)."""
     results: list[tuple[uuid.UUID, AccountRow, bool]] = []
     # Rows are written in key order, so two uploads touching the same
-    # accounts take their row locks in the same order and cannot deadlock.
+    # accounts take their row locks in the same order: no lock-order deadlock.
     rows = sorted(rows, key=lambda row: row.account_key)
     for start in range(0, len(rows), UPSERT_BATCH_SIZE):
         batch = rows[start : start + UPSERT_BATCH_SIZE]
