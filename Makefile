@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 include Makefile.infra
 
 .DEFAULT_GOAL := help
-.PHONY: help env migrate demo test test-unit lint format portfolio
+.PHONY: help env migrate demo test test-unit bench-ingest lint format portfolio
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -29,6 +29,9 @@ test: env infra ## Run unit, integration and end-to-end tests on real PostgreSQL
 
 test-unit: env ## Run only the unit tests (no servers needed)
 	$(UV) run pytest tests/unit $(PYTEST_ARGS)
+
+bench-ingest: env infra ## Time ingest's upload path against COPY and openpyxl (not a test)
+	$(UV) run --group bench python -m bench.ingest
 
 lint: env ## Check formatting and lint with ruff
 	$(UV) run ruff format --check .

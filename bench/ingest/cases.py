@@ -1,0 +1,172 @@
+"""One benchmark case per process, so each peak-memory figure is its own.
+
+Run as `python -m bench.ingest.cases CASE FILE`; the database and tenant come
+from the environment (DATABASE_URL, BENCH_TENANT_ID). Prints one JSON line:
+seconds, peak resident memory and, for the service case, seconds per stage.
+"""
+
+import asyncio
+import json
+import os
+import resource
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy import func, select
+
+from bench.ingest.generate import HEADERS
+
+Timings = dict[str, float]
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def plain_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+async def copy_case(path: Path) -> dict[str, Any]:
+    """COPY the CSV into an unindexed table of text columns: the floor."""
+    connection = await asyncpg.connect(plain_dsn(os.environ["DATABASE_URL"]))
+    try:
+        columns = ", ".join(f"c{index} text" for index in range(len(HEADERS)))
+        await connection.execute(f"CREATE TABLE bench_copy_{os.getpid()} ({columns})")
+        started = time.perf_counter()
+        result = await connection.copy_to_table(
+            f"bench_copy_{os.getpid()}", source=str(path), format="csv", header=True
+        )
+        seconds = time.perf_counter() - started
+    finally:
+        await connection.close()
+    return {"seconds": seconds, "rows": int(result.split()[-1])}
+
+
+def timed(timings: Timings, stage: str, function: Callable[..., Any]) -> Any:
+    """Wrap a sync or async function so its time adds up under `stage`."""
+    if asyncio.iscoroutinefunction(function):
+
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await function(*args, **kwargs)
+            finally:
+                timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
+
+        return async_wrapper
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
+
+    return wrapper
+
+
+async def service_case(path: Path) -> dict[str, Any]:
+    """Run the file through ingest's own upload code, outbox included.
+
+    The stage timers wrap the service's functions in place; the code path is
+    the one `POST /uploads` runs, minus HTTP. No relay runs, so the events
+    stay in the outbox, where the figure counts them.
+    """
+    from ingest.models import common
+    from ingest.settings import IngestSettings
+    from ingest.uploads import parsing, repository, service
+    from shared.runtime import ServiceRuntime, _start_runtime
+
+    timings: Timings = {}
+    parsing.read_rows = timed(timings, "read", parsing.read_rows)
+    service.parse_file = timed(timings, "parse", service.parse_file)
+    repository.upsert_accounts = timed(timings, "store", repository.upsert_accounts)
+    ServiceRuntime.emit = timed(timings, "outbox", ServiceRuntime.emit)  # type: ignore[method-assign]
+
+    settings = IngestSettings()
+    content = path.read_bytes()  # noqa: ASYNC240 - read once, before the clock starts
+    runtime = await _start_runtime("ingest", settings, common)
+    try:
+        started = time.perf_counter()
+        async with runtime.sessionmaker() as session:
+            upload = await service.process_upload(
+                runtime,
+                session,
+                tenant_id=uuid.UUID(os.environ["BENCH_TENANT_ID"]),
+                filename=path.name,
+                content=content,
+                max_rows=settings.max_upload_rows,
+            )
+        seconds = time.perf_counter() - started
+        async with runtime.engine.connect() as connection:
+            outbox_rows = await connection.scalar(
+                select(func.count()).select_from(common.outbox)
+            )
+    finally:
+        await runtime.producer.stop()
+        await runtime.engine.dispose()
+    # "parse" contains "read"; report normalising and validating apart.
+    stages = {
+        "read": timings.get("read", 0.0),
+        "normalise and validate": timings.get("parse", 0.0) - timings.get("read", 0.0),
+        "store accounts": timings.get("store", 0.0),
+        "outbox events": timings.get("outbox", 0.0),
+    }
+    stages["other (commit, report)"] = seconds - sum(stages.values())
+    return {
+        "seconds": seconds,
+        "rows": upload.rows_valid,
+        "rows_invalid": upload.rows_invalid,
+        "outbox_rows": outbox_rows,
+        "stages": stages,
+    }
+
+
+def calamine_case(path: Path) -> dict[str, Any]:
+    """Read the XLSX with ingest's own reader (python-calamine)."""
+    from ingest.uploads.parsing import read_rows
+
+    content = path.read_bytes()
+    started = time.perf_counter()
+    rows = read_rows(content, "xlsx", max_rows=10_000_000)
+    return {"seconds": time.perf_counter() - started, "rows": len(rows) - 1}
+
+
+def openpyxl_case(path: Path) -> dict[str, Any]:
+    """Read the same XLSX with openpyxl in read-only mode, values only."""
+    import openpyxl
+
+    started = time.perf_counter()
+    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    rows = [list(row) for row in workbook.worksheets[0].iter_rows(values_only=True)]
+    workbook.close()
+    return {"seconds": time.perf_counter() - started, "rows": len(rows) - 1}
+
+
+def main() -> None:
+    case, path = sys.argv[1], Path(sys.argv[2])
+    if case == "copy":
+        result = asyncio.run(copy_case(path))
+    elif case == "service":
+        result = asyncio.run(service_case(path))
+    elif case == "calamine":
+        result = calamine_case(path)
+    elif case == "openpyxl":
+        result = openpyxl_case(path)
+    else:
+        raise SystemExit(
+            f"unknown case {case!r}; use copy, service, calamine or openpyxl"
+        )
+    result["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
