@@ -75,7 +75,7 @@ class Account(Base):
 
 
 class GeocodeCacheEntry(Base):
-    """A provider's answer to one address, shared by tenants: no tenant, no debtor.
+    """A provider's result for one address, shared by tenants: no tenant, no debtor.
 
     `found` false records that the provider has no place for the address, so
     it is not asked again. Provider errors are never stored.

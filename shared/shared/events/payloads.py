@@ -60,7 +60,7 @@ class Address(BaseModel):
 
 
 class LocationPrecision(StrEnum):
-    """How closely an account's coordinates point at its door, finest first."""
+    """The closeness of an account's coordinates to its door, finest first."""
 
     ROOFTOP = "rooftop"
     STREET = "street"
@@ -70,7 +70,7 @@ class LocationPrecision(StrEnum):
 
 
 class LocationSource(StrEnum):
-    """Where an account's coordinates came from."""
+    """The origin of an account's coordinates."""
 
     FILE = "file"
     GAZETTEER = "gazetteer"

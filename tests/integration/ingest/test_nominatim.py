@@ -123,7 +123,7 @@ class TestNominatimGeocoder:
         assert outcome.result is None
         assert outcome.warning is not None
         assert "HTTP 500" in outcome.warning
-        # A failure is not cached, so the next upload asks again.
+        # A failure is not cached, so the next upload sends the request again.
         await make_geocoder().geocode([query])
         assert len(provider.requests_for(name)) == 2
 

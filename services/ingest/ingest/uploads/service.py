@@ -48,6 +48,8 @@ async def process_upload(
     except UnreadableFileError as error:
         raise UnreadableUploadError(f"{filename}: {error}", filename=filename) from None
     # Geocoding may wait on a provider, so it runs before the transaction.
+    # NOTE: a replayed Idempotency-Key geocodes the file again, though the
+    # provider's results then come from the cache.
     placements = await locator.locate(parsed)
 
     async def store() -> tuple[int, dict[str, str]]:
