@@ -16,7 +16,9 @@ def get_settings(runtime: RuntimeDep) -> IngestSettings:
 SettingsDep = Annotated[IngestSettings, Depends(get_settings)]
 
 
-def get_locator(runtime: RuntimeDep, settings: SettingsDep) -> AccountLocator:
+async def get_locator(runtime: RuntimeDep, settings: SettingsDep) -> AccountLocator:
+    # Async, so it runs on the event loop rather than in a worker thread, and
+    # two first uploads cannot build two locators with two rate limits.
     locator = runtime.state.get("locator")
     if locator is None:
         locator = build_locator(settings, runtime.sessionmaker)

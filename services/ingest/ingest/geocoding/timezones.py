@@ -80,7 +80,8 @@ def _finder() -> TimezoneFinder:
     return TimezoneFinder()
 
 
-@functools.cache
+# Geocoded accounts share their locality's point, so most lookups repeat.
+@functools.lru_cache(maxsize=65_536)
 def zone_at(lat: float, lon: float) -> str | None:
     """Return the zone at a point on land, or None at sea (an `Etc/` zone)."""
     zone = _finder().timezone_at(lat=lat, lng=lon)
