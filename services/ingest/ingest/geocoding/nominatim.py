@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest.geocoding import repository
 from ingest.geocoding.base import AddressQuery, GeocodeOutcome, GeoResult
+from ingest.models import GeocodeCacheEntry
 from shared.events.payloads import LocationPrecision, LocationSource
 
 log = structlog.get_logger(__name__)
@@ -166,8 +167,8 @@ def _parse_places(places: Any) -> GeoResult | None:
     return GeoResult(lat, lon, precision, LocationSource.NOMINATIM)
 
 
-def _cached_outcome(entry: Any) -> GeocodeOutcome:
-    if not entry.found:
+def _cached_outcome(entry: GeocodeCacheEntry) -> GeocodeOutcome:
+    if entry.lat is None or entry.lon is None or entry.precision is None:
         return _NOT_FOUND
     result = GeoResult(
         entry.lat, entry.lon, LocationPrecision(entry.precision), LocationSource.CACHE

@@ -133,7 +133,7 @@ class AccountLocator:
 def _with_time_zones(
     rows: dict[str, ParsedRow], results: dict[str, GeoResult | None]
 ) -> dict[str, Placement]:
-    placements = {}
+    placements: dict[str, Placement] = {}
     for key, result in results.items():
         zone = zone_at(result.lat, result.lon) if result is not None else None
         if zone is None:
