@@ -1,10 +1,12 @@
 """Geocoding through a Nominatim-compatible HTTP provider, with a persistent cache.
 
-Each address goes to `GET {base}/search?format=jsonv2&q=...&countrycodes=mx`
-at most once: the result, found or not, is cached in ingest's schema under the
-folded address. Requests are spaced by a per-process rate limit. A provider
-error or timeout leaves that address without a result and a warning, and is
-not cached, so a later upload asks again.
+An address goes to `GET {base}/search?format=jsonv2&q=...&countrycodes=mx`
+and the result, found or not, is cached in ingest's schema under the folded
+address, so later uploads send no request for it. Two uploads running at
+once may both send the same new address. Requests are spaced by a
+per-process rate limit. A provider error or timeout leaves that address
+without a result and with a warning, and is not cached, so a later upload
+sends the request again.
 """
 
 import asyncio
