@@ -7,7 +7,9 @@ from typing import Any
 
 from geoalchemy2 import Geography
 from sqlalchemy import (
+    Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -54,12 +56,40 @@ class Account(Base):
     location: Mapped[Any] = mapped_column(
         Geography("POINT", srid=4326, spatial_index=False), nullable=True
     )
+    location_precision: Mapped[str | None] = mapped_column(String(20))
+    location_source: Mapped[str | None] = mapped_column(String(20))
+    location_status: Mapped[str] = mapped_column(
+        String(20),
+        server_default="unplaced",
+        doc="`placed`, or `unplaced` when neither the file nor a geocoder placed it.",
+    )
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     extra: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     last_upload_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
     updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class GeocodeCacheEntry(Base):
+    """A provider's result for one address, shared by tenants: no tenant, no debtor.
+
+    `found` false records that the provider has no place for the address, so
+    it is not asked again. Provider errors are never stored.
+    """
+
+    __tablename__ = "geocode_cache"
+
+    query_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20), primary_key=True)
+    found: Mapped[bool] = mapped_column(Boolean)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    precision: Mapped[str | None] = mapped_column(String(20))
+    fetched_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
 

@@ -1,6 +1,9 @@
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from shared.events.payloads import LocationPrecision
 from shared.settings import ServiceSettings
 
 
@@ -13,3 +16,50 @@ class IngestSettings(ServiceSettings):
     max_upload_rows: int = Field(
         default=100_000, gt=0, description="Most data rows read from one file."
     )
+    file_location_precision: LocationPrecision = Field(
+        default=LocationPrecision.ROOFTOP,
+        description="Precision recorded for coordinates that come in the file.",
+    )
+    geocoder: Literal["gazetteer", "nominatim"] = Field(
+        default="gazetteer",
+        description=(
+            "How accounts without coordinates are placed: `gazetteer` works "
+            "offline from GeoNames; `nominatim` asks the provider at "
+            "INGEST_NOMINATIM_URL first and falls back to the gazetteer."
+        ),
+    )
+    nominatim_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="Base URL of a Nominatim-compatible provider, without /search.",
+    )
+    nominatim_user_agent: str = Field(
+        default="campo-ingest/0.1",
+        min_length=1,
+        description="User-Agent sent to the provider, which may require one.",
+    )
+    nominatim_requests_per_second: float = Field(
+        default=1.0,
+        gt=0,
+        description="Maximum requests sent to the provider per second, per process.",
+    )
+    nominatim_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Time allowed for one provider request."
+    )
+    nominatim_max_requests_per_upload: int = Field(
+        default=120,
+        ge=0,
+        description=(
+            "Provider requests one upload may make; the upload waits for them, "
+            "so the rest of its addresses go to the gazetteer."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def require_nominatim_url(self) -> "IngestSettings":
+        if self.geocoder == "nominatim" and not self.nominatim_url:
+            raise ValueError(
+                "INGEST_GEOCODER=nominatim needs INGEST_NOMINATIM_URL, the "
+                "provider's base URL, e.g. http://127.0.0.1:8080"
+            )
+        return self

@@ -59,6 +59,25 @@ class Address(BaseModel):
     postal_code: str | None = Field(default=None, pattern=r"^\d{5}$")
 
 
+class LocationPrecision(StrEnum):
+    """The closeness of an account's coordinates to its door, finest first."""
+
+    ROOFTOP = "rooftop"
+    STREET = "street"
+    POSTAL_CODE = "postal_code"
+    LOCALITY = "locality"
+    STATE = "state"
+
+
+class LocationSource(StrEnum):
+    """The origin of an account's coordinates."""
+
+    FILE = "file"
+    GAZETTEER = "gazetteer"
+    NOMINATIM = "nominatim"
+    CACHE = "cache"
+
+
 class PersonMet(StrEnum):
     """The person the agent met at the door; debtor and guarantor count as contact."""
 
@@ -119,6 +138,14 @@ class AccountUpserted(Payload):
     address: Address
     phone: str | None = None
     location: GeoPoint | None = None
+    location_precision: LocationPrecision | None = Field(
+        default=None, description="Absent when the account could not be placed."
+    )
+    location_source: LocationSource | None = None
+    time_zone: str | None = Field(
+        default=None,
+        description="IANA time zone of the address, e.g. America/Tijuana.",
+    )
     created: bool = Field(description="True for a new account, false for an update.")
 
     def aggregate_id(self) -> str:

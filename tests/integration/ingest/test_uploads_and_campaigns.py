@@ -133,7 +133,15 @@ class TestCampaigns:
         tenant = await make_tenant()
         key = {"X-API-Key": tenant.api_key.key}
         rows = [account_row(f"L-{i}", lat=19.40 + i / 100) for i in range(3)]
-        rows.append(account_row("L-nowhere", lat=None, lon=None))
+        rows.append(
+            account_row(
+                "L-nowhere",
+                lat=None,
+                lon=None,
+                colonia="Colonia Inexistente",
+                municipality="Municipio Inexistente",
+            )
+        )
         await upload(ingest_client, tenant.api_key.key, xlsx_bytes(rows))
         created = await ingest_client.post(
             "/campaigns",

@@ -3,9 +3,14 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from shared.events.payloads import Address, GeoPoint
+from shared.events.payloads import (
+    Address,
+    GeoPoint,
+    LocationPrecision,
+    LocationSource,
+)
 
 
 class AccountOut(BaseModel):
@@ -18,6 +23,12 @@ class AccountOut(BaseModel):
     address: Address
     phone: str | None
     location: GeoPoint | None
+    location_precision: LocationPrecision | None
+    location_source: LocationSource | None
+    location_status: str = Field(
+        description="`placed`, or `unplaced` when no location could be found."
+    )
+    time_zone: str | None = Field(description="IANA time zone of the address.")
     extra: dict[str, Any]
     created_at: datetime
     updated_at: datetime

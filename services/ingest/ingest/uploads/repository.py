@@ -9,6 +9,7 @@ from sqlalchemy import func, insert, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ingest.geocoding.service import UNPLACED, Placement
 from ingest.models import Account, Upload, UploadError, common
 from ingest.uploads.normalize import AccountRow, RowIssue
 
@@ -28,6 +29,10 @@ _UPDATABLE = (
     "postal_code",
     "phone",
     "location",
+    "location_precision",
+    "location_source",
+    "location_status",
+    "time_zone",
     "extra",
     "last_upload_id",
 )
@@ -61,6 +66,7 @@ async def upsert_accounts(
     upload_id: uuid.UUID,
     currency: str,
     rows: list[AccountRow],
+    placements: dict[str, Placement],
 ) -> list[tuple[uuid.UUID, AccountRow, bool]]:
     """Insert or update accounts by (tenant, account key); return (id, row, created)."""
     results: list[tuple[uuid.UUID, AccountRow, bool]] = []
@@ -69,7 +75,16 @@ async def upsert_accounts(
     rows = sorted(rows, key=lambda row: row.account_key)
     for start in range(0, len(rows), UPSERT_BATCH_SIZE):
         batch = rows[start : start + UPSERT_BATCH_SIZE]
-        values = [_account_values(tenant_id, upload_id, currency, row) for row in batch]
+        values = [
+            _account_values(
+                tenant_id,
+                upload_id,
+                currency,
+                row,
+                placements.get(row.account_key, UNPLACED),
+            )
+            for row in batch
+        ]
         statement = pg_insert(Account).values(values)
         statement = statement.on_conflict_do_update(
             index_elements=["tenant_id", "account_key"],
@@ -92,11 +107,16 @@ async def upsert_accounts(
 
 
 def _account_values(
-    tenant_id: uuid.UUID, upload_id: uuid.UUID, currency: str, row: AccountRow
+    tenant_id: uuid.UUID,
+    upload_id: uuid.UUID,
+    currency: str,
+    row: AccountRow,
+    placement: Placement,
 ) -> dict[str, Any]:
+    result = placement.result
     location = None
-    if row.latitude is not None and row.longitude is not None:
-        location = WKTElement(f"POINT({row.longitude} {row.latitude})", srid=4326)
+    if result is not None:
+        location = WKTElement(f"POINT({result.lon} {result.lat})", srid=4326)
     return {
         "account_id": uuid.uuid4(),
         "tenant_id": tenant_id,
@@ -114,6 +134,10 @@ def _account_values(
         "postal_code": row.postal_code,
         "phone": row.phone,
         "location": location,
+        "location_precision": result.precision.value if result else None,
+        "location_source": result.source.value if result else None,
+        "location_status": placement.status,
+        "time_zone": placement.time_zone,
         "extra": row.extra,
         "last_upload_id": upload_id,
     }

@@ -3,7 +3,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, File, UploadFile, status
 
-from ingest.dependencies import SettingsDep
+from ingest.dependencies import LocatorDep, SettingsDep
 from ingest.uploads import service
 from ingest.uploads.schemas import UploadOut
 from shared.api import CurrentTenant, IdempotencyKey, RuntimeDep, SessionDep
@@ -29,7 +29,9 @@ ignored: `No. de Crédito` (the account key), `Nombre del Titular`,
 `Colonia`, `C.P.`, `Alcaldía / Municipio`, `Estado`, `Teléfono`, `Latitud`,
 `Longitud`. Other columns are kept on the account as extras. Accounts are
 upserted by account key; valid rows are stored even when other rows fail,
-and every failure comes back with its Excel row number.
+and every failure comes back with its Excel row number. Rows without
+coordinates are geocoded from their colonia, municipality and state; an
+account that cannot be placed is stored with a `location` warning.
 """
 
 
@@ -49,6 +51,7 @@ async def upload_portfolio(
     tenant: CurrentTenant,
     runtime: RuntimeDep,
     settings: SettingsDep,
+    locator: LocatorDep,
     session: SessionDep,
     file: Annotated[UploadFile, File(description="The portfolio file.")],
     idempotency_key: IdempotencyKey = None,
@@ -67,6 +70,7 @@ async def upload_portfolio(
         filename=(file.filename or "upload")[-MAX_FILENAME_CHARS:],
         content=content,
         max_rows=settings.max_upload_rows,
+        locator=locator,
         idempotency_key=idempotency_key,
     )
 

@@ -7,6 +7,7 @@ import uuid
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ingest.geocoding.service import UNPLACED, AccountLocator, Placement
 from ingest.models import common
 from ingest.uploads import repository
 from ingest.uploads.normalize import AccountRow, RowIssue
@@ -33,6 +34,7 @@ async def process_upload(
     filename: str,
     content: bytes,
     max_rows: int,
+    locator: AccountLocator,
     idempotency_key: str | None = None,
 ) -> UploadOut:
     """Store every valid row and report every invalid one, in one transaction.
@@ -45,9 +47,15 @@ async def process_upload(
         parsed = await asyncio.to_thread(parse_file, content, max_rows=max_rows)
     except UnreadableFileError as error:
         raise UnreadableUploadError(f"{filename}: {error}", filename=filename) from None
+    # Geocoding may wait on a provider, so it runs before the transaction.
+    # NOTE: a replayed Idempotency-Key geocodes the file again, though the
+    # provider's results then come from the cache.
+    placements = await locator.locate(parsed)
 
     async def store() -> tuple[int, dict[str, str]]:
-        upload_id = await _store(runtime, session, tenant_id, filename, parsed)
+        upload_id = await _store(
+            runtime, session, tenant_id, filename, parsed, placements
+        )
         return 201, {"upload_id": str(upload_id)}
 
     _, body = await run_idempotent(
@@ -72,6 +80,7 @@ async def _store(
     tenant_id: uuid.UUID,
     filename: str,
     parsed: ParsedFile,
+    placements: dict[str, Placement],
 ) -> uuid.UUID:
     """Write the upload, its accounts, their events and the row issues."""
     accounts, issues = _split_rows(parsed)
@@ -89,12 +98,20 @@ async def _store(
         upload_id=upload.upload_id,
         currency=currency,
         rows=accounts,
+        placements=placements,
     )
     for account_id, row, created in stored:
+        placement = placements.get(row.account_key, UNPLACED)
         await runtime.emit(
             session,
             _account_event(
-                tenant_id, upload.upload_id, account_id, row, currency, created
+                tenant_id,
+                upload.upload_id,
+                account_id,
+                row,
+                currency,
+                created,
+                placement,
             ),
         )
     await repository.insert_row_issues(
@@ -160,10 +177,10 @@ def _account_event(
     row: AccountRow,
     currency: str,
     created: bool,
+    placement: Placement,
 ) -> AccountUpserted:
-    location = None
-    if row.latitude is not None and row.longitude is not None:
-        location = GeoPoint(lat=row.latitude, lon=row.longitude)
+    result = placement.result
+    location = None if result is None else GeoPoint(lat=result.lat, lon=result.lon)
     return AccountUpserted(
         tenant_id=tenant_id,
         account_id=account_id,
@@ -179,6 +196,9 @@ def _account_event(
         address=Address.model_validate(row, from_attributes=True),
         phone=row.phone,
         location=location,
+        location_precision=result.precision if result else None,
+        location_source=result.source if result else None,
+        time_zone=placement.time_zone,
         created=created,
     )
 

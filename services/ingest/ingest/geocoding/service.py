@@ -1,0 +1,189 @@
+"""Place each account of a parsed upload and find its time zone.
+
+Called once per upload, after parsing and before anything is stored. Every
+account gets a placement: an account that cannot be placed is stored all
+the same, with no location and a warning on its row of the upload report.
+"""
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ingest.geocoding.base import AddressQuery, GeocodeOutcome, Geocoder, GeoResult
+from ingest.geocoding.gazetteer import GazetteerGeocoder
+from ingest.geocoding.nominatim import NominatimGeocoder
+from ingest.geocoding.timezones import zone_at, zone_for_address
+from ingest.settings import IngestSettings
+from ingest.uploads.normalize import AccountRow, RowIssue
+from ingest.uploads.parsing import ParsedFile, ParsedRow
+from shared.events.payloads import LocationPrecision, LocationSource
+
+
+@dataclass(frozen=True)
+class Placement:
+    result: GeoResult | None
+    time_zone: str | None
+
+    @property
+    def status(self) -> str:
+        return "placed" if self.result is not None else "unplaced"
+
+
+UNPLACED = Placement(None, None)
+
+
+class FallbackGeocoder:
+    """Ask `primary`, then `fallback` for what `primary` left unplaced."""
+
+    def __init__(self, primary: Geocoder, fallback: Geocoder) -> None:
+        self._primary = primary
+        self._fallback = fallback
+
+    async def geocode(self, queries: Sequence[AddressQuery]) -> list[GeocodeOutcome]:
+        outcomes = await self._primary.geocode(queries)
+        missing = [
+            index for index, outcome in enumerate(outcomes) if not _is_placed(outcome)
+        ]
+        if not missing:
+            return outcomes
+        retried = await self._fallback.geocode([queries[index] for index in missing])
+        for index, outcome in zip(missing, retried, strict=True):
+            if _is_placed(outcome):
+                outcomes[index] = outcome
+            else:
+                first = outcomes[index].warning or "the provider found only the state"
+                outcomes[index] = GeocodeOutcome(None, f"{first}; {outcome.warning}")
+        return outcomes
+
+
+def build_locator(
+    settings: IngestSettings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> "AccountLocator":
+    """Build the locator that INGEST_GEOCODER selects; keep one per process.
+
+    The Nominatim geocoder carries the rate limit, so every upload of the
+    process must share it.
+    """
+    gazetteer = GazetteerGeocoder()
+    geocoder: Geocoder = gazetteer
+    if settings.geocoder == "nominatim":
+        assert settings.nominatim_url is not None
+        nominatim = NominatimGeocoder(
+            base_url=settings.nominatim_url,
+            sessionmaker=sessionmaker,
+            user_agent=settings.nominatim_user_agent,
+            timeout_seconds=settings.nominatim_timeout_seconds,
+            requests_per_second=settings.nominatim_requests_per_second,
+            max_requests_per_batch=settings.nominatim_max_requests_per_upload,
+        )
+        geocoder = FallbackGeocoder(nominatim, gazetteer)
+    return AccountLocator(geocoder, file_precision=settings.file_location_precision)
+
+
+class AccountLocator:
+    def __init__(
+        self,
+        geocoder: Geocoder,
+        *,
+        file_precision: LocationPrecision = LocationPrecision.ROOFTOP,
+    ) -> None:
+        self._geocoder = geocoder
+        self._file_precision = file_precision
+
+    async def locate(self, parsed: ParsedFile) -> dict[str, Placement]:
+        """Return a placement per account key, and add warnings to the rows.
+
+        Only the first row of each key is placed, because a repeated key is
+        rejected when the upload is stored.
+        """
+        rows: dict[str, ParsedRow] = {}
+        for row in parsed.rows:
+            if row.account is not None:
+                rows.setdefault(row.account.account_key, row)
+
+        results: dict[str, GeoResult | None] = {}
+        to_geocode: list[tuple[str, AddressQuery]] = []
+        for key, row in rows.items():
+            account = _account(row)
+            if account.latitude is not None and account.longitude is not None:
+                results[key] = GeoResult(
+                    account.latitude,
+                    account.longitude,
+                    self._file_precision,
+                    LocationSource.FILE,
+                )
+            elif _has_place_names(account):
+                to_geocode.append((key, _query(account)))
+            else:
+                results[key] = None
+                _warn(row, "the address has no colonia, municipality or state")
+
+        outcomes = await self._geocoder.geocode([query for _, query in to_geocode])
+        for (key, query), outcome in zip(to_geocode, outcomes, strict=True):
+            results[key] = outcome.result if _is_placed(outcome) else None
+            if results[key] is None:
+                _warn(rows[key], _unplaced_message(outcome), value=query.text())
+
+        # Time-zone boundaries are polygons: CPU work, off the event loop.
+        return await asyncio.to_thread(_with_time_zones, rows, results)
+
+
+def _with_time_zones(
+    rows: dict[str, ParsedRow], results: dict[str, GeoResult | None]
+) -> dict[str, Placement]:
+    placements: dict[str, Placement] = {}
+    for key, result in results.items():
+        zone = zone_at(result.lat, result.lon) if result is not None else None
+        if zone is None:
+            account = _account(rows[key])
+            fallback = zone_for_address(account.state, account.municipality)
+            zone = fallback.zone
+            if fallback.warning:
+                _warn(rows[key], fallback.warning, column="time_zone")
+        placements[key] = Placement(result, zone)
+    return placements
+
+
+def _is_placed(outcome: GeocodeOutcome) -> bool:
+    # A point at a state's centre would send an agent hundreds of kilometres
+    # off, so a state-level result leaves the account unplaced.
+    return (
+        outcome.result is not None
+        and outcome.result.precision is not LocationPrecision.STATE
+    )
+
+
+def _unplaced_message(outcome: GeocodeOutcome) -> str:
+    reason = outcome.warning or "only the state was found"
+    return (
+        f"not placed: {reason}. The account is stored without a location, "
+        "so campaigns cannot send an agent to it"
+    )
+
+
+def _account(row: ParsedRow) -> AccountRow:
+    assert row.account is not None
+    return row.account
+
+
+def _has_place_names(account: AccountRow) -> bool:
+    return any((account.colonia, account.municipality, account.state))
+
+
+def _query(account: AccountRow) -> AddressQuery:
+    return AddressQuery(
+        street=account.street,
+        exterior_number=account.exterior_number,
+        colonia=account.colonia,
+        municipality=account.municipality,
+        state=account.state,
+        postal_code=account.postal_code,
+    )
+
+
+def _warn(
+    row: ParsedRow, message: str, *, column: str = "location", value: str | None = None
+) -> None:
+    row.issues.append(RowIssue(column, value, message, severity="warning"))
