@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from ingest.uploads.columns import map_columns, normalize_header
+from ingest.uploads.columns import RenamedColumn, map_columns, normalize_header
 from ingest.uploads.normalize import (
     ValueProblem,
     check_location,
@@ -18,7 +18,7 @@ class TestHeaders:
     @pytest.mark.parametrize(
         ("header", "field"),
         [
-            ("No. de Crédito", "account_key"),
+            ("No. de Crédito", "credit_number"),
             ("NUM_CUENTA", "account_key"),
             ("Nombre del Titular", "debtor_name"),
             ("C.P.", "postal_code"),
@@ -33,8 +33,8 @@ class TestHeaders:
     def test_repeated_header_is_kept_apart(self):
         columns = map_columns(["No. de Crédito", "Teléfono", "Teléfono"])
         assert columns.fields["phone"] == 1
-        assert columns.extras == {"Teléfono (2)": 2}
-        assert columns.duplicates == ["Teléfono (2)"]
+        assert columns.extras == {"telefono_2": 2}
+        assert columns.renamed == [RenamedColumn("Teléfono", "C", "telefono_2")]
 
     def test_normalize_header_folds_punctuation(self):
         assert normalize_header("  Días de   Atraso ") == "dias de atraso"
@@ -144,8 +144,8 @@ class TestRepeatedHeaders:
         columns = map_columns(["Teléfono", "Teléfono", "Teléfono", "Notas", "Notas"])
         assert columns.fields == {"phone": 0}
         assert columns.extras == {
-            "Teléfono (2)": 1,
-            "Teléfono (3)": 2,
+            "telefono_2": 1,
+            "telefono_3": 2,
             "Notas": 3,
-            "Notas (2)": 4,
+            "notas_2": 4,
         }

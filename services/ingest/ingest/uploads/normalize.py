@@ -43,6 +43,7 @@ class RowIssue:
 class AccountRow:
     account_key: str
     debtor_name: str
+    credit_number: str | None = None
     balance_overdue: Decimal | None = None
     days_past_due: int | None = None
     street: str | None = None
@@ -52,9 +53,13 @@ class AccountRow:
     postal_code: str | None = None
     municipality: str | None = None
     state: str | None = None
+    cross_streets: str | None = None
+    address_references: str | None = None
     phone: str | None = None
     latitude: float | None = None
     longitude: float | None = None
+    last_payment_date: date | None = None
+    birth_date: date | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -147,7 +152,7 @@ def parse_days(value: object) -> int:
 def parse_postal_code(value: object) -> str:
     """Restore a postal code to five digits: Excel stores 06600 as the number 6600."""
     text = as_text(value).replace(" ", "")
-    if not text.isdigit() or not 4 <= len(text) <= 5:
+    if not text.isascii() or not text.isdigit() or not 4 <= len(text) <= 5:
         raise ValueProblem("expected a five-digit postal code, such as 06600")
     return text.zfill(5)
 

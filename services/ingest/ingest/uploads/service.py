@@ -2,16 +2,25 @@
 
 import asyncio
 import hashlib
+import json
 import uuid
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ingest.mappings import repository as mapping_repository
+from ingest.mappings.service import InvalidMappingError, combine
 from ingest.models import common
 from ingest.uploads import repository
+from ingest.uploads.columns import normalize_header
 from ingest.uploads.normalize import AccountRow, RowIssue
 from ingest.uploads.parsing import ParsedFile, UnreadableFileError, parse_file
-from ingest.uploads.schemas import RowErrorOut, UploadOut
+from ingest.uploads.schemas import (
+    RenamedColumnOut,
+    RowErrorOut,
+    SkippedRowOut,
+    UploadOut,
+)
 from shared.errors import NotFoundError, UnprocessableError
 from shared.events.payloads import AccountUpserted, Address, GeoPoint, Money
 from shared.idempotency import fingerprint, run_idempotent
@@ -33,6 +42,7 @@ async def process_upload(
     filename: str,
     content: bytes,
     max_rows: int,
+    mapping: dict[str, str] | None = None,
     idempotency_key: str | None = None,
 ) -> UploadOut:
     """Store every valid row and report every invalid one, in one transaction.
@@ -40,11 +50,18 @@ async def process_upload(
     Parsing runs in a worker thread, because a large workbook would otherwise
     block the event loop for seconds. With an Idempotency-Key, sending the
     same file again returns the first upload's report instead of a new one.
+    `mapping` (header -> field) wins over the tenant's saved mapping.
     """
+    async with session.begin():
+        saved = await mapping_repository.get_mapping(session, tenant_id=tenant_id)
+    combined = combine(saved.mapping if saved else {}, mapping)
     try:
-        parsed = await asyncio.to_thread(parse_file, content, max_rows=max_rows)
+        parsed = await asyncio.to_thread(
+            parse_file, content, max_rows=max_rows, mapping=combined
+        )
     except UnreadableFileError as error:
         raise UnreadableUploadError(f"{filename}: {error}", filename=filename) from None
+    _check_mapped_headers(parsed, mapping or {})
 
     async def store() -> tuple[int, dict[str, str]]:
         upload_id = await _store(runtime, session, tenant_id, filename, parsed)
@@ -56,7 +73,10 @@ async def process_upload(
         tenant_id=tenant_id,
         key=idempotency_key,
         request_fingerprint=fingerprint(
-            "POST /uploads", filename, hashlib.sha256(content).hexdigest()
+            "POST /uploads",
+            filename,
+            hashlib.sha256(content).hexdigest(),
+            json.dumps(mapping or {}, sort_keys=True),
         ),
         action=store,
     )
@@ -110,8 +130,16 @@ async def _store(
         "accounts_updated": len(stored) - created_count,
     }
     column_report = {
+        "columns": parsed.columns.used_mapping(),
         "extra_columns": list(parsed.columns.extras),
-        "renamed_duplicate_columns": parsed.columns.duplicates,
+        "renamed_duplicate_columns": [
+            {"header": item.header, "column": item.column, "name": item.name}
+            for item in parsed.columns.renamed
+        ],
+        "skipped_rows": [
+            {"row": item.row_number, "reason": item.reason} for item in parsed.skipped
+        ],
+        "notices": parsed.notices,
     }
     await repository.finish_upload(
         session,
@@ -127,6 +155,18 @@ async def _store(
         **counts,
     )
     return upload.upload_id
+
+
+def _check_mapped_headers(parsed: ParsedFile, mapping: dict[str, str]) -> None:
+    """Reject an upload whose own mapping names a header the file lacks."""
+    found = {normalize_header(header) for header in parsed.columns.headers.values()}
+    absent = [header for header in mapping if normalize_header(header) not in found]
+    if absent:
+        raise InvalidMappingError(
+            f"the mapping names headers that are not in the header row (row "
+            f"{parsed.header_row_number}): {', '.join(absent)}; headers found: "
+            + ", ".join(parsed.columns.headers.values())
+        )
 
 
 def _split_rows(
@@ -168,6 +208,7 @@ def _account_event(
         tenant_id=tenant_id,
         account_id=account_id,
         account_key=row.account_key,
+        credit_number=row.credit_number,
         upload_id=upload_id,
         debtor_name=row.debtor_name,
         balance_overdue=(
@@ -207,8 +248,17 @@ async def get_upload(
         rows_invalid=upload.rows_invalid,
         accounts_created=upload.accounts_created,
         accounts_updated=upload.accounts_updated,
+        columns=report.get("columns", {}),
         extra_columns=report.get("extra_columns", []),
-        renamed_duplicate_columns=report.get("renamed_duplicate_columns", []),
+        renamed_duplicate_columns=[
+            RenamedColumnOut.from_report(item)
+            for item in report.get("renamed_duplicate_columns", [])
+        ],
+        skipped_rows=[
+            SkippedRowOut.model_validate(item)
+            for item in report.get("skipped_rows", [])
+        ],
+        notices=report.get("notices", []),
         created_at=upload.created_at,
         finished_at=upload.finished_at,
         errors=[
