@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
-    # The client's own account id; when a file has it, it is the account key.
+    # The client's own account id, which is the account key when a file has it.
     "account_key": (
         "cuenta",
         "num cuenta",
@@ -70,6 +70,7 @@ FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
         "numero exterior",
         "num exterior",
         "exterior",
+        "ext",
     ),
     "interior_number": (
         "num int",
@@ -77,6 +78,7 @@ FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
         "numero interior",
         "num interior",
         "interior",
+        "int",
     ),
     "colonia": ("colonia", "col", "fraccionamiento", "barrio"),
     "postal_code": ("c p", "cp", "codigo postal", "cod postal"),

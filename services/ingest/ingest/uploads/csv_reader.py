@@ -1,7 +1,7 @@
 """Read CSV bytes as Excel writes them, row by row.
 
 Excel in a Spanish locale separates fields with `;` (the comma is the
-decimal mark) and saves in cp1252 unless told to use UTF-8, which it writes
+decimal mark) and saves in cp1252 unless set to UTF-8, which it writes
 with a byte-order mark. The bytes are decoded while the rows are parsed,
 never copied into one string.
 """

@@ -3,7 +3,7 @@
 A workbook cell formatted as a date arrives from calamine as a date. A date
 column without that format carries the Excel serial number, counted from
 1899-12-30 in the 1900 date system (Excel for Windows) or from 1904-01-01
-in the 1904 system (old Excel for Mac); `workbookPr date1904` says which.
+in the 1904 system (old Excel for Mac), and `workbookPr date1904` records which.
 Text is read as `dd/mm/yyyy` (the order used in Mexico) or ISO `yyyy-mm-dd`.
 """
 

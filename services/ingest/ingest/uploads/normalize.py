@@ -107,7 +107,8 @@ def parse_money(value: object) -> Decimal:
         exponent = amount.as_tuple().exponent
         if isinstance(exponent, int) and exponent < -2:
             raise ValueProblem(
-                "an amount has at most two decimals; write 1234 or 1.23, not 1.234"
+                f"{str(value).strip()[:40]} is ambiguous because an amount has at "
+                "most two decimals; write 1234 for thousands or 1.23 for cents"
             )
     if not amount.is_finite():
         raise ValueProblem("expected a finite amount such as 1234.56")
@@ -189,7 +190,12 @@ def check_location(
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         if -90 <= lon <= 90 and -180 <= lat <= 180 and _in_mexico(lon, lat):
             return lon, lat, "latitude and longitude were swapped; fixed"
-        return None, None, "coordinates out of range; expected latitude -90..90"
+        return (
+            None,
+            None,
+            "coordinates out of range: latitude must be -90 to 90 and longitude "
+            "-180 to 180; the account has no coordinates",
+        )
     if not _in_mexico(lat, lon) and _in_mexico(lon, lat):
         return lon, lat, "latitude and longitude were swapped; fixed"
     return lat, lon, None
