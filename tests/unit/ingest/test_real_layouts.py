@@ -1,13 +1,15 @@
 """Each hostile file from tests/fixtures/hostile_files.py, through parse_file."""
 
+import io
 from datetime import date
 from decimal import Decimal
 
 import pytest
+import xlsxwriter
 
 from ingest.uploads.columns import RenamedColumn
 from ingest.uploads.normalize import AccountRow
-from ingest.uploads.parsing import ParsedFile, parse_file
+from ingest.uploads.parsing import ParsedFile, UnreadableFileError, parse_file
 from tests.fixtures import hostile_files
 
 
@@ -69,6 +71,17 @@ class TestLayout:
         assert parsed.notices == [
             "rows 4 to 13 are blank; the rows from 14 on were read as accounts too"
         ]
+
+    def test_data_far_past_limit_rejected(self):
+        buffer = io.BytesIO()
+        workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+        sheet = workbook.add_worksheet()
+        sheet.write_row(0, 0, hostile_files.SHORT_HEADERS)
+        sheet.write_row(1, 0, ["A-1", "Ana López"])
+        sheet.write_row(59, 0, ["A-60", "Luis Pérez"])
+        workbook.close()
+        with pytest.raises(UnreadableFileError, match="the limit is 5 data rows"):
+            parse_file(buffer.getvalue(), max_rows=5)
 
 
 class TestFormulas:

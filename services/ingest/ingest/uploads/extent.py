@@ -37,7 +37,7 @@ class WorkbookTooLargeError(ValueError):
 
 @dataclass
 class XlsxScan:
-    """What the XML says that calamine's cell values do not."""
+    """Workbook facts from the XML that calamine's cell values lack."""
 
     date1904: bool = False
     # 1-based (row, column) of the first sheet's formulas with no saved value.

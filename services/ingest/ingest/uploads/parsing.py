@@ -28,14 +28,15 @@ ZIP_MAGIC = b"PK\x03\x04"
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 HEADER_SEARCH_ROWS = 20
 MIN_HEADER_MATCHES = 2
+# Blank rows a workbook may carry past the row limit, such as rows left
+# after deleting data.
+BLANK_ROWS_ALLOWED = 1000
 
 # A label such as `Total`, `TOTAL GENERAL`, `Totales` or `Suma` marks a
 # totals row, not an account.
 _TOTALS_LABEL = re.compile(r"^(total|totales|gran total|subtotal|suma|sumas)\b")
 
 _NUMBER_TEXT = re.compile(r"^\s*\$?\s*-?[\d.,]+\s*$")
-
-__all__ = ["ParsedRow", "UnreadableFileError", "parse_file"]
 
 
 class UnreadableFileError(ValueError):
@@ -104,7 +105,7 @@ def _read_workbook(content: bytes, file_format: str, *, max_rows: int) -> SheetR
     scan = XlsxScan()
     if file_format == "xlsx":
         try:
-            scan = check_xlsx_extent(content, max_rows=max_rows + 1000)
+            scan = check_xlsx_extent(content, max_rows=max_rows + BLANK_ROWS_ALLOWED)
         except ValueError as error:
             raise UnreadableFileError(str(error)) from None
     # NOTE: legacy XLS files are not checked for their extent before
@@ -114,7 +115,11 @@ def _read_workbook(content: bytes, file_format: str, *, max_rows: int) -> SheetR
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
         sheet = workbook.get_sheet_by_index(0)
-        grid = sheet.to_python(skip_empty_area=False, nrows=max_rows + 1)
+        # Reading as far as the extent check allows means a value past the
+        # row limit is seen (and rejected) rather than cut off unseen.
+        grid = sheet.to_python(
+            skip_empty_area=False, nrows=max_rows + BLANK_ROWS_ALLOWED
+        )
         rows = [list(row) for row in grid]
     except Exception as error:
         raise UnreadableFileError(
@@ -124,7 +129,7 @@ def _read_workbook(content: bytes, file_format: str, *, max_rows: int) -> SheetR
     # calamine leaves out trailing cells and rows that only hold formulas
     # with no saved result; pad the grid so those rows get reported.
     last_formula_row = max((row for row, _ in scan.formulas_without_value), default=0)
-    rows.extend([] for _ in range(min(last_formula_row, max_rows + 1) - len(rows)))
+    rows.extend([] for _ in range(last_formula_row - len(rows)))
     return SheetRows(rows, scan)
 
 

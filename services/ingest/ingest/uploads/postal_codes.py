@@ -2,7 +2,7 @@
 
 The first two digits of a código postal identify the state. The ranges are
 SEPOMEX's assignments as listed in Wikipedia's "Postal codes in Mexico":
-Mexico City holds 00 to 16 and the other states follow in alphabetical order.
+Mexico City has 00 to 16 and the other states follow in alphabetical order.
 """
 
 from ingest.uploads.columns import normalize_header

@@ -42,7 +42,7 @@ MAX_EXTRA_CHARS = 2_000
 
 @dataclass
 class RowContext:
-    """What every row of one file is read with."""
+    """Settings shared by every row of one file."""
 
     columns: ColumnMap
     today: date
