@@ -34,10 +34,15 @@ def validate_mapping(mapping: dict[str, str]) -> dict[str, str]:
         )
     by_field: dict[str, str] = {}
     for header, field_name in mapping.items():
-        if not normalize_header(header) or len(header) > MAX_HEADER_CHARS:
+        if (
+            not normalize_header(header)
+            or len(header) > MAX_HEADER_CHARS
+            or "\x00" in header
+        ):
             raise InvalidMappingError(
-                f"header {header[:50]!r} is empty or longer than "
-                f"{MAX_HEADER_CHARS} characters; use the header text from the file"
+                f"header {header[:50]!r} is empty, contains a NUL character or is "
+                f"longer than {MAX_HEADER_CHARS} characters; use the header text "
+                "from the file"
             )
         if field_name in by_field:
             raise InvalidMappingError(

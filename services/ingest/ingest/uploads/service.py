@@ -152,6 +152,7 @@ async def _store(
         "upload.completed",
         tenant_id=str(tenant_id),
         upload_id=str(upload.upload_id),
+        rows_skipped=len(parsed.skipped),
         **counts,
     )
     return upload.upload_id
