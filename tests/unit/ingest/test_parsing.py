@@ -149,3 +149,16 @@ class TestRepeatedHeaders:
             "Notas": 3,
             "notas_2": 4,
         }
+
+
+class TestMoneyCurrency:
+    def test_tenant_currency_code_accepted(self):
+        assert parse_money("1,200.00 MXN", currency="MXN") == Decimal("1200.00")
+
+    def test_other_currency_rejected(self):
+        with pytest.raises(ValueProblem, match="in USD but the tenant's currency"):
+            parse_money("USD 1,200.00", currency="MXN")
+
+    def test_word_is_not_a_currency(self):
+        with pytest.raises(ValueProblem, match="expected an amount"):
+            parse_money("doce mil", currency="MXN")

@@ -24,7 +24,13 @@ MAX_AMOUNT = Decimal(10) ** 12
 MAX_DAYS_PAST_DUE = 36_500
 MAX_CELL_CHARS = 10_000
 
-_MONEY_CLEAN = re.compile(r"[\s$]|MXN|USD", re.IGNORECASE)
+_MONEY_CLEAN = re.compile(r"[\s$]")
+# ISO 4217 codes of the currencies portfolio files in the region carry.
+_CURRENCY_CODE = re.compile(
+    r"(?<![A-Za-z])(MXN|USD|EUR|CAD|GTQ|HNL|COP|PEN|CLP|ARS|BRL|UYU|DOP|CRC)"
+    r"(?![A-Za-z])",
+    re.IGNORECASE,
+)
 
 
 class ValueProblem(ValueError):
@@ -85,8 +91,12 @@ def as_text(value: object) -> str:
     return " ".join(str(value).split())
 
 
-def parse_money(value: object) -> Decimal:
-    """Parse `1234.5`, `1,234.56`, `1.234,56` and `$12,345.67` into a decimal."""
+def parse_money(value: object, *, currency: str = "MXN") -> Decimal:
+    """Parse `1234.5`, `1,234.56`, `1.234,56` and `$12,345.67` into a decimal.
+
+    A currency code in the text (`1,200.00 MXN`) must be the tenant's
+    `currency`, because amounts are stored without converting them.
+    """
     if isinstance(value, bool):
         raise ValueProblem("expected an amount such as 1234.56")
     if isinstance(value, int | float):
@@ -94,8 +104,8 @@ def parse_money(value: object) -> Decimal:
             raise ValueProblem("expected a finite amount")
         amount = Decimal(str(value))
     else:
-        text = _MONEY_CLEAN.sub("", str(value))
-        text = _resolve_separators(text)
+        text = _strip_currency(str(value), currency)
+        text = _resolve_separators(_MONEY_CLEAN.sub("", text))
         try:
             amount = Decimal(text)
         except InvalidOperation:
@@ -117,6 +127,17 @@ def parse_money(value: object) -> Decimal:
     if amount >= MAX_AMOUNT:
         raise ValueProblem(f"the amount is too large; the maximum is {MAX_AMOUNT - 1}")
     return amount.quantize(Decimal("0.01"))
+
+
+def _strip_currency(text: str, currency: str) -> str:
+    codes = {code.upper() for code in _CURRENCY_CODE.findall(text)}
+    other = codes - {currency}
+    if other:
+        raise ValueProblem(
+            f"the amount is in {', '.join(sorted(other))[:40]} but the tenant's "
+            f"currency is {currency}; convert it to {currency} or remove the code"
+        )
+    return _CURRENCY_CODE.sub("", text)
 
 
 def _resolve_separators(text: str) -> str:

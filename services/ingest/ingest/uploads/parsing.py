@@ -149,7 +149,11 @@ def find_header(rows: list[list[object]], mapping: dict[str, str] | None) -> int
 
 
 def parse_file(
-    content: bytes, *, max_rows: int, mapping: dict[str, str] | None = None
+    content: bytes,
+    *,
+    max_rows: int,
+    mapping: dict[str, str] | None = None,
+    currency: str = "MXN",
 ) -> ParsedFile:
     """Read every data row below the header; `mapping` is header -> field."""
     file_format = detect_format(content)
@@ -172,6 +176,7 @@ def parse_file(
     context = RowContext(
         columns=columns,
         today=datetime.now(UTC).date(),
+        currency=currency,
         date1904=sheet.scan.date1904,
         formulas_without_value=sheet.scan.formulas_without_value,
     )

@@ -46,6 +46,7 @@ class RowContext:
 
     columns: ColumnMap
     today: date
+    currency: str = "MXN"
     date1904: bool = False
     # 1-based (row, column) of formulas with no saved result.
     formulas_without_value: set[tuple[int, int]] = field(default_factory=set)
@@ -72,7 +73,7 @@ def parse_row(row: list[object], context: RowContext, *, row_number: int) -> Par
     name = _required_text(cell("debtor_name"), "debtor_name", NAME_MAX_CHARS, issues)
     account = AccountRow(account_key=key or "", debtor_name=name or "")
     _set_credit_number(account, cell, issues)
-    _set_numbers(account, cell, issues)
+    _set_numbers(account, cell, context.currency, issues)
     _set_texts(account, cell, issues)
     _set_optional(account, cell, issues)
     _set_dates(account, cell, context, issues)
@@ -124,11 +125,13 @@ def _set_credit_number(
         issues.append(_warning("credit_number", value, problem))
 
 
-def _set_numbers(account: AccountRow, cell: CellReader, issues: list[RowIssue]) -> None:
+def _set_numbers(
+    account: AccountRow, cell: CellReader, currency: str, issues: list[RowIssue]
+) -> None:
     balance, days = cell("balance_overdue"), cell("days_past_due")
     if not is_blank(balance):
         try:
-            account.balance_overdue = parse_money(balance)
+            account.balance_overdue = parse_money(balance, currency=currency)
         except ValueProblem as problem:
             issues.append(RowIssue("balance_overdue", as_text(balance), str(problem)))
     if not is_blank(days):

@@ -54,10 +54,15 @@ async def process_upload(
     """
     async with session.begin():
         saved = await mapping_repository.get_mapping(session, tenant_id=tenant_id)
+        currency = await repository.tenant_currency(session, tenant_id)
     combined = combine(saved.mapping if saved else {}, mapping)
     try:
         parsed = await asyncio.to_thread(
-            parse_file, content, max_rows=max_rows, mapping=combined
+            parse_file,
+            content,
+            max_rows=max_rows,
+            mapping=combined,
+            currency=currency,
         )
     except UnreadableFileError as error:
         raise UnreadableUploadError(f"{filename}: {error}", filename=filename) from None
