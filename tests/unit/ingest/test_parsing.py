@@ -5,6 +5,7 @@ import pytest
 from ingest.uploads.columns import RenamedColumn, map_columns, normalize_header
 from ingest.uploads.normalize import (
     ValueProblem,
+    as_text,
     check_location,
     parse_money,
     parse_phone,
@@ -162,3 +163,9 @@ class TestMoneyCurrency:
     def test_word_is_not_a_currency(self):
         with pytest.raises(ValueProblem, match="expected an amount"):
             parse_money("doce mil", currency="MXN")
+
+
+class TestNames:
+    def test_spaces_collapsed_accents_composed(self):
+        decomposed = "  Jose\u0301   Nun\u0303ez\u00a0 "
+        assert as_text(decomposed) == "Jos\u00e9 Nu\u00f1ez"

@@ -8,6 +8,7 @@ and the report shows the director what to fix.
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -83,12 +84,16 @@ def check_text(value: str, *, max_chars: int) -> str:
 
 
 def as_text(value: object) -> str:
-    """Render a cell as text; Excel numbers like 12345.0 lose the `.0`."""
+    """Render a cell as text; Excel numbers like 12345.0 lose the `.0`.
+
+    Whitespace runs collapse to one space, and accents are composed (NFC), so
+    a name typed on a Mac compares equal to the same name typed on Windows.
+    """
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, datetime | date):
         return value.isoformat()
-    return " ".join(str(value).split())
+    return unicodedata.normalize("NFC", " ".join(str(value).split()))
 
 
 def parse_money(value: object, *, currency: str = "MXN") -> Decimal:
