@@ -226,3 +226,15 @@ class TestAccountKey:
         account = accounts(parsed)["X-1"]
         assert account.balance_overdue == Decimal("5.00")
         assert account.debtor_name == "Ana"
+
+
+class TestNotices:
+    def test_many_blank_runs_summarised(self):
+        lines = ["Cuenta,Nombre"]
+        for index in range(30):
+            lines += [f"Z-{index},Ana", ""]
+        parsed = parse(("\r\n".join(lines) + "\r\n").encode())
+        assert len(parsed.rows) == 30
+        assert len(parsed.notices) == 21
+        assert parsed.notices[0].startswith("row 3 is blank")
+        assert parsed.notices[-1].startswith("9 more runs of blank rows")

@@ -31,6 +31,7 @@ MIN_HEADER_MATCHES = 2
 # Blank rows a workbook may carry past the row limit, such as rows left
 # after deleting data.
 BLANK_ROWS_ALLOWED = 1000
+MAX_BLANK_RUN_NOTICES = 20
 
 # A label such as `Total`, `TOTAL GENERAL`, `Totales` or `Suma` marks a
 # totals row, not an account.
@@ -197,6 +198,7 @@ def _parse_data_rows(
 ) -> None:
     formula_rows = {row for row, _ in context.formulas_without_value}
     blank_since: int | None = None
+    blank_runs = 0
     for index in range(header_index + 1, len(rows)):
         row = rows[index]
         # Row numbers as Excel shows them: 1-based, counting the rows above.
@@ -205,13 +207,20 @@ def _parse_data_rows(
             blank_since = blank_since or row_number
             continue
         if blank_since is not None and parsed.rows:
-            parsed.notices.append(_blank_run_notice(blank_since, row_number))
+            blank_runs += 1
+            if blank_runs <= MAX_BLANK_RUN_NOTICES:
+                parsed.notices.append(_blank_run_notice(blank_since, row_number))
         blank_since = None
         reason = _totals_reason(row, context.columns, row_number in formula_rows)
         if reason is not None:
             parsed.skipped.append(SkippedRow(row_number, reason))
             continue
         parsed.rows.append(parse_row(row, context, row_number=row_number))
+    if blank_runs > MAX_BLANK_RUN_NOTICES:
+        parsed.notices.append(
+            f"{blank_runs - MAX_BLANK_RUN_NOTICES} more runs of blank rows lie "
+            "between data rows; the rows after them were read too"
+        )
 
 
 def _blank_run_notice(first_blank: int, next_row: int) -> str:
