@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from ingest.accounts.router import router as accounts_router
 from ingest.campaigns.router import router as campaigns_router
+from ingest.mappings.router import router as mappings_router
 from ingest.models import common
 from ingest.settings import IngestSettings
 from ingest.uploads.router import router as uploads_router
@@ -22,7 +23,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         ),
         settings=settings,
         tables=common,
-        routers=[uploads_router, accounts_router, campaigns_router],
+        routers=[uploads_router, mappings_router, accounts_router, campaigns_router],
         consumers=_consumers,
     )
 

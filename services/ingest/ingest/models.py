@@ -1,13 +1,14 @@
 """Ingest's tables, all in the `ingest` schema and all carrying their tenant."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from geoalchemy2 import Geography
 from sqlalchemy import (
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -52,6 +53,11 @@ class Account(Base):
     municipality: Mapped[str | None] = mapped_column(String(200))
     state: Mapped[str | None] = mapped_column(String(100))
     postal_code: Mapped[str | None] = mapped_column(String(5))
+    cross_streets: Mapped[str | None] = mapped_column(String(300))
+    address_references: Mapped[str | None] = mapped_column(String(500))
+    credit_number: Mapped[str | None] = mapped_column(String(100))
+    last_payment_date: Mapped[date | None] = mapped_column(Date)
+    birth_date: Mapped[date | None] = mapped_column(Date)
     phone: Mapped[str | None] = mapped_column(String(20))
     location: Mapped[Any] = mapped_column(
         Geography("POINT", srid=4326, spatial_index=False), nullable=True
@@ -128,6 +134,18 @@ class UploadError(Base):
     value: Mapped[str | None] = mapped_column(Text)
     message: Mapped[str] = mapped_column(Text)
     severity: Mapped[str] = mapped_column(String(10), default="error")
+
+
+class ColumnMapping(Base):
+    """A tenant's saved header -> field mapping, applied to every upload."""
+
+    __tablename__ = "column_mappings"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    mapping: Mapped[dict[str, str]] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
 
 class Campaign(Base):

@@ -61,6 +61,8 @@ class Visit(Base):
     municipality: Mapped[str | None] = mapped_column(String(200))
     address_state: Mapped[str | None] = mapped_column(String(100))
     postal_code: Mapped[str | None] = mapped_column(String(5))
+    cross_streets: Mapped[str | None] = mapped_column(String(300))
+    address_references: Mapped[str | None] = mapped_column(String(500))
     location: Mapped[Any] = mapped_column(
         Geography("POINT", srid=4326, spatial_index=False)
     )

@@ -72,6 +72,8 @@ async def insert_requested(session: AsyncSession, request: VisitRequested) -> bo
             municipality=address.municipality,
             address_state=address.state,
             postal_code=address.postal_code,
+            cross_streets=address.cross_streets,
+            address_references=address.address_references,
             location=_point(request.location.lat, request.location.lon),
             balance_amount=balance.amount if balance else None,
             balance_currency=balance.currency if balance else None,

@@ -49,6 +49,8 @@ def _agent_visit(row: Row[Any]) -> AgentVisit:
             municipality=visit.municipality,
             state=visit.address_state,
             postal_code=visit.postal_code,
+            cross_streets=visit.cross_streets,
+            address_references=visit.address_references,
         ),
         location=GeoPoint(lat=row.lat, lon=row.lon),
         balance_overdue=balance,

@@ -57,6 +57,12 @@ class Address(BaseModel):
     municipality: str | None = None
     state: str | None = None
     postal_code: str | None = Field(default=None, pattern=r"^\d{5}$")
+    cross_streets: str | None = Field(
+        default=None, description="The streets between which the address lies."
+    )
+    address_references: str | None = Field(
+        default=None, description="Landmarks and directions to find the door."
+    )
 
 
 class LocationPrecision(StrEnum):
@@ -131,6 +137,7 @@ class AccountUpserted(Payload):
 
     account_id: UUID
     account_key: str
+    credit_number: str | None = None
     upload_id: UUID | None = None
     debtor_name: str
     balance_overdue: Money | None = None

@@ -18,6 +18,7 @@ def located(key: str, colonia: str, municipality: str, state: str) -> list[objec
         key,
         lat=None,
         lon=None,
+        postal_code=None,
         colonia=colonia,
         municipality=municipality,
         state=state,

@@ -72,6 +72,8 @@ def visit_requested(
             municipality="Cuauhtémoc",
             state="Ciudad de México",
             postal_code="06000",
+            cross_streets="5 de Mayo y Madero",
+            address_references="Frente a la Catedral",
         ),
         debtor_name="Juana Pérez",
         phone="+525512345678",

@@ -2,9 +2,10 @@ from decimal import Decimal
 
 import pytest
 
-from ingest.uploads.columns import map_columns, normalize_header
+from ingest.uploads.columns import RenamedColumn, map_columns, normalize_header
 from ingest.uploads.normalize import (
     ValueProblem,
+    as_text,
     check_location,
     parse_money,
     parse_phone,
@@ -18,7 +19,7 @@ class TestHeaders:
     @pytest.mark.parametrize(
         ("header", "field"),
         [
-            ("No. de Crédito", "account_key"),
+            ("No. de Crédito", "credit_number"),
             ("NUM_CUENTA", "account_key"),
             ("Nombre del Titular", "debtor_name"),
             ("C.P.", "postal_code"),
@@ -33,8 +34,8 @@ class TestHeaders:
     def test_repeated_header_is_kept_apart(self):
         columns = map_columns(["No. de Crédito", "Teléfono", "Teléfono"])
         assert columns.fields["phone"] == 1
-        assert columns.extras == {"Teléfono (2)": 2}
-        assert columns.duplicates == ["Teléfono (2)"]
+        assert columns.extras == {"telefono_2": 2}
+        assert columns.renamed == [RenamedColumn("Teléfono", "C", "telefono_2")]
 
     def test_normalize_header_folds_punctuation(self):
         assert normalize_header("  Días de   Atraso ") == "dias de atraso"
@@ -144,8 +145,27 @@ class TestRepeatedHeaders:
         columns = map_columns(["Teléfono", "Teléfono", "Teléfono", "Notas", "Notas"])
         assert columns.fields == {"phone": 0}
         assert columns.extras == {
-            "Teléfono (2)": 1,
-            "Teléfono (3)": 2,
+            "telefono_2": 1,
+            "telefono_3": 2,
             "Notas": 3,
-            "Notas (2)": 4,
+            "notas_2": 4,
         }
+
+
+class TestMoneyCurrency:
+    def test_tenant_currency_code_accepted(self):
+        assert parse_money("1,200.00 MXN", currency="MXN") == Decimal("1200.00")
+
+    def test_other_currency_rejected(self):
+        with pytest.raises(ValueProblem, match="in USD but the tenant's currency"):
+            parse_money("USD 1,200.00", currency="MXN")
+
+    def test_word_is_not_a_currency(self):
+        with pytest.raises(ValueProblem, match="expected an amount"):
+            parse_money("doce mil", currency="MXN")
+
+
+class TestNames:
+    def test_spaces_collapsed_accents_composed(self):
+        decomposed = "  Jose\u0301   Nun\u0303ez\u00a0 "
+        assert as_text(decomposed) == "Jos\u00e9 Nu\u00f1ez"

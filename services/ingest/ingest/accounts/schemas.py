@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -16,12 +16,15 @@ from shared.events.payloads import (
 class AccountOut(BaseModel):
     account_id: UUID
     account_key: str
+    credit_number: str | None = None
     debtor_name: str
     balance_overdue: Decimal | None
     currency: str
     days_past_due: int | None
     address: Address
     phone: str | None
+    last_payment_date: date | None = None
+    birth_date: date | None = None
     location: GeoPoint | None
     location_precision: LocationPrecision | None
     location_source: LocationSource | None

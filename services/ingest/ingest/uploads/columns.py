@@ -2,8 +2,10 @@
 
 Headers are compared after folding case and accents and turning punctuation
 into spaces, so `No. de Crédito`, `NO DE CREDITO` and `no_de_credito` all
-match. Columns that match no field are kept on the account as extra
-attributes under their original header.
+match. A header is matched, in this order, by the mapping sent with the
+upload, by the tenant's saved mapping, then by the synonyms below. Columns
+that match no field are kept on the account as extra attributes under their
+original header.
 """
 
 import re
@@ -11,18 +13,35 @@ import unicodedata
 from dataclasses import dataclass, field
 
 FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
+    # The client's own account id, which is the account key when a file has it.
     "account_key": (
+        "cuenta",
+        "num cuenta",
+        "no cuenta",
+        "no de cuenta",
+        "numero de cuenta",
+        "num de cuenta",
+        "numero de cliente",
+        "no de cliente",
+        "num cliente",
+        "id cliente",
+        "cliente id",
+        "clave cliente",
+        "clave de cliente",
+        "account id",
+        "account key",
+    ),
+    "credit_number": (
         "no de credito",
         "numero de credito",
         "num de credito",
         "no credito",
+        "num credito",
         "credito",
-        "num cuenta",
-        "no de cuenta",
-        "numero de cuenta",
-        "cuenta",
-        "account id",
-        "account key",
+        "no de contrato",
+        "numero de contrato",
+        "contrato",
+        "credit number",
     ),
     "debtor_name": (
         "nombre del titular",
@@ -33,16 +52,25 @@ FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
         "nombre del cliente",
         "cliente",
         "deudor",
+        "acreditado",
     ),
-    "balance_overdue": ("saldo vencido", "monto vencido", "importe vencido", "saldo"),
+    "balance_overdue": (
+        "saldo vencido",
+        "monto vencido",
+        "importe vencido",
+        "saldo",
+        "saldo total",
+        "adeudo",
+    ),
     "days_past_due": ("dias de atraso", "dias atraso", "dias vencidos", "dpd"),
-    "street": ("calle", "domicilio", "direccion"),
+    "street": ("calle", "domicilio", "direccion", "calle y numero"),
     "exterior_number": (
         "num ext",
         "no ext",
         "numero exterior",
         "num exterior",
         "exterior",
+        "ext",
     ),
     "interior_number": (
         "num int",
@@ -50,8 +78,9 @@ FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
         "numero interior",
         "num interior",
         "interior",
+        "int",
     ),
-    "colonia": ("colonia", "col", "fraccionamiento"),
+    "colonia": ("colonia", "col", "fraccionamiento", "barrio"),
     "postal_code": ("c p", "cp", "codigo postal", "cod postal"),
     "municipality": (
         "alcaldia municipio",
@@ -62,12 +91,37 @@ FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
         "delegacion municipio",
     ),
     "state": ("estado", "entidad", "entidad federativa"),
-    "phone": ("telefono", "tel", "celular", "telefono celular", "telefono 1"),
+    "cross_streets": ("entre calles", "entre calle", "entrecalles", "cruces"),
+    "address_references": (
+        "referencias",
+        "referencia",
+        "referencias del domicilio",
+        "puntos de referencia",
+        "senas particulares",
+    ),
+    "phone": (
+        "telefono",
+        "tel",
+        "celular",
+        "cel",
+        "movil",
+        "telefono celular",
+        "telefono 1",
+    ),
     "latitude": ("latitud", "lat", "latitude"),
     "longitude": ("longitud", "lon", "lng", "long", "longitude"),
+    "last_payment_date": (
+        "fecha ultimo pago",
+        "fecha de ultimo pago",
+        "fecha del ultimo pago",
+        "fec ult pago",
+        "ultimo pago",
+    ),
+    "birth_date": ("fecha de nacimiento", "fecha nacimiento", "fec nac"),
 }
 
-REQUIRED_FIELDS = ("account_key", "debtor_name")
+FIELD_NAMES = tuple(FIELD_SYNONYMS)
+DATE_FIELDS = ("last_payment_date", "birth_date")
 
 _LOOKUP = {
     synonym: field_name
@@ -83,41 +137,106 @@ def normalize_header(header: object) -> str:
     return text.strip()
 
 
+def column_letter(index: int) -> str:
+    """Return the spreadsheet letters of a 0-based column index (0 -> A)."""
+    letters = ""
+    number = index + 1
+    while number:
+        number, remainder = divmod(number - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return letters
+
+
+@dataclass(frozen=True)
+class RenamedColumn:
+    """A repeated header kept apart under a numbered name."""
+
+    header: str
+    column: str
+    name: str
+
+
 @dataclass
 class ColumnMap:
     """The row position of each field, and the columns kept as extras."""
 
     fields: dict[str, int] = field(default_factory=dict)
     extras: dict[str, int] = field(default_factory=dict)
-    duplicates: list[str] = field(default_factory=list)
+    renamed: list[RenamedColumn] = field(default_factory=list)
+    headers: dict[int, str] = field(default_factory=dict)
 
     def missing_required(self) -> list[str]:
-        return [name for name in REQUIRED_FIELDS if name not in self.fields]
+        missing = []
+        if "account_key" not in self.fields and "credit_number" not in self.fields:
+            missing.append("account_key (or credit_number)")
+        if "debtor_name" not in self.fields:
+            missing.append("debtor_name")
+        return missing
+
+    def key_field(self) -> str:
+        """Return the field that keys accounts: the client id, else the credit."""
+        return "account_key" if "account_key" in self.fields else "credit_number"
+
+    def used_mapping(self) -> dict[str, str]:
+        return {self.headers[index]: name for name, index in self.fields.items()}
 
 
-def map_columns(headers: list[object]) -> ColumnMap:
-    """Match each header to a field; the first column wins for a repeated field."""
+def map_columns(
+    headers: list[object], mapping: dict[str, str] | None = None
+) -> ColumnMap:
+    """Match each header to a field; `mapping` (header -> field) wins over synonyms.
+
+    The first column wins for a field named twice. A repeated header (two
+    `Teléfono` columns) is kept apart as `telefono_2`, never collapsed.
+    """
+    chosen = {normalize_header(k): v for k, v in (mapping or {}).items()}
     column_map = ColumnMap()
-    occurrences: dict[str, int] = {}
-    for index, header in enumerate(headers):
-        label = str(header).strip() if header is not None else ""
-        if not label:
-            continue
-        occurrences[label] = occurrences.get(label, 0) + 1
-        field_name = _LOOKUP.get(normalize_header(label))
+    labels = {i: str(h).strip() for i, h in enumerate(headers) if not _blank(h)}
+    column_map.headers = labels
+    for index, label in labels.items():
+        field_name = chosen.get(normalize_header(label))
         if field_name is not None and field_name not in column_map.fields:
             column_map.fields[field_name] = index
+    taken = set(column_map.fields.values())
+    for index, label in labels.items():
+        field_name = _LOOKUP.get(normalize_header(label))
+        if index in taken or normalize_header(label) in chosen:
             continue
-        # A repeated header (two `Teléfono` columns) is kept apart as
-        # `Teléfono (2)`, never collapsed onto the first.
-        seen = occurrences[label]
-        name = label if seen == 1 else f"{label} ({seen})"
-        if seen > 1:
-            column_map.duplicates.append(name)
-        column_map.extras[name] = index
+        if field_name is not None and field_name not in column_map.fields:
+            column_map.fields[field_name] = index
+            taken.add(index)
+    _name_extras(column_map, labels, taken)
     return column_map
 
 
-def header_score(row: list[object]) -> int:
-    """Count the cells of a row that name a known field."""
-    return sum(1 for cell in row if _LOOKUP.get(normalize_header(cell)) is not None)
+def _name_extras(
+    column_map: ColumnMap, labels: dict[int, str], taken: set[int]
+) -> None:
+    seen: dict[str, int] = {}
+    for index, label in labels.items():
+        normalized = normalize_header(label)
+        seen[normalized] = seen.get(normalized, 0) + 1
+        if index in taken:
+            continue
+        count = seen[normalized]
+        if count == 1:
+            column_map.extras[label] = index
+            continue
+        name = f"{normalized.replace(' ', '_')}_{count}"
+        column_map.extras[name] = index
+        column_map.renamed.append(RenamedColumn(label, column_letter(index), name))
+
+
+def header_score(row: list[object], mapping: dict[str, str] | None = None) -> int:
+    """Count the cells of a row that name a known field or a mapped header."""
+    mapped = {normalize_header(header) for header in (mapping or {})}
+    return sum(
+        1
+        for cell in row
+        if not _blank(cell)
+        and (normalize_header(cell) in mapped or normalize_header(cell) in _LOOKUP)
+    )
+
+
+def _blank(value: object) -> bool:
+    return value is None or not str(value).strip()

@@ -4,22 +4,69 @@ calamine builds a sheet as a dense grid from A1 to its last cell, so a
 1.5 KB file with a single value at Z1048576 costs about a gigabyte. The
 sheets' XML is streamed here first and the workbook is rejected when a
 value lies beyond the row or column limit, or when it unpacks to more than
-the byte limit.
+the byte limit. Cells with only a style (formatting run down to row
+1,048,576) carry no value and pass.
+
+The same pass records what calamine does not expose: the workbook's date
+system (`workbookPr date1904`) and the first sheet's formula cells that have
+no saved result, which calamine returns as empty strings.
 """
 
 import io
+import posixpath
 import re
 import zipfile
+from dataclasses import dataclass, field
+from typing import IO
 from xml.etree import ElementTree
 
 MAX_COLUMNS = 200
 MAX_UNPACKED_BYTES = 300 * 1024 * 1024
+MAX_WORKBOOK_XML_BYTES = 10 * 1024 * 1024
+MAX_FORMULAS_WITHOUT_VALUE = 10_000
 
 _CELL_REFERENCE = re.compile(r"^([A-Z]{1,3})(\d+)$")
+_RELATIONSHIP_NS = (
+    "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+)
 
 
 class WorkbookTooLargeError(ValueError):
     pass
+
+
+@dataclass
+class XlsxScan:
+    """Workbook facts from the XML that calamine's cell values lack."""
+
+    date1904: bool = False
+    # 1-based (row, column) of the first sheet's formulas with no saved value.
+    formulas_without_value: set[tuple[int, int]] = field(default_factory=set)
+
+
+class _BoundedReader(io.RawIOBase):
+    """A stream that raises once more bytes than its limit were read.
+
+    A ZIP entry's declared size can lie, so the limit is enforced on the
+    bytes actually unpacked.
+    """
+
+    def __init__(self, stream: IO[bytes], *, limit: int, name: str) -> None:
+        self._stream, self._left, self._name = stream, limit, name
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self._stream.read(min(len(buffer), self._left + 1))
+        self._left -= len(data)
+        if self._left < 0:
+            raise WorkbookTooLargeError(
+                f"{self._name} in the workbook unpacks to more than the limit; "
+                "save the portfolio with fewer rows or as CSV"
+            )
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def column_number(letters: str) -> int:
@@ -29,12 +76,19 @@ def column_number(letters: str) -> int:
     return number
 
 
-def check_xlsx_extent(content: bytes, *, max_rows: int) -> None:
+def check_xlsx_extent(content: bytes, *, max_rows: int) -> XlsxScan:
     """Raise WorkbookTooLargeError, or ValueError for a damaged archive."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
     except zipfile.BadZipFile:
         raise ValueError("the XLSX file is damaged (not a valid ZIP archive)") from None
+    try:
+        return _scan(archive, max_rows=max_rows)
+    except (zipfile.BadZipFile, ElementTree.ParseError, KeyError, OSError) as error:
+        raise ValueError(f"the XLSX file is damaged ({error})") from None
+
+
+def _scan(archive: zipfile.ZipFile, *, max_rows: int) -> XlsxScan:
     unpacked = sum(info.file_size for info in archive.infolist())
     if unpacked > MAX_UNPACKED_BYTES:
         raise WorkbookTooLargeError(
@@ -46,29 +100,93 @@ def check_xlsx_extent(content: bytes, *, max_rows: int) -> None:
         for name in archive.namelist()
         if name.startswith("xl/worksheets/") and name.endswith(".xml")
     ]
+    scan = XlsxScan()
+    first_sheet = _first_sheet_path(archive, scan)
     for name in sheets:
-        with archive.open(name) as stream:
-            _check_sheet(stream, max_rows=max_rows)
+        with archive.open(name) as entry:
+            stream = _BoundedReader(entry, limit=MAX_UNPACKED_BYTES, name=name)
+            missing = _check_sheet(stream, max_rows=max_rows)
+        if name == first_sheet:
+            scan.formulas_without_value = missing
+    return scan
 
 
-def _check_sheet(stream: io.BufferedIOBase, *, max_rows: int) -> None:
-    for _, element in ElementTree.iterparse(stream):
-        tag = element.tag.rsplit("}", 1)[-1]
+def _first_sheet_path(archive: zipfile.ZipFile, scan: XlsxScan) -> str | None:
+    """Read the date system and return the path of the first sheet's XML."""
+    workbook = _small_xml(archive, "xl/workbook.xml")
+    if workbook is None:
+        return None
+    first_id = None
+    for element in workbook.iter():
+        tag = _local(element.tag)
+        if tag == "workbookPr":
+            scan.date1904 = element.get("date1904", "0").lower() in ("1", "true")
+        elif tag == "sheet" and first_id is None:
+            first_id = element.get(_RELATIONSHIP_NS)
+    relationships = _small_xml(archive, "xl/_rels/workbook.xml.rels")
+    if relationships is None or first_id is None:
+        return None
+    for element in relationships.iter():
+        if _local(element.tag) == "Relationship" and element.get("Id") == first_id:
+            target = element.get("Target") or ""
+            if target.startswith("/"):
+                return target.lstrip("/")
+            return posixpath.normpath(posixpath.join("xl", target))
+    return None
+
+
+def _small_xml(archive: zipfile.ZipFile, name: str) -> ElementTree.Element | None:
+    if name not in archive.namelist():
+        return None
+    with archive.open(name) as entry:
+        data = entry.read(MAX_WORKBOOK_XML_BYTES + 1)
+    if len(data) > MAX_WORKBOOK_XML_BYTES:
+        raise WorkbookTooLargeError(f"{name} in the workbook is too large")
+    return ElementTree.fromstring(data)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _check_sheet(stream: IO[bytes], *, max_rows: int) -> set[tuple[int, int]]:
+    """Check every cell's position; return the formulas without a saved value."""
+    missing: set[tuple[int, int]] = set()
+    for _, element in ElementTree.iterparse(io.BufferedReader(stream)):
+        tag = _local(element.tag)
         if tag == "c":
-            _check_cell(element, max_rows=max_rows)
+            position = _check_cell(element, max_rows=max_rows)
+            if position is not None:
+                missing.add(position)
+                if len(missing) > MAX_FORMULAS_WITHOUT_VALUE:
+                    raise ValueError(
+                        f"more than {MAX_FORMULAS_WITHOUT_VALUE} formulas have no "
+                        "saved result; open the file in Excel, let it recalculate, "
+                        "save it and upload it again"
+                    )
             element.clear()
         elif tag == "row":
             element.clear()
+    return missing
 
 
-def _check_cell(element: ElementTree.Element, *, max_rows: int) -> None:
+def _check_cell(
+    element: ElementTree.Element, *, max_rows: int
+) -> tuple[int, int] | None:
+    children = {_local(child.tag): child for child in element}
     # A cell with only a style (formatting that runs down the sheet) has no
     # value child and costs nothing to read.
-    has_value = any(child.tag.rsplit("}", 1)[-1] in ("v", "is") for child in element)
+    has_value = "is" in children or (
+        "v" in children and (children["v"].text or "") != ""
+    )
     match = _CELL_REFERENCE.match(element.get("r") or "")
-    if not has_value or match is None:
-        return
+    if match is None:
+        return None
     row, column = int(match.group(2)), column_number(match.group(1))
+    if "f" in children and not has_value and row <= max_rows:
+        return row, column
+    if not has_value:
+        return None
     if row > max_rows:
         raise WorkbookTooLargeError(
             f"cell {match.group(0)} contains a value on row {row}; a sheet may reach "
@@ -79,3 +197,4 @@ def _check_cell(element: ElementTree.Element, *, max_rows: int) -> None:
             f"cell {match.group(0)} contains a value in column {column}; a sheet may "
             f"use {MAX_COLUMNS} columns, so delete what lies to the right"
         )
+    return None

@@ -8,6 +8,7 @@ and the report shows the director what to fix.
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -24,7 +25,13 @@ MAX_AMOUNT = Decimal(10) ** 12
 MAX_DAYS_PAST_DUE = 36_500
 MAX_CELL_CHARS = 10_000
 
-_MONEY_CLEAN = re.compile(r"[\s$]|MXN|USD", re.IGNORECASE)
+_MONEY_CLEAN = re.compile(r"[\s$]")
+# ISO 4217 codes of the currencies portfolio files in the region carry.
+_CURRENCY_CODE = re.compile(
+    r"(?<![A-Za-z])(MXN|USD|EUR|CAD|GTQ|HNL|COP|PEN|CLP|ARS|BRL|UYU|DOP|CRC)"
+    r"(?![A-Za-z])",
+    re.IGNORECASE,
+)
 
 
 class ValueProblem(ValueError):
@@ -43,6 +50,7 @@ class RowIssue:
 class AccountRow:
     account_key: str
     debtor_name: str
+    credit_number: str | None = None
     balance_overdue: Decimal | None = None
     days_past_due: int | None = None
     street: str | None = None
@@ -52,9 +60,13 @@ class AccountRow:
     postal_code: str | None = None
     municipality: str | None = None
     state: str | None = None
+    cross_streets: str | None = None
+    address_references: str | None = None
     phone: str | None = None
     latitude: float | None = None
     longitude: float | None = None
+    last_payment_date: date | None = None
+    birth_date: date | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -72,16 +84,24 @@ def check_text(value: str, *, max_chars: int) -> str:
 
 
 def as_text(value: object) -> str:
-    """Render a cell as text; Excel numbers like 12345.0 lose the `.0`."""
+    """Render a cell as text; Excel numbers like 12345.0 lose the `.0`.
+
+    Whitespace runs collapse to one space, and accents are composed (NFC), so
+    a name typed on a Mac compares equal to the same name typed on Windows.
+    """
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, datetime | date):
         return value.isoformat()
-    return " ".join(str(value).split())
+    return unicodedata.normalize("NFC", " ".join(str(value).split()))
 
 
-def parse_money(value: object) -> Decimal:
-    """Parse `1234.5`, `1,234.56`, `1.234,56` and `$12,345.67` into a decimal."""
+def parse_money(value: object, *, currency: str = "MXN") -> Decimal:
+    """Parse `1234.5`, `1,234.56`, `1.234,56` and `$12,345.67` into a decimal.
+
+    A currency code in the text (`1,200.00 MXN`) must be the tenant's
+    `currency`, because amounts are stored without converting them.
+    """
     if isinstance(value, bool):
         raise ValueProblem("expected an amount such as 1234.56")
     if isinstance(value, int | float):
@@ -89,8 +109,8 @@ def parse_money(value: object) -> Decimal:
             raise ValueProblem("expected a finite amount")
         amount = Decimal(str(value))
     else:
-        text = _MONEY_CLEAN.sub("", str(value))
-        text = _resolve_separators(text)
+        text = _strip_currency(str(value), currency)
+        text = _resolve_separators(_MONEY_CLEAN.sub("", text))
         try:
             amount = Decimal(text)
         except InvalidOperation:
@@ -102,7 +122,8 @@ def parse_money(value: object) -> Decimal:
         exponent = amount.as_tuple().exponent
         if isinstance(exponent, int) and exponent < -2:
             raise ValueProblem(
-                "an amount has at most two decimals; write 1234 or 1.23, not 1.234"
+                f"{str(value).strip()[:40]} is ambiguous because an amount has at "
+                "most two decimals; write 1234 for thousands or 1.23 for cents"
             )
     if not amount.is_finite():
         raise ValueProblem("expected a finite amount such as 1234.56")
@@ -111,6 +132,17 @@ def parse_money(value: object) -> Decimal:
     if amount >= MAX_AMOUNT:
         raise ValueProblem(f"the amount is too large; the maximum is {MAX_AMOUNT - 1}")
     return amount.quantize(Decimal("0.01"))
+
+
+def _strip_currency(text: str, currency: str) -> str:
+    codes = {code.upper() for code in _CURRENCY_CODE.findall(text)}
+    other = codes - {currency}
+    if other:
+        raise ValueProblem(
+            f"the amount is in {', '.join(sorted(other))[:40]} but the tenant's "
+            f"currency is {currency}; convert it to {currency} or remove the code"
+        )
+    return _CURRENCY_CODE.sub("", text)
 
 
 def _resolve_separators(text: str) -> str:
@@ -147,7 +179,7 @@ def parse_days(value: object) -> int:
 def parse_postal_code(value: object) -> str:
     """Restore a postal code to five digits: Excel stores 06600 as the number 6600."""
     text = as_text(value).replace(" ", "")
-    if not text.isdigit() or not 4 <= len(text) <= 5:
+    if not text.isascii() or not text.isdigit() or not 4 <= len(text) <= 5:
         raise ValueProblem("expected a five-digit postal code, such as 06600")
     return text.zfill(5)
 
@@ -184,7 +216,12 @@ def check_location(
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         if -90 <= lon <= 90 and -180 <= lat <= 180 and _in_mexico(lon, lat):
             return lon, lat, "latitude and longitude were swapped; fixed"
-        return None, None, "coordinates out of range; expected latitude -90..90"
+        return (
+            None,
+            None,
+            "coordinates out of range: latitude must be -90 to 90 and longitude "
+            "-180 to 180; the account has no coordinates",
+        )
     if not _in_mexico(lat, lon) and _in_mexico(lon, lat):
         return lon, lat, "latitude and longitude were swapped; fixed"
     return lat, lon, None

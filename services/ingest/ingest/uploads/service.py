@@ -2,17 +2,26 @@
 
 import asyncio
 import hashlib
+import json
 import uuid
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.geocoding.service import UNPLACED, AccountLocator, Placement
+from ingest.mappings import repository as mapping_repository
+from ingest.mappings.service import InvalidMappingError, combine
 from ingest.models import common
 from ingest.uploads import repository
+from ingest.uploads.columns import normalize_header
 from ingest.uploads.normalize import AccountRow, RowIssue
 from ingest.uploads.parsing import ParsedFile, UnreadableFileError, parse_file
-from ingest.uploads.schemas import RowErrorOut, UploadOut
+from ingest.uploads.schemas import (
+    RenamedColumnOut,
+    RowErrorOut,
+    SkippedRowOut,
+    UploadOut,
+)
 from shared.errors import NotFoundError, UnprocessableError
 from shared.events.payloads import AccountUpserted, Address, GeoPoint, Money
 from shared.idempotency import fingerprint, run_idempotent
@@ -35,6 +44,7 @@ async def process_upload(
     content: bytes,
     max_rows: int,
     locator: AccountLocator,
+    mapping: dict[str, str] | None = None,
     idempotency_key: str | None = None,
 ) -> UploadOut:
     """Store every valid row and report every invalid one, in one transaction.
@@ -42,11 +52,23 @@ async def process_upload(
     Parsing runs in a worker thread, because a large workbook would otherwise
     block the event loop for seconds. With an Idempotency-Key, sending the
     same file again returns the first upload's report instead of a new one.
+    `mapping` (header -> field) wins over the tenant's saved mapping.
     """
+    async with session.begin():
+        saved = await mapping_repository.get_mapping(session, tenant_id=tenant_id)
+        currency = await repository.tenant_currency(session, tenant_id)
+    combined = combine(saved.mapping if saved else {}, mapping)
     try:
-        parsed = await asyncio.to_thread(parse_file, content, max_rows=max_rows)
+        parsed = await asyncio.to_thread(
+            parse_file,
+            content,
+            max_rows=max_rows,
+            mapping=combined,
+            currency=currency,
+        )
     except UnreadableFileError as error:
         raise UnreadableUploadError(f"{filename}: {error}", filename=filename) from None
+    _check_mapped_headers(parsed, mapping or {})
     # Geocoding may wait on a provider, so it runs before the transaction.
     # NOTE: a replayed Idempotency-Key geocodes the file again, though the
     # provider's results then come from the cache.
@@ -64,7 +86,10 @@ async def process_upload(
         tenant_id=tenant_id,
         key=idempotency_key,
         request_fingerprint=fingerprint(
-            "POST /uploads", filename, hashlib.sha256(content).hexdigest()
+            "POST /uploads",
+            filename,
+            hashlib.sha256(content).hexdigest(),
+            json.dumps(mapping or {}, sort_keys=True),
         ),
         action=store,
     )
@@ -127,8 +152,16 @@ async def _store(
         "accounts_updated": len(stored) - created_count,
     }
     column_report = {
+        "columns": parsed.columns.used_mapping(),
         "extra_columns": list(parsed.columns.extras),
-        "renamed_duplicate_columns": parsed.columns.duplicates,
+        "renamed_duplicate_columns": [
+            {"header": item.header, "column": item.column, "name": item.name}
+            for item in parsed.columns.renamed
+        ],
+        "skipped_rows": [
+            {"row": item.row_number, "reason": item.reason} for item in parsed.skipped
+        ],
+        "notices": parsed.notices,
     }
     await repository.finish_upload(
         session,
@@ -141,9 +174,22 @@ async def _store(
         "upload.completed",
         tenant_id=str(tenant_id),
         upload_id=str(upload.upload_id),
+        rows_skipped=len(parsed.skipped),
         **counts,
     )
     return upload.upload_id
+
+
+def _check_mapped_headers(parsed: ParsedFile, mapping: dict[str, str]) -> None:
+    """Reject an upload whose own mapping names a header the file lacks."""
+    found = {normalize_header(header) for header in parsed.columns.headers.values()}
+    absent = [header for header in mapping if normalize_header(header) not in found]
+    if absent:
+        raise InvalidMappingError(
+            f"the mapping names headers that are not in the header row (row "
+            f"{parsed.header_row_number}): {', '.join(absent)}; headers found: "
+            + ", ".join(parsed.columns.headers.values())
+        )
 
 
 def _split_rows(
@@ -185,6 +231,7 @@ def _account_event(
         tenant_id=tenant_id,
         account_id=account_id,
         account_key=row.account_key,
+        credit_number=row.credit_number,
         upload_id=upload_id,
         debtor_name=row.debtor_name,
         balance_overdue=(
@@ -227,8 +274,17 @@ async def get_upload(
         rows_invalid=upload.rows_invalid,
         accounts_created=upload.accounts_created,
         accounts_updated=upload.accounts_updated,
+        columns=report.get("columns", {}),
         extra_columns=report.get("extra_columns", []),
-        renamed_duplicate_columns=report.get("renamed_duplicate_columns", []),
+        renamed_duplicate_columns=[
+            RenamedColumnOut.from_report(item)
+            for item in report.get("renamed_duplicate_columns", [])
+        ],
+        skipped_rows=[
+            SkippedRowOut.model_validate(item)
+            for item in report.get("skipped_rows", [])
+        ],
+        notices=report.get("notices", []),
         created_at=upload.created_at,
         finished_at=upload.finished_at,
         errors=[
