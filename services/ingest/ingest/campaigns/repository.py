@@ -7,7 +7,16 @@ from typing import Any
 
 from geoalchemy2.functions import ST_X, ST_Y
 from geoalchemy2.types import Geometry
-from sqlalchemy import ColumnElement, case, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    case,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
@@ -114,8 +123,10 @@ def _preview_columns() -> list[Any]:
 
 
 def _grouped(query: Select[Any]) -> Select[Any]:
+    # Grouped by the output labels: the CASE expressions repeated here would
+    # carry new bind parameters, which PostgreSQL does not match to the select.
     return query.group_by(
-        exclusion_flag(), _exclusion_reason(), Account.currency
+        literal_column("flag"), literal_column("reason"), Account.currency
     ).order_by(Account.currency)
 
 
