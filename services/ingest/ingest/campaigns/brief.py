@@ -23,7 +23,7 @@ E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 # Weights of the CLABE control digit (Banco de México): 3, 7, 1 repeated over
 # the first 17 digits; the 18th digit is (10 - sum mod 10) mod 10 of the
 # products taken mod 10.
-CLABE_WEIGHTS = (3, 7, 1) * 6
+CLABE_WEIGHTS = ((3, 7, 1) * 6)[:17]
 
 
 class Objective(BaseModel):
