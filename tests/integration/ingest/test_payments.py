@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from ingest.app import create_app
 from ingest.models import common
 from ingest.settings import IngestSettings
-from shared.db import create_engine, create_sessionmaker
 from ingest.tenants import CreatedTenant
+from shared.db import create_engine, create_sessionmaker
 from shared.events import topics
 from tests.fixtures.apps import running_app
 from tests.fixtures.events import read_events
