@@ -53,6 +53,24 @@ async def released_in_matching(
     await eventually(released, message=f"visit {launched.visit_id} released")
 
 
+class TestBrief:
+    async def test_agent_sees_whole_brief(
+        self, services: Services, sessionmaker: Sessionmaker
+    ) -> None:
+        launched = await launch_one_visit(services, sessionmaker, await make_tenant())
+
+        seen = await services.visits.get(
+            f"/agent/visits/{launched.visit_id}", headers=launched.agent_headers
+        )
+
+        assert seen.status_code == 200, seen.text
+        brief = seen.json()["brief"]
+        assert brief["objective_kind"] == "negotiate"
+        assert brief["negotiation"]["installment_counts"] == [3, 6]
+        assert brief["creditor"]["creditor_name"] == "Financiera Ejemplo"
+        assert brief["creditor"]["payment"]["reference"] == "REF-123"
+
+
 class TestPause:
     async def test_pause_cancels_and_releases(
         self, services: Services, sessionmaker: Sessionmaker
