@@ -101,9 +101,9 @@ async def withdraw_visit(session: AsyncSession, payload: VisitWithdrawn) -> None
     offers = await repository.withdraw_open_offers(session, payload.visit_id, at=now)
     released = await repository.release_assignment(session, payload.visit_id, at=now)
     if released is not None:
-        # NOTE: matching does not follow check-ins, so an assignment whose
-        # agent is already at the door is released too, while visits keeps
-        # that visit open; the agent's completion is then ignored here.
+        # NOTE: matching does not follow check-ins, so it also releases an
+        # assignment whose agent has checked in. Visits keeps such a visit
+        # open, and its completion finds no active assignment here.
         await repository.release_capacity(
             session, released.agent_id, load_day(released.assigned_at)
         )

@@ -26,7 +26,10 @@ from visits.states import VisitState
 
 def _brief(visit: Visit) -> Brief:
     if visit.brief is not None:
-        return Brief.model_validate(visit.brief)
+        # The column keeps the discount at two decimals, as older visits show it.
+        return Brief.model_validate(
+            {**visit.brief, "max_discount_pct": visit.max_discount_pct}
+        )
     return Brief(
         objective=visit.objective,
         questions=visit.questions,

@@ -148,7 +148,7 @@ class CampaignLaunched(Payload):
 
 
 class ObjectiveKind(StrEnum):
-    """What the visit is for; `other` relies on the objective text alone."""
+    """The purpose of a visit; with `other` the objective text alone explains it."""
 
     LOCATE = "locate"
     NEGOTIATE = "negotiate"
@@ -181,7 +181,7 @@ class NegotiationPolicy(BaseModel):
 
 
 class PaymentReference(BaseModel):
-    """Where the debtor pays the creditor; agents never take payments themselves."""
+    """Payment details of the creditor's own account, which the debtor pays."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -191,7 +191,7 @@ class PaymentReference(BaseModel):
 
 
 class CreditorIdentification(BaseModel):
-    """Who the agent collects for, shown to the debtor at the door."""
+    """The creditor the agent collects for, shown to the debtor at the door."""
 
     model_config = ConfigDict(frozen=True)
 

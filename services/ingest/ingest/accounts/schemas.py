@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from shared.events.payloads import Address, GeoPoint
 
 Tag = Annotated[
-    str, StringConstraints(min_length=1, max_length=50, pattern=r"^[^\x00,{}\"]+$")
+    str, StringConstraints(min_length=1, max_length=50, pattern=r"^[^\x00]+$")
 ]
 
 

@@ -1,4 +1,4 @@
-"""Visit requests and withdrawals: every visit a campaign asks for, or takes back."""
+"""Visit requests and withdrawals: every visit a campaign requests or takes back."""
 
 import uuid
 from datetime import datetime
@@ -26,8 +26,7 @@ log = structlog.get_logger(__name__)
 
 
 def campaign_brief(campaign: Campaign) -> Brief:
-    """Return the brief sent to agents; campaigns made before briefs were stored
-    whole get one built from their columns."""
+    """Return the brief sent to agents, built from the columns for old campaigns."""
     if campaign.brief is not None:
         return Brief.model_validate(campaign.brief)
     return Brief(
@@ -110,10 +109,11 @@ async def withdraw_visits(
     reason: WithdrawalReason,
     now: datetime,
 ) -> int:
-    """Withdraw the open visits matching `condition` and cancel their revisits.
+    """Withdraw the open visits matching `condition`; return how many there were.
 
-    Ingest cannot tell whether an agent has checked in already; visits and
-    matching decide that when they receive `campo.visit.withdrawn`.
+    Scheduled revisits are left to the caller. Ingest cannot tell whether an
+    agent has checked in already, so visits decides that when it receives
+    `campo.visit.withdrawn`.
     """
     withdrawn = await repository.withdraw_open(
         session, condition, reason=reason.value, now=now

@@ -20,9 +20,9 @@ FORBIDDEN_KEYWORDS = ("pattern", "patternProperties", "$dynamicRef", "$recursive
 FIELD_TYPES = ("string", "number", "integer", "boolean", "array")
 MAX_INSTALLMENTS = 60
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
-# Weights of the CLABE control digit (Banco de México): 3, 7, 1 repeated over
-# the first 17 digits; the 18th digit is (10 - sum mod 10) mod 10 of the
-# products taken mod 10.
+# The 18th digit of a CLABE is a control digit. Each of the first 17 digits
+# is multiplied by the weights 3, 7, 1 in turn, and each product is taken
+# mod 10. The control digit is (10 - sum mod 10) mod 10.
 CLABE_WEIGHTS = ((3, 7, 1) * 6)[:17]
 
 
@@ -155,6 +155,7 @@ def validate_questions(value: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(
             f"questions is larger than {MAX_QUESTIONS_BYTES} bytes; shorten the form"
         )
+
     unsafe = _unsafe_keyword(value)
     if unsafe:
         raise ValueError(
@@ -167,6 +168,7 @@ def validate_questions(value: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(
             f"questions is not a valid JSON Schema: {error.message}"
         ) from None
+
     properties = value.get("properties")
     if value.get("type") != "object" or not isinstance(properties, dict):
         raise ValueError('questions must be {"type": "object", "properties": {...}}')
@@ -175,6 +177,7 @@ def validate_questions(value: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(
             f"questions properties must be objects: {', '.join(shapeless)}"
         )
+
     for name, spec in properties.items():
         _check_field(name, spec)
     _check_required(value.get("required"), properties)

@@ -29,7 +29,7 @@ KEY_BATCH_SIZE = 10_000
 
 
 def exclusion_flag() -> ColumnElement[Any]:
-    """The flag that keeps an account out of new visits, or NULL; recall first."""
+    """Return the flag keeping the account out of new visits, recall first, or NULL."""
     return case(
         (Account.recalled_at.is_not(None), "recalled"),
         (Account.do_not_contact_reason.is_not(None), "do_not_contact"),

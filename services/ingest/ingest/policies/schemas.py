@@ -10,20 +10,20 @@ class VisitPolicyIn(BaseModel):
         default=DEFAULT_REVISIT_DELAY_SECONDS,
         ge=1,
         le=30 * 24 * 3600,
-        description="Wait after a visit that found nobody before the next attempt.",
+        description="Delay after a visit that met nobody before the next attempt.",
     )
     max_attempts: int = Field(
         default=DEFAULT_MAX_ATTEMPTS,
         ge=1,
         le=20,
-        description="Most completed visits to one account within one campaign.",
+        description="Maximum completed visits to one account within one campaign.",
     )
     max_visits_per_week: int = Field(
         default=DEFAULT_MAX_VISITS_PER_WEEK,
         ge=1,
         le=14,
         description=(
-            "Most visits requested for one account in any 7 days, across campaigns."
+            "Maximum visits requested for one account in any 7 days, across campaigns."
         ),
     )
 
