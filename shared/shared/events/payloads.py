@@ -136,7 +136,9 @@ class CampaignLaunched(Payload):
     name: str
     account_count: int
     visit_count: int
-    excluded_count: int = Field(description="Selected accounts with no location.")
+    excluded_count: int = Field(
+        description="Selected accounts left out: no location, or flagged since."
+    )
     deadline: datetime
     launched_at: datetime
 

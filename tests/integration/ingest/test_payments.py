@@ -181,6 +181,19 @@ class TestPaymentFile:
         assert sorted(event.data["reference"] for event in events) == ["F-1", "F-2"]
         assert await outbox_payments(tenant) == 2
 
+    async def test_semicolon_file_read(self, client, tenant) -> None:
+        content = f"account_key;amount;paid_on;reference\nP-2;75.25;{TODAY};S-1\n"
+
+        response = await client.post(
+            "/payments/file",
+            headers={"X-API-Key": tenant.api_key.key},
+            files={"file": ("pagos.csv", content.encode())},
+        )
+
+        assert response.status_code == 200, response.text
+        assert response.json()["payments_created"] == 1
+        assert response.json()["errors"] == []
+
     async def test_file_without_reference_column(self, client, tenant) -> None:
         content = f"account_key,amount,paid_on\nP-1,10,{TODAY}\n".encode()
 

@@ -16,6 +16,7 @@ from shared.runtime import ServiceRuntime
 COLUMNS = ("account_key", "account_id", "amount", "currency", "paid_on", "reference")
 REQUIRED = ("amount", "paid_on", "reference")
 MAX_ERRORS_SHOWN = 1_000
+SNIFF_CHARS = 4096
 
 
 class UnreadablePaymentFileError(UnprocessableError):
@@ -31,7 +32,14 @@ def parse_rows(content: bytes, *, max_rows: int) -> list[tuple[int, dict[str, An
         raise UnreadablePaymentFileError(
             "the payment file is not UTF-8 text; export it as CSV UTF-8"
         ) from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        # Spreadsheets set to Spanish locales export with semicolons.
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
+            text[:SNIFF_CHARS], delimiters=",;\t"
+        )
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
     header = [name.strip().lower() for name in reader.fieldnames or []]
     missing = [name for name in REQUIRED if name not in header]
     if missing or not {"account_key", "account_id"} & set(header):
