@@ -102,6 +102,8 @@ async def on_visit_withdrawn(
             reason=payload.reason.value,
         )
         return
+    # NOTE: no event announces the cancellation yet, so reporting still
+    # counts the visit in the state it had before.
     log.info(
         "visits.withdrawn",
         visit_id=str(payload.visit_id),
