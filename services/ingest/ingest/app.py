@@ -1,13 +1,20 @@
-"""The ingest service: portfolios, accounts and campaigns."""
+"""The ingest service: portfolios, accounts, campaigns, revisits and payments."""
 
 from fastapi import FastAPI
 
 from ingest.accounts.router import router as accounts_router
+from ingest.attempts.consumers import on_visit_completed
+from ingest.attempts.scheduler import request_due_revisits
 from ingest.campaigns.router import router as campaigns_router
 from ingest.mappings.router import router as mappings_router
 from ingest.models import common
+from ingest.payments.router import router as payments_router
+from ingest.policies.router import router as policy_router
 from ingest.settings import IngestSettings
 from ingest.uploads.router import router as uploads_router
+from shared.consumer import EventConsumer
+from shared.events import topics
+from shared.events.payloads import VisitCompleted
 from shared.runtime import ServiceRuntime, create_service_app
 
 
@@ -19,15 +26,30 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         version="0.1.0",
         description=(
             "Upload portfolios of delinquent accounts, select accounts into "
-            "campaigns with a visit brief, and launch them."
+            "campaigns with a visit brief, launch, pause or cancel them, and "
+            "report payments."
         ),
         settings=settings,
         tables=common,
-        routers=[uploads_router, mappings_router, accounts_router, campaigns_router],
+        routers=[
+            uploads_router,
+            mappings_router,
+            accounts_router,
+            campaigns_router,
+            policy_router,
+            payments_router,
+        ],
         consumers=_consumers,
+        background=[request_due_revisits],
     )
 
 
-def _consumers(runtime: ServiceRuntime) -> list:  # type: ignore[type-arg]
-    # Ingest owns tenants and publishes them; it consumes nothing yet.
-    return []
+def _consumers(runtime: ServiceRuntime) -> list[EventConsumer]:
+    # Ingest owns tenants and publishes them; it consumes only visit outcomes.
+    return [
+        runtime.consumer(
+            group="outcomes",
+            streams=[topics.VISITS],
+            handlers={VisitCompleted: on_visit_completed},
+        )
+    ]

@@ -8,6 +8,7 @@ from typing import Any
 from geoalchemy2 import Geography
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Float,
@@ -19,8 +20,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import make_base
@@ -37,6 +39,7 @@ class Account(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "account_key"),
         Index("ix_accounts_location", "location", postgresql_using="gist"),
+        Index("ix_accounts_tags", "tags", postgresql_using="gin"),
     )
 
     account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -71,6 +74,17 @@ class Account(Base):
     )
     time_zone: Mapped[str | None] = mapped_column(String(64))
     extra: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    tags: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), default=list, server_default=text("'{}'")
+    )
+    do_not_visit_reason: Mapped[str | None] = mapped_column(String(30))
+    do_not_contact_reason: Mapped[str | None] = mapped_column(String(30))
+    flag_note: Mapped[str | None] = mapped_column(Text)
+    recalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_visit_outcome: Mapped[str | None] = mapped_column(
+        String(20), doc="Person met at the latest completed visit."
+    )
+    last_visited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_upload_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
@@ -150,6 +164,12 @@ class ColumnMapping(Base):
 
 class Campaign(Base):
     __tablename__ = "campaigns"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('draft', 'launched', 'paused', 'cancelled', 'completed')",
+            name="status",
+        ),
+    )
 
     campaign_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
@@ -162,10 +182,17 @@ class Campaign(Base):
     fee_currency: Mapped[str] = mapped_column(String(3))
     deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     selection: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    brief: Mapped[dict[str, Any] | None] = mapped_column(
+        JSONB, doc="The whole brief as sent in visit requests; None before 0005."
+    )
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
     launched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), doc="When the campaign was cancelled or completed."
+    )
 
 
 class CampaignAccount(Base):
@@ -184,3 +211,101 @@ class CampaignAccount(Base):
     )
     visit_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), unique=True)
     excluded_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class CampaignVisit(Base):
+    """One visit a campaign requested: an attempt at one of its accounts."""
+
+    __tablename__ = "campaign_visits"
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('requested', 'withdrawn', 'completed')", name="state"
+        ),
+        Index("ix_campaign_visits_campaign_state", "campaign_id", "state"),
+        Index("ix_campaign_visits_account_requested", "account_id", "requested_at"),
+    )
+
+    visit_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.campaigns.campaign_id", ondelete="CASCADE")
+    )
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.accounts.account_id")
+    )
+    attempt: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawal_reason: Mapped[str | None] = mapped_column(String(30))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    person_met: Mapped[str | None] = mapped_column(String(20))
+
+
+class Revisit(Base):
+    """A new attempt due later because a visit found nobody; the scheduler's queue."""
+
+    __tablename__ = "revisits"
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('scheduled', 'requested', 'skipped', 'cancelled')",
+            name="state",
+        ),
+        Index(
+            "ix_revisits_due",
+            "due_at",
+            postgresql_where=text("state = 'scheduled'"),
+        ),
+    )
+
+    revisit_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.campaigns.campaign_id", ondelete="CASCADE"), index=True
+    )
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.accounts.account_id")
+    )
+    previous_visit_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), unique=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(20))
+    visit_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    skip_reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class VisitPolicy(Base):
+    """A tenant's revisit rules; a tenant without a row gets the defaults."""
+
+    __tablename__ = "visit_policies"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    revisit_delay_seconds: Mapped[int] = mapped_column(Integer)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    max_visits_per_week: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class Payment(Base):
+    """A payment an integrator reported; its reference is unique per account."""
+
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("tenant_id", "account_id", "reference"),)
+
+    payment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.accounts.account_id")
+    )
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    paid_on: Mapped[date] = mapped_column(Date)
+    reference: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

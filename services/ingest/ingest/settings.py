@@ -16,6 +16,15 @@ class IngestSettings(ServiceSettings):
     max_upload_rows: int = Field(
         default=100_000, gt=0, description="Most data rows read from one file."
     )
+    revisit_poll_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds between two passes of the due-revisit loop.",
+    )
+    revisit_batch_size: int = Field(
+        default=100, ge=1, description="Due revisits requested per transaction."
+    )
+
     file_location_precision: LocationPrecision = Field(
         default=LocationPrecision.ROOFTOP,
         description="Precision recorded for coordinates that come in the file.",

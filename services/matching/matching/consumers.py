@@ -8,7 +8,7 @@ from matching.settings import MatchingSettings
 from shared.auth import tenant_directory_handlers
 from shared.consumer import EventConsumer
 from shared.events import Envelope, topics
-from shared.events.payloads import VisitCompleted, VisitRequested
+from shared.events.payloads import VisitCompleted, VisitRequested, VisitWithdrawn
 from shared.runtime import ServiceRuntime
 
 
@@ -23,6 +23,11 @@ def build_consumers(runtime: ServiceRuntime) -> list[EventConsumer]:
             session, payload, emit=runtime.emit, settings=settings
         )
 
+    async def on_visit_withdrawn(
+        session: AsyncSession, envelope: Envelope, payload: VisitWithdrawn
+    ) -> None:
+        await service.withdraw_visit(session, payload)
+
     async def on_visit_completed(
         session: AsyncSession, envelope: Envelope, payload: VisitCompleted
     ) -> None:
@@ -34,7 +39,10 @@ def build_consumers(runtime: ServiceRuntime) -> list[EventConsumer]:
         runtime.consumer(
             group="dispatch",
             streams=[topics.VISIT_REQUESTS],
-            handlers={VisitRequested: on_visit_requested},
+            handlers={
+                VisitRequested: on_visit_requested,
+                VisitWithdrawn: on_visit_withdrawn,
+            },
         ),
         runtime.consumer(
             group="visits",

@@ -12,7 +12,12 @@ from matching.models import AssignmentState, RequestState
 from matching.schemas import AgentAssignment, AgentProfile, VisitAssignment
 from matching.settings import MatchingSettings
 from shared.errors import NotFoundError
-from shared.events.payloads import Money, VisitCompleted, VisitRequested
+from shared.events.payloads import (
+    Money,
+    VisitCompleted,
+    VisitRequested,
+    VisitWithdrawn,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -82,6 +87,33 @@ async def complete_assignment(session: AsyncSession, payload: VisitCompleted) ->
         "assignment.done",
         visit_id=str(payload.visit_id),
         assignment_id=str(assignment_id),
+    )
+
+
+async def withdraw_visit(session: AsyncSession, payload: VisitWithdrawn) -> None:
+    """Cancel the request, withdraw its open offers and release its assignment.
+
+    The released assignment gives the agent back one visit of capacity on the
+    day it was assigned. A visit already done or unmatched stays as it is.
+    """
+    now = datetime.now(UTC)
+    cancelled = await repository.cancel_request(session, payload.visit_id, at=now)
+    offers = await repository.withdraw_open_offers(session, payload.visit_id, at=now)
+    released = await repository.release_assignment(session, payload.visit_id, at=now)
+    if released is not None:
+        # NOTE: matching does not follow check-ins, so it also releases an
+        # assignment whose agent has checked in. Visits keeps such a visit
+        # open, and its completion finds no active assignment here.
+        await repository.release_capacity(
+            session, released.agent_id, load_day(released.assigned_at)
+        )
+    log.info(
+        "visit_request.withdrawn",
+        visit_id=str(payload.visit_id),
+        reason=payload.reason.value,
+        request_cancelled=cancelled,
+        offers_withdrawn=offers,
+        assignment_released=released is not None,
     )
 
 

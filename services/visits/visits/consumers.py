@@ -1,4 +1,5 @@
-"""Event handlers: visit requests, assignments and the tenant directory.
+"""Event handlers: visit requests and withdrawals, assignments, payments and the
+tenant directory.
 
 Requests and assignments run in separate consumer groups because the two
 topics are not ordered with each other. An assignment that arrives before
@@ -17,11 +18,13 @@ from shared.consumer import EventConsumer, RetryLaterError
 from shared.events import Envelope, topics
 from shared.events.payloads import (
     AssignmentCreated,
+    PaymentReported,
     VisitAssigned,
     VisitExpired,
     VisitOutOfCoverage,
     VisitRequested,
     VisitUnmatched,
+    VisitWithdrawn,
 )
 from shared.runtime import ServiceRuntime
 from visits import repository
@@ -39,7 +42,15 @@ def build_consumers(runtime: ServiceRuntime) -> list[EventConsumer]:
         runtime.consumer(
             group="requests",
             streams=[topics.VISIT_REQUESTS],
-            handlers={VisitRequested: on_visit_requested},
+            handlers={
+                VisitRequested: on_visit_requested,
+                VisitWithdrawn: on_visit_withdrawn,
+            },
+        ),
+        runtime.consumer(
+            group="payments",
+            streams=[topics.PAYMENTS],
+            handlers={PaymentReported: on_payment_reported},
         ),
         runtime.consumer(
             group="assignments",
@@ -65,6 +76,61 @@ async def on_visit_requested(
         "visits.requested" if inserted else "visits.request_already_known",
         visit_id=str(payload.visit_id),
         campaign_id=str(payload.campaign_id),
+    )
+
+
+async def on_visit_withdrawn(
+    session: AsyncSession, envelope: Envelope, payload: VisitWithdrawn
+) -> None:
+    """Cancel a visit the agent has not reached; a later state ignores it.
+
+    The withdrawal travels on the request's topic with the same key, so it
+    always arrives after the request.
+    """
+    withdrawn = await repository.withdraw(
+        session,
+        payload.visit_id,
+        reason=payload.reason.value,
+        at=payload.withdrawn_at,
+    )
+    if withdrawn is None:
+        state = await repository.visit_state(session, payload.visit_id)
+        log.info(
+            "visits.withdrawal_ignored",
+            visit_id=str(payload.visit_id),
+            current_state=state,
+            reason=payload.reason.value,
+        )
+        return
+    # NOTE: no event announces the cancellation yet, so reporting still
+    # counts the visit in the state it had before.
+    log.info(
+        "visits.withdrawn",
+        visit_id=str(payload.visit_id),
+        reason=payload.reason.value,
+    )
+
+
+async def on_payment_reported(
+    session: AsyncSession, envelope: Envelope, payload: PaymentReported
+) -> None:
+    """Apply a payment to the account's latest open promise in its currency."""
+    promise = await repository.apply_payment(
+        session,
+        tenant_id=payload.tenant_id,
+        account_id=payload.account_id,
+        amount=payload.amount.amount,
+        currency=payload.amount.currency,
+        at=payload.reported_at,
+    )
+    if promise is None:
+        log.info("promises.payment_without_promise", payment_id=str(payload.payment_id))
+        return
+    log.info(
+        "promises.payment_applied",
+        payment_id=str(payload.payment_id),
+        promise_id=str(promise.promise_id),
+        status=promise.status,
     )
 
 

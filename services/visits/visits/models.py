@@ -52,6 +52,9 @@ class Visit(Base):
     objective: Mapped[str] = mapped_column(Text)
     questions: Mapped[dict[str, Any]] = mapped_column(JSONB)
     max_discount_pct: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    brief: Mapped[dict[str, Any] | None] = mapped_column(
+        JSONB, doc="The whole brief of the request; None for visits stored before it."
+    )
     debtor_name: Mapped[str] = mapped_column(String(300))
     phone: Mapped[str | None] = mapped_column(String(20))
     street: Mapped[str | None] = mapped_column(String(300))
@@ -154,6 +157,15 @@ class Promise(Base):
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     currency: Mapped[str] = mapped_column(String(3))
     due_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(
+        String(20), default="pending", server_default="pending"
+    )
+    amount_kept: Mapped[Decimal] = mapped_column(
+        Numeric(14, 2), default=Decimal("0"), server_default="0"
+    )
+    kept_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), doc="When a payment first reached the amount."
+    )
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )

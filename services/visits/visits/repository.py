@@ -5,11 +5,21 @@ RETURNING; `None` back means the visit is missing or in another state.
 """
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from geoalchemy2 import Geography, Geometry
-from sqlalchemy import ColumnElement, Row, cast, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    case,
+    cast,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,6 +73,7 @@ async def insert_requested(session: AsyncSession, request: VisitRequested) -> bo
             objective=request.brief.objective,
             questions=request.brief.questions,
             max_discount_pct=request.brief.max_discount_pct,
+            brief=request.brief.model_dump(mode="json"),
             debtor_name=request.debtor_name,
             phone=request.phone,
             street=address.street,
@@ -124,6 +135,70 @@ async def close_unmatched(
     return (await session.execute(statement)).first()
 
 
+# A withdrawal cancels only visits the agent has not reached yet.
+WITHDRAWABLE = (VisitState.REQUESTED.value, VisitState.ASSIGNED.value)
+
+
+async def withdraw(
+    session: AsyncSession, visit_id: UUID, *, reason: str, at: datetime
+) -> Row[Any] | None:
+    statement = (
+        update(Visit)
+        .where(Visit.visit_id == visit_id, Visit.state.in_(WITHDRAWABLE))
+        .values(
+            state=VisitState.CANCELLED.value,
+            state_reason=reason,
+            closed_at=at,
+            updated_at=func.now(),
+        )
+        .returning(Visit.agent_id)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(statement)).first()
+
+
+async def apply_payment(
+    session: AsyncSession,
+    *,
+    tenant_id: UUID,
+    account_id: UUID,
+    amount: Decimal,
+    currency: str,
+    at: datetime,
+) -> Row[Any] | None:
+    """Add a payment to the account's latest promise not yet kept, in its currency.
+
+    Returns the promise's id, status and amount kept, or None without one.
+    """
+    target = (
+        select(Promise.promise_id)
+        .join(Visit, Visit.visit_id == Promise.visit_id)
+        .where(
+            Promise.tenant_id == tenant_id,
+            Visit.account_id == account_id,
+            Promise.currency == currency,
+            Promise.status.in_(["pending", "partly_kept"]),
+        )
+        .order_by(Promise.created_at.desc(), Promise.promise_id)
+        .limit(1)
+        .with_for_update(of=Promise)
+        .scalar_subquery()
+    )
+    kept = Promise.amount_kept + amount
+    statement = (
+        update(Promise)
+        .where(Promise.promise_id == target)
+        .values(
+            amount_kept=kept,
+            status=case((kept >= Promise.amount, "kept"), else_="partly_kept"),
+            kept_at=case((kept >= Promise.amount, at), else_=None),
+        )
+        .returning(Promise.promise_id, Promise.status, Promise.amount_kept)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(statement)).first()
+
+
 async def visit_state(
     session: AsyncSession, visit_id: UUID, *, agent_id: UUID | None = None
 ) -> str | None:
@@ -153,7 +228,11 @@ async def agent_visits(
 ) -> list[Row[Any]]:
     statement = (
         _with_coordinates()
-        .where(Visit.agent_id == agent_id, Visit.state.in_(states))
+        .where(
+            Visit.agent_id == agent_id,
+            Visit.state.in_(states),
+            Visit.state != VisitState.CANCELLED.value,
+        )
         .order_by(Visit.deadline, Visit.visit_id)
         .limit(limit)
         .offset(offset)
@@ -164,8 +243,11 @@ async def agent_visits(
 async def agent_visit(
     session: AsyncSession, agent_id: UUID, visit_id: UUID
 ) -> Row[Any] | None:
+    # A cancelled visit was taken back from the agent, who no longer sees it.
     statement = _with_coordinates().where(
-        Visit.visit_id == visit_id, Visit.agent_id == agent_id
+        Visit.visit_id == visit_id,
+        Visit.agent_id == agent_id,
+        Visit.state != VisitState.CANCELLED.value,
     )
     return (await session.execute(statement)).first()
 

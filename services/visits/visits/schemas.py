@@ -107,6 +107,12 @@ class PromiseOut(BaseModel):
     amount: Decimal
     currency: str
     due_date: date
+    status: str = Field(
+        default="pending", description="pending, partly_kept or kept, from payments."
+    )
+    amount_kept: Decimal = Field(
+        default=Decimal("0.00"), description="Sum of the payments applied so far."
+    )
 
 
 class ResultResponse(BaseModel):

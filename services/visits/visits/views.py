@@ -24,6 +24,19 @@ from visits.service import visit_not_found
 from visits.states import VisitState
 
 
+def _brief(visit: Visit) -> Brief:
+    if visit.brief is not None:
+        # The column keeps the discount at two decimals, as older visits show it.
+        return Brief.model_validate(
+            {**visit.brief, "max_discount_pct": visit.max_discount_pct}
+        )
+    return Brief(
+        objective=visit.objective,
+        questions=visit.questions,
+        max_discount_pct=visit.max_discount_pct,
+    )
+
+
 def _agent_visit(row: Row[Any]) -> AgentVisit:
     visit: Visit = row.Visit
     balance = None
@@ -34,11 +47,7 @@ def _agent_visit(row: Row[Any]) -> AgentVisit:
         campaign_id=visit.campaign_id,
         attempt=visit.attempt,
         state=VisitState(visit.state),
-        brief=Brief(
-            objective=visit.objective,
-            questions=visit.questions,
-            max_discount_pct=visit.max_discount_pct,
-        ),
+        brief=_brief(visit),
         debtor_name=visit.debtor_name,
         phone=visit.phone,
         address=Address(

@@ -170,7 +170,9 @@ class CampaignLaunched(Payload):
     name: str
     account_count: int
     visit_count: int
-    excluded_count: int = Field(description="Selected accounts with no location.")
+    excluded_count: int = Field(
+        description="Selected accounts left out: no location, or flagged since."
+    )
     deadline: datetime
     launched_at: datetime
 
@@ -181,12 +183,71 @@ class CampaignLaunched(Payload):
 # --- visit-requests.v1 ------------------------------------------------------
 
 
+class ObjectiveKind(StrEnum):
+    """The purpose of a visit; with `other` the objective text alone explains it."""
+
+    LOCATE = "locate"
+    NEGOTIATE = "negotiate"
+    UPDATE_DATA = "update_data"
+    VERIFY_ADDRESS = "verify_address"
+    OTHER = "other"
+
+
+class DownPayment(BaseModel):
+    """The smallest down payment the agent may accept: an amount or a percent."""
+
+    model_config = ConfigDict(frozen=True)
+
+    amount: Money | None = None
+    percent_of_balance: Decimal | None = Field(default=None, gt=0, le=100)
+
+
+class NegotiationPolicy(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    max_discount_pct: Decimal = Field(ge=0, le=100)
+    installment_counts: list[int] = Field(
+        default_factory=list,
+        description="Numbers of installments the agent may offer; empty for none.",
+    )
+    min_down_payment: DownPayment | None = None
+    latest_promise_date: date | None = Field(
+        default=None, description="Last due date the agent may accept in a promise."
+    )
+
+
+class PaymentReference(BaseModel):
+    """Payment details of the creditor's own account, which the debtor pays."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bank: str
+    clabe: str | None = Field(default=None, pattern=r"^\d{18}$")
+    reference: str | None = None
+
+
+class CreditorIdentification(BaseModel):
+    """The creditor the agent collects for, shown to the debtor at the door."""
+
+    model_config = ConfigDict(frozen=True)
+
+    creditor_name: str
+    agency_name: str | None = None
+    phone: str | None = None
+    payment: PaymentReference | None = None
+
+
 class Brief(BaseModel):
+    """The visit brief; fields after `max_discount_pct` are optional for old events."""
+
     model_config = ConfigDict(frozen=True)
 
     objective: str
     questions: dict[str, Any] = Field(description="JSON Schema of the visit form.")
     max_discount_pct: Decimal = Field(ge=0, le=100)
+    objective_kind: ObjectiveKind = ObjectiveKind.OTHER
+    negotiation: NegotiationPolicy | None = None
+    creditor: CreditorIdentification | None = None
 
 
 class VisitRequested(Payload):
@@ -210,6 +271,35 @@ class VisitRequested(Payload):
     balance_overdue: Money | None = None
     days_past_due: int | None = None
     brief: Brief
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
+class WithdrawalReason(StrEnum):
+    CAMPAIGN_PAUSED = "campaign_paused"
+    CAMPAIGN_CANCELLED = "campaign_cancelled"
+    CAMPAIGN_COMPLETED = "campaign_completed"
+    ACCOUNT_RECALLED = "account_recalled"
+    DO_NOT_CONTACT = "do_not_contact"
+    DO_NOT_VISIT = "do_not_visit"
+
+
+class VisitWithdrawn(Payload):
+    """The campaign no longer wants a visit that may not have happened yet.
+
+    Matching releases the visit's offers and assignment; visits cancels it
+    unless the agent has already checked in, in which case nothing changes.
+    """
+
+    event_type = "campo.visit.withdrawn"
+    topic = topics.VISIT_REQUESTS
+
+    visit_id: UUID
+    campaign_id: UUID
+    account_id: UUID
+    reason: WithdrawalReason
+    withdrawn_at: datetime
 
     def aggregate_id(self) -> str:
         return str(self.visit_id)
@@ -358,6 +448,27 @@ class PromiseMade(Payload):
         return str(self.visit_id)
 
 
+# --- payments.v1 ------------------------------------------------------------
+
+
+class PaymentReported(Payload):
+    """A payment the tenant's systems reported for an account."""
+
+    event_type = "campo.payment.reported"
+    topic = topics.PAYMENTS
+
+    payment_id: UUID
+    account_id: UUID
+    account_key: str
+    amount: Money
+    paid_on: date
+    reference: str
+    reported_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.account_id)
+
+
 PAYLOAD_TYPES: dict[str, type[Payload]] = {
     model.event_type: model
     for model in (
@@ -366,6 +477,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         AccountUpserted,
         CampaignLaunched,
         VisitRequested,
+        VisitWithdrawn,
         AssignmentCreated,
         VisitUnmatched,
         VisitAssigned,
@@ -374,5 +486,6 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         VisitOutOfCoverage,
         VisitExpired,
         PromiseMade,
+        PaymentReported,
     )
 }

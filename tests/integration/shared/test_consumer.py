@@ -104,11 +104,13 @@ class TestEventConsumer:
     async def test_redelivered_event_changes_nothing(self, harness):
         state, send = harness
         name = f"twice-{uuid.uuid4().hex[:6]}"
-        event = tenant_event(name)
+        key = uuid.uuid4()
+        event = tenant_event(name, key=key)
         await send(event)
         await send(event)
+        # The same key puts the marker behind both copies in one partition.
         marker = f"after-{uuid.uuid4().hex[:6]}"
-        await send(tenant_event(marker))
+        await send(tenant_event(marker, key=key))
 
         async def marker_stored() -> bool:
             return await state.stored(marker) == 1

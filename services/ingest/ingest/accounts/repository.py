@@ -3,7 +3,7 @@ from typing import Any
 
 from geoalchemy2.functions import ST_X, ST_Y
 from geoalchemy2.types import Geometry
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.models import Account
@@ -12,6 +12,15 @@ from ingest.models import Account
 def _with_coordinates() -> Any:
     geometry = func.cast(Account.location, Geometry)
     return select(Account, ST_Y(geometry).label("lat"), ST_X(geometry).label("lon"))
+
+
+def _reference(account_ref: str) -> ColumnElement[bool]:
+    """Match an account by its key, or by its id when the text is a UUID."""
+    try:
+        account_id = uuid.UUID(account_ref)
+    except ValueError:
+        return Account.account_key == account_ref
+    return or_(Account.account_id == account_id, Account.account_key == account_ref)
 
 
 async def page_accounts(
@@ -31,11 +40,45 @@ async def page_accounts(
 
 
 async def get_account(
-    session: AsyncSession, *, tenant_id: uuid.UUID, account_key: str
+    session: AsyncSession, *, tenant_id: uuid.UUID, account_ref: str
 ) -> Any | None:
     rows = await session.execute(
-        _with_coordinates().where(
-            Account.tenant_id == tenant_id, Account.account_key == account_key
-        )
+        _with_coordinates()
+        .where(Account.tenant_id == tenant_id, _reference(account_ref))
+        .order_by((Account.account_key == account_ref).desc())
+        .limit(1)
     )
     return rows.first()
+
+
+async def lock_account_id(
+    session: AsyncSession, *, tenant_id: uuid.UUID, account_ref: str
+) -> uuid.UUID | None:
+    """Lock the account row so flag changes and withdrawals apply one at a time."""
+    return await session.scalar(
+        select(Account.account_id)
+        .where(Account.tenant_id == tenant_id, _reference(account_ref))
+        .limit(1)
+        .with_for_update()
+    )
+
+
+async def update_account(
+    session: AsyncSession, account_id: uuid.UUID, values: dict[str, Any]
+) -> None:
+    await session.execute(
+        update(Account)
+        .where(Account.account_id == account_id)
+        .values(**values, updated_at=func.now())
+    )
+
+
+async def mark_recalled(session: AsyncSession, account_id: uuid.UUID) -> None:
+    await session.execute(
+        update(Account)
+        .where(Account.account_id == account_id)
+        .values(
+            recalled_at=func.coalesce(Account.recalled_at, func.now()),
+            updated_at=func.now(),
+        )
+    )

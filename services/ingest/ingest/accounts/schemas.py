@@ -1,9 +1,10 @@
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from enum import StrEnum
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from shared.events.payloads import (
     Address,
@@ -11,6 +12,41 @@ from shared.events.payloads import (
     LocationPrecision,
     LocationSource,
 )
+
+Tag = Annotated[
+    str, StringConstraints(min_length=1, max_length=50, pattern=r"^[^\x00]+$")
+]
+
+
+class FlagReason(StrEnum):
+    DISPUTE = "dispute"
+    LAWYER = "lawyer"
+    VULNERABLE_PERSON = "vulnerable_person"
+    PAID = "paid"
+    OTHER = "other"
+
+
+class Flag(BaseModel):
+    reason: FlagReason
+    note: str | None = Field(default=None, max_length=500)
+
+
+class AccountPatch(BaseModel):
+    """Fields to change; a flag set to null clears it, an omitted field stays."""
+
+    tags: list[Tag] | None = Field(
+        default=None, max_length=50, description="Replaces the account's tags."
+    )
+    do_not_visit: Flag | None = Field(
+        default=None, description="Keeps the account out of field visits."
+    )
+    do_not_contact: Flag | None = Field(
+        default=None, description="Keeps the account out of any contact."
+    )
+
+
+class RecallRequest(BaseModel):
+    note: str | None = Field(default=None, max_length=500)
 
 
 class AccountOut(BaseModel):
@@ -33,6 +69,13 @@ class AccountOut(BaseModel):
     )
     time_zone: str | None = Field(description="IANA time zone of the address.")
     extra: dict[str, Any]
+    tags: list[str]
+    do_not_visit_reason: FlagReason | None
+    do_not_contact_reason: FlagReason | None
+    flag_note: str | None
+    recalled_at: datetime | None
+    last_visit_outcome: str | None
+    last_visited_at: datetime | None
     created_at: datetime
     updated_at: datetime
 

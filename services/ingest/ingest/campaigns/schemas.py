@@ -1,11 +1,8 @@
-import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from pydantic import (
     BaseModel,
     Field,
@@ -14,57 +11,101 @@ from pydantic import (
     model_validator,
 )
 
+from ingest.campaigns.brief import (
+    CreditorIn,
+    NegotiationIn,
+    Objective,
+    validate_questions,
+)
+from shared.events.payloads import Money, ObjectiveKind, PersonMet
+
 MAX_SELECTED_KEYS = 100_000
-MAX_QUESTIONS_BYTES = 32 * 1024
-# Keywords the server would evaluate on every agent's submission. Regular
-# expressions can backtrack for minutes, and references other than `#/...`
-# would make the server fetch a URL of the tenant's choosing.
-FORBIDDEN_KEYWORDS = ("pattern", "patternProperties", "$dynamicRef", "$recursiveRef")
+MAX_FILTER_VALUES = 1_000
 
 AccountKey = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+FilterValues = Annotated[
+    list[FilterValue] | None, Field(default=None, max_length=MAX_FILTER_VALUES)
+]
 
 
 class Selection(BaseModel):
-    """The accounts a campaign visits: a list of account keys, or a filter."""
+    """The accounts a campaign visits: a list of account keys or ids, or filters.
+
+    Filters combine with AND; a list filter matches any of its values.
+    """
 
     account_keys: list[AccountKey] | None = Field(
         default=None, max_length=MAX_SELECTED_KEYS, description="Explicit account keys."
     )
+    account_ids: list[UUID] | None = Field(
+        default=None, max_length=MAX_SELECTED_KEYS, description="Explicit account ids."
+    )
     all_accounts: bool = Field(
         default=False, description="Every account of the tenant."
     )
-    states: list[str] | None = Field(
-        default=None, description="Filter: accounts whose `Estado` is one of these."
-    )
     min_days_past_due: int | None = Field(default=None, ge=0, le=36_500)
+    max_days_past_due: int | None = Field(default=None, ge=0, le=36_500)
+    min_balance: Decimal | None = Field(default=None, ge=0, max_digits=14)
+    max_balance: Decimal | None = Field(default=None, ge=0, max_digits=14)
+    states: FilterValues = None
+    municipalities: FilterValues = None
+    postal_codes: FilterValues = None
+    tags: FilterValues = None
+    last_visit_outcomes: list[PersonMet] | None = Field(
+        default=None, description="Person met at the account's latest visit."
+    )
+    not_visited_in_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=36_500,
+        description="Accounts never visited, or last visited this many days ago.",
+    )
+
+    def has_filter(self) -> bool:
+        fields = self.model_dump(exclude={"account_keys", "account_ids"})
+        return self.all_accounts or any(
+            value is not None
+            for name, value in fields.items()
+            if name != "all_accounts"
+        )
 
     @model_validator(mode="after")
     def one_kind_of_selection(self) -> "Selection":
-        has_filter = (
-            self.all_accounts
-            or self.states is not None
-            or self.min_days_past_due is not None
-        )
-        if self.account_keys is not None and has_filter:
-            raise ValueError("give either account_keys or filters, not both")
-        if self.account_keys is None and not has_filter:
+        lists = [self.account_keys is not None, self.account_ids is not None]
+        if sum(lists) + self.has_filter() > 1:
             raise ValueError(
-                "the selection is empty: give account_keys, all_accounts=true, "
-                "states or min_days_past_due"
+                "give one of account_keys, account_ids or filters, not several"
             )
+        if not any(lists) and not self.has_filter():
+            raise ValueError(
+                "the selection is empty: give account_keys, account_ids, "
+                "all_accounts=true or a filter such as states or min_days_past_due"
+            )
+        for low, high in (
+            ("min_days_past_due", "max_days_past_due"),
+            ("min_balance", "max_balance"),
+        ):
+            low_value, high_value = getattr(self, low), getattr(self, high)
+            if None not in (low_value, high_value) and low_value > high_value:
+                raise ValueError(
+                    f"{low} {low_value} is above {high} {high_value}; swap them"
+                )
         return self
 
 
 class CampaignCreate(BaseModel):
+    """A draft campaign; `objective` may be plain text, read as kind `other`."""
+
     name: str = Field(min_length=1, max_length=200)
-    objective: str = Field(
-        min_length=1, max_length=2000, description="Goal of the visit."
-    )
+    objective: Objective
     questions: dict[str, Any] = Field(
         description=(
             "The visit form as a JSON Schema object. Each property needs a `title` "
-            "(the label the agent sees); `x-order` lists the properties in the order "
-            "they are asked, otherwise the order of `properties` is used."
+            "(the label the agent sees) and a `type` or an `enum` of options; "
+            "`required` lists the mandatory ones, and `x-order` lists the "
+            "properties in the order they are asked, otherwise the order of "
+            "`properties` is used."
         ),
         examples=[
             {
@@ -76,13 +117,32 @@ class CampaignCreate(BaseModel):
             }
         ],
     )
-    max_discount_pct: Decimal = Field(ge=0, le=100)
+    negotiation: NegotiationIn | None = Field(
+        default=None, description="What the agent may offer; required for negotiate."
+    )
+    max_discount_pct: Decimal | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Shorthand for negotiation.max_discount_pct.",
+    )
+    creditor: CreditorIn | None = Field(
+        default=None,
+        description="The creditor and payment references the agent must show.",
+    )
     fee_amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
     currency: str | None = Field(
         default=None, pattern=r"^[A-Z]{3}$", description="Defaults to the tenant's."
     )
     deadline: datetime
     selection: Selection
+
+    @field_validator("objective", mode="before")
+    @classmethod
+    def objective_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"kind": ObjectiveKind.OTHER, "details": value}
+        return value
 
     @field_validator("deadline")
     @classmethod
@@ -98,65 +158,36 @@ class CampaignCreate(BaseModel):
     @field_validator("questions")
     @classmethod
     def questions_are_a_form(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if len(json.dumps(value)) > MAX_QUESTIONS_BYTES:
+        return validate_questions(value)
+
+    @model_validator(mode="after")
+    def one_negotiation(self) -> "CampaignCreate":
+        if self.negotiation is None and self.max_discount_pct is None:
             raise ValueError(
-                f"questions is larger than {MAX_QUESTIONS_BYTES} bytes; "
-                "shorten the form"
+                "negotiation is missing: give negotiation.max_discount_pct "
+                "(0 when the agent may offer no discount)"
             )
-        unsafe = _unsafe_keyword(value)
-        if unsafe:
-            raise ValueError(
-                f"questions may not use {unsafe}; use enum, minLength and maxLength, "
-                "and only local references such as #/$defs/name"
-            )
-        try:
-            Draft202012Validator.check_schema(value)
-        except SchemaError as error:
-            raise ValueError(
-                f"questions is not a valid JSON Schema: {error.message}"
-            ) from None
-        properties = value.get("properties")
-        if value.get("type") != "object" or not isinstance(properties, dict):
-            raise ValueError(
-                'questions must be {"type": "object", "properties": {...}}'
-            )
-        shapeless = [n for n, spec in properties.items() if not isinstance(spec, dict)]
-        if shapeless:
-            raise ValueError(
-                f"questions properties must be objects: {', '.join(shapeless)}"
-            )
-        untitled = [name for name, spec in properties.items() if not spec.get("title")]
-        if untitled:
-            raise ValueError(
-                f"questions without a title (label): {', '.join(untitled)}"
-            )
-        order = value.get("x-order")
-        if order is not None and (
-            not isinstance(order, list)
-            or not all(isinstance(name, str) for name in order)
-            or sorted(order) != sorted(properties)
+        if (
+            self.negotiation is not None
+            and self.max_discount_pct is not None
+            and self.negotiation.max_discount_pct != self.max_discount_pct
         ):
             raise ValueError(
-                "x-order must list every property of questions exactly once"
+                "max_discount_pct differs from negotiation.max_discount_pct; "
+                "give only negotiation.max_discount_pct"
             )
-        return value
+        if self.objective.kind == ObjectiveKind.NEGOTIATE and self.creditor is None:
+            raise ValueError(
+                "creditor is missing: a negotiate objective needs the creditor "
+                "name and payment references the agent shows the debtor"
+            )
+        return self
 
-
-def _unsafe_keyword(node: Any) -> str | None:
-    """Name the first keyword in a schema that is unsafe to evaluate, if any."""
-    if isinstance(node, list):
-        return next((found for item in node if (found := _unsafe_keyword(item))), None)
-    if not isinstance(node, dict):
-        return None
-    for key, child in node.items():
-        if key in FORBIDDEN_KEYWORDS:
-            return repr(key)
-        if key == "$ref" and not (isinstance(child, str) and child.startswith("#")):
-            return f"the external reference {str(child)[:100]!r}"
-        found = _unsafe_keyword(child)
-        if found:
-            return found
-    return None
+    def policy(self) -> NegotiationIn:
+        if self.negotiation is not None:
+            return self.negotiation
+        assert self.max_discount_pct is not None
+        return NegotiationIn(max_discount_pct=self.max_discount_pct)
 
 
 class CampaignOut(BaseModel):
@@ -164,14 +195,18 @@ class CampaignOut(BaseModel):
     name: str
     status: str
     objective: str
+    objective_kind: ObjectiveKind
     questions: dict[str, Any]
     max_discount_pct: Decimal
+    brief: dict[str, Any] | None
     fee_amount: Decimal
     currency: str
     deadline: datetime
     selected_accounts: int
     created_at: datetime
     launched_at: datetime | None
+    paused_at: datetime | None
+    ended_at: datetime | None
 
 
 class ExcludedAccount(BaseModel):
@@ -184,3 +219,31 @@ class LaunchOut(BaseModel):
     status: str
     visit_count: int
     excluded: list[ExcludedAccount]
+
+
+class TransitionOut(BaseModel):
+    """The campaign's state after a pause, resume, cancel or complete."""
+
+    campaign_id: UUID
+    status: str
+    withdrawn_visits: int = Field(description="Open visits withdrawn by this change.")
+    requested_visits: int = Field(description="New attempts requested on resume.")
+
+
+class ExclusionCount(BaseModel):
+    flag: str = Field(description="recalled, do_not_contact or do_not_visit.")
+    reason: str | None = Field(description="The flag's reason, such as dispute.")
+    count: int
+
+
+class PreviewOut(BaseModel):
+    matched: int = Field(description="Accounts the selection matches, flagged or not.")
+    selected: int = Field(description="Matched accounts a campaign would visit.")
+    balance_total: list[Money] = Field(
+        description="Sum of the selected accounts' overdue balances, per currency."
+    )
+    without_coordinates: int = Field(
+        description="Selected accounts that launch leaves out for lack of location."
+    )
+    excluded: int = Field(description="Matched accounts left out by their flags.")
+    exclusions: list[ExclusionCount]

@@ -1,38 +1,34 @@
-"""Campaigns: a selection of accounts plus the brief, launched as visit requests."""
+"""Campaigns: a selection of accounts plus the brief, and previews of selections."""
 
 import uuid
+from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.campaigns import repository
 from ingest.campaigns.schemas import (
     CampaignCreate,
     CampaignOut,
-    ExcludedAccount,
-    LaunchOut,
+    ExclusionCount,
+    PreviewOut,
+    Selection,
 )
-from ingest.models import Account, Campaign
+from ingest.models import Campaign
 from ingest.uploads.repository import tenant_currency
-from shared.errors import InvalidStateError, NotFoundError, UnprocessableError
+from shared.errors import NotFoundError, UnprocessableError
 from shared.events.payloads import (
-    Address,
     Brief,
-    CampaignLaunched,
-    GeoPoint,
+    CreditorIdentification,
+    DownPayment,
     Money,
-    VisitRequested,
+    NegotiationPolicy,
+    ObjectiveKind,
 )
-from shared.runtime import ServiceRuntime
-
-log = structlog.get_logger(__name__)
 
 MAX_UNKNOWN_KEYS_SHOWN = 20
-NO_COORDINATES = (
-    "no coordinates: add Latitud and Longitud to the account and upload it again"
-)
 
 
 class EmptySelectionError(UnprocessableError):
@@ -48,40 +44,43 @@ class UnknownAccountsError(UnprocessableError):
 async def create_campaign(
     session: AsyncSession, *, tenant_id: uuid.UUID, request: CampaignCreate
 ) -> CampaignOut:
-    """Create a draft campaign with its selection; the caller owns the transaction."""
-    selected = await repository.select_accounts(
-        session, tenant_id=tenant_id, selection=request.selection
+    """Create a draft campaign with its selection; the caller owns the transaction.
+
+    Accounts flagged do-not-visit, do-not-contact or recalled are left out.
+    """
+    selection = request.selection
+    matched = await repository.select_accounts(
+        session, tenant_id=tenant_id, selection=selection, now=datetime.now(UTC)
     )
-    if request.selection.account_keys is not None:
-        found = {key for _, key in selected}
-        unknown = [
-            k for k in dict.fromkeys(request.selection.account_keys) if k not in found
-        ]
-        if unknown:
-            shown = ", ".join(unknown[:MAX_UNKNOWN_KEYS_SHOWN])
-            raise UnknownAccountsError(
-                f"{len(unknown)} account keys are not in the portfolio: {shown}; "
-                "upload those accounts first or remove them from the selection",
-                unknown_account_keys=unknown[:MAX_UNKNOWN_KEYS_SHOWN],
-            )
+    _reject_unknown(selection, matched)
+    selected = [row.account_id for row in matched if row.exclusion is None]
     if not selected:
+        flagged = len(matched) - len(selected)
+        hint = (
+            f"all {flagged} matched accounts are flagged or recalled; "
+            if flagged
+            else "upload a portfolio first or "
+        )
         raise EmptySelectionError(
-            "the selection matches no account of this tenant; upload a portfolio "
-            "first or widen the filters"
+            f"the selection matches no account a campaign may visit: {hint}"
+            "widen the filters",
+            excluded=flagged,
         )
     currency = request.currency or await tenant_currency(session, tenant_id)
+    brief = _brief(request, currency)
     campaign = Campaign(
         campaign_id=uuid.uuid4(),
         tenant_id=tenant_id,
         name=request.name,
         status="draft",
-        objective=request.objective,
+        objective=brief.objective,
         questions=request.questions,
-        max_discount_pct=request.max_discount_pct,
+        max_discount_pct=brief.max_discount_pct,
         fee_amount=request.fee_amount,
         fee_currency=currency,
         deadline=request.deadline,
-        selection=request.selection.model_dump(mode="json", exclude_none=True),
+        selection=selection.model_dump(mode="json", exclude_none=True),
+        brief=brief.model_dump(mode="json"),
         created_at=datetime.now(UTC),
     )
     await repository.insert_campaign(session, campaign)
@@ -89,18 +88,117 @@ async def create_campaign(
         session,
         campaign_id=campaign.campaign_id,
         tenant_id=tenant_id,
-        account_ids=[account_id for account_id, _ in selected],
+        account_ids=selected,
     )
-    return _campaign_out(campaign, len(selected))
+    return campaign_out(campaign, len(selected))
+
+
+def _reject_unknown(selection: Selection, matched: list[Any]) -> None:
+    requested: list[str]
+    if selection.account_keys is not None:
+        found = {row.account_key for row in matched}
+        requested = list(dict.fromkeys(selection.account_keys))
+        label = "account keys"
+    elif selection.account_ids is not None:
+        found = {str(row.account_id) for row in matched}
+        requested = [str(i) for i in dict.fromkeys(selection.account_ids)]
+        label = "account ids"
+    else:
+        return
+    unknown = [value for value in requested if value not in found]
+    if unknown:
+        shown = ", ".join(unknown[:MAX_UNKNOWN_KEYS_SHOWN])
+        raise UnknownAccountsError(
+            f"{len(unknown)} {label} are not in the portfolio: {shown}; "
+            "upload those accounts first or remove them from the selection",
+            unknown_account_keys=unknown[:MAX_UNKNOWN_KEYS_SHOWN],
+        )
+
+
+def _brief(request: CampaignCreate, currency: str) -> Brief:
+    policy = request.policy()
+    down_payment = None
+    if policy.min_down_payment is not None:
+        amount = policy.min_down_payment.amount
+        down_payment = DownPayment(
+            amount=Money(amount=amount, currency=currency) if amount else None,
+            percent_of_balance=policy.min_down_payment.percent_of_balance,
+        )
+    creditor = None
+    if request.creditor is not None:
+        creditor = CreditorIdentification.model_validate(request.creditor.model_dump())
+    return Brief(
+        objective=request.objective.text(),
+        objective_kind=ObjectiveKind(request.objective.kind),
+        questions=request.questions,
+        max_discount_pct=policy.max_discount_pct,
+        negotiation=NegotiationPolicy(
+            max_discount_pct=policy.max_discount_pct,
+            installment_counts=policy.installment_counts,
+            min_down_payment=down_payment,
+            latest_promise_date=policy.latest_promise_date,
+        ),
+        creditor=creditor,
+    )
+
+
+async def preview_selection(
+    session: AsyncSession, *, tenant_id: uuid.UUID, selection: Selection
+) -> PreviewOut:
+    async with session.begin():
+        groups = await repository.preview_selection(
+            session, tenant_id=tenant_id, selection=selection, now=datetime.now(UTC)
+        )
+    return _preview(groups)
+
+
+async def preview_campaign(
+    session: AsyncSession, *, tenant_id: uuid.UUID, campaign_id: uuid.UUID
+) -> PreviewOut:
+    """Preview the campaign's accounts as they stand now, flags set since included."""
+    async with session.begin():
+        await require(session, tenant_id, campaign_id)
+        groups = await repository.preview_campaign(session, campaign_id)
+    return _preview(groups)
+
+
+def _preview(groups: list[Any]) -> PreviewOut:
+    balances: dict[str, Decimal] = defaultdict(Decimal)
+    exclusions: dict[tuple[str, str | None], int] = defaultdict(int)
+    matched = selected = without_coordinates = 0
+    for group in groups:
+        matched += group.accounts
+        if group.flag is not None:
+            exclusions[(group.flag, group.reason)] += group.accounts
+            continue
+        selected += group.accounts
+        without_coordinates += group.without_location
+        balances[group.currency] += Decimal(group.balance)
+    return PreviewOut(
+        matched=matched,
+        selected=selected,
+        balance_total=[
+            Money(amount=amount, currency=currency)
+            for currency, amount in sorted(balances.items())
+        ],
+        without_coordinates=without_coordinates,
+        excluded=matched - selected,
+        exclusions=[
+            ExclusionCount(flag=flag, reason=reason, count=count)
+            for (flag, reason), count in sorted(
+                exclusions.items(), key=lambda item: (item[0][0], item[0][1] or "")
+            )
+        ],
+    )
 
 
 async def get_campaign(
     session: AsyncSession, *, tenant_id: uuid.UUID, campaign_id: uuid.UUID
 ) -> CampaignOut:
     async with session.begin():
-        campaign = await _require(session, tenant_id, campaign_id)
+        campaign = await require(session, tenant_id, campaign_id)
         counts = await repository.count_selected(session, [campaign_id])
-    return _campaign_out(campaign, counts.get(campaign_id, 0))
+    return campaign_out(campaign, counts.get(campaign_id, 0))
 
 
 async def list_campaigns(
@@ -111,118 +209,10 @@ async def list_campaigns(
         counts = await repository.count_selected(
             session, [c.campaign_id for c in campaigns]
         )
-    return [_campaign_out(c, counts.get(c.campaign_id, 0)) for c in campaigns]
+    return [campaign_out(c, counts.get(c.campaign_id, 0)) for c in campaigns]
 
 
-async def launch_campaign(
-    runtime: ServiceRuntime,
-    session: AsyncSession,
-    *,
-    tenant_id: uuid.UUID,
-    campaign_id: uuid.UUID,
-) -> LaunchOut:
-    """Mint a visit id per selected account and publish one visit request each.
-
-    The draft-to-launched update is conditional, so of two concurrent
-    launches exactly one publishes requests and the other gets a 409.
-    """
-    async with session.begin():
-        campaign = await repository.mark_launched(
-            session, tenant_id=tenant_id, campaign_id=campaign_id
-        )
-        if campaign is None:
-            current = await _require(session, tenant_id, campaign_id)
-            raise InvalidStateError(
-                f"campaign {campaign_id} is {current.status}; "
-                "only a draft campaign can be launched",
-                current_state=current.status,
-            )
-        now = datetime.now(UTC)
-        updates, excluded = [], []
-        for row in await repository.accounts_to_visit(session, campaign_id=campaign_id):
-            account: Account = row.Account
-            if row.lat is None:
-                excluded.append(
-                    ExcludedAccount(
-                        account_key=account.account_key, reason=NO_COORDINATES
-                    )
-                )
-                updates.append(
-                    {"id": row.selection_id, "excluded_reason": NO_COORDINATES}
-                )
-                continue
-            visit_id = uuid.uuid4()
-            updates.append({"id": row.selection_id, "visit_id": visit_id})
-            await runtime.emit(
-                session,
-                _visit_request(campaign, account, row.lat, row.lon, visit_id, now),
-            )
-        await repository.set_visit_ids(session, updates)
-        visit_count = len(updates) - len(excluded)
-        await runtime.emit(
-            session,
-            CampaignLaunched(
-                tenant_id=tenant_id,
-                campaign_id=campaign_id,
-                name=campaign.name,
-                account_count=len(updates),
-                visit_count=visit_count,
-                excluded_count=len(excluded),
-                deadline=campaign.deadline,
-                launched_at=now,
-            ),
-        )
-    runtime.relay.notify()
-    log.info(
-        "campaign.launched",
-        tenant_id=str(tenant_id),
-        campaign_id=str(campaign_id),
-        visit_count=visit_count,
-        excluded_count=len(excluded),
-    )
-    return LaunchOut(
-        campaign_id=campaign_id,
-        status="launched",
-        visit_count=visit_count,
-        excluded=excluded,
-    )
-
-
-def _visit_request(
-    campaign: Campaign,
-    account: Account,
-    lat: float,
-    lon: float,
-    visit_id: uuid.UUID,
-    now: datetime,
-) -> VisitRequested:
-    balance = None
-    if account.balance_overdue is not None:
-        balance = Money(amount=account.balance_overdue, currency=account.currency)
-    return VisitRequested(
-        tenant_id=campaign.tenant_id,
-        visit_id=visit_id,
-        campaign_id=campaign.campaign_id,
-        account_id=account.account_id,
-        account_key=account.account_key,
-        requested_at=now,
-        deadline=campaign.deadline,
-        fee=Money(amount=Decimal(campaign.fee_amount), currency=campaign.fee_currency),
-        location=GeoPoint(lat=lat, lon=lon),
-        address=Address.model_validate(account, from_attributes=True),
-        debtor_name=account.debtor_name,
-        phone=account.phone,
-        balance_overdue=balance,
-        days_past_due=account.days_past_due,
-        brief=Brief(
-            objective=campaign.objective,
-            questions=campaign.questions,
-            max_discount_pct=campaign.max_discount_pct,
-        ),
-    )
-
-
-async def _require(
+async def require(
     session: AsyncSession, tenant_id: uuid.UUID, campaign_id: uuid.UUID
 ) -> Campaign:
     campaign = await repository.get_campaign(
@@ -233,18 +223,23 @@ async def _require(
     return campaign
 
 
-def _campaign_out(campaign: Campaign, selected: int) -> CampaignOut:
+def campaign_out(campaign: Campaign, selected: int) -> CampaignOut:
+    kind = (campaign.brief or {}).get("objective_kind", ObjectiveKind.OTHER)
     return CampaignOut(
         campaign_id=campaign.campaign_id,
         name=campaign.name,
         status=campaign.status,
         objective=campaign.objective,
+        objective_kind=kind,
         questions=campaign.questions,
         max_discount_pct=campaign.max_discount_pct,
+        brief=campaign.brief,
         fee_amount=campaign.fee_amount,
         currency=campaign.fee_currency,
         deadline=campaign.deadline,
         selected_accounts=selected,
         created_at=campaign.created_at,
         launched_at=campaign.launched_at,
+        paused_at=campaign.paused_at,
+        ended_at=campaign.ended_at,
     )

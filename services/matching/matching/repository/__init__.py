@@ -7,6 +7,7 @@ from matching.repository.agents import (
     get_agent,
     insert_agent,
     nearest_agent_distance,
+    release_capacity,
     reserve_capacity,
 )
 from matching.repository.assignments import (
@@ -15,8 +16,11 @@ from matching.repository.assignments import (
     insert_accepted_offer,
     insert_active_assignment,
     list_agent_assignments,
+    release_assignment,
+    withdraw_open_offers,
 )
 from matching.repository.requests import (
+    cancel_request,
     insert_visit_request,
     lock_pending_request,
     pending_requests,
@@ -26,6 +30,7 @@ from matching.repository.requests import (
 
 __all__ = [
     "assigned_on",
+    "cancel_request",
     "covering_agent_exists",
     "find_candidates",
     "finish_assignment",
@@ -39,7 +44,10 @@ __all__ = [
     "lock_pending_request",
     "nearest_agent_distance",
     "pending_requests",
+    "release_assignment",
+    "release_capacity",
     "request_state",
     "reserve_capacity",
     "transition_request",
+    "withdraw_open_offers",
 ]

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from geoalchemy2 import Geometry, WKTElement
-from sqlalchemy import Row, and_, cast, exists, func, or_, select
+from sqlalchemy import Row, and_, cast, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -152,3 +152,20 @@ async def nearest_agent_distance(
         .limit(1)
     )
     return await session.scalar(query)
+
+
+async def release_capacity(
+    session: AsyncSession, agent_id: uuid.UUID, day: date
+) -> bool:
+    """Count one visit fewer for the agent on `day`; False when none was counted."""
+    statement = (
+        update(AgentDailyLoad)
+        .where(
+            AgentDailyLoad.agent_id == agent_id,
+            AgentDailyLoad.day == day,
+            AgentDailyLoad.assigned > 0,
+        )
+        .values(assigned=AgentDailyLoad.assigned - 1)
+        .returning(AgentDailyLoad.assigned)
+    )
+    return (await session.execute(statement)).first() is not None

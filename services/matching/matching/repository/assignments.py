@@ -117,3 +117,33 @@ async def get_visit_assignment(
         .limit(1)
     )
     return (await session.execute(query)).first()
+
+
+async def withdraw_open_offers(
+    session: AsyncSession, visit_id: uuid.UUID, *, at: datetime
+) -> int:
+    result = await session.execute(
+        update(Offer)
+        .where(Offer.visit_id == visit_id, Offer.state == OfferState.OFFERED)
+        .values(state=OfferState.WITHDRAWN, responded_at=at)
+        .returning(Offer.offer_id)
+    )
+    return len(result.all())
+
+
+async def release_assignment(
+    session: AsyncSession, visit_id: uuid.UUID, *, at: datetime
+) -> Row[Any] | None:
+    """Move the visit's active assignment to released; return its agent and time."""
+    statement = (
+        update(Assignment)
+        .where(
+            Assignment.visit_id == visit_id,
+            Assignment.state == AssignmentState.ACTIVE,
+        )
+        .values(state=AssignmentState.RELEASED, ended_at=at)
+        .returning(
+            Assignment.assignment_id, Assignment.agent_id, Assignment.assigned_at
+        )
+    )
+    return (await session.execute(statement)).first()

@@ -87,3 +87,19 @@ async def pending_requests(
             tuple_(VisitRequest.deadline, VisitRequest.visit_id) > tuple_(*after)
         )
     return (await session.execute(query)).all()
+
+
+async def cancel_request(
+    session: AsyncSession, visit_id: uuid.UUID, *, at: datetime
+) -> bool:
+    """Cancel a pending or assigned request; False when it is in another state."""
+    statement = (
+        update(VisitRequest)
+        .where(
+            VisitRequest.visit_id == visit_id,
+            VisitRequest.state.in_([RequestState.PENDING, RequestState.ASSIGNED]),
+        )
+        .values(state=RequestState.CANCELLED, decided_at=at)
+        .returning(VisitRequest.visit_id)
+    )
+    return (await session.execute(statement)).first() is not None

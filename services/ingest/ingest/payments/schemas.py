@@ -1,0 +1,70 @@
+from datetime import date, datetime
+from decimal import Decimal
+from uuid import UUID
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+
+class PaymentIn(BaseModel):
+    """A payment the debtor made to the creditor, named by its bank reference."""
+
+    account_key: str | None = Field(default=None, min_length=1, max_length=100)
+    account_id: UUID | None = None
+    amount: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
+    currency: str | None = Field(
+        default=None, pattern=r"^[A-Z]{3}$", description="Defaults to the account's."
+    )
+    paid_on: date
+    reference: str = Field(
+        min_length=1,
+        max_length=100,
+        description="Bank reference; one reference per account is one payment.",
+    )
+
+    @model_validator(mode="after")
+    def one_account(self) -> "PaymentIn":
+        if (self.account_key is None) == (self.account_id is None):
+            raise ValueError("give exactly one of account_key or account_id")
+        return self
+
+    @field_validator("paid_on")
+    @classmethod
+    def not_future(cls, value: date) -> date:
+        if value > date.today():
+            raise ValueError(
+                f"paid_on {value.isoformat()} is in the future; report payments "
+                "once they are made"
+            )
+        return value
+
+    @field_validator("reference")
+    @classmethod
+    def no_nul(cls, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("reference contains a NUL character; remove it")
+        return value.strip()
+
+
+class PaymentOut(BaseModel):
+    payment_id: UUID
+    account_id: UUID
+    account_key: str
+    amount: Decimal
+    currency: str
+    paid_on: date
+    reference: str
+    created_at: datetime
+
+
+class PaymentRowError(BaseModel):
+    row: int = Field(description="Line number in the file, the header being 1.")
+    column: str | None
+    message: str
+
+
+class PaymentFileReport(BaseModel):
+    rows_total: int
+    payments_created: int
+    duplicates: int = Field(description="Rows whose reference was already reported.")
+    rows_invalid: int
+    errors: list[PaymentRowError]
