@@ -18,11 +18,15 @@ env: ## Install uv when missing and the locked Python environment into .venv
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	$(UV) sync --frozen
 
+# Commands that reach the servers run with the variables `infra.sh env` prints,
+# so a moved port (CAMPO_PG_PORT, CAMPO_KAFKA_PORT) reaches them too.
+SERVER_ENV = eval "$$(bash $(CAMPO_INFRA_SCRIPT) env)" &&
+
 migrate: env infra ## Apply every service's migrations to DATABASE_URL
-	$(UV) run campo-admin migrate
+	$(SERVER_ENV) $(UV) run campo-admin migrate
 
 demo: env infra ## Run the main job end to end: upload, launch, visits, webhooks, summary
-	$(UV) run python -m ops.demo
+	$(SERVER_ENV) $(UV) run python -m ops.demo
 
 test: env infra ## Run unit, integration and end-to-end tests on real PostgreSQL and Kafka
 	$(UV) run pytest $(PYTEST_ARGS)
@@ -31,7 +35,7 @@ test-unit: env ## Run only the unit tests (no servers needed)
 	$(UV) run pytest tests/unit $(PYTEST_ARGS)
 
 bench-ingest: env infra ## Time ingest's upload path against COPY and openpyxl (not a test)
-	$(UV) run --group bench python -m bench.ingest
+	$(SERVER_ENV) $(UV) run --group bench python -m bench.ingest
 
 lint: env ## Check formatting and lint with ruff
 	$(UV) run ruff format --check .
