@@ -129,8 +129,8 @@ async def run_upload_jobs(runtime: ServiceRuntime) -> None:
 
 async def _fail_interrupted(runtime: ServiceRuntime, *, started_at: datetime) -> None:
     # NOTE: with several ingest processes on one database, a process that
-    # starts marks failed the jobs another process is still running; a
-    # worker id on each upload would limit this to the process's own jobs.
+    # starts also fails the jobs another process is still running. A worker
+    # id on each upload would limit this to the process's own jobs.
     async with runtime.sessionmaker() as session, session.begin():
         failed = await job_repository.fail_interrupted(
             session, created_before=started_at, message=INTERRUPTED_MESSAGE

@@ -10,13 +10,10 @@ import asyncio
 import uuid
 from dataclasses import dataclass, field
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest.uploads import job_repository
 from ingest.uploads.rows import ParsedRow
-
-log = structlog.get_logger(__name__)
 
 # Shares of the percentage: parsing reaches PARSED_PERCENT, geocoding
 # LOCATED_PERCENT, and storing the accounts the rest up to 100.
@@ -32,8 +29,8 @@ class UploadProgress:
     rows_valid: int = 0
     rows_invalid: int = 0
     percent: int = 0
-    # Original cells of every row read, by Excel row number; only the rows
-    # that end up in the report are stored.
+    # Original cells of every row read, by Excel row number. Only the rows
+    # with issues are stored, for the error report.
     cells: dict[int, list[object]] = field(default_factory=dict)
 
     def on_row(self, row: ParsedRow, cells: list[object], last_row: int) -> None:
