@@ -15,6 +15,7 @@ from ingest.app import create_app
 from ingest.models import Upload
 from ingest.settings import IngestSettings
 from shared.db import create_engine, create_sessionmaker
+from tests.fixtures import hostile_files
 from tests.fixtures.apps import eventually, running_app
 from tests.fixtures.portfolios import HEADERS, account_row, xlsx_bytes
 from tests.fixtures.tenants import make_tenant
@@ -361,3 +362,25 @@ class TestUploadList:
         assert listed == ids[::-1]
         assert second.json()["next_cursor"] is None
         assert bad.status_code == 422
+
+
+class TestHostileWorkbooks:
+    @pytest.mark.parametrize(
+        ("content", "expected"),
+        [
+            (hostile_files.zip_bomb_xlsx, "ZIP bomb"),
+            (hostile_files.xml_bomb_xlsx, "DOCTYPE"),
+        ],
+    )
+    async def test_bomb_rejected_storing_nothing(
+        self, client, api_key, content, expected
+    ):
+        response = await post_file(client, api_key, content())
+
+        assert response.status_code == 422
+        assert response.headers["content-type"] == "application/problem+json"
+        assert expected in response.json()["detail"]
+        listed = await client.get("/uploads", headers={"X-API-Key": api_key})
+        assert listed.json()["items"] == []
+        stored = await client.get("/accounts/X-1", headers={"X-API-Key": api_key})
+        assert stored.status_code == 404

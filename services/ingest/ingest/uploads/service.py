@@ -16,6 +16,7 @@ from ingest.mappings import repository as mapping_repository
 from ingest.mappings.service import InvalidMappingError, combine
 from ingest.models import Upload, common
 from ingest.uploads import job_repository, repository
+from ingest.uploads.archive import HostileArchiveError, check_xlsx_archive
 from ingest.uploads.columns import normalize_header
 from ingest.uploads.normalize import AccountRow, RowIssue
 from ingest.uploads.parsing import ParsedFile, UnreadableFileError, parse_file
@@ -153,6 +154,7 @@ async def prepare_upload(
         currency = await repository.tenant_currency(session, tenant_id)
     combined = combine(saved.mapping if saved else {}, mapping)
     try:
+        await asyncio.to_thread(check_xlsx_archive, content)
         parsed = await asyncio.to_thread(
             parse_file,
             content,
@@ -161,7 +163,7 @@ async def prepare_upload(
             currency=currency,
             progress=progress.on_row,
         )
-    except UnreadableFileError as error:
+    except (UnreadableFileError, HostileArchiveError) as error:
         raise UnreadableUploadError(f"{filename}: {error}", filename=filename) from None
     _check_mapped_headers(parsed, mapping or {})
     # Geocoding may wait on a provider, so it runs before the transaction.
