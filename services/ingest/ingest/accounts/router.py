@@ -2,10 +2,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from ingest.accounts import repository, service
+from ingest.accounts import bulk, repository, service
+from ingest.accounts.bulk_schemas import MAX_BULK_ACCOUNTS, BulkRequest, BulkResult
 from ingest.accounts.schemas import AccountOut, AccountPage, AccountPatch, RecallRequest
-from shared.api import CurrentTenant, RuntimeDep, SessionDep
-from shared.errors import NotFoundError, UnauthorizedError, problem_responses
+from ingest.dependencies import LocatorDep
+from shared.api import CurrentTenant, IdempotencyKey, RuntimeDep, SessionDep
+from shared.errors import (
+    NotFoundError,
+    UnauthorizedError,
+    UnprocessableError,
+    problem_responses,
+)
+from shared.idempotency import IdempotencyKeyReusedError
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 
@@ -28,6 +36,40 @@ async def list_accounts(
         limit=limit,
         offset=offset,
         items=[service.account_out(r) for r in rows],
+    )
+
+
+@router.post(
+    "/bulk",
+    status_code=201,
+    summary=f"Upsert up to {MAX_BULK_ACCOUNTS} accounts as JSON",
+    description=(
+        "Each account is checked by the same rules as a file's row and stored "
+        "the same way; `errors` lists each invalid or doubtful value with the "
+        "item's index. With `on_error=reject_all`, one error stores nothing."
+    ),
+    responses=problem_responses(
+        UnauthorizedError,
+        bulk.TooManyAccountsError,
+        UnprocessableError,
+        IdempotencyKeyReusedError,
+    ),
+)
+async def bulk_upsert_accounts(
+    body: BulkRequest,
+    tenant: CurrentTenant,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    locator: LocatorDep,
+    idempotency_key: IdempotencyKey = None,
+) -> BulkResult:
+    return await bulk.store_bulk(
+        runtime,
+        session,
+        tenant_id=tenant.tenant_id,
+        request=body,
+        locator=locator,
+        idempotency_key=idempotency_key,
     )
 
 
