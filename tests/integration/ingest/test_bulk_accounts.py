@@ -115,3 +115,24 @@ class TestBulkAccounts:
         assert second.json()["accounts_updated"] == 1
         stored = await client.get("/accounts/UP-1", headers=headers)
         assert stored.json()["balance_overdue"] in ("900.00", "900")
+
+    async def test_too_many_extra_names_is_422(self, client, headers):
+        accounts = [account(f"X-{i}", extra={f"campo_{i}": "v"}) for i in range(201)]
+
+        response = await client.post(
+            "/accounts/bulk", headers=headers, json={"accounts": accounts}
+        )
+
+        assert response.status_code == 422
+        assert "201" in response.json()["detail"]
+        assert "200" in response.json()["detail"]
+
+    async def test_long_text_is_item_error(self, client, headers):
+        body = {"accounts": [account("LT-1", debtor_name="x" * 20_000)]}
+
+        response = await client.post("/accounts/bulk", headers=headers, json=body)
+
+        assert response.status_code == 201
+        errors = response.json()["errors"]
+        assert [(e["index"], e["field"]) for e in errors] == [(0, "debtor_name")]
+        assert len(errors[0]["value"]) <= 200

@@ -22,10 +22,11 @@ from ingest.geocoding.service import AccountLocator
 from ingest.models import common
 from ingest.uploads import repository, service
 from ingest.uploads.columns import ColumnMap
+from ingest.uploads.extent import MAX_COLUMNS
 from ingest.uploads.parsing import ParsedFile
 from ingest.uploads.progress import UploadProgress
 from ingest.uploads.rows import RowContext, parse_row
-from shared.errors import PayloadTooLargeError
+from shared.errors import PayloadTooLargeError, UnprocessableError
 from shared.idempotency import fingerprint, run_idempotent
 from shared.runtime import ServiceRuntime
 
@@ -54,6 +55,13 @@ async def store_bulk(
             f"the request has {count} accounts; the limit is {MAX_BULK_ACCOUNTS} "
             "per call, so send them in several calls",
             limit=MAX_BULK_ACCOUNTS,
+        )
+    extra_names = {name for item in request.accounts for name in item.extra}
+    if len(extra_names) > MAX_COLUMNS:
+        raise UnprocessableError(
+            f"the accounts carry {len(extra_names)} different extra attributes; "
+            f"the limit is {MAX_COLUMNS}, as for a file's columns",
+            limit=MAX_COLUMNS,
         )
     policy = await service.resolve_on_error(session, tenant_id, request.on_error)
     async with session.begin():

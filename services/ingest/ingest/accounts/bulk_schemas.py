@@ -1,8 +1,9 @@
 """Request and response of the integrators' bulk account endpoint."""
 
+from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ingest.uploads.schemas import OnError
 
@@ -11,6 +12,8 @@ MAX_BULK_ACCOUNTS = 10_000
 # A value as a spreadsheet cell would carry it. The same rules as for a file
 # decide whether it is valid, so a wrong value is an item error, not a 422.
 Cell = str | int | float | None
+ExtraName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+MAX_EXTRA_FIELDS = 50
 
 
 class BulkAccount(BaseModel):
@@ -39,8 +42,10 @@ class BulkAccount(BaseModel):
     longitude: Cell = None
     last_payment_date: Cell = Field(default=None, description="yyyy-mm-dd.")
     birth_date: Cell = Field(default=None, description="yyyy-mm-dd.")
-    extra: dict[str, Cell] = Field(
-        default_factory=dict, description="Other attributes, kept as extras."
+    extra: dict[ExtraName, Cell] = Field(
+        default_factory=dict,
+        max_length=MAX_EXTRA_FIELDS,
+        description="Other attributes, kept as extras.",
     )
 
 
