@@ -1,6 +1,6 @@
 """An upload's progress as Server-Sent Events, ending with its final state.
 
-The stream holds no database connection while it waits: each poll opens a
+The stream keeps no database connection while it waits: each poll opens a
 session, reads the upload row and closes it.
 """
 

@@ -117,7 +117,11 @@ async def accept_upload(
 
 
 async def run_upload_jobs(runtime: ServiceRuntime) -> None:
-    """Process queued uploads one at a time, for as long as the service runs."""
+    """Process queued uploads one at a time, for as long as the service runs.
+
+    NOTE: one worker per process means a large upload delays every upload
+    queued after it, across tenants.
+    """
     if not runtime.state.get("upload_jobs_recovered"):
         await _fail_interrupted(runtime, started_at=datetime.now(UTC))
         runtime.state["upload_jobs_recovered"] = True

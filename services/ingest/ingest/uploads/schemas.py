@@ -37,7 +37,7 @@ class SkippedRowOut(BaseModel):
 
 
 class OnError(StrEnum):
-    """What an upload does with its valid rows when other rows have errors."""
+    """The policy for an upload's valid rows when other rows have errors."""
 
     STORE_VALID = "store_valid"
     REJECT_ALL = "reject_all"

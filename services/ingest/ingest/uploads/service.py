@@ -20,7 +20,7 @@ from ingest.uploads.archive import HostileArchiveError, check_xlsx_archive
 from ingest.uploads.columns import normalize_header
 from ingest.uploads.normalize import AccountRow, RowIssue
 from ingest.uploads.parsing import ParsedFile, UnreadableFileError, parse_file
-from ingest.uploads.progress import UploadProgress
+from ingest.uploads.progress import MAX_REPORT_CELL_CHARS, UploadProgress
 from ingest.uploads.schemas import (
     OnError,
     RenamedColumnOut,
@@ -275,7 +275,7 @@ def _header_list(parsed: ParsedFile) -> list[str]:
     """Return the header row as a list, a blank header as an empty string."""
     headers = parsed.columns.headers
     width = max(headers, default=-1) + 1
-    return [headers.get(index, "") for index in range(width)]
+    return [headers.get(index, "")[:MAX_REPORT_CELL_CHARS] for index in range(width)]
 
 
 def _check_mapped_headers(parsed: ParsedFile, mapping: dict[str, str]) -> None:
