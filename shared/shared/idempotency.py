@@ -16,7 +16,7 @@ from shared.tables import CommonTables
 MAX_KEY_LENGTH = 200
 
 
-class IdempotencyKeyReusedError(ConflictError):
+class IdempotencyKeyReusedError(UnprocessableError):
     code = "idempotency-key-reused"
     title = "Idempotency key reused with a different request"
 
@@ -42,7 +42,7 @@ async def run_idempotent(
 
     The caller's session must not be in a transaction. A second request with
     the same key and the same fingerprint gets the stored response; with a
-    different fingerprint it gets a 409. When two requests race, the primary
+    different fingerprint it gets a 422. When two requests race, the primary
     key on (tenant, key) makes the loser's transaction fail, and it then
     returns the winner's stored response.
     """

@@ -11,7 +11,9 @@ from ingest.models import common
 from ingest.payments.router import router as payments_router
 from ingest.policies.router import router as policy_router
 from ingest.settings import IngestSettings
+from ingest.uploads.jobs import run_upload_jobs
 from ingest.uploads.router import router as uploads_router
+from ingest.uploads.settings_router import router as upload_settings_router
 from shared.consumer import EventConsumer
 from shared.events import topics
 from shared.events.payloads import VisitCompleted
@@ -33,6 +35,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         tables=common,
         routers=[
             uploads_router,
+            upload_settings_router,
             mappings_router,
             accounts_router,
             campaigns_router,
@@ -40,7 +43,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             payments_router,
         ],
         consumers=_consumers,
-        background=[request_due_revisits],
+        background=[request_due_revisits, run_upload_jobs],
     )
 
 

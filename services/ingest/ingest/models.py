@@ -116,6 +116,9 @@ class GeocodeCacheEntry(Base):
 
 class Upload(Base):
     __tablename__ = "uploads"
+    __table_args__ = (
+        Index("ix_uploads_tenant_id_created_at", "tenant_id", "created_at"),
+    )
 
     upload_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
@@ -133,6 +136,40 @@ class Upload(Base):
         DateTime(timezone=True), server_default=func.now()
     )
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # `store_valid` stores the good rows; `reject_all` stores nothing when
+    # any row has an error, and the upload ends `rejected`.
+    on_error: Mapped[str] = mapped_column(String(20), server_default="store_valid")
+    rows_read: Mapped[int] = mapped_column(Integer, server_default="0")
+    progress_percent: Mapped[int] = mapped_column(Integer, server_default="0")
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    # The header row's cells, so the error report repeats the file's columns.
+    headers: Mapped[list[str] | None] = mapped_column(JSONB)
+
+
+class UploadRowCells(Base):
+    """The original cells of a row with errors or warnings, for the report."""
+
+    __tablename__ = "upload_row_cells"
+
+    upload_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.uploads.upload_id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    cells: Mapped[list[str | None]] = mapped_column(JSONB)
+
+
+class UploadSettings(Base):
+    """A tenant's upload defaults; a tenant without a row stores valid rows."""
+
+    __tablename__ = "upload_settings"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    on_error: Mapped[str] = mapped_column(String(20))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
 
 class UploadError(Base):

@@ -16,6 +16,16 @@ class IngestSettings(ServiceSettings):
     max_upload_rows: int = Field(
         default=100_000, gt=0, description="Most data rows read from one file."
     )
+    upload_progress_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between two writes of a running upload's progress.",
+    )
+    upload_events_poll_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="Seconds between two reads of an upload by its event stream.",
+    )
     revisit_poll_seconds: float = Field(
         default=5.0,
         gt=0,

@@ -110,7 +110,8 @@ class TestReportPayment:
 
         assert first.status_code == replay.status_code == 201
         assert replay.json()["payment_id"] == first.json()["payment_id"]
-        assert other.status_code == 409
+        assert other.status_code == 422
+        assert other.json()["type"].endswith("idempotency-key-reused")
         assert "pay-1" in other.json()["detail"]
 
     async def test_same_reference_other_account_is_new(self, client, tenant) -> None:

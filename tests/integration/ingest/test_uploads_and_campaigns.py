@@ -99,7 +99,8 @@ class TestUploads:
         reused = await ingest_client.post(
             "/uploads", headers=headers, files={"file": ("cartera.xlsx", other)}
         )
-        assert reused.status_code == 409
+        assert reused.status_code == 422
+        assert reused.json()["type"].endswith("idempotency-key-reused")
         assert "file-1" in reused.json()["detail"]
 
     async def test_unreadable_file_is_a_problem(self, ingest_client):

@@ -1,4 +1,5 @@
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from geoalchemy2.functions import ST_X, ST_Y
@@ -24,15 +25,23 @@ def _reference(account_ref: str) -> ColumnElement[bool]:
 
 
 async def page_accounts(
-    session: AsyncSession, *, tenant_id: uuid.UUID, limit: int, offset: int
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    limit: int,
+    offset: int,
+    conditions: Sequence[ColumnElement[bool]] = (),
 ) -> tuple[int, list[Any]]:
+    """Count the matching accounts and return one page of them, by account key."""
+    scope = [Account.tenant_id == tenant_id, *conditions]
     total = await session.scalar(
-        select(func.count()).select_from(Account).where(Account.tenant_id == tenant_id)
+        select(func.count()).select_from(Account).where(*scope)
     )
     rows = await session.execute(
         _with_coordinates()
-        .where(Account.tenant_id == tenant_id)
-        .order_by(Account.account_key)
+        .where(*scope)
+        # The key is unique per tenant, so pages neither repeat nor skip rows.
+        .order_by(Account.account_key, Account.account_id)
         .limit(limit)
         .offset(offset)
     )

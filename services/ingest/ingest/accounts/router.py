@@ -1,33 +1,118 @@
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from ingest.accounts import repository, service
+from ingest.accounts import bulk, repository, service
+from ingest.accounts.bulk_schemas import MAX_BULK_ACCOUNTS, BulkRequest, BulkResult
 from ingest.accounts.schemas import AccountOut, AccountPage, AccountPatch, RecallRequest
-from shared.api import CurrentTenant, RuntimeDep, SessionDep
-from shared.errors import NotFoundError, UnauthorizedError, problem_responses
+from ingest.accounts.search import AccountSearch, LocationStatus, search_conditions
+from ingest.dependencies import LocatorDep
+from shared.api import CurrentTenant, IdempotencyKey, RuntimeDep, SessionDep
+from shared.errors import (
+    NotFoundError,
+    UnauthorizedError,
+    UnprocessableError,
+    problem_responses,
+)
+from shared.idempotency import IdempotencyKeyReusedError
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 
 
 @router.get(
-    "", summary="The tenant's accounts", responses=problem_responses(UnauthorizedError)
+    "",
+    summary="Search the tenant's accounts",
+    description=(
+        "Filters combine with AND; a repeated filter (`state`, `municipality`, "
+        "`postal_code`, `tag`) matches any of its values. `q` matches part of "
+        "the debtor's name, the account key or the credit number, ignoring "
+        "case. Accounts come sorted by account key."
+    ),
+    responses=problem_responses(UnauthorizedError, UnprocessableError),
 )
 async def list_accounts(
     tenant: CurrentTenant,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    state: Annotated[list[str] | None, Query()] = None,
+    municipality: Annotated[list[str] | None, Query()] = None,
+    postal_code: Annotated[list[str] | None, Query()] = None,
+    tag: Annotated[list[str] | None, Query()] = None,
+    min_days_past_due: Annotated[int | None, Query()] = None,
+    max_days_past_due: Annotated[int | None, Query()] = None,
+    min_balance: Annotated[Decimal | None, Query()] = None,
+    max_balance: Annotated[Decimal | None, Query()] = None,
+    location_status: Annotated[LocationStatus | None, Query()] = None,
+    do_not_visit: Annotated[
+        bool | None,
+        Query(description="true: only flagged accounts; false: only unflagged."),
+    ] = None,
 ) -> AccountPage:
+    conditions = search_conditions(
+        AccountSearch(
+            q=q,
+            states=state,
+            municipalities=municipality,
+            postal_codes=postal_code,
+            tags=tag,
+            min_days_past_due=min_days_past_due,
+            max_days_past_due=max_days_past_due,
+            min_balance=min_balance,
+            max_balance=max_balance,
+            location_status=location_status,
+            do_not_visit=do_not_visit,
+        )
+    )
     async with session.begin():
         total, rows = await repository.page_accounts(
-            session, tenant_id=tenant.tenant_id, limit=limit, offset=offset
+            session,
+            tenant_id=tenant.tenant_id,
+            limit=limit,
+            offset=offset,
+            conditions=conditions,
         )
     return AccountPage(
         total=total,
         limit=limit,
         offset=offset,
         items=[service.account_out(r) for r in rows],
+    )
+
+
+@router.post(
+    "/bulk",
+    status_code=201,
+    summary=f"Upsert up to {MAX_BULK_ACCOUNTS} accounts as JSON",
+    description=(
+        "Each account is checked by the same rules as a file's row and stored "
+        "the same way; `errors` lists each invalid or doubtful value with the "
+        "item's index. With `on_error=reject_all`, one error stores nothing."
+    ),
+    responses=problem_responses(
+        UnauthorizedError,
+        bulk.TooManyAccountsError,
+        UnprocessableError,
+        IdempotencyKeyReusedError,
+    ),
+)
+async def bulk_upsert_accounts(
+    body: BulkRequest,
+    tenant: CurrentTenant,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    locator: LocatorDep,
+    idempotency_key: IdempotencyKey = None,
+) -> BulkResult:
+    return await bulk.store_bulk(
+        runtime,
+        session,
+        tenant_id=tenant.tenant_id,
+        request=body,
+        locator=locator,
+        idempotency_key=idempotency_key,
     )
 
 

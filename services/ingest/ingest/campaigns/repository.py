@@ -46,7 +46,8 @@ def _exclusion_reason() -> ColumnElement[Any]:
     )
 
 
-def _filters(selection: Selection, now: datetime) -> list[ColumnElement[bool]]:
+def selection_filters(selection: Selection, now: datetime) -> list[ColumnElement[bool]]:
+    """Return the WHERE conditions of a selection's filters, tenant scope apart."""
     conditions: list[ColumnElement[bool]] = []
     if selection.min_days_past_due is not None:
         conditions.append(Account.days_past_due >= selection.min_days_past_due)
@@ -91,7 +92,7 @@ def _selection_batches(
             batch_ids = ids[start : start + KEY_BATCH_SIZE]
             yield [scope, Account.account_id.in_(batch_ids)]
     else:
-        yield [scope, *_filters(selection, now)]
+        yield [scope, *selection_filters(selection, now)]
 
 
 async def select_accounts(

@@ -8,6 +8,7 @@ merged title cells and blank rows above it are passed over.
 
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -38,6 +39,11 @@ MAX_BLANK_RUN_NOTICES = 20
 _TOTALS_LABEL = re.compile(r"^(total|totales|gran total|subtotal|suma|sumas)\b")
 
 _NUMBER_TEXT = re.compile(r"^\s*\$?\s*-?[\d.,]+\s*$")
+
+
+# Called after each data row with the parsed row, its original cells and
+# the number of the sheet's last row.
+RowProgress = Callable[[ParsedRow, list[object], int], None]
 
 
 class UnreadableFileError(ValueError):
@@ -155,6 +161,7 @@ def parse_file(
     max_rows: int,
     mapping: dict[str, str] | None = None,
     currency: str = "MXN",
+    progress: RowProgress | None = None,
 ) -> ParsedFile:
     """Read every data row below the header; `mapping` is header -> field."""
     file_format = detect_format(content)
@@ -182,7 +189,7 @@ def parse_file(
         formulas_without_value=sheet.scan.formulas_without_value,
     )
     parsed = ParsedFile(file_format, columns, header_index + 1, [])
-    _parse_data_rows(rows, header_index, context, parsed)
+    _parse_data_rows(rows, header_index, context, parsed, progress)
     if not parsed.rows:
         raise UnreadableFileError(
             f"the header is on row {header_index + 1} but no data rows follow it"
@@ -195,6 +202,7 @@ def _parse_data_rows(
     header_index: int,
     context: RowContext,
     parsed: ParsedFile,
+    progress: RowProgress | None = None,
 ) -> None:
     formula_rows = {row for row, _ in context.formulas_without_value}
     blank_since: int | None = None
@@ -216,6 +224,8 @@ def _parse_data_rows(
             parsed.skipped.append(SkippedRow(row_number, reason))
             continue
         parsed.rows.append(parse_row(row, context, row_number=row_number))
+        if progress is not None:
+            progress(parsed.rows[-1], row, len(rows))
     if blank_runs > MAX_BLANK_RUN_NOTICES:
         parsed.notices.append(
             f"{blank_runs - MAX_BLANK_RUN_NOTICES} more runs of blank rows lie "

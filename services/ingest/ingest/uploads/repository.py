@@ -1,6 +1,7 @@
 """SQL for uploads and the accounts they upsert."""
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,8 +73,12 @@ async def upsert_accounts(
     currency: str,
     rows: list[AccountRow],
     placements: dict[str, Placement],
+    progress: Callable[[int], None] | None = None,
 ) -> list[tuple[uuid.UUID, AccountRow, bool]]:
-    """Insert or update accounts by (tenant, account key); return (id, row, created)."""
+    """Insert or update accounts by (tenant, account key); return (id, row, created).
+
+    `progress` gets the count of accounts written so far after each batch.
+    """
     results: list[tuple[uuid.UUID, AccountRow, bool]] = []
     # Rows are written in key order, so two uploads touching the same
     # accounts take their row locks in the same order: no lock-order deadlock.
@@ -108,6 +113,8 @@ async def upsert_accounts(
             results.append(
                 (returned.account_id, by_key[returned.account_key], returned.created)
             )
+        if progress is not None:
+            progress(len(results))
     return results
 
 

@@ -1,17 +1,31 @@
+import asyncio
 from typing import Annotated
+from urllib.parse import quote
 from uuid import UUID
 
-from fastapi import APIRouter, File, Form, UploadFile, status
+from fastapi import (
+    APIRouter,
+    File,
+    Form,
+    Header,
+    Query,
+    Response,
+    UploadFile,
+    status,
+)
+from sse_starlette import EventSourceResponse
 
 from ingest.dependencies import LocatorDep, SettingsDep
 from ingest.mappings.service import InvalidMappingError, parse_mapping_field
-from ingest.uploads import service
-from ingest.uploads.schemas import UploadOut
+from ingest.uploads import jobs, report, service
+from ingest.uploads.events import stream_upload_events
+from ingest.uploads.schemas import OnError, UploadOut, UploadPage
 from shared.api import CurrentTenant, IdempotencyKey, RuntimeDep, SessionDep
 from shared.errors import (
     NotFoundError,
     PayloadTooLargeError,
     UnauthorizedError,
+    UnprocessableError,
     problem_responses,
 )
 from shared.idempotency import IdempotencyKeyReusedError
@@ -21,6 +35,7 @@ router = APIRouter(prefix="/uploads", tags=["uploads"])
 # The uploads table keeps 300 characters; the end of a long name is kept,
 # because it carries the extension and the most specific part.
 MAX_FILENAME_CHARS = 300
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 UPLOAD_DESCRIPTION = """Upload a portfolio as XLSX, XLS or CSV (told apart by content).
 
@@ -64,18 +79,24 @@ an account that cannot be placed is stored with a `location` warning.
 """
 
 
+ASYNC_PREFERENCE = "respond-async"
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Upload a portfolio file",
     description=UPLOAD_DESCRIPTION,
-    responses=problem_responses(
-        UnauthorizedError,
-        PayloadTooLargeError,
-        service.UnreadableUploadError,
-        IdempotencyKeyReusedError,
-        InvalidMappingError,
-    ),
+    responses={
+        202: {"description": "Accepted; follow the upload at its Location."},
+        **problem_responses(
+            UnauthorizedError,
+            PayloadTooLargeError,
+            service.UnreadableUploadError,
+            IdempotencyKeyReusedError,
+            InvalidMappingError,
+        ),
+    },
 )
 async def upload_portfolio(
     tenant: CurrentTenant,
@@ -83,6 +104,7 @@ async def upload_portfolio(
     settings: SettingsDep,
     locator: LocatorDep,
     session: SessionDep,
+    response: Response,
     file: Annotated[UploadFile, File(description="The portfolio file.")],
     mapping: Annotated[
         str | None,
@@ -90,6 +112,25 @@ async def upload_portfolio(
             description='JSON object of header -> field, e.g. {"Cuenta": "account_key"}'
         ),
     ] = None,
+    on_error: Annotated[
+        OnError | None,
+        Query(
+            description=(
+                "`store_valid` stores the valid rows; `reject_all` stores nothing "
+                "when a row has an error. Default: the tenant's upload settings."
+            )
+        ),
+    ] = None,
+    wait: Annotated[
+        bool,
+        Query(
+            description=(
+                "false answers 202 at once and processes the file in the "
+                "background; follow it at the Location header."
+            )
+        ),
+    ] = True,
+    prefer: Annotated[str | None, Header()] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> UploadOut:
     limit = settings.max_upload_bytes
@@ -99,22 +140,59 @@ async def upload_portfolio(
             f"{file.filename} is larger than {limit} bytes; split the portfolio "
             "into several files"
         )
+    filename = (file.filename or "upload")[-MAX_FILENAME_CHARS:]
+    parsed_mapping = parse_mapping_field(mapping) if mapping else None
+    if not wait or ASYNC_PREFERENCE in (prefer or "").lower():
+        upload_id = await jobs.accept_upload(
+            runtime,
+            tenant_id=tenant.tenant_id,
+            filename=filename,
+            content=content,
+            max_rows=settings.max_upload_rows,
+            mapping=parsed_mapping,
+            on_error=on_error,
+            idempotency_key=idempotency_key,
+        )
+        response.status_code = status.HTTP_202_ACCEPTED
+        response.headers["Location"] = f"/uploads/{upload_id}"
+        return await service.get_upload(
+            session, tenant_id=tenant.tenant_id, upload_id=upload_id
+        )
     return await service.process_upload(
         runtime,
         session,
         tenant_id=tenant.tenant_id,
-        filename=(file.filename or "upload")[-MAX_FILENAME_CHARS:],
+        filename=filename,
         content=content,
         max_rows=settings.max_upload_rows,
         locator=locator,
-        mapping=parse_mapping_field(mapping) if mapping else None,
+        mapping=parsed_mapping,
         idempotency_key=idempotency_key,
+        on_error=on_error,
+    )
+
+
+@router.get(
+    "",
+    summary="The tenant's uploads, newest first",
+    responses=problem_responses(UnauthorizedError, UnprocessableError),
+)
+async def list_uploads(
+    tenant: CurrentTenant,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[
+        str | None, Query(description="`next_cursor` of the previous page.")
+    ] = None,
+) -> UploadPage:
+    return await service.page_uploads(
+        session, tenant_id=tenant.tenant_id, limit=limit, cursor=cursor
     )
 
 
 @router.get(
     "/{upload_id}",
-    summary="An upload's counts and row-by-row report",
+    summary="An upload's state, progress and row-by-row report",
     responses=problem_responses(UnauthorizedError, NotFoundError),
 )
 async def get_upload(
@@ -123,3 +201,85 @@ async def get_upload(
     return await service.get_upload(
         session, tenant_id=tenant.tenant_id, upload_id=upload_id
     )
+
+
+@router.get(
+    "/{upload_id}/events",
+    summary="Server-Sent Events of an upload's progress, ending with its final state",
+    response_class=EventSourceResponse,
+    responses=problem_responses(UnauthorizedError, NotFoundError),
+)
+async def upload_events(
+    upload_id: UUID,
+    tenant: CurrentTenant,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    session: SessionDep,
+) -> EventSourceResponse:
+    # Checked before streaming, so an unknown upload is a 404, not an empty stream.
+    await service.get_upload(session, tenant_id=tenant.tenant_id, upload_id=upload_id)
+    await session.close()
+    return EventSourceResponse(
+        stream_upload_events(
+            runtime,
+            tenant_id=tenant.tenant_id,
+            upload_id=upload_id,
+            poll_seconds=settings.upload_events_poll_seconds,
+        )
+    )
+
+
+@router.get(
+    "/{upload_id}/report.xlsx",
+    summary="The rows with errors or warnings, as a workbook to fix and upload again",
+    response_class=Response,
+    responses={
+        200: {"content": {XLSX_MEDIA_TYPE: {}}},
+        **problem_responses(UnauthorizedError, NotFoundError),
+    },
+)
+async def download_xlsx_report(
+    upload_id: UUID, tenant: CurrentTenant, session: SessionDep
+) -> Response:
+    loaded = await report.load_report(
+        session, tenant_id=tenant.tenant_id, upload_id=upload_id
+    )
+    content = await asyncio.to_thread(report.xlsx_report, loaded)
+    return Response(
+        content,
+        media_type=XLSX_MEDIA_TYPE,
+        headers=_attachment(loaded.filename, "xlsx"),
+    )
+
+
+@router.get(
+    "/{upload_id}/report.csv",
+    summary="The rows with errors or warnings, as CSV",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/csv": {}}},
+        **problem_responses(UnauthorizedError, NotFoundError),
+    },
+)
+async def download_csv_report(
+    upload_id: UUID, tenant: CurrentTenant, session: SessionDep
+) -> Response:
+    loaded = await report.load_report(
+        session, tenant_id=tenant.tenant_id, upload_id=upload_id
+    )
+    return Response(
+        report.csv_report(loaded),
+        media_type="text/csv; charset=utf-8",
+        headers=_attachment(loaded.filename, "csv"),
+    )
+
+
+def _attachment(filename: str, extension: str) -> dict[str, str]:
+    stem = filename.rsplit(".", 1)[0] or "upload"
+    name = f"{stem}-errores.{extension}"
+    ascii_name = name.encode("ascii", "replace").decode().replace('"', "_")
+    return {
+        "Content-Disposition": (
+            f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+        )
+    }

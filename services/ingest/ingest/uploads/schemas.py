@@ -1,4 +1,5 @@
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -35,17 +36,56 @@ class SkippedRowOut(BaseModel):
     reason: str
 
 
-class UploadOut(BaseModel):
+class OnError(StrEnum):
+    """The policy for an upload's valid rows when other rows have errors."""
+
+    STORE_VALID = "store_valid"
+    REJECT_ALL = "reject_all"
+
+
+class UploadSummaryOut(BaseModel):
     upload_id: UUID
     filename: str
     file_format: str
-    status: str
-    header_row: int | None = None
+    status: str = Field(
+        description=(
+            "`queued`, `processing`, `completed`, `failed` (the file could not "
+            "be read; see `failure_message`) or `rejected` (`on_error` is "
+            "`reject_all` and a row has an error, so nothing was stored)."
+        )
+    )
+    on_error: OnError
+    rows_read: int = Field(description="Data rows parsed so far.")
     rows_total: int = Field(description="Data rows read, skipped rows not counted.")
     rows_valid: int
     rows_invalid: int
+    progress_percent: int = Field(ge=0, le=100)
     accounts_created: int
     accounts_updated: int
+    failure_message: str | None = None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class UploadPage(BaseModel):
+    items: list[UploadSummaryOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next, older page; null on the last."
+    )
+
+
+class UploadSettingsIn(BaseModel):
+    on_error: OnError = Field(
+        description="Policy for uploads that do not send `on_error` themselves."
+    )
+
+
+class UploadSettingsOut(UploadSettingsIn):
+    pass
+
+
+class UploadOut(UploadSummaryOut):
+    header_row: int | None = None
     columns: dict[str, str] = Field(
         default_factory=dict, description="Header -> field, as the file was read."
     )
@@ -60,6 +100,4 @@ class UploadOut(BaseModel):
         default_factory=list,
         description="Facts about the file's layout, such as blank rows amid data.",
     )
-    created_at: datetime
-    finished_at: datetime | None
     errors: list[RowErrorOut] = Field(default_factory=list)

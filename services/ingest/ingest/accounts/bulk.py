@@ -1,0 +1,140 @@
+"""Accounts posted as JSON, validated and stored by the same code as a file.
+
+Each item becomes a row of cells under a column map that names the fields
+directly, so `parse_row` applies the file's rules and `store_upload` the
+file's store path. Each call is recorded as an upload in `json` format.
+"""
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ingest.accounts.bulk_schemas import (
+    MAX_BULK_ACCOUNTS,
+    BulkAccount,
+    BulkItemError,
+    BulkRequest,
+    BulkResult,
+)
+from ingest.geocoding.service import AccountLocator
+from ingest.models import common
+from ingest.uploads import repository, service
+from ingest.uploads.columns import ColumnMap
+from ingest.uploads.extent import MAX_COLUMNS
+from ingest.uploads.parsing import ParsedFile
+from ingest.uploads.progress import UploadProgress
+from ingest.uploads.rows import RowContext, parse_row
+from shared.errors import PayloadTooLargeError, UnprocessableError
+from shared.idempotency import fingerprint, run_idempotent
+from shared.runtime import ServiceRuntime
+
+FIELDS = [name for name in BulkAccount.model_fields if name != "extra"]
+BULK_FILENAME = "accounts-bulk.json"
+
+
+class TooManyAccountsError(PayloadTooLargeError):
+    code = "too-many-accounts"
+    title = "Too many accounts in one call"
+
+
+async def store_bulk(
+    runtime: ServiceRuntime,
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    request: BulkRequest,
+    locator: AccountLocator,
+    idempotency_key: str | None,
+) -> BulkResult:
+    """Validate every item, store the valid ones and report each invalid one."""
+    count = len(request.accounts)
+    if count > MAX_BULK_ACCOUNTS:
+        raise TooManyAccountsError(
+            f"the request has {count} accounts; the limit is {MAX_BULK_ACCOUNTS} "
+            "per call, so send them in several calls",
+            limit=MAX_BULK_ACCOUNTS,
+        )
+    extra_names = {name for item in request.accounts for name in item.extra}
+    if len(extra_names) > MAX_COLUMNS:
+        raise UnprocessableError(
+            f"the accounts carry {len(extra_names)} different extra attributes; "
+            f"the limit is {MAX_COLUMNS}, as for a file's columns",
+            limit=MAX_COLUMNS,
+        )
+    policy = await service.resolve_on_error(session, tenant_id, request.on_error)
+    async with session.begin():
+        currency = await repository.tenant_currency(session, tenant_id)
+    progress = UploadProgress()
+    parsed = _parse_items(request.accounts, currency, progress)
+    placements = await locator.locate(parsed)
+    prepared = service.PreparedUpload(parsed, placements, progress)
+
+    async def store() -> tuple[int, dict[str, str]]:
+        upload = await repository.insert_upload(
+            session, tenant_id=tenant_id, filename=BULK_FILENAME, file_format="json"
+        )
+        await service.store_upload(
+            runtime, session, tenant_id, upload.upload_id, prepared, policy
+        )
+        return 201, {"upload_id": str(upload.upload_id)}
+
+    _, body = await run_idempotent(
+        session,
+        common,
+        tenant_id=tenant_id,
+        key=idempotency_key,
+        request_fingerprint=fingerprint(
+            "POST /accounts/bulk",
+            json.dumps(request.model_dump(mode="json"), sort_keys=True),
+            policy.value,
+        ),
+        action=store,
+    )
+    runtime.relay.notify()
+    upload = await service.get_upload(
+        session, tenant_id=tenant_id, upload_id=uuid.UUID(body["upload_id"])
+    )
+    return BulkResult(
+        upload_id=upload.upload_id,
+        status=upload.status,
+        accounts_received=upload.rows_total,
+        accounts_valid=upload.rows_valid,
+        accounts_invalid=upload.rows_invalid,
+        accounts_created=upload.accounts_created,
+        accounts_updated=upload.accounts_updated,
+        errors=[
+            BulkItemError(
+                index=error.row,
+                field=error.column,
+                value=error.value,
+                message=error.message,
+                severity=error.severity,
+            )
+            for error in upload.errors
+        ],
+    )
+
+
+def _parse_items(
+    accounts: list[BulkAccount], currency: str, progress: UploadProgress
+) -> ParsedFile:
+    """Run each item through the file's row rules; row numbers are item indexes."""
+    extra_names = sorted({name for item in accounts for name in item.extra})
+    columns = ColumnMap(
+        fields={name: index for index, name in enumerate(FIELDS)},
+        extras={name: len(FIELDS) + index for index, name in enumerate(extra_names)},
+        headers=dict(enumerate([*FIELDS, *extra_names])),
+    )
+    context = RowContext(
+        columns=columns, today=datetime.now(UTC).date(), currency=currency
+    )
+    parsed = ParsedFile("json", columns, header_row_number=0, rows=[])
+    for index, item in enumerate(accounts):
+        cells: list[object] = [getattr(item, name) for name in FIELDS]
+        cells += [item.extra.get(name) for name in extra_names]
+        row = parse_row(cells, context, row_number=index)
+        parsed.rows.append(row)
+        progress.on_row(row, cells, len(accounts))
+    return parsed

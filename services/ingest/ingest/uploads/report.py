@@ -1,0 +1,125 @@
+"""The rows of an upload that had errors or warnings, as XLSX or CSV.
+
+Each report row repeats the original cells under the file's own headers,
+with the Excel row number of the original in front and the issues at the
+end, so the director can fix the rows and upload them again.
+"""
+
+import csv
+import io
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import TypeVar
+
+import xlsxwriter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ingest.uploads import job_repository, repository
+from shared.errors import NotFoundError
+
+T = TypeVar("T")
+
+ROW_HEADER = "Excel row"
+ISSUES_HEADER = "Errors"
+# Text that a spreadsheet would run as a formula when the CSV is opened.
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class ReportRow:
+    row_number: int
+    cells: list[str | None]
+    issues: str
+
+
+@dataclass
+class UploadReport:
+    filename: str
+    headers: list[str]
+    rows: list[ReportRow]
+
+    def header_row(self) -> list[str]:
+        return [ROW_HEADER, *self.headers, ISSUES_HEADER]
+
+    def width(self) -> int:
+        widest = max((len(row.cells) for row in self.rows), default=0)
+        return max(len(self.headers), widest)
+
+
+async def load_report(
+    session: AsyncSession, *, tenant_id: uuid.UUID, upload_id: uuid.UUID
+) -> UploadReport:
+    async with session.begin():
+        upload = await repository.get_upload(
+            session, tenant_id=tenant_id, upload_id=upload_id
+        )
+        if upload is None:
+            raise NotFoundError(f"upload {upload_id} not found")
+        issues = await repository.list_row_issues(
+            session, tenant_id=tenant_id, upload_id=upload_id
+        )
+        cells = await job_repository.list_row_cells(
+            session, tenant_id=tenant_id, upload_id=upload_id
+        )
+    messages: dict[int, list[str]] = defaultdict(list)
+    for issue in issues:
+        label = "error" if issue.severity == "error" else "warning"
+        column = f" ({issue.column})" if issue.column else ""
+        messages[issue.row_number].append(f"{label}{column}: {issue.message}")
+    rows = [
+        ReportRow(row_number, cells.get(row_number, []), "\n".join(texts))
+        for row_number, texts in sorted(messages.items())
+    ]
+    return UploadReport(upload.filename, list(upload.headers or []), rows)
+
+
+def xlsx_report(report: UploadReport) -> bytes:
+    """Write the report as a workbook; every cell is text, never a formula."""
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = workbook.add_worksheet("Errores")
+    bold = workbook.add_format({"bold": True})
+    wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
+    width = report.width()
+    headers = report.header_row()
+    headers[1:-1] = _padded(report.headers, width, "")
+    for column, header in enumerate(headers):
+        sheet.write_string(0, column, header, bold)
+    for index, row in enumerate(report.rows, start=1):
+        sheet.write_number(index, 0, row.row_number)
+        for column, value in enumerate(_padded(row.cells, width, None), start=1):
+            if value is not None:
+                sheet.write_string(index, column, value)
+        sheet.write_string(index, width + 1, row.issues, wrap)
+    sheet.set_column(width + 1, width + 1, 80)
+    sheet.freeze_panes(1, 1)
+    workbook.close()
+    return buffer.getvalue()
+
+
+def csv_report(report: UploadReport) -> bytes:
+    """Write the report as UTF-8 CSV with a BOM, so Excel reads the accents."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    width = report.width()
+    writer.writerow([ROW_HEADER, *_padded(report.headers, width, ""), ISSUES_HEADER])
+    for row in report.rows:
+        cells = [_csv_safe(cell or "") for cell in _padded(row.cells, width, None)]
+        writer.writerow([row.row_number, *cells, _csv_safe(row.issues)])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def _padded(values: list[T], width: int, filler: T) -> list[T]:
+    return [*values, *([filler] * (width - len(values)))]
+
+
+def _csv_safe(value: str) -> str:
+    """Quote text a spreadsheet would run as a formula, unless it is a number."""
+    if not value.startswith(_FORMULA_PREFIXES):
+        return value
+    try:
+        float(value)
+    except ValueError:
+        return "'" + value
+    return value

@@ -1,0 +1,386 @@
+"""Uploads as jobs: background processing, progress, reports and policies."""
+
+import io
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from python_calamine import CalamineWorkbook
+
+from ingest.app import create_app
+from ingest.models import Upload
+from ingest.settings import IngestSettings
+from shared.db import create_engine, create_sessionmaker
+from tests.fixtures import hostile_files
+from tests.fixtures.apps import eventually, running_app
+from tests.fixtures.portfolios import HEADERS, account_row, xlsx_bytes
+from tests.fixtures.tenants import make_tenant
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@pytest.fixture
+async def client(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
+    monkeypatch.setenv("INGEST_UPLOAD_PROGRESS_SECONDS", "0.05")
+    monkeypatch.setenv("INGEST_UPLOAD_EVENTS_POLL_SECONDS", "0.05")
+    async with running_app(create_app()) as running:
+        yield running
+
+
+@pytest.fixture
+async def api_key() -> str:
+    return (await make_tenant()).api_key.key
+
+
+def mixed_rows() -> list[list[object]]:
+    """Four rows: one with an error, one with a warning, two clean."""
+    return [
+        account_row("J-1"),
+        account_row("J-2", balance="no sé"),
+        account_row("J-3", phone="123"),
+        account_row("J-4"),
+    ]
+
+
+async def post_file(
+    client: httpx.AsyncClient,
+    api_key: str,
+    content: bytes,
+    *,
+    params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    return await client.post(
+        "/uploads",
+        params=params,
+        headers={"X-API-Key": api_key, **(headers or {})},
+        files={"file": ("cartera.xlsx", content)},
+    )
+
+
+async def finished(
+    client: httpx.AsyncClient, api_key: str, location: str
+) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        response = await client.get(location, headers={"X-API-Key": api_key})
+        body: dict[str, Any] = response.json()
+        return body if body["status"] not in ("queued", "processing") else None
+
+    return await eventually(probe, message="upload still running")
+
+
+def parse_sse(text: str) -> list[dict[str, str]]:
+    events = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        fields = {}
+        for line in block.split("\n"):
+            if line and not line.startswith(":"):
+                name, _, value = line.partition(":")
+                fields[name] = value.removeprefix(" ")
+        if "data" in fields:
+            events.append(fields)
+    return events
+
+
+class TestBackgroundUpload:
+    async def test_wait_false_answers_202_then_completes(self, client, api_key):
+        rows = [account_row(f"B-{index}") for index in range(300)]
+
+        response = await post_file(
+            client, api_key, xlsx_bytes(rows), params={"wait": "false"}
+        )
+
+        assert response.status_code == 202, response.text
+        location = response.headers["location"]
+        assert location == f"/uploads/{response.json()['upload_id']}"
+        assert response.json()["status"] in ("queued", "processing", "completed")
+        body = await finished(client, api_key, location)
+        assert body["status"] == "completed"
+        assert body["progress_percent"] == 100
+        assert body["rows_read"] == 300
+        assert body["rows_valid"] == 300
+        assert body["accounts_created"] == 300
+        stored = await client.get("/accounts/B-299", headers={"X-API-Key": api_key})
+        assert stored.status_code == 200
+
+    async def test_prefer_respond_async_header(self, client, api_key):
+        response = await post_file(
+            client,
+            api_key,
+            xlsx_bytes([account_row("P-1")]),
+            headers={"Prefer": "respond-async"},
+        )
+
+        assert response.status_code == 202
+        body = await finished(client, api_key, response.headers["location"])
+        assert body["status"] == "completed"
+
+    async def test_unreadable_file_fails_the_job(self, client, api_key):
+        response = await post_file(
+            client, api_key, b"\x00\x01garbage", params={"wait": "false"}
+        )
+
+        assert response.status_code == 202
+        body = await finished(client, api_key, response.headers["location"])
+        assert body["status"] == "failed"
+        assert "not a workbook" in body["failure_message"]
+
+    async def test_events_stream_ends_with_final_state(self, client, api_key):
+        rows = [account_row(f"E-{index}") for index in range(2000)]
+        response = await post_file(
+            client, api_key, xlsx_bytes(rows), params={"wait": "false"}
+        )
+        location = response.headers["location"]
+
+        streamed = await client.get(
+            f"{location}/events", headers={"X-API-Key": api_key}, timeout=60
+        )
+
+        assert streamed.status_code == 200
+        assert streamed.headers["content-type"].startswith("text/event-stream")
+        events = parse_sse(streamed.text)
+        names = [event["event"] for event in events]
+        assert names[-1] == "completed"
+        assert set(names[:-1]) <= {"progress"}
+        assert len(events) >= 2, names
+        percents = [json.loads(event["data"])["progress_percent"] for event in events]
+        assert percents == sorted(percents)
+        assert percents[-1] == 100
+        assert json.loads(events[-1]["data"])["rows_valid"] == 2000
+
+    async def test_events_of_unknown_upload_is_404(self, client, api_key):
+        response = await client.get(
+            f"/uploads/{uuid.uuid4()}/events", headers={"X-API-Key": api_key}
+        )
+
+        assert response.status_code == 404
+
+    async def test_replayed_key_queues_nothing_new(self, client, api_key):
+        headers = {"Idempotency-Key": "async-1"}
+        content = xlsx_bytes([account_row("I-1")])
+        params = {"wait": "false"}
+
+        first = await post_file(
+            client, api_key, content, params=params, headers=headers
+        )
+        again = await post_file(
+            client, api_key, content, params=params, headers=headers
+        )
+        other = await post_file(
+            client,
+            api_key,
+            xlsx_bytes([account_row("I-2")]),
+            params=params,
+            headers=headers,
+        )
+
+        assert first.status_code == again.status_code == 202
+        assert again.json()["upload_id"] == first.json()["upload_id"]
+        assert other.status_code == 422
+        assert "async-1" in other.json()["detail"]
+        listed = await client.get("/uploads", headers={"X-API-Key": api_key})
+        assert len(listed.json()["items"]) == 1
+
+
+class TestInterruptedJobs:
+    async def test_left_processing_is_failed_at_start(self, api_key):
+        tenant_id = await _tenant_of(api_key)
+        upload_id = uuid.uuid4()
+        engine = create_engine(IngestSettings().database_url, pool_size=1)
+        try:
+            sessionmaker = create_sessionmaker(engine)
+            async with sessionmaker() as session, session.begin():
+                session.add(_running_upload(upload_id, tenant_id))
+            async with running_app(create_app()) as running:
+                body = await finished(running, api_key, f"/uploads/{upload_id}")
+        finally:
+            await engine.dispose()
+
+        assert body["status"] == "failed"
+        assert "upload the file again" in body["failure_message"]
+
+
+async def _tenant_of(api_key: str) -> uuid.UUID:
+    async with running_app(create_app()) as running:
+        response = await post_file(running, api_key, xlsx_bytes([account_row("T-1")]))
+    return await _upload_tenant(uuid.UUID(response.json()["upload_id"]))
+
+
+async def _upload_tenant(upload_id: uuid.UUID) -> uuid.UUID:
+    engine = create_engine(IngestSettings().database_url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            upload = await session.get(Upload, upload_id)
+            assert upload is not None
+            return upload.tenant_id
+    finally:
+        await engine.dispose()
+
+
+def _running_upload(upload_id: uuid.UUID, tenant_id: uuid.UUID) -> Upload:
+    return Upload(
+        upload_id=upload_id,
+        tenant_id=tenant_id,
+        filename="cartera.xlsx",
+        file_format="xlsx",
+        status="processing",
+        rows_total=0,
+        rows_valid=0,
+        rows_invalid=0,
+        accounts_created=0,
+        accounts_updated=0,
+        created_at=datetime.now(UTC) - timedelta(minutes=5),
+    )
+
+
+class TestErrorReport:
+    async def test_xlsx_lists_only_rows_with_issues(self, client, api_key):
+        upload = await post_file(client, api_key, xlsx_bytes(mixed_rows()))
+        upload_id = upload.json()["upload_id"]
+
+        response = await client.get(
+            f"/uploads/{upload_id}/report.xlsx", headers={"X-API-Key": api_key}
+        )
+
+        assert response.status_code == 200
+        assert response.headers["content-type"] == XLSX
+        assert "attachment" in response.headers["content-disposition"]
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(response.content))
+        grid = workbook.get_sheet_by_index(0).to_python()
+        assert grid[0] == ["Excel row", *HEADERS, "Errors"]
+        assert [row[0] for row in grid[1:]] == [3, 4]
+        assert [row[1] for row in grid[1:]] == ["J-2", "J-3"]
+        assert grid[1][3] == "no sé"
+        assert grid[1][-1].startswith("error (balance_overdue)")
+        assert grid[2][-1].startswith("warning (phone)")
+
+    async def test_csv_repeats_original_cells(self, client, api_key):
+        upload = await post_file(client, api_key, xlsx_bytes(mixed_rows()))
+        upload_id = upload.json()["upload_id"]
+
+        response = await client.get(
+            f"/uploads/{upload_id}/report.csv", headers={"X-API-Key": api_key}
+        )
+
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/csv")
+        lines = response.content.decode("utf-8-sig").splitlines()
+        assert lines[0].startswith("Excel row,No. de Crédito,")
+        assert lines[1].startswith("3,J-2,")
+        assert len([line for line in lines if line[:1].isdigit()]) == 2
+
+    async def test_report_of_other_tenant_is_404(self, client, api_key):
+        upload = await post_file(client, api_key, xlsx_bytes(mixed_rows()))
+        other = (await make_tenant()).api_key.key
+
+        response = await client.get(
+            f"/uploads/{upload.json()['upload_id']}/report.xlsx",
+            headers={"X-API-Key": other},
+        )
+
+        assert response.status_code == 404
+
+
+class TestRejectAll:
+    async def test_one_error_stores_nothing(self, client, api_key):
+        response = await post_file(
+            client, api_key, xlsx_bytes(mixed_rows()), params={"on_error": "reject_all"}
+        )
+
+        assert response.status_code == 201
+        body = response.json()
+        assert body["status"] == "rejected"
+        assert body["on_error"] == "reject_all"
+        assert body["accounts_created"] == 0
+        assert {(e["row"], e["column"]) for e in body["errors"]} >= {
+            (3, "balance_overdue"),
+            (4, "phone"),
+        }
+        for key in ("J-1", "J-4"):
+            stored = await client.get(
+                f"/accounts/{key}", headers={"X-API-Key": api_key}
+            )
+            assert stored.status_code == 404, key
+
+    async def test_warnings_alone_still_store(self, client, api_key):
+        rows = [account_row("W-1"), account_row("W-2", phone="123")]
+
+        response = await post_file(
+            client, api_key, xlsx_bytes(rows), params={"on_error": "reject_all"}
+        )
+
+        assert response.json()["status"] == "completed"
+        assert response.json()["accounts_created"] == 2
+
+    async def test_tenant_default_applies(self, client, api_key):
+        headers = {"X-API-Key": api_key}
+        saved = await client.put(
+            "/upload-settings", headers=headers, json={"on_error": "reject_all"}
+        )
+        read = await client.get("/upload-settings", headers=headers)
+
+        background = await post_file(
+            client, api_key, xlsx_bytes(mixed_rows()), params={"wait": "false"}
+        )
+        body = await finished(client, api_key, background.headers["location"])
+        explicit = await post_file(
+            client,
+            api_key,
+            xlsx_bytes(mixed_rows()),
+            params={"on_error": "store_valid"},
+        )
+
+        assert saved.status_code == 200
+        assert read.json() == {"on_error": "reject_all"}
+        assert body["status"] == "rejected"
+        assert body["accounts_created"] == 0
+        assert explicit.json()["status"] == "completed"
+        assert explicit.json()["accounts_created"] == 3
+
+
+class TestUploadList:
+    async def test_lists_newest_first_with_cursor(self, client, api_key):
+        ids = []
+        for index in range(3):
+            content = xlsx_bytes([account_row(f"L-{index}")])
+            ids.append((await post_file(client, api_key, content)).json()["upload_id"])
+        headers = {"X-API-Key": api_key}
+
+        first = await client.get("/uploads", params={"limit": 2}, headers=headers)
+        cursor = first.json()["next_cursor"]
+        second = await client.get(
+            "/uploads", params={"limit": 2, "cursor": cursor}, headers=headers
+        )
+        bad = await client.get("/uploads", params={"cursor": "x"}, headers=headers)
+
+        listed = [item["upload_id"] for item in first.json()["items"]]
+        listed += [item["upload_id"] for item in second.json()["items"]]
+        assert listed == ids[::-1]
+        assert second.json()["next_cursor"] is None
+        assert bad.status_code == 422
+
+
+class TestHostileWorkbooks:
+    @pytest.mark.parametrize(
+        ("content", "expected"),
+        [
+            (hostile_files.zip_bomb_xlsx, "ZIP bomb"),
+            (hostile_files.xml_bomb_xlsx, "DOCTYPE"),
+        ],
+    )
+    async def test_bomb_rejected_storing_nothing(
+        self, client, api_key, content, expected
+    ):
+        response = await post_file(client, api_key, content())
+
+        assert response.status_code == 422
+        assert response.headers["content-type"] == "application/problem+json"
+        assert expected in response.json()["detail"]
+        listed = await client.get("/uploads", headers={"X-API-Key": api_key})
+        assert listed.json()["items"] == []
+        stored = await client.get("/accounts/X-1", headers={"X-API-Key": api_key})
+        assert stored.status_code == 404
