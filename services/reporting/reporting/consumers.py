@@ -23,6 +23,7 @@ from shared.events.payloads import (
     CampaignLaunched,
     PromiseMade,
     VisitAssigned,
+    VisitCancelled,
     VisitCheckedIn,
     VisitCompleted,
     VisitExpired,
@@ -183,6 +184,27 @@ async def on_visit_expired(
     await fan_out(session, envelope, payload.campaign_id)
 
 
+async def on_visit_cancelled(
+    session: AsyncSession, envelope: Envelope, payload: VisitCancelled
+) -> None:
+    values = _visit_keys(payload) | {
+        "account_id": payload.account_id,
+        "cancelled_at": payload.decided_at,
+        "cancel_reason": payload.reason.value,
+    }
+    await repository.upsert_visit_fact(
+        session,
+        values,
+        lambda excluded: {
+            "campaign_id": keep_known(excluded, "campaign_id"),
+            "account_id": keep_known(excluded, "account_id"),
+            "cancelled_at": excluded.cancelled_at,
+            "cancel_reason": excluded.cancel_reason,
+        },
+    )
+    await fan_out(session, envelope, payload.campaign_id)
+
+
 async def on_promise_made(
     session: AsyncSession, envelope: Envelope, payload: PromiseMade
 ) -> None:
@@ -208,6 +230,7 @@ HANDLERS: dict[type, Any] = {
     VisitCompleted: on_visit_completed,
     VisitOutOfCoverage: on_visit_out_of_coverage,
     VisitExpired: on_visit_expired,
+    VisitCancelled: on_visit_cancelled,
     PromiseMade: on_promise_made,
 }
 

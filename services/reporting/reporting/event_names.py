@@ -10,6 +10,7 @@ WEBHOOK_EVENT_TYPES = (
     "visit.checked_in",
     "visit.completed",
     "visit.out_of_coverage",
+    "visit.cancelled",
     "promise.made",
 )
 STREAM_EVENT_TYPES = (*WEBHOOK_EVENT_TYPES, "visit.expired", "campaign.launched")

@@ -37,7 +37,7 @@ SCHEMA = "reporting"
 Base = make_base(SCHEMA)
 common = define_common_tables(Base.metadata)
 
-FINAL_STATES = ("completed", "out_of_coverage", "expired")
+FINAL_STATES = ("completed", "out_of_coverage", "expired", "cancelled")
 
 SUBSCRIPTION_ENABLED = "enabled"
 SUBSCRIPTION_DISABLED = "disabled"
@@ -52,6 +52,7 @@ VISIT_STATE_SQL = (
     " WHEN completed_at IS NOT NULL THEN 'completed'"
     " WHEN out_of_coverage_at IS NOT NULL THEN 'out_of_coverage'"
     " WHEN expired_at IS NOT NULL THEN 'expired'"
+    " WHEN cancelled_at IS NOT NULL THEN 'cancelled'"
     " WHEN first_check_in_at IS NOT NULL THEN 'checked_in'"
     " WHEN assigned_at IS NOT NULL THEN 'assigned'"
     " ELSE 'requested' END"
@@ -98,6 +99,8 @@ class VisitFact(Base):
     out_of_coverage_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     nearest_agent_distance_m: Mapped[float | None] = mapped_column(Float)
     expired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancel_reason: Mapped[str | None] = mapped_column(String(40))
     state: Mapped[str] = mapped_column(
         String(20), Computed(VISIT_STATE_SQL, persisted=True)
     )

@@ -214,7 +214,9 @@ def _figure_columns(currency: str) -> list[ColumnElement[Any]]:
     completed = fact.completed_at.is_not(None)
     contact = and_(completed, fact.person_met.in_(("debtor", "guarantor")))
     promised = and_(completed, fact.promise_amount.is_not(None))
-    in_coverage = fact.out_of_coverage_at.is_(None)
+    # A visit the campaign withdrew before the agent got there does not count
+    # against the first-visit window, like one no agent could reach.
+    in_coverage = and_(fact.out_of_coverage_at.is_(None), fact.cancelled_at.is_(None))
     to_first_visit = fact.first_verified_check_in_at - fact.requested_at
     within_window = to_first_visit <= cast(literal(FIRST_VISIT_WINDOW), Interval)
 
@@ -229,6 +231,7 @@ def _figure_columns(currency: str) -> list[ColumnElement[Any]]:
         count(completed).label("visits_completed"),
         count(fact.out_of_coverage_at.is_not(None)).label("visits_out_of_coverage"),
         count(fact.expired_at.is_not(None)).label("visits_expired"),
+        count(fact.cancelled_at.is_not(None)).label("visits_cancelled"),
         count(fact.state.in_(FINAL_STATES)).label("visits_final"),
         count(fact.state.not_in(FINAL_STATES)).label("visits_open"),
         count(contact).label("contacts"),

@@ -43,7 +43,12 @@ class CampaignFigures(BaseModel):
     visits_completed: int
     visits_out_of_coverage: int
     visits_expired: int
-    visits_final: int = Field(description="Completed, out of coverage or expired.")
+    visits_cancelled: int = Field(
+        description="Withdrawn by the campaign or the account before a check-in."
+    )
+    visits_final: int = Field(
+        description="Completed, out of coverage, expired or cancelled."
+    )
     visits_open: int
     contact_rate: float | None = Field(
         description="Completed visits that met the debtor or a guarantor, over "

@@ -28,6 +28,7 @@ COUNT_FIELDS = (
     "visits_completed",
     "visits_out_of_coverage",
     "visits_expired",
+    "visits_cancelled",
     "visits_final",
     "visits_open",
     "promises",

@@ -20,6 +20,7 @@ from shared.events.payloads import (
     AssignmentCreated,
     PaymentReported,
     VisitAssigned,
+    VisitCancelled,
     VisitExpired,
     VisitOutOfCoverage,
     VisitRequested,
@@ -38,13 +39,14 @@ EXPIRED_REASON = "expired"
 
 def build_consumers(runtime: ServiceRuntime) -> list[EventConsumer]:
     assignments = AssignmentHandlers(runtime)
+    withdrawals = WithdrawalHandler(runtime)
     return [
         runtime.consumer(
             group="requests",
             streams=[topics.VISIT_REQUESTS],
             handlers={
                 VisitRequested: on_visit_requested,
-                VisitWithdrawn: on_visit_withdrawn,
+                VisitWithdrawn: withdrawals.on_visit_withdrawn,
             },
         ),
         runtime.consumer(
@@ -79,36 +81,52 @@ async def on_visit_requested(
     )
 
 
-async def on_visit_withdrawn(
-    session: AsyncSession, envelope: Envelope, payload: VisitWithdrawn
-) -> None:
-    """Cancel a visit the agent has not reached; a later state ignores it.
+class WithdrawalHandler:
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self._runtime = runtime
 
-    The withdrawal travels on the request's topic with the same key, so it
-    always arrives after the request.
-    """
-    withdrawn = await repository.withdraw(
-        session,
-        payload.visit_id,
-        reason=payload.reason.value,
-        at=payload.withdrawn_at,
-    )
-    if withdrawn is None:
-        state = await repository.visit_state(session, payload.visit_id)
+    async def on_visit_withdrawn(
+        self, session: AsyncSession, envelope: Envelope, payload: VisitWithdrawn
+    ) -> None:
+        """Cancel a visit the agent has not reached; a later state ignores it.
+
+        The withdrawal travels on the request's topic with the same key, so it
+        always arrives after the request. The cancellation is announced on
+        `visits.v1` with the agent who held the visit, so reporting and webhook
+        subscribers learn of it; the agent's app finds the visit gone (404).
+        """
+        withdrawn = await repository.withdraw(
+            session,
+            payload.visit_id,
+            reason=payload.reason.value,
+            at=payload.withdrawn_at,
+        )
+        if withdrawn is None:
+            state = await repository.visit_state(session, payload.visit_id)
+            log.info(
+                "visits.withdrawal_ignored",
+                visit_id=str(payload.visit_id),
+                current_state=state,
+                reason=payload.reason.value,
+            )
+            return
+        await self._runtime.emit(
+            session,
+            VisitCancelled(
+                tenant_id=withdrawn.tenant_id,
+                visit_id=payload.visit_id,
+                campaign_id=withdrawn.campaign_id,
+                account_id=withdrawn.account_id,
+                agent_id=withdrawn.agent_id,
+                reason=payload.reason,
+                decided_at=payload.withdrawn_at,
+            ),
+        )
         log.info(
-            "visits.withdrawal_ignored",
+            "visits.withdrawn",
             visit_id=str(payload.visit_id),
-            current_state=state,
             reason=payload.reason.value,
         )
-        return
-    # NOTE: no event announces the cancellation yet, so reporting still
-    # counts the visit in the state it had before.
-    log.info(
-        "visits.withdrawn",
-        visit_id=str(payload.visit_id),
-        reason=payload.reason.value,
-    )
 
 
 async def on_payment_reported(

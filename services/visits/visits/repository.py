@@ -151,7 +151,7 @@ async def withdraw(
             closed_at=at,
             updated_at=func.now(),
         )
-        .returning(Visit.agent_id)
+        .returning(Visit.tenant_id, Visit.campaign_id, Visit.account_id, Visit.agent_id)
         .execution_options(synchronize_session=False)
     )
     return (await session.execute(statement)).first()

@@ -433,6 +433,26 @@ class VisitExpired(Payload):
         return str(self.visit_id)
 
 
+class VisitCancelled(Payload):
+    """A withdrawn visit was cancelled before the agent checked in.
+
+    `agent_id` is the agent who held it, or None when no agent had taken it.
+    """
+
+    event_type = "campo.visit.cancelled"
+    topic = topics.VISITS
+
+    visit_id: UUID
+    campaign_id: UUID
+    account_id: UUID
+    agent_id: UUID | None = None
+    reason: WithdrawalReason
+    decided_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
 class PromiseMade(Payload):
     event_type = "campo.promise.made"
     topic = topics.VISITS

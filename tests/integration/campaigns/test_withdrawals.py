@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from ingest.models import common as ingest_tables
+from shared.events import topics
 from tests.fixtures.apps import eventually
+from tests.fixtures.events import read_events
 from tests.fixtures.tenants import make_tenant
 from tests.integration.campaigns.helpers import (
     LaunchedVisit,
@@ -87,6 +89,16 @@ class TestPause:
         assert paused.json()["withdrawn_visits"] == 1
         cancelled = await wait_for_visit(sessionmaker, launched.visit_id, "cancelled")
         assert cancelled.state_reason == "campaign_paused"
+        [announced] = await read_events(
+            topics.VISITS,
+            count=1,
+            where=lambda e: (
+                e.type == "campo.visit.cancelled"
+                and e.subject == str(launched.visit_id)
+            ),
+        )
+        assert announced.data["agent_id"] == str(launched.agent_id)
+        assert announced.data["reason"] == "campaign_paused"
         await released_in_matching(sessionmaker, launched)
         assert await agent_load(sessionmaker, launched.agent_id) == 0
         seen = await services.visits.get(

@@ -267,6 +267,7 @@ EXPECTED_FIGURES: dict[str, Any] = {
     "visits_completed": 3,
     "visits_out_of_coverage": 1,
     "visits_expired": 0,
+    "visits_cancelled": 0,
     "visits_final": 4,
     "visits_open": 1,
     "contact_rate": 2 / 3,

@@ -8,7 +8,7 @@ from aiokafka import AIOKafkaProducer
 
 from ingest.tenants import CreatedTenant
 from reporting.app import create_app
-from shared.events.payloads import VisitExpired
+from shared.events.payloads import VisitCancelled, VisitExpired, WithdrawalReason
 from shared.kafka import create_producer
 from shared.settings import ServiceSettings
 from tests.fixtures.apps import running_app
@@ -124,6 +124,31 @@ class TestCampaignSummary:
         assert summary["visits_expired"] == 1
         assert summary["visits_final"] == 1
         assert summary["visits_open"] == 1
+        assert summary["visited_within_72h_rate"] == 0.0
+
+    async def test_cancelled_visit_final_outside_window(
+        self, reporting: httpx.AsyncClient, tenant: CreatedTenant
+    ) -> None:
+        flow = CampaignFlow(tenant.tenant_id)
+        cancelled = VisitCancelled(
+            tenant_id=tenant.tenant_id,
+            visit_id=flow.visit_ids[0],
+            campaign_id=flow.campaign_id,
+            account_id=flow.account_ids[0],
+            agent_id=None,
+            reason=WithdrawalReason.CAMPAIGN_PAUSED,
+            decided_at=flow.at(3600),
+        )
+        await publish([*flow.launch(), flow.requested(0), flow.requested(1), cancelled])
+        await wait_consumed()
+
+        summary = await summary_of(reporting, tenant, flow.campaign_id)
+
+        assert summary["visits_requested"] == 2
+        assert summary["visits_cancelled"] == 1
+        assert summary["visits_final"] == 1
+        assert summary["visits_open"] == 1
+        # Only the visit still open counts in the first-visit window.
         assert summary["visited_within_72h_rate"] == 0.0
 
     async def test_other_tenants_campaign_not_found(
