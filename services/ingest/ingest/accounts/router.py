@@ -3,7 +3,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from ingest.accounts import repository, service
-from ingest.accounts.schemas import AccountOut, AccountPage, AccountPatch, RecallRequest
+from ingest.accounts.schemas import (
+    AccountHistoryOut,
+    AccountOut,
+    AccountPage,
+    AccountPatch,
+    RecallRequest,
+)
 from shared.api import CurrentTenant, RuntimeDep, SessionDep
 from shared.errors import NotFoundError, UnauthorizedError, problem_responses
 
@@ -40,6 +46,19 @@ async def get_account(
     account_ref: str, tenant: CurrentTenant, session: SessionDep
 ) -> AccountOut:
     return await service.get_account(
+        session, tenant_id=tenant.tenant_id, account_ref=account_ref
+    )
+
+
+@router.get(
+    "/{account_ref}/history",
+    summary="What each upload changed on one account",
+    responses=problem_responses(UnauthorizedError, NotFoundError),
+)
+async def get_account_history(
+    account_ref: str, tenant: CurrentTenant, session: SessionDep
+) -> AccountHistoryOut:
+    return await service.get_history(
         session, tenant_id=tenant.tenant_id, account_ref=account_ref
     )
 

@@ -1,16 +1,15 @@
 """SQL for uploads and the accounts they upsert."""
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from geoalchemy2.elements import WKTElement
-from sqlalchemy import func, insert, literal_column, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.geocoding.service import UNPLACED, Placement
-from ingest.models import Account, Upload, UploadError, common
+from ingest.models import Upload, UploadError, common
 from ingest.uploads.normalize import AccountRow, RowIssue
 
 UPSERT_BATCH_SIZE = 1000
@@ -57,11 +56,120 @@ async def insert_upload(
         rows_invalid=0,
         accounts_created=0,
         accounts_updated=0,
+        accounts_unchanged=0,
         created_at=datetime.now(UTC),
     )
     session.add(upload)
     await session.flush()
     return upload
+
+
+# Staging columns in COPY order; the location travels as two numbers because
+# COPY has no encoder for PostGIS types.
+_STAGING_COLUMNS = (
+    ("account_key", "text"),
+    ("debtor_name", "text"),
+    ("balance_overdue", "numeric(14, 2)"),
+    ("days_past_due", "integer"),
+    ("street", "text"),
+    ("exterior_number", "text"),
+    ("interior_number", "text"),
+    ("colonia", "text"),
+    ("municipality", "text"),
+    ("state", "text"),
+    ("postal_code", "text"),
+    ("cross_streets", "text"),
+    ("address_references", "text"),
+    ("credit_number", "text"),
+    ("last_payment_date", "date"),
+    ("birth_date", "date"),
+    ("phone", "text"),
+    ("lat", "double precision"),
+    ("lon", "double precision"),
+    ("location_precision", "text"),
+    ("location_source", "text"),
+    ("location_status", "text"),
+    ("time_zone", "text"),
+    ("extra", "jsonb"),
+)
+_STAGING_TABLE = "account_staging"
+
+# The account fields an upload sets; an account whose fields all equal the
+# file's is left alone, so it keeps its updated_at and gets no event.
+_COMPARED = tuple(name for name in _UPDATABLE if name != "last_upload_id")
+_SQL_VALUE = {"location": "ST_AsBinary({}.location)"}
+# History shows money as text, as the API does, and a location as WKT.
+_HISTORY_VALUE = {
+    "balance_overdue": "{}.balance_overdue::text",
+    "location": "ST_AsText({}.location)",
+}
+
+
+def _compared(table: str) -> str:
+    return ", ".join(
+        _SQL_VALUE.get(name, "{}." + name).format(table) for name in _COMPARED
+    )
+
+
+def _history_values(table: str) -> str:
+    return ", ".join(
+        f"'{name}', to_jsonb({_HISTORY_VALUE.get(name, '{}.' + name).format(table)})"
+        for name in _COMPARED
+    )
+
+
+_UPSERT = f"""
+WITH incoming AS (
+    SELECT s.*,
+        CASE WHEN s.lat IS NOT NULL AND s.lon IS NOT NULL
+            THEN ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography
+        END AS location
+    FROM pg_temp.{_STAGING_TABLE} s
+),
+old AS (
+    SELECT a.account_key, jsonb_build_object({_history_values("a")}) AS fields
+    FROM ingest.accounts a
+    JOIN incoming i ON a.tenant_id = $1 AND a.account_key = i.account_key
+),
+stored AS (
+    INSERT INTO ingest.accounts AS a (
+        account_id, tenant_id, account_key, {", ".join(_UPDATABLE)}
+    )
+    SELECT gen_random_uuid(), $1, i.account_key,
+        {
+    ", ".join(
+        "$2"
+        if name == "currency"
+        else "$3"
+        if name == "last_upload_id"
+        else "i." + name
+        for name in _UPDATABLE
+    )
+}
+    FROM incoming i
+    ORDER BY i.account_key
+    ON CONFLICT (tenant_id, account_key) DO UPDATE SET
+        {", ".join(f"{name} = EXCLUDED.{name}" for name in _UPDATABLE)},
+        updated_at = now()
+    WHERE ({_compared("a")}) IS DISTINCT FROM ({_compared("EXCLUDED")})
+    RETURNING a.account_id, a.account_key, (a.xmax = 0) AS created,
+        jsonb_build_object({_history_values("a")}) AS fields
+),
+history AS (
+    INSERT INTO ingest.account_history (tenant_id, account_id, upload_id, changes)
+    SELECT $1, stored.account_id, $3, (
+        SELECT jsonb_object_agg(
+            new.key, jsonb_build_object('old', before.value, 'new', new.value)
+        )
+        FROM jsonb_each(stored.fields) new
+        JOIN jsonb_each(old.fields) before ON before.key = new.key
+        WHERE before.value IS DISTINCT FROM new.value
+    )
+    FROM stored JOIN old ON old.account_key = stored.account_key
+    WHERE NOT stored.created
+)
+SELECT account_id, account_key, created FROM stored
+"""
 
 
 async def upsert_accounts(
@@ -73,84 +181,69 @@ async def upsert_accounts(
     rows: list[AccountRow],
     placements: dict[str, Placement],
 ) -> list[tuple[uuid.UUID, AccountRow, bool]]:
-    """Insert or update accounts by (tenant, account key); return (id, row, created)."""
-    results: list[tuple[uuid.UUID, AccountRow, bool]] = []
+    """Insert or update accounts by (tenant, account key); return (id, row, created).
+
+    The rows go to a temporary table by COPY, then one statement upserts
+    them all and writes each change to `account_history`. Accounts the file
+    does not change are left out of the result. Keys must be unique.
+    """
+    if not rows:
+        return []
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    columns = ", ".join(f"{name} {kind}" for name, kind in _STAGING_COLUMNS)
+    await driver.execute(
+        f"DROP TABLE IF EXISTS pg_temp.{_STAGING_TABLE}; "
+        f"CREATE TEMP TABLE {_STAGING_TABLE} ({columns}) ON COMMIT DROP"
+    )
+    await driver.copy_records_to_table(
+        _STAGING_TABLE,
+        columns=[name for name, _ in _STAGING_COLUMNS],
+        records=[
+            _staging_record(row, placements.get(row.account_key, UNPLACED))
+            for row in rows
+        ],
+    )
     # Rows are written in key order, so two uploads touching the same
     # accounts take their row locks in the same order: no lock-order deadlock.
-    rows = sorted(rows, key=lambda row: row.account_key)
-    for start in range(0, len(rows), UPSERT_BATCH_SIZE):
-        batch = rows[start : start + UPSERT_BATCH_SIZE]
-        values = [
-            _account_values(
-                tenant_id,
-                upload_id,
-                currency,
-                row,
-                placements.get(row.account_key, UNPLACED),
-            )
-            for row in batch
-        ]
-        statement = pg_insert(Account).values(values)
-        statement = statement.on_conflict_do_update(
-            index_elements=["tenant_id", "account_key"],
-            set_={
-                **{name: statement.excluded[name] for name in _UPDATABLE},
-                "updated_at": func.now(),
-            },
-        ).returning(
-            Account.account_id,
-            Account.account_key,
-            # xmax is 0 only for a row this statement inserted.
-            literal_column("(xmax = 0)").label("created"),
-        )
-        by_key = {row.account_key: row for row in batch}
-        for returned in (await session.execute(statement)).all():
-            results.append(
-                (returned.account_id, by_key[returned.account_key], returned.created)
-            )
+    returned = await driver.fetch(_UPSERT, tenant_id, currency, upload_id)
+    by_key = {row.account_key: row for row in rows}
+    results = [
+        (record["account_id"], by_key[record["account_key"]], record["created"])
+        for record in returned
+    ]
+    results.sort(key=lambda result: result[1].account_key)
     return results
 
 
-def _account_values(
-    tenant_id: uuid.UUID,
-    upload_id: uuid.UUID,
-    currency: str,
-    row: AccountRow,
-    placement: Placement,
-) -> dict[str, Any]:
+def _staging_record(row: AccountRow, placement: Placement) -> tuple[Any, ...]:
     result = placement.result
-    location = None
-    if result is not None:
-        location = WKTElement(f"POINT({result.lon} {result.lat})", srid=4326)
-    return {
-        "account_id": uuid.uuid4(),
-        "tenant_id": tenant_id,
-        "account_key": row.account_key,
-        "debtor_name": row.debtor_name,
-        "balance_overdue": row.balance_overdue,
-        "currency": currency,
-        "days_past_due": row.days_past_due,
-        "street": row.street,
-        "exterior_number": row.exterior_number,
-        "interior_number": row.interior_number,
-        "colonia": row.colonia,
-        "municipality": row.municipality,
-        "state": row.state,
-        "postal_code": row.postal_code,
-        "cross_streets": row.cross_streets,
-        "address_references": row.address_references,
-        "credit_number": row.credit_number,
-        "last_payment_date": row.last_payment_date,
-        "birth_date": row.birth_date,
-        "phone": row.phone,
-        "location": location,
-        "location_precision": result.precision.value if result else None,
-        "location_source": result.source.value if result else None,
-        "location_status": placement.status,
-        "time_zone": placement.time_zone,
-        "extra": row.extra,
-        "last_upload_id": upload_id,
-    }
+    return (
+        row.account_key,
+        row.debtor_name,
+        row.balance_overdue,
+        row.days_past_due,
+        row.street,
+        row.exterior_number,
+        row.interior_number,
+        row.colonia,
+        row.municipality,
+        row.state,
+        row.postal_code,
+        row.cross_streets,
+        row.address_references,
+        row.credit_number,
+        row.last_payment_date,
+        row.birth_date,
+        row.phone,
+        result.lat if result else None,
+        result.lon if result else None,
+        result.precision.value if result else None,
+        result.source.value if result else None,
+        placement.status,
+        placement.time_zone,
+        json.dumps(row.extra),
+    )
 
 
 async def insert_row_issues(

@@ -46,6 +46,10 @@ class UploadOut(BaseModel):
     rows_invalid: int
     accounts_created: int
     accounts_updated: int
+    accounts_unchanged: int = Field(
+        default=0,
+        description="Valid rows whose account already held the same values.",
+    )
     columns: dict[str, str] = Field(
         default_factory=dict, description="Header -> field, as the file was read."
     )

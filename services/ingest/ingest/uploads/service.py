@@ -125,10 +125,9 @@ async def _store(
         rows=accounts,
         placements=placements,
     )
-    for account_id, row, created in stored:
-        placement = placements.get(row.account_key, UNPLACED)
-        await runtime.emit(
-            session,
+    await runtime.emit_many(
+        session,
+        [
             _account_event(
                 tenant_id,
                 upload.upload_id,
@@ -136,9 +135,11 @@ async def _store(
                 row,
                 currency,
                 created,
-                placement,
-            ),
-        )
+                placements.get(row.account_key, UNPLACED),
+            )
+            for account_id, row, created in stored
+        ],
+    )
     await repository.insert_row_issues(
         session, tenant_id=tenant_id, upload_id=upload.upload_id, issues=issues
     )
@@ -150,6 +151,7 @@ async def _store(
         "rows_invalid": len(parsed.rows) - len(accounts),
         "accounts_created": created_count,
         "accounts_updated": len(stored) - created_count,
+        "accounts_unchanged": len(accounts) - len(stored),
     }
     column_report = {
         "columns": parsed.columns.used_mapping(),
@@ -274,6 +276,7 @@ async def get_upload(
         rows_invalid=upload.rows_invalid,
         accounts_created=upload.accounts_created,
         accounts_updated=upload.accounts_updated,
+        accounts_unchanged=upload.accounts_unchanged,
         columns=report.get("columns", {}),
         extra_columns=report.get("extra_columns", []),
         renamed_duplicate_columns=[
