@@ -89,6 +89,7 @@ async def service_case(path: Path) -> dict[str, Any]:
     service.parse_file = timed(timings, "parse", service.parse_file)
     repository.upsert_accounts = timed(timings, "store", repository.upsert_accounts)
     ServiceRuntime.emit = timed(timings, "outbox", ServiceRuntime.emit)  # type: ignore[method-assign]
+    ServiceRuntime.emit_many = timed(timings, "outbox", ServiceRuntime.emit_many)  # type: ignore[method-assign]
 
     settings = IngestSettings()
     content = path.read_bytes()  # noqa: ASYNC240 - read once, before the clock starts
