@@ -241,10 +241,12 @@ def _totals_reason(
     key = row[key_index] if key_index < len(row) else None
     name_index = columns.fields["debtor_name"]
     name = row[name_index] if name_index < len(row) else None
-    for cell in row:
+    # A label counts in any cell of a row without a key, but only as the key
+    # itself in a row with one, so most rows check only their key.
+    labelled = row if is_blank(key) else [key]
+    for cell in labelled:
         if isinstance(cell, str) and _TOTALS_LABEL.match(normalize_header(cell)):
-            if is_blank(key) or cell is key:
-                return f"totals row ('{cell.strip()[:50]}'), not an account"
+            return f"totals row ('{cell.strip()[:50]}'), not an account"
     if not (is_blank(key) and is_blank(name)):
         return None
     filled = [cell for cell in row if not is_blank(cell)]
