@@ -7,11 +7,15 @@ import pytest
 from sqlalchemy import select
 
 from ingest.app import create_app
+from ingest.geocoding.service import UNPLACED, Placement, build_locator
 from ingest.models import common
 from ingest.settings import IngestSettings
+from ingest.uploads.normalize import AccountRow
+from ingest.uploads.parsing import parse_file
+from ingest.uploads.service import _split_rows
 from shared.db import create_engine, create_sessionmaker
 from shared.events import topics
-from shared.events.payloads import AccountUpserted, Address, Money
+from shared.events.payloads import AccountUpserted, Address, GeoPoint, Money
 from shared.outbox import add_event, add_events
 from tests.fixtures.apps import running_app
 from tests.fixtures.events import read_events
@@ -60,6 +64,65 @@ async def outbox_rows(tenant_id: uuid.UUID) -> list:
             return list(result)
     finally:
         await engine.dispose()
+
+
+def reference_event(
+    tenant_id: uuid.UUID,
+    upload_id: uuid.UUID,
+    account_id: uuid.UUID,
+    row: AccountRow,
+    created: bool,
+    placement: Placement,
+) -> AccountUpserted:
+    """Build the event from the parsed row in Python, as uploads did before."""
+    result = placement.result
+    location = None if result is None else GeoPoint(lat=result.lat, lon=result.lon)
+    return AccountUpserted(
+        tenant_id=tenant_id,
+        account_id=account_id,
+        account_key=row.account_key,
+        credit_number=row.credit_number,
+        upload_id=upload_id,
+        debtor_name=row.debtor_name,
+        balance_overdue=(
+            Money(amount=row.balance_overdue, currency="MXN")
+            if row.balance_overdue is not None
+            else None
+        ),
+        days_past_due=row.days_past_due,
+        address=Address.model_validate(row, from_attributes=True),
+        phone=row.phone,
+        location=location,
+        location_precision=result.precision if result else None,
+        location_source=result.source if result else None,
+        time_zone=placement.time_zone,
+        created=created,
+    )
+
+
+async def reference_events(
+    tenant_id: uuid.UUID, upload_id: str, content: bytes, account_ids: dict, created
+) -> dict[str, dict]:
+    settings = IngestSettings()
+    parsed = parse_file(content, max_rows=1000)
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        locator = build_locator(settings, create_sessionmaker(engine))
+        placements = await locator.locate(parsed)
+    finally:
+        await engine.dispose()
+    accounts, _ = _split_rows(parsed)
+    return {
+        row.account_key: reference_event(
+            tenant_id,
+            uuid.UUID(upload_id),
+            account_ids[row.account_key],
+            row,
+            created,
+            placements.get(row.account_key, UNPLACED),
+        ).model_dump(mode="json")
+        for row in accounts
+    }
 
 
 class TestUnchangedAccounts:
@@ -213,6 +276,59 @@ class TestOutboxRows:
             else:
                 assert event.location.model_dump() == account["location"]
             assert event.created is True
+
+    @pytest.mark.parametrize("file_format", ["csv", "xlsx"])
+    async def test_events_equal_python_reference(
+        self, ingest_client, tenant, file_format
+    ):
+        key = tenant.api_key.key
+        write = csv_bytes if file_format == "csv" else xlsx_bytes
+        rows = [
+            account_row("R-1"),
+            account_row("R-2", balance="$1234.5", phone="33 1234 5678"),
+            account_row("R-3", balance=None, days=None, phone=None),
+            # No coordinates: the gazetteer places it by municipality.
+            account_row(
+                "R-4",
+                lat=None,
+                lon=None,
+                municipality="Zapopan",
+                state="Jalisco",
+                postal_code=45010,
+            ),
+            account_row(
+                "R-5",
+                lat=None,
+                lon=None,
+                colonia="Sin Nombre",
+                municipality="Nowhere",
+                state="Nowhere",
+            ),
+            account_row("R-6", balance=0.1, lat=20.123456789, lon=-103.987654321),
+        ]
+        for round_number, created in ((1, True), (2, False)):
+            if round_number == 2:
+                rows = [[*row[:2], 99.99, *row[3:]] for row in rows]
+            content = write(rows)
+            report = await upload(ingest_client, key, content, f"cartera.{file_format}")
+            written = [
+                row
+                for row in await outbox_rows(tenant.tenant_id)
+                if row.data["upload_id"] == report["upload_id"]
+            ]
+            assert len(written) == len(rows)
+            account_ids = {
+                row.data["account_key"]: uuid.UUID(row.data["account_id"])
+                for row in written
+            }
+            expected = await reference_events(
+                tenant.tenant_id, report["upload_id"], content, account_ids, created
+            )
+            for row in written:
+                AccountUpserted.model_validate(row.data)
+                assert row.data == expected[row.data["account_key"]]
+                assert row.event_type == AccountUpserted.event_type
+                assert row.subject == row.key == row.data["account_id"]
 
     async def test_bulk_insert_equals_single_insert(self, tenant):
         settings = IngestSettings()

@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ingest.geocoding.service import UNPLACED, Placement
 from ingest.models import Upload, UploadError, common
 from ingest.uploads.normalize import AccountRow, RowIssue
+from shared.events.payloads import AccountUpserted
 
 UPSERT_BATCH_SIZE = 1000
 
@@ -94,7 +96,7 @@ _STAGING_COLUMNS = (
 )
 _STAGING_TABLE = "account_staging"
 
-# The account fields an upload sets; an account whose fields all equal the
+# The account fields an upload sets. An account whose fields all equal the
 # file's is left alone, so it keeps its updated_at and gets no event.
 _COMPARED = tuple(name for name in _UPDATABLE if name != "last_upload_id")
 _SQL_VALUE = {"location": "ST_AsBinary({}.location)"}
@@ -118,6 +120,73 @@ def _history_values(table: str) -> str:
     )
 
 
+def _inserted_value(name: str) -> str:
+    if name == "currency":
+        return "$2"
+    if name == "last_upload_id":
+        return "$3"
+    return "i." + name
+
+
+# The event each stored account gets, built as `AccountUpserted` dumps it to
+# JSON: money as text with two decimals, absent values as JSON null.
+_EVENT_DATA = """jsonb_build_object(
+    'tenant_id', $1::text,
+    'account_id', stored.account_id::text,
+    'account_key', stored.account_key,
+    'credit_number', stored.credit_number,
+    'upload_id', $3::text,
+    'debtor_name', stored.debtor_name,
+    'balance_overdue', CASE WHEN stored.balance_overdue IS NOT NULL THEN
+        jsonb_build_object(
+            'amount', stored.balance_overdue::text, 'currency', stored.currency
+        ) END,
+    'days_past_due', stored.days_past_due,
+    'address', jsonb_build_object(
+        'street', stored.street,
+        'exterior_number', stored.exterior_number,
+        'interior_number', stored.interior_number,
+        'colonia', stored.colonia,
+        'municipality', stored.municipality,
+        'state', stored.state,
+        'postal_code', stored.postal_code,
+        'cross_streets', stored.cross_streets,
+        'address_references', stored.address_references
+    ),
+    'phone', stored.phone,
+    'location', CASE WHEN stored.lat IS NOT NULL THEN
+        jsonb_build_object('lat', stored.lat, 'lon', stored.lon) END,
+    'location_precision', stored.location_precision,
+    'location_source', stored.location_source,
+    'time_zone', stored.time_zone,
+    'created', stored.created
+)"""
+
+_EVENT_FIELDS = (
+    "credit_number",
+    "debtor_name",
+    "balance_overdue",
+    "currency",
+    "days_past_due",
+    "street",
+    "exterior_number",
+    "interior_number",
+    "colonia",
+    "municipality",
+    "state",
+    "postal_code",
+    "cross_streets",
+    "address_references",
+    "phone",
+    "location_precision",
+    "location_source",
+    "time_zone",
+)
+
+# One statement stores the staged rows: it upserts the accounts whose values
+# changed, writes what changed to account_history and each account's event to
+# the outbox, and counts what it did. Every part reads the accounts as they
+# were before the statement, so `old` contains the values being replaced.
 _UPSERT = f"""
 WITH incoming AS (
     SELECT s.*,
@@ -136,16 +205,7 @@ stored AS (
         account_id, tenant_id, account_key, {", ".join(_UPDATABLE)}
     )
     SELECT gen_random_uuid(), $1, i.account_key,
-        {
-    ", ".join(
-        "$2"
-        if name == "currency"
-        else "$3"
-        if name == "last_upload_id"
-        else "i." + name
-        for name in _UPDATABLE
-    )
-}
+        {", ".join(_inserted_value(name) for name in _UPDATABLE)}
     FROM incoming i
     ORDER BY i.account_key
     ON CONFLICT (tenant_id, account_key) DO UPDATE SET
@@ -153,7 +213,10 @@ stored AS (
         updated_at = now()
     WHERE ({_compared("a")}) IS DISTINCT FROM ({_compared("EXCLUDED")})
     RETURNING a.account_id, a.account_key, (a.xmax = 0) AS created,
-        jsonb_build_object({_history_values("a")}) AS fields
+        {", ".join("a." + name for name in _EVENT_FIELDS)},
+        ST_Y(a.location::geometry) AS lat, ST_X(a.location::geometry) AS lon,
+        CASE WHEN a.xmax <> 0 THEN
+            jsonb_build_object({_history_values("a")}) END AS fields
 ),
 history AS (
     INSERT INTO ingest.account_history (tenant_id, account_id, upload_id, changes)
@@ -167,9 +230,26 @@ history AS (
     )
     FROM stored JOIN old ON old.account_key = stored.account_key
     WHERE NOT stored.created
+),
+events AS (
+    INSERT INTO ingest.outbox (
+        event_id, topic, key, event_type, source, subject, tenant_id,
+        event_time, data
+    )
+    SELECT gen_random_uuid(), $4, stored.account_id::text, $5, $6,
+        stored.account_id::text, $1, now(), {_EVENT_DATA}
+    FROM stored
+    ORDER BY stored.account_key
 )
-SELECT account_id, account_key, created FROM stored
+SELECT count(*) FILTER (WHERE created) AS created, count(*) AS stored FROM stored
 """
+
+
+@dataclass(frozen=True)
+class StoreCounts:
+    created: int
+    updated: int
+    unchanged: int
 
 
 async def upsert_accounts(
@@ -180,15 +260,17 @@ async def upsert_accounts(
     currency: str,
     rows: list[AccountRow],
     placements: dict[str, Placement],
-) -> list[tuple[uuid.UUID, AccountRow, bool]]:
-    """Insert or update accounts by (tenant, account key); return (id, row, created).
+    event_topic: str,
+    event_source: str,
+) -> StoreCounts:
+    """Insert or update accounts by (tenant, account key) and write their events.
 
-    The rows go to a temporary table by COPY, then one statement upserts
-    them all and writes each change to `account_history`. Accounts the file
-    does not change are left out of the result. Keys must be unique.
+    The rows go to a temporary table by COPY, then one statement stores them
+    all: accounts whose values the file does not change keep their row and
+    get no event. Keys must be unique within `rows`.
     """
     if not rows:
-        return []
+        return StoreCounts(0, 0, 0)
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection
     columns = ", ".join(f"{name} {kind}" for name, kind in _STAGING_COLUMNS)
@@ -199,21 +281,27 @@ async def upsert_accounts(
     await driver.copy_records_to_table(
         _STAGING_TABLE,
         columns=[name for name, _ in _STAGING_COLUMNS],
-        records=[
+        records=(
             _staging_record(row, placements.get(row.account_key, UNPLACED))
             for row in rows
-        ],
+        ),
     )
     # Rows are written in key order, so two uploads touching the same
     # accounts take their row locks in the same order: no lock-order deadlock.
-    returned = await driver.fetch(_UPSERT, tenant_id, currency, upload_id)
-    by_key = {row.account_key: row for row in rows}
-    results = [
-        (record["account_id"], by_key[record["account_key"]], record["created"])
-        for record in returned
-    ]
-    results.sort(key=lambda result: result[1].account_key)
-    return results
+    counts = await driver.fetchrow(
+        _UPSERT,
+        tenant_id,
+        currency,
+        upload_id,
+        event_topic,
+        AccountUpserted.event_type,
+        event_source,
+    )
+    return StoreCounts(
+        created=counts["created"],
+        updated=counts["stored"] - counts["created"],
+        unchanged=len(rows) - counts["stored"],
+    )
 
 
 def _staging_record(row: AccountRow, placement: Placement) -> tuple[Any, ...]:

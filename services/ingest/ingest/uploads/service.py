@@ -8,7 +8,7 @@ import uuid
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ingest.geocoding.service import UNPLACED, AccountLocator, Placement
+from ingest.geocoding.service import AccountLocator, Placement
 from ingest.mappings import repository as mapping_repository
 from ingest.mappings.service import InvalidMappingError, combine
 from ingest.models import common
@@ -23,7 +23,7 @@ from ingest.uploads.schemas import (
     UploadOut,
 )
 from shared.errors import NotFoundError, UnprocessableError
-from shared.events.payloads import AccountUpserted, Address, GeoPoint, Money
+from shared.events.payloads import AccountUpserted
 from shared.idempotency import fingerprint, run_idempotent
 from shared.runtime import ServiceRuntime
 
@@ -124,34 +124,20 @@ async def _store(
         currency=currency,
         rows=accounts,
         placements=placements,
-    )
-    await runtime.emit_many(
-        session,
-        [
-            _account_event(
-                tenant_id,
-                upload.upload_id,
-                account_id,
-                row,
-                currency,
-                created,
-                placements.get(row.account_key, UNPLACED),
-            )
-            for account_id, row, created in stored
-        ],
+        event_topic=runtime.settings.topic(AccountUpserted.topic),
+        event_source=f"/{runtime.name}",
     )
     await repository.insert_row_issues(
         session, tenant_id=tenant_id, upload_id=upload.upload_id, issues=issues
     )
 
-    created_count = sum(1 for _, _, created in stored if created)
     counts = {
         "rows_total": len(parsed.rows),
         "rows_valid": len(accounts),
         "rows_invalid": len(parsed.rows) - len(accounts),
-        "accounts_created": created_count,
-        "accounts_updated": len(stored) - created_count,
-        "accounts_unchanged": len(accounts) - len(stored),
+        "accounts_created": stored.created,
+        "accounts_updated": stored.updated,
+        "accounts_unchanged": stored.unchanged,
     }
     column_report = {
         "columns": parsed.columns.used_mapping(),
@@ -216,40 +202,6 @@ def _split_rows(
         first_row_of_key[key] = row.row_number
         accounts.append(row.account)
     return accounts, issues
-
-
-def _account_event(
-    tenant_id: uuid.UUID,
-    upload_id: uuid.UUID,
-    account_id: uuid.UUID,
-    row: AccountRow,
-    currency: str,
-    created: bool,
-    placement: Placement,
-) -> AccountUpserted:
-    result = placement.result
-    location = None if result is None else GeoPoint(lat=result.lat, lon=result.lon)
-    return AccountUpserted(
-        tenant_id=tenant_id,
-        account_id=account_id,
-        account_key=row.account_key,
-        credit_number=row.credit_number,
-        upload_id=upload_id,
-        debtor_name=row.debtor_name,
-        balance_overdue=(
-            Money(amount=row.balance_overdue, currency=currency)
-            if row.balance_overdue is not None
-            else None
-        ),
-        days_past_due=row.days_past_due,
-        address=Address.model_validate(row, from_attributes=True),
-        phone=row.phone,
-        location=location,
-        location_precision=result.precision if result else None,
-        location_source=result.source if result else None,
-        time_zone=placement.time_zone,
-        created=created,
-    )
 
 
 async def get_upload(
