@@ -239,7 +239,6 @@ events AS (
     SELECT gen_random_uuid(), $4, stored.account_id::text, $5, $6,
         stored.account_id::text, $1, now(), {_EVENT_DATA}
     FROM stored
-    ORDER BY stored.account_key
 )
 SELECT count(*) FILTER (WHERE created) AS created, count(*) AS stored FROM stored
 """
