@@ -121,7 +121,8 @@ def _read_workbook(content: bytes, file_format: str, *, max_rows: int) -> SheetR
         grid = sheet.to_python(
             skip_empty_area=False, nrows=max_rows + BLANK_ROWS_ALLOWED
         )
-        rows = [list(row) for row in grid]
+        # to_python returns lists, which are used as they are.
+        rows = [row if isinstance(row, list) else list(row) for row in grid]
     except Exception as error:
         raise UnreadableFileError(
             f"the {file_format.upper()} workbook could not be read ({error}); "
