@@ -141,7 +141,7 @@ class Upload(Base):
 
 
 class AccountHistory(Base):
-    """What one upload changed on an account: field -> {"old", "new"}."""
+    """The fields one upload changed on an account: field -> {"old", "new"}."""
 
     __tablename__ = "account_history"
     __table_args__ = (

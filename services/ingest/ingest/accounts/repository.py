@@ -87,7 +87,7 @@ async def mark_recalled(session: AsyncSession, account_id: uuid.UUID) -> None:
 async def account_history(
     session: AsyncSession, *, tenant_id: uuid.UUID, account_id: uuid.UUID
 ) -> list[AccountHistory]:
-    """The changes uploads made to one account, oldest first."""
+    """Return the changes uploads made to one account, oldest first."""
     result = await session.scalars(
         select(AccountHistory)
         .where(

@@ -46,7 +46,7 @@ async def get_account(
 async def get_history(
     session: AsyncSession, *, tenant_id: uuid.UUID, account_ref: str
 ) -> AccountHistoryOut:
-    """What each upload changed on the account, oldest first."""
+    """Return what each upload changed on the account, oldest first."""
     async with session.begin():
         row = await repository.get_account(
             session, tenant_id=tenant_id, account_ref=account_ref
