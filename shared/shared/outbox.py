@@ -1,11 +1,13 @@
 """The transactional outbox and the relay that publishes it.
 
 A state change and the event that announces it are written in one
-transaction (`add_event`); the relay later publishes unsent rows with an
-idempotent producer and marks them sent.
+transaction (`add_event`, or `add_events` for many at once); the relay
+later publishes unsent rows with an idempotent producer and marks them sent.
 """
 
 import asyncio
+import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import structlog
@@ -46,6 +48,59 @@ async def add_event(
         )
     )
     return envelope
+
+
+async def add_events(
+    session: AsyncSession,
+    tables: CommonTables,
+    payloads: Sequence[Payload],
+    *,
+    source: str,
+    settings: ServiceSettings,
+) -> int:
+    """Write many events to the outbox with one COPY, in the caller's transaction.
+
+    The rows are the ones `add_event` writes, in the order given, so the
+    relay publishes them in that order.
+    """
+    if not payloads:
+        return 0
+    outbox = tables.outbox
+    records = []
+    for payload in payloads:
+        envelope = Envelope.wrap(payload, source=source)
+        records.append(
+            (
+                envelope.id,
+                settings.topic(payload.topic),
+                envelope.subject,
+                envelope.type,
+                envelope.source,
+                envelope.subject,
+                envelope.tenant_id,
+                envelope.time,
+                json.dumps(envelope.data),
+            )
+        )
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(
+        outbox.name,
+        schema_name=outbox.schema,
+        columns=[
+            "event_id",
+            "topic",
+            "key",
+            "event_type",
+            "source",
+            "subject",
+            "tenant_id",
+            "event_time",
+            "data",
+        ],
+        records=records,
+    )
+    return len(records)
 
 
 class OutboxRelay:

@@ -25,7 +25,7 @@ from shared.events import Envelope, Payload
 from shared.kafka import create_producer, ensure_topics
 from shared.logging import configure_logging
 from shared.openapi import install_problem_openapi
-from shared.outbox import OutboxRelay, add_event
+from shared.outbox import OutboxRelay, add_event, add_events
 from shared.settings import ServiceSettings
 from shared.tables import CommonTables
 
@@ -55,6 +55,18 @@ class ServiceRuntime:
             session,
             self.tables,
             payload,
+            source=f"/{self.name}",
+            settings=self.settings,
+        )
+
+    async def emit_many(
+        self, session: AsyncSession, payloads: Sequence[Payload]
+    ) -> int:
+        """Add many events to the outbox in one statement; return how many."""
+        return await add_events(
+            session,
+            self.tables,
+            payloads,
             source=f"/{self.name}",
             settings=self.settings,
         )

@@ -7,12 +7,14 @@ from typing import Any
 
 from geoalchemy2 import Geography
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
     DateTime,
     Float,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     Numeric,
@@ -130,6 +132,9 @@ class Upload(Base):
     rows_invalid: Mapped[int] = mapped_column(Integer, default=0)
     accounts_created: Mapped[int] = mapped_column(Integer, default=0)
     accounts_updated: Mapped[int] = mapped_column(Integer, default=0)
+    accounts_unchanged: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0"
+    )
     header_row: Mapped[int | None] = mapped_column(Integer)
     column_report: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     created_at: Mapped[datetime] = mapped_column(
@@ -170,6 +175,26 @@ class UploadSettings(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+
+
+class AccountHistory(Base):
+    """The fields one upload changed on an account: field -> {"old", "new"}."""
+
+    __tablename__ = "account_history"
+    __table_args__ = (
+        Index(
+            "ix_account_history_tenant_id_account_id", "tenant_id", "account_id", "id"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    upload_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    changed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONB)
 
 
 class UploadError(Base):

@@ -7,7 +7,7 @@ from geoalchemy2.types import Geometry
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ingest.models import Account
+from ingest.models import Account, AccountHistory
 
 
 def _with_coordinates() -> Any:
@@ -91,3 +91,18 @@ async def mark_recalled(session: AsyncSession, account_id: uuid.UUID) -> None:
             updated_at=func.now(),
         )
     )
+
+
+async def account_history(
+    session: AsyncSession, *, tenant_id: uuid.UUID, account_id: uuid.UUID
+) -> list[AccountHistory]:
+    """Return the changes uploads made to one account, oldest first."""
+    result = await session.scalars(
+        select(AccountHistory)
+        .where(
+            AccountHistory.tenant_id == tenant_id,
+            AccountHistory.account_id == account_id,
+        )
+        .order_by(AccountHistory.id)
+    )
+    return list(result)

@@ -5,7 +5,13 @@ from fastapi import APIRouter, Query
 
 from ingest.accounts import bulk, repository, service
 from ingest.accounts.bulk_schemas import MAX_BULK_ACCOUNTS, BulkRequest, BulkResult
-from ingest.accounts.schemas import AccountOut, AccountPage, AccountPatch, RecallRequest
+from ingest.accounts.schemas import (
+    AccountHistoryOut,
+    AccountOut,
+    AccountPage,
+    AccountPatch,
+    RecallRequest,
+)
 from ingest.accounts.search import AccountSearch, LocationStatus, search_conditions
 from ingest.dependencies import LocatorDep
 from shared.api import CurrentTenant, IdempotencyKey, RuntimeDep, SessionDep
@@ -125,6 +131,19 @@ async def get_account(
     account_ref: str, tenant: CurrentTenant, session: SessionDep
 ) -> AccountOut:
     return await service.get_account(
+        session, tenant_id=tenant.tenant_id, account_ref=account_ref
+    )
+
+
+@router.get(
+    "/{account_ref}/history",
+    summary="What each upload changed on one account",
+    responses=problem_responses(UnauthorizedError, NotFoundError),
+)
+async def get_account_history(
+    account_ref: str, tenant: CurrentTenant, session: SessionDep
+) -> AccountHistoryOut:
+    return await service.get_history(
         session, tenant_id=tenant.tenant_id, account_ref=account_ref
     )
 

@@ -85,3 +85,24 @@ class AccountPage(BaseModel):
     limit: int
     offset: int
     items: list[AccountOut]
+
+
+class FieldChange(BaseModel):
+    old: Any = Field(description="The value before the upload, as JSON.")
+    new: Any = Field(description="The value the upload set, as JSON.")
+
+
+class AccountChangeOut(BaseModel):
+    """The fields one upload changed on an account."""
+
+    upload_id: UUID | None
+    changed_at: datetime
+    changes: dict[str, FieldChange] = Field(
+        description="Field name -> old and new value; a location reads as WKT."
+    )
+
+
+class AccountHistoryOut(BaseModel):
+    account_id: UUID
+    account_key: str
+    items: list[AccountChangeOut]

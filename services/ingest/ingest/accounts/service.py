@@ -8,7 +8,13 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.accounts import repository
-from ingest.accounts.schemas import AccountOut, AccountPatch, RecallRequest
+from ingest.accounts.schemas import (
+    AccountChangeOut,
+    AccountHistoryOut,
+    AccountOut,
+    AccountPatch,
+    RecallRequest,
+)
 from ingest.attempts import repository as attempts
 from ingest.attempts.service import withdraw_visits
 from ingest.models import Account, CampaignVisit, Revisit
@@ -35,6 +41,33 @@ async def get_account(
     if row is None:
         raise account_not_found(account_ref)
     return account_out(row)
+
+
+async def get_history(
+    session: AsyncSession, *, tenant_id: uuid.UUID, account_ref: str
+) -> AccountHistoryOut:
+    """Return what each upload changed on the account, oldest first."""
+    async with session.begin():
+        row = await repository.get_account(
+            session, tenant_id=tenant_id, account_ref=account_ref
+        )
+        if row is None:
+            raise account_not_found(account_ref)
+        items = await repository.account_history(
+            session, tenant_id=tenant_id, account_id=row.Account.account_id
+        )
+    return AccountHistoryOut(
+        account_id=row.Account.account_id,
+        account_key=row.Account.account_key,
+        items=[
+            AccountChangeOut(
+                upload_id=item.upload_id,
+                changed_at=item.changed_at,
+                changes=item.changes,
+            )
+            for item in items
+        ],
+    )
 
 
 async def update_account(

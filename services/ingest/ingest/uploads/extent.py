@@ -25,7 +25,23 @@ MAX_UNPACKED_BYTES = 300 * 1024 * 1024
 MAX_WORKBOOK_XML_BYTES = 10 * 1024 * 1024
 MAX_FORMULAS_WITHOUT_VALUE = 10_000
 
-_CELL_REFERENCE = re.compile(r"^([A-Z]{1,3})(\d+)$")
+_CHUNK_BYTES = 4 * 1024 * 1024
+# Sheet XML, matched as bytes. Text cannot contain "<", so a cell ends at
+# the first closing `c` tag; element names may carry a namespace prefix.
+_CELL = re.compile(
+    rb"<(?:[\w.-]+:)?c(?=[\s/>])([^>]*?)(?:/>|>(.*?)</(?:[\w.-]+:)?c>)", re.DOTALL
+)
+_REFERENCE = re.compile(rb"""(?:^|\s)r\s*=\s*["']([A-Z]{1,3})(\d+)["']""")
+_VALUE = re.compile(rb"<(?:[\w.-]+:)?v(?:\s[^>]*)?>[^<]|<(?:[\w.-]+:)?is[\s/>]")
+_FORMULA = re.compile(rb"<(?:[\w.-]+:)?f[\s/>]")
+_ROW_END = re.compile(rb"</(?:[\w.-]+:)?row>")
+_CELL_END = re.compile(rb"</(?:[\w.-]+:)?c>")
+# Patterns that start with a fixed string, which `re` finds much faster than
+# a pattern that starts with a choice.
+_ODD_CELL_START = re.compile(rb"<c[\t\n\r]")
+_FORMULA_START = re.compile(rb"<f[\s/>]")
+# A namespace prefix on cells or formulas, such as `<x:c `.
+_PREFIXED_START = re.compile(rb":[cf][\s/>]")
 _RELATIONSHIP_NS = (
     "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 )
@@ -149,52 +165,113 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _check_sheet(stream: IO[bytes], *, max_rows: int) -> set[tuple[int, int]]:
-    """Check every cell's position; return the formulas without a saved value."""
+def _check_sheet(
+    stream: IO[bytes], *, max_rows: int, chunk_bytes: int = _CHUNK_BYTES
+) -> set[tuple[int, int]]:
+    """Check every cell's position; return the formulas without a saved value.
+
+    The XML is searched as bytes, a block of whole rows at a time. A few
+    regex searches pass over a block with no formula and no reference past
+    the limits. Other blocks are read cell by cell. The XML is not
+    validated here, so a damaged sheet is reported when calamine reads it.
+    """
     missing: set[tuple[int, int]] = set()
-    for _, element in ElementTree.iterparse(io.BufferedReader(stream)):
-        tag = _local(element.tag)
-        if tag == "c":
-            position = _check_cell(element, max_rows=max_rows)
-            if position is not None:
-                missing.add(position)
-                if len(missing) > MAX_FORMULAS_WITHOUT_VALUE:
-                    raise ValueError(
-                        f"more than {MAX_FORMULAS_WITHOUT_VALUE} formulas have no "
-                        "saved result; open the file in Excel, let it recalculate, "
-                        "save it and upload it again"
-                    )
-            element.clear()
-        elif tag == "row":
-            element.clear()
-    return missing
+    suspect = _suspect_reference(max_rows)
+    pending = b""
+    while True:
+        chunk = stream.read(chunk_bytes)
+        buffer = pending + chunk
+        if chunk:
+            end = _end_of_last_row(buffer)
+            block, pending = buffer[:end], buffer[end:]
+        else:
+            block, pending = buffer, b""
+        if not _is_plain(block, suspect):
+            for match in _CELL.finditer(block):
+                position = _check_cell(match, max_rows=max_rows)
+                if position is not None:
+                    missing.add(position)
+            if len(missing) > MAX_FORMULAS_WITHOUT_VALUE:
+                raise ValueError(
+                    f"more than {MAX_FORMULAS_WITHOUT_VALUE} formulas have no "
+                    "saved result; open the file in Excel, let it recalculate, "
+                    "save it and upload it again"
+                )
+        if not chunk:
+            return missing
 
 
-def _check_cell(
-    element: ElementTree.Element, *, max_rows: int
-) -> tuple[int, int] | None:
-    children = {_local(child.tag): child for child in element}
+def _is_plain(block: bytes, suspect: re.Pattern[bytes]) -> bool:
+    """Tell whether a block needs no cell-by-cell reading.
+
+    That holds when every cell starts as `<c r="`, as Excel and the usual
+    libraries write it, no reference lies past the limits and no formula
+    is present. Each test is a search for a literal prefix.
+    """
+    return (
+        block.count(b"<c ") == block.count(b'<c r="')
+        and _ODD_CELL_START.search(block) is None
+        and _FORMULA_START.search(block) is None
+        and _PREFIXED_START.search(block) is None
+        and suspect.search(block) is None
+    )
+
+
+def _suspect_reference(max_rows: int) -> re.Pattern[bytes]:
+    """Match a cell reference that may lie past the column or row limit.
+
+    Columns past GR (200) have three letters or start with GS..GZ or H..Z.
+    Rows past the limit have more digits than it, or as many and are larger.
+    """
+    limit = str(max_rows)
+    larger = [rf"\d{{{len(limit) + 1},}}"]
+    for index, digit in enumerate(limit):
+        if digit != "9":
+            rest = len(limit) - index - 1
+            larger.append(rf"{limit[:index]}[{int(digit) + 1}-9]\d{{{rest}}}")
+    rows = "|".join(larger)
+    return re.compile(
+        rf'<c r="(?:[A-Z]{{3}}|[H-Z][A-Z]|G[S-Z]|[A-Z]{{1,3}}(?:{rows})")'.encode()
+    )
+
+
+def _end_of_last_row(buffer: bytes) -> int:
+    """Return the offset just past the last whole row, else past the last cell.
+
+    Return 0 when the buffer has neither, so it is kept for the next read.
+    """
+    end = buffer.rfind(b"</row>")
+    if end >= 0:
+        return end + len(b"</row>")
+    for pattern in (_ROW_END, _CELL_END):
+        ends = [match.end() for match in pattern.finditer(buffer)]
+        if ends:
+            return ends[-1]
+    return 0
+
+
+def _check_cell(match: re.Match[bytes], *, max_rows: int) -> tuple[int, int] | None:
+    reference = _REFERENCE.search(match.group(1))
+    if reference is None:
+        return None
+    body = match.group(2) or b""
     # A cell with only a style (formatting that runs down the sheet) has no
     # value child and costs nothing to read.
-    has_value = "is" in children or (
-        "v" in children and (children["v"].text or "") != ""
-    )
-    match = _CELL_REFERENCE.match(element.get("r") or "")
-    if match is None:
-        return None
-    row, column = int(match.group(2)), column_number(match.group(1))
-    if "f" in children and not has_value and row <= max_rows:
-        return row, column
+    has_value = _VALUE.search(body) is not None
+    letters, digits = reference.group(1).decode(), reference.group(2).decode()
+    row, column = int(digits), column_number(letters)
     if not has_value:
+        if _FORMULA.search(body) and row <= max_rows:
+            return row, column
         return None
     if row > max_rows:
         raise WorkbookTooLargeError(
-            f"cell {match.group(0)} contains a value on row {row}; a sheet may reach "
-            f"row {max_rows}, so split the portfolio or delete what lies below"
+            f"cell {letters}{digits} contains a value on row {row}; a sheet may "
+            f"reach row {max_rows}, so split the portfolio or delete what lies below"
         )
     if column > MAX_COLUMNS:
         raise WorkbookTooLargeError(
-            f"cell {match.group(0)} contains a value in column {column}; a sheet may "
-            f"use {MAX_COLUMNS} columns, so delete what lies to the right"
+            f"cell {letters}{digits} contains a value in column {column}; a sheet "
+            f"may use {MAX_COLUMNS} columns, so delete what lies to the right"
         )
     return None

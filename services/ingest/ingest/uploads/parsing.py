@@ -127,7 +127,8 @@ def _read_workbook(content: bytes, file_format: str, *, max_rows: int) -> SheetR
         grid = sheet.to_python(
             skip_empty_area=False, nrows=max_rows + BLANK_ROWS_ALLOWED
         )
-        rows = [list(row) for row in grid]
+        # to_python returns lists, which are used as they are.
+        rows = [row if isinstance(row, list) else list(row) for row in grid]
     except Exception as error:
         raise UnreadableFileError(
             f"the {file_format.upper()} workbook could not be read ({error}); "
@@ -251,10 +252,12 @@ def _totals_reason(
     key = row[key_index] if key_index < len(row) else None
     name_index = columns.fields["debtor_name"]
     name = row[name_index] if name_index < len(row) else None
-    for cell in row:
+    # A label counts in any cell of a row without a key, but only as the key
+    # itself in a row with one, so most rows check only their key.
+    labelled = row if is_blank(key) else [key]
+    for cell in labelled:
         if isinstance(cell, str) and _TOTALS_LABEL.match(normalize_header(cell)):
-            if is_blank(key) or cell is key:
-                return f"totals row ('{cell.strip()[:50]}'), not an account"
+            return f"totals row ('{cell.strip()[:50]}'), not an account"
     if not (is_blank(key) and is_blank(name)):
         return None
     filled = [cell for cell in row if not is_blank(cell)]

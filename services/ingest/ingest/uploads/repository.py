@@ -1,18 +1,19 @@
 """SQL for uploads and the accounts they upsert."""
 
+import json
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from geoalchemy2.elements import WKTElement
-from sqlalchemy import func, insert, literal_column, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.geocoding.service import UNPLACED, Placement
-from ingest.models import Account, Upload, UploadError, common
+from ingest.models import Upload, UploadError, common
 from ingest.uploads.normalize import AccountRow, RowIssue
+from shared.events.payloads import AccountUpserted
 
 UPSERT_BATCH_SIZE = 1000
 
@@ -58,11 +59,197 @@ async def insert_upload(
         rows_invalid=0,
         accounts_created=0,
         accounts_updated=0,
+        accounts_unchanged=0,
         created_at=datetime.now(UTC),
     )
     session.add(upload)
     await session.flush()
     return upload
+
+
+# Staging columns in COPY order; the location travels as two numbers because
+# COPY has no encoder for PostGIS types.
+_STAGING_COLUMNS = (
+    ("account_key", "text"),
+    ("debtor_name", "text"),
+    ("balance_overdue", "numeric(14, 2)"),
+    ("days_past_due", "integer"),
+    ("street", "text"),
+    ("exterior_number", "text"),
+    ("interior_number", "text"),
+    ("colonia", "text"),
+    ("municipality", "text"),
+    ("state", "text"),
+    ("postal_code", "text"),
+    ("cross_streets", "text"),
+    ("address_references", "text"),
+    ("credit_number", "text"),
+    ("last_payment_date", "date"),
+    ("birth_date", "date"),
+    ("phone", "text"),
+    ("lat", "double precision"),
+    ("lon", "double precision"),
+    ("location_precision", "text"),
+    ("location_source", "text"),
+    ("location_status", "text"),
+    ("time_zone", "text"),
+    ("extra", "jsonb"),
+)
+_STAGING_TABLE = "account_staging"
+
+# The account fields an upload sets. An account whose fields all equal the
+# file's is left alone, so it keeps its updated_at and gets no event.
+_COMPARED = tuple(name for name in _UPDATABLE if name != "last_upload_id")
+_SQL_VALUE = {"location": "ST_AsBinary({}.location)"}
+# History shows money as text, as the API does, and a location as WKT.
+_HISTORY_VALUE = {
+    "balance_overdue": "{}.balance_overdue::text",
+    "location": "ST_AsText({}.location)",
+}
+
+
+def _compared(table: str) -> str:
+    return ", ".join(
+        _SQL_VALUE.get(name, "{}." + name).format(table) for name in _COMPARED
+    )
+
+
+def _history_values(table: str) -> str:
+    return ", ".join(
+        f"'{name}', to_jsonb({_HISTORY_VALUE.get(name, '{}.' + name).format(table)})"
+        for name in _COMPARED
+    )
+
+
+def _inserted_value(name: str) -> str:
+    if name == "currency":
+        return "$2"
+    if name == "last_upload_id":
+        return "$3"
+    return "i." + name
+
+
+# The event each stored account gets, built as `AccountUpserted` dumps it to
+# JSON: money as text with two decimals, absent values as JSON null.
+_EVENT_DATA = """jsonb_build_object(
+    'tenant_id', $1::text,
+    'account_id', stored.account_id::text,
+    'account_key', stored.account_key,
+    'credit_number', stored.credit_number,
+    'upload_id', $3::text,
+    'debtor_name', stored.debtor_name,
+    'balance_overdue', CASE WHEN stored.balance_overdue IS NOT NULL THEN
+        jsonb_build_object(
+            'amount', stored.balance_overdue::text, 'currency', stored.currency
+        ) END,
+    'days_past_due', stored.days_past_due,
+    'address', jsonb_build_object(
+        'street', stored.street,
+        'exterior_number', stored.exterior_number,
+        'interior_number', stored.interior_number,
+        'colonia', stored.colonia,
+        'municipality', stored.municipality,
+        'state', stored.state,
+        'postal_code', stored.postal_code,
+        'cross_streets', stored.cross_streets,
+        'address_references', stored.address_references
+    ),
+    'phone', stored.phone,
+    'location', CASE WHEN stored.lat IS NOT NULL THEN
+        jsonb_build_object('lat', stored.lat, 'lon', stored.lon) END,
+    'location_precision', stored.location_precision,
+    'location_source', stored.location_source,
+    'time_zone', stored.time_zone,
+    'created', stored.created
+)"""
+
+_EVENT_FIELDS = (
+    "credit_number",
+    "debtor_name",
+    "balance_overdue",
+    "currency",
+    "days_past_due",
+    "street",
+    "exterior_number",
+    "interior_number",
+    "colonia",
+    "municipality",
+    "state",
+    "postal_code",
+    "cross_streets",
+    "address_references",
+    "phone",
+    "location_precision",
+    "location_source",
+    "time_zone",
+)
+
+# One statement stores the staged rows: it upserts the accounts whose values
+# changed, writes what changed to account_history and each account's event to
+# the outbox, and counts what it did. Every part reads the accounts as they
+# were before the statement, so `old` contains the values being replaced.
+_UPSERT = f"""
+WITH incoming AS (
+    SELECT s.*,
+        CASE WHEN s.lat IS NOT NULL AND s.lon IS NOT NULL
+            THEN ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography
+        END AS location
+    FROM pg_temp.{_STAGING_TABLE} s
+),
+old AS (
+    SELECT a.account_key, jsonb_build_object({_history_values("a")}) AS fields
+    FROM ingest.accounts a
+    JOIN incoming i ON a.tenant_id = $1 AND a.account_key = i.account_key
+),
+stored AS (
+    INSERT INTO ingest.accounts AS a (
+        account_id, tenant_id, account_key, {", ".join(_UPDATABLE)}
+    )
+    SELECT gen_random_uuid(), $1, i.account_key,
+        {", ".join(_inserted_value(name) for name in _UPDATABLE)}
+    FROM incoming i
+    ORDER BY i.account_key
+    ON CONFLICT (tenant_id, account_key) DO UPDATE SET
+        {", ".join(f"{name} = EXCLUDED.{name}" for name in _UPDATABLE)},
+        updated_at = now()
+    WHERE ({_compared("a")}) IS DISTINCT FROM ({_compared("EXCLUDED")})
+    RETURNING a.account_id, a.account_key, (a.xmax = 0) AS created,
+        {", ".join("a." + name for name in _EVENT_FIELDS)},
+        ST_Y(a.location::geometry) AS lat, ST_X(a.location::geometry) AS lon,
+        CASE WHEN a.xmax <> 0 THEN
+            jsonb_build_object({_history_values("a")}) END AS fields
+),
+history AS (
+    INSERT INTO ingest.account_history (tenant_id, account_id, upload_id, changes)
+    SELECT $1, stored.account_id, $3, (
+        SELECT jsonb_object_agg(
+            new.key, jsonb_build_object('old', before.value, 'new', new.value)
+        )
+        FROM jsonb_each(stored.fields) new
+        JOIN jsonb_each(old.fields) before ON before.key = new.key
+        WHERE before.value IS DISTINCT FROM new.value
+    )
+    FROM stored JOIN old ON old.account_key = stored.account_key
+    WHERE NOT stored.created
+),
+events AS (
+    INSERT INTO ingest.outbox (
+        event_id, topic, key, event_type, source, subject, tenant_id,
+        event_time, data
+    )
+    SELECT gen_random_uuid(), $4, stored.account_id::text, $5, $6,
+        stored.account_id::text, $1, now(), {_EVENT_DATA}
+    FROM stored
+)
+SELECT count(*) FILTER (WHERE created) AS created, count(*) AS stored FROM stored
+"""
+
+
+@dataclass(frozen=True)
+class StoreCounts:
+    created: int
+    updated: int
+    unchanged: int
 
 
 async def upsert_accounts(
@@ -73,91 +260,82 @@ async def upsert_accounts(
     currency: str,
     rows: list[AccountRow],
     placements: dict[str, Placement],
+    event_topic: str,
+    event_source: str,
     progress: Callable[[int], None] | None = None,
-) -> list[tuple[uuid.UUID, AccountRow, bool]]:
-    """Insert or update accounts by (tenant, account key); return (id, row, created).
+) -> StoreCounts:
+    """Insert or update accounts by (tenant, account key) and write their events.
 
-    `progress` gets the count of accounts written so far after each batch.
+    The rows go to a temporary table by COPY, then one statement stores them
+    all: accounts whose values the file does not change keep their row and
+    get no event. Keys must be unique within `rows`. `progress` gets the
+    number of rows stored once the statement has run.
     """
-    results: list[tuple[uuid.UUID, AccountRow, bool]] = []
+    if not rows:
+        return StoreCounts(0, 0, 0)
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    columns = ", ".join(f"{name} {kind}" for name, kind in _STAGING_COLUMNS)
+    await driver.execute(
+        f"DROP TABLE IF EXISTS pg_temp.{_STAGING_TABLE}; "
+        f"CREATE TEMP TABLE {_STAGING_TABLE} ({columns}) ON COMMIT DROP"
+    )
+    await driver.copy_records_to_table(
+        _STAGING_TABLE,
+        columns=[name for name, _ in _STAGING_COLUMNS],
+        records=(
+            _staging_record(row, placements.get(row.account_key, UNPLACED))
+            for row in rows
+        ),
+    )
     # Rows are written in key order, so two uploads touching the same
     # accounts take their row locks in the same order: no lock-order deadlock.
-    rows = sorted(rows, key=lambda row: row.account_key)
-    for start in range(0, len(rows), UPSERT_BATCH_SIZE):
-        batch = rows[start : start + UPSERT_BATCH_SIZE]
-        values = [
-            _account_values(
-                tenant_id,
-                upload_id,
-                currency,
-                row,
-                placements.get(row.account_key, UNPLACED),
-            )
-            for row in batch
-        ]
-        statement = pg_insert(Account).values(values)
-        statement = statement.on_conflict_do_update(
-            index_elements=["tenant_id", "account_key"],
-            set_={
-                **{name: statement.excluded[name] for name in _UPDATABLE},
-                "updated_at": func.now(),
-            },
-        ).returning(
-            Account.account_id,
-            Account.account_key,
-            # xmax is 0 only for a row this statement inserted.
-            literal_column("(xmax = 0)").label("created"),
-        )
-        by_key = {row.account_key: row for row in batch}
-        for returned in (await session.execute(statement)).all():
-            results.append(
-                (returned.account_id, by_key[returned.account_key], returned.created)
-            )
-        if progress is not None:
-            progress(len(results))
-    return results
+    counts = await driver.fetchrow(
+        _UPSERT,
+        tenant_id,
+        currency,
+        upload_id,
+        event_topic,
+        AccountUpserted.event_type,
+        event_source,
+    )
+    if progress is not None:
+        progress(len(rows))
+    return StoreCounts(
+        created=counts["created"],
+        updated=counts["stored"] - counts["created"],
+        unchanged=len(rows) - counts["stored"],
+    )
 
 
-def _account_values(
-    tenant_id: uuid.UUID,
-    upload_id: uuid.UUID,
-    currency: str,
-    row: AccountRow,
-    placement: Placement,
-) -> dict[str, Any]:
+def _staging_record(row: AccountRow, placement: Placement) -> tuple[Any, ...]:
     result = placement.result
-    location = None
-    if result is not None:
-        location = WKTElement(f"POINT({result.lon} {result.lat})", srid=4326)
-    return {
-        "account_id": uuid.uuid4(),
-        "tenant_id": tenant_id,
-        "account_key": row.account_key,
-        "debtor_name": row.debtor_name,
-        "balance_overdue": row.balance_overdue,
-        "currency": currency,
-        "days_past_due": row.days_past_due,
-        "street": row.street,
-        "exterior_number": row.exterior_number,
-        "interior_number": row.interior_number,
-        "colonia": row.colonia,
-        "municipality": row.municipality,
-        "state": row.state,
-        "postal_code": row.postal_code,
-        "cross_streets": row.cross_streets,
-        "address_references": row.address_references,
-        "credit_number": row.credit_number,
-        "last_payment_date": row.last_payment_date,
-        "birth_date": row.birth_date,
-        "phone": row.phone,
-        "location": location,
-        "location_precision": result.precision.value if result else None,
-        "location_source": result.source.value if result else None,
-        "location_status": placement.status,
-        "time_zone": placement.time_zone,
-        "extra": row.extra,
-        "last_upload_id": upload_id,
-    }
+    return (
+        row.account_key,
+        row.debtor_name,
+        row.balance_overdue,
+        row.days_past_due,
+        row.street,
+        row.exterior_number,
+        row.interior_number,
+        row.colonia,
+        row.municipality,
+        row.state,
+        row.postal_code,
+        row.cross_streets,
+        row.address_references,
+        row.credit_number,
+        row.last_payment_date,
+        row.birth_date,
+        row.phone,
+        result.lat if result else None,
+        result.lon if result else None,
+        result.precision.value if result else None,
+        result.source.value if result else None,
+        placement.status,
+        placement.time_zone,
+        json.dumps(row.extra),
+    )
 
 
 async def insert_row_issues(

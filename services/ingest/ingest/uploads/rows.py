@@ -1,8 +1,11 @@
 """Turn one data row into an account, or into the issues that stop it."""
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+
+from phonenumbers import PhoneMetadata
 
 from ingest.uploads.columns import DATE_FIELDS, ColumnMap, column_letter
 from ingest.uploads.dates import parse_date
@@ -23,6 +26,30 @@ from ingest.uploads.normalize import (
 from ingest.uploads.postal_codes import postal_code_problem
 
 CellReader = Callable[[str], object]
+
+# The patterns phonenumbers checks a Mexican national number against, so a
+# plain 10-digit number is checked without parsing it in full.
+_MX_METADATA = PhoneMetadata.metadata_for_region("MX")
+_MX_NUMBER = re.compile(_MX_METADATA.general_desc.national_number_pattern)
+_MX_NUMBER_TYPES = [
+    re.compile(desc.national_number_pattern)
+    for desc in (
+        _MX_METADATA.premium_rate,
+        _MX_METADATA.toll_free,
+        _MX_METADATA.shared_cost,
+        _MX_METADATA.voip,
+        _MX_METADATA.personal_number,
+        _MX_METADATA.pager,
+        _MX_METADATA.uan,
+        _MX_METADATA.voicemail,
+        _MX_METADATA.fixed_line,
+        _MX_METADATA.mobile,
+    )
+    if desc is not None
+    and desc.national_number_pattern
+    and (not desc.possible_length or 10 in desc.possible_length)
+]
+_PHONE_SEPARATORS = str.maketrans("", "", " -")
 
 # Maximum length of each text field, as sized in the accounts table.
 TEXT_FIELDS = {
@@ -178,9 +205,28 @@ def _set_optional(
             )
     if not is_blank(phone):
         try:
-            account.phone = parse_phone(phone)
+            account.phone = phone_e164(phone)
         except ValueProblem as problem:
             issues.append(_warning("phone", phone, problem))
+
+
+def phone_e164(value: object) -> str:
+    """Return the number in E.164, as `parse_phone` does, faster for most numbers.
+
+    A Mexican number written as 10 digits, with spaces or hyphens at most,
+    is checked against the phonenumbers patterns directly. Anything else,
+    and every number those patterns reject, goes through `parse_phone`.
+    """
+    digits = as_text(value).translate(_PHONE_SEPARATORS)
+    if (
+        len(digits) == 10
+        and digits.isascii()
+        and digits.isdigit()
+        and _MX_NUMBER.fullmatch(digits)
+        and any(pattern.fullmatch(digits) for pattern in _MX_NUMBER_TYPES)
+    ):
+        return "+52" + digits
+    return parse_phone(value)
 
 
 def _set_dates(

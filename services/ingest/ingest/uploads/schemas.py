@@ -62,6 +62,10 @@ class UploadSummaryOut(BaseModel):
     progress_percent: int = Field(ge=0, le=100)
     accounts_created: int
     accounts_updated: int
+    accounts_unchanged: int = Field(
+        default=0,
+        description="Valid rows whose account already held the same values.",
+    )
     failure_message: str | None = None
     created_at: datetime
     finished_at: datetime | None

@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ingest.geocoding.service import UNPLACED, AccountLocator, Placement
+from ingest.geocoding.service import AccountLocator, Placement
 from ingest.mappings import repository as mapping_repository
 from ingest.mappings.service import InvalidMappingError, combine
 from ingest.models import Upload, common
@@ -21,6 +21,7 @@ from ingest.uploads.columns import normalize_header
 from ingest.uploads.normalize import AccountRow, RowIssue
 from ingest.uploads.parsing import ParsedFile, UnreadableFileError, parse_file
 from ingest.uploads.progress import MAX_REPORT_CELL_CHARS, UploadProgress
+from ingest.uploads.repository import StoreCounts
 from ingest.uploads.schemas import (
     OnError,
     RenamedColumnOut,
@@ -31,7 +32,7 @@ from ingest.uploads.schemas import (
     UploadSummaryOut,
 )
 from shared.errors import NotFoundError, UnprocessableError
-from shared.events.payloads import AccountUpserted, Address, GeoPoint, Money
+from shared.events.payloads import AccountUpserted
 from shared.idempotency import fingerprint, run_idempotent
 from shared.runtime import ServiceRuntime
 
@@ -191,7 +192,7 @@ async def store_upload(
     rejected = on_error is OnError.REJECT_ALL and any(
         issue.severity == "error" for _, issue in issues
     )
-    stored: list[tuple[uuid.UUID, AccountRow, bool]] = []
+    stored = StoreCounts(created=0, updated=0, unchanged=0)
     currency = await repository.tenant_currency(session, tenant_id)
     if not rejected:
         stored = await repository.upsert_accounts(
@@ -201,15 +202,9 @@ async def store_upload(
             currency=currency,
             rows=accounts,
             placements=prepared.placements,
+            event_topic=runtime.settings.topic(AccountUpserted.topic),
+            event_source=f"/{runtime.name}",
             progress=prepared.progress.store_callback(len(accounts)),
-        )
-    for account_id, row, created in stored:
-        placement = prepared.placements.get(row.account_key, UNPLACED)
-        await runtime.emit(
-            session,
-            _account_event(
-                tenant_id, upload_id, account_id, row, currency, created, placement
-            ),
         )
     await repository.insert_row_issues(
         session, tenant_id=tenant_id, upload_id=upload_id, issues=issues
@@ -224,13 +219,13 @@ async def store_upload(
         },
     )
 
-    created_count = sum(1 for _, _, created in stored if created)
     counts = {
         "rows_total": len(parsed.rows),
         "rows_valid": len(accounts),
         "rows_invalid": len(parsed.rows) - len(accounts),
-        "accounts_created": created_count,
-        "accounts_updated": len(stored) - created_count,
+        "accounts_created": stored.created,
+        "accounts_updated": stored.updated,
+        "accounts_unchanged": stored.unchanged,
     }
     await repository.finish_upload(
         session,
@@ -314,40 +309,6 @@ def _split_rows(
     return accounts, issues
 
 
-def _account_event(
-    tenant_id: uuid.UUID,
-    upload_id: uuid.UUID,
-    account_id: uuid.UUID,
-    row: AccountRow,
-    currency: str,
-    created: bool,
-    placement: Placement,
-) -> AccountUpserted:
-    result = placement.result
-    location = None if result is None else GeoPoint(lat=result.lat, lon=result.lon)
-    return AccountUpserted(
-        tenant_id=tenant_id,
-        account_id=account_id,
-        account_key=row.account_key,
-        credit_number=row.credit_number,
-        upload_id=upload_id,
-        debtor_name=row.debtor_name,
-        balance_overdue=(
-            Money(amount=row.balance_overdue, currency=currency)
-            if row.balance_overdue is not None
-            else None
-        ),
-        days_past_due=row.days_past_due,
-        address=Address.model_validate(row, from_attributes=True),
-        phone=row.phone,
-        location=location,
-        location_precision=result.precision if result else None,
-        location_source=result.source if result else None,
-        time_zone=placement.time_zone,
-        created=created,
-    )
-
-
 async def get_upload(
     session: AsyncSession, *, tenant_id: uuid.UUID, upload_id: uuid.UUID
 ) -> UploadOut:
@@ -402,6 +363,7 @@ def upload_summary(upload: Upload) -> UploadSummaryOut:
         progress_percent=upload.progress_percent,
         accounts_created=upload.accounts_created,
         accounts_updated=upload.accounts_updated,
+        accounts_unchanged=upload.accounts_unchanged,
         failure_message=upload.failure_message,
         created_at=upload.created_at,
         finished_at=upload.finished_at,
