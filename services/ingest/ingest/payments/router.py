@@ -18,12 +18,21 @@ router = APIRouter(prefix="/payments", tags=["payments"])
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Report a payment; a reference already reported returns that payment",
-    responses=problem_responses(
-        UnauthorizedError,
-        service.UnknownAccountError,
-        service.PaymentReferenceReusedError,
-        IdempotencyKeyReusedError,
-    ),
+    responses={
+        200: {
+            "model": PaymentOut,
+            "description": (
+                "The reference was already reported for this account; the body "
+                "is the payment stored the first time."
+            ),
+        },
+        **problem_responses(
+            UnauthorizedError,
+            service.UnknownAccountError,
+            service.PaymentReferenceReusedError,
+            IdempotencyKeyReusedError,
+        ),
+    },
 )
 async def report_payment(
     body: PaymentIn,
