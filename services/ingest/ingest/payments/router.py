@@ -68,7 +68,8 @@ async def report_payment(
     summary="Report payments from a CSV file",
     description=(
         "A UTF-8 CSV with the columns account_key (or account_id), amount, "
-        "currency (optional), paid_on (YYYY-MM-DD) and reference. Valid rows "
+        "currency (optional), paid_on (YYYY-MM-DD or DD/MM/YYYY) and reference; "
+        "amounts may be written 1234.56, 1,234.56 or 1.234,56. Valid rows "
         "are stored even when other rows fail; the report lists each failure "
         "with its line number."
     ),
