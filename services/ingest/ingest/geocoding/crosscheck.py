@@ -16,7 +16,7 @@ from ingest.geocoding.names import STATE_NAMES, state_code
 from ingest.geocoding.timezones import ZONE_BY_MUNICIPALITY, ZONE_BY_STATE, zone_at
 from ingest.uploads.normalize import MX_LAT_RANGE, MX_LON_RANGE
 
-# Mexico's zones in the tz database's zone.tab, which the state tables use.
+# Mexico's zones, as the tz database's zone.tab lists them (tzdata 2024 and later).
 MEXICO_ZONES = frozenset(
     {
         *ZONE_BY_STATE.values(),
@@ -105,12 +105,12 @@ def check_coordinates(
         and MX_LON_RANGE[0] <= lon <= MX_LON_RANGE[1]
     )
     zone = zone_at(lat, lon)
-    said_state = f" while the state column says {state!r}" if state else ""
+    state_clause = f" while the state column says {state!r}" if state else ""
     if not in_box:
         return CoordinateCheck(
             False,
             (
-                f"coordinates {point} are outside Mexico{said_state}; they were "
+                f"coordinates {point} are outside Mexico{state_clause}; they were "
                 "ignored and the address was geocoded instead. Check the latitude "
                 "and longitude columns",
             ),
@@ -120,7 +120,7 @@ def check_coordinates(
             False,
             (
                 f"coordinates {point} fall in time zone {zone}, outside Mexico"
-                f"{said_state}; they were ignored and the address was geocoded "
+                f"{state_clause}; they were ignored and the address was geocoded "
                 "instead. Check the latitude and longitude columns",
             ),
         )
