@@ -28,6 +28,7 @@ MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
+    file_limit = settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
     return create_service_app(
         name="ingest",
         title="Campo ingest API",
@@ -50,10 +51,14 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         ],
         consumers=_consumers,
         background=[request_due_revisits, run_upload_jobs],
-        body_limits=dict.fromkeys(
-            [("POST", "/uploads"), ("POST", "/payments/file")],
-            settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
-        ),
+        body_limits={
+            ("POST", "/uploads"): file_limit,
+            ("POST", "/payments/file"): file_limit,
+            # Up to MAX_BULK_ACCOUNTS accounts: as many bytes as a portfolio.
+            ("POST", "/accounts/bulk"): max(
+                settings.max_upload_bytes, settings.max_request_bytes
+            ),
+        },
     )
 
 

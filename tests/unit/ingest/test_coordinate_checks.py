@@ -59,3 +59,11 @@ def test_unknown_state_lists_names():
     assert "CDMX" in warning
     assert unknown_state_warning("Edomex") is None
     assert unknown_state_warning(None) is None
+
+
+def test_foreign_point_kept_when_set(places):
+    check = check_coordinates(-40.0, -120.0, None, places, keep_foreign=True)
+
+    assert check.usable is True
+    assert "outside Mexico" in check.warnings[0]
+    assert "kept" in check.warnings[0]

@@ -16,7 +16,8 @@ from ingest.geocoding.names import STATE_NAMES, state_code
 from ingest.geocoding.timezones import ZONE_BY_MUNICIPALITY, ZONE_BY_STATE, zone_at
 from ingest.uploads.normalize import MX_LAT_RANGE, MX_LON_RANGE
 
-# Mexico's zones, as the tz database's zone.tab lists them (tzdata 2024 and later).
+# Mexico's zones, as the tz database's zone.tab lists them (checked against
+# tzdata 2026f).
 MEXICO_ZONES = frozenset(
     {
         *ZONE_BY_STATE.values(),
@@ -96,10 +97,23 @@ class NearestPlace:
 
 
 def check_coordinates(
-    lat: float, lon: float, state: str | None, places: NearestPlace
+    lat: float,
+    lon: float,
+    state: str | None,
+    places: NearestPlace,
+    *,
+    keep_foreign: bool = False,
 ) -> CoordinateCheck:
-    """Check file coordinates against Mexico's extent, zones and the row's state."""
+    """Check file coordinates against Mexico's extent, zones and the row's state.
+
+    Coordinates outside Mexico are unusable unless `keep_foreign` is set.
+    """
     point = f"{lat:.5f}, {lon:.5f}"
+    action = (
+        "they were kept, because INGEST_FOREIGN_COORDINATES is keep"
+        if keep_foreign
+        else "they were ignored and the address was geocoded instead"
+    )
     in_box = (
         MX_LAT_RANGE[0] <= lat <= MX_LAT_RANGE[1]
         and MX_LON_RANGE[0] <= lon <= MX_LON_RANGE[1]
@@ -108,20 +122,18 @@ def check_coordinates(
     state_clause = f" while the state column says {state!r}" if state else ""
     if not in_box:
         return CoordinateCheck(
-            False,
+            keep_foreign,
             (
-                f"coordinates {point} are outside Mexico{state_clause}; they were "
-                "ignored and the address was geocoded instead. Check the latitude "
-                "and longitude columns",
+                f"coordinates {point} are outside Mexico{state_clause}; {action}. "
+                "Check the latitude and longitude columns",
             ),
         )
     if zone is not None and zone not in MEXICO_ZONES:
         return CoordinateCheck(
-            False,
+            keep_foreign,
             (
                 f"coordinates {point} fall in time zone {zone}, outside Mexico"
-                f"{state_clause}; they were ignored and the address was geocoded "
-                "instead. Check the latitude and longitude columns",
+                f"{state_clause}; {action}. Check the latitude and longitude columns",
             ),
         )
     code = state_code(state)

@@ -85,7 +85,11 @@ def build_locator(
             max_requests_per_batch=settings.nominatim_max_requests_per_upload,
         )
         geocoder = FallbackGeocoder(nominatim, gazetteer)
-    return AccountLocator(geocoder, file_precision=settings.file_location_precision)
+    return AccountLocator(
+        geocoder,
+        file_precision=settings.file_location_precision,
+        keep_foreign_coordinates=settings.foreign_coordinates == "keep",
+    )
 
 
 class AccountLocator:
@@ -94,9 +98,11 @@ class AccountLocator:
         geocoder: Geocoder,
         *,
         file_precision: LocationPrecision = LocationPrecision.ROOFTOP,
+        keep_foreign_coordinates: bool = False,
     ) -> None:
         self._geocoder = geocoder
         self._file_precision = file_precision
+        self._keep_foreign = keep_foreign_coordinates
         self._places: NearestPlace | None = None
 
     async def locate(self, parsed: ParsedFile) -> dict[str, Placement]:
@@ -158,7 +164,11 @@ class AccountLocator:
             if self._places is None:
                 self._places = NearestPlace(packaged_index())
             checks[key] = check_coordinates(
-                account.latitude, account.longitude, account.state, self._places
+                account.latitude,
+                account.longitude,
+                account.state,
+                self._places,
+                keep_foreign=self._keep_foreign,
             )
         return checks
 
