@@ -3,7 +3,7 @@
 from typing import Any, ClassVar
 
 import structlog
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -177,9 +177,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def handle_validation_error(
         request: Request, error: RequestValidationError
     ) -> JSONResponse:
-        form = not request.headers.get("content-type", "").startswith(
-            "application/json"
-        )
+        form = _reads_form(request)
         errors = [_validation_item(item, form=form) for item in error.errors()]
         first = errors[0] if errors else {"location": "body", "message": "invalid"}
         return problem_response(
@@ -319,6 +317,12 @@ def _database_problem(request: Request, error: DBAPIError) -> JSONResponse:
     )
 
 
+def _reads_form(request: Request) -> bool:
+    """Tell whether the matched route reads a form (File or Form parameters)."""
+    body_field = getattr(request.scope.get("route"), "body_field", None)
+    return body_field is not None and isinstance(body_field.field_info, params.Form)
+
+
 def _validation_item(item: Any, *, form: bool) -> dict[str, Any]:
     """Render one pydantic error as its location, a message and the input."""
     parts = item.get("loc", ())
@@ -337,7 +341,6 @@ def _validation_item(item: Any, *, form: bool) -> dict[str, Any]:
             "input": None,
         }
     if kind == "missing" and form and len(parts) == 2 and parts[0] == "body":
-        # A route with File or Form parameters reads a multipart form.
         message = (
             f"the multipart form field {parts[1]!r} is missing; send the file as "
             f"that field, e.g. curl -F {parts[1]}=@FILE"

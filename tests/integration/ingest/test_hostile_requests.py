@@ -257,3 +257,19 @@ class TestRequestMessages:
 
         assert response.status_code == 422
         assert "multipart form field 'file'" in response.json()["detail"]
+
+    async def test_upload_empty_body_names_field(self, client, headers) -> None:
+        response = await client.post("/uploads", headers=headers)
+
+        assert response.status_code == 422
+        assert "multipart form field 'file'" in response.json()["detail"]
+
+    async def test_json_missing_field_plain(self, client, headers) -> None:
+        body = payment("T-5", account_key="H-1")
+        del body["amount"]
+
+        response = await client.post("/payments", headers=headers, json=body)
+
+        assert response.status_code == 422
+        assert "multipart" not in response.json()["detail"]
+        assert response.json()["errors"][0]["location"] == "body.amount"
