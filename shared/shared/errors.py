@@ -3,7 +3,7 @@
 from typing import Any, ClassVar
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -80,6 +80,25 @@ class PayloadTooLargeError(AppError):
     title = "Payload too large"
 
 
+class RequestTooLargeError(HTTPException):
+    """A request body past the size limit, raised while the body streams in.
+
+    It is FastAPI's HTTPException, not an AppError, because FastAPI re-raises
+    only that from body parsing and turns anything else into a 400.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=too_large_detail(limit))
+        self.limit = limit
+
+
+def too_large_detail(limit: int) -> str:
+    return (
+        f"the request body is larger than {limit} bytes, the limit for this "
+        "route; send a smaller body, or split the data across several requests"
+    )
+
+
 class UnprocessableError(AppError):
     status = 422
     code = "unprocessable"
@@ -110,15 +129,32 @@ def problem_response(
 
 
 def problem_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
-    """Declare on a route the problems it can return, for the OpenAPI document."""
-    responses: dict[int | str, dict[str, Any]] = {}
+    """Declare on a route the problems it can return, for the OpenAPI document.
+
+    Errors that share a status become one response whose description lists
+    each problem type and title, because OpenAPI keys responses by status.
+    """
+    by_status: dict[int, list[type[AppError]]] = {}
     for error in errors:
-        responses[error.status] = {
+        listed = by_status.setdefault(error.status, [])
+        if all(other.code != error.code for other in listed):
+            listed.append(error)
+    return {
+        status: {
             "model": Problem,
-            "description": error.title,
+            "description": _describe_problems(listed),
             "content": {PROBLEM_CONTENT_TYPE: {}},
         }
-    return responses
+        for status, listed in by_status.items()
+    }
+
+
+def _describe_problems(errors: list[type[AppError]]) -> str:
+    if len(errors) == 1:
+        return f"{errors[0].title} (`{PROBLEM_TYPE_BASE}{errors[0].code}`)"
+    lines = [f"One of {len(errors)} problems, told apart by `type`:", ""]
+    lines += [f"- `{PROBLEM_TYPE_BASE}{e.code}`: {e.title}" for e in errors]
+    return "\n".join(lines)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -141,14 +177,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def handle_validation_error(
         request: Request, error: RequestValidationError
     ) -> JSONResponse:
-        errors = [
-            {
-                "location": ".".join(str(part) for part in item.get("loc", ())),
-                "message": item.get("msg", ""),
-                "input": _safe_input(item.get("input")),
-            }
-            for item in error.errors()
-        ]
+        form = _reads_form(request)
+        errors = [_validation_item(item, form=form) for item in error.errors()]
         first = errors[0] if errors else {"location": "body", "message": "invalid"}
         return problem_response(
             status=422,
@@ -157,6 +187,19 @@ def install_error_handlers(app: FastAPI) -> None:
             detail=f"{first['location']}: {first['message']}",
             instance=request.url.path,
             errors=errors,
+        )
+
+    @app.exception_handler(RequestTooLargeError)
+    async def handle_too_large(
+        request: Request, error: RequestTooLargeError
+    ) -> JSONResponse:
+        return problem_response(
+            status=413,
+            code=PayloadTooLargeError.code,
+            title=PayloadTooLargeError.title,
+            detail=str(error.detail),
+            instance=request.url.path,
+            max_bytes=error.limit,
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -272,6 +315,46 @@ def _database_problem(request: Request, error: DBAPIError) -> JSONResponse:
         detail="The server failed to handle this request; it has been logged.",
         instance=request.url.path,
     )
+
+
+def _reads_form(request: Request) -> bool:
+    """Tell whether the matched route reads a form (File or Form parameters)."""
+    body_field = getattr(request.scope.get("route"), "body_field", None)
+    return body_field is not None and isinstance(body_field.field_info, params.Form)
+
+
+def _validation_item(item: Any, *, form: bool) -> dict[str, Any]:
+    """Render one pydantic error as its location, a message and the input."""
+    parts = item.get("loc", ())
+    location = ".".join(str(part) for part in parts)
+    message = item.get("msg", "")
+    context = item.get("ctx") or {}
+    kind = item.get("type")
+    if kind == "json_invalid":
+        # FastAPI puts the character offset of the syntax error after "body".
+        where = f" at character {parts[-1]}" if len(parts) > 1 else ""
+        reason = context.get("error", "syntax error")
+        return {
+            "location": "body",
+            "message": f"the body is not valid JSON: {reason}{where}; send a "
+            "JSON document with Content-Type: application/json",
+            "input": None,
+        }
+    if kind == "missing" and form and len(parts) == 2 and parts[0] == "body":
+        message = (
+            f"the multipart form field {parts[1]!r} is missing; send the file as "
+            f"that field, e.g. curl -F {parts[1]}=@FILE"
+        )
+    elif kind == "extra_forbidden" and "valid" not in context:
+        message = (
+            f"unknown field {str(parts[-1]) if parts else ''!r}; check the spelling "
+            "or remove it"
+        )
+    return {
+        "location": location,
+        "message": message,
+        "input": _safe_input(item.get("input")),
+    }
 
 
 def _safe_input(value: Any) -> Any:

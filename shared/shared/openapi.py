@@ -10,9 +10,13 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from shared.errors import PROBLEM_CONTENT_TYPE, Problem
+from shared.errors import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, Problem
 
 PROBLEM_REF = "#/components/schemas/Problem"
+TOO_LARGE_DESCRIPTION = (
+    "The body is larger than the service accepts on this route "
+    f"(`{PROBLEM_TYPE_BASE}payload-too-large`)"
+)
 
 
 def install_problem_openapi(app: FastAPI) -> None:
@@ -39,7 +43,10 @@ def _with_problems(document: dict[str, Any]) -> dict[str, Any]:
     problem = {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": PROBLEM_REF}}}
     for path in document.get("paths", {}).values():
         for operation in path.values():
-            responses = operation.get("responses", {})
+            responses = operation.setdefault("responses", {})
+            if "requestBody" in operation:
+                # BodyLimitMiddleware applies to every request with a body.
+                responses.setdefault("413", {"description": TOO_LARGE_DESCRIPTION})
             for status, response in responses.items():
                 if status.startswith(("4", "5")):
                     response["content"] = problem

@@ -8,7 +8,7 @@ import asyncio
 import functools
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request, Response
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared.body_limit import BodyLimitMiddleware
 from shared.consumer import EventConsumer
 from shared.db import create_engine, create_sessionmaker
 from shared.errors import install_error_handlers
@@ -107,8 +108,13 @@ def create_service_app(
     consumers: ConsumerFactory,
     background: Sequence[BackgroundTask] = (),
     description: str = "",
+    body_limits: Mapping[tuple[str, str], int] | None = None,
 ) -> FastAPI:
-    """Build a service's FastAPI app; servers and tasks start in its lifespan."""
+    """Build a service's FastAPI app; servers and tasks start in its lifespan.
+
+    Every request body is capped at `settings.max_request_bytes`, except the
+    routes in `body_limits`, keyed by (method, path), such as file uploads.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -143,6 +149,13 @@ def create_service_app(
     )
     install_error_handlers(app)
     install_problem_openapi(app)
+    # Added first so that it sits inside `_request_context`: the route reads
+    # the body through its `receive`, with no task group in between.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default_limit=settings.max_request_bytes,
+        route_limits=body_limits,
+    )
     app.middleware("http")(_request_context)
     for router in routers:
         app.include_router(router)

@@ -21,7 +21,10 @@ class ServiceSettings(BaseSettings):
     fields under its env prefix (INGEST_, MATCHING_, VISITS_, REPORTING_).
     """
 
-    model_config = SettingsConfigDict(extra="ignore", env_file=None)
+    # Validation errors never echo input values, which include secrets.
+    model_config = SettingsConfigDict(
+        extra="ignore", env_file=None, hide_input_in_errors=True
+    )
 
     environment: Literal["development", "test", "production"] = Field(
         default="development", validation_alias=common_alias("CAMPO_ENVIRONMENT")
@@ -46,6 +49,12 @@ class ServiceSettings(BaseSettings):
     agent_token_secret: SecretStr = Field(
         default=SecretStr(DEVELOPMENT_TOKEN_SECRET),
         validation_alias=common_alias("AGENT_TOKEN_SECRET"),
+    )
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        validation_alias=common_alias("MAX_REQUEST_BYTES"),
+        description="Largest request body in bytes; file uploads have their own.",
     )
     log_level: str = Field(default="INFO", validation_alias=common_alias("LOG_LEVEL"))
     outbox_poll_interval_seconds: float = Field(
@@ -72,7 +81,10 @@ class ServiceSettings(BaseSettings):
                 "of at least 32 characters before running in production"
             )
         if len(secret) < 32:
-            raise ValueError("AGENT_TOKEN_SECRET must be at least 32 characters long")
+            raise ValueError(
+                f"AGENT_TOKEN_SECRET is {len(secret)} characters long; it must be "
+                "at least 32, for example the output of `openssl rand -hex 32`"
+            )
         return self
 
     def topic(self, name: str) -> str:

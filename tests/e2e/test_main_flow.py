@@ -167,7 +167,17 @@ class TestMainFlow:
                 account_row(f"E-{i}", lat=lat, lon=lon)
                 for i, (lat, lon) in enumerate(CDMX_POINTS * 2)
             ]
-            rows.append(account_row("E-far", lat=FAR_AWAY[0], lon=FAR_AWAY[1]))
+            rows.append(
+                account_row(
+                    "E-far",
+                    lat=FAR_AWAY[0],
+                    lon=FAR_AWAY[1],
+                    postal_code=29000,
+                    colonia="Centro",
+                    municipality="Tuxtla Gutiérrez",
+                    state="Chiapas",
+                )
+            )
             rows.append(account_row("E-bad", days="muchos"))
             uploaded = await http.post(
                 f"{urls['ingest']}/uploads",

@@ -19,9 +19,16 @@ from shared.events import topics
 from shared.events.payloads import VisitCompleted
 from shared.runtime import ServiceRuntime, create_service_app
 
+# Room for the multipart boundaries, part headers and the `mapping` form
+# field around a file of INGEST_MAX_UPLOAD_BYTES. FastAPI parses a multipart
+# body before it runs the dependency that checks the API key, so this cap,
+# not the 401, bounds what an anonymous client can make the service spool.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
+    file_limit = settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
     return create_service_app(
         name="ingest",
         title="Campo ingest API",
@@ -44,6 +51,14 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         ],
         consumers=_consumers,
         background=[request_due_revisits, run_upload_jobs],
+        body_limits={
+            ("POST", "/uploads"): file_limit,
+            ("POST", "/payments/file"): file_limit,
+            # Up to MAX_BULK_ACCOUNTS accounts: as many bytes as a portfolio.
+            ("POST", "/accounts/bulk"): max(
+                settings.max_upload_bytes, settings.max_request_bytes
+            ),
+        },
     )
 
 

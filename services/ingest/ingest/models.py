@@ -81,7 +81,9 @@ class Account(Base):
     )
     do_not_visit_reason: Mapped[str | None] = mapped_column(String(30))
     do_not_contact_reason: Mapped[str | None] = mapped_column(String(30))
-    flag_note: Mapped[str | None] = mapped_column(Text)
+    do_not_visit_note: Mapped[str | None] = mapped_column(Text)
+    do_not_contact_note: Mapped[str | None] = mapped_column(Text)
+    recall_note: Mapped[str | None] = mapped_column(Text)
     recalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_visit_outcome: Mapped[str | None] = mapped_column(
         String(20), doc="Person met at the latest completed visit."

@@ -39,6 +39,14 @@ class IngestSettings(ServiceSettings):
         default=LocationPrecision.ROOFTOP,
         description="Precision recorded for coordinates that come in the file.",
     )
+    foreign_coordinates: Literal["geocode_address", "keep"] = Field(
+        default="geocode_address",
+        description=(
+            "What to do with file coordinates outside Mexico: `geocode_address` "
+            "ignores them and places the account by its address; `keep` stores "
+            "them. Both add a warning to the upload report."
+        ),
+    )
     geocoder: Literal["gazetteer", "nominatim"] = Field(
         default="gazetteer",
         description=(

@@ -29,7 +29,10 @@ async def services(service_env: IsolatedEnvironment) -> AsyncIterator[Services]:
     """Ingest, matching and visits in process, with their consumers and loops."""
     async with (
         running_app(
-            ingest.app.create_app(IngestSettings(revisit_poll_seconds=0.2))
+            # Each flow's region lies in the Pacific, away from other tests.
+            ingest.app.create_app(
+                IngestSettings(revisit_poll_seconds=0.2, foreign_coordinates="keep")
+            )
         ) as ingest_client,
         running_app(
             matching.app.create_app(MatchingSettings(pending_retry_seconds=0.5))

@@ -1,5 +1,6 @@
 """The integrators' JSON bulk endpoint: same rules and store path as a file."""
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -93,6 +94,20 @@ class TestBulkAccounts:
         assert "10000" in response.json()["detail"]
         listed = await client.get("/uploads", headers=headers)
         assert listed.json()["items"] == []
+
+    async def test_body_over_one_mib_accepted(self, client, headers):
+        note = "Casa azul con portón negro, " * 17
+        body = {
+            "accounts": [
+                account(f"L-{i}", address_references=note) for i in range(2_000)
+            ]
+        }
+        assert len(json.dumps(body)) > 1024 * 1024
+
+        response = await client.post("/accounts/bulk", headers=headers, json=body)
+
+        assert response.status_code == 201, response.text
+        assert response.json()["accounts_created"] == 2_000
 
     async def test_unknown_field_is_422(self, client, headers):
         body = {"accounts": [account("U-1", saldo=10)]}

@@ -246,3 +246,24 @@ class TestUploadReport:
         )
         assert event.data["address"]["cross_streets"] == "Liverpool y Hamburgo"
         assert event.data["address"]["interior_number"] == "4B"
+
+
+class TestCompetingColumns:
+    async def test_report_names_chosen_column(self, ingest_client):
+        tenant = await make_tenant()
+        content = (
+            "Cuenta,Nombre,Nombre del Titular,Saldo,Saldo Vencido,Estado,Municipio\n"
+            "C-1,Ana,Ana López,1000,250,Jalisco,Zapopan\n"
+        ).encode()
+
+        response = await upload(ingest_client, tenant.api_key.key, content)
+
+        assert response.status_code == 201, response.text
+        notices = response.json()["notices"]
+        assert any("'Saldo Vencido' was used" in notice for notice in notices)
+        assert any("'Nombre del Titular' was used" in notice for notice in notices)
+        account = await ingest_client.get(
+            "/accounts/C-1", headers={"X-API-Key": tenant.api_key.key}
+        )
+        assert account.json()["balance_overdue"] == "250.00"
+        assert account.json()["extra"]["Saldo"] == "1000"

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from ingest.app import create_app
 from ingest.models import common
+from ingest.payments import file
 from ingest.settings import IngestSettings
 from ingest.tenants import CreatedTenant
 from shared.db import create_engine, create_sessionmaker
@@ -206,3 +207,85 @@ class TestPaymentFile:
 
         assert response.status_code == 422
         assert "lacks reference" in response.json()["detail"]
+
+
+class TestPaymentFileRows:
+    async def post_file(self, client, tenant, content: str) -> httpx.Response:
+        return await client.post(
+            "/payments/file",
+            headers={"X-API-Key": tenant.api_key.key},
+            files={"file": ("pagos.csv", content.encode())},
+        )
+
+    async def test_nul_rejects_only_its_row(self, client, tenant) -> None:
+        content = (
+            "account_key,amount,paid_on,reference\n"
+            f"P-1,10.00,{TODAY},N-1\n"
+            f"P-2,10.00,{TODAY},N\x002\n"
+        )
+
+        response = await self.post_file(client, tenant, content)
+
+        assert response.status_code == 200, response.text
+        report = response.json()
+        assert report["payments_created"] == 1
+        assert report["rows_invalid"] == 1
+        assert report["errors"][0]["row"] == 3
+        assert report["errors"][0]["column"] == "reference"
+        assert "NUL" in report["errors"][0]["message"]
+
+    async def test_portfolio_formats_accepted(self, client, tenant) -> None:
+        day = date.today() - timedelta(days=3)
+        content = (
+            "account_key;amount;paid_on;reference\n"
+            f"P-1;1.234,56;{day.strftime('%d/%m/%Y')};M-1\n"
+            f'P-2;"$2,500.00";{day.isoformat()};M-2\n'
+        )
+
+        response = await self.post_file(client, tenant, content)
+
+        assert response.status_code == 200, response.text
+        assert response.json()["errors"] == []
+        assert response.json()["payments_created"] == 2
+        events = await reported_events(tenant, 2)
+        amounts = {e.data["reference"]: e.data["amount"]["amount"] for e in events}
+        assert amounts == {"M-1": "1234.56", "M-2": "2500.00"}
+        assert {e.data["paid_on"] for e in events} == {day.isoformat()}
+
+    async def test_repeated_reference_in_file(self, client, tenant) -> None:
+        content = (
+            "account_key,amount,paid_on,reference\n"
+            f"P-1,10.00,{TODAY},D-1\n"
+            f"P-1,10.00,{TODAY},D-1\n"
+            f"P-1,99.00,{TODAY},D-1\n"
+            f"P-9,10.00,{TODAY},D-2\n"
+        )
+
+        response = await self.post_file(client, tenant, content)
+
+        report = response.json()
+        assert report["payments_created"] == 1
+        assert report["duplicates"] == 1
+        assert [(e["row"], e["column"]) for e in report["errors"]] == [
+            (4, None),
+            (5, None),
+        ]
+        assert "already reported" in report["errors"][0]["message"]
+        assert "not found" in report["errors"][1]["message"]
+        assert await outbox_payments(tenant) == 1
+
+    async def test_file_across_batches(self, client, tenant) -> None:
+        rows = 2 * file.BATCH_ROWS + 5
+        lines = [f"P-{1 + i % 2},1.00,{TODAY},B-{i}" for i in range(rows)]
+        lines[file.BATCH_ROWS + 1] = f"P-1,1.00,{TODAY},B-0"
+        content = "account_key,amount,paid_on,reference\n" + "\n".join(lines) + "\n"
+
+        response = await self.post_file(client, tenant, content)
+        again = await self.post_file(client, tenant, content)
+
+        assert response.status_code == 200, response.text
+        assert response.json()["payments_created"] == rows - 1
+        assert response.json()["duplicates"] == 1
+        assert again.json()["duplicates"] == rows
+        assert again.json()["payments_created"] == 0
+        assert await outbox_payments(tenant) == rows - 1

@@ -58,7 +58,15 @@ class TestGazetteerUpload:
         tenant = await make_tenant()
         api_key = tenant.api_key.key
         rows = [
-            account_row("F-1", lat=32.5027, lon=-117.00371),
+            account_row(
+                "F-1",
+                lat=32.5027,
+                lon=-117.00371,
+                postal_code=22000,
+                colonia="Zona Centro",
+                municipality="Tijuana",
+                state="Baja California",
+            ),
             located("G-1", "Del Valle", "Benito Juárez", "CDMX"),
             located("G-2", "", "Tijuana", "B.C."),
             located("G-3", "", "Cancún", "Q. Roo"),
@@ -124,6 +132,7 @@ class TestGazetteerUpload:
         assert nowhere["time_zone"] is None
         assert {w["column"] for w in warnings_on_row(report, 3)} == {
             "location",
+            "state",
             "time_zone",
         }
 
@@ -188,3 +197,32 @@ class TestNominatimUpload:
             w for w in warnings_on_row(report, 4) if w["column"] == "location"
         ]
         assert "HTTP 500" in location_warning["message"]
+
+
+class TestFileCoordinatesChecked:
+    async def test_foreign_point_geocoded_instead(self, ingest_client):
+        tenant = await make_tenant()
+        api_key = tenant.api_key.key
+        rows = [
+            account_row(
+                "NY-1",
+                lat=40.7,
+                lon=-74.0,
+                colonia="Del Valle",
+                municipality="Benito Juárez",
+                state="CDMX",
+            ),
+            account_row("NA-1", state="Narnia"),
+        ]
+
+        report = await upload_rows(ingest_client, api_key, rows)
+
+        foreign = " ".join(e["message"] for e in warnings_on_row(report, 2))
+        assert "40.70000, -74.00000 are outside Mexico" in foreign
+        account = await stored(ingest_client, api_key, "NY-1")
+        assert account["time_zone"] == "America/Mexico_City"
+        assert account["location_source"] == "gazetteer"
+        assert 19 < account["location"]["lat"] < 20
+        narnia = " ".join(e["message"] for e in warnings_on_row(report, 3))
+        assert "'Narnia' is not a Mexican state" in narnia
+        assert "Jalisco" in narnia

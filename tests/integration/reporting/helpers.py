@@ -68,7 +68,7 @@ async def provision_tenant(reporting: httpx.AsyncClient) -> CreatedTenant:
     return tenant
 
 
-async def wait_consumed(timeout_seconds: float = 30.0) -> None:
+async def wait_consumed(timeout_seconds: float = 60.0) -> None:
     """Wait until reporting's consumer group has committed every published event."""
     settings = ServiceSettings()
     group = settings.topic(READ_MODEL_GROUP)

@@ -169,3 +169,54 @@ class TestNames:
     def test_spaces_collapsed_accents_composed(self):
         decomposed = "  Jose\u0301   Nun\u0303ez\u00a0 "
         assert as_text(decomposed) == "Jos\u00e9 Nu\u00f1ez"
+
+
+class TestCompetingColumns:
+    def test_specific_synonym_wins(self):
+        columns = map_columns(
+            ["Cuenta", "Nombre", "Nombre del Titular", "Saldo", "Saldo Vencido"]
+        )
+
+        assert columns.fields["balance_overdue"] == 4
+        assert columns.fields["debtor_name"] == 2
+        assert columns.extras == {"Nombre": 1, "Saldo": 3}
+
+    def test_notice_names_both_and_mapping(self):
+        columns = map_columns(["Cuenta", "Nombre", "Saldo", "Saldo Vencido"])
+
+        assert len(columns.notices) == 1
+        notice = columns.notices[0]
+        assert "'Saldo Vencido' (D)" in notice
+        assert "'Saldo' (C)" in notice
+        assert "'Saldo Vencido' was used" in notice
+        assert '{"Saldo": "balance_overdue"}' in notice
+
+    def test_mapping_overrides_rank(self):
+        columns = map_columns(
+            ["Cuenta", "Nombre", "Saldo", "Saldo Vencido"],
+            {"Saldo": "balance_overdue"},
+        )
+
+        assert columns.fields["balance_overdue"] == 2
+        assert columns.notices == []
+
+    def test_repeated_header_no_notice(self):
+        columns = map_columns(["Cuenta", "Nombre", "Teléfono", "Teléfono"])
+
+        assert columns.notices == []
+
+
+def test_competing_notice_reaches_report():
+    content = (
+        "Cuenta,NUM_CUENTA,Nombre,Nombre del Titular,Saldo,Saldo Vencido\n"
+        "A1,A1,Ana,Ana López,1000,250\n"
+    ).encode()
+
+    parsed = parse_file(content, max_rows=10)
+
+    account = parsed.rows[0].account
+    assert account.balance_overdue == Decimal("250.00")
+    assert account.debtor_name == "Ana López"
+    assert any("'Saldo' (E)" in notice for notice in parsed.notices)
+    assert any("'Nombre' (C)" in notice for notice in parsed.notices)
+    assert any("'NUM_CUENTA' (B)" in notice for notice in parsed.notices)

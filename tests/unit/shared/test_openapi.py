@@ -52,3 +52,36 @@ class TestOpenApiDocument:
 
     def test_validation_error_schema_not_advertised(self, name: str):
         assert "HTTPValidationError" not in json.dumps(self.document(name))
+
+
+def test_shared_status_lists_every_problem():
+    responses = ingest_app().openapi()["paths"]["/uploads"]["post"]["responses"]
+
+    description = responses["422"]["description"]
+
+    assert "unreadable-upload" in description
+    assert "invalid-column-mapping" in description
+    schema = responses["422"]["content"]["application/problem+json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/Problem"}
+
+
+def test_duplicate_payment_documented():
+    responses = ingest_app().openapi()["paths"]["/payments"]["post"]["responses"]
+
+    assert "201" in responses
+    assert "already reported" in responses["200"]["description"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("post", "/uploads"), ("post", "/payments/file"), ("patch", "/accounts/{ref}")],
+)
+def test_body_routes_declare_413(method: str, path: str):
+    paths = ingest_app().openapi()["paths"]
+    operation = next(
+        operations[method]
+        for name, operations in paths.items()
+        if name.split("{")[0] == path.split("{")[0] and method in operations
+    )
+
+    assert "payload-too-large" in operation["responses"]["413"]["description"]

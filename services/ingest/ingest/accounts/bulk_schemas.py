@@ -6,6 +6,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ingest.uploads.schemas import OnError
+from shared.schemas import RequestModel
 
 MAX_BULK_ACCOUNTS = 10_000
 
@@ -49,7 +50,7 @@ class BulkAccount(BaseModel):
     )
 
 
-class BulkRequest(BaseModel):
+class BulkRequest(RequestModel):
     accounts: list[BulkAccount] = Field(
         description=f"At most {MAX_BULK_ACCOUNTS} accounts per call."
     )

@@ -23,6 +23,9 @@ from shared.errors import (
 )
 from shared.idempotency import IdempotencyKeyReusedError
 
+# Far above any tenant's portfolio, and well inside PostgreSQL's bigint.
+MAX_OFFSET = 10_000_000
+
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 
 
@@ -41,7 +44,10 @@ async def list_accounts(
     tenant: CurrentTenant,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[
+        int,
+        Query(ge=0, le=MAX_OFFSET, description=f"Accounts to skip, 0 to {MAX_OFFSET}."),
+    ] = 0,
     q: Annotated[str | None, Query(max_length=200)] = None,
     state: Annotated[list[str] | None, Query()] = None,
     municipality: Annotated[list[str] | None, Query()] = None,

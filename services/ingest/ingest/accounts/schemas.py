@@ -12,6 +12,7 @@ from shared.events.payloads import (
     LocationPrecision,
     LocationSource,
 )
+from shared.schemas import RequestModel, free_text
 
 Tag = Annotated[
     str, StringConstraints(min_length=1, max_length=50, pattern=r"^[^\x00]+$")
@@ -26,12 +27,12 @@ class FlagReason(StrEnum):
     OTHER = "other"
 
 
-class Flag(BaseModel):
+class Flag(RequestModel):
     reason: FlagReason
-    note: str | None = Field(default=None, max_length=500)
+    note: free_text(500) | None = None
 
 
-class AccountPatch(BaseModel):
+class AccountPatch(RequestModel):
     """Fields to change; a flag set to null clears it, an omitted field stays."""
 
     tags: list[Tag] | None = Field(
@@ -45,8 +46,8 @@ class AccountPatch(BaseModel):
     )
 
 
-class RecallRequest(BaseModel):
-    note: str | None = Field(default=None, max_length=500)
+class RecallRequest(RequestModel):
+    note: free_text(500) | None = None
 
 
 class AccountOut(BaseModel):
@@ -72,7 +73,9 @@ class AccountOut(BaseModel):
     tags: list[str]
     do_not_visit_reason: FlagReason | None
     do_not_contact_reason: FlagReason | None
-    flag_note: str | None
+    do_not_visit_note: str | None = None
+    do_not_contact_note: str | None = None
+    recall_note: str | None = None
     recalled_at: datetime | None
     last_visit_outcome: str | None
     last_visited_at: datetime | None

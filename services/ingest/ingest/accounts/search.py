@@ -44,6 +44,8 @@ class AccountSearch:
 
 def search_conditions(search: AccountSearch) -> list[ColumnElement[bool]]:
     """Return the WHERE conditions of a search, or raise UnprocessableError."""
+    if search.q is not None and "\x00" in search.q:
+        raise UnprocessableError("q contains a NUL character (\\x00); remove it")
     conditions = selection_filters(_as_selection(search), datetime.now(UTC))
     if search.q is not None and search.q.strip():
         pattern = f"%{_escape_like(search.q.strip())}%"

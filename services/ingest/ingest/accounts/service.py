@@ -85,9 +85,9 @@ async def update_account(
     for flag in ("do_not_visit", "do_not_contact"):
         if flag in patch.model_fields_set:
             value = getattr(patch, flag)
+            # Setting a flag replaces its note; clearing it clears the note.
             changes[f"{flag}_reason"] = value.reason.value if value else None
-            if value is not None and value.note is not None:
-                changes["flag_note"] = value.note
+            changes[f"{flag}_note"] = value.note if value else None
     withdrawal = None
     if patch.do_not_contact is not None:
         withdrawal = WithdrawalReason.DO_NOT_CONTACT
@@ -131,7 +131,7 @@ async def recall_account(
         await repository.mark_recalled(session, account_id)
         if request.note is not None:
             await repository.update_account(
-                session, account_id, {"flag_note": request.note}
+                session, account_id, {"recall_note": request.note}
             )
         await _withdraw_account(
             runtime, session, account_id, WithdrawalReason.ACCOUNT_RECALLED
@@ -195,7 +195,9 @@ def account_out(row: Any) -> AccountOut:
         tags=account.tags or [],
         do_not_visit_reason=account.do_not_visit_reason,
         do_not_contact_reason=account.do_not_contact_reason,
-        flag_note=account.flag_note,
+        do_not_visit_note=account.do_not_visit_note,
+        do_not_contact_note=account.do_not_contact_note,
+        recall_note=account.recall_note,
         recalled_at=account.recalled_at,
         last_visit_outcome=account.last_visit_outcome,
         last_visited_at=account.last_visited_at,

@@ -8,9 +8,10 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from shared.events.payloads import ObjectiveKind
+from shared.schemas import RequestModel, free_text, required_text
 
 MAX_QUESTIONS_BYTES = 32 * 1024
 # Keywords the server would evaluate on every agent's submission. Regular
@@ -26,11 +27,10 @@ E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 CLABE_WEIGHTS = ((3, 7, 1) * 6)[:17]
 
 
-class Objective(BaseModel):
+class Objective(RequestModel):
     kind: ObjectiveKind = Field(description="What the visit is for.")
-    details: str | None = Field(
+    details: free_text(2000) | None = Field(
         default=None,
-        max_length=2000,
         description="Free text for the agent; required when kind is `other`.",
     )
 
@@ -47,7 +47,7 @@ class Objective(BaseModel):
         return (self.details or "").strip() or self.kind.value.replace("_", " ")
 
 
-class DownPaymentIn(BaseModel):
+class DownPaymentIn(RequestModel):
     amount: Decimal | None = Field(default=None, gt=0, max_digits=14, decimal_places=2)
     percent_of_balance: Decimal | None = Field(default=None, gt=0, le=100)
 
@@ -61,7 +61,7 @@ class DownPaymentIn(BaseModel):
         return self
 
 
-class NegotiationIn(BaseModel):
+class NegotiationIn(RequestModel):
     max_discount_pct: Decimal = Field(ge=0, le=100)
     installment_counts: list[int] = Field(default_factory=list, max_length=24)
     min_down_payment: DownPaymentIn | None = None
@@ -93,10 +93,10 @@ class NegotiationIn(BaseModel):
         return value
 
 
-class PaymentReferenceIn(BaseModel):
-    bank: str = Field(min_length=1, max_length=100)
+class PaymentReferenceIn(RequestModel):
+    bank: required_text(100)
     clabe: str | None = Field(default=None, description="18-digit CLABE account.")
-    reference: str | None = Field(default=None, min_length=1, max_length=100)
+    reference: required_text(100) | None = None
 
     @field_validator("clabe")
     @classmethod
@@ -132,9 +132,9 @@ def clabe_control_digit(first_17: str) -> int:
     return (10 - total % 10) % 10
 
 
-class CreditorIn(BaseModel):
-    creditor_name: str = Field(min_length=1, max_length=200)
-    agency_name: str | None = Field(default=None, min_length=1, max_length=200)
+class CreditorIn(RequestModel):
+    creditor_name: required_text(200)
+    agency_name: required_text(200) | None = None
     phone: str | None = Field(default=None, description="E.164, e.g. +525512345678.")
     payment: PaymentReferenceIn | None = None
 

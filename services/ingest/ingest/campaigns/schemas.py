@@ -6,7 +6,6 @@ from uuid import UUID
 from pydantic import (
     BaseModel,
     Field,
-    StringConstraints,
     field_validator,
     model_validator,
 )
@@ -18,18 +17,19 @@ from ingest.campaigns.brief import (
     validate_questions,
 )
 from shared.events.payloads import Money, ObjectiveKind, PersonMet
+from shared.schemas import RequestModel, required_text
 
 MAX_SELECTED_KEYS = 100_000
 MAX_FILTER_VALUES = 1_000
 
-AccountKey = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+AccountKey = required_text(100)
+FilterValue = required_text(200)
 FilterValues = Annotated[
     list[FilterValue] | None, Field(default=None, max_length=MAX_FILTER_VALUES)
 ]
 
 
-class Selection(BaseModel):
+class Selection(RequestModel):
     """The accounts a campaign visits: a list of account keys or ids, or filters.
 
     Filters combine with AND; a list filter matches any of its values.
@@ -94,10 +94,10 @@ class Selection(BaseModel):
         return self
 
 
-class CampaignCreate(BaseModel):
+class CampaignCreate(RequestModel):
     """A draft campaign; `objective` may be plain text, read as kind `other`."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: required_text(200)
     objective: Objective
     questions: dict[str, Any] = Field(
         description=(

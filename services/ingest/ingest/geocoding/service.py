@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest.geocoding.base import AddressQuery, GeocodeOutcome, Geocoder, GeoResult
-from ingest.geocoding.gazetteer import GazetteerGeocoder
+from ingest.geocoding.crosscheck import (
+    CoordinateCheck,
+    NearestPlace,
+    check_coordinates,
+    unknown_state_warning,
+)
+from ingest.geocoding.gazetteer import GazetteerGeocoder, packaged_index
 from ingest.geocoding.nominatim import NominatimGeocoder
 from ingest.geocoding.timezones import zone_at, zone_for_address
 from ingest.settings import IngestSettings
@@ -79,7 +85,11 @@ def build_locator(
             max_requests_per_batch=settings.nominatim_max_requests_per_upload,
         )
         geocoder = FallbackGeocoder(nominatim, gazetteer)
-    return AccountLocator(geocoder, file_precision=settings.file_location_precision)
+    return AccountLocator(
+        geocoder,
+        file_precision=settings.file_location_precision,
+        keep_foreign_coordinates=settings.foreign_coordinates == "keep",
+    )
 
 
 class AccountLocator:
@@ -88,9 +98,12 @@ class AccountLocator:
         geocoder: Geocoder,
         *,
         file_precision: LocationPrecision = LocationPrecision.ROOFTOP,
+        keep_foreign_coordinates: bool = False,
     ) -> None:
         self._geocoder = geocoder
         self._file_precision = file_precision
+        self._keep_foreign = keep_foreign_coordinates
+        self._places: NearestPlace | None = None
 
     async def locate(self, parsed: ParsedFile) -> dict[str, Placement]:
         """Return a placement per account key, and add warnings to the rows.
@@ -105,9 +118,20 @@ class AccountLocator:
 
         results: dict[str, GeoResult | None] = {}
         to_geocode: list[tuple[str, AddressQuery]] = []
+        # The grid and the time-zone polygons are CPU work, off the event loop.
+        checks = await asyncio.to_thread(self._check_file_points, rows)
         for key, row in rows.items():
             account = _account(row)
-            if account.latitude is not None and account.longitude is not None:
+            state_warning = unknown_state_warning(account.state)
+            if state_warning:
+                _warn(row, state_warning, column="state", value=account.state)
+            check = checks.get(key)
+            if check is not None:
+                for warning in check.warnings:
+                    point = f"{account.latitude}, {account.longitude}"
+                    _warn(row, warning, column="latitude", value=point)
+            if check is not None and check.usable:
+                assert account.latitude is not None and account.longitude is not None
                 results[key] = GeoResult(
                     account.latitude,
                     account.longitude,
@@ -128,6 +152,25 @@ class AccountLocator:
 
         # Time-zone boundaries are polygons: CPU work, off the event loop.
         return await asyncio.to_thread(_with_time_zones, rows, results)
+
+    def _check_file_points(
+        self, rows: dict[str, ParsedRow]
+    ) -> dict[str, CoordinateCheck]:
+        checks: dict[str, CoordinateCheck] = {}
+        for key, row in rows.items():
+            account = _account(row)
+            if account.latitude is None or account.longitude is None:
+                continue
+            if self._places is None:
+                self._places = NearestPlace(packaged_index())
+            checks[key] = check_coordinates(
+                account.latitude,
+                account.longitude,
+                account.state,
+                self._places,
+                keep_foreign=self._keep_foreign,
+            )
+        return checks
 
 
 def _with_time_zones(

@@ -3,10 +3,11 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from ingest.uploads.columns import FIELD_NAMES
+from shared.schemas import RequestModel, free_text
 
 
-class ColumnMappingIn(BaseModel):
-    mapping: dict[str, str] = Field(
+class ColumnMappingIn(RequestModel):
+    mapping: dict[free_text(500), free_text(100)] = Field(
         description=(
             "Header as it appears in the file -> account field, for example "
             '{"Núm. Cliente Banco": "account_key"}. Fields: ' + ", ".join(FIELD_NAMES)

@@ -3,6 +3,7 @@
 import csv
 import io
 import uuid
+from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
@@ -10,12 +11,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.payments import service
 from ingest.payments.schemas import PaymentFileReport, PaymentIn, PaymentRowError
+from ingest.uploads.dates import parse_date
+from ingest.uploads.normalize import ValueProblem, parse_money
 from shared.errors import AppError, UnprocessableError
 from shared.runtime import ServiceRuntime
 
 COLUMNS = ("account_key", "account_id", "amount", "currency", "paid_on", "reference")
 REQUIRED = ("amount", "paid_on", "reference")
 MAX_ERRORS_SHOWN = 1_000
+# Rows per insert statement and transaction: 8 parameters a row stays far
+# below asyncpg's limit of 32,767 parameters per statement.
+BATCH_ROWS = 1_000
+# Only used to recognise a currency code written next to an amount.
+DEFAULT_CURRENCY = "MXN"
 SNIFF_CHARS = 4096
 
 
@@ -70,28 +78,42 @@ async def report_file(
     tenant_id: uuid.UUID,
     rows: list[tuple[int, dict[str, Any]]],
 ) -> PaymentFileReport:
-    """Report every valid row in one transaction; invalid rows go to the report."""
+    """Report every valid row; invalid rows go to the report with their line.
+
+    Rows are stored BATCH_ROWS at a time, each batch in its own transaction.
+    A file sent again after a failure half way reports the stored rows as
+    duplicates, because a reference is one payment per account.
+    """
     errors: list[PaymentRowError] = []
+    valid: list[tuple[int, PaymentIn]] = []
+    today = date.today()
+    for line, values in rows:
+        request = _row_request(line, values, today=today, errors=errors)
+        if request is not None:
+            valid.append((line, request))
+
     created = duplicates = 0
-    async with session.begin():
-        for line, values in rows:
-            try:
-                request = PaymentIn.model_validate(values)
-            except ValidationError as error:
-                errors.extend(_row_errors(line, error))
-                continue
-            try:
-                reported = await service.report_payment(
-                    runtime, session, tenant_id=tenant_id, request=request
-                )
-            except AppError as error:
+    for start in range(0, len(valid), BATCH_ROWS):
+        batch = valid[start : start + BATCH_ROWS]
+        async with session.begin():
+            outcomes = await service.report_payments(
+                runtime,
+                session,
+                tenant_id=tenant_id,
+                requests=[request for _, request in batch],
+            )
+        runtime.relay.notify()
+        for (line, _), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, AppError):
                 errors.append(
-                    PaymentRowError(row=line, column=None, message=error.detail)
+                    PaymentRowError(row=line, column=None, message=outcome.detail)
                 )
-                continue
-            created += reported.created
-            duplicates += not reported.created
-    runtime.relay.notify()
+            elif outcome.created:
+                created += 1
+            else:
+                duplicates += 1
+
+    errors.sort(key=lambda error: error.row)
     invalid = len({error.row for error in errors})
     return PaymentFileReport(
         rows_total=len(rows),
@@ -100,6 +122,45 @@ async def report_file(
         rows_invalid=invalid,
         errors=errors[:MAX_ERRORS_SHOWN],
     )
+
+
+def _row_request(
+    line: int, values: dict[str, Any], *, today: date, errors: list[PaymentRowError]
+) -> PaymentIn | None:
+    """Validate one row, reading amounts and dates as portfolio files write them."""
+    problems: list[PaymentRowError] = []
+    for column, value in values.items():
+        if "\x00" in value:
+            problems.append(
+                PaymentRowError(
+                    row=line,
+                    column=column,
+                    message=f"{column} contains a NUL character (\\x00); remove it",
+                )
+            )
+    if problems:
+        errors.extend(problems)
+        return None
+    values = dict(values)
+    try:
+        if "amount" in values:
+            values["amount"] = parse_money(
+                values["amount"], currency=values.get("currency") or DEFAULT_CURRENCY
+            )
+    except ValueProblem as problem:
+        errors.append(PaymentRowError(row=line, column="amount", message=str(problem)))
+        return None
+    try:
+        if "paid_on" in values:
+            values["paid_on"] = parse_date(values["paid_on"], today=today)
+    except ValueProblem as problem:
+        errors.append(PaymentRowError(row=line, column="paid_on", message=str(problem)))
+        return None
+    try:
+        return PaymentIn.model_validate(values)
+    except ValidationError as error:
+        errors.extend(_row_errors(line, error))
+        return None
 
 
 def _row_errors(line: int, error: ValidationError) -> list[PaymentRowError]:

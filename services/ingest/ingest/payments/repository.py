@@ -1,7 +1,7 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,3 +52,59 @@ async def get_by_reference(
             Payment.reference == reference,
         )
     )
+
+
+async def find_accounts(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    account_keys: list[str],
+    account_ids: list[uuid.UUID],
+) -> list[Any]:
+    """Return id, key and currency of the tenant's accounts named by key or id."""
+    query = select(Account.account_id, Account.account_key, Account.currency).where(
+        Account.tenant_id == tenant_id,
+        or_(
+            Account.account_key.in_(account_keys),
+            Account.account_id.in_(account_ids),
+        ),
+    )
+    return list((await session.execute(query)).all())
+
+
+async def insert_payments(
+    session: AsyncSession, rows: list[dict[str, Any]]
+) -> set[uuid.UUID]:
+    """Insert the payments in one statement; return the ids actually inserted.
+
+    A row whose reference is already on its account is skipped.
+    """
+    if not rows:
+        return set()
+    inserted = await session.execute(
+        insert(Payment)
+        .values(rows)
+        .on_conflict_do_nothing(
+            index_elements=[Payment.tenant_id, Payment.account_id, Payment.reference]
+        )
+        .returning(Payment.payment_id)
+    )
+    return set(inserted.scalars())
+
+
+async def get_by_references(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    pairs: list[tuple[uuid.UUID, str]],
+) -> dict[tuple[uuid.UUID, str], Payment]:
+    """Return the stored payments for (account id, reference) pairs."""
+    if not pairs:
+        return {}
+    found = await session.scalars(
+        select(Payment).where(
+            Payment.tenant_id == tenant_id,
+            tuple_(Payment.account_id, Payment.reference).in_(pairs),
+        )
+    )
+    return {(payment.account_id, payment.reference): payment for payment in found}

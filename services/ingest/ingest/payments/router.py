@@ -18,12 +18,21 @@ router = APIRouter(prefix="/payments", tags=["payments"])
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Report a payment; a reference already reported returns that payment",
-    responses=problem_responses(
-        UnauthorizedError,
-        service.UnknownAccountError,
-        service.PaymentReferenceReusedError,
-        IdempotencyKeyReusedError,
-    ),
+    responses={
+        200: {
+            "model": PaymentOut,
+            "description": (
+                "The reference was already reported for this account; the body "
+                "is the payment stored the first time."
+            ),
+        },
+        **problem_responses(
+            UnauthorizedError,
+            service.UnknownAccountError,
+            service.PaymentReferenceReusedError,
+            IdempotencyKeyReusedError,
+        ),
+    },
 )
 async def report_payment(
     body: PaymentIn,
@@ -59,7 +68,8 @@ async def report_payment(
     summary="Report payments from a CSV file",
     description=(
         "A UTF-8 CSV with the columns account_key (or account_id), amount, "
-        "currency (optional), paid_on (YYYY-MM-DD) and reference. Valid rows "
+        "currency (optional), paid_on (YYYY-MM-DD or DD/MM/YYYY) and reference; "
+        "amounts may be written 1234.56, 1,234.56 or 1.234,56. Valid rows "
         "are stored even when other rows fail; the report lists each failure "
         "with its line number."
     ),

@@ -4,20 +4,20 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from shared.schemas import RequestModel, required_text
 
-class PaymentIn(BaseModel):
+
+class PaymentIn(RequestModel):
     """A payment the debtor made to the creditor, named by its bank reference."""
 
-    account_key: str | None = Field(default=None, min_length=1, max_length=100)
+    account_key: required_text(100) | None = None
     account_id: UUID | None = None
     amount: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
     currency: str | None = Field(
         default=None, pattern=r"^[A-Z]{3}$", description="Defaults to the account's."
     )
     paid_on: date
-    reference: str = Field(
-        min_length=1,
-        max_length=100,
+    reference: required_text(100) = Field(
         description="Bank reference; one reference per account is one payment.",
     )
 
@@ -36,13 +36,6 @@ class PaymentIn(BaseModel):
                 "once they are made"
             )
         return value
-
-    @field_validator("reference")
-    @classmethod
-    def no_nul(cls, value: str) -> str:
-        if "\x00" in value:
-            raise ValueError("reference contains a NUL character; remove it")
-        return value.strip()
 
 
 class PaymentOut(BaseModel):

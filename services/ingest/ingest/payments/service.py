@@ -3,13 +3,14 @@
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.payments import repository
 from ingest.payments.schemas import PaymentIn, PaymentOut
-from shared.errors import ConflictError, UnprocessableError
+from shared.errors import AppError, ConflictError, UnprocessableError
 from shared.events.payloads import Money, PaymentReported
 from shared.runtime import ServiceRuntime
 
@@ -52,11 +53,7 @@ async def report_payment(
         account_id=request.account_id,
     )
     if account is None:
-        name = request.account_key or str(request.account_id)
-        raise UnknownAccountError(
-            f"account {name!r} not found; upload the account first or fix the "
-            "account_key or account_id"
-        )
+        raise _unknown_account(request)
     currency = request.currency or account.currency
     now = datetime.now(UTC)
     payment_id = uuid.uuid4()
@@ -78,44 +75,179 @@ async def report_payment(
         reference=request.reference,
     )
     assert stored is not None
-    if not created and (stored.amount, stored.currency, stored.paid_on) != (
+    if not created:
+        _check_same_payment(stored, request, currency, account.account_key)
+    if created:
+        await _emit_reported(
+            runtime,
+            session,
+            tenant_id=tenant_id,
+            payment_id=payment_id,
+            account=account,
+            request=request,
+            currency=currency,
+            reported_at=now,
+        )
+    payment = _payment_out(stored, account_key=account.account_key)
+    return Reported(payment=payment, created=created)
+
+
+async def report_payments(
+    runtime: ServiceRuntime,
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    requests: list[PaymentIn],
+) -> list[Reported | AppError]:
+    """Store and emit a batch of payments with one insert, in the caller's transaction.
+
+    Returns one outcome per request, in order: the payment, or the error that
+    `report_payment` would raise for it. A reference that appears twice in
+    the batch is one payment, as it is across calls.
+    """
+    accounts = await repository.find_accounts(
+        session,
+        tenant_id=tenant_id,
+        account_keys=[r.account_key for r in requests if r.account_key is not None],
+        account_ids=[r.account_id for r in requests if r.account_id is not None],
+    )
+    by_key = {account.account_key: account for account in accounts}
+    by_id = {account.account_id: account for account in accounts}
+    now = datetime.now(UTC)
+
+    resolved: list[tuple[PaymentIn, Any, str] | AppError] = []
+    new_rows: dict[tuple[uuid.UUID, str], dict[str, Any]] = {}
+    for request in requests:
+        account = (
+            by_id.get(request.account_id)
+            if request.account_id is not None
+            else by_key.get(request.account_key)
+        )
+        if account is None:
+            resolved.append(_unknown_account(request))
+            continue
+        currency = request.currency or account.currency
+        resolved.append((request, account, currency))
+        new_rows.setdefault(
+            (account.account_id, request.reference),
+            {
+                "payment_id": uuid.uuid4(),
+                "tenant_id": tenant_id,
+                "account_id": account.account_id,
+                "amount": request.amount,
+                "currency": currency,
+                "paid_on": request.paid_on,
+                "reference": request.reference,
+                "created_at": now,
+            },
+        )
+
+    inserted = await repository.insert_payments(session, list(new_rows.values()))
+    stored = await repository.get_by_references(
+        session, tenant_id=tenant_id, pairs=list(new_rows)
+    )
+    outcomes: list[Reported | AppError] = []
+    for item in resolved:
+        if isinstance(item, AppError):
+            outcomes.append(item)
+            continue
+        request, account, currency = item
+        payment = stored[(account.account_id, request.reference)]
+        created = payment.payment_id in inserted
+        # Only the first request of a reference inserts; the rest are repeats.
+        inserted.discard(payment.payment_id)
+        if created:
+            # NOTE: each event is still one outbox INSERT through add_event; a
+            # 5,000-row file takes about 1.3 ms a row on a local PostgreSQL,
+            # most of it probably here, until the outbox takes a batch.
+            await _emit_reported(
+                runtime,
+                session,
+                tenant_id=tenant_id,
+                payment_id=payment.payment_id,
+                account=account,
+                request=request,
+                currency=currency,
+                reported_at=now,
+            )
+        else:
+            try:
+                _check_same_payment(payment, request, currency, account.account_key)
+            except PaymentReferenceReusedError as error:
+                outcomes.append(error)
+                continue
+        outcomes.append(
+            Reported(
+                payment=_payment_out(payment, account_key=account.account_key),
+                created=created,
+            )
+        )
+    return outcomes
+
+
+def _unknown_account(request: PaymentIn) -> UnknownAccountError:
+    name = request.account_key or str(request.account_id)
+    return UnknownAccountError(
+        f"account {name!r} not found; upload the account first or fix the "
+        "account_key or account_id"
+    )
+
+
+def _check_same_payment(
+    stored: Any, request: PaymentIn, currency: str, account_key: str
+) -> None:
+    if (stored.amount, stored.currency, stored.paid_on) != (
         request.amount,
         currency,
         request.paid_on,
     ):
         raise PaymentReferenceReusedError(
             f"payment reference {request.reference!r} was already reported for "
-            f"account {account.account_key!r} with amount {stored.amount} "
+            f"account {account_key!r} with amount {stored.amount} "
             f"{stored.currency} paid on {stored.paid_on.isoformat()}; a different "
             "payment needs a new reference"
         )
-    if created:
-        await runtime.emit(
-            session,
-            PaymentReported(
-                tenant_id=tenant_id,
-                payment_id=payment_id,
-                account_id=account.account_id,
-                account_key=account.account_key,
-                amount=Money(amount=request.amount, currency=currency),
-                paid_on=request.paid_on,
-                reference=request.reference,
-                reported_at=now,
-            ),
-        )
-        log.info(
-            "payment.reported",
-            payment_id=str(payment_id),
-            account_id=str(account.account_id),
-        )
-    payment = PaymentOut(
+
+
+async def _emit_reported(
+    runtime: ServiceRuntime,
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    payment_id: uuid.UUID,
+    account: Any,
+    request: PaymentIn,
+    currency: str,
+    reported_at: datetime,
+) -> None:
+    await runtime.emit(
+        session,
+        PaymentReported(
+            tenant_id=tenant_id,
+            payment_id=payment_id,
+            account_id=account.account_id,
+            account_key=account.account_key,
+            amount=Money(amount=request.amount, currency=currency),
+            paid_on=request.paid_on,
+            reference=request.reference,
+            reported_at=reported_at,
+        ),
+    )
+    log.info(
+        "payment.reported",
+        payment_id=str(payment_id),
+        account_id=str(account.account_id),
+    )
+
+
+def _payment_out(stored: Any, *, account_key: str) -> PaymentOut:
+    return PaymentOut(
         payment_id=stored.payment_id,
-        account_id=account.account_id,
-        account_key=account.account_key,
+        account_id=stored.account_id,
+        account_key=account_key,
         amount=stored.amount,
         currency=stored.currency,
         paid_on=stored.paid_on,
         reference=stored.reference,
         created_at=stored.created_at,
     )
-    return Reported(payment=payment, created=created)

@@ -1,11 +1,13 @@
-from pydantic import BaseModel, Field
+from pydantic import ConfigDict, Field
+
+from shared.schemas import RequestModel
 
 DEFAULT_REVISIT_DELAY_SECONDS = 24 * 3600
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_MAX_VISITS_PER_WEEK = 2
 
 
-class VisitPolicyIn(BaseModel):
+class VisitPolicyIn(RequestModel):
     revisit_delay_seconds: int = Field(
         default=DEFAULT_REVISIT_DELAY_SECONDS,
         ge=1,
@@ -29,4 +31,4 @@ class VisitPolicyIn(BaseModel):
 
 
 class VisitPolicyOut(VisitPolicyIn):
-    pass
+    model_config = ConfigDict(extra="ignore")

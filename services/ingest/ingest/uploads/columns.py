@@ -12,6 +12,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+# Each field's synonyms go from the most specific to the least: when two
+# columns match one field, the one whose header comes first here is used.
 FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
     # The client's own account id, which is the account key when a file has it.
     "account_key": (
@@ -46,10 +48,10 @@ FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
     "debtor_name": (
         "nombre del titular",
         "nombre titular",
-        "titular",
-        "nombre",
         "nombre completo",
         "nombre del cliente",
+        "titular",
+        "nombre",
         "cliente",
         "deudor",
         "acreditado",
@@ -58,9 +60,9 @@ FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
         "saldo vencido",
         "monto vencido",
         "importe vencido",
+        "adeudo",
         "saldo",
         "saldo total",
-        "adeudo",
     ),
     "days_past_due": ("dias de atraso", "dias atraso", "dias vencidos", "dpd"),
     "street": ("calle", "domicilio", "direccion", "calle y numero"),
@@ -128,6 +130,11 @@ _LOOKUP = {
     for field_name, synonyms in FIELD_SYNONYMS.items()
     for synonym in synonyms
 }
+_RANK = {
+    synonym: rank
+    for synonyms in FIELD_SYNONYMS.values()
+    for rank, synonym in enumerate(synonyms)
+}
 
 
 def normalize_header(header: object) -> str:
@@ -164,6 +171,7 @@ class ColumnMap:
     extras: dict[str, int] = field(default_factory=dict)
     renamed: list[RenamedColumn] = field(default_factory=list)
     headers: dict[int, str] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
 
     def missing_required(self) -> list[str]:
         missing = []
@@ -186,8 +194,10 @@ def map_columns(
 ) -> ColumnMap:
     """Match each header to a field; `mapping` (header -> field) wins over synonyms.
 
-    The first column wins for a field named twice. A repeated header (two
-    `Teléfono` columns) is kept apart as `telefono_2`, never collapsed.
+    When several columns match one field by synonym, the most specific
+    synonym wins (`Saldo Vencido` over `Saldo`), then the first column, and
+    a notice names the columns. A repeated header (two `Teléfono` columns)
+    is kept apart as `telefono_2`, never collapsed.
     """
     chosen = {normalize_header(k): v for k, v in (mapping or {}).items()}
     column_map = ColumnMap()
@@ -198,15 +208,38 @@ def map_columns(
         if field_name is not None and field_name not in column_map.fields:
             column_map.fields[field_name] = index
     taken = set(column_map.fields.values())
+    candidates: dict[str, list[int]] = {}
     for index, label in labels.items():
-        field_name = _LOOKUP.get(normalize_header(label))
-        if index in taken or normalize_header(label) in chosen:
+        normalized = normalize_header(label)
+        field_name = _LOOKUP.get(normalized)
+        if index in taken or normalized in chosen or field_name is None:
             continue
-        if field_name is not None and field_name not in column_map.fields:
-            column_map.fields[field_name] = index
-            taken.add(index)
+        candidates.setdefault(field_name, []).append(index)
+    for field_name, indexes in candidates.items():
+        if field_name in column_map.fields:
+            continue
+        best = min(indexes, key=lambda i: (_RANK[normalize_header(labels[i])], i))
+        column_map.fields[field_name] = best
+        taken.add(best)
+        column_map.notices.extend(
+            _competing_notice(field_name, labels, best, other)
+            for other in indexes
+            if normalize_header(labels[other]) != normalize_header(labels[best])
+        )
     _name_extras(column_map, labels, taken)
     return column_map
+
+
+def _competing_notice(
+    field_name: str, labels: dict[int, str], used: int, other: int
+) -> str:
+    return (
+        f"columns '{labels[used]}' ({column_letter(used)}) and '{labels[other]}' "
+        f"({column_letter(other)}) both match {field_name}; '{labels[used]}' was "
+        f"used and '{labels[other]}' kept as an extra attribute. To use "
+        f"'{labels[other]}' instead, send the mapping "
+        f'{{"{labels[other]}": "{field_name}"}}'
+    )
 
 
 def _name_extras(

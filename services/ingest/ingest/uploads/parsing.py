@@ -189,7 +189,9 @@ def parse_file(
         date1904=sheet.scan.date1904,
         formulas_without_value=sheet.scan.formulas_without_value,
     )
-    parsed = ParsedFile(file_format, columns, header_index + 1, [])
+    parsed = ParsedFile(
+        file_format, columns, header_index + 1, [], notices=columns.notices
+    )
     _parse_data_rows(rows, header_index, context, parsed, progress)
     if not parsed.rows:
         raise UnreadableFileError(

@@ -3,7 +3,9 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.schemas import RequestModel
 
 
 class RowErrorOut(BaseModel):
@@ -78,14 +80,14 @@ class UploadPage(BaseModel):
     )
 
 
-class UploadSettingsIn(BaseModel):
+class UploadSettingsIn(RequestModel):
     on_error: OnError = Field(
         description="Policy for uploads that do not send `on_error` themselves."
     )
 
 
 class UploadSettingsOut(UploadSettingsIn):
-    pass
+    model_config = ConfigDict(extra="ignore")
 
 
 class UploadOut(UploadSummaryOut):

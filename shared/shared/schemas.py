@@ -1,0 +1,88 @@
+"""Request body building blocks: unknown fields and blank or NUL text rejected."""
+
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    StringConstraints,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+
+class RequestModel(BaseModel):
+    """A request body that rejects fields it does not define.
+
+    A misspelt field (`municipality` for `municipalities`) would otherwise be
+    dropped without a word and the request would do something else than meant.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def reject_unknown_fields(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or cls.model_config.get("extra") != "forbid":
+            return data
+        valid = _accepted_names(cls)
+        unknown = [str(name) for name in data if name not in valid]
+        if unknown:
+            raise PydanticCustomError(
+                "extra_forbidden",
+                "unknown field {unknown}; the valid fields are {valid}; check the "
+                "spelling or remove it",
+                {"unknown": ", ".join(unknown), "valid": ", ".join(sorted(valid))},
+            )
+        return data
+
+
+def _accepted_names(model: type[BaseModel]) -> set[str]:
+    names: set[str] = set()
+    for name, field in model.model_fields.items():
+        if field.alias:
+            names.add(field.alias)
+        if not field.alias or model.model_config.get("populate_by_name"):
+            names.add(name)
+    return names
+
+
+def _reject_nul(value: str, info: ValidationInfo) -> str:
+    # PostgreSQL text cannot store NUL, so it is rejected here with the field
+    # name instead of failing later in the database.
+    if "\x00" in value:
+        raise PydanticCustomError(
+            "nul_character",
+            "{field} contains a NUL character (\\x00); remove it",
+            {"field": info.field_name or "the value"},
+        )
+    return value
+
+
+def _trim_required(value: str, info: ValidationInfo) -> str:
+    value = _reject_nul(value, info).strip()
+    if not value:
+        raise PydanticCustomError(
+            "empty_text",
+            "{field} is empty after trimming spaces; give a value",
+            {"field": info.field_name or "the value"},
+        )
+    return value
+
+
+def required_text(max_length: int) -> Any:
+    """A required string, trimmed, that must not be empty or hold a NUL."""
+    return Annotated[
+        str,
+        StringConstraints(max_length=max_length),
+        AfterValidator(_trim_required),
+    ]
+
+
+def free_text(max_length: int) -> Any:
+    """An optional note or label: any text up to `max_length`, without NUL."""
+    return Annotated[
+        str, StringConstraints(max_length=max_length), AfterValidator(_reject_nul)
+    ]
