@@ -147,6 +147,7 @@ async def report_payments(
         session, tenant_id=tenant_id, pairs=list(new_rows)
     )
     outcomes: list[Reported | AppError] = []
+    events: list[PaymentReported] = []
     for item in resolved:
         if isinstance(item, AppError):
             outcomes.append(item)
@@ -157,18 +158,15 @@ async def report_payments(
         # Only the first request of a reference inserts; the rest are repeats.
         inserted.discard(payment.payment_id)
         if created:
-            # NOTE: each event is still one outbox INSERT through add_event; a
-            # 5,000-row file takes about 1.3 ms a row on a local PostgreSQL,
-            # most of it probably here, until the outbox takes a batch.
-            await _emit_reported(
-                runtime,
-                session,
-                tenant_id=tenant_id,
-                payment_id=payment.payment_id,
-                account=account,
-                request=request,
-                currency=currency,
-                reported_at=now,
+            events.append(
+                _reported_event(
+                    tenant_id=tenant_id,
+                    payment_id=payment.payment_id,
+                    account=account,
+                    request=request,
+                    currency=currency,
+                    reported_at=now,
+                )
             )
         else:
             try:
@@ -182,6 +180,9 @@ async def report_payments(
                 created=created,
             )
         )
+    # One COPY into the outbox for the batch, instead of an INSERT a payment.
+    await runtime.emit_many(session, events)
+    log.info("payments.reported", count=len(events))
     return outcomes
 
 
@@ -209,6 +210,27 @@ def _check_same_payment(
         )
 
 
+def _reported_event(
+    *,
+    tenant_id: uuid.UUID,
+    payment_id: uuid.UUID,
+    account: Any,
+    request: PaymentIn,
+    currency: str,
+    reported_at: datetime,
+) -> PaymentReported:
+    return PaymentReported(
+        tenant_id=tenant_id,
+        payment_id=payment_id,
+        account_id=account.account_id,
+        account_key=account.account_key,
+        amount=Money(amount=request.amount, currency=currency),
+        paid_on=request.paid_on,
+        reference=request.reference,
+        reported_at=reported_at,
+    )
+
+
 async def _emit_reported(
     runtime: ServiceRuntime,
     session: AsyncSession,
@@ -222,14 +244,12 @@ async def _emit_reported(
 ) -> None:
     await runtime.emit(
         session,
-        PaymentReported(
+        _reported_event(
             tenant_id=tenant_id,
             payment_id=payment_id,
-            account_id=account.account_id,
-            account_key=account.account_key,
-            amount=Money(amount=request.amount, currency=currency),
-            paid_on=request.paid_on,
-            reference=request.reference,
+            account=account,
+            request=request,
+            currency=currency,
             reported_at=reported_at,
         ),
     )
