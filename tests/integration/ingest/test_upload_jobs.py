@@ -384,3 +384,24 @@ class TestHostileWorkbooks:
         assert listed.json()["items"] == []
         stored = await client.get("/accounts/X-1", headers={"X-API-Key": api_key})
         assert stored.status_code == 404
+
+    @pytest.mark.parametrize(
+        ("content", "expected"),
+        [
+            (hostile_files.unreferenced_cells_on_last_row, "cell CV1048576"),
+            (hostile_files.unreferenced_cells_past_last_column, "cell GS3"),
+            (lambda: hostile_files.long_inline_string(40_000), "cell B3"),
+            (lambda: hostile_files.long_shared_string(40_000), "shared string 7"),
+        ],
+    )
+    async def test_oversized_cell_rejected_storing_nothing(
+        self, client, api_key, content, expected
+    ):
+        response = await post_file(client, api_key, content())
+
+        assert response.status_code == 422, response.text
+        assert expected in response.json()["detail"]
+        listed = await client.get("/uploads", headers={"X-API-Key": api_key})
+        assert listed.json()["items"] == []
+        stored = await client.get("/accounts/R-1", headers={"X-API-Key": api_key})
+        assert stored.status_code == 404

@@ -3,7 +3,14 @@ import io
 import pytest
 import xlsxwriter
 
+from ingest.uploads.extent import (
+    MAX_CELL_CHARACTERS,
+    MAX_CELL_XML_BYTES,
+    WorkbookTooLargeError,
+    _check_sheet,
+)
 from ingest.uploads.parsing import UnreadableFileError, parse_file
+from tests.fixtures import hostile_files
 from tests.fixtures.portfolios import HEADERS, account_row, csv_bytes, xlsx_bytes
 
 
@@ -79,3 +86,65 @@ class TestHostileFiles:
     def test_damaged_zip_is_unreadable(self):
         with pytest.raises(UnreadableFileError, match="damaged"):
             parse_file(b"PK\x03\x04garbage", max_rows=10)
+
+
+class TestWorkbookExtent:
+    def test_unreferenced_cells_on_last_row(self):
+        with pytest.raises(UnreadableFileError, match=r"cell CV1048576 .*row 1048576"):
+            parse_file(hostile_files.unreferenced_cells_on_last_row(), max_rows=1000)
+
+    def test_unreferenced_cells_past_last_column(self):
+        with pytest.raises(UnreadableFileError, match=r"cell GS3 .*column 201"):
+            parse_file(
+                hostile_files.unreferenced_cells_past_last_column(), max_rows=1000
+            )
+
+    def test_unreferenced_row_follows_previous(self):
+        # Rows may reach 1000 + 20 header rows + 1000 blank rows.
+        content = hostile_files.unreferenced_row_below(2020)
+        with pytest.raises(UnreadableFileError, match=r"cell A2021 .*row 2021"):
+            parse_file(content, max_rows=1000)
+
+    def test_value_past_row_limit_is_named(self):
+        content = hostile_files.value_on_row(300_000)
+        with pytest.raises(UnreadableFileError, match=r"cell A300000 .*row 300000"):
+            parse_file(content, max_rows=100_000)
+
+
+class TestLongCellText:
+    def test_long_inline_string_is_named(self):
+        content = hostile_files.long_inline_string(MAX_CELL_CHARACTERS + 1)
+        with pytest.raises(UnreadableFileError, match=r"cell B3 .*32,768") as raised:
+            parse_file(content, max_rows=100)
+        assert "32,767" in str(raised.value)
+
+    def test_inline_string_at_limit_is_read(self):
+        content = hostile_files.long_inline_string(MAX_CELL_CHARACTERS)
+        parsed = parse_file(content, max_rows=100)
+        assert parsed.rows[1].row_number == 3
+
+    def test_long_rich_text_is_named(self):
+        content = hostile_files.long_rich_text_inline_string(5, 7000)
+        with pytest.raises(UnreadableFileError, match=r"cell B3 .*35,000"):
+            parse_file(content, max_rows=100)
+
+    def test_long_shared_string_is_named(self):
+        content = hostile_files.long_shared_string(MAX_CELL_CHARACTERS + 1)
+        with pytest.raises(UnreadableFileError, match=r"shared string 7 .*32,768"):
+            parse_file(content, max_rows=100)
+
+    def test_shared_string_entities_count_once(self):
+        content = hostile_files.long_shared_string(MAX_CELL_CHARACTERS)
+        parsed = parse_file(content, max_rows=100)
+        assert parsed.rows[0].row_number == 2
+
+    def test_unclosed_cell_is_rejected_while_streaming(self):
+        xml = (
+            b'<worksheet><sheetData><row r="1"><c r="A1"><v>1</v></c>'
+            b'<c r="B1" t="inlineStr"><is><t>' + b"A" * (4 * 1024 * 1024)
+        )
+        stream = io.BytesIO(xml)
+        with pytest.raises(WorkbookTooLargeError, match=r"cell B1 .*more than 32,767"):
+            _check_sheet(stream, max_rows=100, chunk_bytes=64 * 1024)
+        # The scan stops soon after the limit, without reading the rest.
+        assert stream.tell() < MAX_CELL_XML_BYTES + 2 * 64 * 1024
