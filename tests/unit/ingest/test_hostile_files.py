@@ -72,9 +72,26 @@ class TestHostileFiles:
         with pytest.raises(UnreadableFileError, match="no data rows"):
             parse_file(csv_bytes([]), max_rows=10)
 
-    def test_nul_anywhere_is_binary(self):
-        content = csv_bytes([account_row("A1")]) + b"x" * 5000 + b"\x00"
+    def test_many_nuls_are_binary(self):
+        content = csv_bytes([account_row("A1")]) + b"x" * 5000 + b"\x00" * 101
         with pytest.raises(UnreadableFileError, match="binary"):
+            parse_file(content, max_rows=10)
+
+    def test_nul_in_first_bytes_is_binary(self):
+        content = b"\x00" + csv_bytes([account_row("A1")])
+        with pytest.raises(UnreadableFileError, match="binary"):
+            parse_file(content, max_rows=10)
+
+    @pytest.mark.parametrize(
+        "content",
+        [
+            hostile_files.utf16_csv(bom=True),
+            hostile_files.utf16_csv(bom=False),
+            hostile_files.utf16_csv(bom=False, encoding="utf-16-be"),
+        ],
+    )
+    def test_utf16_is_named(self, content: bytes):
+        with pytest.raises(UnreadableFileError, match="UTF-16 is not supported"):
             parse_file(content, max_rows=10)
 
     def test_utf8_with_one_bad_byte_keeps_headers(self):
@@ -148,3 +165,49 @@ class TestLongCellText:
             _check_sheet(stream, max_rows=100, chunk_bytes=64 * 1024)
         # The scan stops soon after the limit, without reading the rest.
         assert stream.tell() < MAX_CELL_XML_BYTES + 2 * 64 * 1024
+
+
+class TestCsvBadCells:
+    def test_nul_in_cell_rejects_only_row(self):
+        parsed = parse_file(
+            hostile_files.csv_with_bad_cell("Ana\x00Pérez"), max_rows=10
+        )
+        assert [row.row_number for row in parsed.rows] == [2, 3, 4]
+        assert parsed.rows[0].account is not None
+        assert parsed.rows[1].account is None
+        assert parsed.rows[1].issues[0].column == "debtor_name"
+        assert "NUL" in parsed.rows[1].issues[0].message
+        assert parsed.rows[2].account is not None
+
+    def test_huge_cell_rejects_only_row(self):
+        parsed = parse_file(
+            hostile_files.csv_with_bad_cell("x" * 1_000_000), max_rows=10
+        )
+        assert [row.row_number for row in parsed.rows] == [2, 3, 4]
+        assert parsed.rows[0].account is not None
+        assert parsed.rows[1].account is None
+        assert parsed.rows[1].issues[0].column == "debtor_name"
+        assert "131,072 characters" in parsed.rows[1].issues[0].message
+        assert parsed.rows[2].account is not None
+        assert parsed.rows[2].account.account_key == "C-3"
+
+    def test_huge_last_row_is_kept(self):
+        content = csv_bytes([account_row("A1"), account_row("B2", name="x" * 200_000)])
+        parsed = parse_file(content, max_rows=10)
+        assert [row.row_number for row in parsed.rows] == [2, 3]
+        assert parsed.rows[1].account is None
+
+
+class TestCsvColumnLimit:
+    def test_wide_header_is_rejected(self):
+        with pytest.raises(UnreadableFileError, match=r"row 1 has 3002 columns.*200"):
+            parse_file(hostile_files.wide_csv(3000), max_rows=10)
+
+    def test_columns_at_limit_are_read(self):
+        parsed = parse_file(hostile_files.wide_csv(198), max_rows=10)
+        assert parsed.rows[0].account is not None
+
+    def test_trailing_empty_fields_pass(self):
+        content = csv_bytes([account_row("A1")]).replace(b"\r\n", b"," * 300 + b"\r\n")
+        parsed = parse_file(content, max_rows=10)
+        assert parsed.rows[0].account is not None
