@@ -442,3 +442,16 @@ class TestHostileCsv:
 
         assert response.status_code == 422, response.text
         assert expected in response.json()["detail"]
+
+    async def test_totals_like_key_is_stored(self, client, api_key):
+        response = await post_file(
+            client, api_key, hostile_files.totals_like_keys_csv()
+        )
+
+        assert response.status_code == 201, response.text
+        assert response.json()["rows_valid"] == 2
+        skipped = [row["row"] for row in response.json()["skipped_rows"]]
+        assert skipped == [4, 5, 6, 7]
+        stored = await client.get("/accounts/TOTAL 2", headers={"X-API-Key": api_key})
+        assert stored.status_code == 200
+        assert stored.json()["debtor_name"] == "Ana López"

@@ -211,3 +211,14 @@ class TestCsvColumnLimit:
         content = csv_bytes([account_row("A1")]).replace(b"\r\n", b"," * 300 + b"\r\n")
         parsed = parse_file(content, max_rows=10)
         assert parsed.rows[0].account is not None
+
+
+class TestTotalsRows:
+    def test_totals_like_keys_stay_accounts(self):
+        parsed = parse_file(hostile_files.totals_like_keys_csv(), max_rows=10)
+        keys = [row.account.account_key for row in parsed.rows if row.account]
+        assert keys == ["TOTAL 2", "Suma-7"]
+
+    def test_totals_labels_are_skipped(self):
+        parsed = parse_file(hostile_files.totals_like_keys_csv(), max_rows=10)
+        assert [skipped.row_number for skipped in parsed.skipped] == [4, 5, 6, 7]

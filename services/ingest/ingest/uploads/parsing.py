@@ -38,6 +38,11 @@ MAX_BLANK_RUN_NOTICES = 20
 # A label such as `Total`, `TOTAL GENERAL`, `Totales` or `Suma` marks a
 # totals row, not an account.
 _TOTALS_LABEL = re.compile(r"^(total|totales|gran total|subtotal|suma|sumas)\b")
+# A key that is only a label. A key that starts with one, such as `TOTAL 2`,
+# marks a totals row only when the row has no name.
+_TOTALS_KEY = re.compile(
+    r"^(total|totales|total general|gran total|subtotal|suma|sumas|suma total)$"
+)
 
 _NUMBER_TEXT = re.compile(r"^\s*\$?\s*-?[\d.,]+\s*$")
 
@@ -285,9 +290,15 @@ def _totals_reason(
     key = row[key_index] if key_index < len(row) else None
     name_index = columns.fields["debtor_name"]
     name = row[name_index] if name_index < len(row) else None
-    # A label counts in any cell of a row without a key, but only as the key
-    # itself in a row with one, so most rows check only their key.
-    labelled = row if is_blank(key) else [key]
+    # A label counts in any cell of a row without a key. In a row with a key
+    # it counts only as the key, and only when the key is nothing but a label
+    # or the row has no name, so `TOTAL 2` with a name stays an account.
+    if is_blank(key):
+        labelled = row
+    elif isinstance(key, str) and _TOTALS_KEY.match(normalize_header(key)):
+        labelled = [key]
+    else:
+        labelled = [key] if is_blank(name) else []
     for cell in labelled:
         if isinstance(cell, str) and _TOTALS_LABEL.match(normalize_header(cell)):
             return f"totals row ('{cell.strip()[:50]}'), not an account"
