@@ -455,3 +455,18 @@ class TestHostileCsv:
         stored = await client.get("/accounts/TOTAL 2", headers={"X-API-Key": api_key})
         assert stored.status_code == 200
         assert stored.json()["debtor_name"] == "Ana López"
+
+    async def test_look_alike_keys_are_duplicates(self, client, api_key):
+        response = await post_file(client, api_key, hostile_files.look_alike_keys_csv())
+
+        assert response.status_code == 201, response.text
+        assert response.json()["rows_valid"] == 1
+        errors = [
+            issue for issue in response.json()["errors"] if issue["severity"] == "error"
+        ]
+        assert [error["row"] for error in errors] == [3, 4, 5, 6]
+        assert all("row 2" in error["message"] for error in errors)
+        assert "when case is ignored" in errors[-1]["message"]
+        stored = await client.get("/accounts/Z1", headers={"X-API-Key": api_key})
+        assert stored.status_code == 200
+        assert stored.json()["debtor_name"] == "Ana López"

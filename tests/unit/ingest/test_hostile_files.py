@@ -222,3 +222,22 @@ class TestTotalsRows:
     def test_totals_labels_are_skipped(self):
         parsed = parse_file(hostile_files.totals_like_keys_csv(), max_rows=10)
         assert [skipped.row_number for skipped in parsed.skipped] == [4, 5, 6, 7]
+
+
+class TestInvisibleCharacters:
+    def test_keys_are_cleaned_and_normalized(self):
+        parsed = parse_file(hostile_files.look_alike_keys_csv(), max_rows=10)
+        keys = [row.account.account_key for row in parsed.rows if row.account]
+        assert keys == ["Z1", "Z1", "Z1", "Z1", "z1"]
+
+    def test_name_is_cleaned(self):
+        parsed = parse_file(hostile_files.look_alike_keys_csv(), max_rows=10)
+        assert parsed.rows[0].account is not None
+        assert parsed.rows[0].account.debtor_name == "Ana López"
+
+    def test_removal_is_a_warning_naming_row(self):
+        parsed = parse_file(hostile_files.look_alike_keys_csv(), max_rows=10)
+        [issue] = parsed.rows[1].issues
+        assert issue.severity == "warning"
+        assert "row 3" in issue.message
+        assert "account_key, debtor_name" in issue.message

@@ -74,6 +74,20 @@ class AccountRow:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+# Zero-width characters and Unicode bidirectional controls: invisible in a
+# spreadsheet, but they make `Z1` and `Z\u200b1` two different account keys.
+_INVISIBLE = re.compile(
+    "[\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+
+
+def strip_invisible(value: str) -> str:
+    """Return `value` without zero-width characters and bidi controls."""
+    if value.isascii():
+        return value
+    return _INVISIBLE.sub("", value)
+
+
 def is_blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 

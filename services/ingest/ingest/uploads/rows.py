@@ -1,6 +1,7 @@
 """Turn one data row into an account, or into the issues that stop it."""
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -22,6 +23,7 @@ from ingest.uploads.normalize import (
     parse_money,
     parse_phone,
     parse_postal_code,
+    strip_invisible,
 )
 from ingest.uploads.postal_codes import postal_code_problem
 
@@ -88,15 +90,22 @@ class ParsedRow:
 
 def parse_row(row: list[object], context: RowContext, *, row_number: int) -> ParsedRow:
     columns = context.columns
+    row, invisible_issue = _without_invisible(row, columns, row_number)
 
     def cell(name: str) -> object:
         index = columns.fields.get(name)
         return row[index] if index is not None and index < len(row) else None
 
     issues = _formula_issues(row_number, context)
+    if invisible_issue is not None:
+        issues.append(invisible_issue)
     key = _required_text(
         cell(columns.key_field()), "account_key", KEY_MAX_CHARS, issues
     )
+    if key is not None and not key.isascii():
+        # NFKC turns full-width `Ｚ1` into `Z1`, so the same key typed with
+        # another keyboard layout names the same account.
+        key = unicodedata.normalize("NFKC", key)
     name = _required_text(cell("debtor_name"), "debtor_name", NAME_MAX_CHARS, issues)
     account = AccountRow(account_key=key or "", debtor_name=name or "")
     _set_credit_number(account, cell, issues)
@@ -108,6 +117,36 @@ def parse_row(row: list[object], context: RowContext, *, row_number: int) -> Par
     account.extra = _extras(row, columns, issues)
     rejected = any(issue.severity == "error" for issue in issues)
     return ParsedRow(row_number, None if rejected else account, issues)
+
+
+def _without_invisible(
+    row: list[object], columns: ColumnMap, row_number: int
+) -> tuple[list[object], RowIssue | None]:
+    """Remove zero-width characters and bidi controls from the row's text cells.
+
+    Return the cleaned row and a warning that names the columns changed.
+    """
+    changed: list[int] = []
+    cleaned = row
+    for index, value in enumerate(row):
+        if not isinstance(value, str) or value.isascii():
+            continue
+        stripped = strip_invisible(value)
+        if stripped != value:
+            if cleaned is row:
+                cleaned = list(row)
+            cleaned[index] = stripped
+            changed.append(index)
+    if not changed:
+        return row, None
+    names = {index: name for name, index in columns.fields.items()}
+    names |= {index: name for name, index in columns.extras.items()}
+    changed_names = [names.get(index, column_letter(index)) for index in changed]
+    message = (
+        f"row {row_number}: removed invisible characters (zero-width or "
+        f"bidirectional controls) from {', '.join(changed_names)}"
+    )
+    return cleaned, RowIssue(changed_names[0], None, message, severity="warning")
 
 
 def _formula_issues(row_number: int, context: RowContext) -> list[RowIssue]:
