@@ -72,6 +72,10 @@ class AccountRow:
     last_payment_date: date | None = None
     birth_date: date | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Fields whose stored value an upload keeps: their column is missing
+    # from the file, or their cell failed with a warning. `location` stands
+    # for the coordinates.
+    kept_fields: set[str] = field(default_factory=set)
 
 
 # Zero-width characters and Unicode bidirectional controls: invisible in a

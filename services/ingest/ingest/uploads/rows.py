@@ -65,6 +65,18 @@ TEXT_FIELDS = {
     "address_references": 500,
 }
 KEY_MAX_CHARS = 100
+# Optional fields whose stored value stays when the file lacks their column.
+KEEPABLE_FIELDS = (
+    "credit_number",
+    "balance_overdue",
+    "days_past_due",
+    *TEXT_FIELDS,
+    "postal_code",
+    "phone",
+    "last_payment_date",
+    "birth_date",
+)
+_LEFT_OUT = "; the value was left out and any stored value is kept"
 NAME_MAX_CHARS = 300
 MAX_EXTRA_CHARS = 2_000
 
@@ -115,6 +127,7 @@ def parse_row(row: list[object], context: RowContext, *, row_number: int) -> Par
     _set_dates(account, cell, context, issues)
     _set_location(account, cell, issues)
     account.extra = _extras(row, columns, issues)
+    account.kept_fields = _kept_fields(columns, issues)
     rejected = any(issue.severity == "error" for issue in issues)
     return ParsedRow(row_number, None if rejected else account, issues)
 
@@ -341,6 +354,23 @@ def _shown(value: object) -> str:
 
 
 def _warning(column: str, value: object, problem: ValueProblem) -> RowIssue:
-    return RowIssue(
-        column, _shown(value), f"{problem}; the value was left out", severity="warning"
-    )
+    return RowIssue(column, _shown(value), f"{problem}{_LEFT_OUT}", severity="warning")
+
+
+def _kept_fields(columns: ColumnMap, issues: list[RowIssue]) -> set[str]:
+    """Name the fields whose stored value the upload keeps.
+
+    Those are the fields without a column in the file and those whose cell
+    failed with a warning. `location` stands for the coordinates.
+    """
+    kept = {name for name in KEEPABLE_FIELDS if name not in columns.fields}
+    left_out = {
+        issue.column
+        for issue in issues
+        if issue.severity == "warning" and issue.message.endswith(_LEFT_OUT)
+    }
+    kept |= left_out & set(KEEPABLE_FIELDS)
+    coordinates = ("latitude", "longitude")
+    if "latitude" in left_out or any(n not in columns.fields for n in coordinates):
+        kept.add("location")
+    return kept
