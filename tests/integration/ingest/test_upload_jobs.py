@@ -384,3 +384,89 @@ class TestHostileWorkbooks:
         assert listed.json()["items"] == []
         stored = await client.get("/accounts/X-1", headers={"X-API-Key": api_key})
         assert stored.status_code == 404
+
+    @pytest.mark.parametrize(
+        ("content", "expected"),
+        [
+            (hostile_files.unreferenced_cells_on_last_row, "cell CV1048576"),
+            (hostile_files.unreferenced_cells_past_last_column, "cell GS3"),
+            (lambda: hostile_files.long_inline_string(40_000), "cell B3"),
+            (lambda: hostile_files.long_shared_string(40_000), "shared string 7"),
+        ],
+    )
+    async def test_oversized_cell_rejected_storing_nothing(
+        self, client, api_key, content, expected
+    ):
+        response = await post_file(client, api_key, content())
+
+        assert response.status_code == 422, response.text
+        assert expected in response.json()["detail"]
+        listed = await client.get("/uploads", headers={"X-API-Key": api_key})
+        assert listed.json()["items"] == []
+        stored = await client.get("/accounts/R-1", headers={"X-API-Key": api_key})
+        assert stored.status_code == 404
+
+
+class TestHostileCsv:
+    @pytest.mark.parametrize(
+        ("name", "expected"), [("Ana\x00Pérez", "NUL"), ("x" * 1_000_000, "131,072")]
+    )
+    async def test_bad_cell_rejects_only_its_row(self, client, api_key, name, expected):
+        response = await post_file(
+            client, api_key, hostile_files.csv_with_bad_cell(name)
+        )
+
+        assert response.status_code == 201, response.text
+        assert response.json()["rows_valid"] == 2
+        assert response.json()["rows_invalid"] == 1
+        [error] = [
+            issue for issue in response.json()["errors"] if issue["severity"] == "error"
+        ]
+        assert error["row"] == 3
+        assert error["column"] == "debtor_name"
+        assert expected in error["message"]
+        headers = {"X-API-Key": api_key}
+        for key, status in [("C-1", 200), ("C-2", 404), ("C-3", 200)]:
+            stored = await client.get(f"/accounts/{key}", headers=headers)
+            assert stored.status_code == status, key
+
+    @pytest.mark.parametrize(
+        ("content", "expected"),
+        [
+            (hostile_files.wide_csv(3000), "200 columns"),
+            (hostile_files.utf16_csv(bom=True), "UTF-16 is not supported"),
+        ],
+    )
+    async def test_unreadable_csv_is_422(self, client, api_key, content, expected):
+        response = await post_file(client, api_key, content)
+
+        assert response.status_code == 422, response.text
+        assert expected in response.json()["detail"]
+
+    async def test_totals_like_key_is_stored(self, client, api_key):
+        response = await post_file(
+            client, api_key, hostile_files.totals_like_keys_csv()
+        )
+
+        assert response.status_code == 201, response.text
+        assert response.json()["rows_valid"] == 2
+        skipped = [row["row"] for row in response.json()["skipped_rows"]]
+        assert skipped == [4, 5, 6, 7]
+        stored = await client.get("/accounts/TOTAL 2", headers={"X-API-Key": api_key})
+        assert stored.status_code == 200
+        assert stored.json()["debtor_name"] == "Ana López"
+
+    async def test_look_alike_keys_are_duplicates(self, client, api_key):
+        response = await post_file(client, api_key, hostile_files.look_alike_keys_csv())
+
+        assert response.status_code == 201, response.text
+        assert response.json()["rows_valid"] == 1
+        errors = [
+            issue for issue in response.json()["errors"] if issue["severity"] == "error"
+        ]
+        assert [error["row"] for error in errors] == [3, 4, 5, 6]
+        assert all("row 2" in error["message"] for error in errors)
+        assert "when case is ignored" in errors[-1]["message"]
+        stored = await client.get("/accounts/Z1", headers={"X-API-Key": api_key})
+        assert stored.status_code == 200
+        assert stored.json()["debtor_name"] == "Ana López"

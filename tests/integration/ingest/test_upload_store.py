@@ -17,6 +17,7 @@ from shared.db import create_engine, create_sessionmaker
 from shared.events import topics
 from shared.events.payloads import AccountUpserted, Address, GeoPoint, Money
 from shared.outbox import add_event, add_events
+from tests.fixtures import hostile_files
 from tests.fixtures.apps import running_app
 from tests.fixtures.events import read_events
 from tests.fixtures.portfolios import account_row, csv_bytes, xlsx_bytes
@@ -366,3 +367,109 @@ class TestOutboxRows:
             single.pop(column)
             bulk.pop(column)
         assert single == bulk
+
+
+class TestPartialReupload:
+    async def test_absent_columns_keep_stored_values(self, ingest_client, tenant):
+        key = tenant.api_key.key
+        headers = {"X-API-Key": key}
+        await upload(ingest_client, key, hostile_files.full_account_csv("OW1"), "a.csv")
+        before = (await ingest_client.get("/accounts/OW1", headers=headers)).json()
+        second = await upload(
+            ingest_client, key, hostile_files.short_account_csv("OW1"), "b.csv"
+        )
+        after = (await ingest_client.get("/accounts/OW1", headers=headers)).json()
+
+        assert second["accounts_updated"] == 1
+        assert after["balance_overdue"] == "1600.00"
+        assert after["phone"] == before["phone"] == "+525512345678"
+        assert after["birth_date"] == "1985-06-15"
+        assert after["days_past_due"] == 45
+        assert after["address"]["street"] == "Av. Insurgentes Sur 1234"
+        assert after["address"]["postal_code"] == "03100"
+        assert after["extra"] == before["extra"]
+        assert after["location"] == before["location"]
+        assert after["location_source"] == "file"
+        [event] = await read_events(
+            topics.ACCOUNTS,
+            count=1,
+            where=lambda e: e.data["upload_id"] == second["upload_id"],
+        )
+        assert event.data["phone"] == "+525512345678"
+        assert event.data["address"]["street"] == "Av. Insurgentes Sur 1234"
+        assert event.data["location_source"] == "file"
+
+    async def test_history_shows_only_merged_changes(self, ingest_client, tenant):
+        key = tenant.api_key.key
+        headers = {"X-API-Key": key}
+        await upload(ingest_client, key, hostile_files.full_account_csv("OW2"), "a.csv")
+        await upload(
+            ingest_client, key, hostile_files.short_account_csv("OW2"), "b.csv"
+        )
+        history = await ingest_client.get("/accounts/OW2/history", headers=headers)
+
+        assert history.status_code == 200, history.text
+        changed = [set(entry["changes"]) for entry in history.json()["items"]]
+        assert {"balance_overdue"} in changed
+        assert not any("phone" in fields for fields in changed)
+
+    async def test_bad_phone_keeps_stored_phone(self, ingest_client, tenant):
+        key = tenant.api_key.key
+        headers = {"X-API-Key": key}
+        await upload(ingest_client, key, hostile_files.full_account_csv("OW3"), "a.csv")
+        second = await upload(
+            ingest_client,
+            key,
+            hostile_files.short_account_csv("OW3", phone="123"),
+            "b.csv",
+        )
+        after = (await ingest_client.get("/accounts/OW3", headers=headers)).json()
+
+        assert after["phone"] == "+525512345678"
+        [warning] = [e for e in second["errors"] if e["column"] == "phone"]
+        assert "stored value is kept" in warning["message"]
+
+    async def test_empty_cell_clears_stored_value(self, ingest_client, tenant):
+        key = tenant.api_key.key
+        headers = {"X-API-Key": key}
+        await upload(ingest_client, key, hostile_files.full_account_csv("OW4"), "a.csv")
+        await upload(
+            ingest_client,
+            key,
+            hostile_files.short_account_csv("OW4", phone=""),
+            "b.csv",
+        )
+        after = (await ingest_client.get("/accounts/OW4", headers=headers)).json()
+
+        assert after["phone"] is None
+        assert after["birth_date"] == "1985-06-15"
+
+    async def test_extras_merge(self, ingest_client, tenant):
+        key = tenant.api_key.key
+        headers = {"X-API-Key": key}
+        await upload(ingest_client, key, hostile_files.full_account_csv("OW5"), "a.csv")
+        before = (await ingest_client.get("/accounts/OW5", headers=headers)).json()
+        await upload(
+            ingest_client,
+            key,
+            hostile_files.short_account_csv("OW5", notes="Llamar tarde"),
+            "b.csv",
+        )
+        after = (await ingest_client.get("/accounts/OW5", headers=headers)).json()
+
+        assert after["extra"] == {**before["extra"], "Notas": "Llamar tarde"}
+
+    async def test_changed_address_replaces_file_location(self, ingest_client, tenant):
+        key = tenant.api_key.key
+        headers = {"X-API-Key": key}
+        await upload(ingest_client, key, hostile_files.full_account_csv("OW6"), "a.csv")
+        await upload(
+            ingest_client,
+            key,
+            hostile_files.short_account_csv("OW6", colonia="Narvarte Poniente"),
+            "b.csv",
+        )
+        after = (await ingest_client.get("/accounts/OW6", headers=headers)).json()
+
+        assert after["address"]["colonia"] == "Narvarte Poniente"
+        assert after["location_source"] != "file"

@@ -21,10 +21,19 @@ _REFERENCE = re.compile(r"^([A-Z]{1,3})(\d+)$")
 
 
 def reference_scan(xml: bytes, *, max_rows: int) -> set[tuple[int, int]]:
-    """Check each cell with ElementTree, the way the scan did before."""
+    """Check each cell with ElementTree, placing cells as calamine does.
+
+    A row without `r` is one below the previous row, and a cell without `r`
+    one column right of the previous cell in its row.
+    """
     missing: set[tuple[int, int]] = set()
-    for _, element in ElementTree.iterparse(io.BytesIO(xml)):
-        if element.tag.rsplit("}", 1)[-1] != "c":
+    row, column = 0, 0
+    for event, element in ElementTree.iterparse(io.BytesIO(xml), ("start", "end")):
+        tag = element.tag.rsplit("}", 1)[-1]
+        if event == "start" and tag == "row":
+            row = int(element.get("r") or row + 1)
+            column = 0
+        if event != "end" or tag != "c":
             continue
         children = {child.tag.rsplit("}", 1)[-1]: child for child in element}
         has_value = "is" in children or (
@@ -32,8 +41,9 @@ def reference_scan(xml: bytes, *, max_rows: int) -> set[tuple[int, int]]:
         )
         match = _REFERENCE.match(element.get("r") or "")
         if match is None:
-            continue
-        row, column = int(match.group(2)), column_number(match.group(1))
+            column += 1
+        else:
+            row, column = int(match.group(2)), column_number(match.group(1))
         if "f" in children and not has_value and row <= max_rows:
             missing.add((row, column))
             continue
@@ -67,23 +77,33 @@ cells = st.tuples(
     st.integers(1, MAX_ROWS + 20),
     st.sampled_from([1, 2, 27, MAX_COLUMNS, MAX_COLUMNS + 1, 703]),
     st.sampled_from(sorted(CELL_BODIES)),
+    # Whether the cell's `r` attribute is left out.
+    st.booleans(),
 )
 
 
-def sheet_xml(rows: dict[int, list[tuple[int, str]]], prefix: str) -> bytes:
+def sheet_xml(
+    rows: dict[int, list[tuple[int, str, bool]]],
+    prefix: str,
+    rows_without_reference: frozenset[int] = frozenset(),
+) -> bytes:
     p = f"{prefix}:" if prefix else ""
     namespace = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
     declaration = f'xmlns:{prefix}="{namespace}"' if prefix else f'xmlns="{namespace}"'
     parts = [f"<{p}worksheet {declaration}><{p}sheetData>"]
     for row_number in sorted(rows):
-        parts.append(f'<{p}row r="{row_number}">')
-        for column, kind in rows[row_number]:
+        if row_number in rows_without_reference:
+            parts.append(f"<{p}row>")
+        else:
+            parts.append(f'<{p}row r="{row_number}">')
+        for column, kind, unreferenced in rows[row_number]:
             reference = f"{column_letter(column - 1)}{row_number}"
+            attributes = ' s="1"' if unreferenced else f' r="{reference}" s="1"'
             body = CELL_BODIES[kind]
             if body is None:
-                parts.append(f'<{p}c r="{reference}" s="1"/>')
+                parts.append(f"<{p}c{attributes}/>")
             else:
-                parts.append(f'<{p}c r="{reference}" s="2">{body.format(p=p)}</{p}c>')
+                parts.append(f"<{p}c{attributes}>{body.format(p=p)}</{p}c>")
         parts.append(f"</{p}row>")
     parts.append(f"</{p}sheetData></{p}worksheet>")
     return "".join(parts).encode()
@@ -95,12 +115,15 @@ class TestSheetScan:
         cells=st.lists(cells, max_size=40),
         prefix=st.sampled_from(["", "x"]),
         chunk_bytes=st.integers(1, 400),
+        rows_without_reference=st.frozensets(st.integers(1, MAX_ROWS + 20)),
     )
-    def test_scan_equals_reference(self, cells, prefix, chunk_bytes):
-        rows: dict[int, list[tuple[int, str]]] = {}
-        for row, column, kind in cells:
-            rows.setdefault(row, []).append((column, kind))
-        xml = sheet_xml(rows, prefix)
+    def test_scan_equals_reference(
+        self, cells, prefix, chunk_bytes, rows_without_reference
+    ):
+        rows: dict[int, list[tuple[int, str, bool]]] = {}
+        for row, column, kind, unreferenced in cells:
+            rows.setdefault(row, []).append((column, kind, unreferenced))
+        xml = sheet_xml(rows, prefix, rows_without_reference)
 
         def fast(content: bytes) -> set[tuple[int, int]]:
             return _check_sheet(
@@ -125,7 +148,7 @@ class TestSheetScan:
             _check_sheet(io.BytesIO(xml), max_rows=MAX_ROWS)
 
     def test_formula_cell_split_across_reads(self):
-        xml = sheet_xml({3: [(3, "formula without value")]}, "")
+        xml = sheet_xml({3: [(3, "formula without value", False)]}, "")
         for chunk_bytes in range(1, len(xml) + 1):
             found = _check_sheet(
                 io.BytesIO(xml), max_rows=MAX_ROWS, chunk_bytes=chunk_bytes

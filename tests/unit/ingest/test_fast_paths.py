@@ -57,21 +57,41 @@ class TestPhoneFastPath:
 
 
 def reference_totals_reason(row: list[object], columns: ColumnMap) -> str | None:
-    """Look for a totals label in every cell, as the parser did before."""
+    """Look for a totals label in every cell of the row.
+
+    A key counts only when it is nothing but a label, or the row has no name.
+    """
     key_index = columns.fields[columns.key_field()]
     key = row[key_index] if key_index < len(row) else None
+    name_index = columns.fields["debtor_name"]
+    name = row[name_index] if name_index < len(row) else None
     for cell in row:
         if isinstance(cell, str) and _TOTALS_LABEL.match(normalize_header(cell)):
-            if is_blank(key) or cell is key:
+            key_is_label = cell is key and (
+                normalize_header(cell) in EXACT_TOTALS_LABELS or is_blank(name)
+            )
+            if is_blank(key) or key_is_label:
                 return f"totals row ('{cell.strip()[:50]}'), not an account"
     return None
+
+
+EXACT_TOTALS_LABELS = {
+    "total",
+    "totales",
+    "total general",
+    "gran total",
+    "subtotal",
+    "suma",
+    "sumas",
+    "suma total",
+}
 
 
 COLUMNS = map_columns(["Cuenta", "Nombre", "Saldo", "Notas"], None)
 cell_values = st.one_of(
     st.none(),
     st.sampled_from(["", " ", "Total", "TOTAL GENERAL", "Súma", "Subtotal", "C-1"]),
-    st.sampled_from(["Ana López", "totales:", "Totalmente", "sumas 2024"]),
+    st.sampled_from(["Ana López", "totales:", "Totalmente", "sumas 2024", "TOTAL 2"]),
     st.floats(allow_nan=False),
 )
 

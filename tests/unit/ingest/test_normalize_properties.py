@@ -55,6 +55,23 @@ class TestMoneyProperties:
     def test_excel_number_round_trips(self, amount: Decimal):
         assert parse_money(float(amount)) == amount
 
+    @given(st.integers(min_value=1_000_000, max_value=999_999_999_999))
+    def test_several_groups_round_trip(self, number: int):
+        english = f"{number:,}"
+        assert parse_money(english) == Decimal(number)
+        assert parse_money(english.replace(",", ".")) == Decimal(number)
+
+    @given(st.integers(min_value=1, max_value=999), st.integers(0, 999))
+    def test_one_group_of_three_is_ambiguous(self, head: int, tail: int):
+        for separator in (",", "."):
+            with pytest.raises(ValueProblem, match="ambiguous"):
+                parse_money(f"{head}{separator}{tail:03d}")
+
+    @given(amounts, st.integers(min_value=-5, max_value=5))
+    def test_exponent_rejected(self, amount: Decimal, exponent: int):
+        with pytest.raises(ValueProblem, match="exponent"):
+            parse_money(f"{amount}e{exponent}")
+
 
 class TestPostalCodeProperties:
     @given(st.integers(min_value=1000, max_value=99999))

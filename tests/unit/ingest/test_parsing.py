@@ -1,3 +1,4 @@
+import re
 from decimal import Decimal
 
 import pytest
@@ -7,6 +8,7 @@ from ingest.uploads.normalize import (
     ValueProblem,
     as_text,
     check_location,
+    parse_days,
     parse_money,
     parse_phone,
     parse_postal_code,
@@ -49,7 +51,8 @@ class TestValues:
             ("1,234.56", Decimal("1234.56")),
             ("$12,345.67", Decimal("12345.67")),
             ("1234,5", Decimal("1234.50")),
-            ("1,234", Decimal("1234.00")),
+            ("1,234,567", Decimal("1234567.00")),
+            ("1.234.567", Decimal("1234567.00")),
             (980.1, Decimal("980.10")),
         ],
     )
@@ -134,7 +137,32 @@ class TestParseFile:
 class TestAmbiguousMoney:
     def test_three_decimals_rejected(self):
         with pytest.raises(ValueProblem, match="at most two decimals"):
-            parse_money("1.234")
+            parse_money("1.2345")
+
+    @pytest.mark.parametrize("text", ["1,234", "1.234", "$12,345", "-1.234"])
+    def test_one_group_of_three_is_ambiguous(self, text: str):
+        with pytest.raises(ValueProblem, match=f"{re.escape(text)} is ambiguous"):
+            parse_money(text)
+
+    @pytest.mark.parametrize(
+        "text", ["1,23,456", "12,34.5", "1.234.56", "1,2345.6", "1.23,45,6"]
+    )
+    def test_malformed_grouping_rejected(self, text: str):
+        with pytest.raises(ValueProblem, match=f"{re.escape(text)} has malformed"):
+            parse_money(text)
+
+    @pytest.mark.parametrize("text", ["1e3", "1E3", "2.5e2"])
+    def test_exponent_amount_rejected(self, text: str):
+        with pytest.raises(ValueProblem, match=f"{text} is written with an exponent"):
+            parse_money(text)
+
+    @pytest.mark.parametrize("text", ["1e3", "4.5", "inf"])
+    def test_days_in_other_forms_rejected(self, text: str):
+        with pytest.raises(ValueProblem, match=f"not {text}"):
+            parse_days(text)
+
+    def test_days_with_zero_fraction_read(self):
+        assert parse_days("45.0") == 45
 
     def test_excel_float_rounded_to_cents(self):
         assert parse_money(12500.499999999) == Decimal("12500.50")

@@ -9,13 +9,50 @@ never copied into one string.
 import codecs
 import csv
 import io
+from collections.abc import Iterator
 
 from ingest.uploads.columns import header_score
+from ingest.uploads.extent import MAX_COLUMNS
 
 DELIMITERS = ";,\t|"
 SAMPLE_BYTES = 64 * 1024
 DECODE_CHUNK_BYTES = 1024 * 1024
 SAMPLE_ROWS = 20
+# A NUL in the first line (up to this many bytes), or more NULs than
+# MAX_NUL_BYTES in the file, marks a binary file. Text exported from Excel
+# has none, so a few further in are damaged cells.
+BINARY_PREFIX_BYTES = 1024
+MAX_NUL_BYTES = 100
+# Bytes checked for UTF-16 without a byte-order mark, where every other byte
+# of ASCII text is NUL.
+UTF16_SAMPLE_BYTES = 256
+
+
+class RejectedRow(list[object]):
+    """A CSV record the reader could not split into cells, kept in its place.
+
+    The list is empty, so the row numbers of the records after it stay right.
+    """
+
+    def __init__(self, message: str, column_index: int | None) -> None:
+        super().__init__()
+        self.message = message
+        self.column_index = column_index
+
+
+class _LineTracker:
+    """Iterate the text's lines and remember the last one, for error messages."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self.last = ""
+
+    def __iter__(self) -> "_LineTracker":
+        return self
+
+    def __next__(self) -> str:
+        self.last = next(self._lines)
+        return self.last
 
 
 def read_csv_rows(
@@ -26,32 +63,99 @@ def read_csv_rows(
     One row past the limit is returned when more data follows, so the caller
     can tell the file is too long.
     """
-    if b"\x00" in content:
-        raise ValueError(
-            "the file is binary and not a workbook; upload an XLSX, XLS or CSV file"
-        )
+    check_text_encoding(content)
     encoding = detect_encoding(content)
     sample = content[:SAMPLE_BYTES].decode(encoding, errors="replace")
     delimiter = sniff_delimiter(sample, mapping)
     stream = io.TextIOWrapper(
         io.BytesIO(content), encoding=encoding, errors="replace", newline=""
     )
+    lines = _LineTracker(iter(stream))
+    reader = csv.reader(lines, delimiter=delimiter)
     rows: list[list[object]] = []
-    try:
-        for row in csv.reader(stream, delimiter=delimiter):
-            if len(rows) < max_rows:
-                rows.append(list(row))
-            elif any(cell.strip() for cell in row):
-                # Blank lines past the limit are not kept; a filled one
-                # means the file is too long.
-                rows.append(list(row))
-                break
-    except csv.Error as error:
+    while True:
+        try:
+            row: list[object] = list(next(reader))
+        except StopIteration:
+            return rows
+        except csv.Error as error:
+            row = _rejected_row(error, lines.last, delimiter)
+        _check_column_count(row, len(rows) + 1)
+        if len(rows) < max_rows:
+            rows.append(row)
+        elif isinstance(row, RejectedRow) or any(str(cell).strip() for cell in row):
+            # Blank lines past the limit are not kept; a filled one
+            # means the file is too long.
+            rows.append(row)
+            return rows
+
+
+def check_text_encoding(content: bytes) -> None:
+    """Raise ValueError for UTF-16 text or a binary file.
+
+    A few NUL bytes further in are left to the cells that contain them.
+    """
+    if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _looks_utf16(
+        content[:UTF16_SAMPLE_BYTES]
+    ):
         raise ValueError(
-            f"the CSV file could not be read ({error}); export it again from Excel "
-            "as CSV UTF-8, or upload the workbook"
-        ) from None
-    return rows
+            "the file is UTF-16 text; UTF-16 is not supported, so save it as CSV UTF-8"
+        )
+    first_line = content[:BINARY_PREFIX_BYTES].split(b"\n", 1)[0]
+    if b"\x00" in first_line or content.count(b"\x00") > MAX_NUL_BYTES:
+        raise ValueError(
+            "the file is binary and not a workbook; upload an XLSX, XLS or CSV file"
+        )
+
+
+def _looks_utf16(sample: bytes) -> bool:
+    """Tell whether every other byte is NUL, as in UTF-16 text without a BOM."""
+    if len(sample) < 4:
+        return False
+    even, odd = sample[0::2], sample[1::2]
+    little_endian = odd.count(0) == len(odd) and even.count(0) == 0
+    big_endian = even.count(0) == len(even) and odd.count(0) == 0
+    return little_endian or big_endian
+
+
+def _check_column_count(row: list[object], row_number: int) -> None:
+    """Raise when a row has a value past the column limit that workbooks have."""
+    if len(row) > MAX_COLUMNS and any(str(cell).strip() for cell in row[MAX_COLUMNS:]):
+        raise ValueError(
+            f"row {row_number} has {len(row)} columns; a file may use "
+            f"{MAX_COLUMNS} columns, so delete the columns past the {MAX_COLUMNS}th"
+        )
+
+
+def _rejected_row(error: csv.Error, line: str, delimiter: str) -> RejectedRow:
+    """Describe a record csv could not read, naming the column when it is found."""
+    if "field larger than field limit" in str(error):
+        limit = csv.field_size_limit()
+        return RejectedRow(
+            f"the cell is longer than {limit:,} characters; shorten it",
+            _long_field_index(line, delimiter, limit),
+        )
+    return RejectedRow(f"the row could not be read as CSV ({error})", None)
+
+
+def _long_field_index(line: str, delimiter: str, limit: int) -> int | None:
+    """Return the 0-based index of the first field longer than `limit` in `line`.
+
+    Quotes are followed so a delimiter inside a quoted field does not count.
+    Return None when no field of the line is that long, as for a quoted
+    field that spans several lines.
+    """
+    index, length, quoted = 0, 0, False
+    for character in line:
+        if character == '"':
+            quoted = not quoted
+        elif character == delimiter and not quoted:
+            index, length = index + 1, 0
+            continue
+        length += 1
+        if length > limit:
+            return index
+    return None
 
 
 def detect_encoding(content: bytes) -> str:

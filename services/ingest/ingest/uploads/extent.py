@@ -7,6 +7,12 @@ value lies beyond the row or column limit, or when it unpacks to more than
 the byte limit. Cells with only a style (formatting run down to row
 1,048,576) carry no value and pass.
 
+calamine places a cell without an `r` attribute one column right of the
+previous cell in its row, and a row without `r` one below the previous
+row, so the scan tracks positions the same way. A cell text or shared
+string longer than Excel's limit of 32,767 characters is rejected too,
+because calamine would hold it whole in memory.
+
 The same pass records what calamine does not expose: the workbook's date
 system (`workbookPr date1904`) and the first sheet's formula cells that have
 no saved result, which calamine returns as empty strings.
@@ -24,6 +30,12 @@ MAX_COLUMNS = 200
 MAX_UNPACKED_BYTES = 300 * 1024 * 1024
 MAX_WORKBOOK_XML_BYTES = 10 * 1024 * 1024
 MAX_FORMULAS_WITHOUT_VALUE = 10_000
+# Excel's maximum number of characters in one cell.
+MAX_CELL_CHARACTERS = 32_767
+# Bytes of XML one cell may take: every character as a 6-byte entity such as
+# `&quot;`, plus room for the tags and a formula.
+MAX_CELL_XML_BYTES = 6 * MAX_CELL_CHARACTERS + 64 * 1024
+SHARED_STRINGS_PATH = "xl/sharedStrings.xml"
 
 _CHUNK_BYTES = 4 * 1024 * 1024
 # Sheet XML, matched as bytes. Text cannot contain "<", so a cell ends at
@@ -31,14 +43,29 @@ _CHUNK_BYTES = 4 * 1024 * 1024
 _CELL = re.compile(
     rb"<(?:[\w.-]+:)?c(?=[\s/>])([^>]*?)(?:/>|>(.*?)</(?:[\w.-]+:)?c>)", re.DOTALL
 )
+_ROW = re.compile(rb"<(?:[\w.-]+:)?row(?=[\s/>])([^>]*)>")
+_CELL_OR_ROW = re.compile(_ROW.pattern + rb"|" + _CELL.pattern, re.DOTALL)
+_CELL_START = re.compile(rb"<(?:[\w.-]+:)?c(?=[\s/>])")
 _REFERENCE = re.compile(rb"""(?:^|\s)r\s*=\s*["']([A-Z]{1,3})(\d+)["']""")
+_ROW_REFERENCE = re.compile(rb"""(?:^|\s)r\s*=\s*["'](\d+)["']""")
+_FORMULA_ELEMENT = re.compile(
+    rb"<(?:[\w.-]+:)?f(?:\s[^>]*)?>.*?</(?:[\w.-]+:)?f>", re.DOTALL
+)
+_TAG = re.compile(rb"<[^>]*>")
+_ENTITY = re.compile(rb"&(?:#[0-9]+|#x[0-9a-fA-F]+|\w+);")
+_SHARED_STRING_END = re.compile(rb"</(?:[\w.-]+:)?si>")
 _VALUE = re.compile(rb"<(?:[\w.-]+:)?v(?:\s[^>]*)?>[^<]|<(?:[\w.-]+:)?is[\s/>]")
 _FORMULA = re.compile(rb"<(?:[\w.-]+:)?f[\s/>]")
 _ROW_END = re.compile(rb"</(?:[\w.-]+:)?row>")
 _CELL_END = re.compile(rb"</(?:[\w.-]+:)?c>")
 # Patterns that start with a fixed string, which `re` finds much faster than
 # a pattern that starts with a choice.
-_ODD_CELL_START = re.compile(rb"<c[\t\n\r]")
+_ODD_CELL_START = re.compile(rb"<c[\t\n\r/>]")
+_ODD_ROW_START = re.compile(rb"<row[\t\n\r/>]")
+# A text run longer than the cell limit in bytes, or the end of a rich text
+# run, whose parts add up to one cell's text.
+_LONG_TEXT = re.compile(rb">[^<]{%d}" % (MAX_CELL_CHARACTERS + 1))
+_RICH_TEXT_RUN_END = b"r>"
 _FORMULA_START = re.compile(rb"<f[\s/>]")
 # A namespace prefix on cells or formulas, such as `<x:c `.
 _PREFIXED_START = re.compile(rb":[cf][\s/>]")
@@ -118,6 +145,12 @@ def _scan(archive: zipfile.ZipFile, *, max_rows: int) -> XlsxScan:
     ]
     scan = XlsxScan()
     first_sheet = _first_sheet_path(archive, scan)
+    if SHARED_STRINGS_PATH in archive.namelist():
+        with archive.open(SHARED_STRINGS_PATH) as entry:
+            stream = _BoundedReader(
+                entry, limit=MAX_UNPACKED_BYTES, name=SHARED_STRINGS_PATH
+            )
+            _check_shared_strings(stream)
     for name in sheets:
         with archive.open(name) as entry:
             stream = _BoundedReader(entry, limit=MAX_UNPACKED_BYTES, name=name)
@@ -165,38 +198,53 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
+@dataclass
+class _Position:
+    """The row and column calamine uses for the next row or cell without `r`."""
+
+    row: int = 0
+    # Column of the previous cell in the current row, 0 before the first.
+    column: int = 0
+
+
 def _check_sheet(
     stream: IO[bytes], *, max_rows: int, chunk_bytes: int = _CHUNK_BYTES
 ) -> set[tuple[int, int]]:
-    """Check every cell's position; return the formulas without a saved value.
+    """Check every cell's position and text; return the formulas without a value.
 
-    The XML is searched as bytes, a block of whole rows at a time. A few
-    regex searches pass over a block with no formula and no reference past
-    the limits. Other blocks are read cell by cell. The XML is not
+    The XML is searched as bytes, a block of whole cells at a time. A few
+    regex searches pass over a block where every row and cell has a
+    reference, none lies past the limits, no text is long and no formula
+    is present. Other blocks are read cell by cell. The XML is not
     validated here, so a damaged sheet is reported when calamine reads it.
     """
     missing: set[tuple[int, int]] = set()
     suspect = _suspect_reference(max_rows)
+    position = _Position()
     pending = b""
     while True:
         chunk = stream.read(chunk_bytes)
         buffer = pending + chunk
         if chunk:
-            end = _end_of_last_row(buffer)
+            end = _end_of_last_cell(buffer)
             block, pending = buffer[:end], buffer[end:]
         else:
             block, pending = buffer, b""
-        if not _is_plain(block, suspect):
-            for match in _CELL.finditer(block):
-                position = _check_cell(match, max_rows=max_rows)
-                if position is not None:
-                    missing.add(position)
+        if _is_plain(block, suspect):
+            _follow_plain_block(block, position)
+        else:
+            for match in _CELL_OR_ROW.finditer(block):
+                cell = _check_token(match, position, max_rows=max_rows)
+                if cell is not None:
+                    missing.add(cell)
             if len(missing) > MAX_FORMULAS_WITHOUT_VALUE:
                 raise ValueError(
                     f"more than {MAX_FORMULAS_WITHOUT_VALUE} formulas have no "
                     "saved result; open the file in Excel, let it recalculate, "
                     "save it and upload it again"
                 )
+        if len(pending) > MAX_CELL_XML_BYTES:
+            _check_unfinished_cell(pending, position)
         if not chunk:
             return missing
 
@@ -204,17 +252,37 @@ def _check_sheet(
 def _is_plain(block: bytes, suspect: re.Pattern[bytes]) -> bool:
     """Tell whether a block needs no cell-by-cell reading.
 
-    That holds when every cell starts as `<c r="`, as Excel and the usual
-    libraries write it, no reference lies past the limits and no formula
-    is present. Each test is a search for a literal prefix.
+    That holds when every row starts as `<row r="` and every cell as
+    `<c r="`, as Excel and the usual libraries write them, no reference
+    lies past the limits, no text run is long and no formula is present.
+    Each test is a search for a literal prefix.
     """
     return (
         block.count(b"<c ") == block.count(b'<c r="')
+        and block.count(b"<row ") == block.count(b'<row r="')
         and _ODD_CELL_START.search(block) is None
+        and _ODD_ROW_START.search(block) is None
         and _FORMULA_START.search(block) is None
         and _PREFIXED_START.search(block) is None
+        and _RICH_TEXT_RUN_END not in block
+        and _LONG_TEXT.search(block) is None
         and suspect.search(block) is None
     )
+
+
+def _follow_plain_block(block: bytes, position: _Position) -> None:
+    """Move `position` past a block whose rows and cells all have references."""
+    row_start = block.rfind(b'<row r="')
+    cell_start = block.rfind(b'<c r="')
+    if row_start >= 0:
+        reference = _ROW_REFERENCE.search(block, row_start + len(b"<row"))
+        if reference is not None:
+            position.row = int(reference.group(1))
+        position.column = 0
+    if cell_start > row_start:
+        reference = _REFERENCE.search(block, cell_start + len(b"<c"))
+        if reference is not None:
+            position.column = column_number(reference.group(1).decode())
 
 
 def _suspect_reference(max_rows: int) -> re.Pattern[bytes]:
@@ -235,14 +303,18 @@ def _suspect_reference(max_rows: int) -> re.Pattern[bytes]:
     )
 
 
-def _end_of_last_row(buffer: bytes) -> int:
-    """Return the offset just past the last whole row, else past the last cell.
+def _end_of_last_cell(buffer: bytes) -> int:
+    """Return the offset just past the last whole cell or row.
 
     Return 0 when the buffer has neither, so it is kept for the next read.
     """
-    end = buffer.rfind(b"</row>")
-    if end >= 0:
-        return end + len(b"</row>")
+    ends = [
+        found + len(tag)
+        for tag in (b"</row>", b"</c>")
+        if (found := buffer.rfind(tag)) >= 0
+    ]
+    if ends:
+        return max(ends)
     for pattern in (_ROW_END, _CELL_END):
         ends = [match.end() for match in pattern.finditer(buffer)]
         if ends:
@@ -250,28 +322,115 @@ def _end_of_last_row(buffer: bytes) -> int:
     return 0
 
 
-def _check_cell(match: re.Match[bytes], *, max_rows: int) -> tuple[int, int] | None:
-    reference = _REFERENCE.search(match.group(1))
-    if reference is None:
+def _check_unfinished_cell(pending: bytes, position: _Position) -> None:
+    """Raise when the unclosed cell that ends `pending` is too long for a cell."""
+    starts = list(_CELL_START.finditer(pending))
+    if not starts or len(pending) - starts[-1].start() <= MAX_CELL_XML_BYTES:
+        return
+    tag_end = pending.find(b">", starts[-1].end())
+    attributes = pending[starts[-1].end() : tag_end if tag_end >= 0 else None]
+    reference = _REFERENCE.search(attributes)
+    if reference is not None:
+        name = (reference.group(1) + reference.group(2)).decode()
+    else:
+        name = _cell_name(position.row, position.column + 1)
+    raise WorkbookTooLargeError(
+        f"cell {name} contains more than {MAX_CELL_CHARACTERS:,} characters, "
+        f"the most a cell may contain; shorten it or delete it"
+    )
+
+
+def _check_token(
+    match: re.Match[bytes], position: _Position, *, max_rows: int
+) -> tuple[int, int] | None:
+    """Follow a row start, or check a cell.
+
+    Return the cell's (row, column) when it is a formula without a value.
+    """
+    if match.group(1) is not None:
+        reference = _ROW_REFERENCE.search(match.group(1))
+        position.row = int(reference.group(1)) if reference else position.row + 1
+        position.column = 0
         return None
-    body = match.group(2) or b""
+    reference = _REFERENCE.search(match.group(2))
+    if reference is None:
+        row, column = position.row, position.column + 1
+    else:
+        row = int(reference.group(2))
+        column = column_number(reference.group(1).decode())
+    position.column = column
+    body = match.group(3) or b""
     # A cell with only a style (formatting that runs down the sheet) has no
     # value child and costs nothing to read.
     has_value = _VALUE.search(body) is not None
-    letters, digits = reference.group(1).decode(), reference.group(2).decode()
-    row, column = int(digits), column_number(letters)
     if not has_value:
         if _FORMULA.search(body) and row <= max_rows:
             return row, column
         return None
+    name = _cell_name(row, column)
     if row > max_rows:
         raise WorkbookTooLargeError(
-            f"cell {letters}{digits} contains a value on row {row}; a sheet may "
+            f"cell {name} contains a value on row {row}; a sheet may "
             f"reach row {max_rows}, so split the portfolio or delete what lies below"
         )
     if column > MAX_COLUMNS:
         raise WorkbookTooLargeError(
-            f"cell {letters}{digits} contains a value in column {column}; a sheet "
+            f"cell {name} contains a value in column {column}; a sheet "
             f"may use {MAX_COLUMNS} columns, so delete what lies to the right"
         )
+    if len(body) > MAX_CELL_CHARACTERS:
+        length = _text_length(_FORMULA_ELEMENT.sub(b"", body))
+        if length > MAX_CELL_CHARACTERS:
+            raise WorkbookTooLargeError(
+                f"cell {name} contains {length:,} characters; a cell may contain "
+                f"at most {MAX_CELL_CHARACTERS:,}, so shorten it"
+            )
     return None
+
+
+def _text_length(xml: bytes) -> int:
+    """Count the characters of the text in an XML fragment, entities as one."""
+    text = _ENTITY.sub(b"&", _TAG.sub(b"", xml))
+    return len(text.decode("utf-8", errors="replace"))
+
+
+def _cell_name(row: int, column: int) -> str:
+    letters = ""
+    while column > 0:
+        column, remainder = divmod(column - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return f"{letters}{row}"
+
+
+def _check_shared_strings(stream: IO[bytes], chunk_bytes: int = _CHUNK_BYTES) -> None:
+    """Raise when a shared string is longer than a cell may contain.
+
+    The strings are read a block of whole `si` elements at a time, and an
+    element is measured only when its XML is longer than the limit.
+    """
+    index = 0
+    pending = b""
+    while True:
+        chunk = stream.read(chunk_bytes)
+        buffer = pending + chunk
+        start = 0
+        for end in _SHARED_STRING_END.finditer(buffer):
+            if end.end() - start > MAX_CELL_CHARACTERS:
+                length = _text_length(buffer[start : end.end()])
+                if length > MAX_CELL_CHARACTERS:
+                    _raise_long_shared_string(index, f"{length:,}")
+            index += 1
+            start = end.end()
+        pending = buffer[start:]
+        if len(pending) > MAX_CELL_XML_BYTES:
+            _raise_long_shared_string(index, f"more than {MAX_CELL_CHARACTERS:,}")
+        if not chunk:
+            return
+
+
+def _raise_long_shared_string(index: int, length: str) -> None:
+    raise WorkbookTooLargeError(
+        f"shared string {index} in {SHARED_STRINGS_PATH} contains {length} "
+        f"characters; a cell may contain at most {MAX_CELL_CHARACTERS:,}, so "
+        "shorten the cell that uses it"
+    )

@@ -26,6 +26,10 @@ MAX_DAYS_PAST_DUE = 36_500
 MAX_CELL_CHARS = 10_000
 
 _MONEY_CLEAN = re.compile(r"[\s$]")
+# Days as CSV text writes them: digits, perhaps with a sign or a zero fraction
+# such as `45.0`. Exponents such as `1e3` are not accepted.
+_EXPONENT_NUMBER = re.compile(r"[+-]?[\d.,]*\d[eE][+-]?\d+")
+_DAYS_TEXT = re.compile(r"[+-]?\d+(?:\.0*)?")
 # ISO 4217 codes of the currencies portfolio files in the region carry.
 _CURRENCY_CODE = re.compile(
     r"(?<![A-Za-z])(MXN|USD|EUR|CAD|GTQ|HNL|COP|PEN|CLP|ARS|BRL|UYU|DOP|CRC)"
@@ -68,6 +72,24 @@ class AccountRow:
     last_payment_date: date | None = None
     birth_date: date | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Fields whose stored value an upload keeps: their column is missing
+    # from the file, or their cell failed with a warning. `location` stands
+    # for the coordinates.
+    kept_fields: set[str] = field(default_factory=set)
+
+
+# Zero-width characters and Unicode bidirectional controls: invisible in a
+# spreadsheet, but they make `Z1` and `Z\u200b1` two different account keys.
+_INVISIBLE = re.compile(
+    "[\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+
+
+def strip_invisible(value: str) -> str:
+    """Return `value` without zero-width characters and bidi controls."""
+    if value.isascii():
+        return value
+    return _INVISIBLE.sub("", value)
 
 
 def is_blank(value: object) -> bool:
@@ -110,7 +132,8 @@ def parse_money(value: object, *, currency: str = "MXN") -> Decimal:
         amount = Decimal(str(value))
     else:
         text = _strip_currency(str(value), currency)
-        text = _resolve_separators(_MONEY_CLEAN.sub("", text))
+        original = str(value).strip()[:40]
+        text = _resolve_separators(_MONEY_CLEAN.sub("", text), original)
         try:
             amount = Decimal(text)
         except InvalidOperation:
@@ -145,24 +168,64 @@ def _strip_currency(text: str, currency: str) -> str:
     return _CURRENCY_CODE.sub("", text)
 
 
-def _resolve_separators(text: str) -> str:
+def _resolve_separators(text: str, original: str) -> str:
+    """Return the amount with `.` as its only separator, the decimal point.
+
+    When both `,` and `.` appear, the last one is the decimal mark and the
+    other must group digits in threes. A separator used more than once
+    groups thousands. One separator followed by exactly three digits
+    (`1,234` or `1.234`) could be either, so it is rejected.
+    """
+    if _EXPONENT_NUMBER.fullmatch(text):
+        raise ValueProblem(
+            f"{original} is written with an exponent; write the amount in full, "
+            "such as 1234.56"
+        )
     if "," in text and "." in text:
-        # Whichever separator comes last is the decimal one.
-        if text.rfind(",") > text.rfind("."):
-            return text.replace(".", "").replace(",", ".")
-        return text.replace(",", "")
+        decimal = "," if text.rfind(",") > text.rfind(".") else "."
+        group = "." if decimal == "," else ","
+        whole, _, fraction = text.rpartition(decimal)
+        if decimal in whole or group in fraction or not _is_grouped(whole, group):
+            raise _malformed_grouping(original)
+        return whole.replace(group, "") + "." + fraction
     if "," in text:
-        head, _, tail = text.rpartition(",")
-        # `1,234` is a thousands group; `1234,5` and `12,50` are decimals.
-        if len(tail) == 3 and head.replace(",", "").isdigit():
-            return text.replace(",", "")
-        return head.replace(",", "") + "." + tail
-    if text.count(".") > 1:
-        return text.replace(".", "")
-    return text
+        separator = ","
+    elif "." in text:
+        separator = "."
+    else:
+        return text
+    if text.count(separator) > 1:
+        if not _is_grouped(text, separator):
+            raise _malformed_grouping(original)
+        return text.replace(separator, "")
+    head, _, tail = text.partition(separator)
+    if len(tail) == 3 and tail.isdigit() and head.lstrip("+-").isdigit():
+        raise ValueProblem(
+            f"{original} is ambiguous because {separator} may group thousands or "
+            "mark decimals; write 1234 for thousands or 1.23 for cents"
+        )
+    return head + "." + tail
+
+
+def _is_grouped(whole: str, group: str) -> bool:
+    """Tell whether `whole` is digits grouped in threes by `group`, or plain digits."""
+    pattern = rf"[+-]?\d{{1,3}}(?:{re.escape(group)}\d{{3}})*|[+-]?\d+"
+    return re.fullmatch(pattern, whole) is not None
+
+
+def _malformed_grouping(original: str) -> ValueProblem:
+    return ValueProblem(
+        f"{original} has malformed digit grouping; group thousands in threes, "
+        "as in 1,234,567.89 or 1.234.567,89"
+    )
 
 
 def parse_days(value: object) -> int:
+    if isinstance(value, str) and _DAYS_TEXT.fullmatch(value.strip()) is None:
+        raise ValueProblem(
+            f"expected a whole number of days written in digits, such as 45, "
+            f"not {value.strip()[:40]}"
+        )
     try:
         number = (
             float(str(value).strip()) if not isinstance(value, int | float) else value

@@ -16,13 +16,14 @@ from python_calamine import CalamineWorkbook
 
 from ingest.uploads.columns import (
     ColumnMap,
+    column_letter,
     header_score,
     map_columns,
     normalize_header,
 )
-from ingest.uploads.csv_reader import read_csv_rows
+from ingest.uploads.csv_reader import RejectedRow, read_csv_rows
 from ingest.uploads.extent import XlsxScan, check_xlsx_extent
-from ingest.uploads.normalize import is_blank
+from ingest.uploads.normalize import RowIssue, is_blank
 from ingest.uploads.rows import ParsedRow, RowContext, parse_row
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -37,6 +38,11 @@ MAX_BLANK_RUN_NOTICES = 20
 # A label such as `Total`, `TOTAL GENERAL`, `Totales` or `Suma` marks a
 # totals row, not an account.
 _TOTALS_LABEL = re.compile(r"^(total|totales|gran total|subtotal|suma|sumas)\b")
+# A key that is only a label. A key that starts with one, such as `TOTAL 2`,
+# marks a totals row only when the row has no name.
+_TOTALS_KEY = re.compile(
+    r"^(total|totales|total general|gran total|subtotal|suma|sumas|suma total)$"
+)
 
 _NUMBER_TEXT = re.compile(r"^\s*\$?\s*-?[\d.,]+\s*$")
 
@@ -98,7 +104,11 @@ def read_rows(
     else:
         sheet = _read_workbook(content, file_format, max_rows=limit)
     rows = sheet.rows
-    while rows and all(is_blank(cell) for cell in rows[-1]):
+    while (
+        rows
+        and not isinstance(rows[-1], RejectedRow)
+        and all(is_blank(cell) for cell in rows[-1])
+    ):
         rows.pop()
     if len(rows) > limit:
         raise UnreadableFileError(
@@ -214,6 +224,11 @@ def _parse_data_rows(
         row = rows[index]
         # Row numbers as Excel shows them: 1-based, counting the rows above.
         row_number = index + 1
+        if isinstance(row, RejectedRow):
+            parsed.rows.append(_rejected(row, context.columns, row_number))
+            if progress is not None:
+                progress(parsed.rows[-1], row, len(rows))
+            continue
         if all(is_blank(cell) for cell in row) and row_number not in formula_rows:
             blank_since = blank_since or row_number
             continue
@@ -228,12 +243,35 @@ def _parse_data_rows(
             continue
         parsed.rows.append(parse_row(row, context, row_number=row_number))
         if progress is not None:
-            progress(parsed.rows[-1], row, len(rows))
+            progress(parsed.rows[-1], _reportable(parsed.rows[-1], row), len(rows))
     if blank_runs > MAX_BLANK_RUN_NOTICES:
         parsed.notices.append(
             f"{blank_runs - MAX_BLANK_RUN_NOTICES} more runs of blank rows lie "
             "between data rows; the rows after them were read too"
         )
+
+
+def _reportable(parsed_row: ParsedRow, cells: list[object]) -> list[object]:
+    """Return the cells to keep for the error report, without NUL characters.
+
+    PostgreSQL text cannot contain NUL, and only rows with issues are
+    reported, so only those are copied.
+    """
+    if not parsed_row.issues:
+        return cells
+    return [
+        cell.replace("\x00", "") if isinstance(cell, str) else cell for cell in cells
+    ]
+
+
+def _rejected(row: RejectedRow, columns: ColumnMap, row_number: int) -> ParsedRow:
+    """Turn a CSV record that could not be read into a row with one error."""
+    column = "row"
+    if row.column_index is not None:
+        names = {index: name for name, index in columns.fields.items()}
+        names |= {index: name for name, index in columns.extras.items()}
+        column = names.get(row.column_index, column_letter(row.column_index))
+    return ParsedRow(row_number, None, [RowIssue(column, None, row.message)])
 
 
 def _blank_run_notice(first_blank: int, next_row: int) -> str:
@@ -254,9 +292,15 @@ def _totals_reason(
     key = row[key_index] if key_index < len(row) else None
     name_index = columns.fields["debtor_name"]
     name = row[name_index] if name_index < len(row) else None
-    # A label counts in any cell of a row without a key, but only as the key
-    # itself in a row with one, so most rows check only their key.
-    labelled = row if is_blank(key) else [key]
+    # A label counts in any cell of a row without a key. In a row with a key
+    # it counts only as the key, and only when the key is nothing but a label
+    # or the row has no name, so `TOTAL 2` with a name stays an account.
+    if is_blank(key):
+        labelled = row
+    elif isinstance(key, str) and _TOTALS_KEY.match(normalize_header(key)):
+        labelled = [key]
+    else:
+        labelled = [key] if is_blank(name) else []
     for cell in labelled:
         if isinstance(cell, str) and _TOTALS_LABEL.match(normalize_header(cell)):
             return f"totals row ('{cell.strip()[:50]}'), not an account"

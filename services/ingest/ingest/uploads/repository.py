@@ -94,8 +94,59 @@ _STAGING_COLUMNS = (
     ("location_status", "text"),
     ("time_zone", "text"),
     ("extra", "jsonb"),
+    ("kept_fields", "text[]"),
 )
 _STAGING_TABLE = "account_staging"
+
+# Fields the staged row may leave as stored (see `AccountRow.kept_fields`).
+_KEEPABLE = (
+    "credit_number",
+    "balance_overdue",
+    "days_past_due",
+    "street",
+    "exterior_number",
+    "interior_number",
+    "colonia",
+    "municipality",
+    "state",
+    "postal_code",
+    "cross_streets",
+    "address_references",
+    "phone",
+    "last_payment_date",
+    "birth_date",
+)
+_ADDRESS_FIELDS = (
+    "street",
+    "exterior_number",
+    "colonia",
+    "municipality",
+    "state",
+    "postal_code",
+)
+_LOCATION_FIELDS = (
+    "location_precision",
+    "location_source",
+    "location_status",
+    "time_zone",
+)
+
+
+def _merged_value(name: str) -> str:
+    return (
+        f"CASE WHEN a.account_id IS NOT NULL AND '{name}' = ANY(s.kept_fields) "
+        f"THEN a.{name} ELSE s.{name} END AS {name}_merged"
+    )
+
+
+def _address_unchanged() -> str:
+    merged = ", ".join(
+        f"CASE WHEN '{name}' = ANY(s.kept_fields) THEN a.{name} ELSE s.{name} END"
+        for name in _ADDRESS_FIELDS
+    )
+    stored = ", ".join(f"a.{name}" for name in _ADDRESS_FIELDS)
+    return f"({merged}) IS NOT DISTINCT FROM ({stored})"
+
 
 # The account fields an upload sets. An account whose fields all equal the
 # file's is left alone, so it keeps its updated_at and gets no event.
@@ -189,12 +240,37 @@ _EVENT_FIELDS = (
 # the outbox, and counts what it did. Every part reads the accounts as they
 # were before the statement, so `old` contains the values being replaced.
 _UPSERT = f"""
-WITH incoming AS (
-    SELECT s.*,
-        CASE WHEN s.lat IS NOT NULL AND s.lon IS NOT NULL
-            THEN ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography
-        END AS location
+WITH merged AS (
+    SELECT s.*, a.account_id AS stored_id,
+        a.location AS stored_location,
+        {", ".join(f"a.{name} AS stored_{name}" for name in _LOCATION_FIELDS)},
+        {", ".join(_merged_value(name) for name in _KEEPABLE)},
+        CASE WHEN a.account_id IS NULL THEN s.extra
+            ELSE COALESCE(a.extra, '{{}}'::jsonb) || s.extra END AS merged_extra,
+        -- A location read from the file outlives an upload without coordinate
+        -- columns, unless that upload changes the address.
+        (a.account_id IS NOT NULL AND 'location' = ANY(s.kept_fields)
+            AND a.location_source = 'file' AND {_address_unchanged()})
+            AS keeps_location
     FROM pg_temp.{_STAGING_TABLE} s
+    LEFT JOIN ingest.accounts a
+        ON a.tenant_id = $1 AND a.account_key = s.account_key
+),
+incoming AS (
+    SELECT m.account_key, m.debtor_name,
+        {", ".join(f"m.{name}_merged AS {name}" for name in _KEEPABLE)},
+        m.merged_extra AS extra,
+        CASE WHEN m.keeps_location THEN m.stored_location
+            WHEN m.lat IS NOT NULL AND m.lon IS NOT NULL
+            THEN ST_SetSRID(ST_MakePoint(m.lon, m.lat), 4326)::geography
+        END AS location,
+        {
+    ", ".join(
+        f"CASE WHEN m.keeps_location THEN m.stored_{name} ELSE m.{name} END AS {name}"
+        for name in _LOCATION_FIELDS
+    )
+}
+    FROM merged m
 ),
 old AS (
     SELECT a.account_key, jsonb_build_object({_history_values("a")}) AS fields
@@ -335,6 +411,7 @@ def _staging_record(row: AccountRow, placement: Placement) -> tuple[Any, ...]:
         placement.status,
         placement.time_zone,
         json.dumps(row.extra),
+        sorted(row.kept_fields),
     )
 
 

@@ -1,6 +1,7 @@
 """Turn one data row into an account, or into the issues that stop it."""
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -22,6 +23,7 @@ from ingest.uploads.normalize import (
     parse_money,
     parse_phone,
     parse_postal_code,
+    strip_invisible,
 )
 from ingest.uploads.postal_codes import postal_code_problem
 
@@ -63,6 +65,18 @@ TEXT_FIELDS = {
     "address_references": 500,
 }
 KEY_MAX_CHARS = 100
+# Optional fields whose stored value stays when the file lacks their column.
+KEEPABLE_FIELDS = (
+    "credit_number",
+    "balance_overdue",
+    "days_past_due",
+    *TEXT_FIELDS,
+    "postal_code",
+    "phone",
+    "last_payment_date",
+    "birth_date",
+)
+_LEFT_OUT = "; the value was left out and any stored value is kept"
 NAME_MAX_CHARS = 300
 MAX_EXTRA_CHARS = 2_000
 
@@ -88,15 +102,22 @@ class ParsedRow:
 
 def parse_row(row: list[object], context: RowContext, *, row_number: int) -> ParsedRow:
     columns = context.columns
+    row, invisible_issue = _without_invisible(row, columns, row_number)
 
     def cell(name: str) -> object:
         index = columns.fields.get(name)
         return row[index] if index is not None and index < len(row) else None
 
     issues = _formula_issues(row_number, context)
+    if invisible_issue is not None:
+        issues.append(invisible_issue)
     key = _required_text(
         cell(columns.key_field()), "account_key", KEY_MAX_CHARS, issues
     )
+    if key is not None and not key.isascii():
+        # NFKC turns full-width `Ｚ1` into `Z1`, so the same key typed with
+        # another keyboard layout names the same account.
+        key = unicodedata.normalize("NFKC", key)
     name = _required_text(cell("debtor_name"), "debtor_name", NAME_MAX_CHARS, issues)
     account = AccountRow(account_key=key or "", debtor_name=name or "")
     _set_credit_number(account, cell, issues)
@@ -106,8 +127,39 @@ def parse_row(row: list[object], context: RowContext, *, row_number: int) -> Par
     _set_dates(account, cell, context, issues)
     _set_location(account, cell, issues)
     account.extra = _extras(row, columns, issues)
+    account.kept_fields = _kept_fields(columns, issues)
     rejected = any(issue.severity == "error" for issue in issues)
     return ParsedRow(row_number, None if rejected else account, issues)
+
+
+def _without_invisible(
+    row: list[object], columns: ColumnMap, row_number: int
+) -> tuple[list[object], RowIssue | None]:
+    """Remove zero-width characters and bidi controls from the row's text cells.
+
+    Return the cleaned row and a warning that names the columns changed.
+    """
+    changed: list[int] = []
+    cleaned = row
+    for index, value in enumerate(row):
+        if not isinstance(value, str) or value.isascii():
+            continue
+        stripped = strip_invisible(value)
+        if stripped != value:
+            if cleaned is row:
+                cleaned = list(row)
+            cleaned[index] = stripped
+            changed.append(index)
+    if not changed:
+        return row, None
+    names = {index: name for name, index in columns.fields.items()}
+    names |= {index: name for name, index in columns.extras.items()}
+    changed_names = [names.get(index, column_letter(index)) for index in changed]
+    message = (
+        f"row {row_number}: removed invisible characters (zero-width or "
+        f"bidirectional controls) from {', '.join(changed_names)}"
+    )
+    return cleaned, RowIssue(changed_names[0], None, message, severity="warning")
 
 
 def _formula_issues(row_number: int, context: RowContext) -> list[RowIssue]:
@@ -302,6 +354,23 @@ def _shown(value: object) -> str:
 
 
 def _warning(column: str, value: object, problem: ValueProblem) -> RowIssue:
-    return RowIssue(
-        column, _shown(value), f"{problem}; the value was left out", severity="warning"
-    )
+    return RowIssue(column, _shown(value), f"{problem}{_LEFT_OUT}", severity="warning")
+
+
+def _kept_fields(columns: ColumnMap, issues: list[RowIssue]) -> set[str]:
+    """Name the fields whose stored value the upload keeps.
+
+    Those are the fields without a column in the file and those whose cell
+    failed with a warning. `location` stands for the coordinates.
+    """
+    kept = {name for name in KEEPABLE_FIELDS if name not in columns.fields}
+    left_out = {
+        issue.column
+        for issue in issues
+        if issue.severity == "warning" and issue.message.endswith(_LEFT_OUT)
+    }
+    kept |= left_out & set(KEEPABLE_FIELDS)
+    coordinates = ("latitude", "longitude")
+    if "latitude" in left_out or any(n not in columns.fields for n in coordinates):
+        kept.add("location")
+    return kept

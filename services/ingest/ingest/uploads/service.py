@@ -288,23 +288,36 @@ def _check_mapped_headers(parsed: ParsedFile, mapping: dict[str, str]) -> None:
 def _split_rows(
     parsed: ParsedFile,
 ) -> tuple[list[AccountRow], list[tuple[int, RowIssue]]]:
-    """Split rows into valid accounts and issues; a repeated key is an error."""
+    """Split rows into valid accounts and issues; a repeated key is an error.
+
+    Keys are compared with case folded, because collection systems treat
+    `z1` and `Z1` as the same credit.
+    """
     accounts: list[AccountRow] = []
     issues: list[tuple[int, RowIssue]] = []
-    first_row_of_key: dict[str, int] = {}
+    first_of_key: dict[str, tuple[int, str]] = {}
     for row in parsed.rows:
         issues.extend((row.row_number, issue) for issue in row.issues)
         if row.account is None:
             continue
         key = row.account.account_key
-        if key in first_row_of_key:
-            message = (
-                f"account {key} already appears on row {first_row_of_key[key]}; "
-                "each account may appear once per file"
-            )
+        folded = key.casefold()
+        if folded in first_of_key:
+            first_row, first_key = first_of_key[folded]
+            if first_key == key:
+                message = (
+                    f"account {key} already appears on row {first_row}; "
+                    "each account may appear once per file"
+                )
+            else:
+                message = (
+                    f"account {key} is account {first_key} on row {first_row} "
+                    "when case is ignored, as collection systems compare keys; "
+                    "each account may appear once per file"
+                )
             issues.append((row.row_number, RowIssue("account_key", key, message)))
             continue
-        first_row_of_key[key] = row.row_number
+        first_of_key[folded] = (row.row_number, key)
         accounts.append(row.account)
     return accounts, issues
 
