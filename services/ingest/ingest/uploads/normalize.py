@@ -173,8 +173,10 @@ def _resolve_separators(text: str, original: str) -> str:
 
     When both `,` and `.` appear, the last one is the decimal mark and the
     other must group digits in threes. A separator used more than once
-    groups thousands. One separator followed by exactly three digits
-    (`1,234` or `1.234`) could be either, so it is rejected.
+    groups thousands. A single `,` followed by exactly three digits groups
+    thousands (`1,234` is 1234), as Mexican files write amounts with a
+    decimal point. A single `.` followed by three digits could be a
+    Spanish thousands dot or a mistyped decimal, so it is rejected.
     """
     if _EXPONENT_NUMBER.fullmatch(text):
         raise ValueProblem(
@@ -199,10 +201,13 @@ def _resolve_separators(text: str, original: str) -> str:
             raise _malformed_grouping(original)
         return text.replace(separator, "")
     head, _, tail = text.partition(separator)
-    if len(tail) == 3 and tail.isdigit() and head.lstrip("+-").isdigit():
+    one_group = len(tail) == 3 and tail.isdigit() and head.lstrip("+-").isdigit()
+    if one_group and separator == ",":
+        return head + tail
+    if one_group:
         raise ValueProblem(
-            f"{original} is ambiguous because {separator} may group thousands or "
-            "mark decimals; write 1234 for thousands or 1.23 for cents"
+            f"{original} is ambiguous because . may group thousands or mark "
+            "decimals; write 1234 for thousands or 1.23 for cents"
         )
     return head + "." + tail
 
