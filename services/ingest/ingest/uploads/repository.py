@@ -15,8 +15,6 @@ from ingest.models import Upload, UploadError, common
 from ingest.uploads.normalize import AccountRow, RowIssue
 from shared.events.payloads import AccountUpserted
 
-UPSERT_BATCH_SIZE = 1000
-
 _UPDATABLE = (
     "debtor_name",
     "balance_overdue",
