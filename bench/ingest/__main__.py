@@ -1,15 +1,18 @@
 """Benchmark ingest's upload path against a plain COPY and against openpyxl.
 
-    uv run python -m bench.ingest [--csv-rows N] [--xlsx-rows N]
+    uv run --group bench python -m bench.ingest [--csv-rows N] [--xlsx-rows N]
 
 Writes a CSV and an XLSX portfolio under `.local/bench/`, creates a fresh
 database with ingest's schema and one tenant, then runs each case in its own
-process. The cases are a plain `COPY` of the CSV into an unindexed table,
-the CSV through ingest's upload code into PostgreSQL with its events in the
-outbox, the XLSX read by ingest's reader (python-calamine), and the same
-XLSX read by openpyxl in read-only mode. It prints seconds, rows per second,
-time per row for each stage, peak memory, and the ratios the targets are
-stated in.
+process. The cases are:
+
+- a plain `COPY` of the CSV into an unindexed table;
+- the CSV through ingest's upload code into PostgreSQL, events in the outbox;
+- the XLSX read by ingest's reader (python-calamine);
+- the same XLSX read by openpyxl in read-only mode.
+
+It prints seconds, rows per second, time per row for each stage, peak
+memory, and the ratios the targets are stated in.
 """
 
 import argparse

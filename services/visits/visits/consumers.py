@@ -92,8 +92,8 @@ class WithdrawalHandler:
 
         The withdrawal travels on the request's topic with the same key, so it
         always arrives after the request. The cancellation is announced on
-        `visits.v1` with the agent who held the visit, so reporting and webhook
-        subscribers learn of it; the agent's app finds the visit gone (404).
+        `visits.v1` with the agent who held the visit, so that reporting and
+        webhook subscribers learn of it. The agent's app gets a 404 for it.
         """
         withdrawn = await repository.withdraw(
             session,

@@ -1,8 +1,9 @@
 """Progress of one upload, counted as rows are parsed and accounts stored.
 
-The parser calls `on_row` from its worker thread and the store step calls
-`on_stored` inside the transaction that writes the accounts. Neither touches
-the database: `write_progress_periodically` copies the counts to the upload
+The parser calls `on_row` from its worker thread, and the store step calls
+the `StoreProgress` that `store_callback` returns once its single statement
+has run, inside the transaction that writes the accounts. Neither writes to
+the database. `write_progress_periodically` copies the counts to the upload
 row in its own short transactions, at most once per interval.
 """
 
