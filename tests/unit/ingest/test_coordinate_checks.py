@@ -1,8 +1,13 @@
+import math
+import random
+
 import pytest
 
 from ingest.geocoding.crosscheck import (
+    MAX_NEAREST_KM,
     NearestPlace,
     check_coordinates,
+    check_many,
     unknown_state_warning,
 )
 from ingest.geocoding.gazetteer import packaged_index
@@ -67,3 +72,60 @@ def test_foreign_point_kept_when_set(places):
     assert check.usable is True
     assert "outside Mexico" in check.warnings[0]
     assert "kept" in check.warnings[0]
+
+
+def _great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    lat1, lon1, lat2, lon2 = map(math.radians, (lat1, lon1, lat2, lon2))
+    hav = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6371.0 * math.asin(math.sqrt(hav))
+
+
+def test_nearest_many_agrees_with_a_scan_of_every_place(places):
+    everything = {
+        id(place): place
+        for found in packaged_index().by_name.values()
+        for place in found
+    }.values()
+    rng = random.Random(7)
+    points = [(rng.uniform(14.5, 32.5), rng.uniform(-118.0, -87.0)) for _ in range(300)]
+
+    found = places.nearest_many(points)
+
+    for (lat, lon), place in zip(points, found, strict=True):
+        distances = sorted(
+            (_great_circle_km(lat, lon, other.lat, other.lon), other.name)
+            for other in everything
+        )
+        best_km, _ = distances[0]
+        if best_km > MAX_NEAREST_KM:
+            assert place is None
+            continue
+        assert place is not None
+        # Places at the same distance may come back in either order.
+        assert _great_circle_km(lat, lon, place.lat, place.lon) == pytest.approx(
+            best_km, abs=1e-6
+        )
+
+
+def test_point_far_from_every_place_has_no_nearest(places):
+    # The middle of the Pacific, thousands of kilometres from any town.
+    assert places.nearest(0.0, -140.0) is None
+
+
+def test_many_points_checked_as_one_by_one(places):
+    points = [
+        (40.7, -74.0, "CDMX"),
+        (20.6767, -103.3475, "CDMX"),
+        (19.4326, -99.1332, "Ciudad de México"),
+        (31.7619, -106.4850, "Chihuahua"),
+        (25.6866, -100.3161, None),
+    ]
+
+    together = check_many(points, places)
+
+    assert together == [check_coordinates(*point, places) for point in points]
+    assert together[2].zone == "America/Mexico_City"
+    assert together[4].zone == "America/Monterrey"

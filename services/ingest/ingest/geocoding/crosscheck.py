@@ -8,8 +8,11 @@ is kept, with a warning, because either value may be the wrong one.
 """
 
 import math
-from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
 
 from ingest.geocoding.gazetteer import GazetteerIndex, Place
 from ingest.geocoding.names import STATE_NAMES, state_code
@@ -36,8 +39,10 @@ MEXICO_ZONES = frozenset(
         "America/Tijuana",
     }
 )
-GRID_DEGREES = 0.5
-MAX_GRID_RINGS = 6
+# A place farther than this from a point says nothing about its state.
+MAX_NEAREST_KM = 300.0
+_EARTH_RADIUS_KM = 6371.0
+_MAX_CHORD = 2 * math.sin(MAX_NEAREST_KM / _EARTH_RADIUS_KM / 2)
 STATE_SPELLING_HINT = (
     "write one of "
     + ", ".join(sorted(STATE_NAMES.values()))
@@ -51,6 +56,8 @@ class CoordinateCheck:
 
     usable: bool
     warnings: tuple[str, ...] = ()
+    # The time zone at the point, None at sea.
+    zone: str | None = None
 
 
 def unknown_state_warning(state: str | None) -> str | None:
@@ -61,39 +68,44 @@ def unknown_state_warning(state: str | None) -> str | None:
 
 
 class NearestPlace:
-    """Find the gazetteer place nearest to a point, through a grid of cells."""
+    """Find the gazetteer place nearest to points, by great-circle distance.
+
+    The places sit in a k-d tree over their positions on the unit sphere,
+    where the straight-line distance between two points grows with the
+    great-circle distance, so the tree's nearest neighbour is the nearest
+    place. A whole upload's points are looked up in one call.
+    """
 
     def __init__(self, index: GazetteerIndex) -> None:
-        self._cells: dict[tuple[int, int], list[Place]] = defaultdict(list)
-        seen: set[int] = set()
+        unique: dict[int, Place] = {}
         for places in index.by_name.values():
             for place in places:
-                if id(place) not in seen:
-                    seen.add(id(place))
-                    self._cells[_cell(place.lat, place.lon)].append(place)
+                unique.setdefault(id(place), place)
+        self._places = list(unique.values())
+        self._tree = cKDTree(
+            _unit_vectors([(place.lat, place.lon) for place in self._places])
+        )
 
     def nearest(self, lat: float, lon: float) -> Place | None:
-        row, column = _cell(lat, lon)
-        for ring in range(MAX_GRID_RINGS + 1):
-            found = [
-                place
-                for d_row in range(-ring, ring + 1)
-                for d_column in range(-ring, ring + 1)
-                if max(abs(d_row), abs(d_column)) == ring
-                for place in self._cells.get((row + d_row, column + d_column), [])
-            ]
-            if found:
-                # One more ring can hold a nearer place than this ring's best,
-                # so the search ends one ring after the first hit.
-                found += [
-                    place
-                    for d_row in range(-ring - 1, ring + 2)
-                    for d_column in range(-ring - 1, ring + 2)
-                    if max(abs(d_row), abs(d_column)) == ring + 1
-                    for place in self._cells.get((row + d_row, column + d_column), [])
-                ]
-                return min(found, key=lambda place: _squared(place, lat, lon))
-        return None
+        return self.nearest_many([(lat, lon)])[0]
+
+    def nearest_many(self, points: Sequence[tuple[float, float]]) -> list[Place | None]:
+        """Return the nearest place to each point, None when none is in reach."""
+        if not points:
+            return []
+        _, found = self._tree.query(
+            _unit_vectors(points), distance_upper_bound=_MAX_CHORD
+        )
+        count = len(self._places)
+        return [self._places[index] if index < count else None for index in found]
+
+
+def _unit_vectors(points: Sequence[tuple[float, float]]) -> np.ndarray:
+    radians = np.radians(np.asarray(points, dtype=float).reshape(-1, 2))
+    lat, lon = radians[:, 0], radians[:, 1]
+    return np.column_stack(
+        (np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat))
+    )
 
 
 def check_coordinates(
@@ -104,58 +116,70 @@ def check_coordinates(
     *,
     keep_foreign: bool = False,
 ) -> CoordinateCheck:
+    """Check one point; see `check_many`."""
+    return check_many([(lat, lon, state)], places, keep_foreign=keep_foreign)[0]
+
+
+def check_many(
+    points: Sequence[tuple[float, float, str | None]],
+    places: NearestPlace,
+    *,
+    keep_foreign: bool = False,
+) -> list[CoordinateCheck]:
     """Check file coordinates against Mexico's extent, zones and the row's state.
 
-    Coordinates outside Mexico are unusable unless `keep_foreign` is set.
+    `points` holds (latitude, longitude, state column) per row. Coordinates
+    outside Mexico are unusable unless `keep_foreign` is set. The nearest
+    places of all points are looked up together.
     """
-    point = f"{lat:.5f}, {lon:.5f}"
+    checks: list[CoordinateCheck] = []
+    to_compare: list[tuple[int, str]] = []
+    for lat, lon, state in points:
+        zone = zone_at(lat, lon)
+        warning = _foreign_warning(lat, lon, zone, state, keep_foreign)
+        if warning is not None:
+            checks.append(CoordinateCheck(keep_foreign, (warning,), zone))
+            continue
+        code = state_code(state)
+        if code is not None:
+            to_compare.append((len(checks), code))
+        checks.append(CoordinateCheck(True, (), zone))
+    nearest = places.nearest_many([points[index][:2] for index, _ in to_compare])
+    for (index, code), place in zip(to_compare, nearest, strict=True):
+        if place is None or place.state == code:
+            continue
+        lat, lon, state = points[index]
+        warning = (
+            f"coordinates {lat:.5f}, {lon:.5f} are nearest to {place.name}, "
+            f"{STATE_NAMES[place.state]}, but the state column says "
+            f"{state!r}; check the coordinates or the state"
+        )
+        checks[index] = CoordinateCheck(True, (warning,), checks[index].zone)
+    return checks
+
+
+def _foreign_warning(
+    lat: float, lon: float, zone: str | None, state: str | None, keep_foreign: bool
+) -> str | None:
+    """Explain why a point lies outside Mexico, or return None for one inside."""
+    in_box = (
+        MX_LAT_RANGE[0] <= lat <= MX_LAT_RANGE[1]
+        and MX_LON_RANGE[0] <= lon <= MX_LON_RANGE[1]
+    )
+    if in_box and (zone is None or zone in MEXICO_ZONES):
+        return None
     action = (
         "they were kept, because INGEST_FOREIGN_COORDINATES is keep"
         if keep_foreign
         else "they were ignored and the address was geocoded instead"
     )
-    in_box = (
-        MX_LAT_RANGE[0] <= lat <= MX_LAT_RANGE[1]
-        and MX_LON_RANGE[0] <= lon <= MX_LON_RANGE[1]
-    )
-    zone = zone_at(lat, lon)
     state_clause = f" while the state column says {state!r}" if state else ""
-    if not in_box:
-        return CoordinateCheck(
-            keep_foreign,
-            (
-                f"coordinates {point} are outside Mexico{state_clause}; {action}. "
-                "Check the latitude and longitude columns",
-            ),
-        )
-    if zone is not None and zone not in MEXICO_ZONES:
-        return CoordinateCheck(
-            keep_foreign,
-            (
-                f"coordinates {point} fall in time zone {zone}, outside Mexico"
-                f"{state_clause}; {action}. Check the latitude and longitude columns",
-            ),
-        )
-    code = state_code(state)
-    nearest = places.nearest(lat, lon) if code is not None else None
-    if nearest is not None and nearest.state != code:
-        return CoordinateCheck(
-            True,
-            (
-                f"coordinates {point} are nearest to {nearest.name}, "
-                f"{STATE_NAMES[nearest.state]}, but the state column says "
-                f"{state!r}; check the coordinates or the state",
-            ),
-        )
-    return CoordinateCheck(True)
-
-
-def _cell(lat: float, lon: float) -> tuple[int, int]:
-    return math.floor(lat / GRID_DEGREES), math.floor(lon / GRID_DEGREES)
-
-
-def _squared(place: Place, lat: float, lon: float) -> float:
-    # Planar distance, scaled for the longitude's shrinking at this latitude;
-    # close enough to rank places a few kilometres apart.
-    scale = math.cos(math.radians(lat))
-    return (place.lat - lat) ** 2 + ((place.lon - lon) * scale) ** 2
+    where = (
+        "are outside Mexico"
+        if not in_box
+        else f"fall in time zone {zone}, outside Mexico"
+    )
+    return (
+        f"coordinates {lat:.5f}, {lon:.5f} {where}{state_clause}; {action}. "
+        "Check the latitude and longitude columns"
+    )

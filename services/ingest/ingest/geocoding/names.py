@@ -7,6 +7,7 @@ each state lists the spellings seen, and `state_code` returns its ISO 3166-2
 code.
 """
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -111,6 +112,8 @@ _STATE_BY_SPELLING = {
 }
 
 
+# Files repeat a handful of state spellings on every row.
+@functools.lru_cache(maxsize=4096)
 def state_code(name: str | None) -> str | None:
     """Return the ISO 3166-2 code (without `MX-`) for a state's name, or None."""
     if not name:

@@ -15,7 +15,7 @@ from ingest.geocoding.base import AddressQuery, GeocodeOutcome, Geocoder, GeoRes
 from ingest.geocoding.crosscheck import (
     CoordinateCheck,
     NearestPlace,
-    check_coordinates,
+    check_many,
     unknown_state_warning,
 )
 from ingest.geocoding.gazetteer import GazetteerGeocoder, packaged_index
@@ -151,34 +151,41 @@ class AccountLocator:
                 _warn(rows[key], _unplaced_message(outcome), value=query.text())
 
         # Time-zone boundaries are polygons: CPU work, off the event loop.
-        return await asyncio.to_thread(_with_time_zones, rows, results)
+        return await asyncio.to_thread(_with_time_zones, rows, results, checks)
 
     def _check_file_points(
         self, rows: dict[str, ParsedRow]
     ) -> dict[str, CoordinateCheck]:
-        checks: dict[str, CoordinateCheck] = {}
+        keys: list[str] = []
+        points: list[tuple[float, float, str | None]] = []
         for key, row in rows.items():
             account = _account(row)
             if account.latitude is None or account.longitude is None:
                 continue
-            if self._places is None:
-                self._places = NearestPlace(packaged_index())
-            checks[key] = check_coordinates(
-                account.latitude,
-                account.longitude,
-                account.state,
-                self._places,
-                keep_foreign=self._keep_foreign,
-            )
-        return checks
+            keys.append(key)
+            points.append((account.latitude, account.longitude, account.state))
+        if not points:
+            return {}
+        if self._places is None:
+            self._places = NearestPlace(packaged_index())
+        checks = check_many(points, self._places, keep_foreign=self._keep_foreign)
+        return dict(zip(keys, checks, strict=True))
 
 
 def _with_time_zones(
-    rows: dict[str, ParsedRow], results: dict[str, GeoResult | None]
+    rows: dict[str, ParsedRow],
+    results: dict[str, GeoResult | None],
+    checks: dict[str, CoordinateCheck],
 ) -> dict[str, Placement]:
     placements: dict[str, Placement] = {}
     for key, result in results.items():
-        zone = zone_at(result.lat, result.lon) if result is not None else None
+        if result is None:
+            zone = None
+        elif result.source is LocationSource.FILE and key in checks:
+            # The check looked the zone up at these very coordinates.
+            zone = checks[key].zone
+        else:
+            zone = zone_at(result.lat, result.lon)
         if zone is None:
             account = _account(rows[key])
             fallback = zone_for_address(account.state, account.municipality)
