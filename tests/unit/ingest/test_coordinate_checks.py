@@ -83,7 +83,7 @@ def _great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> floa
     return 2 * 6371.0 * math.asin(math.sqrt(hav))
 
 
-def test_nearest_many_agrees_with_a_scan_of_every_place(places):
+def test_nearest_many_matches_full_scan(places):
     everything = {
         id(place): place
         for found in packaged_index().by_name.values()
@@ -110,12 +110,12 @@ def test_nearest_many_agrees_with_a_scan_of_every_place(places):
         )
 
 
-def test_point_far_from_every_place_has_no_nearest(places):
+def test_nearest_none_far_from_places(places):
     # The middle of the Pacific, thousands of kilometres from any town.
     assert places.nearest(0.0, -140.0) is None
 
 
-def test_many_points_checked_as_one_by_one(places):
+def test_check_many_matches_single_checks(places):
     points = [
         (40.7, -74.0, "CDMX"),
         (20.6767, -103.3475, "CDMX"),

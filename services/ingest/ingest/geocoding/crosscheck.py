@@ -39,7 +39,7 @@ MEXICO_ZONES = frozenset(
         "America/Tijuana",
     }
 )
-# A place farther than this from a point says nothing about its state.
+# A place farther than this from a point is not evidence of its state.
 MAX_NEAREST_KM = 300.0
 _EARTH_RADIUS_KM = 6371.0
 _MAX_CHORD = 2 * math.sin(MAX_NEAREST_KM / _EARTH_RADIUS_KM / 2)
@@ -90,7 +90,7 @@ class NearestPlace:
         return self.nearest_many([(lat, lon)])[0]
 
     def nearest_many(self, points: Sequence[tuple[float, float]]) -> list[Place | None]:
-        """Return the nearest place to each point, None when none is in reach."""
+        """Return the nearest place to each point, or None beyond MAX_NEAREST_KM."""
         if not points:
             return []
         _, found = self._tree.query(
