@@ -7,6 +7,9 @@ database with ingest's schema and one tenant, then runs each case in its own
 process. The cases are:
 
 - a plain `COPY` of the CSV into an unindexed table;
+- the same `COPY`, then the rows stored as accounts with their outbox
+  events by SQL alone, in a database of its own: what the tables' indexes
+  and the events cost with no parsing at all;
 - the CSV through ingest's upload code into PostgreSQL, events in the outbox;
 - the XLSX read by ingest's reader (python-calamine);
 - the same XLSX read by openpyxl in read-only mode.
@@ -80,12 +83,23 @@ def with_database(url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
-async def create_bench_tenant() -> uuid.UUID:
+def prepare_database(url: str) -> str:
+    """Migrate ingest's schema into the database at `url` and add a tenant.
+
+    Return the tenant's id.
+    """
+    from shared.migrations import upgrade
+
+    upgrade(url, "ingest")
+    return str(asyncio.run(create_bench_tenant(url)))
+
+
+async def create_bench_tenant(url: str) -> uuid.UUID:
     from ingest.settings import IngestSettings
     from ingest.tenants import create_tenant
     from shared.db import create_engine, create_sessionmaker
 
-    settings = IngestSettings()
+    settings = IngestSettings(database_url=url)
     engine = create_engine(settings.database_url, pool_size=1)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
@@ -101,7 +115,9 @@ async def create_bench_tenant() -> uuid.UUID:
     return created.tenant_id
 
 
-def run_case(case: str, path: Path) -> dict[str, Any]:
+def run_case(
+    case: str, path: Path, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     print(f"==> {case}: {path.name}", flush=True)
     output = subprocess.run(
         [sys.executable, "-m", "bench.ingest.cases", case, str(path)],
@@ -109,6 +125,7 @@ def run_case(case: str, path: Path) -> dict[str, Any]:
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
+        env={**os.environ, **(env or {})},
     ).stdout
     return dict(json.loads(output.strip().splitlines()[-1]))
 
@@ -127,13 +144,17 @@ def ensure_files(csv_rows: int, xlsx_rows: int) -> tuple[Path, Path]:
 
 
 def report(results: dict[str, dict[str, Any]], csv_path: Path) -> None:
-    copy, service = results["copy"], results["service"]
+    copy, floor, service = results["copy"], results["floor"], results["service"]
     calamine, openpyxl = results["calamine"], results["openpyxl"]
     rows = service["rows"]
     print()
     print(f"CSV: {csv_path.stat().st_size / 1e6:.0f} MB, {copy['rows']} rows")
     print(f"  {'case':<32}{'seconds':>9}{'rows/s':>10}{'peak MB':>9}")
-    for name, result in (("plain COPY", copy), ("ingest upload path", service)):
+    for name, result in (
+        ("plain COPY", copy),
+        ("COPY, accounts and events in SQL", floor),
+        ("ingest upload path", service),
+    ):
         rate = result["rows"] / result["seconds"]
         print(
             f"  {name:<32}{result['seconds']:>9.1f}{rate:>10.0f}"
@@ -158,6 +179,10 @@ def report(results: dict[str, dict[str, Any]], csv_path: Path) -> None:
     xlsx_ratio = openpyxl["seconds"] / calamine["seconds"]
     peak = max(service["peak_rss_mb"], calamine["peak_rss_mb"])
     print("Ratios:")
+    floor_ratio = floor["seconds"] / copy["seconds"]
+    print(f"  {'SQL-only store / COPY':<24}{floor_ratio:>9.1f}x  (no target)")
+    upload_vs_floor = service["seconds"] / floor["seconds"]
+    print(f"  {'upload path / SQL-only':<24}{upload_vs_floor:>9.1f}x  (no target)")
     print_ratio(
         "upload path / COPY",
         f"{csv_ratio:6.1f}x",
@@ -194,7 +219,12 @@ def main() -> None:
     admin_url, kafka = server_urls()
     run_id = uuid.uuid4().hex[:8]
     database = f"campo_bench_{run_id}"
+    # The floor case gets a database of its own, so the accounts it writes
+    # do not enlarge the indexes the upload path writes to.
+    floor_database = f"{database}_floor"
     asyncio.run(create_database(admin_url, database))
+    asyncio.run(create_database(admin_url, floor_database))
+    floor_url = with_database(admin_url, floor_database)
     os.environ.update(
         {
             "DATABASE_URL": with_database(admin_url, database),
@@ -206,13 +236,15 @@ def main() -> None:
         }
     )
     try:
-        from shared.migrations import upgrade
-
-        upgrade(os.environ["DATABASE_URL"], "ingest")
-        os.environ["BENCH_TENANT_ID"] = str(asyncio.run(create_bench_tenant()))
+        os.environ["BENCH_TENANT_ID"] = prepare_database(os.environ["DATABASE_URL"])
+        floor_env = {
+            "DATABASE_URL": floor_url,
+            "BENCH_TENANT_ID": prepare_database(floor_url),
+        }
         started = time.perf_counter()
         results = {
             "copy": run_case("copy", csv_path),
+            "floor": run_case("floor", csv_path, floor_env),
             "service": run_case("service", csv_path),
             "calamine": run_case("calamine", xlsx_path),
             "openpyxl": run_case("openpyxl", xlsx_path),
@@ -221,6 +253,7 @@ def main() -> None:
     finally:
         if not args.keep_database:
             asyncio.run(drop_database(admin_url, database))
+            asyncio.run(drop_database(admin_url, floor_database))
     report(results, csv_path)
 
 

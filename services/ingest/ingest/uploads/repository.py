@@ -1,5 +1,6 @@
 """SQL for uploads and the accounts they upsert."""
 
+import functools
 import json
 import uuid
 from collections.abc import Callable
@@ -362,6 +363,14 @@ async def upsert_accounts(
             for row in rows
         ),
     )
+    # A temporary table has no statistics until analysed, so the planner
+    # would guess its size. JIT compiling the statement took longer than
+    # it saved (1.4 s of 11 s for 200,000 rows), and the key-order sort
+    # fits in memory with a larger work_mem.
+    await driver.execute(
+        f"ANALYZE pg_temp.{_STAGING_TABLE}; "
+        "SET LOCAL jit = off; SET LOCAL work_mem = '256MB'"
+    )
     # Rows are written in key order, so two uploads touching the same
     # accounts take their row locks in the same order: no lock-order deadlock.
     counts = await driver.fetchrow(
@@ -408,9 +417,15 @@ def _staging_record(row: AccountRow, placement: Placement) -> tuple[Any, ...]:
         result.source.value if result else None,
         placement.status,
         placement.time_zone,
-        json.dumps(row.extra),
-        sorted(row.kept_fields),
+        json.dumps(row.extra) if row.extra else "{}",
+        _sorted_fields(frozenset(row.kept_fields)),
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _sorted_fields(fields: frozenset[str]) -> list[str]:
+    # Most rows of a file keep the same fields, so the sorted list is shared.
+    return sorted(fields)
 
 
 async def insert_row_issues(
