@@ -11,7 +11,7 @@ from ingest.models import common
 from ingest.payments.router import router as payments_router
 from ingest.policies.router import router as policy_router
 from ingest.settings import IngestSettings
-from ingest.uploads.jobs import run_upload_jobs
+from ingest.uploads.jobs import keep_upload_jobs_alive, run_upload_jobs
 from ingest.uploads.router import router as uploads_router
 from ingest.uploads.settings_router import router as upload_settings_router
 from shared.consumer import EventConsumer
@@ -50,7 +50,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             payments_router,
         ],
         consumers=_consumers,
-        background=[request_due_revisits, run_upload_jobs],
+        background=[request_due_revisits, run_upload_jobs, keep_upload_jobs_alive],
         body_limits={
             ("POST", "/uploads"): file_limit,
             ("POST", "/payments/file"): file_limit,

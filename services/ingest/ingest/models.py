@@ -122,6 +122,11 @@ class Upload(Base):
     __tablename__ = "uploads"
     __table_args__ = (
         Index("ix_uploads_tenant_id_created_at", "tenant_id", "created_at"),
+        Index(
+            "ix_uploads_running_heartbeat_at",
+            "heartbeat_at",
+            postgresql_where=text("status IN ('queued', 'processing')"),
+        ),
     )
 
     upload_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -151,6 +156,10 @@ class Upload(Base):
     failure_message: Mapped[str | None] = mapped_column(Text)
     # The header row's cells, so the error report repeats the file's columns.
     headers: Mapped[list[str] | None] = mapped_column(JSONB)
+    # The process that keeps a background upload's file in memory, and when
+    # it last confirmed it is alive. A job whose heartbeat goes stale fails.
+    worker_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class UploadRowCells(Base):

@@ -21,6 +21,17 @@ class IngestSettings(ServiceSettings):
         gt=0,
         description="Seconds between two writes of a running upload's progress.",
     )
+    upload_heartbeat_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="Seconds between two heartbeats of a process's background uploads.",
+    )
+    upload_stale_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Seconds without a heartbeat after which a background upload "
+        "is failed, because the process that held its file stopped.",
+    )
     upload_events_poll_seconds: float = Field(
         default=0.5,
         gt=0,
@@ -88,5 +99,18 @@ class IngestSettings(ServiceSettings):
             raise ValueError(
                 "INGEST_GEOCODER=nominatim needs INGEST_NOMINATIM_URL, the "
                 "provider's base URL, e.g. http://127.0.0.1:8080"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def require_stale_after_heartbeats(self) -> "IngestSettings":
+        # A sweep may run just before a heartbeat, so a live job's heartbeat
+        # can be one interval old plus the time the beat itself takes.
+        if self.upload_stale_seconds < 2 * self.upload_heartbeat_seconds:
+            raise ValueError(
+                f"INGEST_UPLOAD_STALE_SECONDS ({self.upload_stale_seconds:g}) must "
+                "be at least twice INGEST_UPLOAD_HEARTBEAT_SECONDS "
+                f"({self.upload_heartbeat_seconds:g}), or live uploads would be "
+                "failed as stale; raise the first or lower the second"
             )
         return self

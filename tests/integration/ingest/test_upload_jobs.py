@@ -1,5 +1,6 @@
 """Uploads as jobs: background processing, progress, reports and policies."""
 
+import asyncio
 import io
 import json
 import uuid
@@ -14,6 +15,7 @@ from python_calamine import CalamineWorkbook
 from ingest.app import create_app
 from ingest.models import Upload
 from ingest.settings import IngestSettings
+from ingest.uploads import job_repository
 from shared.db import create_engine, create_sessionmaker
 from tests.fixtures import hostile_files
 from tests.fixtures.apps import eventually, running_app
@@ -203,6 +205,61 @@ class TestInterruptedJobs:
         assert body["status"] == "failed"
         assert "upload the file again" in body["failure_message"]
 
+    async def test_other_process_live_job_kept(self, api_key, monkeypatch):
+        monkeypatch.setenv("INGEST_UPLOAD_HEARTBEAT_SECONDS", "0.05")
+        monkeypatch.setenv("INGEST_UPLOAD_STALE_SECONDS", "0.5")
+        tenant_id = await _tenant_of(api_key)
+        live_id, stale_id = uuid.uuid4(), uuid.uuid4()
+        other_worker = uuid.uuid4()
+        engine = create_engine(IngestSettings().database_url, pool_size=1)
+        try:
+            sessionmaker = create_sessionmaker(engine)
+            async with sessionmaker() as session, session.begin():
+                session.add(_running_upload(live_id, tenant_id, other_worker))
+                stale = _running_upload(stale_id, tenant_id, uuid.uuid4())
+                stale.heartbeat_at = datetime.now(UTC) - timedelta(minutes=5)
+                session.add(stale)
+            async with running_app(create_app()) as running:
+                # The other process beats for its job while this one sweeps.
+                for _ in range(30):
+                    async with sessionmaker() as session, session.begin():
+                        await job_repository.beat(session, other_worker)
+                    await asyncio.sleep(0.05)
+                stale_body = await finished(running, api_key, f"/uploads/{stale_id}")
+                live = await running.get(
+                    f"/uploads/{live_id}", headers={"X-API-Key": api_key}
+                )
+        finally:
+            await engine.dispose()
+
+        assert stale_body["status"] == "failed"
+        assert live.json()["status"] == "processing"
+
+    async def test_background_upload_records_worker(self, client, api_key):
+        response = await post_file(
+            client, api_key, xlsx_bytes([account_row("W-1")]), params={"wait": "false"}
+        )
+        await finished(client, api_key, response.headers["location"])
+
+        upload_id = uuid.UUID(response.json()["upload_id"])
+        engine = create_engine(IngestSettings().database_url, pool_size=1)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                upload = await session.get(Upload, upload_id)
+        finally:
+            await engine.dispose()
+        assert upload is not None
+        assert upload.worker_id is not None
+        assert upload.heartbeat_at is not None
+
+
+def test_stale_limit_below_two_heartbeats_rejected(monkeypatch):
+    monkeypatch.setenv("INGEST_UPLOAD_HEARTBEAT_SECONDS", "30")
+    monkeypatch.setenv("INGEST_UPLOAD_STALE_SECONDS", "45")
+
+    with pytest.raises(ValueError, match="INGEST_UPLOAD_STALE_SECONDS"):
+        IngestSettings()
+
 
 async def _tenant_of(api_key: str) -> uuid.UUID:
     async with running_app(create_app()) as running:
@@ -221,7 +278,10 @@ async def _upload_tenant(upload_id: uuid.UUID) -> uuid.UUID:
         await engine.dispose()
 
 
-def _running_upload(upload_id: uuid.UUID, tenant_id: uuid.UUID) -> Upload:
+def _running_upload(
+    upload_id: uuid.UUID, tenant_id: uuid.UUID, worker: uuid.UUID | None = None
+) -> Upload:
+    """Return an upload left processing, with a fresh heartbeat when it has a worker."""
     return Upload(
         upload_id=upload_id,
         tenant_id=tenant_id,
@@ -234,6 +294,8 @@ def _running_upload(upload_id: uuid.UUID, tenant_id: uuid.UUID) -> Upload:
         accounts_created=0,
         accounts_updated=0,
         created_at=datetime.now(UTC) - timedelta(minutes=5),
+        worker_id=worker,
+        heartbeat_at=datetime.now(UTC) if worker is not None else None,
     )
 
 

@@ -1,7 +1,7 @@
 """SQL for upload jobs: states, progress, listings, report cells, settings."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
@@ -20,6 +20,7 @@ async def insert_queued_upload(
     filename: str,
     file_format: str,
     on_error: str,
+    worker_id: uuid.UUID,
 ) -> Upload:
     upload = Upload(
         upload_id=uuid.uuid4(),
@@ -34,6 +35,8 @@ async def insert_queued_upload(
         accounts_created=0,
         accounts_updated=0,
         created_at=datetime.now(UTC),
+        worker_id=worker_id,
+        heartbeat_at=func.now(),
     )
     session.add(upload)
     await session.flush()
@@ -81,14 +84,32 @@ async def mark_failed(
     )
 
 
-async def fail_interrupted(
-    session: AsyncSession, *, created_before: datetime, message: str
-) -> list[uuid.UUID]:
-    """Mark failed every upload left queued or processing by a stopped service."""
+async def beat(session: AsyncSession, worker_id: uuid.UUID) -> int:
+    """Mark the worker's queued and processing uploads alive; return how many."""
     result = await session.execute(
         update(Upload)
-        .where(Upload.status.in_(RUNNING_STATES), Upload.created_at < created_before)
-        .values(status="failed", failure_message=message, finished_at=datetime.now(UTC))
+        .where(Upload.worker_id == worker_id, Upload.status.in_(RUNNING_STATES))
+        .values(heartbeat_at=func.now())
+    )
+    return result.rowcount or 0
+
+
+async def fail_stale(
+    session: AsyncSession, *, stale_seconds: float, message: str
+) -> list[uuid.UUID]:
+    """Mark failed the running uploads whose worker has not beaten for a while.
+
+    The database's clock judges staleness, so processes whose clocks differ
+    agree on which jobs are stale.
+    """
+    stale_before = func.now() - timedelta(seconds=stale_seconds)
+    result = await session.execute(
+        update(Upload)
+        .where(
+            Upload.status.in_(RUNNING_STATES),
+            or_(Upload.heartbeat_at.is_(None), Upload.heartbeat_at < stale_before),
+        )
+        .values(status="failed", failure_message=message, finished_at=func.now())
         .returning(Upload.upload_id)
     )
     return list(result.scalars())

@@ -2,15 +2,16 @@
 
 An accepted upload is queued in memory with its file and processed by
 `run_upload_jobs`, a supervised task of the service. The file is not kept
-in the database, so a job that a stopped service left queued or processing
-cannot resume: the next start marks it failed and the director uploads
-the file again.
+in the database, so a job whose process stopped cannot resume. Each
+process marks its running jobs alive every `upload_heartbeat_seconds`;
+every process fails the jobs whose heartbeat is older than
+`upload_stale_seconds`, so a stopped process's jobs end failed while
+another process's live jobs go on. The director uploads the file again.
 """
 
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,8 +30,8 @@ from shared.runtime import ServiceRuntime
 log = structlog.get_logger(__name__)
 
 INTERRUPTED_MESSAGE = (
-    "the service stopped while this upload was waiting or being processed, so "
-    "nothing of it was stored; upload the file again"
+    "the service process that held this upload stopped while it was waiting or "
+    "being processed, so nothing of it was stored; upload the file again"
 )
 UNEXPECTED_MESSAGE = (
     "the upload failed on an unexpected error and nothing of it was stored; "
@@ -47,6 +48,16 @@ class UploadJob:
     max_rows: int
     mapping: dict[str, str] | None
     on_error: OnError
+
+
+def worker_id(runtime: ServiceRuntime) -> uuid.UUID:
+    """Return this process's id as the holder of background uploads."""
+    current = runtime.state.get("upload_worker_id")
+    if current is None:
+        current = uuid.uuid4()
+        runtime.state["upload_worker_id"] = current
+    assert isinstance(current, uuid.UUID)
+    return current
 
 
 def _queue(runtime: ServiceRuntime) -> "asyncio.Queue[UploadJob]":
@@ -85,6 +96,7 @@ async def accept_upload(
                 filename=filename,
                 file_format=detect_format(content),
                 on_error=policy.value,
+                worker_id=worker_id(runtime),
             )
             job = UploadJob(
                 upload.upload_id,
@@ -122,25 +134,32 @@ async def run_upload_jobs(runtime: ServiceRuntime) -> None:
     NOTE: one worker per process means a large upload delays every upload
     queued after it, across tenants.
     """
-    if not runtime.state.get("upload_jobs_recovered"):
-        await _fail_interrupted(runtime, started_at=datetime.now(UTC))
-        runtime.state["upload_jobs_recovered"] = True
     queue = _queue(runtime)
     while True:
         job = await queue.get()
         await run_job(runtime, job)
 
 
-async def _fail_interrupted(runtime: ServiceRuntime, *, started_at: datetime) -> None:
-    # NOTE: with several ingest processes on one database, a process that
-    # starts also fails the jobs another process is still running. A worker
-    # id on each upload would limit this to the process's own jobs.
-    async with runtime.sessionmaker() as session, session.begin():
-        failed = await job_repository.fail_interrupted(
-            session, created_before=started_at, message=INTERRUPTED_MESSAGE
-        )
-    for upload_id in failed:
-        log.warning("upload.interrupted", upload_id=str(upload_id))
+async def keep_upload_jobs_alive(runtime: ServiceRuntime) -> None:
+    """Beat for this process's running uploads and fail the stale ones of others.
+
+    A process that starts fails nothing at once: the jobs of the process it
+    replaces go stale and are failed by the first sweep after that.
+    """
+    settings = runtime.settings
+    assert isinstance(settings, IngestSettings)
+    own_worker = worker_id(runtime)
+    while True:
+        async with runtime.sessionmaker() as session, session.begin():
+            await job_repository.beat(session, own_worker)
+            failed = await job_repository.fail_stale(
+                session,
+                stale_seconds=settings.upload_stale_seconds,
+                message=INTERRUPTED_MESSAGE,
+            )
+        for upload_id in failed:
+            log.warning("upload.interrupted", upload_id=str(upload_id))
+        await asyncio.sleep(settings.upload_heartbeat_seconds)
 
 
 async def run_job(runtime: ServiceRuntime, job: UploadJob) -> None:
