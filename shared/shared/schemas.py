@@ -2,6 +2,7 @@
 
 from typing import Annotated, Any
 
+import pycountry
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -86,3 +87,49 @@ def free_text(max_length: int) -> Any:
     return Annotated[
         str, StringConstraints(max_length=max_length), AfterValidator(_reject_nul)
     ]
+
+
+# ISO 4217 codes for things that are not money a debt is owed in: precious
+# metals, bond-market units, the SDR, the testing code and "no currency".
+NOT_MONEY_CODES = frozenset(
+    {
+        "XAG",
+        "XAU",
+        "XBA",
+        "XBB",
+        "XBC",
+        "XBD",
+        "XDR",
+        "XPD",
+        "XPT",
+        "XSU",
+        "XTS",
+        "XUA",
+        "XXX",
+    }
+)
+
+
+def currency_problem(code: str) -> str | None:
+    """Explain why `code` is not a currency an amount can be in, or return None."""
+    if len(code) != 3 or not code.isascii() or not code.isupper():
+        return (
+            f"{code[:20]!r} is not a currency code; use three capital letters, "
+            "such as MXN"
+        )
+    if code in NOT_MONEY_CODES or pycountry.currencies.get(alpha_3=code) is None:
+        return (
+            f"{code} is not an ISO 4217 currency in use; use the code of the "
+            "currency the amount is in, such as MXN, USD or COP"
+        )
+    return None
+
+
+def _check_currency(value: str) -> str:
+    problem = currency_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("currency_code", problem)
+    return value
+
+
+CurrencyCode = Annotated[str, AfterValidator(_check_currency)]

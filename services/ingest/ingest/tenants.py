@@ -13,12 +13,12 @@ from shared.auth import NewApiKey, generate_api_key
 from shared.errors import NotFoundError
 from shared.events.payloads import ApiKeyCreated, TenantCreated
 from shared.outbox import add_event
+from shared.schemas import currency_problem
 from shared.settings import ServiceSettings
 
 SOURCE = "/ingest"
 MAX_NAME_CHARS = 200
 COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
-CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,9 @@ async def create_tenant(
         raise ValueError(f"tenant name must be 1 to {MAX_NAME_CHARS} characters")
     if not COUNTRY_CODE.fullmatch(country):
         raise ValueError(f"country {country!r} is not an ISO 3166-1 code such as MX")
-    if not CURRENCY_CODE.fullmatch(currency):
-        raise ValueError(f"currency {currency!r} is not an ISO 4217 code such as MXN")
+    problem = currency_problem(currency)
+    if problem is not None:
+        raise ValueError(f"currency {problem}")
     tenant_id = uuid.uuid4()
     now = datetime.now(UTC)
     await session.execute(

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 from pydantic_core import PydanticCustomError
 
 from shared.events.payloads import Address, Brief, GeoPoint, Money, PersonMet
+from shared.schemas import CurrencyCode
 from visits.states import VisitState
 
 
@@ -81,7 +82,7 @@ class CheckInResponse(BaseModel):
 
 class PromiseRequest(BaseModel):
     amount: Decimal = Field(lt=Decimal("1000000000000"))
-    currency: Text = Field(pattern=r"^[A-Z]{3}$")
+    currency: CurrencyCode
     due_date: date
 
 

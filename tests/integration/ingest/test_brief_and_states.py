@@ -80,6 +80,14 @@ class TestBriefValidation:
                 "2020-01-01",
                 "latest_promise_date 2020-01-01 is in the past",
             ),
+            (
+                "negotiation.latest_promise_date",
+                "9999-12-31",
+                "latest_promise_date 9999-12-31 is more than 1825 days ahead",
+            ),
+            ("deadline", "9999-12-31T18:00:00-06:00", "more than 365 days ahead"),
+            ("currency", "XXX", "XXX is not an ISO 4217 currency in use"),
+            ("currency", "mxn", "'mxn' is not a currency code"),
             ("creditor", None, "creditor is missing"),
             ("creditor.phone", "33 1234 5678", "creditor.phone '33 1234 5678'"),
             (

@@ -135,6 +135,12 @@ class TestReportPayment:
                 "is in the future",
             ),
             (payment("T-8", amount="0"), "amount"),
+            (payment("T-10", currency="XXX"), "XXX is not an ISO 4217 currency"),
+            (
+                payment("T-11", currency="USD"),
+                "the payment is in USD but account 'P-1' is in MXN",
+            ),
+            (payment("T-12", paid_on="0001-01-01"), "is before 2000-01-01"),
             (
                 {"amount": "10", "paid_on": TODAY, "reference": "T-9"},
                 "exactly one of account_key or account_id",

@@ -2,7 +2,7 @@
 
 import json
 import re
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +20,8 @@ MAX_QUESTIONS_BYTES = 32 * 1024
 FORBIDDEN_KEYWORDS = ("pattern", "patternProperties", "$dynamicRef", "$recursiveRef")
 FIELD_TYPES = ("string", "number", "integer", "boolean", "array")
 MAX_INSTALLMENTS = 60
+# The furthest a promise date may lie: a 60-month plan takes five years.
+MAX_PROMISE_AHEAD = timedelta(days=5 * 365)
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 # The 18th digit of a CLABE is a control digit. Each of the first 17 digits
 # is multiplied by the weights 3, 7, 1 in turn, and each product is taken
@@ -89,6 +91,11 @@ class NegotiationIn(RequestModel):
             raise ValueError(
                 f"negotiation.latest_promise_date {value.isoformat()} is in the "
                 "past; give today or a later date"
+            )
+        if value is not None and value > date.today() + MAX_PROMISE_AHEAD:
+            raise ValueError(
+                f"negotiation.latest_promise_date {value.isoformat()} is more than "
+                f"{MAX_PROMISE_AHEAD.days} days ahead; give an earlier date"
             )
         return value
 

@@ -1,4 +1,4 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
@@ -17,7 +17,7 @@ from ingest.campaigns.brief import (
     validate_questions,
 )
 from shared.events.payloads import Money, ObjectiveKind, PersonMet
-from shared.schemas import RequestModel, required_text
+from shared.schemas import CurrencyCode, RequestModel, required_text
 
 MAX_SELECTED_KEYS = 100_000
 MAX_FILTER_VALUES = 1_000
@@ -27,6 +27,10 @@ FilterValue = required_text(200)
 FilterValues = Annotated[
     list[FilterValue] | None, Field(default=None, max_length=MAX_FILTER_VALUES)
 ]
+
+
+# The furthest deadline a campaign may set.
+MAX_DEADLINE_AHEAD = timedelta(days=365)
 
 
 class Selection(RequestModel):
@@ -131,8 +135,8 @@ class CampaignCreate(RequestModel):
         description="The creditor and payment references the agent must show.",
     )
     fee_amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
-    currency: str | None = Field(
-        default=None, pattern=r"^[A-Z]{3}$", description="Defaults to the tenant's."
+    currency: CurrencyCode | None = Field(
+        default=None, description="Defaults to the tenant's."
     )
     deadline: datetime
     selection: Selection
@@ -151,8 +155,15 @@ class CampaignCreate(RequestModel):
             raise ValueError(
                 "deadline needs a time zone, e.g. 2026-12-10T18:00:00-06:00"
             )
-        if value <= datetime.now(UTC):
+        now = datetime.now(UTC)
+        if value <= now:
             raise ValueError(f"deadline {value.isoformat()} is in the past")
+        if value > now + MAX_DEADLINE_AHEAD:
+            raise ValueError(
+                f"deadline {value.isoformat()} is more than "
+                f"{MAX_DEADLINE_AHEAD.days} days ahead; a campaign's visits are "
+                "due within days or weeks, so give an earlier deadline"
+            )
         return value
 
     @field_validator("questions")

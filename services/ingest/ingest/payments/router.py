@@ -29,6 +29,7 @@ router = APIRouter(prefix="/payments", tags=["payments"])
         **problem_responses(
             UnauthorizedError,
             service.UnknownAccountError,
+            service.PaymentCurrencyError,
             service.PaymentReferenceReusedError,
             IdempotencyKeyReusedError,
         ),

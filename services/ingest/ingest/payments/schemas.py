@@ -4,7 +4,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from shared.schemas import RequestModel, required_text
+from shared.schemas import CurrencyCode, RequestModel, required_text
+
+# Earlier dates are typing slips or placeholders such as 0001-01-01.
+EARLIEST_PAYMENT = date(2000, 1, 1)
 
 
 class PaymentIn(RequestModel):
@@ -13,8 +16,9 @@ class PaymentIn(RequestModel):
     account_key: required_text(100) | None = None
     account_id: UUID | None = None
     amount: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
-    currency: str | None = Field(
-        default=None, pattern=r"^[A-Z]{3}$", description="Defaults to the account's."
+    currency: CurrencyCode | None = Field(
+        default=None,
+        description="Defaults to the account's, and must be the account's.",
     )
     paid_on: date
     reference: required_text(100) = Field(
@@ -34,6 +38,12 @@ class PaymentIn(RequestModel):
             raise ValueError(
                 f"paid_on {value.isoformat()} is in the future; report payments "
                 "once they are made"
+            )
+        if value < EARLIEST_PAYMENT:
+            raise ValueError(
+                f"paid_on {value.isoformat()} is before "
+                f"{EARLIEST_PAYMENT.isoformat()}; payments on accounts in "
+                "collection are more recent, so check the year"
             )
         return value
 

@@ -27,6 +27,11 @@ class PaymentReferenceReusedError(ConflictError):
     title = "Payment reference reused with different values"
 
 
+class PaymentCurrencyError(UnprocessableError):
+    code = "payment-currency-mismatch"
+    title = "The payment is in another currency than its account"
+
+
 @dataclass(frozen=True)
 class Reported:
     payment: PaymentOut
@@ -54,7 +59,9 @@ async def report_payment(
     )
     if account is None:
         raise _unknown_account(request)
-    currency = request.currency or account.currency
+    currency = _currency(request, account)
+    if isinstance(currency, AppError):
+        raise currency
     now = datetime.now(UTC)
     payment_id = uuid.uuid4()
     created = await repository.insert_payment(
@@ -126,7 +133,10 @@ async def report_payments(
         if account is None:
             resolved.append(_unknown_account(request))
             continue
-        currency = request.currency or account.currency
+        currency = _currency(request, account)
+        if isinstance(currency, AppError):
+            resolved.append(currency)
+            continue
         resolved.append((request, account, currency))
         new_rows.setdefault(
             (account.account_id, request.reference),
@@ -191,6 +201,21 @@ def _unknown_account(request: PaymentIn) -> UnknownAccountError:
     return UnknownAccountError(
         f"account {name!r} not found; upload the account first or fix the "
         "account_key or account_id"
+    )
+
+
+def _currency(request: PaymentIn, account: Any) -> str | PaymentCurrencyError:
+    """Return the payment's currency, or the error when it is not the account's.
+
+    Balances and promises are kept in the account's currency and compared
+    without converting, so a payment in another currency cannot count.
+    """
+    if request.currency is None or request.currency == account.currency:
+        return str(account.currency)
+    return PaymentCurrencyError(
+        f"the payment is in {request.currency} but account "
+        f"{account.account_key!r} is in {account.currency}; report the amount "
+        f"in {account.currency}, or leave currency out"
     )
 
 
