@@ -151,3 +151,17 @@ class TestBulkAccounts:
         errors = response.json()["errors"]
         assert [(e["index"], e["field"]) for e in errors] == [(0, "debtor_name")]
         assert len(errors[0]["value"]) <= 200
+
+
+async def test_report_names_item_index(client, headers):
+    body = {"accounts": [account("JR-1"), account("JR-2", balance_overdue="no sé")]}
+    result = (await client.post("/accounts/bulk", headers=headers, json=body)).json()
+
+    response = await client.get(
+        f"/uploads/{result['upload_id']}/report.csv", headers=headers
+    )
+
+    assert response.status_code == 200
+    lines = response.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("Item index,")
+    assert lines[1].startswith("1,JR-2,")

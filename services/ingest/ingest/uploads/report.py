@@ -21,6 +21,9 @@ from shared.errors import NotFoundError
 T = TypeVar("T")
 
 ROW_HEADER = "Excel row"
+# Accounts sent as JSON to /accounts/bulk are reported by their 0-based
+# position in the request's `accounts` list.
+ITEM_HEADER = "Item index"
 ISSUES_HEADER = "Errors"
 # Text that a spreadsheet would run as a formula when the CSV is opened.
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -38,9 +41,10 @@ class UploadReport:
     filename: str
     headers: list[str]
     rows: list[ReportRow]
+    row_header: str = ROW_HEADER
 
     def header_row(self) -> list[str]:
-        return [ROW_HEADER, *self.headers, ISSUES_HEADER]
+        return [self.row_header, *self.headers, ISSUES_HEADER]
 
     def width(self) -> int:
         widest = max((len(row.cells) for row in self.rows), default=0)
@@ -71,7 +75,8 @@ async def load_report(
         ReportRow(row_number, cells.get(row_number, []), "\n".join(texts))
         for row_number, texts in sorted(messages.items())
     ]
-    return UploadReport(upload.filename, list(upload.headers or []), rows)
+    row_header = ITEM_HEADER if upload.file_format == "json" else ROW_HEADER
+    return UploadReport(upload.filename, list(upload.headers or []), rows, row_header)
 
 
 def xlsx_report(report: UploadReport) -> bytes:
@@ -103,7 +108,9 @@ def csv_report(report: UploadReport) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     width = report.width()
-    writer.writerow([ROW_HEADER, *_padded(report.headers, width, ""), ISSUES_HEADER])
+    writer.writerow(
+        [report.row_header, *_padded(report.headers, width, ""), ISSUES_HEADER]
+    )
     for row in report.rows:
         cells = [_csv_safe(cell or "") for cell in _padded(row.cells, width, None)]
         writer.writerow([row.row_number, *cells, _csv_safe(row.issues)])
