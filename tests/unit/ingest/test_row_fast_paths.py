@@ -31,6 +31,7 @@ from ingest.uploads.normalize import (
     parse_coordinate,
     parse_days,
     parse_money,
+    parse_phone,
     parse_postal_code,
     plain_amount,
     plain_coordinate,
@@ -51,6 +52,7 @@ from ingest.uploads.postal_codes import (
     state_of_postal_code,
 )
 from ingest.uploads.rows import (
+    _MX_VALID_STARTS,
     KEY_MAX_CHARS,
     MAX_EXTRA_CHARS,
     NAME_MAX_CHARS,
@@ -59,6 +61,7 @@ from ingest.uploads.rows import (
     RowContext,
     _check_postal_code,
     _formula_issues,
+    _head_width,
     _kept_fields,
     _required_text,
     _RowLayout,
@@ -72,6 +75,7 @@ from ingest.uploads.rows import (
     _set_text,
     _warning,
     parse_row,
+    phone_e164,
 )
 
 TODAY = date(2026, 1, 1)
@@ -226,6 +230,10 @@ class TestPostalStateTables:
             ]
             expected = owners[0] if owners else None
             assert state_of_postal_code(f"{prefix:02d}000") == expected
+
+    def test_standard_names_are_canonical(self):
+        for state in STATE_PREFIXES:
+            assert canonical_state(state) == state
 
     def test_cached_state_names_stay_right(self):
         for _ in range(2):
@@ -504,3 +512,28 @@ class TestParseRowEqualsReference:
         assert second.account is not None
         assert first.account.kept_fields == second.account.kept_fields
         assert first.account.kept_fields is not second.account.kept_fields
+
+
+class TestPhoneStartTable:
+    def test_table_used_with_installed_metadata(self):
+        assert _MX_VALID_STARTS is not None
+
+    def test_every_start_equals_reference(self):
+        for start in range(1000):
+            for tail in ("0000000", "1234567", "9999999"):
+                number = f"{start:03d}{tail}"
+                assert outcome(phone_e164, number) == outcome(parse_phone, number), (
+                    number
+                )
+
+    def test_head_width_of_pattern_shapes(self):
+        assert _head_width(r"900\d{7}") == 3
+        assert _head_width(r"8(?:00|88)\d{7}") == 3
+        assert _head_width(r"[2-9]\d{9}") == 1
+        assert _head_width(r"[|]\d{9}") == 1
+        assert _head_width(r"\d{4}-\d{6}") == 4
+
+    def test_head_width_rejects_other_shapes(self):
+        assert _head_width(r"1\d{7}|2\d{9}") is None
+        assert _head_width(r"(?:1\d{7})") is None
+        assert _head_width(r"55\d+") is None

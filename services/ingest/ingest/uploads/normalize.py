@@ -19,6 +19,7 @@ import phonenumbers
 # Mexico's bounding box, mainland and islands, in degrees.
 MX_LAT_RANGE = (14.3, 32.8)
 MX_LON_RANGE = (-118.6, -86.5)
+(_LAT_MIN, _LAT_MAX), (_LON_MIN, _LON_MAX) = MX_LAT_RANGE, MX_LON_RANGE
 
 # Numeric(14, 2) in the accounts table stores amounts below 10^12.
 MAX_AMOUNT = Decimal(10) ** 12
@@ -362,6 +363,8 @@ def check_location(
     lat: float, lon: float
 ) -> tuple[float | None, float | None, str | None]:
     """Return usable coordinates and a warning; 0,0 is missing, a swap is fixed."""
+    if _LAT_MIN <= lat <= _LAT_MAX and _LON_MIN <= lon <= _LON_MAX:
+        return lat, lon, None
     if lat == 0 and lon == 0:
         return None, None, "0,0 is not a real location; the account has no coordinates"
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):

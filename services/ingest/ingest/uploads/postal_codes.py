@@ -111,7 +111,10 @@ def postal_code_problem(postal_code: str, state: str | None) -> str | None:
             f"postal code {postal_code} belongs to no Mexican state "
             f"(no state's codes start with {postal_code[:2]}); check it"
         )
-    expected = canonical_state(state) if state else None
+    if not state or state == owner:
+        # A standard name is its own canonical spelling.
+        return None
+    expected = canonical_state(state)
     if expected is not None and expected != owner:
         first, last = STATE_PREFIXES[expected]
         prefixes = f"{first:02d}" if first == last else f"{first:02d} to {last:02d}"

@@ -36,29 +36,81 @@ from ingest.uploads.postal_codes import postal_code_problem
 # plain 10-digit number is checked without parsing it in full.
 _MX_METADATA = PhoneMetadata.metadata_for_region("MX")
 _MX_NUMBER = re.compile(_MX_METADATA.general_desc.national_number_pattern)
-# Any of the number types phonenumbers accepts for a valid number, in one
-# pattern, so one match replaces a match per type.
-_MX_NUMBER_TYPE = re.compile(
-    "|".join(
-        f"(?:{desc.national_number_pattern})"
-        for desc in (
-            _MX_METADATA.mobile,
-            _MX_METADATA.fixed_line,
-            _MX_METADATA.premium_rate,
-            _MX_METADATA.toll_free,
-            _MX_METADATA.shared_cost,
-            _MX_METADATA.voip,
-            _MX_METADATA.personal_number,
-            _MX_METADATA.pager,
-            _MX_METADATA.uan,
-            _MX_METADATA.voicemail,
-        )
-        if desc is not None
-        and desc.national_number_pattern
-        and (not desc.possible_length or 10 in desc.possible_length)
+# The patterns of the number types phonenumbers accepts as valid for a
+# 10-digit number, and all of them in one pattern, so one match replaces a
+# match per type.
+_MX_TYPE_PATTERNS = [
+    desc.national_number_pattern
+    for desc in (
+        _MX_METADATA.mobile,
+        _MX_METADATA.fixed_line,
+        _MX_METADATA.premium_rate,
+        _MX_METADATA.toll_free,
+        _MX_METADATA.shared_cost,
+        _MX_METADATA.voip,
+        _MX_METADATA.personal_number,
+        _MX_METADATA.pager,
+        _MX_METADATA.uan,
+        _MX_METADATA.voicemail,
     )
-)
+    if desc is not None
+    and desc.national_number_pattern
+    and (not desc.possible_length or 10 in desc.possible_length)
+]
+_MX_NUMBER_TYPE = re.compile("|".join(f"(?:{p})" for p in _MX_TYPE_PATTERNS))
 _PHONE_SEPARATORS = str.maketrans("", "", " -")
+_DIGITS_TAIL = re.compile(r"(.*)\\d\{(\d+)\}")
+
+
+def _head_width(pattern: str) -> int | None:
+    """Return how many leading digits decide a 10-digit match of `pattern`.
+
+    A pattern written as `head\\d{N}`, with no `|` outside a group of
+    `head`, matches 10 digits exactly when `head` matches the first 10 - N.
+    Return None for a pattern of another shape.
+    """
+    match = _DIGITS_TAIL.fullmatch(pattern)
+    if match is None:
+        return None
+    depth, in_class, escaped = 0, False, False
+    for char in match.group(1):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return None
+    return 10 - int(match.group(2))
+
+
+def _valid_starts() -> frozenset[str] | None:
+    """Return the first three digits of every valid 10-digit Mexican number.
+
+    This holds only when each pattern is decided by at most three leading
+    digits, as for phonenumbers 9.0. Return None when one is not, so the
+    patterns are matched in full.
+    """
+    patterns = [_MX_NUMBER.pattern, *_MX_TYPE_PATTERNS]
+    widths = [_head_width(pattern) for pattern in patterns]
+    if any(width is None or not 0 <= width <= 3 for width in widths):
+        return None
+    return frozenset(
+        f"{start:03d}"
+        for start in range(1000)
+        if _MX_NUMBER.fullmatch(f"{start:03d}0000000")
+        and _MX_NUMBER_TYPE.fullmatch(f"{start:03d}0000000")
+    )
+
+
+_MX_VALID_STARTS = _valid_starts()
 
 # Maximum length of each text field, as sized in the accounts table.
 TEXT_FIELDS = {
@@ -121,7 +173,7 @@ class ParsedRow:
 
 @dataclass(frozen=True, slots=True)
 class _RowLayout:
-    """Where each field of one file sits in a row, worked out once per file.
+    """The column index of each field of one file, worked out once per file.
 
     An index is None when the file has no column for the field. `width` is
     one past the highest index, so a shorter row is padded with blanks.
@@ -476,14 +528,15 @@ def phone_e164(value: object) -> str:
         digits = value
     else:
         digits = as_text(value).translate(_PHONE_SEPARATORS)
-    if (
-        len(digits) == 10
-        and digits.isascii()
-        and digits.isdigit()
-        and _MX_NUMBER.fullmatch(digits)
-        and _MX_NUMBER_TYPE.fullmatch(digits)
-    ):
-        return "+52" + digits
+    if len(digits) == 10 and digits.isascii() and digits.isdigit():
+        if _MX_VALID_STARTS is not None:
+            valid = digits[:3] in _MX_VALID_STARTS
+        else:
+            valid = bool(
+                _MX_NUMBER.fullmatch(digits) and _MX_NUMBER_TYPE.fullmatch(digits)
+            )
+        if valid:
+            return "+52" + digits
     return parse_phone(value)
 
 
