@@ -188,9 +188,14 @@ class TestPlainDays:
             digits,
             near_misses("0123456789"),
             st.integers(-10, 40_000),
+            st.floats(),
+            st.integers(-10, 40_000).map(float),
             st.booleans(),
         )
     )
+    @example(-0.0)
+    @example(36500.0)
+    @example(36500.5)
     @example("36500")
     @example("36501")
     @example("00045")
@@ -203,6 +208,7 @@ class TestPlainDays:
     def test_common_days_taken(self, days: int):
         assert plain_days(str(days)) == days
         assert plain_days(days) == days
+        assert plain_days(float(days)) == days
 
 
 class TestPlainPostalCode:

@@ -163,7 +163,10 @@ def plain_amount(value: object) -> Decimal | None:
 
 
 def plain_days(value: object) -> int | None:
-    """Return what `parse_days` returns for up to five ASCII digits, else None."""
+    """Return what `parse_days` returns for up to five ASCII digits or a whole number.
+
+    Return None for anything else, which `parse_days` then reads or rejects.
+    """
     if (
         type(value) is str
         and 0 < len(value) <= 5
@@ -174,6 +177,9 @@ def plain_days(value: object) -> int | None:
         return days if days <= MAX_DAYS_PAST_DUE else None
     if type(value) is int and 0 <= value <= MAX_DAYS_PAST_DUE:
         return value
+    # Workbooks store numbers as floats, such as 45.0 for 45 days.
+    if type(value) is float and value.is_integer() and 0 <= value <= MAX_DAYS_PAST_DUE:
+        return int(value)
     return None
 
 

@@ -159,6 +159,7 @@ class RowContext:
     )
 
     def layout(self) -> "_RowLayout":
+        """Return the column layout of the file, built on first use."""
         if self._layout is None or self._layout.columns is not self.columns:
             self._layout = _RowLayout.build(self.columns, self.formulas_without_value)
         return self._layout
