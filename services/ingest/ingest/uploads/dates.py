@@ -19,6 +19,8 @@ EARLIEST = date(1900, 3, 1)
 
 _DAY_FIRST = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 _ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+_PLAIN_DAY_FIRST = re.compile(r"([0-9]{2})/([0-9]{2})/([0-9]{4})")
+_PLAIN_ISO = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 
 
 def from_serial(serial: float, *, date1904: bool) -> date:
@@ -37,6 +39,28 @@ def from_serial(serial: float, *, date1904: bool) -> date:
     if day < EARLIEST:
         raise ValueProblem("the date is before March 1900; expected a real date")
     return day
+
+
+def plain_date(value: object, *, today: date) -> date | None:
+    """Return what `parse_date` returns for `dd/mm/yyyy` or `yyyy-mm-dd` text.
+
+    Only ASCII digits in exactly that layout are read here, and only dates
+    from March 1900 up to `today`. Return None for anything else, so that
+    `parse_date` parses it or raises its own message.
+    """
+    if type(value) is not str or len(value) != 10 or not value.isascii():
+        return None
+    if match := _PLAIN_DAY_FIRST.fullmatch(value):
+        day, month, year = match.groups()
+    elif match := _PLAIN_ISO.fullmatch(value):
+        year, month, day = match.groups()
+    else:
+        return None
+    try:
+        parsed = date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+    return parsed if EARLIEST <= parsed <= today else None
 
 
 def parse_date(value: object, *, date1904: bool = False, today: date) -> date:

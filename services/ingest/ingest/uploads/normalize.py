@@ -19,6 +19,7 @@ import phonenumbers
 # Mexico's bounding box, mainland and islands, in degrees.
 MX_LAT_RANGE = (14.3, 32.8)
 MX_LON_RANGE = (-118.6, -86.5)
+(_LAT_MIN, _LAT_MAX), (_LON_MIN, _LON_MAX) = MX_LAT_RANGE, MX_LON_RANGE
 
 # Numeric(14, 2) in the accounts table stores amounts below 10^12.
 MAX_AMOUNT = Decimal(10) ** 12
@@ -26,6 +27,10 @@ MAX_DAYS_PAST_DUE = 36_500
 MAX_CELL_CHARS = 10_000
 
 _MONEY_CLEAN = re.compile(r"[\s$]")
+# An amount as most files write it: up to 12 ASCII digits (amounts stay
+# below 10^12) and at most two decimals after a point.
+_PLAIN_AMOUNT = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,2})?")
+_CENT = Decimal("0.01")
 # Days as CSV text writes them: digits, perhaps with a sign or a zero fraction
 # such as `45.0`. Exponents such as `1e3` are not accepted.
 _EXPONENT_NUMBER = re.compile(r"[+-]?[\d.,]*\d[eE][+-]?\d+")
@@ -92,8 +97,15 @@ def strip_invisible(value: str) -> str:
     return _INVISIBLE.sub("", value)
 
 
+def contains_invisible(value: str) -> bool:
+    """Tell whether `value` has a character that `strip_invisible` removes."""
+    return not value.isascii() and _INVISIBLE.search(value) is not None
+
+
 def is_blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    if value is None:
+        return True
+    return isinstance(value, str) and (not value or value.isspace())
 
 
 def check_text(value: str, *, max_chars: int) -> str:
@@ -116,6 +128,84 @@ def as_text(value: object) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return unicodedata.normalize("NFC", " ".join(str(value).split()))
+
+
+def plain_text(value: object, max_chars: int) -> str | None:
+    """Return `value` when `check_text(as_text(value))` would return it as it is.
+
+    That holds for a printable string without leading, trailing or doubled
+    spaces that is already in NFC and fits `max_chars`. Return None for
+    anything else, which the caller passes to the reference functions.
+    """
+    if (
+        type(value) is str
+        and 0 < len(value) <= max_chars
+        and value.isprintable()
+        and value[0] != " "
+        and value[-1] != " "
+        and "  " not in value
+        and (value.isascii() or unicodedata.is_normalized("NFC", value))
+    ):
+        return value
+    return None
+
+
+def plain_amount(value: object) -> Decimal | None:
+    """Return what `parse_money` returns for ASCII digits with an optional `.d(d)`.
+
+    Return None for any other value, which `parse_money` then parses or rejects.
+    """
+    if type(value) is not str or _PLAIN_AMOUNT.fullmatch(value) is None:
+        return None
+    if len(value) > 3 and value[-3] == ".":
+        return Decimal(value)
+    return Decimal(value).quantize(_CENT)
+
+
+def plain_days(value: object) -> int | None:
+    """Return what `parse_days` returns for up to five ASCII digits or a whole number.
+
+    Return None for anything else, which `parse_days` then reads or rejects.
+    """
+    if (
+        type(value) is str
+        and 0 < len(value) <= 5
+        and value.isascii()
+        and value.isdigit()
+    ):
+        days = int(value)
+        return days if days <= MAX_DAYS_PAST_DUE else None
+    if type(value) is int and 0 <= value <= MAX_DAYS_PAST_DUE:
+        return value
+    # Workbooks store numbers as floats, such as 45.0 for 45 days.
+    if type(value) is float and value.is_integer() and 0 <= value <= MAX_DAYS_PAST_DUE:
+        return int(value)
+    return None
+
+
+def plain_postal_code(value: object) -> str | None:
+    """Return a postal code written as five ASCII digits as it is, else None."""
+    if type(value) is str and len(value) == 5 and value.isascii() and value.isdigit():
+        return value
+    return None
+
+
+def plain_coordinate(value: object) -> float | None:
+    """Return what `parse_coordinate` returns for a finite float or decimal text.
+
+    Return None for anything else, such as blank cells, a decimal comma or
+    text that is not a number, which `parse_coordinate` then handles.
+    """
+    if type(value) is float:
+        number = value
+    elif type(value) is str and value and "," not in value:
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def parse_money(value: object, *, currency: str = "MXN") -> Decimal:
@@ -154,7 +244,7 @@ def parse_money(value: object, *, currency: str = "MXN") -> Decimal:
         raise ValueProblem("an overdue balance cannot be negative")
     if amount >= MAX_AMOUNT:
         raise ValueProblem(f"the amount is too large; the maximum is {MAX_AMOUNT - 1}")
-    return amount.quantize(Decimal("0.01"))
+    return amount.quantize(_CENT)
 
 
 def _strip_currency(text: str, currency: str) -> str:
@@ -279,6 +369,8 @@ def check_location(
     lat: float, lon: float
 ) -> tuple[float | None, float | None, str | None]:
     """Return usable coordinates and a warning; 0,0 is missing, a swap is fixed."""
+    if _LAT_MIN <= lat <= _LAT_MAX and _LON_MIN <= lon <= _LON_MAX:
+        return lat, lon, None
     if lat == 0 and lon == 0:
         return None, None, "0,0 is not a real location; the account has no coordinates"
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):

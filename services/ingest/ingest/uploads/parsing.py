@@ -45,6 +45,7 @@ _TOTALS_KEY = re.compile(
 )
 
 _NUMBER_TEXT = re.compile(r"^\s*\$?\s*-?[\d.,]+\s*$")
+_ASCII_DIGIT = re.compile("[0-9]")
 
 
 # Called after each data row with the parsed row, its original cells and
@@ -292,6 +293,14 @@ def _totals_reason(
     key = row[key_index] if key_index < len(row) else None
     name_index = columns.fields["debtor_name"]
     name = row[name_index] if name_index < len(row) else None
+    # normalize_header keeps ASCII digits, so a key with one is never a bare
+    # totals label, and with a name beside it the row is an account.
+    if (
+        isinstance(key, str)
+        and _ASCII_DIGIT.search(key) is not None
+        and not is_blank(name)
+    ):
+        return None
     # A label counts in any cell of a row without a key. In a row with a key
     # it counts only as the key, and only when the key is nothing but a label
     # or the row has no name, so `TOTAL 2` with a name stays an account.

@@ -5,6 +5,8 @@ SEPOMEX's assignments as listed in Wikipedia's "Postal codes in Mexico":
 Mexico City has 00 to 16 and the other states follow in alphabetical order.
 """
 
+from functools import lru_cache
+
 from ingest.uploads.columns import normalize_header
 
 # State name -> (first prefix, last prefix), both inclusive.
@@ -69,16 +71,29 @@ _ALIASES = {
 
 _BY_NAME = {normalize_header(name): name for name in STATE_PREFIXES} | _ALIASES
 
+# The state of each two-digit prefix, None where no state has it.
+_STATE_BY_PREFIX = [
+    next(
+        (
+            state
+            for state, (first, last) in STATE_PREFIXES.items()
+            if first <= prefix <= last
+        ),
+        None,
+    )
+    for prefix in range(100)
+]
+
 
 def state_of_postal_code(postal_code: str) -> str | None:
     """Return the state a five-digit postal code belongs to, or None if unassigned."""
     prefix = int(postal_code[:2])
-    for state, (first, last) in STATE_PREFIXES.items():
-        if first <= prefix <= last:
-            return state
-    return None
+    return _STATE_BY_PREFIX[prefix] if 0 <= prefix < 100 else None
 
 
+# A file names its states in a few spellings repeated on every row, so the
+# folded spelling is looked up once per spelling.
+@lru_cache(maxsize=1024)
 def canonical_state(name: str) -> str | None:
     """Return the state's standard name for a spelling, or None when unknown."""
     return _BY_NAME.get(normalize_header(name))
@@ -96,7 +111,10 @@ def postal_code_problem(postal_code: str, state: str | None) -> str | None:
             f"postal code {postal_code} belongs to no Mexican state "
             f"(no state's codes start with {postal_code[:2]}); check it"
         )
-    expected = canonical_state(state) if state else None
+    if not state or state == owner:
+        # A standard name is its own canonical spelling.
+        return None
+    expected = canonical_state(state)
     if expected is not None and expected != owner:
         first, last = STATE_PREFIXES[expected]
         prefixes = f"{first:02d}" if first == last else f"{first:02d} to {last:02d}"

@@ -2,14 +2,13 @@
 
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
 from phonenumbers import PhoneMetadata
 
 from ingest.uploads.columns import DATE_FIELDS, ColumnMap, column_letter
-from ingest.uploads.dates import parse_date
+from ingest.uploads.dates import parse_date, plain_date
 from ingest.uploads.normalize import (
     AccountRow,
     RowIssue,
@@ -17,25 +16,34 @@ from ingest.uploads.normalize import (
     as_text,
     check_location,
     check_text,
+    contains_invisible,
     is_blank,
     parse_coordinate,
     parse_days,
     parse_money,
     parse_phone,
     parse_postal_code,
+    plain_amount,
+    plain_coordinate,
+    plain_days,
+    plain_postal_code,
+    plain_text,
     strip_invisible,
 )
 from ingest.uploads.postal_codes import postal_code_problem
-
-CellReader = Callable[[str], object]
 
 # The patterns phonenumbers checks a Mexican national number against, so a
 # plain 10-digit number is checked without parsing it in full.
 _MX_METADATA = PhoneMetadata.metadata_for_region("MX")
 _MX_NUMBER = re.compile(_MX_METADATA.general_desc.national_number_pattern)
-_MX_NUMBER_TYPES = [
-    re.compile(desc.national_number_pattern)
+# The patterns of the number types phonenumbers accepts as valid for a
+# 10-digit number, and all of them in one pattern, so one match replaces a
+# match per type.
+_MX_TYPE_PATTERNS = [
+    desc.national_number_pattern
     for desc in (
+        _MX_METADATA.mobile,
+        _MX_METADATA.fixed_line,
         _MX_METADATA.premium_rate,
         _MX_METADATA.toll_free,
         _MX_METADATA.shared_cost,
@@ -44,14 +52,65 @@ _MX_NUMBER_TYPES = [
         _MX_METADATA.pager,
         _MX_METADATA.uan,
         _MX_METADATA.voicemail,
-        _MX_METADATA.fixed_line,
-        _MX_METADATA.mobile,
     )
     if desc is not None
     and desc.national_number_pattern
     and (not desc.possible_length or 10 in desc.possible_length)
 ]
+_MX_NUMBER_TYPE = re.compile("|".join(f"(?:{p})" for p in _MX_TYPE_PATTERNS))
 _PHONE_SEPARATORS = str.maketrans("", "", " -")
+_DIGITS_TAIL = re.compile(r"(.*)\\d\{(\d+)\}")
+
+
+def _head_width(pattern: str) -> int | None:
+    """Return how many leading digits decide a 10-digit match of `pattern`.
+
+    A pattern written as `head\\d{N}`, with no `|` outside a group of
+    `head`, matches 10 digits exactly when `head` matches the first 10 - N.
+    Return None for a pattern of another shape.
+    """
+    match = _DIGITS_TAIL.fullmatch(pattern)
+    if match is None:
+        return None
+    depth, in_class, escaped = 0, False, False
+    for char in match.group(1):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return None
+    return 10 - int(match.group(2))
+
+
+def _valid_starts() -> frozenset[str] | None:
+    """Return the first three digits of every valid 10-digit Mexican number.
+
+    This holds only when each pattern is decided by at most three leading
+    digits, as for phonenumbers 9.0. Return None when one is not, so the
+    patterns are matched in full.
+    """
+    patterns = [_MX_NUMBER.pattern, *_MX_TYPE_PATTERNS]
+    widths = [_head_width(pattern) for pattern in patterns]
+    if any(width is None or not 0 <= width <= 3 for width in widths):
+        return None
+    return frozenset(
+        f"{start:03d}"
+        for start in range(1000)
+        if _MX_NUMBER.fullmatch(f"{start:03d}0000000")
+        and _MX_NUMBER_TYPE.fullmatch(f"{start:03d}0000000")
+    )
+
+
+_MX_VALID_STARTS = _valid_starts()
 
 # Maximum length of each text field, as sized in the accounts table.
 TEXT_FIELDS = {
@@ -83,7 +142,11 @@ MAX_EXTRA_CHARS = 2_000
 
 @dataclass
 class RowContext:
-    """Settings shared by every row of one file."""
+    """Settings shared by every row of one file.
+
+    The first `parse_row` call works out where each field sits from
+    `columns` and `formulas_without_value`, so neither may change after it.
+    """
 
     columns: ColumnMap
     today: date
@@ -91,6 +154,15 @@ class RowContext:
     date1904: bool = False
     # 1-based (row, column) of formulas with no saved result.
     formulas_without_value: set[tuple[int, int]] = field(default_factory=set)
+    _layout: "_RowLayout | None" = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def layout(self) -> "_RowLayout":
+        """Return the column layout of the file, built on first use."""
+        if self._layout is None or self._layout.columns is not self.columns:
+            self._layout = _RowLayout.build(self.columns, self.formulas_without_value)
+        return self._layout
 
 
 @dataclass
@@ -100,45 +172,155 @@ class ParsedRow:
     issues: list[RowIssue] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class _RowLayout:
+    """The column index of each field of one file, worked out once per file.
+
+    An index is None when the file has no column for the field. `width` is
+    one past the highest index, so a shorter row is padded with blanks.
+    """
+
+    columns: ColumnMap
+    width: int
+    key: int | None
+    name: int | None
+    credit_number: int | None
+    balance: int | None
+    days: int | None
+    # (field, index, maximum characters) in TEXT_FIELDS order.
+    texts: tuple[tuple[str, int, int], ...]
+    postal_code: int | None
+    phone: int | None
+    dates: tuple[tuple[str, int], ...]
+    latitude: int | None
+    longitude: int | None
+    extras: tuple[tuple[str, int], ...]
+    # Field or extra name of each column index, for issue messages.
+    names: dict[int, str]
+    # 1-based columns of formulas with no saved result, by 1-based row.
+    formula_columns: dict[int, list[int]]
+    # `_kept_fields` of a row without warnings.
+    kept_when_clean: frozenset[str]
+
+    @classmethod
+    def build(cls, columns: ColumnMap, formulas: set[tuple[int, int]]) -> "_RowLayout":
+        fields = columns.fields
+        formula_columns: dict[int, list[int]] = {}
+        for row, column in sorted(formulas):
+            formula_columns.setdefault(row, []).append(column)
+        names = {index: name for name, index in fields.items()}
+        names |= {index: name for name, index in columns.extras.items()}
+        indexes = [*fields.values(), *columns.extras.values()]
+        return cls(
+            columns=columns,
+            width=max(indexes, default=-1) + 1,
+            key=fields.get(columns.key_field()),
+            name=fields.get("debtor_name"),
+            credit_number=fields.get("credit_number"),
+            balance=fields.get("balance_overdue"),
+            days=fields.get("days_past_due"),
+            texts=tuple(
+                (name, fields[name], max_chars)
+                for name, max_chars in TEXT_FIELDS.items()
+                if name in fields
+            ),
+            postal_code=fields.get("postal_code"),
+            phone=fields.get("phone"),
+            dates=tuple((name, fields[name]) for name in DATE_FIELDS if name in fields),
+            latitude=fields.get("latitude"),
+            longitude=fields.get("longitude"),
+            extras=tuple(columns.extras.items()),
+            names=names,
+            formula_columns=formula_columns,
+            kept_when_clean=frozenset(_kept_fields(columns, [])),
+        )
+
+
 def parse_row(row: list[object], context: RowContext, *, row_number: int) -> ParsedRow:
-    columns = context.columns
-    row, invisible_issue = _without_invisible(row, columns, row_number)
+    """Check and normalise one data row into an account and its issues.
 
-    def cell(name: str) -> object:
-        index = columns.fields.get(name)
-        return row[index] if index is not None and index < len(row) else None
-
-    issues = _formula_issues(row_number, context)
+    Each value of a common shape (plain text, digits, `dd/mm/yyyy`) is read
+    by a `plain_*` function. Every other value goes through the reference
+    normalisers, which give the same result for those shapes and raise the
+    messages the report shows.
+    """
+    layout = context.layout()
+    if len(row) < layout.width:
+        row = [*row, *([None] * (layout.width - len(row)))]
+    row, invisible_issue = _without_invisible(row, layout, row_number)
+    issues = _formula_issues(row_number, layout)
     if invisible_issue is not None:
         issues.append(invisible_issue)
-    key = _required_text(
-        cell(columns.key_field()), "account_key", KEY_MAX_CHARS, issues
-    )
+
+    key_cell = None if layout.key is None else row[layout.key]
+    key = plain_text(key_cell, KEY_MAX_CHARS)
+    if key is None:
+        key = _required_text(key_cell, "account_key", KEY_MAX_CHARS, issues)
     if key is not None and not key.isascii():
         # NFKC turns full-width `Ｚ1` into `Z1`, so the same key typed with
         # another keyboard layout names the same account.
         key = unicodedata.normalize("NFKC", key)
-    name = _required_text(cell("debtor_name"), "debtor_name", NAME_MAX_CHARS, issues)
+    name_cell = None if layout.name is None else row[layout.name]
+    name = plain_text(name_cell, NAME_MAX_CHARS)
+    if name is None:
+        name = _required_text(name_cell, "debtor_name", NAME_MAX_CHARS, issues)
     account = AccountRow(account_key=key or "", debtor_name=name or "")
-    _set_credit_number(account, cell, issues)
-    _set_numbers(account, cell, context.currency, issues)
-    _set_texts(account, cell, issues)
-    _set_optional(account, cell, issues)
-    _set_dates(account, cell, context, issues)
-    _set_location(account, cell, issues)
-    account.extra = _extras(row, columns, issues)
-    account.kept_fields = _kept_fields(columns, issues)
-    rejected = any(issue.severity == "error" for issue in issues)
-    return ParsedRow(row_number, None if rejected else account, issues)
+
+    if layout.credit_number is not None:
+        value = row[layout.credit_number]
+        text = plain_text(value, KEY_MAX_CHARS)
+        if text is not None:
+            account.credit_number = text
+        else:
+            _set_credit_number(account, value, issues)
+    _set_numbers(account, row, layout, context.currency, issues)
+    for text_field, index, max_chars in layout.texts:
+        value = row[index]
+        text = plain_text(value, max_chars)
+        if text is not None:
+            setattr(account, text_field, text)
+        elif value is not None and value != "":
+            _set_text(account, text_field, value, max_chars, issues)
+    _set_contacts(account, row, layout, issues)
+    for date_field, index in layout.dates:
+        value = row[index]
+        if value is None or value == "":
+            continue
+        day = plain_date(value, today=context.today)
+        if day is None:
+            _set_date(account, date_field, value, context, issues)
+        else:
+            setattr(account, date_field, day)
+    if layout.latitude is not None or layout.longitude is not None:
+        _set_location(account, row, layout, issues)
+    if layout.extras:
+        account.extra = _extras(row, layout.extras, issues)
+
+    if issues:
+        account.kept_fields = _kept_fields(context.columns, issues)
+        if any(issue.severity == "error" for issue in issues):
+            return ParsedRow(row_number, None, issues)
+    else:
+        account.kept_fields = set(layout.kept_when_clean)
+    return ParsedRow(row_number, account, issues)
 
 
 def _without_invisible(
-    row: list[object], columns: ColumnMap, row_number: int
+    row: list[object], layout: _RowLayout, row_number: int
 ) -> tuple[list[object], RowIssue | None]:
     """Remove zero-width characters and bidi controls from the row's text cells.
 
     Return the cleaned row and a warning that names the columns changed.
     """
+    try:
+        # Most rows hold only text, so one search over the joined cells
+        # clears them. A cell of another type makes join raise TypeError.
+        joined = "".join(row)  # type: ignore[arg-type]
+    except TypeError:
+        pass
+    else:
+        if not contains_invisible(joined):
+            return row, None
     changed: list[int] = []
     cleaned = row
     for index, value in enumerate(row):
@@ -152,30 +334,32 @@ def _without_invisible(
             changed.append(index)
     if not changed:
         return row, None
-    names = {index: name for name, index in columns.fields.items()}
-    names |= {index: name for name, index in columns.extras.items()}
-    changed_names = [names.get(index, column_letter(index)) for index in changed]
+    changed_names = [layout.names.get(index, column_letter(index)) for index in changed]
     message = (
         f"row {row_number}: removed invisible characters (zero-width or "
         f"bidirectional controls) from {', '.join(changed_names)}"
     )
-    return cleaned, RowIssue(changed_names[0], None, message, severity="warning")
+    return cleaned, RowIssue(
+        column=changed_names[0], value=None, message=message, severity="warning"
+    )
 
 
-def _formula_issues(row_number: int, context: RowContext) -> list[RowIssue]:
-    names = {index: name for name, index in context.columns.fields.items()}
-    names |= {index: name for name, index in context.columns.extras.items()}
+def _formula_issues(row_number: int, layout: _RowLayout) -> list[RowIssue]:
     issues = []
-    for row, column in sorted(context.formulas_without_value):
-        if row != row_number:
-            continue
-        reference = f"{column_letter(column - 1)}{row}"
+    for column in layout.formula_columns.get(row_number, ()):
+        reference = f"{column_letter(column - 1)}{row_number}"
         message = (
             f"cell {reference} holds a formula with no saved result, so its value "
             "is unknown; open the file in Excel, let it recalculate, save it and "
             "upload it again, or type the value"
         )
-        issues.append(RowIssue(names.get(column - 1, reference), reference, message))
+        issues.append(
+            RowIssue(
+                column=layout.names.get(column - 1, reference),
+                value=reference,
+                message=message,
+            )
+        )
     return issues
 
 
@@ -183,19 +367,24 @@ def _required_text(
     value: object, name: str, max_chars: int, issues: list[RowIssue]
 ) -> str | None:
     if is_blank(value):
-        issues.append(RowIssue(name, None, f"{name} is required and is empty"))
+        issues.append(
+            RowIssue(
+                column=name, value=None, message=f"{name} is required and is empty"
+            )
+        )
         return None
     try:
         return check_text(as_text(value), max_chars=max_chars)
     except ValueProblem as problem:
-        issues.append(RowIssue(name, _shown(value), f"{name} {problem}"))
+        issues.append(
+            RowIssue(column=name, value=_shown(value), message=f"{name} {problem}")
+        )
         return None
 
 
 def _set_credit_number(
-    account: AccountRow, cell: CellReader, issues: list[RowIssue]
+    account: AccountRow, value: object, issues: list[RowIssue]
 ) -> None:
-    value = cell("credit_number")
     if is_blank(value):
         return
     try:
@@ -205,61 +394,128 @@ def _set_credit_number(
 
 
 def _set_numbers(
-    account: AccountRow, cell: CellReader, currency: str, issues: list[RowIssue]
+    account: AccountRow,
+    row: list[object],
+    layout: _RowLayout,
+    currency: str,
+    issues: list[RowIssue],
 ) -> None:
-    balance, days = cell("balance_overdue"), cell("days_past_due")
-    if not is_blank(balance):
-        try:
-            account.balance_overdue = parse_money(balance, currency=currency)
-        except ValueProblem as problem:
-            issues.append(RowIssue("balance_overdue", as_text(balance), str(problem)))
-    if not is_blank(days):
-        try:
-            account.days_past_due = parse_days(days)
-        except ValueProblem as problem:
-            issues.append(RowIssue("days_past_due", as_text(days), str(problem)))
+    if layout.balance is not None:
+        value = row[layout.balance]
+        amount = plain_amount(value)
+        if amount is None:
+            _set_balance(account, value, currency, issues)
+        else:
+            account.balance_overdue = amount
+    if layout.days is not None:
+        value = row[layout.days]
+        days = plain_days(value)
+        if days is None:
+            _set_days(account, value, issues)
+        else:
+            account.days_past_due = days
 
 
-def _set_texts(account: AccountRow, cell: CellReader, issues: list[RowIssue]) -> None:
-    for text_field, max_chars in TEXT_FIELDS.items():
-        value = cell(text_field)
-        if is_blank(value):
-            continue
-        try:
-            setattr(
-                account, text_field, check_text(as_text(value), max_chars=max_chars)
-            )
-        except ValueProblem as problem:
-            issues.append(
-                RowIssue(text_field, _shown(value), f"{text_field} {problem}")
-            )
-
-
-def _set_optional(
-    account: AccountRow, cell: CellReader, issues: list[RowIssue]
+def _set_balance(
+    account: AccountRow, value: object, currency: str, issues: list[RowIssue]
 ) -> None:
-    postal_code, phone = cell("postal_code"), cell("phone")
-    if not is_blank(postal_code):
-        try:
-            account.postal_code = parse_postal_code(postal_code)
-        except ValueProblem as problem:
-            issues.append(_warning("postal_code", postal_code, problem))
-    if account.postal_code is not None:
-        problem_text = postal_code_problem(account.postal_code, account.state)
-        if problem_text is not None:
-            issues.append(
-                RowIssue(
-                    "postal_code",
-                    _shown(postal_code),
-                    problem_text,
-                    severity="warning",
-                )
+    if is_blank(value):
+        return
+    try:
+        account.balance_overdue = parse_money(value, currency=currency)
+    except ValueProblem as problem:
+        issues.append(
+            RowIssue(
+                column="balance_overdue", value=as_text(value), message=str(problem)
             )
-    if not is_blank(phone):
-        try:
-            account.phone = phone_e164(phone)
-        except ValueProblem as problem:
-            issues.append(_warning("phone", phone, problem))
+        )
+
+
+def _set_days(account: AccountRow, value: object, issues: list[RowIssue]) -> None:
+    if is_blank(value):
+        return
+    try:
+        account.days_past_due = parse_days(value)
+    except ValueProblem as problem:
+        issues.append(
+            RowIssue(column="days_past_due", value=as_text(value), message=str(problem))
+        )
+
+
+def _set_text(
+    account: AccountRow,
+    text_field: str,
+    value: object,
+    max_chars: int,
+    issues: list[RowIssue],
+) -> None:
+    if is_blank(value):
+        return
+    try:
+        setattr(account, text_field, check_text(as_text(value), max_chars=max_chars))
+    except ValueProblem as problem:
+        issues.append(
+            RowIssue(
+                column=text_field,
+                value=_shown(value),
+                message=f"{text_field} {problem}",
+            )
+        )
+
+
+def _set_contacts(
+    account: AccountRow, row: list[object], layout: _RowLayout, issues: list[RowIssue]
+) -> None:
+    """Set the postal code, checked against the state, and the phone."""
+    if layout.postal_code is not None:
+        value = row[layout.postal_code]
+        postal_code = plain_postal_code(value)
+        if postal_code is None:
+            _set_postal_code(account, value, issues)
+        else:
+            account.postal_code = postal_code
+        _check_postal_code(account, value, issues)
+    if layout.phone is not None:
+        value = row[layout.phone]
+        if value is not None and value != "":
+            _set_phone(account, value, issues)
+
+
+def _set_postal_code(
+    account: AccountRow, value: object, issues: list[RowIssue]
+) -> None:
+    if is_blank(value):
+        return
+    try:
+        account.postal_code = parse_postal_code(value)
+    except ValueProblem as problem:
+        issues.append(_warning("postal_code", value, problem))
+
+
+def _check_postal_code(
+    account: AccountRow, value: object, issues: list[RowIssue]
+) -> None:
+    if account.postal_code is None:
+        return
+    problem_text = postal_code_problem(account.postal_code, account.state)
+    if problem_text is not None:
+        issues.append(
+            RowIssue(
+                column="postal_code",
+                value=_shown(value),
+                message=problem_text,
+                severity="warning",
+            )
+        )
+
+
+def _set_phone(account: AccountRow, value: object, issues: list[RowIssue]) -> None:
+    if is_blank(value):
+        return
+    try:
+        account.phone = phone_e164(value)
+    except ValueProblem as problem:
+        issues.append(_warning("phone", value, problem))
 
 
 def phone_e164(value: object) -> str:
@@ -269,49 +525,64 @@ def phone_e164(value: object) -> str:
     is checked against the phonenumbers patterns directly. Anything else,
     and every number those patterns reject, goes through `parse_phone`.
     """
-    digits = as_text(value).translate(_PHONE_SEPARATORS)
-    if (
-        len(digits) == 10
-        and digits.isascii()
-        and digits.isdigit()
-        and _MX_NUMBER.fullmatch(digits)
-        and any(pattern.fullmatch(digits) for pattern in _MX_NUMBER_TYPES)
-    ):
-        return "+52" + digits
+    if type(value) is str and len(value) == 10 and value.isascii():
+        digits = value
+    else:
+        digits = as_text(value).translate(_PHONE_SEPARATORS)
+    if len(digits) == 10 and digits.isascii() and digits.isdigit():
+        if _MX_VALID_STARTS is not None:
+            valid = digits[:3] in _MX_VALID_STARTS
+        else:
+            valid = bool(
+                _MX_NUMBER.fullmatch(digits) and _MX_NUMBER_TYPE.fullmatch(digits)
+            )
+        if valid:
+            return "+52" + digits
     return parse_phone(value)
 
 
-def _set_dates(
+def _set_date(
     account: AccountRow,
-    cell: CellReader,
+    date_field: str,
+    value: object,
     context: RowContext,
     issues: list[RowIssue],
 ) -> None:
-    for date_field in DATE_FIELDS:
-        value = cell(date_field)
-        if is_blank(value):
-            continue
-        try:
-            parsed = parse_date(value, date1904=context.date1904, today=context.today)
-        except ValueProblem as problem:
-            issues.append(_warning(date_field, value, problem))
-            continue
-        setattr(account, date_field, parsed)
+    if is_blank(value):
+        return
+    try:
+        parsed = parse_date(value, date1904=context.date1904, today=context.today)
+    except ValueProblem as problem:
+        issues.append(_warning(date_field, value, problem))
+        return
+    setattr(account, date_field, parsed)
 
 
 def _set_location(
-    account: AccountRow, cell: CellReader, issues: list[RowIssue]
+    account: AccountRow, row: list[object], layout: _RowLayout, issues: list[RowIssue]
 ) -> None:
-    lat_cell, lon_cell = cell("latitude"), cell("longitude")
+    lat_cell = None if layout.latitude is None else row[layout.latitude]
+    lon_cell = None if layout.longitude is None else row[layout.longitude]
+    lat = plain_coordinate(lat_cell)
+    lon = plain_coordinate(lon_cell)
+    if lat is None or lon is None:
+        _set_location_cells(account, lat_cell, lon_cell, issues)
+    else:
+        _place(account, lat, lon, lat_cell, lon_cell, issues)
+
+
+def _set_location_cells(
+    account: AccountRow, lat_cell: object, lon_cell: object, issues: list[RowIssue]
+) -> None:
     if is_blank(lat_cell) and is_blank(lon_cell):
         return
     if is_blank(lat_cell) or is_blank(lon_cell):
         column = "latitude" if is_blank(lat_cell) else "longitude"
         issues.append(
             RowIssue(
-                column,
-                None,
-                "latitude and longitude come together; one is empty",
+                column=column,
+                value=None,
+                message="latitude and longitude come together; one is empty",
                 severity="warning",
             )
         )
@@ -322,30 +593,46 @@ def _set_location(
     except ValueProblem as problem:
         issues.append(_warning("latitude", lat_cell, problem))
         return
+    _place(account, lat, lon, lat_cell, lon_cell, issues)
+
+
+def _place(
+    account: AccountRow,
+    lat: float,
+    lon: float,
+    lat_cell: object,
+    lon_cell: object,
+    issues: list[RowIssue],
+) -> None:
     account.latitude, account.longitude, warning = check_location(lat, lon)
     if warning:
         issues.append(
             RowIssue(
-                "latitude",
-                f"{as_text(lat_cell)}, {as_text(lon_cell)}",
-                warning,
+                column="latitude",
+                value=f"{as_text(lat_cell)}, {as_text(lon_cell)}",
+                message=warning,
                 severity="warning",
             )
         )
 
 
 def _extras(
-    row: list[object], columns: ColumnMap, issues: list[RowIssue]
+    row: list[object], extras: tuple[tuple[str, int], ...], issues: list[RowIssue]
 ) -> dict[str, str]:
-    extras = {}
-    for name, index in columns.extras.items():
-        if index >= len(row) or is_blank(row[index]):
+    values = {}
+    for name, index in extras:
+        value = row[index]
+        text = plain_text(value, MAX_EXTRA_CHARS)
+        if text is not None:
+            values[name] = text
+            continue
+        if is_blank(value):
             continue
         try:
-            extras[name] = check_text(as_text(row[index]), max_chars=MAX_EXTRA_CHARS)
+            values[name] = check_text(as_text(value), max_chars=MAX_EXTRA_CHARS)
         except ValueProblem as problem:
-            issues.append(_warning(name, row[index], problem))
-    return extras
+            issues.append(_warning(name, value, problem))
+    return values
 
 
 def _shown(value: object) -> str:
@@ -354,7 +641,12 @@ def _shown(value: object) -> str:
 
 
 def _warning(column: str, value: object, problem: ValueProblem) -> RowIssue:
-    return RowIssue(column, _shown(value), f"{problem}{_LEFT_OUT}", severity="warning")
+    return RowIssue(
+        column=column,
+        value=_shown(value),
+        message=f"{problem}{_LEFT_OUT}",
+        severity="warning",
+    )
 
 
 def _kept_fields(columns: ColumnMap, issues: list[RowIssue]) -> set[str]:
