@@ -133,6 +133,20 @@ class TestSheetScan:
         expected = outcome(lambda c: reference_scan(c, max_rows=MAX_ROWS), xml)
         assert outcome(fast, xml) == expected
 
+    def test_cell_reference_moves_row(self):
+        # The row has no `r`, so it is row 1, but its first cell names row 102:
+        # the next cell without `r` lies on row 102 as well.
+        xml = (
+            b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
+            b'2006/main"><sheetData><row><c r="A102"><v>1</v></c>'
+            b"<c><f>A102*2</f></c></row></sheetData></worksheet>"
+        )
+
+        found = _check_sheet(io.BytesIO(xml), max_rows=MAX_ROWS)
+
+        assert found == {(102, 2)}
+        assert reference_scan(xml, max_rows=MAX_ROWS) == found
+
     @pytest.mark.parametrize(
         ("reference", "message"),
         [("A121", "row 121"), ("GS5", "column 201")],

@@ -282,6 +282,7 @@ def _follow_plain_block(block: bytes, position: _Position) -> None:
     if cell_start > row_start:
         reference = _REFERENCE.search(block, cell_start + len(b"<c"))
         if reference is not None:
+            position.row = int(reference.group(2))
             position.column = column_number(reference.group(1).decode())
 
 
@@ -358,7 +359,9 @@ def _check_token(
     else:
         row = int(reference.group(2))
         column = column_number(reference.group(1).decode())
-    position.column = column
+    # A cell's own reference also moves the row that the next cells
+    # without `r` are placed on.
+    position.row, position.column = row, column
     body = match.group(3) or b""
     # A cell with only a style (formatting that runs down the sheet) has no
     # value child and costs nothing to read.
