@@ -21,6 +21,12 @@ class IngestSettings(ServiceSettings):
         gt=0,
         description="Seconds between two writes of a running upload's progress.",
     )
+    upload_workers: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Background uploads one process runs at the same time.",
+    )
     upload_heartbeat_seconds: float = Field(
         default=15.0,
         gt=0,

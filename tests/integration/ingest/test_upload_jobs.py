@@ -109,6 +109,29 @@ class TestBackgroundUpload:
         stored = await client.get("/accounts/B-299", headers={"X-API-Key": api_key})
         assert stored.status_code == 200
 
+    async def test_small_upload_passes_large_one(self, client, api_key):
+        large = [account_row(f"L-{index}") for index in range(20_000)]
+        first = await post_file(
+            client, api_key, xlsx_bytes(large), params={"wait": "false"}
+        )
+        second = await post_file(
+            client,
+            api_key,
+            xlsx_bytes([account_row("S-1")]),
+            params={"wait": "false"},
+        )
+
+        small = await finished(client, api_key, second.headers["location"])
+        large_now = await client.get(
+            first.headers["location"], headers={"X-API-Key": api_key}
+        )
+        large_done = await finished(client, api_key, first.headers["location"])
+
+        assert small["status"] == "completed"
+        assert large_now.json()["status"] in ("queued", "processing")
+        assert large_done["status"] == "completed"
+        assert large_done["rows_valid"] == 20_000
+
     async def test_prefer_respond_async_header(self, client, api_key):
         response = await post_file(
             client,
@@ -223,7 +246,7 @@ class TestInterruptedJobs:
                 # The other process beats for its job while this one sweeps.
                 for _ in range(30):
                     async with sessionmaker() as session, session.begin():
-                        await job_repository.beat(session, other_worker)
+                        await job_repository.beat(session, [live_id])
                     await asyncio.sleep(0.05)
                 stale_body = await finished(running, api_key, f"/uploads/{stale_id}")
                 live = await running.get(

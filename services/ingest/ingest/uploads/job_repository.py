@@ -84,11 +84,16 @@ async def mark_failed(
     )
 
 
-async def beat(session: AsyncSession, worker_id: uuid.UUID) -> int:
-    """Mark the worker's queued and processing uploads alive; return how many."""
+async def beat(session: AsyncSession, upload_ids: list[uuid.UUID]) -> int:
+    """Mark the given uploads alive while they are queued or processing.
+
+    Return how many were.
+    """
+    if not upload_ids:
+        return 0
     result = await session.execute(
         update(Upload)
-        .where(Upload.worker_id == worker_id, Upload.status.in_(RUNNING_STATES))
+        .where(Upload.upload_id.in_(upload_ids), Upload.status.in_(RUNNING_STATES))
         .values(heartbeat_at=func.now())
     )
     return result.rowcount or 0

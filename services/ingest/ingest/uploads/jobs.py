@@ -60,6 +60,13 @@ def worker_id(runtime: ServiceRuntime) -> uuid.UUID:
     return current
 
 
+def _held(runtime: ServiceRuntime) -> set[uuid.UUID]:
+    """Return the ids of the uploads whose file is in this process's memory."""
+    in_memory = runtime.state.setdefault("upload_jobs_in_memory", set())
+    assert isinstance(in_memory, set)
+    return in_memory
+
+
 def _queue(runtime: ServiceRuntime) -> "asyncio.Queue[UploadJob]":
     queue = runtime.state.get("upload_jobs")
     if queue is None:
@@ -121,6 +128,7 @@ async def accept_upload(
             action=create,
         )
     for job in accepted:
+        _held(runtime).add(job.upload_id)
         _queue(runtime).put_nowait(job)
         log.info(
             "upload.queued", tenant_id=str(tenant_id), upload_id=str(job.upload_id)
@@ -129,29 +137,41 @@ async def accept_upload(
 
 
 async def run_upload_jobs(runtime: ServiceRuntime) -> None:
-    """Process queued uploads one at a time, for as long as the service runs.
+    """Process queued uploads, `upload_workers` at a time, while the service runs.
 
-    NOTE: one worker per process means a large upload delays every upload
-    queued after it, across tenants.
+    With more than one worker, a small upload queued behind a large one
+    does not wait for it. Each running upload keeps its file and rows in
+    memory, so the memory a process needs grows with the worker count.
     """
+    settings = runtime.settings
+    assert isinstance(settings, IngestSettings)
     queue = _queue(runtime)
-    while True:
-        job = await queue.get()
-        await run_job(runtime, job)
+
+    async def work() -> None:
+        while True:
+            job = await queue.get()
+            await run_job(runtime, job)
+
+    # A worker that crashes cancels the others, and the supervisor starts
+    # them all again; the jobs they had go stale and are failed.
+    async with asyncio.TaskGroup() as group:
+        for _ in range(settings.upload_workers):
+            group.create_task(work())
 
 
 async def keep_upload_jobs_alive(runtime: ServiceRuntime) -> None:
     """Beat for this process's running uploads and fail the stale ones of others.
 
-    A process that starts fails nothing at once: the jobs of the process it
-    replaces go stale and are failed by the first sweep after that.
+    Only the uploads whose file is still in this process's memory get a
+    beat, so a job the process lost goes stale too. A process that starts
+    fails nothing at once: the jobs of the process it replaces go stale and
+    are failed by the first sweep after that.
     """
     settings = runtime.settings
     assert isinstance(settings, IngestSettings)
-    own_worker = worker_id(runtime)
     while True:
         async with runtime.sessionmaker() as session, session.begin():
-            await job_repository.beat(session, own_worker)
+            await job_repository.beat(session, sorted(_held(runtime)))
             failed = await job_repository.fail_stale(
                 session,
                 stale_seconds=settings.upload_stale_seconds,
@@ -163,7 +183,18 @@ async def keep_upload_jobs_alive(runtime: ServiceRuntime) -> None:
 
 
 async def run_job(runtime: ServiceRuntime, job: UploadJob) -> None:
-    """Parse, geocode and store one upload; a failure marks the upload failed."""
+    """Parse, geocode and store one upload; a failure marks the upload failed.
+
+    However it ends, the process stops beating for the upload, so an upload
+    left running by a crash goes stale and fails.
+    """
+    try:
+        await _run_held_job(runtime, job)
+    finally:
+        _held(runtime).discard(job.upload_id)
+
+
+async def _run_held_job(runtime: ServiceRuntime, job: UploadJob) -> None:
     settings = runtime.settings
     assert isinstance(settings, IngestSettings)
     async with runtime.sessionmaker() as session:
