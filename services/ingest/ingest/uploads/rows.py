@@ -93,7 +93,7 @@ class RowContext:
     formulas_without_value: set[tuple[int, int]] = field(default_factory=set)
 
 
-@dataclass
+@dataclass(slots=True)
 class ParsedRow:
     row_number: int
     account: AccountRow | None

@@ -19,7 +19,12 @@ from ingest.uploads import job_repository, repository
 from ingest.uploads.archive import HostileArchiveError, check_xlsx_archive
 from ingest.uploads.columns import normalize_header
 from ingest.uploads.normalize import AccountRow, RowIssue
-from ingest.uploads.parsing import ParsedFile, UnreadableFileError, parse_file
+from ingest.uploads.parsing import (
+    ParsedFile,
+    UnreadableFileError,
+    parse_file,
+    read_row_cells,
+)
 from ingest.uploads.progress import MAX_REPORT_CELL_CHARS, UploadProgress
 from ingest.uploads.repository import StoreCounts
 from ingest.uploads.schemas import (
@@ -171,8 +176,31 @@ async def prepare_upload(
     # NOTE: a replayed Idempotency-Key geocodes the file again, though the
     # provider's results then come from the cache.
     placements = await locator.locate(parsed)
+    await asyncio.to_thread(
+        _keep_late_cells, parsed, progress, content, max_rows, combined
+    )
     progress.on_located()
     return PreparedUpload(parsed, placements, progress)
+
+
+def _keep_late_cells(
+    parsed: ParsedFile,
+    progress: UploadProgress,
+    content: bytes,
+    max_rows: int,
+    mapping: dict[str, str],
+) -> None:
+    """Keep the original cells of rows that got issues after parsing.
+
+    Geocoding warnings and repeated keys come after a row was parsed, when
+    its cells are gone, so those rows are read from the file again.
+    """
+    _, issues = _split_rows(parsed)
+    late = {row_number for row_number, _ in issues} - progress.cells.keys()
+    if late:
+        progress.keep_cells(
+            read_row_cells(content, late, max_rows=max_rows, mapping=mapping)
+        )
 
 
 async def store_upload(
