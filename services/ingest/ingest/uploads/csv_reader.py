@@ -59,7 +59,7 @@ class _LineTracker:
 class CsvRows:
     """The records of a CSV file as lists of cells, read one at a time.
 
-    A record csv cannot split is yielded as a `RejectedRow`. Iterating raises
+    A record csv cannot split is returned as a `RejectedRow`. Iterating raises
     ValueError for a record with a value past the column limit.
     """
 

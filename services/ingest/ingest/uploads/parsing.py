@@ -89,7 +89,7 @@ class RowSource(Protocol):
 @dataclass
 class SheetRows:
     # Rows up to the row limit. Iterating raises UnreadableFileError when a
-    # row past the limit holds a value or the file cannot be read.
+    # row past the limit contains a value or the file cannot be read.
     rows: Iterator[list[object]]
     source: RowSource
     scan: XlsxScan = field(default_factory=XlsxScan)

@@ -32,7 +32,7 @@ class UploadProgress:
     percent: int = 0
     # Original cells of the rows with issues, by Excel row number, for the
     # error report. Rows without issues are not kept, because a large file
-    # would hold every cell twice.
+    # would keep every cell in memory twice.
     cells: dict[int, list[object]] = field(default_factory=dict)
 
     def on_row(self, row: ParsedRow, cells: list[object], last_row: int) -> None:
@@ -43,7 +43,10 @@ class UploadProgress:
             self.rows_valid += 1
         if row.issues:
             self.cells[row.row_number] = cells
-        self.percent = PARSED_PERCENT * row.row_number // max(last_row, 1)
+        # The last row of a CSV file is an estimate that changes as the file
+        # is read, so the percentage is kept from going back.
+        share = PARSED_PERCENT * row.row_number // max(last_row, 1)
+        self.percent = max(self.percent, min(share, PARSED_PERCENT))
 
     def keep_cells(self, cells: dict[int, list[object]]) -> None:
         """Add the cells of rows that got issues after they were parsed."""
