@@ -10,6 +10,8 @@ from ingest.uploads.extent import (
     _BoundedReader,
     _check_sheet,
     _ReadAhead,
+    _suspect_reference,
+    _SuspectReferences,
 )
 from ingest.uploads.parsing import (
     HEADER_SEARCH_ROWS,
@@ -188,3 +190,22 @@ class TestReadAhead:
             pytest.raises(WorkbookTooLargeError, match="row 9"),
         ):
             _check_sheet(ahead, max_rows=5, chunk_bytes=1024)
+
+
+class TestSuspectReferences:
+    @pytest.mark.parametrize("max_rows", [5, 99, 1_021, 101_020, 1_001_020])
+    def test_loose_search_misses_no_exact_match(self, max_rows: int):
+        suspect = _SuspectReferences(max_rows)
+        exact = _suspect_reference(max_rows)
+        limit = str(max_rows)
+        rows = [1, max_rows - 1, max_rows, max_rows + 1, 10 ** len(limit), 9_999_999]
+        for column in ["A", "Z", "AA", "GR", "GS", "HA", "ZZ", "AAA", "XFD"]:
+            for row in rows:
+                block = f'<row r="{row}"><c r="{column}{row}"><v>1</v></c></row>'
+                expected = exact.search(block.encode()) is not None
+                assert suspect.found_in(block.encode()) == expected, block
+
+    def test_cell_past_limit_found(self):
+        block = b'<row r="8"><c r="A8"><v>1</v></c></row>'
+        assert _SuspectReferences(7).found_in(block)
+        assert not _SuspectReferences(8).found_in(block)

@@ -281,7 +281,7 @@ def _check_sheet(
     validated here, so a damaged sheet is reported when calamine reads it.
     """
     missing: set[tuple[int, int]] = set()
-    suspect = _suspect_reference(max_rows)
+    suspect = _SuspectReferences(max_rows)
     position = _Position()
     pending = b""
     while True:
@@ -311,7 +311,7 @@ def _check_sheet(
             return missing
 
 
-def _is_plain(block: bytes, suspect: re.Pattern[bytes]) -> bool:
+def _is_plain(block: bytes, suspect: "_SuspectReferences") -> bool:
     """Tell whether a block needs no cell-by-cell reading.
 
     That holds when every row starts as `<row r="` and every cell as
@@ -328,7 +328,7 @@ def _is_plain(block: bytes, suspect: re.Pattern[bytes]) -> bool:
         and _PREFIXED_START.search(block) is None
         and _RICH_TEXT_RUN_END not in block
         and _LONG_TEXT.search(block) is None
-        and suspect.search(block) is None
+        and not suspect.found_in(block)
     )
 
 
@@ -345,6 +345,29 @@ def _follow_plain_block(block: bytes, position: _Position) -> None:
         reference = _REFERENCE.search(block, cell_start + len(b"<c"))
         if reference is not None:
             position.column = column_number(reference.group(1).decode())
+
+
+class _SuspectReferences:
+    """Find cell references that may lie past the column or row limit.
+
+    A loose pattern, which tries fewer choices at each cell, is searched
+    first. The exact one runs only on a block where the loose one matched.
+    """
+
+    def __init__(self, max_rows: int) -> None:
+        self._exact = _suspect_reference(max_rows)
+        # Every reference the exact pattern matches has three letters, a
+        # column past GR, or at least as many row digits as the limit.
+        digits = len(str(max_rows))
+        self._loose = re.compile(
+            rb'<c r="(?:[A-Z]{3}|[H-Z][A-Z]|G[S-Z]|[A-Z]{1,2}\d{%d})' % digits
+        )
+
+    def found_in(self, block: bytes) -> bool:
+        return (
+            self._loose.search(block) is not None
+            and self._exact.search(block) is not None
+        )
 
 
 def _suspect_reference(max_rows: int) -> re.Pattern[bytes]:
