@@ -6,9 +6,12 @@ import pytest
 
 from ingest.uploads.compact import NO_EXTRA
 from ingest.uploads.extent import (
+    _LONG_TEXT,
+    MAX_CELL_CHARACTERS,
     WorkbookTooLargeError,
     _BoundedReader,
     _check_sheet,
+    _may_have_long_text,
     _ReadAhead,
     _suspect_reference,
     _SuspectReferences,
@@ -209,3 +212,18 @@ class TestSuspectReferences:
         block = b'<row r="8"><c r="A8"><v>1</v></c></row>'
         assert _SuspectReferences(7).found_in(block)
         assert not _SuspectReferences(8).found_in(block)
+
+
+class TestLongTextWindows:
+    @pytest.mark.parametrize("offset", [0, 1, 5000, 16_383, 16_384, 40_000])
+    @pytest.mark.parametrize("length", [MAX_CELL_CHARACTERS, MAX_CELL_CHARACTERS + 1])
+    def test_same_answer_as_regex(self, offset: int, length: int):
+        cell = b'<c r="A1" t="inlineStr"><is><t>' + b"x" * length + b"</t></is></c>"
+        block = b"<v>1</v>" * (offset // 8) + cell + b"<v>1</v>" * 100
+        expected = _LONG_TEXT.search(block) is not None
+        assert expected == (length > MAX_CELL_CHARACTERS)
+        assert _may_have_long_text(block) == expected
+
+    def test_short_cells_not_flagged(self):
+        block = b'<c r="A1"><v>1</v></c>' * 100_000
+        assert not _may_have_long_text(block)

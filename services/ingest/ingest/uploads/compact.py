@@ -1,7 +1,7 @@
 """Share the values that repeat across a file's accounts.
 
-A portfolio repeats states, municipalities, colonias and the same sets of
-kept fields on row after row. Each parsed row gets its own copy of those
+A portfolio repeats states, municipalities, colonias, days past due and the
+same sets of kept fields on row after row. Each parsed row gets its own copy of those
 strings and sets, so a million-row file would contain millions of equal objects.
 """
 
@@ -32,6 +32,7 @@ class AccountCompactor:
 
     def __init__(self) -> None:
         self._texts: dict[str, str] = {}
+        self._days: dict[int, int] = {}
         self._kept: dict[frozenset[str], frozenset[str]] = {}
 
     def compact(self, row: ParsedRow) -> None:
@@ -42,6 +43,10 @@ class AccountCompactor:
             value = getattr(account, name)
             if value is not None:
                 setattr(account, name, self._shared_text(value))
+        days = account.days_past_due
+        if days is not None:
+            # At most MAX_DAYS_PAST_DUE distinct values, a few hundred in practice.
+            account.days_past_due = self._days.setdefault(days, days)
         kept = frozenset(account.kept_fields)
         account.kept_fields = self._kept.setdefault(kept, kept)
         if not account.extra:

@@ -327,9 +327,23 @@ def _is_plain(block: bytes, suspect: "_SuspectReferences") -> bool:
         and _FORMULA_START.search(block) is None
         and _PREFIXED_START.search(block) is None
         and _RICH_TEXT_RUN_END not in block
-        and _LONG_TEXT.search(block) is None
+        and not _may_have_long_text(block)
         and not suspect.found_in(block)
     )
+
+
+def _may_have_long_text(block: bytes) -> bool:
+    """Tell whether a text run in `block` is longer than a cell may contain.
+
+    A run of more than MAX_CELL_CHARACTERS bytes without `<` covers one of
+    the aligned windows of half that size whole, so the regex runs only when
+    a window has no `<`.
+    """
+    window = (MAX_CELL_CHARACTERS + 1) // 2
+    for start in range(0, len(block), window):
+        if block.find(b"<", start, start + window) < 0:
+            return _LONG_TEXT.search(block) is not None
+    return False
 
 
 def _follow_plain_block(block: bytes, position: _Position) -> None:
