@@ -186,6 +186,9 @@ def is_blank_row(row: list[object]) -> bool:
 
 def _read_workbook(content: bytes, file_format: str, *, max_rows: int) -> SheetRows:
     limit = max_rows + HEADER_SEARCH_ROWS
+    # The scan runs before calamine loads the sheet, not beside it, because
+    # calamine allocates the whole grid up to the last cell as it loads, and
+    # the scan is what keeps that grid within the limits.
     scan = XlsxScan()
     if file_format == "xlsx":
         try:

@@ -27,6 +27,7 @@ from ingest.uploads.parsing import (
 )
 from ingest.uploads.progress import MAX_REPORT_CELL_CHARS, UploadProgress
 from ingest.uploads.repository import StoreCounts
+from ingest.uploads.rows import ParsedRow
 from ingest.uploads.schemas import (
     OnError,
     RenamedColumnOut,
@@ -323,7 +324,9 @@ def _split_rows(
     """
     accounts: list[AccountRow] = []
     issues: list[tuple[int, RowIssue]] = []
-    first_of_key: dict[str, tuple[int, str]] = {}
+    # The first row of each key, kept as the row itself so a large file
+    # costs no extra object per key.
+    first_of_key: dict[str, ParsedRow] = {}
     for row in parsed.rows:
         issues.extend((row.row_number, issue) for issue in row.issues)
         if row.account is None:
@@ -331,7 +334,9 @@ def _split_rows(
         key = row.account.account_key
         folded = key.casefold()
         if folded in first_of_key:
-            first_row, first_key = first_of_key[folded]
+            first = first_of_key[folded]
+            assert first.account is not None
+            first_row, first_key = first.row_number, first.account.account_key
             if first_key == key:
                 message = (
                     f"account {key} already appears on row {first_row}; "
@@ -345,7 +350,7 @@ def _split_rows(
                 )
             issues.append((row.row_number, RowIssue("account_key", key, message)))
             continue
-        first_of_key[folded] = (row.row_number, key)
+        first_of_key[folded] = row
         accounts.append(row.account)
     return accounts, issues
 
