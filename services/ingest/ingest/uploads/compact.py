@@ -45,7 +45,7 @@ class AccountCompactor:
                 setattr(account, name, self._shared_text(value))
         days = account.days_past_due
         if days is not None:
-            # At most MAX_DAYS_PAST_DUE distinct values, a few hundred in practice.
+            # At most MAX_DAYS_PAST_DUE + 1 distinct values, so all are shared.
             account.days_past_due = self._days.setdefault(days, days)
         kept = frozenset(account.kept_fields)
         account.kept_fields = self._kept.setdefault(kept, kept)
