@@ -165,6 +165,12 @@ def report(results: dict[str, dict[str, Any]], csv_path: Path) -> None:
     for stage, seconds in service["stages"].items():
         print(f"    {stage:<30}{seconds * 1e6 / max(rows, 1):>9.1f}")
     print(f"  outbox rows written           {service['outbox_rows']}")
+    print(
+        f"  peak MB when each stage ended (the file itself is "
+        f"{service['file_mb']:.0f} MB):"
+    )
+    for stage, peak_mb in service["stage_peaks_mb"].items():
+        print(f"    {stage:<30}{peak_mb:>9.0f}")
 
     print(f"XLSX: {calamine['rows']} rows")
     for name, result in (

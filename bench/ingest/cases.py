@@ -2,7 +2,8 @@
 
 Run as `python -m bench.ingest.cases CASE FILE`; the database and tenant come
 from the environment (DATABASE_URL, BENCH_TENANT_ID). Prints one JSON line:
-seconds, peak resident memory and, for the service case, seconds per stage.
+seconds, peak resident memory and, for the service case, seconds and peak
+memory per stage.
 """
 
 import asyncio
@@ -12,7 +13,7 @@ import resource
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -110,8 +111,18 @@ async def floor_case(path: Path) -> dict[str, Any]:
     }
 
 
-def timed(timings: Timings, stage: str, function: Callable[..., Any]) -> Any:
-    """Wrap a sync or async function so its time adds up under `stage`."""
+def timed(
+    timings: Timings, peaks: Timings, stage: str, function: Callable[..., Any]
+) -> Any:
+    """Wrap a sync or async function so its time adds up under `stage`.
+
+    `peaks[stage]` is the process's peak memory when the stage last ended.
+    """
+
+    def add(started: float) -> None:
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
+        peaks[stage] = peak_rss_mb()
+
     if asyncio.iscoroutinefunction(function):
 
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -119,7 +130,7 @@ def timed(timings: Timings, stage: str, function: Callable[..., Any]) -> Any:
             try:
                 return await function(*args, **kwargs)
             finally:
-                timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
+                add(started)
 
         return async_wrapper
 
@@ -128,7 +139,39 @@ def timed(timings: Timings, stage: str, function: Callable[..., Any]) -> Any:
         try:
             return function(*args, **kwargs)
         finally:
-            timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
+            add(started)
+
+    return wrapper
+
+
+def timed_rows(timings: Timings, stage: str, read_rows: Callable[..., Any]) -> Any:
+    """Wrap `read_rows` so the time spent reading its rows adds up under `stage`.
+
+    The rows are read while they are parsed, so the time of each step of the
+    row iterator is measured on its own.
+    """
+
+    def rows(iterator: Iterator[list[object]]) -> Iterator[list[object]]:
+        total = 0.0
+        try:
+            while True:
+                started = time.perf_counter()
+                try:
+                    row = next(iterator)
+                except StopIteration:
+                    return
+                finally:
+                    total += time.perf_counter() - started
+                yield row
+        finally:
+            timings[stage] = timings.get(stage, 0.0) + total
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        sheet = read_rows(*args, **kwargs)
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
+        sheet.rows = rows(sheet.rows)
+        return sheet
 
     return wrapper
 
@@ -147,12 +190,17 @@ async def service_case(path: Path) -> dict[str, Any]:
     from shared.runtime import ServiceRuntime, _start_runtime
 
     timings: Timings = {}
-    parsing.read_rows = timed(timings, "read", parsing.read_rows)
-    service.parse_file = timed(timings, "parse", service.parse_file)
-    repository.upsert_accounts = timed(timings, "store", repository.upsert_accounts)
-    ServiceRuntime.emit = timed(timings, "outbox", ServiceRuntime.emit)  # type: ignore[method-assign]
-    AccountLocator.locate = timed(timings, "place", AccountLocator.locate)  # type: ignore[method-assign]
-    ServiceRuntime.emit_many = timed(timings, "outbox", ServiceRuntime.emit_many)  # type: ignore[method-assign]
+    peaks: Timings = {}
+    parsing.read_rows = timed_rows(timings, "read", parsing.read_rows)
+    service.parse_file = timed(timings, peaks, "parse", service.parse_file)
+    repository.upsert_accounts = timed(
+        timings, peaks, "store", repository.upsert_accounts
+    )
+    ServiceRuntime.emit = timed(timings, peaks, "outbox", ServiceRuntime.emit)  # type: ignore[method-assign]
+    AccountLocator.locate = timed(timings, peaks, "place", AccountLocator.locate)  # type: ignore[method-assign]
+    ServiceRuntime.emit_many = timed(  # type: ignore[method-assign]
+        timings, peaks, "outbox", ServiceRuntime.emit_many
+    )
 
     settings = IngestSettings()
     content = path.read_bytes()  # noqa: ASYNC240 - read once, before the clock starts
@@ -188,12 +236,21 @@ async def service_case(path: Path) -> dict[str, Any]:
         "outbox events": timings.get("outbox", 0.0),
     }
     stages["other (commit, report)"] = seconds - sum(stages.values())
+    # Peak memory of the process when each stage ended, in stage order.
+    stage_peaks = {
+        "read, normalise and validate": peaks.get("parse", 0.0),
+        "place (geocoding)": peaks.get("place", 0.0),
+        "store accounts and events": peaks.get("store", 0.0),
+        "end of the upload": peak_rss_mb(),
+    }
     return {
         "seconds": seconds,
         "rows": upload.rows_valid,
         "rows_invalid": upload.rows_invalid,
         "outbox_rows": outbox_rows,
         "stages": stages,
+        "stage_peaks_mb": stage_peaks,
+        "file_mb": len(content) / 1024**2,
     }
 
 
@@ -204,7 +261,8 @@ def calamine_case(path: Path) -> dict[str, Any]:
     content = path.read_bytes()
     started = time.perf_counter()
     sheet = read_rows(content, "xlsx", max_rows=10_000_000)
-    return {"seconds": time.perf_counter() - started, "rows": len(sheet.rows) - 1}
+    rows = list(sheet.rows)
+    return {"seconds": time.perf_counter() - started, "rows": len(rows) - 1}
 
 
 def openpyxl_case(path: Path) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from ingest.uploads import job_repository
 from shared.db import create_engine, create_sessionmaker
 from tests.fixtures import hostile_files
 from tests.fixtures.apps import eventually, running_app
-from tests.fixtures.portfolios import HEADERS, account_row, xlsx_bytes
+from tests.fixtures.portfolios import HEADERS, account_row, csv_bytes, xlsx_bytes
 from tests.fixtures.tenants import make_tenant
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -357,6 +357,32 @@ class TestErrorReport:
         assert lines[0].startswith("Excel row,No. de Crédito,")
         assert lines[1].startswith("3,J-2,")
         assert len([line for line in lines if line[:1].isdigit()]) == 2
+
+    async def test_rows_with_late_issues_keep_cells(self, client, api_key):
+        # A repeated key and an address geocoding cannot place are found after
+        # the rows were parsed, when their cells are no longer kept.
+        rows = [
+            account_row("J-1"),
+            account_row(
+                "J-2", colonia=None, municipality=None, state=None, lat=None, lon=None
+            ),
+            account_row("J-3"),
+            account_row("j-1", phone="55 9876 5432"),
+        ]
+        upload = await post_file(client, api_key, csv_bytes(rows))
+        upload_id = upload.json()["upload_id"]
+
+        response = await client.get(
+            f"/uploads/{upload_id}/report.csv", headers={"X-API-Key": api_key}
+        )
+
+        assert response.status_code == 200
+        lines = response.content.decode("utf-8-sig").splitlines()
+        report_rows = [line for line in lines if line[:1].isdigit()]
+        assert len(report_rows) == 2
+        assert report_rows[0].startswith("3,J-2,María Guadalupe Hernández,")
+        assert report_rows[1].startswith("5,j-1,María Guadalupe Hernández,")
+        assert "55 9876 5432" in report_rows[1]
 
     async def test_report_of_other_tenant_is_404(self, client, api_key):
         upload = await post_file(client, api_key, xlsx_bytes(mixed_rows()))

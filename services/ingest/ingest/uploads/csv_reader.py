@@ -1,4 +1,4 @@
-"""Read CSV bytes as Excel writes them, row by row.
+"""Read CSV bytes as Excel writes them, one record at a time.
 
 Excel in a Spanish locale separates fields with `;` (the comma is the
 decimal mark) and saves in cp1252 unless set to UTF-8, which it writes
@@ -26,6 +26,7 @@ MAX_NUL_BYTES = 100
 # Bytes checked for UTF-16 without a byte-order mark, where every other byte
 # of ASCII text is NUL.
 UTF16_SAMPLE_BYTES = 256
+_HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
 class RejectedRow(list[object]):
@@ -55,39 +56,44 @@ class _LineTracker:
         return self.last
 
 
-def read_csv_rows(
-    content: bytes, *, max_rows: int, mapping: dict[str, str] | None = None
-) -> list[list[object]]:
-    """Return up to `max_rows` + 1 rows; raise ValueError for an unreadable file.
+class CsvRows:
+    """The records of a CSV file as lists of cells, read one at a time.
 
-    One row past the limit is returned when more data follows, so the caller
-    can tell the file is too long.
+    A record csv cannot split is returned as a `RejectedRow`. Iterating raises
+    ValueError for a record with a value past the column limit.
     """
-    check_text_encoding(content)
-    encoding = detect_encoding(content)
-    sample = content[:SAMPLE_BYTES].decode(encoding, errors="replace")
-    delimiter = sniff_delimiter(sample, mapping)
-    stream = io.TextIOWrapper(
-        io.BytesIO(content), encoding=encoding, errors="replace", newline=""
-    )
-    lines = _LineTracker(iter(stream))
-    reader = csv.reader(lines, delimiter=delimiter)
-    rows: list[list[object]] = []
-    while True:
+
+    def __init__(self, content: bytes, *, mapping: dict[str, str] | None) -> None:
+        check_text_encoding(content)
+        encoding = detect_encoding(content)
+        sample = content[:SAMPLE_BYTES].decode(encoding, errors="replace")
+        self._delimiter = sniff_delimiter(sample, mapping)
+        self._size = len(content)
+        self._buffer = io.BytesIO(content)
+        stream = io.TextIOWrapper(
+            self._buffer, encoding=encoding, errors="replace", newline=""
+        )
+        self._lines = _LineTracker(iter(stream))
+        self._reader = csv.reader(self._lines, delimiter=self._delimiter)
+        self._count = 0
+
+    def __iter__(self) -> "CsvRows":
+        return self
+
+    def __next__(self) -> list[object]:
         try:
-            row: list[object] = list(next(reader))
-        except StopIteration:
-            return rows
+            row: list[object] = list(next(self._reader))
         except csv.Error as error:
-            row = _rejected_row(error, lines.last, delimiter)
-        _check_column_count(row, len(rows) + 1)
-        if len(rows) < max_rows:
-            rows.append(row)
-        elif isinstance(row, RejectedRow) or any(str(cell).strip() for cell in row):
-            # Blank lines past the limit are not kept; a filled one
-            # means the file is too long.
-            rows.append(row)
-            return rows
+            row = _rejected_row(error, self._lines.last, self._delimiter)
+        self._count += 1
+        _check_column_count(row, self._count)
+        return row
+
+    def fraction_read(self) -> float:
+        """Return the share of the file's bytes decoded so far, from 0 to 1."""
+        # NOTE: the text layer decodes ahead in blocks of a few KiB, so this
+        # runs slightly ahead of the record last returned.
+        return self._buffer.tell() / max(self._size, 1)
 
 
 def check_text_encoding(content: bytes) -> None:
@@ -168,12 +174,12 @@ def detect_encoding(content: bytes) -> str:
     if content.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    replaced = 0
+    replaced = high_bytes = 0
     for start in range(0, len(content), DECODE_CHUNK_BYTES):
         chunk = content[start : start + DECODE_CHUNK_BYTES]
         final = start + DECODE_CHUNK_BYTES >= len(content)
         replaced += decoder.decode(chunk, final=final).count("\ufffd")
-    high_bytes = sum(1 for byte in content if byte >= 0x80)
+        high_bytes += len(chunk) - len(chunk.translate(None, _HIGH_BYTES))
     if replaced * 4 < high_bytes or high_bytes == 0:
         return "utf-8-sig"
     return "cp1252"

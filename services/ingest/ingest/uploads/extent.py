@@ -20,7 +20,9 @@ no saved result, which calamine returns as empty strings.
 
 import io
 import posixpath
+import queue
 import re
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from typing import IO
@@ -112,6 +114,56 @@ class _BoundedReader(io.RawIOBase):
         return len(data)
 
 
+class _ReadAhead:
+    """A stream whose next chunk a worker thread reads while the caller works.
+
+    zlib releases the GIL while it inflates, so unpacking the next chunk of
+    a sheet overlaps the regex searches on the current one. Each read returns
+    the next chunk of up to `chunk_bytes`, whatever size it requests. An error
+    of the underlying stream is raised by the read of the chunk that failed.
+    """
+
+    def __init__(self, stream: IO[bytes], *, chunk_bytes: int) -> None:
+        self._chunks: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=1)
+        self._closed = threading.Event()
+        self._worker = threading.Thread(
+            target=self._fill, args=(stream, chunk_bytes), daemon=True
+        )
+        self._worker.start()
+
+    def _fill(self, stream: IO[bytes], chunk_bytes: int) -> None:
+        while not self._closed.is_set():
+            try:
+                chunk = stream.read(chunk_bytes)
+            except BaseException as error:
+                # Passed on, so the reader raises it instead of waiting forever.
+                self._chunks.put(error)
+                return
+            self._chunks.put(chunk)
+            if not chunk:
+                return
+
+    def read(self, size: int) -> bytes:
+        del size
+        item = self._chunks.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def __enter__(self) -> "_ReadAhead":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        # A worker blocked on a full queue wakes once the queue is emptied.
+        self._closed.set()
+        while self._worker.is_alive():
+            try:
+                self._chunks.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        self._worker.join()
+
+
 def column_number(letters: str) -> int:
     number = 0
     for letter in letters:
@@ -146,15 +198,25 @@ def _scan(archive: zipfile.ZipFile, *, max_rows: int) -> XlsxScan:
     scan = XlsxScan()
     first_sheet = _first_sheet_path(archive, scan)
     if SHARED_STRINGS_PATH in archive.namelist():
-        with archive.open(SHARED_STRINGS_PATH) as entry:
-            stream = _BoundedReader(
-                entry, limit=MAX_UNPACKED_BYTES, name=SHARED_STRINGS_PATH
-            )
-            _check_shared_strings(stream)
+        with (
+            archive.open(SHARED_STRINGS_PATH) as entry,
+            _ReadAhead(
+                _BoundedReader(
+                    entry, limit=MAX_UNPACKED_BYTES, name=SHARED_STRINGS_PATH
+                ),
+                chunk_bytes=_CHUNK_BYTES,
+            ) as stream,
+        ):
+            _check_shared_strings(stream, chunk_bytes=_CHUNK_BYTES)
     for name in sheets:
-        with archive.open(name) as entry:
-            stream = _BoundedReader(entry, limit=MAX_UNPACKED_BYTES, name=name)
-            missing = _check_sheet(stream, max_rows=max_rows)
+        with (
+            archive.open(name) as entry,
+            _ReadAhead(
+                _BoundedReader(entry, limit=MAX_UNPACKED_BYTES, name=name),
+                chunk_bytes=_CHUNK_BYTES,
+            ) as stream,
+        ):
+            missing = _check_sheet(stream, max_rows=max_rows, chunk_bytes=_CHUNK_BYTES)
         if name == first_sheet:
             scan.formulas_without_value = missing
     return scan
@@ -219,7 +281,7 @@ def _check_sheet(
     validated here, so a damaged sheet is reported when calamine reads it.
     """
     missing: set[tuple[int, int]] = set()
-    suspect = _suspect_reference(max_rows)
+    suspect = _SuspectReferences(max_rows)
     position = _Position()
     pending = b""
     while True:
@@ -249,7 +311,7 @@ def _check_sheet(
             return missing
 
 
-def _is_plain(block: bytes, suspect: re.Pattern[bytes]) -> bool:
+def _is_plain(block: bytes, suspect: "_SuspectReferences") -> bool:
     """Tell whether a block needs no cell-by-cell reading.
 
     That holds when every row starts as `<row r="` and every cell as
@@ -265,9 +327,23 @@ def _is_plain(block: bytes, suspect: re.Pattern[bytes]) -> bool:
         and _FORMULA_START.search(block) is None
         and _PREFIXED_START.search(block) is None
         and _RICH_TEXT_RUN_END not in block
-        and _LONG_TEXT.search(block) is None
-        and suspect.search(block) is None
+        and not _may_have_long_text(block)
+        and not suspect.found_in(block)
     )
+
+
+def _may_have_long_text(block: bytes) -> bool:
+    """Tell whether a text run in `block` is longer than a cell may contain.
+
+    A run of more than MAX_CELL_CHARACTERS bytes without `<` covers one of
+    the aligned windows of half that size whole, so the regex runs only when
+    a window has no `<`.
+    """
+    window = (MAX_CELL_CHARACTERS + 1) // 2
+    for start in range(0, len(block), window):
+        if block.find(b"<", start, start + window) < 0:
+            return _LONG_TEXT.search(block) is not None
+    return False
 
 
 def _follow_plain_block(block: bytes, position: _Position) -> None:
@@ -284,6 +360,29 @@ def _follow_plain_block(block: bytes, position: _Position) -> None:
         if reference is not None:
             position.row = int(reference.group(2))
             position.column = column_number(reference.group(1).decode())
+
+
+class _SuspectReferences:
+    """Find cell references that may lie past the column or row limit.
+
+    A loose pattern, which tries fewer choices at each cell, is searched
+    first. The exact one runs only on a block where the loose one matched.
+    """
+
+    def __init__(self, max_rows: int) -> None:
+        self._exact = _suspect_reference(max_rows)
+        # Every reference the exact pattern matches has three letters, a
+        # column past GR, or at least as many row digits as the limit.
+        digits = len(str(max_rows))
+        self._loose = re.compile(
+            rb'<c r="(?:[A-Z]{3}|[H-Z][A-Z]|G[S-Z]|[A-Z]{1,2}\d{%d})' % digits
+        )
+
+    def found_in(self, block: bytes) -> bool:
+        return (
+            self._loose.search(block) is not None
+            and self._exact.search(block) is not None
+        )
 
 
 def _suspect_reference(max_rows: int) -> re.Pattern[bytes]:

@@ -9,6 +9,7 @@ and the report shows the director what to fix.
 import math
 import re
 import unicodedata
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -47,7 +48,7 @@ class ValueProblem(ValueError):
     """An unusable value; the message explains why and what is expected."""
 
 
-@dataclass
+@dataclass(slots=True)
 class RowIssue:
     column: str
     value: str | None
@@ -55,7 +56,9 @@ class RowIssue:
     severity: str = "error"
 
 
-@dataclass
+# A million-row upload keeps a million of these in memory at once, so they
+# have slots.
+@dataclass(slots=True)
 class AccountRow:
     account_key: str
     debtor_name: str
@@ -80,7 +83,7 @@ class AccountRow:
     # Fields whose stored value an upload keeps: their column is missing
     # from the file, or their cell failed with a warning. `location` stands
     # for the coordinates.
-    kept_fields: set[str] = field(default_factory=set)
+    kept_fields: AbstractSet[str] = frozenset()
 
 
 # Zero-width characters and Unicode bidirectional controls: invisible in a

@@ -7,10 +7,12 @@ merged title cells and blank rows above it are passed over.
 """
 
 import io
+import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from python_calamine import CalamineWorkbook
 
@@ -21,7 +23,8 @@ from ingest.uploads.columns import (
     map_columns,
     normalize_header,
 )
-from ingest.uploads.csv_reader import RejectedRow, read_csv_rows
+from ingest.uploads.compact import AccountCompactor
+from ingest.uploads.csv_reader import CsvRows, RejectedRow
 from ingest.uploads.extent import XlsxScan, check_xlsx_extent
 from ingest.uploads.normalize import RowIssue, is_blank
 from ingest.uploads.rows import ParsedRow, RowContext, parse_row
@@ -49,7 +52,8 @@ _ASCII_DIGIT = re.compile("[0-9]")
 
 
 # Called after each data row with the parsed row, its original cells and
-# the number of the sheet's last row.
+# the number of the sheet's last row. A CSV file is read as it is parsed,
+# so for CSV that number is estimated from the share of bytes read.
 RowProgress = Callable[[ParsedRow, list[object], int], None]
 
 
@@ -73,10 +77,53 @@ class ParsedFile:
     notices: list[str] = field(default_factory=list)
 
 
+class RowSource(Protocol):
+    """A sheet's rows from A1, returned one at a time."""
+
+    def __iter__(self) -> Iterator[list[object]]: ...
+
+    def fraction_read(self) -> float:
+        """Return the share of the sheet read so far, from 0 to 1."""
+        ...
+
+
 @dataclass
 class SheetRows:
-    rows: list[list[object]]
+    # Rows up to the row limit. Iterating raises UnreadableFileError when a
+    # row past the limit contains a value or the file cannot be read.
+    rows: Iterator[list[object]]
+    source: RowSource
     scan: XlsxScan = field(default_factory=XlsxScan)
+
+
+class _GridRows:
+    """A workbook's grid as a row source, dropping each row once returned.
+
+    Rows past the grid up to `padded_to` are returned empty.
+    """
+
+    def __init__(self, grid: list[list[object]], *, padded_to: int) -> None:
+        self._grid: list[list[object] | None] = list(grid)
+        self._index = 0
+        self._total = max(len(self._grid), padded_to)
+
+    def __iter__(self) -> "_GridRows":
+        return self
+
+    def __next__(self) -> list[object]:
+        index = self._index
+        if index >= self._total:
+            raise StopIteration
+        self._index += 1
+        if index >= len(self._grid):
+            return []
+        row, self._grid[index] = self._grid[index], None
+        assert row is not None
+        # to_python returns lists, which are used as they are.
+        return row if isinstance(row, list) else list(row)
+
+    def fraction_read(self) -> float:
+        return self._index / max(self._total, 1)
 
 
 def detect_format(content: bytes) -> str:
@@ -94,38 +141,69 @@ def read_rows(
     max_rows: int,
     mapping: dict[str, str] | None = None,
 ) -> SheetRows:
-    """Return the first sheet's rows from A1, trailing blank rows dropped."""
-    limit = max_rows + HEADER_SEARCH_ROWS
+    """Open the first sheet for reading its rows from A1, one at a time.
+
+    The file's extent and encoding are checked here. Reading the rows raises
+    UnreadableFileError for a filled row past `max_rows` data rows plus the
+    rows a header may sit below.
+    """
     if file_format == "csv":
         try:
-            rows = read_csv_rows(content, max_rows=limit, mapping=mapping)
-            sheet = SheetRows(rows)
+            source: RowSource = CsvRows(content, mapping=mapping)
         except ValueError as error:
             raise UnreadableFileError(str(error)) from None
-    else:
-        sheet = _read_workbook(content, file_format, max_rows=limit)
-    rows = sheet.rows
-    while (
-        rows
-        and not isinstance(rows[-1], RejectedRow)
-        and all(is_blank(cell) for cell in rows[-1])
-    ):
-        rows.pop()
-    if len(rows) > limit:
-        raise UnreadableFileError(
-            f"the file has more than {limit} rows; the limit is {max_rows} data "
-            "rows per upload, so split it into several files"
-        )
-    return sheet
+        return SheetRows(_within_limit(source, max_rows=max_rows), source)
+    return _read_workbook(content, file_format, max_rows=max_rows)
+
+
+def _within_limit(
+    rows: Iterable[list[object]], *, max_rows: int
+) -> Iterator[list[object]]:
+    """Yield rows up to the limit; raise for a filled row past it.
+
+    Blank rows past the limit, such as rows left after deleting data, are
+    passed over.
+    """
+    limit = max_rows + HEADER_SEARCH_ROWS
+    try:
+        for index, row in enumerate(rows):
+            if index < limit:
+                yield row
+            elif not is_blank_row(row):
+                raise UnreadableFileError(
+                    f"the file has more than {limit} rows; the limit is {max_rows} "
+                    "data rows per upload, so split it into several files"
+                )
+    except UnreadableFileError:
+        raise
+    except ValueError as error:
+        raise UnreadableFileError(str(error)) from None
+
+
+def is_blank_row(row: list[object]) -> bool:
+    """Tell whether a row has no value; a record CSV could not read is not blank."""
+    return not isinstance(row, RejectedRow) and all(is_blank(cell) for cell in row)
 
 
 def _read_workbook(content: bytes, file_format: str, *, max_rows: int) -> SheetRows:
+    limit = max_rows + HEADER_SEARCH_ROWS
+    # The scan runs before calamine loads the sheet, not beside it, because
+    # calamine allocates the whole grid up to the last cell as it loads, and
+    # the scan is what keeps that grid within the limits.
     scan = XlsxScan()
     if file_format == "xlsx":
         try:
-            scan = check_xlsx_extent(content, max_rows=max_rows + BLANK_ROWS_ALLOWED)
+            scan = check_xlsx_extent(content, max_rows=limit + BLANK_ROWS_ALLOWED)
         except ValueError as error:
             raise UnreadableFileError(str(error)) from None
+    source = _load_grid(content, file_format, max_rows=limit, scan=scan)
+    rows = _within_limit(source, max_rows=max_rows)
+    return SheetRows(rows, source, scan)
+
+
+def _load_grid(
+    content: bytes, file_format: str, *, max_rows: int, scan: XlsxScan
+) -> _GridRows:
     # NOTE: legacy XLS files are not checked for their extent before
     # loading, so a crafted one can still cost memory up to its last cell.
     # Their date system is taken as 1900, which only matters for date
@@ -138,8 +216,6 @@ def _read_workbook(content: bytes, file_format: str, *, max_rows: int) -> SheetR
         grid = sheet.to_python(
             skip_empty_area=False, nrows=max_rows + BLANK_ROWS_ALLOWED
         )
-        # to_python returns lists, which are used as they are.
-        rows = [row if isinstance(row, list) else list(row) for row in grid]
     except Exception as error:
         raise UnreadableFileError(
             f"the {file_format.upper()} workbook could not be read ({error}); "
@@ -148,8 +224,7 @@ def _read_workbook(content: bytes, file_format: str, *, max_rows: int) -> SheetR
     # calamine leaves out trailing cells and rows that only hold formulas
     # with no saved result; pad the grid so those rows get reported.
     last_formula_row = max((row for row, _ in scan.formulas_without_value), default=0)
-    rows.extend([] for _ in range(last_formula_row - len(rows)))
-    return SheetRows(rows, scan)
+    return _GridRows(grid, padded_to=last_formula_row)
 
 
 def find_header(rows: list[list[object]], mapping: dict[str, str] | None) -> int:
@@ -175,16 +250,19 @@ def parse_file(
     currency: str = "MXN",
     progress: RowProgress | None = None,
 ) -> ParsedFile:
-    """Read every data row below the header; `mapping` is header -> field."""
+    """Read every data row below the header; `mapping` is header -> field.
+
+    Rows are parsed as they are read, so only the parsed rows stay in memory.
+    """
     file_format = detect_format(content)
     sheet = read_rows(content, file_format, max_rows=max_rows, mapping=mapping)
-    rows = sheet.rows
-    if not rows:
+    head = list(itertools.islice(sheet.rows, HEADER_SEARCH_ROWS))
+    if all(map(is_blank_row, head)) and all(map(is_blank_row, sheet.rows)):
         raise UnreadableFileError(
             "the file is empty; it needs a header row and data rows"
         )
-    header_index = find_header(rows, mapping)
-    columns = map_columns(rows[header_index], mapping)
+    header_index = find_header(head, mapping)
+    columns = map_columns(head[header_index], mapping)
     missing = columns.missing_required()
     if missing:
         raise UnreadableFileError(
@@ -203,7 +281,16 @@ def parse_file(
     parsed = ParsedFile(
         file_format, columns, header_index + 1, [], notices=columns.notices
     )
-    _parse_data_rows(rows, header_index, context, parsed, progress)
+    data_rows = itertools.chain(head[header_index + 1 :], sheet.rows)
+    del head
+    _parse_data_rows(
+        data_rows,
+        # Row numbers as Excel shows them: 1-based, counting the rows above.
+        first_row_number=header_index + 2,
+        context=context,
+        parsed=parsed,
+        progress=_progress_reporter(progress, sheet.source),
+    )
     if not parsed.rows:
         raise UnreadableFileError(
             f"the header is on row {header_index + 1} but no data rows follow it"
@@ -211,26 +298,79 @@ def parse_file(
     return parsed
 
 
+def read_row_cells(
+    content: bytes,
+    row_numbers: Collection[int],
+    *,
+    max_rows: int,
+    mapping: dict[str, str] | None = None,
+) -> dict[int, list[object]]:
+    """Read the file again and return the original cells of the given rows.
+
+    `max_rows` and `mapping` must be those the file was parsed with, so the
+    rows are found as they were. An XLSX file is not scanned again, because
+    its extent was checked when it was parsed.
+    """
+    wanted = set(row_numbers)
+    if not wanted:
+        return {}
+    file_format = detect_format(content)
+    if file_format == "csv":
+        sheet = read_rows(content, file_format, max_rows=max_rows, mapping=mapping)
+        rows: Iterator[list[object]] = sheet.rows
+    else:
+        rows = _load_grid(
+            content,
+            file_format,
+            max_rows=max_rows + HEADER_SEARCH_ROWS,
+            scan=XlsxScan(),
+        )
+    found: dict[int, list[object]] = {}
+    last = max(wanted)
+    for row_number, row in enumerate(rows, start=1):
+        if row_number in wanted:
+            found[row_number] = without_nul(row)
+        if row_number >= last:
+            break
+    return found
+
+
+def _progress_reporter(
+    progress: RowProgress | None, source: RowSource
+) -> Callable[[ParsedRow, list[object]], None] | None:
+    """Wrap `progress` so it gets the sheet's last row, estimated while reading."""
+    if progress is None:
+        return None
+
+    def report(row: ParsedRow, cells: list[object]) -> None:
+        fraction = source.fraction_read()
+        last_row = row.row_number
+        if fraction > 0:
+            last_row = max(last_row, round(row.row_number / fraction))
+        progress(row, cells, last_row)
+
+    return report
+
+
 def _parse_data_rows(
-    rows: list[list[object]],
-    header_index: int,
+    rows: Iterable[list[object]],
+    *,
+    first_row_number: int,
     context: RowContext,
     parsed: ParsedFile,
-    progress: RowProgress | None = None,
+    progress: Callable[[ParsedRow, list[object]], None] | None = None,
 ) -> None:
     formula_rows = {row for row, _ in context.formulas_without_value}
+    compactor = AccountCompactor()
     blank_since: int | None = None
     blank_runs = 0
-    for index in range(header_index + 1, len(rows)):
-        row = rows[index]
-        # Row numbers as Excel shows them: 1-based, counting the rows above.
-        row_number = index + 1
+    for row_number, row in enumerate(rows, start=first_row_number):
         if isinstance(row, RejectedRow):
             parsed.rows.append(_rejected(row, context.columns, row_number))
             if progress is not None:
-                progress(parsed.rows[-1], row, len(rows))
+                progress(parsed.rows[-1], row)
             continue
-        if all(is_blank(cell) for cell in row) and row_number not in formula_rows:
+        if row_number not in formula_rows and all(is_blank(cell) for cell in row):
             blank_since = blank_since or row_number
             continue
         if blank_since is not None and parsed.rows:
@@ -242,9 +382,11 @@ def _parse_data_rows(
         if reason is not None:
             parsed.skipped.append(SkippedRow(row_number, reason))
             continue
-        parsed.rows.append(parse_row(row, context, row_number=row_number))
+        parsed_row = parse_row(row, context, row_number=row_number)
+        compactor.compact(parsed_row)
+        parsed.rows.append(parsed_row)
         if progress is not None:
-            progress(parsed.rows[-1], _reportable(parsed.rows[-1], row), len(rows))
+            progress(parsed_row, _reportable(parsed_row, row))
     if blank_runs > MAX_BLANK_RUN_NOTICES:
         parsed.notices.append(
             f"{blank_runs - MAX_BLANK_RUN_NOTICES} more runs of blank rows lie "
@@ -255,11 +397,15 @@ def _parse_data_rows(
 def _reportable(parsed_row: ParsedRow, cells: list[object]) -> list[object]:
     """Return the cells to keep for the error report, without NUL characters.
 
-    PostgreSQL text cannot contain NUL, and only rows with issues are
-    reported, so only those are copied.
+    Only rows with issues are reported, so only those are copied.
     """
     if not parsed_row.issues:
         return cells
+    return without_nul(cells)
+
+
+def without_nul(cells: list[object]) -> list[object]:
+    """Return a copy of the cells without NUL characters, which PostgreSQL rejects."""
     return [
         cell.replace("\x00", "") if isinstance(cell, str) else cell for cell in cells
     ]

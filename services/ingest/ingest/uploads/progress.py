@@ -30,8 +30,9 @@ class UploadProgress:
     rows_valid: int = 0
     rows_invalid: int = 0
     percent: int = 0
-    # Original cells of every row read, by Excel row number. Only the rows
-    # with issues are stored, for the error report.
+    # Original cells of the rows with issues, by Excel row number, for the
+    # error report. Rows without issues are not kept, because a large file
+    # would keep every cell in memory twice.
     cells: dict[int, list[object]] = field(default_factory=dict)
 
     def on_row(self, row: ParsedRow, cells: list[object], last_row: int) -> None:
@@ -40,8 +41,16 @@ class UploadProgress:
             self.rows_invalid += 1
         else:
             self.rows_valid += 1
-        self.cells[row.row_number] = cells
-        self.percent = PARSED_PERCENT * row.row_number // max(last_row, 1)
+        if row.issues:
+            self.cells[row.row_number] = cells
+        # The last row of a CSV file is an estimate that changes as the file
+        # is read, so the percentage is kept from going back.
+        share = PARSED_PERCENT * row.row_number // max(last_row, 1)
+        self.percent = max(self.percent, min(share, PARSED_PERCENT))
+
+    def keep_cells(self, cells: dict[int, list[object]]) -> None:
+        """Add the cells of rows that got issues after they were parsed."""
+        self.cells.update(cells)
 
     def on_located(self) -> None:
         self.percent = LOCATED_PERCENT

@@ -165,7 +165,7 @@ class RowContext:
         return self._layout
 
 
-@dataclass
+@dataclass(slots=True)
 class ParsedRow:
     row_number: int
     account: AccountRow | None

@@ -19,9 +19,15 @@ from ingest.uploads import job_repository, repository
 from ingest.uploads.archive import HostileArchiveError, check_xlsx_archive
 from ingest.uploads.columns import normalize_header
 from ingest.uploads.normalize import AccountRow, RowIssue
-from ingest.uploads.parsing import ParsedFile, UnreadableFileError, parse_file
+from ingest.uploads.parsing import (
+    ParsedFile,
+    UnreadableFileError,
+    parse_file,
+    read_row_cells,
+)
 from ingest.uploads.progress import MAX_REPORT_CELL_CHARS, UploadProgress
 from ingest.uploads.repository import StoreCounts
+from ingest.uploads.rows import ParsedRow
 from ingest.uploads.schemas import (
     OnError,
     RenamedColumnOut,
@@ -171,8 +177,31 @@ async def prepare_upload(
     # NOTE: a replayed Idempotency-Key geocodes the file again, though the
     # provider's results then come from the cache.
     placements = await locator.locate(parsed)
+    await asyncio.to_thread(
+        _keep_late_cells, parsed, progress, content, max_rows, combined
+    )
     progress.on_located()
     return PreparedUpload(parsed, placements, progress)
+
+
+def _keep_late_cells(
+    parsed: ParsedFile,
+    progress: UploadProgress,
+    content: bytes,
+    max_rows: int,
+    mapping: dict[str, str],
+) -> None:
+    """Keep the original cells of rows that got issues after parsing.
+
+    Geocoding warnings and repeated keys come after a row was parsed, when
+    its cells are gone, so those rows are read from the file again.
+    """
+    _, issues = _split_rows(parsed)
+    late = {row_number for row_number, _ in issues} - progress.cells.keys()
+    if late:
+        progress.keep_cells(
+            read_row_cells(content, late, max_rows=max_rows, mapping=mapping)
+        )
 
 
 async def store_upload(
@@ -295,7 +324,9 @@ def _split_rows(
     """
     accounts: list[AccountRow] = []
     issues: list[tuple[int, RowIssue]] = []
-    first_of_key: dict[str, tuple[int, str]] = {}
+    # The first row of each key, kept as the row itself so a large file
+    # costs no extra object per key.
+    first_of_key: dict[str, ParsedRow] = {}
     for row in parsed.rows:
         issues.extend((row.row_number, issue) for issue in row.issues)
         if row.account is None:
@@ -303,7 +334,9 @@ def _split_rows(
         key = row.account.account_key
         folded = key.casefold()
         if folded in first_of_key:
-            first_row, first_key = first_of_key[folded]
+            first = first_of_key[folded]
+            assert first.account is not None
+            first_row, first_key = first.row_number, first.account.account_key
             if first_key == key:
                 message = (
                     f"account {key} already appears on row {first_row}; "
@@ -317,7 +350,7 @@ def _split_rows(
                 )
             issues.append((row.row_number, RowIssue("account_key", key, message)))
             continue
-        first_of_key[folded] = (row.row_number, key)
+        first_of_key[folded] = row
         accounts.append(row.account)
     return accounts, issues
 
