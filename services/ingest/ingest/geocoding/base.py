@@ -8,7 +8,7 @@ from ingest.geocoding.names import fold
 from shared.events.payloads import LocationPrecision, LocationSource
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AddressQuery:
     street: str | None = None
     exterior_number: str | None = None
@@ -29,7 +29,7 @@ class AddressQuery:
         return fold(self.text())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GeoResult:
     lat: float
     lon: float
@@ -37,7 +37,7 @@ class GeoResult:
     source: LocationSource
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GeocodeOutcome:
     """A result, or None with a warning for the upload report that explains why."""
 

@@ -7,6 +7,7 @@ Mexico whose nearest gazetteer place lies in another state than the row's
 is kept, with a warning, because either value may be the wrong one.
 """
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ STATE_SPELLING_HINT = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CoordinateCheck:
     """Whether the file's coordinates can be used, and the warnings to report."""
 
@@ -143,7 +144,7 @@ def check_many(
         code = state_code(state)
         if code is not None:
             to_compare.append((len(checks), code))
-        checks.append(CoordinateCheck(True, (), zone))
+        checks.append(_usable_in(zone))
     nearest = places.nearest_many([points[index][:2] for index, _ in to_compare])
     for (index, code), place in zip(to_compare, nearest, strict=True):
         if place is None or place.state == code:
@@ -156,6 +157,13 @@ def check_many(
         )
         checks[index] = CoordinateCheck(True, (warning,), checks[index].zone)
     return checks
+
+
+@functools.lru_cache(maxsize=256)
+def _usable_in(zone: str | None) -> CoordinateCheck:
+    # Most points of a file are usable; one shared check per zone saves an
+    # object per row.
+    return CoordinateCheck(True, (), zone)
 
 
 def _foreign_warning(

@@ -27,7 +27,7 @@ from ingest.uploads.parsing import ParsedFile, ParsedRow
 from shared.events.payloads import LocationPrecision, LocationSource
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Placement:
     result: GeoResult | None
     time_zone: str | None
