@@ -116,84 +116,98 @@ class AccountLocator:
             if row.account is not None:
                 rows.setdefault(row.account.account_key, row)
 
-        results: dict[str, GeoResult | None] = {}
+        # Checking points and finding time zones are CPU work, off the event loop.
+        placements, to_geocode = await asyncio.to_thread(self._place_from_file, rows)
+        outcomes = await self._geocoder.geocode([query for _, query in to_geocode])
+        await asyncio.to_thread(_place_geocoded, rows, placements, to_geocode, outcomes)
+        return placements
+
+    def _place_from_file(
+        self, rows: dict[str, ParsedRow]
+    ) -> tuple[dict[str, Placement], list[tuple[str, AddressQuery]]]:
+        """Place the rows whose file coordinates pass the checks.
+
+        Return their placements, with those of rows that have nothing to
+        geocode, and the queries for the rest.
+        """
+        checked_rows, checks = self._check_file_points(rows)
+        placements: dict[str, Placement] = {}
         to_geocode: list[tuple[str, AddressQuery]] = []
-        # The grid and the time-zone polygons are CPU work, off the event loop.
-        checks = await asyncio.to_thread(self._check_file_points, rows)
+        # `checked_rows` follows the order of `rows`, so one index walks both.
+        next_checked = 0
         for key, row in rows.items():
             account = _account(row)
             state_warning = unknown_state_warning(account.state)
             if state_warning:
                 _warn(row, state_warning, column="state", value=account.state)
-            check = checks.get(key)
-            if check is not None:
+            check = None
+            if next_checked < len(checks) and checked_rows[next_checked] is row:
+                check = checks[next_checked]
+                next_checked += 1
                 for warning in check.warnings:
                     point = f"{account.latitude}, {account.longitude}"
                     _warn(row, warning, column="latitude", value=point)
             if check is not None and check.usable:
                 assert account.latitude is not None and account.longitude is not None
-                results[key] = GeoResult(
+                result = GeoResult(
                     account.latitude,
                     account.longitude,
                     self._file_precision,
                     LocationSource.FILE,
                 )
+                # The check looked the zone up at these very coordinates.
+                placements[key] = _placement(row, result, check.zone)
             elif _has_place_names(account):
                 to_geocode.append((key, _query(account)))
             else:
-                results[key] = None
                 _warn(row, "the address has no colonia, municipality or state")
-
-        outcomes = await self._geocoder.geocode([query for _, query in to_geocode])
-        for (key, query), outcome in zip(to_geocode, outcomes, strict=True):
-            results[key] = outcome.result if _is_placed(outcome) else None
-            if results[key] is None:
-                _warn(rows[key], _unplaced_message(outcome), value=query.text())
-
-        # Time-zone boundaries are polygons: CPU work, off the event loop.
-        return await asyncio.to_thread(_with_time_zones, rows, results, checks)
+                placements[key] = _placement(row, None, None)
+        return placements, to_geocode
 
     def _check_file_points(
         self, rows: dict[str, ParsedRow]
-    ) -> dict[str, CoordinateCheck]:
-        keys: list[str] = []
+    ) -> tuple[list[ParsedRow], list[CoordinateCheck]]:
+        """Check the rows that carry coordinates; return them and their checks."""
+        checked_rows: list[ParsedRow] = []
         points: list[tuple[float, float, str | None]] = []
-        for key, row in rows.items():
+        for row in rows.values():
             account = _account(row)
             if account.latitude is None or account.longitude is None:
                 continue
-            keys.append(key)
+            checked_rows.append(row)
             points.append((account.latitude, account.longitude, account.state))
         if not points:
-            return {}
+            return [], []
         if self._places is None:
             self._places = NearestPlace(packaged_index())
         checks = check_many(points, self._places, keep_foreign=self._keep_foreign)
-        return dict(zip(keys, checks, strict=True))
+        return checked_rows, checks
 
 
-def _with_time_zones(
+def _place_geocoded(
     rows: dict[str, ParsedRow],
-    results: dict[str, GeoResult | None],
-    checks: dict[str, CoordinateCheck],
-) -> dict[str, Placement]:
-    placements: dict[str, Placement] = {}
-    for key, result in results.items():
+    placements: dict[str, Placement],
+    to_geocode: list[tuple[str, AddressQuery]],
+    outcomes: list[GeocodeOutcome],
+) -> None:
+    """Add the placements of geocoded rows, warning on those left unplaced."""
+    for (key, query), outcome in zip(to_geocode, outcomes, strict=True):
+        result = outcome.result if _is_placed(outcome) else None
         if result is None:
-            zone = None
-        elif result.source is LocationSource.FILE and key in checks:
-            # The check looked the zone up at these very coordinates.
-            zone = checks[key].zone
-        else:
-            zone = zone_at(result.lat, result.lon)
-        if zone is None:
-            account = _account(rows[key])
-            fallback = zone_for_address(account.state, account.municipality)
-            zone = fallback.zone
-            if fallback.warning:
-                _warn(rows[key], fallback.warning, column="time_zone")
-        placements[key] = Placement(result, zone)
-    return placements
+            _warn(rows[key], _unplaced_message(outcome), value=query.text())
+        zone = zone_at(result.lat, result.lon) if result is not None else None
+        placements[key] = _placement(rows[key], result, zone)
+
+
+def _placement(row: ParsedRow, result: GeoResult | None, zone: str | None) -> Placement:
+    """Return the row's placement; without a zone, take the state's, with a warning."""
+    if zone is None:
+        account = _account(row)
+        fallback = zone_for_address(account.state, account.municipality)
+        zone = fallback.zone
+        if fallback.warning:
+            _warn(row, fallback.warning, column="time_zone")
+    return Placement(result, zone)
 
 
 def _is_placed(outcome: GeocodeOutcome) -> bool:
