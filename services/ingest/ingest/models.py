@@ -40,6 +40,13 @@ class Account(Base):
     __tablename__ = "accounts"
     __table_args__ = (
         UniqueConstraint("tenant_id", "account_key"),
+        # Keys name the same account when they differ only in case.
+        Index(
+            "uq_accounts_tenant_id_lower_account_key",
+            "tenant_id",
+            func.lower(text("account_key")),
+            unique=True,
+        ),
         Index("ix_accounts_location", "location", postgresql_using="gist"),
         Index("ix_accounts_tags", "tags", postgresql_using="gin"),
     )

@@ -7,6 +7,7 @@ from geoalchemy2.types import Geometry
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ingest.accounts.keys import key_matches
 from ingest.models import Account, AccountHistory
 
 
@@ -20,8 +21,8 @@ def _reference(account_ref: str) -> ColumnElement[bool]:
     try:
         account_id = uuid.UUID(account_ref)
     except ValueError:
-        return Account.account_key == account_ref
-    return or_(Account.account_id == account_id, Account.account_key == account_ref)
+        return key_matches(account_ref)
+    return or_(Account.account_id == account_id, key_matches(account_ref))
 
 
 async def page_accounts(

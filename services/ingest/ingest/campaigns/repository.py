@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
+from ingest.accounts.keys import key_in
 from ingest.campaigns.schemas import Selection
 from ingest.campaigns.states import Transition
 from ingest.models import Account, Campaign, CampaignAccount
@@ -85,7 +86,7 @@ def _selection_batches(
         keys = list(dict.fromkeys(selection.account_keys))
         for start in range(0, len(keys), KEY_BATCH_SIZE):
             batch = keys[start : start + KEY_BATCH_SIZE]
-            yield [scope, Account.account_key.in_(batch)]
+            yield [scope, key_in(batch)]
     elif selection.account_ids is not None:
         ids = list(dict.fromkeys(selection.account_ids))
         for start in range(0, len(ids), KEY_BATCH_SIZE):

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ingest.accounts.keys import key_form
 from ingest.campaigns import repository
 from ingest.campaigns.schemas import (
     CampaignCreate,
@@ -96,7 +97,7 @@ async def create_campaign(
 def _reject_unknown(selection: Selection, matched: list[Any]) -> None:
     requested: list[str]
     if selection.account_keys is not None:
-        found = {row.account_key for row in matched}
+        found = {key_form(row.account_key) for row in matched}
         requested = list(dict.fromkeys(selection.account_keys))
         label = "account keys"
     elif selection.account_ids is not None:
@@ -105,7 +106,8 @@ def _reject_unknown(selection: Selection, matched: list[Any]) -> None:
         label = "account ids"
     else:
         return
-    unknown = [value for value in requested if value not in found]
+    compared = key_form if selection.account_keys is not None else str
+    unknown = [value for value in requested if compared(value) not in found]
     if unknown:
         shown = ", ".join(unknown[:MAX_UNKNOWN_KEYS_SHOWN])
         raise UnknownAccountsError(

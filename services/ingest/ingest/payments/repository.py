@@ -5,6 +5,7 @@ from sqlalchemy import or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ingest.accounts.keys import key_in, key_matches
 from ingest.models import Account, Payment
 
 
@@ -21,7 +22,8 @@ async def find_account(
     if account_id is not None:
         query = query.where(Account.account_id == account_id)
     else:
-        query = query.where(Account.account_key == account_key)
+        assert account_key is not None
+        query = query.where(key_matches(account_key))
     return (await session.execute(query)).first()
 
 
@@ -65,7 +67,7 @@ async def find_accounts(
     query = select(Account.account_id, Account.account_key, Account.currency).where(
         Account.tenant_id == tenant_id,
         or_(
-            Account.account_key.in_(account_keys),
+            key_in(account_keys),
             Account.account_id.in_(account_ids),
         ),
     )

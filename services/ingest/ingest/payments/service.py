@@ -8,6 +8,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ingest.accounts.keys import key_form
 from ingest.payments import repository
 from ingest.payments.schemas import PaymentIn, PaymentOut
 from shared.errors import AppError, ConflictError, UnprocessableError
@@ -118,7 +119,7 @@ async def report_payments(
         account_keys=[r.account_key for r in requests if r.account_key is not None],
         account_ids=[r.account_id for r in requests if r.account_id is not None],
     )
-    by_key = {account.account_key: account for account in accounts}
+    by_key = {key_form(account.account_key): account for account in accounts}
     by_id = {account.account_id: account for account in accounts}
     now = datetime.now(UTC)
 
@@ -128,7 +129,7 @@ async def report_payments(
         account = (
             by_id.get(request.account_id)
             if request.account_id is not None
-            else by_key.get(request.account_key)
+            else by_key.get(key_form(request.account_key))
         )
         if account is None:
             resolved.append(_unknown_account(request))

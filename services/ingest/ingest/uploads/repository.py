@@ -240,7 +240,7 @@ _EVENT_FIELDS = (
 # were before the statement, so `old` contains the values being replaced.
 _UPSERT = f"""
 WITH merged AS (
-    SELECT s.*, a.account_id AS stored_id,
+    SELECT s.*, a.account_id AS stored_id, a.account_key AS stored_key,
         a.location AS stored_location,
         {", ".join(f"a.{name} AS stored_{name}" for name in _LOCATION_FIELDS)},
         {", ".join(_merged_value(name) for name in _KEEPABLE)},
@@ -253,10 +253,11 @@ WITH merged AS (
             AS keeps_location
     FROM pg_temp.{_STAGING_TABLE} s
     LEFT JOIN ingest.accounts a
-        ON a.tenant_id = $1 AND a.account_key = s.account_key
+        ON a.tenant_id = $1 AND lower(a.account_key) = lower(s.account_key)
 ),
 incoming AS (
-    SELECT m.account_key, m.debtor_name,
+    -- A stored account keeps its key's spelling; `z1` updates `Z1`.
+    SELECT COALESCE(m.stored_key, m.account_key) AS account_key, m.debtor_name,
         {", ".join(f"m.{name}_merged AS {name}" for name in _KEEPABLE)},
         m.merged_extra AS extra,
         CASE WHEN m.keeps_location THEN m.stored_location
@@ -284,7 +285,7 @@ stored AS (
         {", ".join(_inserted_value(name) for name in _UPDATABLE)}
     FROM incoming i
     ORDER BY i.account_key
-    ON CONFLICT (tenant_id, account_key) DO UPDATE SET
+    ON CONFLICT (tenant_id, lower(account_key)) DO UPDATE SET
         {", ".join(f"{name} = EXCLUDED.{name}" for name in _UPDATABLE)},
         updated_at = now()
     WHERE ({_compared("a")}) IS DISTINCT FROM ({_compared("EXCLUDED")})

@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ingest.accounts.keys import key_form
 from ingest.geocoding.service import AccountLocator, Placement
 from ingest.mappings import repository as mapping_repository
 from ingest.mappings.service import InvalidMappingError, combine
@@ -319,8 +320,7 @@ def _split_rows(
 ) -> tuple[list[AccountRow], list[tuple[int, RowIssue]]]:
     """Split rows into valid accounts and issues; a repeated key is an error.
 
-    Keys are compared with case folded, because collection systems treat
-    `z1` and `Z1` as the same credit.
+    Keys are compared as `key_form` does, so `z1` repeats `Z1`.
     """
     accounts: list[AccountRow] = []
     issues: list[tuple[int, RowIssue]] = []
@@ -332,7 +332,7 @@ def _split_rows(
         if row.account is None:
             continue
         key = row.account.account_key
-        folded = key.casefold()
+        folded = key_form(key)
         if folded in first_of_key:
             first = first_of_key[folded]
             assert first.account is not None
