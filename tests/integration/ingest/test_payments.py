@@ -126,6 +126,17 @@ class TestReportPayment:
         assert second.status_code == 201
         assert second.json()["payment_id"] != first.json()["payment_id"]
 
+    async def test_amount_and_date_as_files_write(self, client, tenant) -> None:
+        response = await client.post(
+            "/payments",
+            headers={"X-API-Key": tenant.api_key.key},
+            json=payment("T-16", amount="1.234,56", paid_on="01/03/2024"),
+        )
+
+        assert response.status_code == 201, response.text
+        assert response.json()["amount"] == "1234.56"
+        assert response.json()["paid_on"] == "2024-03-01"
+
     @pytest.mark.parametrize(
         ("body", "expected"),
         [
@@ -141,6 +152,9 @@ class TestReportPayment:
                 "the payment is in USD but account 'P-1' is in MXN",
             ),
             (payment("T-12", paid_on="0001-01-01"), "is before 2000-01-01"),
+            (payment("T-13", paid_on="31/02/2024"), "paid_on 31/02/2024"),
+            (payment("T-14", amount="-5"), "amount -5 is negative"),
+            (payment("T-15", amount="1.234"), "amount 1.234: 1.234 is ambiguous"),
             (
                 {"amount": "10", "paid_on": TODAY, "reference": "T-9"},
                 "exactly one of account_key or account_id",
@@ -185,9 +199,32 @@ class TestPaymentFile:
         assert report["rows_invalid"] == 2
         errors = {(error["row"], error["column"]) for error in report["errors"]}
         assert errors == {(5, None), (6, "amount")}
+        bad_amount = next(error for error in report["errors"] if error["row"] == 6)
+        assert bad_amount["value"] == "abc"
         events = await reported_events(tenant, 2)
         assert sorted(event.data["reference"] for event in events) == ["F-1", "F-2"]
         assert await outbox_payments(tenant) == 2
+
+    async def test_file_names_negative_and_blank(self, client, tenant) -> None:
+        content = "\n".join(
+            [
+                "account_key,amount,paid_on,reference",
+                f"P-1,-5,{TODAY},N-1",
+                f"P-1,10,{TODAY},",
+            ]
+        ).encode()
+
+        response = await client.post(
+            "/payments/file",
+            headers={"X-API-Key": tenant.api_key.key},
+            files={"file": ("pagos.csv", content)},
+        )
+
+        messages = {
+            error["row"]: error["message"] for error in response.json()["errors"]
+        }
+        assert "amount -5 is negative" in messages[2]
+        assert messages[3] == "reference is required and is empty; fill it in"
 
     async def test_semicolon_file_read(self, client, tenant) -> None:
         content = f"account_key;amount;paid_on;reference\nP-2;75.25;{TODAY};S-1\n"

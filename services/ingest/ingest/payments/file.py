@@ -3,7 +3,6 @@
 import csv
 import io
 import uuid
-from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
@@ -11,8 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.payments import service
 from ingest.payments.schemas import PaymentFileReport, PaymentIn, PaymentRowError
-from ingest.uploads.dates import parse_date
-from ingest.uploads.normalize import ValueProblem, parse_money
 from shared.errors import AppError, UnprocessableError
 from shared.runtime import ServiceRuntime
 
@@ -22,8 +19,6 @@ MAX_ERRORS_SHOWN = 1_000
 # Rows per insert statement and transaction: 8 parameters a row stays far
 # below asyncpg's limit of 32,767 parameters per statement.
 BATCH_ROWS = 1_000
-# Only used to recognise a currency code written next to an amount.
-DEFAULT_CURRENCY = "MXN"
 SNIFF_CHARS = 4096
 
 
@@ -86,9 +81,8 @@ async def report_file(
     """
     errors: list[PaymentRowError] = []
     valid: list[tuple[int, PaymentIn]] = []
-    today = date.today()
     for line, values in rows:
-        request = _row_request(line, values, today=today, errors=errors)
+        request = _row_request(line, values, errors=errors)
         if request is not None:
             valid.append((line, request))
 
@@ -125,7 +119,7 @@ async def report_file(
 
 
 def _row_request(
-    line: int, values: dict[str, Any], *, today: date, errors: list[PaymentRowError]
+    line: int, values: dict[str, Any], *, errors: list[PaymentRowError]
 ) -> PaymentIn | None:
     """Validate one row, reading amounts and dates as portfolio files write them."""
     problems: list[PaymentRowError] = []
@@ -141,34 +135,33 @@ def _row_request(
     if problems:
         errors.extend(problems)
         return None
-    values = dict(values)
-    try:
-        if "amount" in values:
-            values["amount"] = parse_money(
-                values["amount"], currency=values.get("currency") or DEFAULT_CURRENCY
-            )
-    except ValueProblem as problem:
-        errors.append(PaymentRowError(row=line, column="amount", message=str(problem)))
-        return None
-    try:
-        if "paid_on" in values:
-            values["paid_on"] = parse_date(values["paid_on"], today=today)
-    except ValueProblem as problem:
-        errors.append(PaymentRowError(row=line, column="paid_on", message=str(problem)))
-        return None
     try:
         return PaymentIn.model_validate(values)
     except ValidationError as error:
-        errors.extend(_row_errors(line, error))
+        errors.extend(_row_errors(line, values, error))
         return None
 
 
-def _row_errors(line: int, error: ValidationError) -> list[PaymentRowError]:
-    return [
-        PaymentRowError(
-            row=line,
-            column=".".join(str(part) for part in item["loc"]) or None,
-            message=item["msg"],
+def _row_errors(
+    line: int, values: dict[str, Any], error: ValidationError
+) -> list[PaymentRowError]:
+    """Turn validation errors into row errors that name the column and value."""
+    found = []
+    for item in error.errors():
+        column = ".".join(str(part) for part in item["loc"]) or None
+        if column is None and item["type"] in COLUMNS:
+            # Amounts and dates are read before the fields, by the model.
+            column = item["type"]
+        message = item["msg"]
+        if item["type"] == "missing":
+            message = f"{column} is required and is empty; fill it in"
+        value = values.get(column) if column else None
+        found.append(
+            PaymentRowError(
+                row=line,
+                column=column,
+                value=value[:200] if isinstance(value, str) else None,
+                message=message,
+            )
         )
-        for item in error.errors()
-    ]
+    return found
