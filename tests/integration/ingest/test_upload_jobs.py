@@ -258,6 +258,25 @@ class TestInterruptedJobs:
         assert stale_body["status"] == "failed"
         assert live.json()["status"] == "processing"
 
+    async def test_stopping_service_fails_running_upload(self, api_key):
+        large = xlsx_bytes([account_row(f"K-{index}") for index in range(20_000)])
+        async with running_app(create_app()) as running:
+            response = await post_file(
+                running, api_key, large, params={"wait": "false"}
+            )
+            location = response.headers["location"]
+
+            async def processing() -> bool | None:
+                polled = await running.get(location, headers={"X-API-Key": api_key})
+                return True if polled.json()["status"] == "processing" else None
+
+            await eventually(processing, message="upload never started")
+
+        upload = await _upload(uuid.UUID(response.json()["upload_id"]))
+        assert upload.status == "failed"
+        assert upload.failure_message is not None
+        assert "stopped" in upload.failure_message
+
     async def test_background_upload_records_worker(self, client, api_key):
         response = await post_file(
             client, api_key, xlsx_bytes([account_row("W-1")]), params={"wait": "false"}
@@ -288,6 +307,17 @@ async def _tenant_of(api_key: str) -> uuid.UUID:
     async with running_app(create_app()) as running:
         response = await post_file(running, api_key, xlsx_bytes([account_row("T-1")]))
     return await _upload_tenant(uuid.UUID(response.json()["upload_id"]))
+
+
+async def _upload(upload_id: uuid.UUID) -> Upload:
+    engine = create_engine(IngestSettings().database_url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            upload = await session.get(Upload, upload_id)
+    finally:
+        await engine.dispose()
+    assert upload is not None
+    return upload
 
 
 async def _upload_tenant(upload_id: uuid.UUID) -> uuid.UUID:

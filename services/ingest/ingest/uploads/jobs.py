@@ -33,6 +33,8 @@ INTERRUPTED_MESSAGE = (
     "the service process that held this upload stopped while it was waiting or "
     "being processed, so nothing of it was stored; upload the file again"
 )
+# Seconds a stopping service spends marking one upload failed.
+STOP_TIMEOUT_SECONDS = 5.0
 UNEXPECTED_MESSAGE = (
     "the upload failed on an unexpected error and nothing of it was stored; "
     "upload the file again, and report the upload id if it fails again"
@@ -154,9 +156,15 @@ async def run_upload_jobs(runtime: ServiceRuntime) -> None:
 
     # A worker that crashes cancels the others, and the supervisor starts
     # them all again; the jobs they had go stale and are failed.
-    async with asyncio.TaskGroup() as group:
-        for _ in range(settings.upload_workers):
-            group.create_task(work())
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(settings.upload_workers):
+                group.create_task(work())
+    except asyncio.CancelledError:
+        # The service is stopping: the jobs still queued are lost with it.
+        for upload_id in sorted(_held(runtime)):
+            await _fail_on_stop(runtime, upload_id)
+        raise
 
 
 async def keep_upload_jobs_alive(runtime: ServiceRuntime) -> None:
@@ -212,6 +220,9 @@ async def _run_held_job(runtime: ServiceRuntime, job: UploadJob) -> None:
         )
         try:
             await _process(runtime, settings, session, job, progress)
+        except asyncio.CancelledError:
+            await _fail_on_stop(runtime, job.upload_id)
+            raise
         except (service.UnreadableUploadError, InvalidMappingError) as error:
             await _fail(runtime, job, error.detail)
         except Exception as error:
@@ -248,6 +259,27 @@ async def _process(
         await service.store_upload(
             runtime, session, job.tenant_id, job.upload_id, prepared, job.on_error
         )
+
+
+async def _fail_on_stop(runtime: ServiceRuntime, upload_id: uuid.UUID) -> None:
+    """Mark an upload failed while the service stops, so the director knows now.
+
+    A failure here is left to the heartbeat sweep of another process.
+    """
+    try:
+        async with asyncio.timeout(STOP_TIMEOUT_SECONDS):
+            async with runtime.sessionmaker() as session, session.begin():
+                await job_repository.mark_failed(
+                    session, upload_id, INTERRUPTED_MESSAGE
+                )
+    except Exception as error:
+        log.warning(
+            "upload.stop_mark_failed",
+            upload_id=str(upload_id),
+            error_type=type(error).__name__,
+        )
+        return
+    log.info("upload.interrupted", upload_id=str(upload_id))
 
 
 async def _fail(runtime: ServiceRuntime, job: UploadJob, message: str) -> None:
