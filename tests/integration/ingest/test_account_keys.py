@@ -74,3 +74,12 @@ async def test_selection_by_other_spelling(client, headers):
 
     assert response.status_code == 201, response.text
     assert response.json()["selected_accounts"] == 1
+
+
+@pytest.mark.parametrize("reference", ["a%00b", "%20%20"])
+async def test_bad_reference_named(client, headers, reference):
+    response = await client.get(f"/accounts/{reference}", headers=headers)
+
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "account_ref" in response.text

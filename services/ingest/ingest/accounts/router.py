@@ -1,7 +1,7 @@
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from ingest.accounts import bulk, repository, service
 from ingest.accounts.bulk_schemas import MAX_BULK_ACCOUNTS, BulkRequest, BulkResult
@@ -22,9 +22,16 @@ from shared.errors import (
     problem_responses,
 )
 from shared.idempotency import IdempotencyKeyReusedError
+from shared.schemas import required_text
 
 # Far above any tenant's portfolio, and well inside PostgreSQL's bigint.
 MAX_OFFSET = 10_000_000
+
+# An account key (up to 100 characters) or an account id; a NUL character
+# is rejected here, before it reaches the database.
+AccountRef = Annotated[
+    required_text(100), Path(description="The account key or the account id.")
+]
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 
@@ -134,7 +141,7 @@ async def bulk_upsert_accounts(
     responses=problem_responses(UnauthorizedError, NotFoundError),
 )
 async def get_account(
-    account_ref: str, tenant: CurrentTenant, session: SessionDep
+    account_ref: AccountRef, tenant: CurrentTenant, session: SessionDep
 ) -> AccountOut:
     return await service.get_account(
         session, tenant_id=tenant.tenant_id, account_ref=account_ref
@@ -147,7 +154,7 @@ async def get_account(
     responses=problem_responses(UnauthorizedError, NotFoundError),
 )
 async def get_account_history(
-    account_ref: str, tenant: CurrentTenant, session: SessionDep
+    account_ref: AccountRef, tenant: CurrentTenant, session: SessionDep
 ) -> AccountHistoryOut:
     return await service.get_history(
         session, tenant_id=tenant.tenant_id, account_ref=account_ref
@@ -160,7 +167,7 @@ async def get_account_history(
     responses=problem_responses(UnauthorizedError, NotFoundError),
 )
 async def patch_account(
-    account_ref: str,
+    account_ref: AccountRef,
     body: AccountPatch,
     tenant: CurrentTenant,
     runtime: RuntimeDep,
@@ -181,7 +188,7 @@ async def patch_account(
     responses=problem_responses(UnauthorizedError, NotFoundError),
 )
 async def recall_account(
-    account_ref: str,
+    account_ref: AccountRef,
     tenant: CurrentTenant,
     runtime: RuntimeDep,
     session: SessionDep,
