@@ -277,6 +277,9 @@ def parse_file(
         currency=currency,
         date1904=sheet.scan.date1904,
         formulas_without_value=sheet.scan.formulas_without_value,
+        header_cells=_filled_width(head[header_index])
+        if file_format == "csv"
+        else None,
     )
     parsed = ParsedFile(
         file_format, columns, header_index + 1, [], notices=columns.notices
@@ -296,6 +299,14 @@ def parse_file(
             f"the header is on row {header_index + 1} but no data rows follow it"
         )
     return parsed
+
+
+def _filled_width(row: list[object]) -> int:
+    """Return the number of cells up to the last non-blank one."""
+    width = len(row)
+    while width and is_blank(row[width - 1]):
+        width -= 1
+    return width
 
 
 def read_row_cells(

@@ -154,6 +154,10 @@ class RowContext:
     date1904: bool = False
     # 1-based (row, column) of formulas with no saved result.
     formulas_without_value: set[tuple[int, int]] = field(default_factory=set)
+    # Cells of a CSV file's header row up to its last non-blank one. When
+    # set, a row with fewer cells keeps the stored values of the columns it
+    # lacks, and a row with values past the header gets a warning.
+    header_cells: int | None = None
     _layout: "_RowLayout | None" = field(
         default=None, init=False, repr=False, compare=False
     )
@@ -245,12 +249,19 @@ def parse_row(row: list[object], context: RowContext, *, row_number: int) -> Par
     messages the report shows.
     """
     layout = context.layout()
+    ragged_issue, missing_fields = None, frozenset[str]()
+    if context.header_cells is not None and len(row) != context.header_cells:
+        ragged_issue, missing_fields = _ragged_row(
+            row, context.header_cells, layout, row_number
+        )
     if len(row) < layout.width:
         row = [*row, *([None] * (layout.width - len(row)))]
     row, invisible_issue = _without_invisible(row, layout, row_number)
     issues = _formula_issues(row_number, layout)
     if invisible_issue is not None:
         issues.append(invisible_issue)
+    if ragged_issue is not None:
+        issues.append(ragged_issue)
 
     key_cell = None if layout.key is None else row[layout.key]
     key = plain_text(key_cell, KEY_MAX_CHARS)
@@ -297,7 +308,7 @@ def parse_row(row: list[object], context: RowContext, *, row_number: int) -> Par
         account.extra = _extras(row, layout.extras, issues)
 
     if issues:
-        account.kept_fields = _kept_fields(context.columns, issues)
+        account.kept_fields = _kept_fields(context.columns, issues, missing_fields)
         if any(issue.severity == "error" for issue in issues):
             return ParsedRow(row_number, None, issues)
     else:
@@ -342,6 +353,50 @@ def _without_invisible(
     return cleaned, RowIssue(
         column=changed_names[0], value=None, message=message, severity="warning"
     )
+
+
+def _ragged_row(
+    row: list[object], header_cells: int, layout: _RowLayout, row_number: int
+) -> tuple[RowIssue | None, frozenset[str]]:
+    """Warn about a CSV row with fewer or more cells than its header.
+
+    Return the warning and the fields whose cells the row lacks, so the
+    stored values of those fields are kept rather than cleared.
+    """
+    count = len(row)
+    counts = f"row {row_number} has {count} cells but the header has {header_cells}"
+    if count < header_cells:
+        missing = [
+            layout.names.get(index, column_letter(index))
+            for index in range(count, header_cells)
+        ]
+        message = (
+            f"{counts}; the cells of {', '.join(missing)} are missing, so their "
+            "stored values are kept; check the row for a missing separator or "
+            "a line break inside an unquoted cell"
+        )
+        issue = RowIssue(
+            column=missing[0], value=None, message=message, severity="warning"
+        )
+        return issue, frozenset(missing)
+    ignored = [
+        index for index in range(header_cells, count) if not is_blank(row[index])
+    ]
+    if not ignored:
+        return None, frozenset()
+    cells = [f"{column_letter(index)}{row_number}" for index in ignored[:5]]
+    shown = ", ".join(cells) + (" and more" if len(ignored) > 5 else "")
+    message = (
+        f"{counts}; the values in {shown} have no header and were ignored; give "
+        "those columns a header, or quote cells that contain the separator"
+    )
+    issue = RowIssue(
+        column=column_letter(ignored[0]),
+        value=_shown(row[ignored[0]]),
+        message=message,
+        severity="warning",
+    )
+    return issue, frozenset()
 
 
 def _formula_issues(row_number: int, layout: _RowLayout) -> list[RowIssue]:
@@ -649,13 +704,22 @@ def _warning(column: str, value: object, problem: ValueProblem) -> RowIssue:
     )
 
 
-def _kept_fields(columns: ColumnMap, issues: list[RowIssue]) -> set[str]:
+def _kept_fields(
+    columns: ColumnMap,
+    issues: list[RowIssue],
+    missing: frozenset[str] = frozenset(),
+) -> set[str]:
     """Name the fields whose stored value the upload keeps.
 
-    Those are the fields without a column in the file and those whose cell
-    failed with a warning. `location` stands for the coordinates.
+    Those are the fields without a column in the file, the `missing` fields
+    whose cells a short row lacks, and those whose cell failed with a
+    warning. `location` stands for the coordinates.
     """
-    kept = {name for name in KEEPABLE_FIELDS if name not in columns.fields}
+    kept = {
+        name
+        for name in KEEPABLE_FIELDS
+        if name not in columns.fields or name in missing
+    }
     left_out = {
         issue.column
         for issue in issues
@@ -663,6 +727,8 @@ def _kept_fields(columns: ColumnMap, issues: list[RowIssue]) -> set[str]:
     }
     kept |= left_out & set(KEEPABLE_FIELDS)
     coordinates = ("latitude", "longitude")
-    if "latitude" in left_out or any(n not in columns.fields for n in coordinates):
+    if "latitude" in left_out or any(
+        n not in columns.fields or n in missing for n in coordinates
+    ):
         kept.add("location")
     return kept
