@@ -57,3 +57,75 @@ class TestRaggedCsvRows:
         [row] = parse_csv([RAGGED_HEADER, "R2,Ana,100,30,a,b,06000,CDMX,,"]).rows
 
         assert row.issues == []
+
+
+MIXED_HEADER = (
+    "Cuenta,Nombre,Saldo,Días de Atraso,Calle,Colonia,CP,Alcaldía / Municipio"
+)
+
+
+def mixed_encoding_csv(row: str) -> bytes:
+    """A UTF-8 file with one row saved as cp1252, as when rows are pasted in."""
+    good = "MX1,María López,1500,45,Reforma 10,Juárez,06600,Cuauhtémoc"
+    return (
+        (MIXED_HEADER + "\r\n" + good + "\r\n").encode("utf-8")
+        + row.encode("cp1252")
+        + b"\r\n"
+    )
+
+
+class TestUndecodableCells:
+    def test_mixed_file_reads_header_as_utf8(self):
+        parsed = parse_file(
+            mixed_encoding_csv("MX2,Ana,2000,60,Insurgentes 5,Roma,06700,Cuauhtémoc"),
+            max_rows=10,
+        )
+
+        assert "Alcaldía / Municipio" in parsed.columns.headers.values()
+        assert parsed.rows[0].account is not None
+        assert parsed.rows[0].account.debtor_name == "María López"
+
+    def test_undecodable_name_rejects_row(self):
+        content = mixed_encoding_csv("MX2,José Pérez,2000,60,Insurgentes 5,Roma,06700,")
+        row = parse_file(content, max_rows=10).rows[1]
+
+        assert row.account is None
+        [issue] = row.issues
+        assert issue.column == "debtor_name"
+        assert issue.severity == "error"
+        assert "cell B3" in issue.message
+        assert "save the file as CSV UTF-8" in issue.message
+
+    def test_undecodable_optional_cell_is_left_out(self):
+        content = mixed_encoding_csv(
+            "MX2,Jose,2000,60,Insurgentes 5,Roma,06700,Cuauhtémoc"
+        )
+        row = parse_file(content, max_rows=10).rows[1]
+
+        assert row.account is not None
+        assert row.account.municipality is None
+        assert "municipality" in row.account.kept_fields
+        [issue] = row.issues
+        assert issue.column == "municipality"
+        assert issue.severity == "warning"
+        assert "cell H3" in issue.message
+
+    def test_unmappable_cp1252_bytes_keep_header(self):
+        header = (MIXED_HEADER + "\r\n").encode("utf-8")
+        content = header + b"X1,\x81\x8d\x8f\x90\x9d,100,1,a,b,06000,c\r\n"
+        parsed = parse_file(content, max_rows=10)
+
+        assert "Días de Atraso" in parsed.columns.headers.values()
+        [row] = parsed.rows
+        assert row.account is None
+        assert row.issues[0].column == "debtor_name"
+
+    def test_cp1252_file_still_decoded(self):
+        content = (
+            MIXED_HEADER + "\r\nC1,José Pérez,1,2,a,b,06000,Cuauhtémoc\r\n"
+        ).encode("cp1252")
+        [row] = parse_file(content, max_rows=10).rows
+
+        assert row.issues == []
+        assert row.account is not None
+        assert row.account.debtor_name == "José Pérez"

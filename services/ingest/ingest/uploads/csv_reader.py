@@ -26,6 +26,10 @@ MAX_NUL_BYTES = 100
 # Bytes checked for UTF-16 without a byte-order mark, where every other byte
 # of ASCII text is NUL.
 UTF16_SAMPLE_BYTES = 256
+# Undecodable bytes per valid UTF-8 multibyte character above which a file
+# is read as cp1252. In cp1252 Spanish text a valid UTF-8 pair needs an
+# uppercase accented letter followed by a symbol such as `°`, which is rare.
+CP1252_MIN_UNDECODABLE_RATIO = 100
 _HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
@@ -167,20 +171,30 @@ def _long_field_index(line: str, delimiter: str, limit: int) -> int | None:
 def detect_encoding(content: bytes) -> str:
     """Return `utf-8-sig` for UTF-8 with or without BOM, else `cp1252`.
 
-    A UTF-8 export with a few damaged bytes keeps its accents readable as
-    UTF-8, while a genuine cp1252 file has almost no valid multibyte
-    sequences, so the share of undecodable bytes decides.
+    A genuine cp1252 file has almost no valid UTF-8 multibyte sequences, so
+    it is read as cp1252 only when its undecodable bytes outnumber those
+    sequences a hundred to one. Every other file is read as UTF-8: a few
+    damaged bytes, or rows pasted from a cp1252 file into a UTF-8 one,
+    leave the rest readable, and each cell that contains U+FFFD after
+    decoding is reported on its row. Such a mixed file is not rejected as
+    a whole, so its readable rows are still stored.
     """
     if content.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    replaced = high_bytes = 0
+    replaced = high_bytes = decoded_non_ascii = 0
     for start in range(0, len(content), DECODE_CHUNK_BYTES):
         chunk = content[start : start + DECODE_CHUNK_BYTES]
         final = start + DECODE_CHUNK_BYTES >= len(content)
-        replaced += decoder.decode(chunk, final=final).count("\ufffd")
+        text = decoder.decode(chunk, final=final)
+        chunk_replaced = text.count("\ufffd")
+        replaced += chunk_replaced
         high_bytes += len(chunk) - len(chunk.translate(None, _HIGH_BYTES))
+        non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
+        decoded_non_ascii += non_ascii - chunk_replaced
     if replaced * 4 < high_bytes or high_bytes == 0:
+        return "utf-8-sig"
+    if decoded_non_ascii * CP1252_MIN_UNDECODABLE_RATIO >= replaced:
         return "utf-8-sig"
     return "cp1252"
 

@@ -135,6 +135,7 @@ KEEPABLE_FIELDS = (
     "last_payment_date",
     "birth_date",
 )
+_REPLACEMENT_CHARACTER = "\ufffd"
 _LEFT_OUT = "; the value was left out and any stored value is kept"
 NAME_MAX_CHARS = 300
 MAX_EXTRA_CHARS = 2_000
@@ -260,6 +261,7 @@ def parse_row(row: list[object], context: RowContext, *, row_number: int) -> Par
     issues = _formula_issues(row_number, layout)
     if invisible_issue is not None:
         issues.append(invisible_issue)
+    row = _without_undecodable(row, layout, row_number, issues)
     if ragged_issue is not None:
         issues.append(ragged_issue)
 
@@ -353,6 +355,53 @@ def _without_invisible(
     return cleaned, RowIssue(
         column=changed_names[0], value=None, message=message, severity="warning"
     )
+
+
+def _without_undecodable(
+    row: list[object], layout: _RowLayout, row_number: int, issues: list[RowIssue]
+) -> list[object]:
+    """Report each mapped cell that contains U+FFFD, the mark of undecodable bytes.
+
+    The key or name cell rejects the row. Any other such cell is left out
+    with a warning, so its stored value is kept. Return the row without
+    those cells.
+    """
+    try:
+        joined = "".join(row)  # type: ignore[arg-type]
+    except TypeError:
+        pass
+    else:
+        if _REPLACEMENT_CHARACTER not in joined:
+            return row
+    cleaned = row
+    for index, value in enumerate(row):
+        if not isinstance(value, str) or _REPLACEMENT_CHARACTER not in value:
+            continue
+        name = layout.names.get(index)
+        if name is None:
+            continue
+        message = (
+            f"cell {column_letter(index)}{row_number} ({name}) contains characters "
+            f"that could not be decoded (shown as {_REPLACEMENT_CHARACTER}), as "
+            "when a file mixes encodings; save the file as CSV UTF-8 and upload "
+            "it again"
+        )
+        if index in (layout.key, layout.name):
+            issues.append(RowIssue(column=name, value=_shown(value), message=message))
+            continue
+        if cleaned is row:
+            cleaned = list(row)
+        cleaned[index] = None
+        column = "latitude" if index == layout.longitude else name
+        issues.append(
+            RowIssue(
+                column=column,
+                value=_shown(value),
+                message=f"{message}{_LEFT_OUT}",
+                severity="warning",
+            )
+        )
+    return cleaned
 
 
 def _ragged_row(
