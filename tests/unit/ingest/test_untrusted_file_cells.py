@@ -1,6 +1,24 @@
 """Rows and cells of files that other programs damaged or padded."""
 
+import io
+
+import pytest
+import xlsxwriter
+
 from ingest.uploads.parsing import parse_file
+from tests.fixtures.portfolios import account_row, xlsx_bytes
+
+
+def workbook(rows: list[list[object]]) -> bytes:
+    """Write the rows from A1 into a workbook, numbers as numbers."""
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = book.add_worksheet("Cartera")
+    for index, row in enumerate(rows):
+        sheet.write_row(index, 0, row)
+    book.close()
+    return buffer.getvalue()
+
 
 RAGGED_HEADER = "Cuenta,Nombre,Saldo,Días de Atraso,Calle,Colonia,CP,Estado"
 
@@ -129,3 +147,45 @@ class TestUndecodableCells:
         assert row.issues == []
         assert row.account is not None
         assert row.account.debtor_name == "José Pérez"
+
+
+class TestNumericKeys:
+    @pytest.mark.parametrize(
+        ("key", "shown"),
+        [
+            (1e19, "10000000000000000000"),
+            (1e15, "1000000000000000"),
+            (2.0**53, "9007199254740992"),
+            (1234.5, "1234.5"),
+        ],
+    )
+    def test_inexact_numeric_key_rejects_row(self, key: float, shown: str):
+        [row] = parse_file(xlsx_bytes([account_row(key)]), max_rows=10).rows
+
+        assert row.account is None
+        [issue] = row.issues
+        assert issue.column == "credit_number"
+        assert issue.value == shown
+        assert f"cell A2 (credit_number) contains the number {shown}" in issue.message
+        assert "format the column as text in Excel" in issue.message
+
+    def test_fifteen_digit_key_is_kept(self):
+        [row] = parse_file(xlsx_bytes([account_row(999999999999999)]), max_rows=10).rows
+
+        assert row.issues == []
+        assert row.account is not None
+        assert row.account.account_key == "999999999999999"
+
+    def test_inexact_credit_number_rejects_row(self):
+        content = workbook(
+            [
+                ["Cuenta", "Nombre", "No. de Crédito"],
+                ["A1", "Ana", 1.2345678901234567e19],
+            ]
+        )
+        [row] = parse_file(content, max_rows=10).rows
+
+        assert row.account is None
+        [issue] = row.issues
+        assert issue.column == "credit_number"
+        assert "cell C2 (credit_number)" in issue.message

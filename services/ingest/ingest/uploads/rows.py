@@ -124,6 +124,9 @@ TEXT_FIELDS = {
     "address_references": 500,
 }
 KEY_MAX_CHARS = 100
+# Numbers from 10^15 on have 16 digits or more, past the 15 significant
+# digits Excel keeps, so as a key or credit number they may have lost digits.
+MAX_EXACT_NUMERIC_KEY = 10.0**15
 # Optional fields whose stored value stays when the file lacks their column.
 KEEPABLE_FIELDS = (
     "credit_number",
@@ -266,6 +269,8 @@ def parse_row(row: list[object], context: RowContext, *, row_number: int) -> Par
         issues.append(ragged_issue)
 
     key_cell = None if layout.key is None else row[layout.key]
+    if type(key_cell) is float and layout.key is not None:
+        issues.extend(_inexact_number_issues(key_cell, layout.key, layout, row_number))
     key = plain_text(key_cell, KEY_MAX_CHARS)
     if key is None:
         key = _required_text(key_cell, "account_key", KEY_MAX_CHARS, issues)
@@ -282,6 +287,9 @@ def parse_row(row: list[object], context: RowContext, *, row_number: int) -> Par
     if layout.credit_number is not None:
         value = row[layout.credit_number]
         text = plain_text(value, KEY_MAX_CHARS)
+        if type(value) is float and layout.credit_number != layout.key:
+            index = layout.credit_number
+            issues.extend(_inexact_number_issues(value, index, layout, row_number))
         if text is not None:
             account.credit_number = text
         else:
@@ -402,6 +410,30 @@ def _without_undecodable(
             )
         )
     return cleaned
+
+
+def _inexact_number_issues(
+    value: float, index: int, layout: _RowLayout, row_number: int
+) -> list[RowIssue]:
+    """Reject a key or credit number stored as a number that may have lost digits.
+
+    Excel keeps 15 significant digits of a number, so a whole number of 16
+    digits or more, or one with a fraction, is not the identifier typed.
+    """
+    if value.is_integer() and abs(value) < MAX_EXACT_NUMERIC_KEY:
+        return []
+    name = layout.names[index]
+    if abs(value) >= MAX_EXACT_NUMERIC_KEY:
+        reason = "has 16 digits or more, but Excel keeps only 15, so digits may be lost"
+    else:
+        reason = "is not a whole number"
+    shown = as_text(value)
+    message = (
+        f"cell {column_letter(index)}{row_number} ({name}) contains the number "
+        f"{shown}, which {reason}; format the column as text in Excel, type "
+        "the values again and upload the file again"
+    )
+    return [RowIssue(column=name, value=shown, message=message)]
 
 
 def _ragged_row(
