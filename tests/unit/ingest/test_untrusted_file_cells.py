@@ -1,11 +1,17 @@
 """Rows and cells of files that other programs damaged or padded."""
 
 import io
+import json
 
 import pytest
 import xlsxwriter
 
+from ingest.accounts.bulk import _parse_items
+from ingest.accounts.bulk_schemas import BulkRequest
+from ingest.uploads.normalize import ValueProblem, parse_money
 from ingest.uploads.parsing import parse_file
+from ingest.uploads.progress import UploadProgress
+from tests.fixtures import hostile_files
 from tests.fixtures.portfolios import account_row, xlsx_bytes
 
 
@@ -189,3 +195,131 @@ class TestNumericKeys:
         [issue] = row.issues
         assert issue.column == "credit_number"
         assert "cell C2 (credit_number)" in issue.message
+
+
+def error_cell_workbook(error: str, *, with_formula: bool) -> bytes:
+    """A workbook whose C2, the balance, is an Excel error cell."""
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = book.add_worksheet("Cartera")
+    sheet.write_row(0, 0, ["Cuenta", "Nombre", "Saldo", "Notas"])
+    sheet.write_row(1, 0, ["E1", "Ana"])
+    sheet.write_formula(1, 2, "=1/0", None, error)
+    sheet.write_row(2, 0, ["E2", "Ana", 100])
+    sheet.write_formula(2, 3, "=NA()", None, "#N/A")
+    book.close()
+    content = buffer.getvalue()
+    if with_formula:
+        return content
+    return hostile_files._rewrite_member(
+        content,
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace(b"<f>1/0</f>", b"").replace(b"<f>NA()</f>", b""),
+    )
+
+
+class TestExcelErrorCells:
+    @pytest.mark.parametrize("with_formula", [True, False])
+    @pytest.mark.parametrize("error", ["#DIV/0!", "#N/A", "#VALUE!", "#REF!"])
+    def test_error_cell_rejects_row(self, error: str, with_formula: bool):
+        content = error_cell_workbook(error, with_formula=with_formula)
+        row = parse_file(content, max_rows=10).rows[0]
+
+        assert row.account is None
+        [issue] = row.issues
+        assert issue.column == "balance_overdue"
+        assert issue.value == error
+        assert f"cell C2 (balance_overdue) contains the Excel error {error}" in (
+            issue.message
+        )
+
+    def test_error_in_extra_is_left_out(self):
+        content = error_cell_workbook("#DIV/0!", with_formula=True)
+        row = parse_file(content, max_rows=10).rows[1]
+
+        assert row.account is not None
+        assert row.account.extra == {}
+        [issue] = row.issues
+        assert issue.severity == "warning"
+        assert "cell D3 (Notas)" in issue.message
+
+    def test_error_text_in_csv_rejects_row(self):
+        [row] = parse_csv(["Cuenta,Nombre,Saldo", "E1,Ana,#N/A"]).rows
+
+        assert row.account is None
+        assert row.issues[0].column == "balance_overdue"
+        assert "Excel error #N/A" in row.issues[0].message
+
+    def test_hash_in_text_is_kept(self):
+        [row] = parse_csv(["Cuenta,Nombre,Calle", "E1,Ana,Reforma #12"]).rows
+
+        assert row.issues == []
+        assert row.account is not None
+        assert row.account.street == "Reforma #12"
+
+
+class TestAmountShapes:
+    @pytest.mark.parametrize("amount", [100.005, 1e-7, 0.125])
+    def test_sub_cent_float_rejected(self, amount: float):
+        with pytest.raises(ValueProblem, match="more than two decimals"):
+            parse_money(amount)
+
+    @pytest.mark.parametrize(
+        ("amount", "expected"),
+        [
+            (116.00000000000001, "116.00"),
+            (0.1 + 0.2, "0.30"),
+            (12500.5, "12500.50"),
+            (-1e-12, "0.00"),
+        ],
+    )
+    def test_float_noise_rounds_to_cents(self, amount: float, expected: str):
+        assert str(parse_money(amount)) == expected
+
+    @pytest.mark.parametrize("text", ["1_000", "١٢٣", "１２３"])
+    def test_non_ascii_digit_amount_rejected(self, text: str):
+        [row] = parse_csv(["Cuenta,Nombre,Saldo", f"A1,Ana,{text}"]).rows
+
+        assert row.account is None
+        assert row.issues[0].column == "balance_overdue"
+        assert "digits 0-9" in row.issues[0].message
+
+    @pytest.mark.parametrize("text", ["1_000", "١٢", "１２"])
+    def test_non_ascii_digit_days_rejected(self, text: str):
+        [row] = parse_csv(["Cuenta,Nombre,Días de Atraso", f"A1,Ana,{text}"]).rows
+
+        assert row.account is None
+        assert row.issues[0].column == "days_past_due"
+
+    def test_sub_cent_xlsx_amount_rejects_row(self):
+        content = workbook([["Cuenta", "Nombre", "Saldo"], ["A1", "Ana", 100.005]])
+        [row] = parse_file(content, max_rows=10).rows
+
+        assert row.account is None
+        assert row.issues[0].column == "balance_overdue"
+
+
+class TestBulkBooleans:
+    @pytest.mark.parametrize("field", ["balance_overdue", "days_past_due"])
+    def test_json_boolean_rejects_item(self, field: str):
+        body = {"accounts": [{"account_key": "B1", "debtor_name": "Ana", field: True}]}
+        request = BulkRequest.model_validate_json(json.dumps(body))
+        parsed = _parse_items(request.accounts, "MXN", UploadProgress())
+
+        [row] = parsed.rows
+        assert row.account is None
+        assert row.issues[0].column == field
+        assert "boolean" in row.issues[0].message or "amount" in row.issues[0].message
+
+    def test_json_sub_cent_amount_rejects_item(self):
+        body = {
+            "accounts": [
+                {"account_key": "B1", "debtor_name": "Ana", "balance_overdue": 100.005}
+            ]
+        }
+        request = BulkRequest.model_validate_json(json.dumps(body))
+        parsed = _parse_items(request.accounts, "MXN", UploadProgress())
+
+        [row] = parsed.rows
+        assert row.account is None
+        assert "more than two decimals" in row.issues[0].message

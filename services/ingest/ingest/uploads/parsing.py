@@ -277,6 +277,7 @@ def parse_file(
         currency=currency,
         date1904=sheet.scan.date1904,
         formulas_without_value=sheet.scan.formulas_without_value,
+        error_cells=sheet.scan.error_cells,
         header_cells=_filled_width(head[header_index])
         if file_format == "csv"
         else None,
@@ -371,7 +372,10 @@ def _parse_data_rows(
     parsed: ParsedFile,
     progress: Callable[[ParsedRow, list[object]], None] | None = None,
 ) -> None:
+    # Rows whose formulas have no value or failed, which calamine reads as
+    # empty strings, so they are parsed rather than skipped as blank.
     formula_rows = {row for row, _ in context.formulas_without_value}
+    formula_rows |= {row for row, _ in context.error_cells}
     compactor = AccountCompactor()
     blank_since: int | None = None
     blank_runs = 0

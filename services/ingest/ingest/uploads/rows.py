@@ -139,6 +139,26 @@ KEEPABLE_FIELDS = (
     "birth_date",
 )
 _REPLACEMENT_CHARACTER = "\ufffd"
+# The values Excel shows for a formula that failed, as it writes them to CSV.
+EXCEL_ERRORS = frozenset(
+    {
+        "#NULL!",
+        "#DIV/0!",
+        "#VALUE!",
+        "#REF!",
+        "#NAME?",
+        "#NUM!",
+        "#N/A",
+        "#GETTING_DATA",
+        "#SPILL!",
+        "#CALC!",
+        "#FIELD!",
+        "#BLOCKED!",
+        "#CONNECT!",
+        "#BUSY!",
+        "#UNKNOWN!",
+    }
+)
 _LEFT_OUT = "; the value was left out and any stored value is kept"
 NAME_MAX_CHARS = 300
 MAX_EXTRA_CHARS = 2_000
@@ -158,6 +178,8 @@ class RowContext:
     date1904: bool = False
     # 1-based (row, column) of formulas with no saved result.
     formulas_without_value: set[tuple[int, int]] = field(default_factory=set)
+    # Error text, such as `#DIV/0!`, of error cells by 1-based (row, column).
+    error_cells: dict[tuple[int, int], str] = field(default_factory=dict)
     # Cells of a CSV file's header row up to its last non-blank one. When
     # set, a row with fewer cells keeps the stored values of the columns it
     # lacks, and a row with values past the header gets a warning.
@@ -169,7 +191,9 @@ class RowContext:
     def layout(self) -> "_RowLayout":
         """Return the column layout of the file, built on first use."""
         if self._layout is None or self._layout.columns is not self.columns:
-            self._layout = _RowLayout.build(self.columns, self.formulas_without_value)
+            self._layout = _RowLayout.build(
+                self.columns, self.formulas_without_value, self.error_cells
+            )
         return self._layout
 
 
@@ -207,15 +231,27 @@ class _RowLayout:
     names: dict[int, str]
     # 1-based columns of formulas with no saved result, by 1-based row.
     formula_columns: dict[int, list[int]]
+    # (0-based column, error text) of error cells, by 1-based row.
+    error_columns: dict[int, list[tuple[int, str]]]
+    # Column indexes of the extras.
+    extra_indexes: frozenset[int]
     # `_kept_fields` of a row without warnings.
     kept_when_clean: frozenset[str]
 
     @classmethod
-    def build(cls, columns: ColumnMap, formulas: set[tuple[int, int]]) -> "_RowLayout":
+    def build(
+        cls,
+        columns: ColumnMap,
+        formulas: set[tuple[int, int]],
+        error_cells: dict[tuple[int, int], str] | None = None,
+    ) -> "_RowLayout":
         fields = columns.fields
         formula_columns: dict[int, list[int]] = {}
         for row, column in sorted(formulas):
             formula_columns.setdefault(row, []).append(column)
+        error_columns: dict[int, list[tuple[int, str]]] = {}
+        for (row, column), text in sorted((error_cells or {}).items()):
+            error_columns.setdefault(row, []).append((column - 1, text))
         names = {index: name for name, index in fields.items()}
         names |= {index: name for name, index in columns.extras.items()}
         indexes = [*fields.values(), *columns.extras.values()]
@@ -240,6 +276,8 @@ class _RowLayout:
             extras=tuple(columns.extras.items()),
             names=names,
             formula_columns=formula_columns,
+            error_columns=error_columns,
+            extra_indexes=frozenset(columns.extras.values()),
             kept_when_clean=frozenset(_kept_fields(columns, [])),
         )
 
@@ -265,6 +303,7 @@ def parse_row(row: list[object], context: RowContext, *, row_number: int) -> Par
     if invisible_issue is not None:
         issues.append(invisible_issue)
     row = _without_undecodable(row, layout, row_number, issues)
+    row = _without_error_values(row, layout, row_number, issues)
     if ragged_issue is not None:
         issues.append(ragged_issue)
 
@@ -363,6 +402,54 @@ def _without_invisible(
     return cleaned, RowIssue(
         column=changed_names[0], value=None, message=message, severity="warning"
     )
+
+
+def _without_error_values(
+    row: list[object], layout: _RowLayout, row_number: int, issues: list[RowIssue]
+) -> list[object]:
+    """Report each mapped cell that contains an Excel error such as `#N/A`.
+
+    Workbook error cells come from the sheet scan, because calamine reads
+    them as empty strings. In CSV text, Excel writes the error's text. A
+    field's error rejects the row, and an extra's is left out with a
+    warning. Return the row without the extras' error values.
+    """
+    found = list(layout.error_columns.get(row_number, ()))
+    try:
+        joined = "".join(row)  # type: ignore[arg-type]
+    except TypeError:
+        joined = "#"
+    if "#" in joined:
+        found += [
+            (index, value.strip())
+            for index, value in enumerate(row)
+            if isinstance(value, str) and "#" in value and value.strip() in EXCEL_ERRORS
+        ]
+    cleaned = row
+    for index, text in found:
+        name = layout.names.get(index)
+        if name is None:
+            continue
+        message = (
+            f"cell {column_letter(index)}{row_number} ({name}) contains the Excel "
+            f"error {text}; fix the formula or type the value in Excel, then "
+            "upload the file again"
+        )
+        if index not in layout.extra_indexes:
+            issues.append(RowIssue(column=name, value=text, message=message))
+            continue
+        if cleaned is row:
+            cleaned = list(row)
+        cleaned[index] = None
+        issues.append(
+            RowIssue(
+                column=name,
+                value=text,
+                message=f"{message}{_LEFT_OUT}",
+                severity="warning",
+            )
+        )
+    return cleaned
 
 
 def _without_undecodable(
