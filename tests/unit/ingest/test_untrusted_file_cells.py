@@ -9,7 +9,7 @@ import xlsxwriter
 from ingest.accounts.bulk import _parse_items
 from ingest.accounts.bulk_schemas import BulkRequest
 from ingest.uploads.normalize import ValueProblem, parse_money
-from ingest.uploads.parsing import parse_file
+from ingest.uploads.parsing import UnreadableFileError, parse_file
 from ingest.uploads.progress import UploadProgress
 from tests.fixtures import hostile_files
 from tests.fixtures.portfolios import account_row, xlsx_bytes
@@ -323,3 +323,32 @@ class TestBulkBooleans:
         [row] = parsed.rows
         assert row.account is None
         assert "more than two decimals" in row.issues[0].message
+
+
+class TestBlankLines:
+    def test_million_blank_lines_not_counted(self):
+        content = (
+            b"Cuenta,Nombre,Saldo\r\nB1,Ana,100\r\n"
+            + b"\r\n" * 1_000_000
+            + b"B2,Luis,200\r\n"
+        )
+        parsed = parse_file(content, max_rows=100_000)
+
+        assert [row.row_number for row in parsed.rows] == [2, 1_000_003]
+        assert [row.account.account_key for row in parsed.rows if row.account] == [
+            "B1",
+            "B2",
+        ]
+
+    def test_filled_rows_past_limit_rejected(self):
+        lines = ["Cuenta,Nombre,Saldo"] + [f"K{index},Ana,1" for index in range(26)]
+        content = ("\r\n\r\n".join(lines) + "\r\n").encode()
+
+        with pytest.raises(UnreadableFileError, match="blank rows not counted"):
+            parse_file(content, max_rows=5)
+
+    def test_filled_rows_at_limit_read(self):
+        lines = ["Cuenta,Nombre,Saldo"] + [f"K{index},Ana,1" for index in range(24)]
+        content = ("\r\n\r\n".join(lines) + "\r\n").encode()
+
+        assert len(parse_file(content, max_rows=5).rows) == 24

@@ -152,28 +152,40 @@ def read_rows(
             source: RowSource = CsvRows(content, mapping=mapping)
         except ValueError as error:
             raise UnreadableFileError(str(error)) from None
-        return SheetRows(_within_limit(source, max_rows=max_rows), source)
+        rows = _within_limit(source, max_rows=max_rows, count_blank=False)
+        return SheetRows(rows, source)
     return _read_workbook(content, file_format, max_rows=max_rows)
 
 
 def _within_limit(
-    rows: Iterable[list[object]], *, max_rows: int
+    rows: Iterable[list[object]], *, max_rows: int, count_blank: bool
 ) -> Iterator[list[object]]:
-    """Yield rows up to the limit; raise for a filled row past it.
+    """Yield the rows; raise for a filled row past the limit.
 
-    Blank rows past the limit, such as rows left after deleting data, are
-    passed over.
+    With `count_blank`, as for a workbook, every row counts, and blank rows
+    past the limit, such as rows left after deleting data, are passed over.
+    Without it, as for CSV, only non-blank rows count. Each row is checked
+    and dropped as it is read, so a CSV file of a million blank lines costs
+    no memory beyond one row.
     """
     limit = max_rows + HEADER_SEARCH_ROWS
+    counted = 0
     try:
-        for index, row in enumerate(rows):
-            if index < limit:
-                yield row
-            elif not is_blank_row(row):
+        for row in rows:
+            if count_blank:
+                counted += 1
+                past_limit = counted > limit and not is_blank_row(row)
+            else:
+                counted += not is_blank_row(row)
+                past_limit = counted > limit
+            if past_limit:
+                blank_note = "" if count_blank else " (blank rows not counted)"
                 raise UnreadableFileError(
-                    f"the file has more than {limit} rows; the limit is {max_rows} "
-                    "data rows per upload, so split it into several files"
+                    f"the file has more than {limit} rows{blank_note}; the limit "
+                    f"is {max_rows} data rows per upload, so split it into "
+                    "several files"
                 )
+            yield row
     except UnreadableFileError:
         raise
     except ValueError as error:
@@ -197,7 +209,7 @@ def _read_workbook(content: bytes, file_format: str, *, max_rows: int) -> SheetR
         except ValueError as error:
             raise UnreadableFileError(str(error)) from None
     source = _load_grid(content, file_format, max_rows=limit, scan=scan)
-    rows = _within_limit(source, max_rows=max_rows)
+    rows = _within_limit(source, max_rows=max_rows, count_blank=True)
     return SheetRows(rows, source, scan)
 
 
