@@ -2,6 +2,8 @@
 
 import io
 import json
+import random
+import zipfile
 
 import pytest
 import xlsxwriter
@@ -352,3 +354,61 @@ class TestBlankLines:
         content = ("\r\n\r\n".join(lines) + "\r\n").encode()
 
         assert len(parse_file(content, max_rows=5).rows) == 24
+
+
+def zip_of(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+class TestFilesThatAreNotWorkbooks:
+    @pytest.mark.parametrize(
+        ("content", "kind"),
+        [
+            (b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", "a PDF document"),
+            (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "a PNG image"),
+            (b"\x1f\x8b\x08\x00" + b"Cuenta,Nombre\n" * 3, "a gzip archive"),
+        ],
+    )
+    def test_known_format_is_named(self, content: bytes, kind: str):
+        with pytest.raises(UnreadableFileError) as raised:
+            parse_file(content, max_rows=10)
+
+        assert str(raised.value).startswith(f"the file is {kind}, not a spreadsheet")
+        assert "upload an XLSX, XLS or CSV file" in str(raised.value)
+
+    def test_random_bytes_are_binary(self):
+        content = random.Random(7).randbytes(5000).replace(b"\x00", b"\x01")
+
+        with pytest.raises(UnreadableFileError, match="the file is binary"):
+            parse_file(content, max_rows=10)
+
+    def test_zip_without_workbook_is_named(self):
+        content = zip_of({"[Content_Types].xml": b"<Types/>"})
+
+        with pytest.raises(UnreadableFileError) as raised:
+            parse_file(content, max_rows=10)
+
+        assert "a ZIP archive of 1 file with no Excel workbook" in str(raised.value)
+
+    def test_zip_of_many_files_is_named(self):
+        content = zip_of({f"f{index}": b"x" for index in range(300)})
+
+        with pytest.raises(UnreadableFileError, match="a ZIP archive of 300 files"):
+            parse_file(content, max_rows=10)
+
+    def test_word_document_is_named(self):
+        content = zip_of({"word/document.xml": b"<w:document/>"})
+
+        with pytest.raises(UnreadableFileError, match="the file is a Word document"):
+            parse_file(content, max_rows=10)
+
+    def test_semicolon_cp1252_csv_still_read(self):
+        content = "Cuenta;Nombre;Saldo\r\nA1;José Núñez;1.234,50\r\n".encode("cp1252")
+
+        [row] = parse_file(content, max_rows=10).rows
+        assert row.account is not None
+        assert row.account.debtor_name == "José Núñez"

@@ -23,6 +23,12 @@ SAMPLE_ROWS = 20
 # has none, so a few further in are damaged cells.
 BINARY_PREFIX_BYTES = 1024
 MAX_NUL_BYTES = 100
+# Control characters other than tab, line feed, form feed and carriage
+# return. Text exported from a spreadsheet has almost none, while random or
+# compressed bytes have about one in nine, so more than one in 100 bytes of
+# the sample marks a binary file.
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F])
+MAX_CONTROL_BYTE_SHARE = 100
 # Bytes checked for UTF-16 without a byte-order mark, where every other byte
 # of ASCII text is NUL.
 UTF16_SAMPLE_BYTES = 256
@@ -112,7 +118,13 @@ def check_text_encoding(content: bytes) -> None:
             "the file is UTF-16 text; UTF-16 is not supported, so save it as CSV UTF-8"
         )
     first_line = content[:BINARY_PREFIX_BYTES].split(b"\n", 1)[0]
-    if b"\x00" in first_line or content.count(b"\x00") > MAX_NUL_BYTES:
+    sample = content[:SAMPLE_BYTES]
+    control_bytes = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+    if (
+        b"\x00" in first_line
+        or content.count(b"\x00") > MAX_NUL_BYTES
+        or control_bytes * MAX_CONTROL_BYTE_SHARE > len(sample)
+    ):
         raise ValueError(
             "the file is binary and not a workbook; upload an XLSX, XLS or CSV file"
         )

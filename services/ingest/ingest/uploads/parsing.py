@@ -9,6 +9,7 @@ merged title cells and blank rows above it are passed over.
 import io
 import itertools
 import re
+import zipfile
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +32,19 @@ from ingest.uploads.rows import ParsedRow, RowContext, parse_row
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# Leading bytes of formats that people upload by mistake, and what they are.
+OTHER_FORMATS = (
+    (b"%PDF-", "a PDF document"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7z archive"),
+)
+# Members whose presence marks a ZIP archive as a workbook calamine reads:
+# XLSX (`xl/workbook.xml`), XLSB (`xl/workbook.bin`) and ODS (`content.xml`).
+_WORKBOOK_PARTS = ("workbook.xml", "workbook.bin", "content.xml")
 HEADER_SEARCH_ROWS = 20
 MIN_HEADER_MATCHES = 2
 # Blank rows a workbook may carry past the row limit, such as rows left
@@ -126,6 +140,40 @@ class _GridRows:
         return self._index / max(self._total, 1)
 
 
+def check_not_other_format(content: bytes) -> None:
+    """Raise UnreadableFileError naming a known format that is not a spreadsheet.
+
+    Those are PDF documents, images, other archives and ZIP archives with
+    no workbook in them, such as Word documents or a compressed folder.
+    """
+    for magic, kind in OTHER_FORMATS:
+        if content.startswith(magic):
+            raise UnreadableFileError(
+                f"the file is {kind}, not a spreadsheet; upload an XLSX, XLS or "
+                "CSV file"
+            )
+    if not content.startswith(ZIP_MAGIC):
+        return
+    try:
+        names = zipfile.ZipFile(io.BytesIO(content)).namelist()
+    except zipfile.BadZipFile:
+        # The extent check names a damaged archive.
+        return
+    if any(name.lower().endswith(_WORKBOOK_PARTS) for name in names):
+        return
+    if "word/document.xml" in names:
+        kind = "a Word document"
+    elif "ppt/presentation.xml" in names:
+        kind = "a PowerPoint presentation"
+    else:
+        files = "file" if len(names) == 1 else "files"
+        kind = f"a ZIP archive of {len(names)} {files}"
+    raise UnreadableFileError(
+        f"the file is {kind} with no Excel workbook in it (no xl/workbook.xml); "
+        "upload an XLSX, XLS or CSV file"
+    )
+
+
 def detect_format(content: bytes) -> str:
     if content.startswith(ZIP_MAGIC):
         return "xlsx"
@@ -147,6 +195,7 @@ def read_rows(
     UnreadableFileError for a filled row past `max_rows` data rows plus the
     rows a header may sit below.
     """
+    check_not_other_format(content)
     if file_format == "csv":
         try:
             source: RowSource = CsvRows(content, mapping=mapping)
