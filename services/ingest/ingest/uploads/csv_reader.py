@@ -25,10 +25,12 @@ BINARY_PREFIX_BYTES = 1024
 MAX_NUL_BYTES = 100
 # Control characters other than tab, line feed, form feed and carriage
 # return. Text exported from a spreadsheet has almost none, while random or
-# compressed bytes have about one in nine, so more than one in 100 bytes of
-# the sample marks a binary file.
+# compressed bytes have about one in nine. More than MIN_CONTROL_BYTES of
+# them that are also more than one in 100 bytes of the sample mark a binary
+# file, so a few damaged cells in a small file do not.
 _CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F])
 MAX_CONTROL_BYTE_SHARE = 100
+MIN_CONTROL_BYTES = 16
 # Bytes checked for UTF-16 without a byte-order mark, where every other byte
 # of ASCII text is NUL.
 UTF16_SAMPLE_BYTES = 256
@@ -123,7 +125,10 @@ def check_text_encoding(content: bytes) -> None:
     if (
         b"\x00" in first_line
         or content.count(b"\x00") > MAX_NUL_BYTES
-        or control_bytes * MAX_CONTROL_BYTE_SHARE > len(sample)
+        or (
+            control_bytes > MIN_CONTROL_BYTES
+            and control_bytes * MAX_CONTROL_BYTE_SHARE > len(sample)
+        )
     ):
         raise ValueError(
             "the file is binary and not a workbook; upload an XLSX, XLS or CSV file"

@@ -72,7 +72,6 @@ _RICH_TEXT_RUN_END = b"r>"
 _FORMULA_START = re.compile(rb"<f[\s/>]")
 # An error cell's type attribute, `t="e"`, as written with either quote.
 _ERROR_TYPE = re.compile(rb"""(?:^|\s)t\s*=\s*["']e["']""")
-_ERROR_TYPE_START = re.compile(rb"""t=["']e["']""")
 _ERROR_VALUE = re.compile(rb"<(?:[\w.-]+:)?v(?:\s[^>]*)?>([^<]{1,32})<")
 # A namespace prefix on cells or formulas, such as `<x:c `.
 _PREFIXED_START = re.compile(rb":[cf][\s/>]")
@@ -354,7 +353,8 @@ def _is_plain(block: bytes, suspect: "_SuspectReferences") -> bool:
         and _ODD_CELL_START.search(block) is None
         and _ODD_ROW_START.search(block) is None
         and _FORMULA_START.search(block) is None
-        and _ERROR_TYPE_START.search(block) is None
+        and b't="e"' not in block
+        and b"t='e'" not in block
         and _PREFIXED_START.search(block) is None
         and _RICH_TEXT_RUN_END not in block
         and not _may_have_long_text(block)

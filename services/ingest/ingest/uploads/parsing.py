@@ -243,7 +243,15 @@ def _within_limit(
 
 def is_blank_row(row: list[object]) -> bool:
     """Tell whether a row has no value; a record CSV could not read is not blank."""
-    return not isinstance(row, RejectedRow) and all(is_blank(cell) for cell in row)
+    if isinstance(row, RejectedRow):
+        return False
+    try:
+        # A row of text cells, as every CSV row is, is blank when its joined
+        # text is. A cell of another type makes join raise TypeError.
+        joined = "".join(row)  # type: ignore[arg-type]
+    except TypeError:
+        return all(is_blank(cell) for cell in row)
+    return not joined or joined.isspace()
 
 
 def _read_workbook(content: bytes, file_format: str, *, max_rows: int) -> SheetRows:

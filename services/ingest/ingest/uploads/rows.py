@@ -296,14 +296,21 @@ def parse_row(row: list[object], context: RowContext, *, row_number: int) -> Par
         ragged_issue, missing_fields = _ragged_row(
             row, context.header_cells, layout, row_number
         )
+    # One search over the row's text clears most rows of each kind of
+    # damage checked below. A cell of another type makes join raise
+    # TypeError, so the text cells are then picked out first.
+    try:
+        joined = "".join(row)  # type: ignore[arg-type]
+    except TypeError:
+        joined = "".join([cell for cell in row if isinstance(cell, str)])
     if len(row) < layout.width:
         row = [*row, *([None] * (layout.width - len(row)))]
-    row, invisible_issue = _without_invisible(row, layout, row_number)
+    row, invisible_issue = _without_invisible(row, layout, row_number, joined)
     issues = _formula_issues(row_number, layout)
     if invisible_issue is not None:
         issues.append(invisible_issue)
-    row = _without_undecodable(row, layout, row_number, issues)
-    row = _without_error_values(row, layout, row_number, issues)
+    row = _without_undecodable(row, layout, row_number, issues, joined)
+    row = _without_error_values(row, layout, row_number, issues, joined)
     if ragged_issue is not None:
         issues.append(ragged_issue)
 
@@ -366,21 +373,15 @@ def parse_row(row: list[object], context: RowContext, *, row_number: int) -> Par
 
 
 def _without_invisible(
-    row: list[object], layout: _RowLayout, row_number: int
+    row: list[object], layout: _RowLayout, row_number: int, joined: str
 ) -> tuple[list[object], RowIssue | None]:
     """Remove zero-width characters and bidi controls from the row's text cells.
 
-    Return the cleaned row and a warning that names the columns changed.
+    `joined` is the row's text cells joined. Return the cleaned row and a
+    warning that names the columns changed.
     """
-    try:
-        # Most rows hold only text, so one search over the joined cells
-        # clears them. A cell of another type makes join raise TypeError.
-        joined = "".join(row)  # type: ignore[arg-type]
-    except TypeError:
-        pass
-    else:
-        if not contains_invisible(joined):
-            return row, None
+    if not contains_invisible(joined):
+        return row, None
     changed: list[int] = []
     cleaned = row
     for index, value in enumerate(row):
@@ -405,7 +406,11 @@ def _without_invisible(
 
 
 def _without_error_values(
-    row: list[object], layout: _RowLayout, row_number: int, issues: list[RowIssue]
+    row: list[object],
+    layout: _RowLayout,
+    row_number: int,
+    issues: list[RowIssue],
+    joined: str,
 ) -> list[object]:
     """Report each mapped cell that contains an Excel error such as `#N/A`.
 
@@ -415,10 +420,6 @@ def _without_error_values(
     warning. Return the row without the extras' error values.
     """
     found = list(layout.error_columns.get(row_number, ()))
-    try:
-        joined = "".join(row)  # type: ignore[arg-type]
-    except TypeError:
-        joined = "#"
     if "#" in joined:
         found += [
             (index, value.strip())
@@ -453,7 +454,11 @@ def _without_error_values(
 
 
 def _without_undecodable(
-    row: list[object], layout: _RowLayout, row_number: int, issues: list[RowIssue]
+    row: list[object],
+    layout: _RowLayout,
+    row_number: int,
+    issues: list[RowIssue],
+    joined: str,
 ) -> list[object]:
     """Report each mapped cell that contains U+FFFD, the mark of undecodable bytes.
 
@@ -461,13 +466,8 @@ def _without_undecodable(
     with a warning, so its stored value is kept. Return the row without
     those cells.
     """
-    try:
-        joined = "".join(row)  # type: ignore[arg-type]
-    except TypeError:
-        pass
-    else:
-        if _REPLACEMENT_CHARACTER not in joined:
-            return row
+    if _REPLACEMENT_CHARACTER not in joined:
+        return row
     cleaned = row
     for index, value in enumerate(row):
         if not isinstance(value, str) or _REPLACEMENT_CHARACTER not in value:
