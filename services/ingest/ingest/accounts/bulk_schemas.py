@@ -12,7 +12,9 @@ MAX_BULK_ACCOUNTS = 10_000
 
 # A value as a spreadsheet cell would carry it. The same rules as for a file
 # decide whether it is valid, so a wrong value is an item error, not a 422.
-Cell = str | int | float | None
+# `bool` is in the union so JSON `true` stays a boolean, which amounts and days
+# reject, rather than becoming the number 1.
+Cell = bool | str | int | float | None
 ExtraName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 MAX_EXTRA_FIELDS = 50
 

@@ -23,9 +23,21 @@ SAMPLE_ROWS = 20
 # has none, so a few further in are damaged cells.
 BINARY_PREFIX_BYTES = 1024
 MAX_NUL_BYTES = 100
+# Control characters other than tab, line feed, form feed and carriage
+# return. Text exported from a spreadsheet has almost none, while random or
+# compressed bytes have about one in nine. More than MIN_CONTROL_BYTES of
+# them that are also more than one in 100 bytes of the sample mark a binary
+# file, so a few damaged cells in a small file do not.
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F])
+MAX_CONTROL_BYTE_SHARE = 100
+MIN_CONTROL_BYTES = 16
 # Bytes checked for UTF-16 without a byte-order mark, where every other byte
 # of ASCII text is NUL.
 UTF16_SAMPLE_BYTES = 256
+# Undecodable bytes per valid UTF-8 multibyte character above which a file
+# is read as cp1252. In cp1252 Spanish text a valid UTF-8 pair needs an
+# uppercase accented letter followed by a symbol such as `°`, which is rare.
+CP1252_MIN_UNDECODABLE_RATIO = 100
 _HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
@@ -108,7 +120,16 @@ def check_text_encoding(content: bytes) -> None:
             "the file is UTF-16 text; UTF-16 is not supported, so save it as CSV UTF-8"
         )
     first_line = content[:BINARY_PREFIX_BYTES].split(b"\n", 1)[0]
-    if b"\x00" in first_line or content.count(b"\x00") > MAX_NUL_BYTES:
+    sample = content[:SAMPLE_BYTES]
+    control_bytes = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+    if (
+        b"\x00" in first_line
+        or content.count(b"\x00") > MAX_NUL_BYTES
+        or (
+            control_bytes > MIN_CONTROL_BYTES
+            and control_bytes * MAX_CONTROL_BYTE_SHARE > len(sample)
+        )
+    ):
         raise ValueError(
             "the file is binary and not a workbook; upload an XLSX, XLS or CSV file"
         )
@@ -167,20 +188,30 @@ def _long_field_index(line: str, delimiter: str, limit: int) -> int | None:
 def detect_encoding(content: bytes) -> str:
     """Return `utf-8-sig` for UTF-8 with or without BOM, else `cp1252`.
 
-    A UTF-8 export with a few damaged bytes keeps its accents readable as
-    UTF-8, while a genuine cp1252 file has almost no valid multibyte
-    sequences, so the share of undecodable bytes decides.
+    A genuine cp1252 file has almost no valid UTF-8 multibyte sequences, so
+    it is read as cp1252 only when its undecodable bytes outnumber those
+    sequences a hundred to one. Every other file is read as UTF-8: a few
+    damaged bytes, or rows pasted from a cp1252 file into a UTF-8 one,
+    leave the rest readable, and each cell that contains U+FFFD after
+    decoding is reported on its row. Such a mixed file is not rejected as
+    a whole, so its readable rows are still stored.
     """
     if content.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    replaced = high_bytes = 0
+    replaced = high_bytes = decoded_non_ascii = 0
     for start in range(0, len(content), DECODE_CHUNK_BYTES):
         chunk = content[start : start + DECODE_CHUNK_BYTES]
         final = start + DECODE_CHUNK_BYTES >= len(content)
-        replaced += decoder.decode(chunk, final=final).count("\ufffd")
+        text = decoder.decode(chunk, final=final)
+        chunk_replaced = text.count("\ufffd")
+        replaced += chunk_replaced
         high_bytes += len(chunk) - len(chunk.translate(None, _HIGH_BYTES))
+        non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
+        decoded_non_ascii += non_ascii - chunk_replaced
     if replaced * 4 < high_bytes or high_bytes == 0:
+        return "utf-8-sig"
+    if decoded_non_ascii * CP1252_MIN_UNDECODABLE_RATIO >= replaced:
         return "utf-8-sig"
     return "cp1252"
 

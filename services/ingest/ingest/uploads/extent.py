@@ -32,6 +32,7 @@ MAX_COLUMNS = 200
 MAX_UNPACKED_BYTES = 300 * 1024 * 1024
 MAX_WORKBOOK_XML_BYTES = 10 * 1024 * 1024
 MAX_FORMULAS_WITHOUT_VALUE = 10_000
+MAX_ERROR_CELLS = 10_000
 # Excel's maximum number of characters in one cell.
 MAX_CELL_CHARACTERS = 32_767
 # Bytes of XML one cell may take: every character as a 6-byte entity such as
@@ -69,6 +70,9 @@ _ODD_ROW_START = re.compile(rb"<row[\t\n\r/>]")
 _LONG_TEXT = re.compile(rb">[^<]{%d}" % (MAX_CELL_CHARACTERS + 1))
 _RICH_TEXT_RUN_END = b"r>"
 _FORMULA_START = re.compile(rb"<f[\s/>]")
+# An error cell's type attribute, `t="e"`, as written with either quote.
+_ERROR_TYPE = re.compile(rb"""(?:^|\s)t\s*=\s*["']e["']""")
+_ERROR_VALUE = re.compile(rb"<(?:[\w.-]+:)?v(?:\s[^>]*)?>([^<]{1,32})<")
 # A namespace prefix on cells or formulas, such as `<x:c `.
 _PREFIXED_START = re.compile(rb":[cf][\s/>]")
 _RELATIONSHIP_NS = (
@@ -87,6 +91,9 @@ class XlsxScan:
     date1904: bool = False
     # 1-based (row, column) of the first sheet's formulas with no saved value.
     formulas_without_value: set[tuple[int, int]] = field(default_factory=set)
+    # Error text, such as `#DIV/0!`, of the first sheet's error cells by
+    # 1-based (row, column). calamine returns those cells as empty strings.
+    error_cells: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
 class _BoundedReader(io.RawIOBase):
@@ -216,9 +223,16 @@ def _scan(archive: zipfile.ZipFile, *, max_rows: int) -> XlsxScan:
                 chunk_bytes=_CHUNK_BYTES,
             ) as stream,
         ):
-            missing = _check_sheet(stream, max_rows=max_rows, chunk_bytes=_CHUNK_BYTES)
+            errors: dict[tuple[int, int], str] = {}
+            missing = _check_sheet(
+                stream,
+                max_rows=max_rows,
+                chunk_bytes=_CHUNK_BYTES,
+                error_cells=errors,
+            )
         if name == first_sheet:
             scan.formulas_without_value = missing
+            scan.error_cells = errors
     return scan
 
 
@@ -270,17 +284,24 @@ class _Position:
 
 
 def _check_sheet(
-    stream: IO[bytes], *, max_rows: int, chunk_bytes: int = _CHUNK_BYTES
+    stream: IO[bytes],
+    *,
+    max_rows: int,
+    chunk_bytes: int = _CHUNK_BYTES,
+    error_cells: dict[tuple[int, int], str] | None = None,
 ) -> set[tuple[int, int]]:
     """Check every cell's position and text; return the formulas without a value.
+
+    The text of each error cell, such as `#N/A`, is added to `error_cells`.
 
     The XML is searched as bytes, a block of whole cells at a time. A few
     regex searches pass over a block where every row and cell has a
     reference, none lies past the limits, no text is long and no formula
-    is present. Other blocks are read cell by cell. The XML is not
+    or error cell is present. Other blocks are read cell by cell. The XML is not
     validated here, so a damaged sheet is reported when calamine reads it.
     """
     missing: set[tuple[int, int]] = set()
+    errors = {} if error_cells is None else error_cells
     suspect = _SuspectReferences(max_rows)
     position = _Position()
     pending = b""
@@ -296,9 +317,15 @@ def _check_sheet(
             _follow_plain_block(block, position)
         else:
             for match in _CELL_OR_ROW.finditer(block):
-                cell = _check_token(match, position, max_rows=max_rows)
+                cell = _check_token(match, position, max_rows=max_rows, errors=errors)
                 if cell is not None:
                     missing.add(cell)
+            if len(errors) > MAX_ERROR_CELLS:
+                raise ValueError(
+                    f"more than {MAX_ERROR_CELLS} cells contain Excel errors such "
+                    "as #N/A or #DIV/0!; fix the formulas in Excel, save the file "
+                    "and upload it again"
+                )
             if len(missing) > MAX_FORMULAS_WITHOUT_VALUE:
                 raise ValueError(
                     f"more than {MAX_FORMULAS_WITHOUT_VALUE} formulas have no "
@@ -316,7 +343,8 @@ def _is_plain(block: bytes, suspect: "_SuspectReferences") -> bool:
 
     That holds when every row starts as `<row r="` and every cell as
     `<c r="`, as Excel and the usual libraries write them, no reference
-    lies past the limits, no text run is long and no formula is present.
+    lies past the limits, no text run is long and no formula or error cell
+    is present.
     Each test is a search for a literal prefix.
     """
     return (
@@ -325,6 +353,8 @@ def _is_plain(block: bytes, suspect: "_SuspectReferences") -> bool:
         and _ODD_CELL_START.search(block) is None
         and _ODD_ROW_START.search(block) is None
         and _FORMULA_START.search(block) is None
+        and b't="e"' not in block
+        and b"t='e'" not in block
         and _PREFIXED_START.search(block) is None
         and _RICH_TEXT_RUN_END not in block
         and not _may_have_long_text(block)
@@ -441,11 +471,16 @@ def _check_unfinished_cell(pending: bytes, position: _Position) -> None:
 
 
 def _check_token(
-    match: re.Match[bytes], position: _Position, *, max_rows: int
+    match: re.Match[bytes],
+    position: _Position,
+    *,
+    max_rows: int,
+    errors: dict[tuple[int, int], str] | None = None,
 ) -> tuple[int, int] | None:
     """Follow a row start, or check a cell.
 
     Return the cell's (row, column) when it is a formula without a value.
+    Add an error cell's text to `errors`.
     """
     if match.group(1) is not None:
         reference = _ROW_REFERENCE.search(match.group(1))
@@ -480,6 +515,10 @@ def _check_token(
             f"cell {name} contains a value in column {column}; a sheet "
             f"may use {MAX_COLUMNS} columns, so delete what lies to the right"
         )
+    if errors is not None and _ERROR_TYPE.search(match.group(2)):
+        value = _ERROR_VALUE.search(_FORMULA_ELEMENT.sub(b"", body))
+        text = value.group(1).decode("utf-8", errors="replace") if value else "#N/A"
+        errors[row, column] = text.strip()
     if len(body) > MAX_CELL_CHARACTERS:
         length = _text_length(_FORMULA_ELEMENT.sub(b"", body))
         if length > MAX_CELL_CHARACTERS:

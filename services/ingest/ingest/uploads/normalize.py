@@ -32,10 +32,13 @@ _MONEY_CLEAN = re.compile(r"[\s$]")
 # below 10^12) and at most two decimals after a point.
 _PLAIN_AMOUNT = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,2})?")
 _CENT = Decimal("0.01")
+# Distance from a whole number of cents within which a float amount is
+# taken as that number of cents.
+CENT_TOLERANCE = Decimal("1e-9")
 # Days as CSV text writes them: digits, perhaps with a sign or a zero fraction
 # such as `45.0`. Exponents such as `1e3` are not accepted.
 _EXPONENT_NUMBER = re.compile(r"[+-]?[\d.,]*\d[eE][+-]?\d+")
-_DAYS_TEXT = re.compile(r"[+-]?\d+(?:\.0*)?")
+_DAYS_TEXT = re.compile(r"[+-]?[0-9]+(?:\.0*)?")
 # ISO 4217 codes of the currencies portfolio files in the region carry.
 _CURRENCY_CODE = re.compile(
     r"(?<![A-Za-z])(MXN|USD|EUR|CAD|GTQ|HNL|COP|PEN|CLP|ARS|BRL|UYU|DOP|CRC)"
@@ -219,14 +222,19 @@ def parse_money(value: object, *, currency: str = "MXN") -> Decimal:
     """
     if isinstance(value, bool):
         raise ValueProblem("expected an amount such as 1234.56")
-    if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise ValueProblem("expected a finite amount")
-        amount = Decimal(str(value))
+    if isinstance(value, float):
+        amount = _float_amount(value)
+    elif isinstance(value, int):
+        amount = Decimal(value)
     else:
         text = _strip_currency(str(value), currency)
         original = str(value).strip()[:40]
         text = _resolve_separators(_MONEY_CLEAN.sub("", text), original)
+        if not text.isascii() or "_" in text:
+            raise ValueProblem(
+                f"{original} is not written with the digits 0-9 alone; write the "
+                "amount as 1234.56"
+            )
         try:
             amount = Decimal(text)
         except InvalidOperation:
@@ -248,6 +256,29 @@ def parse_money(value: object, *, currency: str = "MXN") -> Decimal:
     if amount >= MAX_AMOUNT:
         raise ValueProblem(f"the amount is too large; the maximum is {MAX_AMOUNT - 1}")
     return amount.quantize(_CENT)
+
+
+def _float_amount(value: float) -> Decimal:
+    """Return a number cell's amount in cents, or raise when it has sub-cent digits.
+
+    Excel arithmetic leaves noise such as 116.00000000000001, so a value
+    within CENT_TOLERANCE of a whole number of cents counts as that amount.
+    """
+    if not math.isfinite(value):
+        raise ValueProblem("expected a finite amount")
+    # repr gives the shortest decimal that reads back as the same float,
+    # which is the number the cell or JSON document wrote.
+    amount = Decimal(repr(value))
+    if abs(amount) >= MAX_AMOUNT:
+        return amount
+    cents = amount.quantize(_CENT)
+    if abs(amount - cents) > CENT_TOLERANCE:
+        raise ValueProblem(
+            f"{value!r} has more than two decimals; an amount is stored in cents, "
+            "so round it to two decimals, such as 1234.56"
+        )
+    # Noise below zero, such as -1e-12, rounds to zero, stored without a sign.
+    return cents.copy_abs() if cents.is_zero() else cents
 
 
 def _strip_currency(text: str, currency: str) -> str:
@@ -319,6 +350,8 @@ def _malformed_grouping(original: str) -> ValueProblem:
 
 
 def parse_days(value: object) -> int:
+    if isinstance(value, bool):
+        raise ValueProblem("expected a whole number of days, such as 45, not a boolean")
     if isinstance(value, str) and _DAYS_TEXT.fullmatch(value.strip()) is None:
         raise ValueProblem(
             f"expected a whole number of days written in digits, such as 45, "

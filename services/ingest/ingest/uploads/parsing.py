@@ -9,6 +9,7 @@ merged title cells and blank rows above it are passed over.
 import io
 import itertools
 import re
+import zipfile
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +32,19 @@ from ingest.uploads.rows import ParsedRow, RowContext, parse_row
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# Leading bytes of formats that people upload by mistake, and what they are.
+OTHER_FORMATS = (
+    (b"%PDF-", "a PDF document"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7z archive"),
+)
+# Members whose presence marks a ZIP archive as a workbook calamine reads:
+# XLSX (`xl/workbook.xml`), XLSB (`xl/workbook.bin`) and ODS (`content.xml`).
+_WORKBOOK_PARTS = ("workbook.xml", "workbook.bin", "content.xml")
 HEADER_SEARCH_ROWS = 20
 MIN_HEADER_MATCHES = 2
 # Blank rows a workbook may carry past the row limit, such as rows left
@@ -126,6 +140,40 @@ class _GridRows:
         return self._index / max(self._total, 1)
 
 
+def check_not_other_format(content: bytes) -> None:
+    """Raise UnreadableFileError naming a known format that is not a spreadsheet.
+
+    Those are PDF documents, images, other archives and ZIP archives with
+    no workbook in them, such as Word documents or a compressed folder.
+    """
+    for magic, kind in OTHER_FORMATS:
+        if content.startswith(magic):
+            raise UnreadableFileError(
+                f"the file is {kind}, not a spreadsheet; upload an XLSX, XLS or "
+                "CSV file"
+            )
+    if not content.startswith(ZIP_MAGIC):
+        return
+    try:
+        names = zipfile.ZipFile(io.BytesIO(content)).namelist()
+    except zipfile.BadZipFile:
+        # The extent check names a damaged archive.
+        return
+    if any(name.lower().endswith(_WORKBOOK_PARTS) for name in names):
+        return
+    if "word/document.xml" in names:
+        kind = "a Word document"
+    elif "ppt/presentation.xml" in names:
+        kind = "a PowerPoint presentation"
+    else:
+        files = "file" if len(names) == 1 else "files"
+        kind = f"a ZIP archive of {len(names)} {files}"
+    raise UnreadableFileError(
+        f"the file is {kind} with no Excel workbook in it (no xl/workbook.xml); "
+        "upload an XLSX, XLS or CSV file"
+    )
+
+
 def detect_format(content: bytes) -> str:
     if content.startswith(ZIP_MAGIC):
         return "xlsx"
@@ -147,33 +195,46 @@ def read_rows(
     UnreadableFileError for a filled row past `max_rows` data rows plus the
     rows a header may sit below.
     """
+    check_not_other_format(content)
     if file_format == "csv":
         try:
             source: RowSource = CsvRows(content, mapping=mapping)
         except ValueError as error:
             raise UnreadableFileError(str(error)) from None
-        return SheetRows(_within_limit(source, max_rows=max_rows), source)
+        rows = _within_limit(source, max_rows=max_rows, count_blank=False)
+        return SheetRows(rows, source)
     return _read_workbook(content, file_format, max_rows=max_rows)
 
 
 def _within_limit(
-    rows: Iterable[list[object]], *, max_rows: int
+    rows: Iterable[list[object]], *, max_rows: int, count_blank: bool
 ) -> Iterator[list[object]]:
-    """Yield rows up to the limit; raise for a filled row past it.
+    """Yield the rows; raise for a filled row past the limit.
 
-    Blank rows past the limit, such as rows left after deleting data, are
-    passed over.
+    With `count_blank`, as for a workbook, every row counts, and blank rows
+    past the limit, such as rows left after deleting data, are passed over.
+    Without it, as for CSV, only non-blank rows count. Each row is checked
+    and dropped as it is read, so a CSV file of a million blank lines costs
+    no memory beyond one row.
     """
     limit = max_rows + HEADER_SEARCH_ROWS
+    counted = 0
     try:
-        for index, row in enumerate(rows):
-            if index < limit:
-                yield row
-            elif not is_blank_row(row):
+        for row in rows:
+            if count_blank:
+                counted += 1
+                past_limit = counted > limit and not is_blank_row(row)
+            else:
+                counted += not is_blank_row(row)
+                past_limit = counted > limit
+            if past_limit:
+                blank_note = "" if count_blank else " (blank rows not counted)"
                 raise UnreadableFileError(
-                    f"the file has more than {limit} rows; the limit is {max_rows} "
-                    "data rows per upload, so split it into several files"
+                    f"the file has more than {limit} rows{blank_note}; the limit "
+                    f"is {max_rows} data rows per upload, so split it into "
+                    "several files"
                 )
+            yield row
     except UnreadableFileError:
         raise
     except ValueError as error:
@@ -182,7 +243,15 @@ def _within_limit(
 
 def is_blank_row(row: list[object]) -> bool:
     """Tell whether a row has no value; a record CSV could not read is not blank."""
-    return not isinstance(row, RejectedRow) and all(is_blank(cell) for cell in row)
+    if isinstance(row, RejectedRow):
+        return False
+    try:
+        # A row of text cells, as every CSV row is, is blank when its joined
+        # text is. A cell of another type makes join raise TypeError.
+        joined = "".join(row)  # type: ignore[arg-type]
+    except TypeError:
+        return all(is_blank(cell) for cell in row)
+    return not joined or joined.isspace()
 
 
 def _read_workbook(content: bytes, file_format: str, *, max_rows: int) -> SheetRows:
@@ -197,7 +266,7 @@ def _read_workbook(content: bytes, file_format: str, *, max_rows: int) -> SheetR
         except ValueError as error:
             raise UnreadableFileError(str(error)) from None
     source = _load_grid(content, file_format, max_rows=limit, scan=scan)
-    rows = _within_limit(source, max_rows=max_rows)
+    rows = _within_limit(source, max_rows=max_rows, count_blank=True)
     return SheetRows(rows, source, scan)
 
 
@@ -277,6 +346,10 @@ def parse_file(
         currency=currency,
         date1904=sheet.scan.date1904,
         formulas_without_value=sheet.scan.formulas_without_value,
+        error_cells=sheet.scan.error_cells,
+        header_cells=_filled_width(head[header_index])
+        if file_format == "csv"
+        else None,
     )
     parsed = ParsedFile(
         file_format, columns, header_index + 1, [], notices=columns.notices
@@ -296,6 +369,14 @@ def parse_file(
             f"the header is on row {header_index + 1} but no data rows follow it"
         )
     return parsed
+
+
+def _filled_width(row: list[object]) -> int:
+    """Return the number of cells up to the last non-blank one."""
+    width = len(row)
+    while width and is_blank(row[width - 1]):
+        width -= 1
+    return width
 
 
 def read_row_cells(
@@ -360,7 +441,10 @@ def _parse_data_rows(
     parsed: ParsedFile,
     progress: Callable[[ParsedRow, list[object]], None] | None = None,
 ) -> None:
+    # Rows whose formulas have no value or failed, which calamine reads as
+    # empty strings, so they are parsed rather than skipped as blank.
     formula_rows = {row for row, _ in context.formulas_without_value}
+    formula_rows |= {row for row, _ in context.error_cells}
     compactor = AccountCompactor()
     blank_since: int | None = None
     blank_runs = 0

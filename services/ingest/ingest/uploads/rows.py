@@ -124,6 +124,9 @@ TEXT_FIELDS = {
     "address_references": 500,
 }
 KEY_MAX_CHARS = 100
+# Numbers from 10^15 on have 16 digits or more, past the 15 significant
+# digits Excel keeps, so as a key or credit number they may have lost digits.
+MAX_EXACT_NUMERIC_KEY = 10.0**15
 # Optional fields whose stored value stays when the file lacks their column.
 KEEPABLE_FIELDS = (
     "credit_number",
@@ -134,6 +137,27 @@ KEEPABLE_FIELDS = (
     "phone",
     "last_payment_date",
     "birth_date",
+)
+_REPLACEMENT_CHARACTER = "\ufffd"
+# The values Excel shows for a formula that failed, as it writes them to CSV.
+EXCEL_ERRORS = frozenset(
+    {
+        "#NULL!",
+        "#DIV/0!",
+        "#VALUE!",
+        "#REF!",
+        "#NAME?",
+        "#NUM!",
+        "#N/A",
+        "#GETTING_DATA",
+        "#SPILL!",
+        "#CALC!",
+        "#FIELD!",
+        "#BLOCKED!",
+        "#CONNECT!",
+        "#BUSY!",
+        "#UNKNOWN!",
+    }
 )
 _LEFT_OUT = "; the value was left out and any stored value is kept"
 NAME_MAX_CHARS = 300
@@ -154,6 +178,12 @@ class RowContext:
     date1904: bool = False
     # 1-based (row, column) of formulas with no saved result.
     formulas_without_value: set[tuple[int, int]] = field(default_factory=set)
+    # Error text, such as `#DIV/0!`, of error cells by 1-based (row, column).
+    error_cells: dict[tuple[int, int], str] = field(default_factory=dict)
+    # Cells of a CSV file's header row up to its last non-blank one. When
+    # set, a row with fewer cells keeps the stored values of the columns it
+    # lacks, and a row with values past the header gets a warning.
+    header_cells: int | None = None
     _layout: "_RowLayout | None" = field(
         default=None, init=False, repr=False, compare=False
     )
@@ -161,7 +191,9 @@ class RowContext:
     def layout(self) -> "_RowLayout":
         """Return the column layout of the file, built on first use."""
         if self._layout is None or self._layout.columns is not self.columns:
-            self._layout = _RowLayout.build(self.columns, self.formulas_without_value)
+            self._layout = _RowLayout.build(
+                self.columns, self.formulas_without_value, self.error_cells
+            )
         return self._layout
 
 
@@ -199,15 +231,27 @@ class _RowLayout:
     names: dict[int, str]
     # 1-based columns of formulas with no saved result, by 1-based row.
     formula_columns: dict[int, list[int]]
+    # (0-based column, error text) of error cells, by 1-based row.
+    error_columns: dict[int, list[tuple[int, str]]]
+    # Column indexes of the extras.
+    extra_indexes: frozenset[int]
     # `_kept_fields` of a row without warnings.
     kept_when_clean: frozenset[str]
 
     @classmethod
-    def build(cls, columns: ColumnMap, formulas: set[tuple[int, int]]) -> "_RowLayout":
+    def build(
+        cls,
+        columns: ColumnMap,
+        formulas: set[tuple[int, int]],
+        error_cells: dict[tuple[int, int], str] | None = None,
+    ) -> "_RowLayout":
         fields = columns.fields
         formula_columns: dict[int, list[int]] = {}
         for row, column in sorted(formulas):
             formula_columns.setdefault(row, []).append(column)
+        error_columns: dict[int, list[tuple[int, str]]] = {}
+        for (row, column), text in sorted((error_cells or {}).items()):
+            error_columns.setdefault(row, []).append((column - 1, text))
         names = {index: name for name, index in fields.items()}
         names |= {index: name for name, index in columns.extras.items()}
         indexes = [*fields.values(), *columns.extras.values()]
@@ -232,6 +276,8 @@ class _RowLayout:
             extras=tuple(columns.extras.items()),
             names=names,
             formula_columns=formula_columns,
+            error_columns=error_columns,
+            extra_indexes=frozenset(columns.extras.values()),
             kept_when_clean=frozenset(_kept_fields(columns, [])),
         )
 
@@ -245,14 +291,32 @@ def parse_row(row: list[object], context: RowContext, *, row_number: int) -> Par
     messages the report shows.
     """
     layout = context.layout()
+    ragged_issue, missing_fields = None, frozenset[str]()
+    if context.header_cells is not None and len(row) != context.header_cells:
+        ragged_issue, missing_fields = _ragged_row(
+            row, context.header_cells, layout, row_number
+        )
+    # One search over the row's text clears most rows of each kind of
+    # damage checked below. A cell of another type makes join raise
+    # TypeError, so the text cells are then picked out first.
+    try:
+        joined = "".join(row)  # type: ignore[arg-type]
+    except TypeError:
+        joined = "".join([cell for cell in row if isinstance(cell, str)])
     if len(row) < layout.width:
         row = [*row, *([None] * (layout.width - len(row)))]
-    row, invisible_issue = _without_invisible(row, layout, row_number)
+    row, invisible_issue = _without_invisible(row, layout, row_number, joined)
     issues = _formula_issues(row_number, layout)
     if invisible_issue is not None:
         issues.append(invisible_issue)
+    row = _without_undecodable(row, layout, row_number, issues, joined)
+    row = _without_error_values(row, layout, row_number, issues, joined)
+    if ragged_issue is not None:
+        issues.append(ragged_issue)
 
     key_cell = None if layout.key is None else row[layout.key]
+    if type(key_cell) is float and layout.key is not None:
+        issues.extend(_inexact_number_issues(key_cell, layout.key, layout, row_number))
     key = plain_text(key_cell, KEY_MAX_CHARS)
     if key is None:
         key = _required_text(key_cell, "account_key", KEY_MAX_CHARS, issues)
@@ -269,6 +333,9 @@ def parse_row(row: list[object], context: RowContext, *, row_number: int) -> Par
     if layout.credit_number is not None:
         value = row[layout.credit_number]
         text = plain_text(value, KEY_MAX_CHARS)
+        if type(value) is float and layout.credit_number != layout.key:
+            index = layout.credit_number
+            issues.extend(_inexact_number_issues(value, index, layout, row_number))
         if text is not None:
             account.credit_number = text
         else:
@@ -297,7 +364,7 @@ def parse_row(row: list[object], context: RowContext, *, row_number: int) -> Par
         account.extra = _extras(row, layout.extras, issues)
 
     if issues:
-        account.kept_fields = _kept_fields(context.columns, issues)
+        account.kept_fields = _kept_fields(context.columns, issues, missing_fields)
         if any(issue.severity == "error" for issue in issues):
             return ParsedRow(row_number, None, issues)
     else:
@@ -306,21 +373,15 @@ def parse_row(row: list[object], context: RowContext, *, row_number: int) -> Par
 
 
 def _without_invisible(
-    row: list[object], layout: _RowLayout, row_number: int
+    row: list[object], layout: _RowLayout, row_number: int, joined: str
 ) -> tuple[list[object], RowIssue | None]:
     """Remove zero-width characters and bidi controls from the row's text cells.
 
-    Return the cleaned row and a warning that names the columns changed.
+    `joined` is the row's text cells joined. Return the cleaned row and a
+    warning that names the columns changed.
     """
-    try:
-        # Most rows hold only text, so one search over the joined cells
-        # clears them. A cell of another type makes join raise TypeError.
-        joined = "".join(row)  # type: ignore[arg-type]
-    except TypeError:
-        pass
-    else:
-        if not contains_invisible(joined):
-            return row, None
+    if not contains_invisible(joined):
+        return row, None
     changed: list[int] = []
     cleaned = row
     for index, value in enumerate(row):
@@ -342,6 +403,168 @@ def _without_invisible(
     return cleaned, RowIssue(
         column=changed_names[0], value=None, message=message, severity="warning"
     )
+
+
+def _without_error_values(
+    row: list[object],
+    layout: _RowLayout,
+    row_number: int,
+    issues: list[RowIssue],
+    joined: str,
+) -> list[object]:
+    """Report each mapped cell that contains an Excel error such as `#N/A`.
+
+    Workbook error cells come from the sheet scan, because calamine reads
+    them as empty strings. In CSV text, Excel writes the error's text. A
+    field's error rejects the row, and an extra's is left out with a
+    warning. Return the row without the extras' error values.
+    """
+    found = list(layout.error_columns.get(row_number, ()))
+    if "#" in joined:
+        found += [
+            (index, value.strip())
+            for index, value in enumerate(row)
+            if isinstance(value, str) and "#" in value and value.strip() in EXCEL_ERRORS
+        ]
+    cleaned = row
+    for index, text in found:
+        name = layout.names.get(index)
+        if name is None:
+            continue
+        message = (
+            f"cell {column_letter(index)}{row_number} ({name}) contains the Excel "
+            f"error {text}; fix the formula or type the value in Excel, then "
+            "upload the file again"
+        )
+        if index not in layout.extra_indexes:
+            issues.append(RowIssue(column=name, value=text, message=message))
+            continue
+        if cleaned is row:
+            cleaned = list(row)
+        cleaned[index] = None
+        issues.append(
+            RowIssue(
+                column=name,
+                value=text,
+                message=f"{message}{_LEFT_OUT}",
+                severity="warning",
+            )
+        )
+    return cleaned
+
+
+def _without_undecodable(
+    row: list[object],
+    layout: _RowLayout,
+    row_number: int,
+    issues: list[RowIssue],
+    joined: str,
+) -> list[object]:
+    """Report each mapped cell that contains U+FFFD, the mark of undecodable bytes.
+
+    The key or name cell rejects the row. Any other such cell is left out
+    with a warning, so its stored value is kept. Return the row without
+    those cells.
+    """
+    if _REPLACEMENT_CHARACTER not in joined:
+        return row
+    cleaned = row
+    for index, value in enumerate(row):
+        if not isinstance(value, str) or _REPLACEMENT_CHARACTER not in value:
+            continue
+        name = layout.names.get(index)
+        if name is None:
+            continue
+        message = (
+            f"cell {column_letter(index)}{row_number} ({name}) contains characters "
+            f"that could not be decoded (shown as {_REPLACEMENT_CHARACTER}), as "
+            "when a file mixes encodings; save the file as CSV UTF-8 and upload "
+            "it again"
+        )
+        if index in (layout.key, layout.name):
+            issues.append(RowIssue(column=name, value=_shown(value), message=message))
+            continue
+        if cleaned is row:
+            cleaned = list(row)
+        cleaned[index] = None
+        column = "latitude" if index == layout.longitude else name
+        issues.append(
+            RowIssue(
+                column=column,
+                value=_shown(value),
+                message=f"{message}{_LEFT_OUT}",
+                severity="warning",
+            )
+        )
+    return cleaned
+
+
+def _inexact_number_issues(
+    value: float, index: int, layout: _RowLayout, row_number: int
+) -> list[RowIssue]:
+    """Reject a key or credit number stored as a number that may have lost digits.
+
+    Excel keeps 15 significant digits of a number, so a whole number of 16
+    digits or more, or one with a fraction, is not the identifier typed.
+    """
+    if value.is_integer() and abs(value) < MAX_EXACT_NUMERIC_KEY:
+        return []
+    name = layout.names[index]
+    if abs(value) >= MAX_EXACT_NUMERIC_KEY:
+        reason = "has 16 digits or more, but Excel keeps only 15, so digits may be lost"
+    else:
+        reason = "is not a whole number"
+    shown = as_text(value)
+    message = (
+        f"cell {column_letter(index)}{row_number} ({name}) contains the number "
+        f"{shown}, which {reason}; format the column as text in Excel, type "
+        "the values again and upload the file again"
+    )
+    return [RowIssue(column=name, value=shown, message=message)]
+
+
+def _ragged_row(
+    row: list[object], header_cells: int, layout: _RowLayout, row_number: int
+) -> tuple[RowIssue | None, frozenset[str]]:
+    """Warn about a CSV row with fewer or more cells than its header.
+
+    Return the warning and the fields whose cells the row lacks, so the
+    stored values of those fields are kept rather than cleared.
+    """
+    count = len(row)
+    counts = f"row {row_number} has {count} cells but the header has {header_cells}"
+    if count < header_cells:
+        missing = [
+            layout.names.get(index, column_letter(index))
+            for index in range(count, header_cells)
+        ]
+        message = (
+            f"{counts}; the cells of {', '.join(missing)} are missing, so their "
+            "stored values are kept; check the row for a missing separator or "
+            "a line break inside an unquoted cell"
+        )
+        issue = RowIssue(
+            column=missing[0], value=None, message=message, severity="warning"
+        )
+        return issue, frozenset(missing)
+    ignored = [
+        index for index in range(header_cells, count) if not is_blank(row[index])
+    ]
+    if not ignored:
+        return None, frozenset()
+    cells = [f"{column_letter(index)}{row_number}" for index in ignored[:5]]
+    shown = ", ".join(cells) + (" and more" if len(ignored) > 5 else "")
+    message = (
+        f"{counts}; the values in {shown} have no header and were ignored; give "
+        "those columns a header, or quote cells that contain the separator"
+    )
+    issue = RowIssue(
+        column=column_letter(ignored[0]),
+        value=_shown(row[ignored[0]]),
+        message=message,
+        severity="warning",
+    )
+    return issue, frozenset()
 
 
 def _formula_issues(row_number: int, layout: _RowLayout) -> list[RowIssue]:
@@ -649,13 +872,22 @@ def _warning(column: str, value: object, problem: ValueProblem) -> RowIssue:
     )
 
 
-def _kept_fields(columns: ColumnMap, issues: list[RowIssue]) -> set[str]:
+def _kept_fields(
+    columns: ColumnMap,
+    issues: list[RowIssue],
+    missing: frozenset[str] = frozenset(),
+) -> set[str]:
     """Name the fields whose stored value the upload keeps.
 
-    Those are the fields without a column in the file and those whose cell
-    failed with a warning. `location` stands for the coordinates.
+    Those are the fields without a column in the file, the `missing` fields
+    whose cells a short row lacks, and those whose cell failed with a
+    warning. `location` stands for the coordinates.
     """
-    kept = {name for name in KEEPABLE_FIELDS if name not in columns.fields}
+    kept = {
+        name
+        for name in KEEPABLE_FIELDS
+        if name not in columns.fields or name in missing
+    }
     left_out = {
         issue.column
         for issue in issues
@@ -663,6 +895,8 @@ def _kept_fields(columns: ColumnMap, issues: list[RowIssue]) -> set[str]:
     }
     kept |= left_out & set(KEEPABLE_FIELDS)
     coordinates = ("latitude", "longitude")
-    if "latitude" in left_out or any(n not in columns.fields for n in coordinates):
+    if "latitude" in left_out or any(
+        n not in columns.fields or n in missing for n in coordinates
+    ):
         kept.add("location")
     return kept
