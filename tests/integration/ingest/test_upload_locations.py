@@ -101,6 +101,28 @@ class TestGazetteerUpload:
         colonia = await stored(ingest_client, api_key, "G-1")
         assert colonia["location"] == {"lat": 19.38611, "lon": -99.16204}
 
+    async def test_balance_update_keeps_geocode(self, ingest_client):
+        api_key = (await make_tenant()).api_key.key
+        await upload_rows(
+            ingest_client, api_key, [located("U-1", "", "Cancún", "Q. Roo")]
+        )
+        before = await stored(ingest_client, api_key, "U-1")
+        balance_only = b"Cuenta,Nombre,Saldo\r\nU-1,Ana Ruiz,900.00\r\n"
+
+        response = await ingest_client.post(
+            "/uploads",
+            headers={"X-API-Key": api_key},
+            files={"file": ("saldos.csv", balance_only)},
+        )
+
+        assert response.status_code == 201, response.text
+        assert response.json()["errors"] == []
+        after = await stored(ingest_client, api_key, "U-1")
+        assert after["balance_overdue"] == "900.00"
+        for field in ("location", "location_source", "location_status", "time_zone"):
+            assert after[field] == before[field], field
+        assert after["location_source"] == "gazetteer"
+
     async def test_unplaceable_account_stored_and_flagged(self, ingest_client):
         tenant = await make_tenant()
         api_key = tenant.api_key.key

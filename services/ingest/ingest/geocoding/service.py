@@ -38,6 +38,9 @@ class Placement:
 
 
 UNPLACED = Placement(None, None)
+# Fields whose absence from a file means it says nothing about where an
+# account is (`location` stands for the coordinate columns).
+_ADDRESS_COLUMNS = frozenset({"colonia", "municipality", "state", "location"})
 
 
 class FallbackGeocoder:
@@ -159,6 +162,10 @@ class AccountLocator:
                 placements[key] = _placement(row, result, check.zone)
             elif _has_place_names(account):
                 to_geocode.append((key, _query(account)))
+            elif _ADDRESS_COLUMNS <= account.kept_fields:
+                # The file has neither coordinates nor address columns, as a
+                # balance update has not: the stored location stays.
+                placements[key] = UNPLACED
             else:
                 _warn(row, "the address has no colonia, municipality or state")
                 placements[key] = _placement(row, None, None)

@@ -248,9 +248,13 @@ WITH merged AS (
             ELSE COALESCE(a.extra, '{{}}'::jsonb) || s.extra END AS merged_extra,
         -- A location read from the file outlives an upload without coordinate
         -- columns, unless that upload changes the address.
-        (a.account_id IS NOT NULL AND 'location' = ANY(s.kept_fields)
-            AND a.location_source = 'file' AND {_address_unchanged()})
-            AS keeps_location
+        -- A geocoded location outlives an upload that places the account
+        -- nowhere, such as one without address columns, unless it changes
+        -- the address.
+        (a.account_id IS NOT NULL AND {_address_unchanged()} AND (
+            ('location' = ANY(s.kept_fields) AND a.location_source = 'file')
+            OR (s.lat IS NULL AND a.location_source IS DISTINCT FROM 'file')
+        )) AS keeps_location
     FROM pg_temp.{_STAGING_TABLE} s
     LEFT JOIN ingest.accounts a
         ON a.tenant_id = $1 AND lower(a.account_key) = lower(s.account_key)
