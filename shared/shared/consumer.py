@@ -106,12 +106,16 @@ class EventConsumer:
         consumer.subscribe(
             self._topics, listener=_LoggingRebalanceListener(self.group_id)
         )
-        await consumer.start()
-        retries = asyncio.create_task(
-            self._deferred.run(), name=f"{self.group_id}.deferred"
-        )
-        log.info("consumer.started", group=self.group_id, topics=self._topics)
+        retries: asyncio.Task[None] | None = None
+        # A consumer whose start fails half way may already have joined the
+        # group; stopping it in `finally` takes it out, or it would keep
+        # partitions that nobody reads.
         try:
+            await consumer.start()
+            retries = asyncio.create_task(
+                self._deferred.run(), name=f"{self.group_id}.deferred"
+            )
+            log.info("consumer.started", group=self.group_id, topics=self._topics)
             while True:
                 if retries.done():
                     # Surface a crash of the retry loop; the supervisor restarts us.
@@ -122,8 +126,9 @@ class EventConsumer:
                         await self._process(record)
                     await consumer.commit({partition: records[-1].offset + 1})
         finally:
-            retries.cancel()
-            await asyncio.gather(retries, return_exceptions=True)
+            if retries is not None:
+                retries.cancel()
+                await asyncio.gather(retries, return_exceptions=True)
             await consumer.stop()
             log.info("consumer.stopped", group=self.group_id)
 
