@@ -165,3 +165,12 @@ async def test_report_names_item_index(client, headers):
     lines = response.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("Item index,")
     assert lines[1].startswith("1,JR-2,")
+
+
+async def test_empty_list_rejected(client, headers):
+    response = await client.post(
+        "/accounts/bulk", headers=headers, json={"accounts": []}
+    )
+
+    assert response.status_code == 422
+    assert "accounts" in response.text

@@ -114,6 +114,15 @@ class TestPreview:
         assert result["excluded"] == matched - selected
         assert result["balance_total"] == [{"amount": balance, "currency": "MXN"}]
 
+    async def test_unknown_listed_keys_named(self, client, portfolio) -> None:
+        result = await preview(
+            client, portfolio, {"account_keys": ["s-1", "NOPE-1", "S-5"]}
+        )
+
+        assert result["matched"] == 2
+        assert result["unknown_count"] == 1
+        assert result["unknown_accounts"] == ["NOPE-1"]
+
     async def test_exclusions_name_flag_and_reason(self, client, portfolio) -> None:
         result = await preview(client, portfolio, {"states": [JALISCO]})
 

@@ -54,7 +54,8 @@ class BulkAccount(BaseModel):
 
 class BulkRequest(RequestModel):
     accounts: list[BulkAccount] = Field(
-        description=f"At most {MAX_BULK_ACCOUNTS} accounts per call."
+        min_length=1,
+        description=f"From 1 to {MAX_BULK_ACCOUNTS} accounts per call.",
     )
     on_error: OnError | None = Field(
         default=None,

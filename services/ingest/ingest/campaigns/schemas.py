@@ -258,3 +258,11 @@ class PreviewOut(BaseModel):
     )
     excluded: int = Field(description="Matched accounts left out by their flags.")
     exclusions: list[ExclusionCount]
+    unknown_count: int = Field(
+        default=0,
+        description="Listed account keys or ids that are not in the portfolio; "
+        "creating the campaign rejects them.",
+    )
+    unknown_accounts: list[str] = Field(
+        default_factory=list, description="The first 20 of those keys or ids."
+    )

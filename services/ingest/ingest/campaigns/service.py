@@ -94,20 +94,23 @@ async def create_campaign(
     return campaign_out(campaign, len(selected))
 
 
-def _reject_unknown(selection: Selection, matched: list[Any]) -> None:
+def _unknown(selection: Selection, matched: list[Any]) -> tuple[list[str], str]:
+    """Return the listed accounts that are not in the portfolio, and their label."""
     requested: list[str]
     if selection.account_keys is not None:
         found = {key_form(row.account_key) for row in matched}
         requested = list(dict.fromkeys(selection.account_keys))
-        label = "account keys"
-    elif selection.account_ids is not None:
+        unknown = [value for value in requested if key_form(value) not in found]
+        return unknown, "account keys"
+    if selection.account_ids is not None:
         found = {str(row.account_id) for row in matched}
         requested = [str(i) for i in dict.fromkeys(selection.account_ids)]
-        label = "account ids"
-    else:
-        return
-    compared = key_form if selection.account_keys is not None else str
-    unknown = [value for value in requested if compared(value) not in found]
+        return [value for value in requested if value not in found], "account ids"
+    return [], ""
+
+
+def _reject_unknown(selection: Selection, matched: list[Any]) -> None:
+    unknown, label = _unknown(selection, matched)
     if unknown:
         shown = ", ".join(unknown[:MAX_UNKNOWN_KEYS_SHOWN])
         raise UnknownAccountsError(
@@ -147,11 +150,22 @@ def _brief(request: CampaignCreate, currency: str) -> Brief:
 async def preview_selection(
     session: AsyncSession, *, tenant_id: uuid.UUID, selection: Selection
 ) -> PreviewOut:
+    """Count and sum the selection; name the listed accounts it does not find."""
+    now = datetime.now(UTC)
+    unknown: list[str] = []
     async with session.begin():
         groups = await repository.preview_selection(
-            session, tenant_id=tenant_id, selection=selection, now=datetime.now(UTC)
+            session, tenant_id=tenant_id, selection=selection, now=now
         )
-    return _preview(groups)
+        if selection.account_keys is not None or selection.account_ids is not None:
+            matched = await repository.select_accounts(
+                session, tenant_id=tenant_id, selection=selection, now=now
+            )
+            unknown, _ = _unknown(selection, matched)
+    preview = _preview(groups)
+    preview.unknown_accounts = unknown[:MAX_UNKNOWN_KEYS_SHOWN]
+    preview.unknown_count = len(unknown)
+    return preview
 
 
 async def preview_campaign(
