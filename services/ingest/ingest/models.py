@@ -39,8 +39,9 @@ common = define_common_tables(Base.metadata)
 class Account(Base):
     __tablename__ = "accounts"
     __table_args__ = (
-        UniqueConstraint("tenant_id", "account_key"),
-        # Keys name the same account when they differ only in case.
+        Index("ix_accounts_tenant_id_account_key", "tenant_id", "account_key"),
+        # Keys name the same account when they differ only in case; this is
+        # the only unique index on the key, the one the upsert names.
         Index(
             "uq_accounts_tenant_id_lower_account_key",
             "tenant_id",

@@ -17,6 +17,7 @@ depends_on: str | Sequence[str] | None = None
 
 SCHEMA = "ingest"
 INDEX = "uq_accounts_tenant_id_lower_account_key"
+EXACT_INDEX = "ix_accounts_tenant_id_account_key"
 
 
 def upgrade() -> None:
@@ -45,7 +46,24 @@ def upgrade() -> None:
         unique=True,
         schema=SCHEMA,
     )
+    # The lower-case index is the one unique key the upsert's ON CONFLICT
+    # names. A second unique index on the exact key would make two
+    # concurrent uploads of the same new key fail on it instead of
+    # updating, so it becomes a plain index for exact lookups.
+    op.drop_constraint(
+        "uq_accounts_tenant_id_account_key", "accounts", schema=SCHEMA, type_="unique"
+    )
+    op.create_index(
+        EXACT_INDEX, "accounts", ["tenant_id", "account_key"], schema=SCHEMA
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(EXACT_INDEX, "accounts", schema=SCHEMA)
+    op.create_unique_constraint(
+        "uq_accounts_tenant_id_account_key",
+        "accounts",
+        ["tenant_id", "account_key"],
+        schema=SCHEMA,
+    )
     op.drop_index(INDEX, "accounts", schema=SCHEMA)
