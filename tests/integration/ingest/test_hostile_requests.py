@@ -10,7 +10,7 @@ from ingest.app import MULTIPART_OVERHEAD_BYTES, create_app
 from ingest.settings import IngestSettings
 from ingest.tenants import CreatedTenant
 from tests.fixtures.apps import running_app
-from tests.fixtures.portfolios import account_row
+from tests.fixtures.portfolios import account_row, xlsx_bytes
 from tests.fixtures.tenants import make_tenant
 from tests.integration.ingest.helpers import brief_body, upload_rows
 from tests.integration.ingest.test_payments import payment
@@ -273,3 +273,19 @@ class TestRequestMessages:
         assert response.status_code == 422
         assert "multipart" not in response.json()["detail"]
         assert response.json()["errors"][0]["location"] == "body.amount"
+
+
+async def test_two_files_in_one_upload_rejected(client, headers) -> None:
+    one = xlsx_bytes([account_row("TWO-1")])
+    other = xlsx_bytes([account_row("TWO-2")])
+
+    response = await client.post(
+        "/uploads",
+        headers=headers,
+        files=[("file", ("a.xlsx", one)), ("file", ("b.xlsx", other))],
+    )
+
+    assert response.status_code == 422
+    assert "2 files in the `file` field" in response.text
+    missing = await client.get("/accounts/TWO-2", headers=headers)
+    assert missing.status_code == 404

@@ -9,6 +9,7 @@ from fastapi import (
     Form,
     Header,
     Query,
+    Request,
     Response,
     UploadFile,
     status,
@@ -104,6 +105,7 @@ async def upload_portfolio(
     settings: SettingsDep,
     locator: LocatorDep,
     session: SessionDep,
+    request: Request,
     response: Response,
     file: Annotated[UploadFile, File(description="The portfolio file.")],
     mapping: Annotated[
@@ -133,6 +135,14 @@ async def upload_portfolio(
     prefer: Annotated[str | None, Header()] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> UploadOut:
+    # FastAPI keeps the last of several `file` parts; the form is parsed
+    # once per request, so reading it again costs nothing.
+    sent = (await request.form()).getlist("file")
+    if len(sent) > 1:
+        raise UnprocessableError(
+            f"the request carries {len(sent)} files in the `file` field; send "
+            "one file per upload"
+        )
     limit = settings.max_upload_bytes
     content = await file.read(limit + 1)
     if len(content) > limit:
