@@ -108,8 +108,8 @@ class EventConsumer:
         )
         retries: asyncio.Task[None] | None = None
         # A consumer whose start fails half way may already have joined the
-        # group; stopping it in `finally` takes it out, or it would keep
-        # partitions that nobody reads.
+        # group. Stopping it in `finally` takes it out, because otherwise it
+        # would keep partitions that no consumer reads.
         try:
             await consumer.start()
             retries = asyncio.create_task(

@@ -276,13 +276,13 @@ class TestRequestMessages:
 
 
 async def test_two_files_in_one_upload_rejected(client, headers) -> None:
-    one = xlsx_bytes([account_row("TWO-1")])
-    other = xlsx_bytes([account_row("TWO-2")])
+    first = xlsx_bytes([account_row("TWO-1")])
+    second = xlsx_bytes([account_row("TWO-2")])
 
     response = await client.post(
         "/uploads",
         headers=headers,
-        files=[("file", ("a.xlsx", one)), ("file", ("b.xlsx", other))],
+        files=[("file", ("a.xlsx", first)), ("file", ("b.xlsx", second))],
     )
 
     assert response.status_code == 422

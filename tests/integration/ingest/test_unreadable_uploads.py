@@ -1,4 +1,4 @@
-"""Uploads that are not spreadsheets get a 422 that says what they are."""
+"""Uploads that are not spreadsheets get a 422 that names their kind."""
 
 import io
 import zipfile

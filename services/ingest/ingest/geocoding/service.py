@@ -38,8 +38,8 @@ class Placement:
 
 
 UNPLACED = Placement(None, None)
-# Fields whose absence from a file means it says nothing about where an
-# account is (`location` stands for the coordinate columns).
+# Fields whose absence from a file means the file gives no location for
+# its accounts (`location` is the coordinate columns).
 _ADDRESS_COLUMNS = frozenset({"colonia", "municipality", "state", "location"})
 
 
@@ -163,8 +163,8 @@ class AccountLocator:
             elif _has_place_names(account):
                 to_geocode.append((key, _query(account)))
             elif _ADDRESS_COLUMNS <= account.kept_fields:
-                # The file has neither coordinates nor address columns, as a
-                # balance update has not: the stored location stays.
+                # The file has no coordinate or address columns, as in a
+                # balance update, so the stored location stays.
                 placements[key] = UNPLACED
             else:
                 _warn(row, "the address has no colonia, municipality or state")

@@ -262,7 +262,7 @@ async def _process(
 
 
 async def _fail_on_stop(runtime: ServiceRuntime, upload_id: uuid.UUID) -> None:
-    """Mark an upload failed while the service stops, so the director sees it at once.
+    """Mark an upload failed while the service stops, so its status is final at once.
 
     A failure here is left to the heartbeat sweep of another process.
     """

@@ -1,12 +1,12 @@
 """Turn one data row into an account, or into the issues that stop it."""
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
 from phonenumbers import PhoneMetadata
 
+from ingest.accounts.keys import normalize_key
 from ingest.uploads.columns import DATE_FIELDS, ColumnMap, column_letter
 from ingest.uploads.dates import parse_date, plain_date
 from ingest.uploads.normalize import (
@@ -320,10 +320,10 @@ def parse_row(row: list[object], context: RowContext, *, row_number: int) -> Par
     key = plain_text(key_cell, KEY_MAX_CHARS)
     if key is None:
         key = _required_text(key_cell, "account_key", KEY_MAX_CHARS, issues)
-    if key is not None and not key.isascii():
+    if key is not None:
         # NFKC turns full-width `Ｚ1` into `Z1`, so the same key typed with
         # another keyboard layout names the same account.
-        key = unicodedata.normalize("NFKC", key)
+        key = normalize_key(key)
     name_cell = None if layout.name is None else row[layout.name]
     name = plain_text(name_cell, NAME_MAX_CHARS)
     if name is None:
