@@ -3,7 +3,7 @@ import uuid
 
 import pytest
 
-from ingest.geocoding.base import AddressQuery
+from ingest.geocoding.base import AddressQuery, RequestBudget
 from ingest.geocoding.gazetteer import GazetteerGeocoder
 from ingest.geocoding.nominatim import NominatimGeocoder
 from ingest.geocoding.service import FallbackGeocoder
@@ -32,7 +32,7 @@ def make_geocoder(provider, sessionmaker):
         options = {
             "timeout_seconds": 2.0,
             "requests_per_second": 50.0,
-            "max_requests_per_batch": 100,
+            "max_requests_per_upload": 100,
         } | overrides
         return NominatimGeocoder(
             base_url=provider.url,
@@ -148,9 +148,25 @@ class TestNominatimGeocoder:
         names = [street() for _ in range(3)]
         for name in names:
             provider.replies[name] = Reply(places=[place(19.4, -99.1)])
-        geocoder = make_geocoder(max_requests_per_batch=2)
+        geocoder = make_geocoder(max_requests_per_upload=2)
         outcomes = await geocoder.geocode([AddressQuery(street=n) for n in names])
         assert [o.result is not None for o in outcomes] == [True, True, False]
+        assert provider.requests_for(names[2]) == []
+
+    async def test_budget_shared_by_batches_of_one_upload(
+        self, provider, make_geocoder
+    ):
+        names = [street() for _ in range(3)]
+        for name in names:
+            provider.replies[name] = Reply(places=[place(19.4, -99.1)])
+        geocoder = make_geocoder(max_requests_per_upload=2)
+        budget = RequestBudget()
+        first = await geocoder.geocode([AddressQuery(street=names[0])], budget)
+        rest = await geocoder.geocode(
+            [AddressQuery(street=name) for name in names[1:]], budget
+        )
+        assert [o.result is not None for o in first + rest] == [True, True, False]
+        assert budget.spent == 2
         assert provider.requests_for(names[2]) == []
 
 

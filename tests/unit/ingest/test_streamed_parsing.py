@@ -19,10 +19,10 @@ from ingest.uploads.extent import (
 from ingest.uploads.parsing import (
     HEADER_SEARCH_ROWS,
     UnreadableFileError,
+    open_file,
     parse_file,
-    read_row_cells,
 )
-from ingest.uploads.progress import PARSED_PERCENT, UploadProgress
+from ingest.uploads.progress import STAGED_PERCENT, UploadProgress, report_cells
 from ingest.uploads.rows import ParsedRow
 from tests.fixtures.portfolios import HEADERS, account_row, csv_bytes, xlsx_bytes
 
@@ -94,35 +94,54 @@ class TestRowNumbers:
             parse_file(content, max_rows=MAX_ROWS)
 
 
-class TestReadRowCells:
+class TestOpenFile:
     @pytest.mark.parametrize("file_format", ["csv", "xlsx"])
-    def test_cells_match_the_parsed_rows(self, file_format: str):
+    def test_rows_come_with_their_cells(self, file_format: str):
         rows = [account_row("A1"), account_row("A2", phone="123"), account_row("A3")]
         if file_format == "csv":
             content = b"Cartera\r\n" + csv_bytes(rows)
         else:
             content = xlsx_bytes(rows, title_rows=1)
-        parsed = parse_file(content, max_rows=MAX_ROWS)
-        assert [row.row_number for row in parsed.rows] == [3, 4, 5]
+        opened = open_file(content, max_rows=MAX_ROWS)
+        assert opened.header_row_number == 2
 
-        cells = read_row_cells(content, [5, 3], max_rows=MAX_ROWS)
+        read = list(opened.rows)
 
-        assert sorted(cells) == [3, 5]
-        assert cells[3][0] == "A1"
-        assert cells[5][0] == "A3"
-        assert cells[5][11] == "55 1234 5678"
+        assert [row.parsed.row_number for row in read] == [3, 4, 5]
+        assert read[0].cells[0] == "A1"
+        assert read[2].cells[0] == "A3"
+        assert read[1].parsed.issues
+        assert read[1].cells[11] == "123"
 
-    def test_nul_removed_from_cells(self):
-        content = csv_bytes([account_row("A1", name="Ana\x00 Ruiz")])
-        cells = read_row_cells(content, [2], max_rows=MAX_ROWS)
-        assert cells[2][1] == "Ana Ruiz"
+    def test_header_checked_before_any_row_is_read(self):
+        content = b"Nada,Nada\r\n1,2\r\n"
+        with pytest.raises(UnreadableFileError, match="no header row found"):
+            open_file(content, max_rows=MAX_ROWS)
 
-    def test_no_rows_requested_reads_nothing(self):
-        assert read_row_cells(b"not read", [], max_rows=MAX_ROWS) == {}
+    def test_row_limit_raised_while_reading(self):
+        content = csv_bytes(keys(ROW_LIMIT + 1))
+        opened = open_file(content, max_rows=MAX_ROWS)
+        with pytest.raises(UnreadableFileError, match="more than"):
+            list(opened.rows)
+
+    def test_header_without_data_raised_at_the_end(self):
+        opened = open_file(csv_bytes([]), max_rows=MAX_ROWS)
+        with pytest.raises(UnreadableFileError, match="no data rows follow"):
+            list(opened.rows)
+
+    def test_skipped_rows_and_notices_fill_up_as_rows_are_read(self):
+        content = csv_bytes(
+            [account_row("A1"), [""] * len(HEADERS), account_row("A2"), ["Total"]]
+        )
+        opened = open_file(content, max_rows=MAX_ROWS)
+        assert opened.skipped == []
+        list(opened.rows)
+        assert [item.row_number for item in opened.skipped] == [5]
+        assert any("row 3 is blank" in notice for notice in opened.notices)
 
 
 class TestProgress:
-    def test_cells_kept_only_for_rows_with_issues(self):
+    def test_rows_counted(self):
         progress = UploadProgress()
         rows = [
             account_row("A1"),
@@ -132,23 +151,30 @@ class TestProgress:
         parse_file(csv_bytes(rows), max_rows=MAX_ROWS, progress=progress.on_row)
         assert progress.rows_read == 3
         assert progress.rows_invalid == 1
-        assert list(progress.cells) == [3]
-        assert progress.report_cells(3)[2] == "mucho"
+        assert progress.rows_valid == 2
 
-    def test_percent_rises_to_parsed_share(self):
+    def test_report_cells_cut_and_without_nul(self):
+        cells = report_cells(["Ana\x00 Ruiz", None, 12.5, "x" * 5000])
+        assert cells[:3] == ["Ana Ruiz", None, "12.5"]
+        assert cells[3] == "x" * 1000
+
+    def test_percent_rises_below_staged_share(self):
         progress = UploadProgress()
         percents: list[int] = []
 
-        def record(row: ParsedRow, cells: list[object], last_row: int) -> None:
+        def record(row: ParsedRow, last_row: int) -> None:
             assert last_row >= row.row_number
-            progress.on_row(row, cells, last_row)
+            progress.on_row(row, last_row)
             percents.append(progress.percent)
 
         rows = [account_row(f"P{number}", name="x" * 3000) for number in range(200)]
         parse_file(csv_bytes(rows), max_rows=1000, progress=record)
         assert percents == sorted(percents)
-        assert percents[0] < PARSED_PERCENT // 2
-        assert percents[-1] == PARSED_PERCENT
+        assert percents[0] < STAGED_PERCENT // 2
+        # The last chunk is still to be placed and staged.
+        assert percents[-1] == STAGED_PERCENT - 1
+        progress.on_staged()
+        assert progress.percent == STAGED_PERCENT
 
 
 class TestCompactAccounts:

@@ -8,7 +8,7 @@ import zipfile
 import pytest
 import xlsxwriter
 
-from ingest.accounts.bulk import _parse_items
+from ingest.accounts.bulk import _open_items
 from ingest.accounts.bulk_schemas import BulkRequest
 from ingest.uploads.normalize import ValueProblem, parse_money
 from ingest.uploads.parsing import UnreadableFileError, parse_file
@@ -306,9 +306,9 @@ class TestBulkBooleans:
     def test_json_boolean_rejects_item(self, field: str):
         body = {"accounts": [{"account_key": "B1", "debtor_name": "Ana", field: True}]}
         request = BulkRequest.model_validate_json(json.dumps(body))
-        parsed = _parse_items(request.accounts, "MXN", UploadProgress())
+        opened = _open_items(request.accounts, "MXN", UploadProgress())
 
-        [row] = parsed.rows
+        [row] = [data.parsed for data in opened.rows]
         assert row.account is None
         assert row.issues[0].column == field
         assert "boolean" in row.issues[0].message or "amount" in row.issues[0].message
@@ -320,9 +320,9 @@ class TestBulkBooleans:
             ]
         }
         request = BulkRequest.model_validate_json(json.dumps(body))
-        parsed = _parse_items(request.accounts, "MXN", UploadProgress())
+        opened = _open_items(request.accounts, "MXN", UploadProgress())
 
-        [row] = parsed.rows
+        [row] = [data.parsed for data in opened.rows]
         assert row.account is None
         assert "more than two decimals" in row.issues[0].message
 

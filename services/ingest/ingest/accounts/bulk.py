@@ -1,12 +1,13 @@
 """Accounts posted as JSON, validated and stored by the same code as a file.
 
 Each item becomes a row of cells under a column map that names the fields
-directly, so `parse_row` applies the file's rules and `store_upload` the
+directly, so `parse_row` applies the file's rules and `store_file` the
 file's store path. Each call is recorded as an upload in `json` format.
 """
 
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +24,7 @@ from ingest.models import common
 from ingest.uploads import repository, service
 from ingest.uploads.columns import ColumnMap
 from ingest.uploads.extent import MAX_COLUMNS
-from ingest.uploads.parsing import ParsedFile
+from ingest.uploads.parsing import DataRow, OpenedFile
 from ingest.uploads.progress import UploadProgress
 from ingest.uploads.rows import RowContext, parse_row
 from shared.errors import PayloadTooLargeError, UnprocessableError
@@ -67,16 +68,22 @@ async def store_bulk(
     async with session.begin():
         currency = await repository.tenant_currency(session, tenant_id)
     progress = UploadProgress()
-    parsed = _parse_items(request.accounts, currency, progress)
-    placements = await locator.locate(parsed)
-    prepared = service.PreparedUpload(parsed, placements, progress)
+    opened = _open_items(request.accounts, currency, progress)
 
     async def store() -> tuple[int, dict[str, str]]:
         upload = await repository.insert_upload(
             session, tenant_id=tenant_id, filename=BULK_FILENAME, file_format="json"
         )
-        await service.store_upload(
-            runtime, session, tenant_id, upload.upload_id, prepared, policy
+        await service.store_file(
+            runtime,
+            session,
+            tenant_id=tenant_id,
+            upload_id=upload.upload_id,
+            opened=opened,
+            locator=locator,
+            progress=progress,
+            on_error=policy,
+            filename=BULK_FILENAME,
         )
         return 201, {"upload_id": str(upload.upload_id)}
 
@@ -117,10 +124,13 @@ async def store_bulk(
     )
 
 
-def _parse_items(
+def _open_items(
     accounts: list[BulkAccount], currency: str, progress: UploadProgress
-) -> ParsedFile:
-    """Run each item through the file's row rules; row numbers are item indexes."""
+) -> OpenedFile:
+    """Run the items through the file's row rules; row numbers are item indexes.
+
+    The items are parsed as the store step reads them, as a file's rows are.
+    """
     extra_names = sorted({name for item in accounts for name in item.extra})
     columns = ColumnMap(
         fields={name: index for index, name in enumerate(FIELDS)},
@@ -130,11 +140,13 @@ def _parse_items(
     context = RowContext(
         columns=columns, today=datetime.now(UTC).date(), currency=currency
     )
-    parsed = ParsedFile("json", columns, header_row_number=0, rows=[])
-    for index, item in enumerate(accounts):
-        cells: list[object] = [getattr(item, name) for name in FIELDS]
-        cells += [item.extra.get(name) for name in extra_names]
-        row = parse_row(cells, context, row_number=index)
-        parsed.rows.append(row)
-        progress.on_row(row, cells, len(accounts))
-    return parsed
+
+    def rows() -> Iterator[DataRow]:
+        for index, item in enumerate(accounts):
+            cells: list[object] = [getattr(item, name) for name in FIELDS]
+            cells += [item.extra.get(name) for name in extra_names]
+            row = parse_row(cells, context, row_number=index)
+            progress.on_row(row, len(accounts))
+            yield DataRow(row, cells)
+
+    return OpenedFile("json", columns, header_row_number=0, rows=rows())

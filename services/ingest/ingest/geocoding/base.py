@@ -45,12 +45,26 @@ class GeocodeOutcome:
     warning: str | None = None
 
 
+@dataclass
+class RequestBudget:
+    """The provider requests one upload has made so far.
+
+    An upload is geocoded in several batches, one per chunk of rows; they
+    share one budget, so the upload's request limit holds across them.
+    """
+
+    spent: int = 0
+
+
 class Geocoder(Protocol):
-    async def geocode(self, queries: Sequence[AddressQuery]) -> list[GeocodeOutcome]:
+    async def geocode(
+        self, queries: Sequence[AddressQuery], budget: RequestBudget | None = None
+    ) -> list[GeocodeOutcome]:
         """Return one outcome per query, in order.
 
         A provider error or timeout becomes an outcome without a result and
         with a warning, not an exception, so that one bad address or an
-        outage cannot fail an upload.
+        outage cannot fail an upload. Requests made count against `budget`,
+        or against a budget of this call alone when it is None.
         """
         ...

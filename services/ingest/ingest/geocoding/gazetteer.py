@@ -18,7 +18,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.geocoding.base import AddressQuery, GeocodeOutcome, GeoResult
+from ingest.geocoding.base import (
+    AddressQuery,
+    GeocodeOutcome,
+    GeoResult,
+    RequestBudget,
+)
 from ingest.geocoding.names import (
     STATE_NAMES,
     STATES,
@@ -104,7 +109,10 @@ class GazetteerGeocoder:
     def __init__(self, index: GazetteerIndex | None = None) -> None:
         self._index = index
 
-    async def geocode(self, queries: Sequence[AddressQuery]) -> list[GeocodeOutcome]:
+    async def geocode(
+        self, queries: Sequence[AddressQuery], budget: RequestBudget | None = None
+    ) -> list[GeocodeOutcome]:
+        # The gazetteer makes no requests, so the budget is not spent.
         # Loading the extract and matching 100,000 rows are CPU work.
         return await asyncio.to_thread(self.geocode_now, queries)
 

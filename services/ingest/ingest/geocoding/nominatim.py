@@ -19,7 +19,12 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest.geocoding import repository
-from ingest.geocoding.base import AddressQuery, GeocodeOutcome, GeoResult
+from ingest.geocoding.base import (
+    AddressQuery,
+    GeocodeOutcome,
+    GeoResult,
+    RequestBudget,
+)
 from ingest.models import GeocodeCacheEntry
 from shared.events.payloads import LocationPrecision, LocationSource
 
@@ -70,16 +75,18 @@ class NominatimGeocoder:
         user_agent: str,
         timeout_seconds: float,
         requests_per_second: float,
-        max_requests_per_batch: int,
+        max_requests_per_upload: int,
     ) -> None:
         self._search_url = base_url.rstrip("/") + "/search"
         self._sessionmaker = sessionmaker
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
         self._timeout = httpx.Timeout(timeout_seconds)
         self._limiter = RateLimiter(requests_per_second)
-        self._max_requests = max_requests_per_batch
+        self._max_requests = max_requests_per_upload
 
-    async def geocode(self, queries: Sequence[AddressQuery]) -> list[GeocodeOutcome]:
+    async def geocode(
+        self, queries: Sequence[AddressQuery], budget: RequestBudget | None = None
+    ) -> list[GeocodeOutcome]:
         keys = [query.cache_key() for query in queries]
         async with self._sessionmaker() as session, session.begin():
             cached = await repository.cached_entries(
@@ -89,7 +96,9 @@ class NominatimGeocoder:
 
         # The database session is closed before the slow part: provider
         # requests spaced by the rate limit.
-        fetched = await self._fetch_missing(queries, keys, outcomes)
+        fetched = await self._fetch_missing(
+            queries, keys, outcomes, budget or RequestBudget()
+        )
         if fetched:
             async with self._sessionmaker() as session, session.begin():
                 await repository.store_entries(session, fetched)
@@ -101,20 +110,22 @@ class NominatimGeocoder:
         queries: Sequence[AddressQuery],
         keys: list[str],
         outcomes: dict[str, GeocodeOutcome],
+        budget: RequestBudget,
     ) -> list[dict[str, object]]:
-        """Ask the provider for uncached keys, within the request budget."""
+        """Ask the provider for uncached keys, within the upload's request budget."""
         entries: list[dict[str, object]] = []
-        sent = 0
         async with httpx.AsyncClient(
             headers=self._headers, timeout=self._timeout
         ) as client:
             for query, key in zip(queries, keys, strict=True):
                 if key in outcomes or not key:
                     continue
-                if sent >= self._max_requests:
-                    log.warning("geocoding.request_budget_spent", max_requests=sent)
+                if budget.spent >= self._max_requests:
+                    log.warning(
+                        "geocoding.request_budget_spent", max_requests=budget.spent
+                    )
                     break
-                sent += 1
+                budget.spent += 1
                 try:
                     result = await self._search(client, query)
                 except ProviderError as error:

@@ -1,17 +1,24 @@
 """Place each account of a parsed upload and find its time zone.
 
-Called once per upload, after parsing and before anything is stored. Every
-account gets a placement: an account that cannot be placed is stored all
-the same, with no location and a warning on its row of the upload report.
+Called for each chunk of an upload's rows, after the chunk is parsed and
+before it is staged. Every account gets a placement: an account that cannot
+be placed is stored all the same, with no location and a warning on its row
+of the upload report.
 """
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ingest.geocoding.base import AddressQuery, GeocodeOutcome, Geocoder, GeoResult
+from ingest.geocoding.base import (
+    AddressQuery,
+    GeocodeOutcome,
+    Geocoder,
+    GeoResult,
+    RequestBudget,
+)
 from ingest.geocoding.crosscheck import (
     CoordinateCheck,
     NearestPlace,
@@ -23,7 +30,7 @@ from ingest.geocoding.nominatim import NominatimGeocoder
 from ingest.geocoding.timezones import zone_at, zone_for_address
 from ingest.settings import IngestSettings
 from ingest.uploads.normalize import AccountRow, RowIssue
-from ingest.uploads.parsing import ParsedFile, ParsedRow
+from ingest.uploads.rows import ParsedRow
 from shared.events.payloads import LocationPrecision, LocationSource
 
 
@@ -50,14 +57,18 @@ class FallbackGeocoder:
         self._primary = primary
         self._fallback = fallback
 
-    async def geocode(self, queries: Sequence[AddressQuery]) -> list[GeocodeOutcome]:
-        outcomes = await self._primary.geocode(queries)
+    async def geocode(
+        self, queries: Sequence[AddressQuery], budget: RequestBudget | None = None
+    ) -> list[GeocodeOutcome]:
+        outcomes = await self._primary.geocode(queries, budget)
         missing = [
             index for index, outcome in enumerate(outcomes) if not _is_placed(outcome)
         ]
         if not missing:
             return outcomes
-        retried = await self._fallback.geocode([queries[index] for index in missing])
+        retried = await self._fallback.geocode(
+            [queries[index] for index in missing], budget
+        )
         for index, outcome in zip(missing, retried, strict=True):
             if _is_placed(outcome):
                 outcomes[index] = outcome
@@ -85,7 +96,7 @@ def build_locator(
             user_agent=settings.nominatim_user_agent,
             timeout_seconds=settings.nominatim_timeout_seconds,
             requests_per_second=settings.nominatim_requests_per_second,
-            max_requests_per_batch=settings.nominatim_max_requests_per_upload,
+            max_requests_per_upload=settings.nominatim_max_requests_per_upload,
         )
         geocoder = FallbackGeocoder(nominatim, gazetteer)
     return AccountLocator(
@@ -108,20 +119,25 @@ class AccountLocator:
         self._keep_foreign = keep_foreign_coordinates
         self._places: NearestPlace | None = None
 
-    async def locate(self, parsed: ParsedFile) -> dict[str, Placement]:
+    async def locate(
+        self, parsed_rows: Iterable[ParsedRow], budget: RequestBudget | None = None
+    ) -> dict[str, Placement]:
         """Return a placement per account key, and add warnings to the rows.
 
         Only the first row of each key is placed, because a repeated key is
-        rejected when the upload is stored.
+        rejected when the upload is stored. Provider requests count against
+        `budget`, which the chunks of one upload share.
         """
         rows: dict[str, ParsedRow] = {}
-        for row in parsed.rows:
+        for row in parsed_rows:
             if row.account is not None:
                 rows.setdefault(row.account.account_key, row)
 
         # Checking points and finding time zones are CPU work, off the event loop.
         placements, to_geocode = await asyncio.to_thread(self._place_from_file, rows)
-        outcomes = await self._geocoder.geocode([query for _, query in to_geocode])
+        outcomes = await self._geocoder.geocode(
+            [query for _, query in to_geocode], budget
+        )
         await asyncio.to_thread(_place_geocoded, rows, placements, to_geocode, outcomes)
         return placements
 

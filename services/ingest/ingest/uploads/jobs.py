@@ -142,8 +142,9 @@ async def run_upload_jobs(runtime: ServiceRuntime) -> None:
     """Process queued uploads, `upload_workers` at a time, while the service runs.
 
     With more than one worker, a small upload queued behind a large one
-    does not wait for it. Each running upload keeps its file and rows in
-    memory, so the memory a process needs grows with the worker count.
+    does not wait for it. Each running upload keeps its file and a chunk of
+    its rows in memory, so the memory a process needs grows with the worker
+    count.
     """
     settings = runtime.settings
     assert isinstance(settings, IngestSettings)
@@ -245,19 +246,26 @@ async def _process(
     job: UploadJob,
     progress: UploadProgress,
 ) -> None:
-    prepared = await service.prepare_upload(
+    opened = await service.open_upload(
         session,
         tenant_id=job.tenant_id,
         filename=job.filename,
         content=job.content,
         max_rows=job.max_rows,
-        locator=await get_locator(runtime, settings),
         mapping=job.mapping,
         progress=progress,
     )
     async with session.begin():
-        await service.store_upload(
-            runtime, session, job.tenant_id, job.upload_id, prepared, job.on_error
+        await service.store_file(
+            runtime,
+            session,
+            tenant_id=job.tenant_id,
+            upload_id=job.upload_id,
+            opened=opened,
+            locator=await get_locator(runtime, settings),
+            progress=progress,
+            on_error=job.on_error,
+            filename=job.filename,
         )
 
 

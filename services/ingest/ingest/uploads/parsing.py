@@ -10,7 +10,7 @@ import io
 import itertools
 import re
 import zipfile
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -65,10 +65,10 @@ _NUMBER_TEXT = re.compile(r"^\s*\$?\s*-?[\d.,]+\s*$")
 _ASCII_DIGIT = re.compile("[0-9]")
 
 
-# Called after each data row with the parsed row, its original cells and
-# the number of the sheet's last row. A CSV file is read as it is parsed,
-# so for CSV that number is estimated from the share of bytes read.
-RowProgress = Callable[[ParsedRow, list[object], int], None]
+# Called after each data row with the parsed row and the number of the
+# sheet's last row. A CSV file is read as it is parsed, so for CSV that
+# number is estimated from the share of bytes read.
+RowProgress = Callable[[ParsedRow, int], None]
 
 
 class UnreadableFileError(ValueError):
@@ -87,6 +87,31 @@ class ParsedFile:
     columns: ColumnMap
     header_row_number: int
     rows: list[ParsedRow]
+    skipped: list[SkippedRow] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class DataRow:
+    """A parsed data row with the cells it was read from, for the error report."""
+
+    parsed: ParsedRow
+    cells: list[object]
+
+
+@dataclass
+class OpenedFile:
+    """A file whose header is found, with its data rows parsed as they are read.
+
+    `skipped` and `notices` fill up as `rows` is read. Reading `rows` raises
+    UnreadableFileError for a row past the limit, and when the header has no
+    data row below it.
+    """
+
+    file_format: str
+    columns: ColumnMap
+    header_row_number: int
+    rows: Iterator[DataRow]
     skipped: list[SkippedRow] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
 
@@ -319,9 +344,38 @@ def parse_file(
     currency: str = "MXN",
     progress: RowProgress | None = None,
 ) -> ParsedFile:
-    """Read every data row below the header; `mapping` is header -> field.
+    """Read every data row below the header; `mapping` is header -> field."""
+    opened = open_file(
+        content,
+        max_rows=max_rows,
+        mapping=mapping,
+        currency=currency,
+        progress=progress,
+    )
+    rows = [row.parsed for row in opened.rows]
+    return ParsedFile(
+        opened.file_format,
+        opened.columns,
+        opened.header_row_number,
+        rows,
+        opened.skipped,
+        opened.notices,
+    )
 
-    Rows are parsed as they are read, so only the parsed rows stay in memory.
+
+def open_file(
+    content: bytes,
+    *,
+    max_rows: int,
+    mapping: dict[str, str] | None = None,
+    currency: str = "MXN",
+    progress: RowProgress | None = None,
+) -> OpenedFile:
+    """Find the header and map the columns; the data rows are parsed as read.
+
+    Raises UnreadableFileError for a file with no header row or without the
+    required columns. Only the rows being read are in memory, so a caller
+    that stores the rows in chunks holds no more than a chunk.
     """
     file_format = detect_format(content)
     sheet = read_rows(content, file_format, max_rows=max_rows, mapping=mapping)
@@ -351,24 +405,20 @@ def parse_file(
         if file_format == "csv"
         else None,
     )
-    parsed = ParsedFile(
-        file_format, columns, header_index + 1, [], notices=columns.notices
+    opened = OpenedFile(
+        file_format, columns, header_index + 1, iter(()), notices=columns.notices
     )
     data_rows = itertools.chain(head[header_index + 1 :], sheet.rows)
     del head
-    _parse_data_rows(
+    opened.rows = _data_rows(
         data_rows,
         # Row numbers as Excel shows them: 1-based, counting the rows above.
         first_row_number=header_index + 2,
         context=context,
-        parsed=parsed,
+        opened=opened,
         progress=_progress_reporter(progress, sheet.source),
     )
-    if not parsed.rows:
-        raise UnreadableFileError(
-            f"the header is on row {header_index + 1} but no data rows follow it"
-        )
-    return parsed
+    return opened
 
 
 def _filled_width(row: list[object]) -> int:
@@ -379,68 +429,31 @@ def _filled_width(row: list[object]) -> int:
     return width
 
 
-def read_row_cells(
-    content: bytes,
-    row_numbers: Collection[int],
-    *,
-    max_rows: int,
-    mapping: dict[str, str] | None = None,
-) -> dict[int, list[object]]:
-    """Read the file again and return the original cells of the given rows.
-
-    `max_rows` and `mapping` must be those the file was parsed with, so the
-    rows are found as they were. An XLSX file is not scanned again, because
-    its extent was checked when it was parsed.
-    """
-    wanted = set(row_numbers)
-    if not wanted:
-        return {}
-    file_format = detect_format(content)
-    if file_format == "csv":
-        sheet = read_rows(content, file_format, max_rows=max_rows, mapping=mapping)
-        rows: Iterator[list[object]] = sheet.rows
-    else:
-        rows = _load_grid(
-            content,
-            file_format,
-            max_rows=max_rows + HEADER_SEARCH_ROWS,
-            scan=XlsxScan(),
-        )
-    found: dict[int, list[object]] = {}
-    last = max(wanted)
-    for row_number, row in enumerate(rows, start=1):
-        if row_number in wanted:
-            found[row_number] = without_nul(row)
-        if row_number >= last:
-            break
-    return found
-
-
 def _progress_reporter(
     progress: RowProgress | None, source: RowSource
-) -> Callable[[ParsedRow, list[object]], None] | None:
+) -> Callable[[ParsedRow], None] | None:
     """Wrap `progress` so it gets the sheet's last row, estimated while reading."""
     if progress is None:
         return None
 
-    def report(row: ParsedRow, cells: list[object]) -> None:
+    def report(row: ParsedRow) -> None:
         fraction = source.fraction_read()
         last_row = row.row_number
         if fraction > 0:
             last_row = max(last_row, round(row.row_number / fraction))
-        progress(row, cells, last_row)
+        progress(row, last_row)
 
     return report
 
 
-def _parse_data_rows(
+def _data_rows(
     rows: Iterable[list[object]],
     *,
     first_row_number: int,
     context: RowContext,
-    parsed: ParsedFile,
-    progress: Callable[[ParsedRow, list[object]], None] | None = None,
-) -> None:
+    opened: OpenedFile,
+    progress: Callable[[ParsedRow], None] | None = None,
+) -> Iterator[DataRow]:
     # Rows whose formulas have no value or failed, which calamine reads as
     # empty strings, so they are parsed rather than skipped as blank.
     formula_rows = {row for row, _ in context.formulas_without_value}
@@ -448,51 +461,43 @@ def _parse_data_rows(
     compactor = AccountCompactor()
     blank_since: int | None = None
     blank_runs = 0
+    any_rows = False
     for row_number, row in enumerate(rows, start=first_row_number):
         if isinstance(row, RejectedRow):
-            parsed.rows.append(_rejected(row, context.columns, row_number))
+            parsed_row = _rejected(row, context.columns, row_number)
+            any_rows = True
             if progress is not None:
-                progress(parsed.rows[-1], row)
+                progress(parsed_row)
+            yield DataRow(parsed_row, row)
             continue
         if row_number not in formula_rows and all(is_blank(cell) for cell in row):
             blank_since = blank_since or row_number
             continue
-        if blank_since is not None and parsed.rows:
+        if blank_since is not None and any_rows:
             blank_runs += 1
             if blank_runs <= MAX_BLANK_RUN_NOTICES:
-                parsed.notices.append(_blank_run_notice(blank_since, row_number))
+                opened.notices.append(_blank_run_notice(blank_since, row_number))
         blank_since = None
         reason = _totals_reason(row, context.columns, row_number in formula_rows)
         if reason is not None:
-            parsed.skipped.append(SkippedRow(row_number, reason))
+            opened.skipped.append(SkippedRow(row_number, reason))
             continue
         parsed_row = parse_row(row, context, row_number=row_number)
         compactor.compact(parsed_row)
-        parsed.rows.append(parsed_row)
+        any_rows = True
         if progress is not None:
-            progress(parsed_row, _reportable(parsed_row, row))
+            progress(parsed_row)
+        yield DataRow(parsed_row, row)
     if blank_runs > MAX_BLANK_RUN_NOTICES:
-        parsed.notices.append(
+        opened.notices.append(
             f"{blank_runs - MAX_BLANK_RUN_NOTICES} more runs of blank rows lie "
             "between data rows; the rows after them were read too"
         )
-
-
-def _reportable(parsed_row: ParsedRow, cells: list[object]) -> list[object]:
-    """Return the cells to keep for the error report, without NUL characters.
-
-    Only rows with issues are reported, so only those are copied.
-    """
-    if not parsed_row.issues:
-        return cells
-    return without_nul(cells)
-
-
-def without_nul(cells: list[object]) -> list[object]:
-    """Return a copy of the cells without NUL characters, which PostgreSQL rejects."""
-    return [
-        cell.replace("\x00", "") if isinstance(cell, str) else cell for cell in cells
-    ]
+    if not any_rows:
+        raise UnreadableFileError(
+            f"the header is on row {opened.header_row_number} but no data rows "
+            "follow it"
+        )
 
 
 def _rejected(row: RejectedRow, columns: ColumnMap, row_number: int) -> ParsedRow:

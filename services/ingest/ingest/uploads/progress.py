@@ -1,6 +1,8 @@
 """Progress of one upload, counted as rows are parsed and accounts stored.
 
-The parser calls `on_row` from its worker thread, and the store step calls
+The parser calls `on_row` from its worker thread as it reads each row. The
+rows are placed and staged a chunk at a time, and the percentage reaches
+STAGED_PERCENT when the last chunk is staged. The store step calls
 the `StoreProgress` that `store_callback` returns once its single statement
 has run, inside the transaction that writes the accounts. Neither writes to
 the database. `write_progress_periodically` copies the counts to the upload
@@ -9,17 +11,16 @@ row in its own short transactions, at most once per interval.
 
 import asyncio
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest.uploads import job_repository
 from ingest.uploads.rows import ParsedRow
 
-# Shares of the percentage: parsing reaches PARSED_PERCENT, geocoding
-# LOCATED_PERCENT, and storing the accounts the rest up to 100.
-PARSED_PERCENT = 40
-LOCATED_PERCENT = 50
+# Shares of the percentage: reading, placing and staging the rows reach
+# STAGED_PERCENT, and storing the accounts the rest up to 100.
+STAGED_PERCENT = 60
 # Characters kept of each original cell for the error report.
 MAX_REPORT_CELL_CHARS = 1_000
 
@@ -30,30 +31,22 @@ class UploadProgress:
     rows_valid: int = 0
     rows_invalid: int = 0
     percent: int = 0
-    # Original cells of the rows with issues, by Excel row number, for the
-    # error report. Rows without issues are not kept, because a large file
-    # would keep every cell in memory twice.
-    cells: dict[int, list[object]] = field(default_factory=dict)
 
-    def on_row(self, row: ParsedRow, cells: list[object], last_row: int) -> None:
+    def on_row(self, row: ParsedRow, last_row: int) -> None:
         self.rows_read += 1
         if row.account is None:
             self.rows_invalid += 1
         else:
             self.rows_valid += 1
-        if row.issues:
-            self.cells[row.row_number] = cells
         # The last row of a CSV file is an estimate that changes as the file
-        # is read, so the percentage is kept from going back.
-        share = PARSED_PERCENT * row.row_number // max(last_row, 1)
-        self.percent = max(self.percent, min(share, PARSED_PERCENT))
+        # is read, so the percentage is kept from going back. The last chunk
+        # is still being placed when its last row is read, so reading alone
+        # stops one short of STAGED_PERCENT.
+        share = STAGED_PERCENT * row.row_number // max(last_row, 1)
+        self.percent = max(self.percent, min(share, STAGED_PERCENT - 1))
 
-    def keep_cells(self, cells: dict[int, list[object]]) -> None:
-        """Add the cells of rows that got issues after they were parsed."""
-        self.cells.update(cells)
-
-    def on_located(self) -> None:
-        self.percent = LOCATED_PERCENT
+    def on_staged(self) -> None:
+        self.percent = STAGED_PERCENT
 
     def store_callback(self, total: int) -> "StoreProgress":
         return StoreProgress(self, total)
@@ -61,12 +54,17 @@ class UploadProgress:
     def snapshot(self) -> tuple[int, int, int, int]:
         return self.rows_read, self.rows_valid, self.rows_invalid, self.percent
 
-    def report_cells(self, row_number: int) -> list[str | None]:
-        """Return a row's original cells as text, each cut to a bounded size."""
-        return [
-            None if cell is None else str(cell)[:MAX_REPORT_CELL_CHARS]
-            for cell in self.cells.get(row_number, [])
-        ]
+
+def report_cells(cells: list[object]) -> list[str | None]:
+    """Return a row's original cells as text for the error report.
+
+    Each cell is cut to a bounded size, and NUL characters, which
+    PostgreSQL rejects, are removed.
+    """
+    return [
+        None if cell is None else str(cell).replace("\x00", "")[:MAX_REPORT_CELL_CHARS]
+        for cell in cells
+    ]
 
 
 @dataclass
@@ -75,9 +73,9 @@ class StoreProgress:
     total: int
 
     def __call__(self, stored: int) -> None:
-        share = (100 - LOCATED_PERCENT) * stored // max(self.total, 1)
+        share = (100 - STAGED_PERCENT) * stored // max(self.total, 1)
         # Capped below 100: only the finished upload reads 100.
-        self.progress.percent = min(LOCATED_PERCENT + share, 99)
+        self.progress.percent = min(STAGED_PERCENT + share, 99)
 
 
 async def write_progress_periodically(

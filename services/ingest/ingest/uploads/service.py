@@ -2,9 +2,11 @@
 
 import asyncio
 import hashlib
+import itertools
 import json
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -12,21 +14,22 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.accounts.keys import key_form
-from ingest.geocoding.service import AccountLocator, Placement
+from ingest.geocoding.base import RequestBudget
+from ingest.geocoding.service import AccountLocator
 from ingest.mappings import repository as mapping_repository
 from ingest.mappings.service import InvalidMappingError, combine
 from ingest.models import Upload, common
 from ingest.uploads import job_repository, repository
 from ingest.uploads.archive import HostileArchiveError, check_xlsx_archive
 from ingest.uploads.columns import normalize_header
-from ingest.uploads.normalize import AccountRow, RowIssue
+from ingest.uploads.normalize import RowIssue
 from ingest.uploads.parsing import (
-    ParsedFile,
+    DataRow,
+    OpenedFile,
     UnreadableFileError,
-    parse_file,
-    read_row_cells,
+    open_file,
 )
-from ingest.uploads.progress import MAX_REPORT_CELL_CHARS, UploadProgress
+from ingest.uploads.progress import MAX_REPORT_CELL_CHARS, UploadProgress, report_cells
 from ingest.uploads.repository import StoreCounts
 from ingest.uploads.rows import ParsedRow
 from ingest.uploads.schemas import (
@@ -51,13 +54,22 @@ class UnreadableUploadError(UnprocessableError):
     title = "The file could not be read"
 
 
-@dataclass
-class PreparedUpload:
-    """A parsed and geocoded file, ready to be stored in one transaction."""
+# Rows parsed, placed and staged together. The rows of one chunk, with their
+# cells, are all of the file's rows an upload holds in memory at a time.
+CHUNK_ROWS = 20_000
 
-    parsed: ParsedFile
-    placements: dict[str, Placement]
-    progress: UploadProgress
+
+@dataclass
+class _Tally:
+    """What the chunks of one upload add up to."""
+
+    rows_total: int = 0
+    rows_valid: int = 0
+    has_errors: bool = False
+    # The row each account key first appears on, by `key_form`.
+    first_rows: dict[str, int] = field(default_factory=dict)
+    # (row, key, row the key first appears on) for each repeated key.
+    repeats: list[tuple[int, str, int]] = field(default_factory=list)
 
 
 async def resolve_on_error(
@@ -92,15 +104,15 @@ async def process_upload(
     no account is stored and the upload ends `rejected`.
     """
     policy = await resolve_on_error(session, tenant_id, on_error)
-    prepared = await prepare_upload(
+    progress = UploadProgress()
+    opened = await open_upload(
         session,
         tenant_id=tenant_id,
         filename=filename,
         content=content,
         max_rows=max_rows,
-        locator=locator,
         mapping=mapping,
-        progress=UploadProgress(),
+        progress=progress,
     )
 
     async def store() -> tuple[int, dict[str, str]]:
@@ -108,10 +120,18 @@ async def process_upload(
             session,
             tenant_id=tenant_id,
             filename=filename,
-            file_format=prepared.parsed.file_format,
+            file_format=opened.file_format,
         )
-        await store_upload(
-            runtime, session, tenant_id, upload.upload_id, prepared, policy
+        await store_file(
+            runtime,
+            session,
+            tenant_id=tenant_id,
+            upload_id=upload.upload_id,
+            opened=opened,
+            locator=locator,
+            progress=progress,
+            on_error=policy,
+            filename=filename,
         )
         return 201, {"upload_id": str(upload.upload_id)}
 
@@ -141,21 +161,23 @@ def upload_fingerprint(
     )
 
 
-async def prepare_upload(
+async def open_upload(
     session: AsyncSession,
     *,
     tenant_id: uuid.UUID,
     filename: str,
     content: bytes,
     max_rows: int,
-    locator: AccountLocator,
     mapping: dict[str, str] | None,
     progress: UploadProgress,
-) -> PreparedUpload:
-    """Parse and geocode a file; raise UnreadableUploadError when it cannot be read.
+) -> OpenedFile:
+    """Check the file, find its header and map its columns.
 
-    Parsing runs in a worker thread, because a large workbook would otherwise
-    block the event loop for seconds.
+    Raises UnreadableUploadError when the file cannot be read, and
+    InvalidMappingError when the upload's own mapping names a header the
+    file lacks. The rows are read later, by `store_file`. The checks run in
+    a worker thread, because a large workbook would otherwise block the
+    event loop for seconds.
     """
     async with session.begin():
         saved = await mapping_repository.get_mapping(session, tenant_id=tenant_id)
@@ -163,8 +185,8 @@ async def prepare_upload(
     combined = combine(saved.mapping if saved else {}, mapping)
     try:
         await asyncio.to_thread(check_xlsx_archive, content)
-        parsed = await asyncio.to_thread(
-            parse_file,
+        opened = await asyncio.to_thread(
+            open_file,
             content,
             max_rows=max_rows,
             mapping=combined,
@@ -173,86 +195,59 @@ async def prepare_upload(
         )
     except (UnreadableFileError, HostileArchiveError) as error:
         raise UnreadableUploadError(f"{filename}: {error}", filename=filename) from None
-    _check_mapped_headers(parsed, mapping or {})
-    # Geocoding may wait on a provider, so it runs before the transaction.
-    # NOTE: a replayed Idempotency-Key geocodes the file again, though the
-    # provider's results then come from the cache.
-    placements = await locator.locate(parsed)
-    await asyncio.to_thread(
-        _keep_late_cells, parsed, progress, content, max_rows, combined
-    )
-    progress.on_located()
-    return PreparedUpload(parsed, placements, progress)
+    _check_mapped_headers(opened, mapping or {})
+    return opened
 
 
-def _keep_late_cells(
-    parsed: ParsedFile,
-    progress: UploadProgress,
-    content: bytes,
-    max_rows: int,
-    mapping: dict[str, str],
-) -> None:
-    """Keep the original cells of rows that got issues after parsing.
-
-    Geocoding warnings and repeated keys come after a row was parsed, when
-    its cells are gone, so those rows are read from the file again.
-    """
-    _, issues = _split_rows(parsed)
-    late = {row_number for row_number, _ in issues} - progress.cells.keys()
-    if late:
-        progress.keep_cells(
-            read_row_cells(content, late, max_rows=max_rows, mapping=mapping)
-        )
-
-
-async def store_upload(
+async def store_file(
     runtime: ServiceRuntime,
     session: AsyncSession,
+    *,
     tenant_id: uuid.UUID,
     upload_id: uuid.UUID,
-    prepared: PreparedUpload,
+    opened: OpenedFile,
+    locator: AccountLocator,
+    progress: UploadProgress,
     on_error: OnError,
+    filename: str,
 ) -> None:
-    """Write the accounts, their events, the row issues and the upload's counts.
+    """Read, place and store the file's rows, and report their issues.
 
-    Runs inside the caller's transaction, on an upload row that exists.
+    Runs inside the caller's transaction, on an upload row that exists. The
+    rows are read, placed and copied to a staging table a chunk at a time,
+    with each chunk's issues and reported cells; one statement then stores
+    every staged account with its event. Memory stays within a chunk of rows
+    plus one entry per account key, whatever the file's size.
+
+    Geocoding runs inside the transaction, so a provider that is slow to
+    answer keeps it open; no account row is locked until the last step.
     """
-    parsed = prepared.parsed
-    accounts, issues = _split_rows(parsed)
-    rejected = on_error is OnError.REJECT_ALL and any(
-        issue.severity == "error" for _, issue in issues
-    )
-    stored = StoreCounts(created=0, updated=0, unchanged=0)
     currency = await repository.tenant_currency(session, tenant_id)
+    await repository.create_staging(session)
+    budget = RequestBudget()
+    tally = _Tally()
+    while chunk := await asyncio.to_thread(_next_chunk, opened.rows, filename):
+        await _stage_chunk(session, tenant_id, upload_id, chunk, locator, budget, tally)
+    progress.on_staged()
+    await _report_repeats(session, tenant_id, upload_id, tally)
+
+    rejected = on_error is OnError.REJECT_ALL and tally.has_errors
+    stored = StoreCounts(created=0, updated=0, unchanged=0)
     if not rejected:
-        stored = await repository.upsert_accounts(
+        stored = await repository.store_staged(
             session,
             tenant_id=tenant_id,
             upload_id=upload_id,
             currency=currency,
-            rows=accounts,
-            placements=prepared.placements,
+            staged=tally.rows_valid,
             event_topic=runtime.settings.topic(AccountUpserted.topic),
             event_source=f"/{runtime.name}",
-            progress=prepared.progress.store_callback(len(accounts)),
+            progress=progress.store_callback(tally.rows_valid),
         )
-    await repository.insert_row_issues(
-        session, tenant_id=tenant_id, upload_id=upload_id, issues=issues
-    )
-    await job_repository.insert_row_cells(
-        session,
-        tenant_id=tenant_id,
-        upload_id=upload_id,
-        rows={
-            row_number: prepared.progress.report_cells(row_number)
-            for row_number in sorted({row_number for row_number, _ in issues})
-        },
-    )
-
     counts = {
-        "rows_total": len(parsed.rows),
-        "rows_valid": len(accounts),
-        "rows_invalid": len(parsed.rows) - len(accounts),
+        "rows_total": tally.rows_total,
+        "rows_valid": tally.rows_valid,
+        "rows_invalid": tally.rows_total - tally.rows_valid,
         "accounts_created": stored.created,
         "accounts_updated": stored.updated,
         "accounts_unchanged": stored.unchanged,
@@ -260,8 +255,8 @@ async def store_upload(
     await repository.finish_upload(
         session,
         upload_id,
-        header_row=parsed.header_row_number,
-        column_report=_column_report(parsed),
+        header_row=opened.header_row_number,
+        column_report=_column_report(opened),
         **counts,
     )
     status = "rejected" if rejected else "completed"
@@ -270,18 +265,113 @@ async def store_upload(
         upload_id,
         status=status,
         on_error=on_error.value,
-        headers=_header_list(parsed),
+        headers=_header_list(opened),
     )
     log.info(
         f"upload.{status}",
         tenant_id=str(tenant_id),
         upload_id=str(upload_id),
-        rows_skipped=len(parsed.skipped),
+        rows_skipped=len(opened.skipped),
         **counts,
     )
 
 
-def _column_report(parsed: ParsedFile) -> dict[str, Any]:
+def _next_chunk(rows: Iterator[DataRow], filename: str) -> list[DataRow]:
+    """Read the next chunk of rows; an empty list means the file is read."""
+    try:
+        return list(itertools.islice(rows, CHUNK_ROWS))
+    except UnreadableFileError as error:
+        raise UnreadableUploadError(f"{filename}: {error}", filename=filename) from None
+
+
+async def _stage_chunk(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    upload_id: uuid.UUID,
+    chunk: list[DataRow],
+    locator: AccountLocator,
+    budget: RequestBudget,
+    tally: _Tally,
+) -> None:
+    """Place and stage a chunk's accounts; write its issues and reported cells.
+
+    Keys compare as `key_form` does, so `z1` repeats `Z1`. A repeated key
+    is not staged. Its error waits until every chunk is staged, because the
+    message names the key as the first row spells it.
+    """
+    fresh: list[ParsedRow] = []
+    repeated: set[int] = set()
+    for data in chunk:
+        row = data.parsed
+        if row.account is None:
+            continue
+        key = row.account.account_key
+        first = tally.first_rows.setdefault(key_form(key), row.row_number)
+        if first == row.row_number:
+            fresh.append(row)
+        else:
+            tally.repeats.append((row.row_number, key, first))
+            repeated.add(row.row_number)
+    tally.rows_total += len(chunk)
+    tally.rows_valid += len(fresh)
+    tally.has_errors = tally.has_errors or bool(repeated)
+
+    placements = await locator.locate(fresh, budget)
+    await repository.stage_accounts(session, fresh, placements)
+    issues = [
+        (data.parsed.row_number, issue)
+        for data in chunk
+        for issue in data.parsed.issues
+    ]
+    tally.has_errors = tally.has_errors or any(
+        issue.severity == "error" for _, issue in issues
+    )
+    await repository.insert_row_issues(
+        session, tenant_id=tenant_id, upload_id=upload_id, issues=issues
+    )
+    reported = repeated | {row_number for row_number, _ in issues}
+    await job_repository.insert_row_cells(
+        session,
+        tenant_id=tenant_id,
+        upload_id=upload_id,
+        rows={
+            data.parsed.row_number: report_cells(data.cells)
+            for data in chunk
+            if data.parsed.row_number in reported
+        },
+    )
+
+
+async def _report_repeats(
+    session: AsyncSession, tenant_id: uuid.UUID, upload_id: uuid.UUID, tally: _Tally
+) -> None:
+    """Write an error on each row whose account key an earlier row has."""
+    if not tally.repeats:
+        return
+    first_keys = await repository.staged_keys(
+        session, sorted({first for _, _, first in tally.repeats})
+    )
+    issues = []
+    for row_number, key, first_row in tally.repeats:
+        first_key = first_keys[first_row]
+        if first_key == key:
+            message = (
+                f"account {key} already appears on row {first_row}; "
+                "each account may appear once per file"
+            )
+        else:
+            message = (
+                f"account {key} is account {first_key} on row {first_row} "
+                "when case is ignored, as collection systems compare keys; "
+                "each account may appear once per file"
+            )
+        issues.append((row_number, RowIssue("account_key", key, message)))
+    await repository.insert_row_issues(
+        session, tenant_id=tenant_id, upload_id=upload_id, issues=issues
+    )
+
+
+def _column_report(parsed: OpenedFile) -> dict[str, Any]:
     return {
         "columns": parsed.columns.used_mapping(),
         "extra_columns": list(parsed.columns.extras),
@@ -296,14 +386,14 @@ def _column_report(parsed: ParsedFile) -> dict[str, Any]:
     }
 
 
-def _header_list(parsed: ParsedFile) -> list[str]:
+def _header_list(parsed: OpenedFile) -> list[str]:
     """Return the header row as a list, a blank header as an empty string."""
     headers = parsed.columns.headers
     width = max(headers, default=-1) + 1
     return [headers.get(index, "")[:MAX_REPORT_CELL_CHARS] for index in range(width)]
 
 
-def _check_mapped_headers(parsed: ParsedFile, mapping: dict[str, str]) -> None:
+def _check_mapped_headers(parsed: OpenedFile, mapping: dict[str, str]) -> None:
     """Reject an upload whose own mapping names a header the file lacks."""
     found = {normalize_header(header) for header in parsed.columns.headers.values()}
     absent = [header for header in mapping if normalize_header(header) not in found]
@@ -313,46 +403,6 @@ def _check_mapped_headers(parsed: ParsedFile, mapping: dict[str, str]) -> None:
             f"{parsed.header_row_number}): {', '.join(absent)}; headers found: "
             + ", ".join(parsed.columns.headers.values())
         )
-
-
-def _split_rows(
-    parsed: ParsedFile,
-) -> tuple[list[AccountRow], list[tuple[int, RowIssue]]]:
-    """Split rows into valid accounts and issues; a repeated key is an error.
-
-    Keys are compared as `key_form` does, so `z1` repeats `Z1`.
-    """
-    accounts: list[AccountRow] = []
-    issues: list[tuple[int, RowIssue]] = []
-    # The first row of each key, kept as the row itself so a large file
-    # costs no extra object per key.
-    first_of_key: dict[str, ParsedRow] = {}
-    for row in parsed.rows:
-        issues.extend((row.row_number, issue) for issue in row.issues)
-        if row.account is None:
-            continue
-        key = row.account.account_key
-        folded = key_form(key)
-        if folded in first_of_key:
-            first = first_of_key[folded]
-            assert first.account is not None
-            first_row, first_key = first.row_number, first.account.account_key
-            if first_key == key:
-                message = (
-                    f"account {key} already appears on row {first_row}; "
-                    "each account may appear once per file"
-                )
-            else:
-                message = (
-                    f"account {key} is account {first_key} on row {first_row} "
-                    "when case is ignored, as collection systems compare keys; "
-                    "each account may appear once per file"
-                )
-            issues.append((row.row_number, RowIssue("account_key", key, message)))
-            continue
-        first_of_key[folded] = row
-        accounts.append(row.account)
-    return accounts, issues
 
 
 async def get_upload(
