@@ -161,6 +161,9 @@ def report(results: dict[str, dict[str, Any]], csv_path: Path) -> None:
             f"{result['peak_rss_mb']:>9.0f}"
         )
 
+    print("  stages of the SQL-only store (seconds):")
+    for stage, seconds in floor["stages"].items():
+        print(f"    {stage:<30}{seconds:>9.1f}")
     print(f"  stages of the upload path ({rows} valid rows, µs per row):")
     for stage, seconds in service["stages"].items():
         print(f"    {stage:<30}{seconds * 1e6 / max(rows, 1):>9.1f}")

@@ -42,7 +42,7 @@ async def main() -> None:
     parsed = synthetic_upload(ROWS)
     locator = AccountLocator(GazetteerGeocoder())
     started = time.perf_counter()
-    placements = await locator.locate(parsed)
+    placements = await locator.locate(parsed.rows)
     elapsed = time.perf_counter() - started
     placed = sum(1 for placement in placements.values() if placement.result)
     zoned = sum(1 for placement in placements.values() if placement.time_zone)
