@@ -379,6 +379,57 @@ class TestErrorReport:
         assert grid[1][-1].startswith("error (balance_overdue)")
         assert grid[2][-1].startswith("warning (phone)")
 
+    async def test_numbers_reported_as_excel_shows_them(self, client, api_key):
+        rows = [account_row("N-1", days=45, balance=12500.5, phone="123")]
+        upload = await post_file(client, api_key, xlsx_bytes(rows))
+        upload_id = upload.json()["upload_id"]
+
+        response = await client.get(
+            f"/uploads/{upload_id}/report.csv", headers={"X-API-Key": api_key}
+        )
+
+        line = response.content.decode("utf-8-sig").splitlines()[1]
+        cells = line.split(",")
+        # Row number, key, name, balance, days past due, ...
+        assert cells[3:5] == ["12500.5", "45"]
+        assert "6600" in cells
+
+    async def test_running_upload_has_no_report_yet(self, client, api_key):
+        tenant_id = await _tenant_of(api_key)
+        upload_id = uuid.uuid4()
+        engine = create_engine(IngestSettings().database_url, pool_size=1)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                # A live heartbeat, so no sweep fails it during the test.
+                session.add(_running_upload(upload_id, tenant_id, uuid.uuid4()))
+        finally:
+            await engine.dispose()
+
+        report = await client.get(
+            f"/uploads/{upload_id}/report.csv", headers={"X-API-Key": api_key}
+        )
+
+        assert report.status_code == 409
+        assert report.json()["current_state"] == "processing"
+        assert f"GET /uploads/{upload_id}" in report.json()["detail"]
+
+    async def test_failed_upload_has_no_report(self, client, api_key):
+        response = await post_file(
+            client, api_key, b"\x00\x01garbage", params={"wait": "false"}
+        )
+        await finished(client, api_key, response.headers["location"])
+        upload_id = response.json()["upload_id"]
+
+        for extension in ("csv", "xlsx"):
+            report = await client.get(
+                f"/uploads/{upload_id}/report.{extension}",
+                headers={"X-API-Key": api_key},
+            )
+            assert report.status_code == 409
+            assert report.headers["content-type"] == "application/problem+json"
+            assert report.json()["current_state"] == "failed"
+            assert "not a workbook" in report.json()["detail"]
+
     async def test_csv_repeats_original_cells(self, client, api_key):
         upload = await post_file(client, api_key, xlsx_bytes(mixed_rows()))
         upload_id = upload.json()["upload_id"]

@@ -61,10 +61,15 @@ def report_cells(cells: list[object]) -> list[str | None]:
     Each cell is cut to a bounded size, and NUL characters, which
     PostgreSQL rejects, are removed.
     """
-    return [
-        None if cell is None else str(cell).replace("\x00", "")[:MAX_REPORT_CELL_CHARS]
-        for cell in cells
-    ]
+    return [None if cell is None else _cell_text(cell) for cell in cells]
+
+
+def _cell_text(cell: object) -> str:
+    # A number cell is written with at most 15 significant digits, as Excel
+    # shows it, so 100 is not reported as `100.0`.
+    if isinstance(cell, float):
+        return format(cell, ".15g")
+    return str(cell).replace("\x00", "")[:MAX_REPORT_CELL_CHARS]
 
 
 @dataclass

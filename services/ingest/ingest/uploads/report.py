@@ -16,7 +16,7 @@ import xlsxwriter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.uploads import job_repository, repository
-from shared.errors import NotFoundError
+from shared.errors import ConflictError, NotFoundError
 
 T = TypeVar("T")
 
@@ -27,6 +27,11 @@ ITEM_HEADER = "Item index"
 ISSUES_HEADER = "Errors"
 # Text that a spreadsheet would run as a formula when the CSV is opened.
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class ReportNotReadyError(ConflictError):
+    code = "report-not-ready"
+    title = "The upload has no row report"
 
 
 @dataclass
@@ -60,6 +65,7 @@ async def load_report(
         )
         if upload is None:
             raise NotFoundError(f"upload {upload_id} not found")
+        _check_reported(upload.status, upload_id, upload.failure_message)
         issues = await repository.list_row_issues(
             session, tenant_id=tenant_id, upload_id=upload_id
         )
@@ -77,6 +83,27 @@ async def load_report(
     ]
     row_header = ITEM_HEADER if upload.file_format == "json" else ROW_HEADER
     return UploadReport(upload.filename, list(upload.headers or []), rows, row_header)
+
+
+def _check_reported(
+    status: str, upload_id: uuid.UUID, failure_message: str | None
+) -> None:
+    """Refuse the report of an upload that is not finished or stored nothing.
+
+    An empty report would read as a file without errors.
+    """
+    if status in ("queued", "processing"):
+        raise ReportNotReadyError(
+            f"upload {upload_id} is {status}; its report is ready when the "
+            f"upload is completed or rejected, so follow GET /uploads/{upload_id}",
+            current_state=status,
+        )
+    if status == "failed":
+        raise ReportNotReadyError(
+            f"upload {upload_id} failed, so no row was checked and there is no "
+            f"report: {failure_message or 'the file could not be processed'}",
+            current_state=status,
+        )
 
 
 def xlsx_report(report: UploadReport) -> bytes:

@@ -245,7 +245,9 @@ async def upload_events(
     response_class=Response,
     responses={
         200: {"content": {XLSX_MEDIA_TYPE: {}}},
-        **problem_responses(UnauthorizedError, NotFoundError),
+        **problem_responses(
+            UnauthorizedError, NotFoundError, report.ReportNotReadyError
+        ),
     },
 )
 async def download_xlsx_report(
@@ -268,7 +270,9 @@ async def download_xlsx_report(
     response_class=Response,
     responses={
         200: {"content": {"text/csv": {}}},
-        **problem_responses(UnauthorizedError, NotFoundError),
+        **problem_responses(
+            UnauthorizedError, NotFoundError, report.ReportNotReadyError
+        ),
     },
 )
 async def download_csv_report(
