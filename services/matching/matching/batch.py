@@ -17,7 +17,7 @@ batch then falls back to a greedy pass over the same graph.
 import multiprocessing
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -107,14 +107,18 @@ def build_graph(
     now: datetime,
     k: int,
     queue_penalty: float = 1.0,
+    excluded: Mapping[uuid.UUID, Collection[uuid.UUID]] | None = None,
 ) -> CandidateGraph:
     """Prune to each visit's k nearest covering agents and cost the edges.
 
     `queue_penalty` is what leaving a visit queued costs beyond its worst
     possible edge, as a share of the highest score, so any assignment beats
-    queueing the same visit.
+    queueing the same visit. `excluded` lists, by visit id, the agents the
+    visit must not go to.
     """
-    visit_index, agent_index, distance_m = nearest_covering(visits, agents, k=k)
+    visit_index, agent_index, distance_m = nearest_covering(
+        visits, agents, k=k, excluded=excluded
+    )
     _, normalised = score_pairs(
         visits,
         agents,
@@ -149,6 +153,7 @@ def solve_batch(
     k: int = 8,
     time_limit_seconds: float = 5.0,
     queue_penalty: float = 1.0,
+    excluded: Mapping[uuid.UUID, Collection[uuid.UUID]] | None = None,
 ) -> BatchResult:
     """Assign the batch within `time_limit_seconds`, pruning included."""
     started = time.perf_counter()
@@ -160,6 +165,7 @@ def solve_batch(
         now=now,
         k=k,
         queue_penalty=queue_penalty,
+        excluded=excluded,
     )
     remaining = time_limit_seconds - (time.perf_counter() - started)
     if remaining > 0:

@@ -10,7 +10,8 @@ may be in range here and out of range in the database, or the reverse.
 """
 
 import math
-from collections.abc import Sequence
+import uuid
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,14 +40,19 @@ def arc_to_chord(arc_m: float) -> float:
 
 
 def nearest_covering(
-    visits: Sequence[VisitToRank], agents: Sequence[AgentProfile], *, k: int
+    visits: Sequence[VisitToRank],
+    agents: Sequence[AgentProfile],
+    *,
+    k: int,
+    excluded: Mapping[uuid.UUID, Collection[uuid.UUID]] | None = None,
 ) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]:
     """Return (visit index, agent index, meters) for each kept pair.
 
-    Only agents with free capacity count. A visit keeps up to k agents,
-    nearest first, whose coverage radius contains it: when near agents do
-    not cover it, the search widens for that visit until it has k or no
-    agent within the largest radius is left.
+    Only agents with free capacity count, and never an agent listed in
+    `excluded` under the visit's id, such as one who declined it. A visit
+    keeps up to k agents, nearest first, whose coverage radius contains it.
+    When near agents do not cover it, the search widens for that visit until
+    it has k or no agent within the largest radius is left.
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, not {k}")
@@ -60,6 +66,7 @@ def nearest_covering(
     points = to_xyz(*_lat_lon(visits, np.arange(len(visits))))
     bound = arc_to_chord(float(radius.max())) * (1 + 1e-9)
 
+    banned = _pair_keys(visits, agents, excluded or {})
     pending = np.arange(len(visits))
     width = min(len(free), 2 * k)
     parts: list[tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]] = []
@@ -68,14 +75,18 @@ def nearest_covering(
         chord, found = chord.reshape(len(pending), -1), found.reshape(len(pending), -1)
         hit = np.isfinite(chord)
         distance = chord_to_arc(np.where(hit, chord, 0.0))
+        agent_index = free[np.where(hit, found, 0)]
         covers = hit & (distance <= radius[np.where(hit, found, 0)])
+        if len(banned):
+            keys = pending[:, None] * len(agents) + agent_index
+            covers &= ~np.isin(keys, banned)
         keep = covers & (np.cumsum(covers, axis=1) <= k)
         # A visit needs a wider search when it has fewer than k and the
         # search ran out of width before it ran out of agents in range.
         short = (keep.sum(axis=1) < k) & hit[:, -1] & (width < len(free))
         done = ~short
         rows, cols = np.nonzero(keep & done[:, None])
-        parts.append((pending[rows], free[found[rows, cols]], distance[rows, cols]))
+        parts.append((pending[rows], agent_index[rows, cols], distance[rows, cols]))
         pending, width = pending[short], min(len(free), width * 2)
     visit_index, agent_index, distance_m = zip(*parts, strict=True)
     return (
@@ -83,6 +94,22 @@ def nearest_covering(
         np.concatenate(agent_index),
         np.concatenate(distance_m),
     )
+
+
+def _pair_keys(
+    visits: Sequence[VisitToRank],
+    agents: Sequence[AgentProfile],
+    excluded: Mapping[uuid.UUID, Collection[uuid.UUID]],
+) -> NDArray[np.int64]:
+    """Number each excluded (visit, agent) pair as visit index * agents + agent."""
+    agent_number = {a.agent_id: i for i, a in enumerate(agents)}
+    keys = [
+        v * len(agents) + agent_number[agent_id]
+        for v, target in enumerate(visits)
+        for agent_id in excluded.get(target.visit_id, ())
+        if agent_id in agent_number
+    ]
+    return np.array(keys, dtype=np.int64)
 
 
 def _lat_lon(

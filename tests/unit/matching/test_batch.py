@@ -3,6 +3,7 @@ import math
 import time
 from collections import Counter
 from multiprocessing.connection import Connection
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,7 +33,7 @@ def east(meters: float) -> float:
 
 
 def solve(
-    visits: list[VisitToRank], agents: list[AgentProfile], **options: float
+    visits: list[VisitToRank], agents: list[AgentProfile], **options: Any
 ) -> BatchResult:
     return solve_batch(
         visits, agents, weights=WEIGHTS, scales=SCALES, now=NOW, k=8, **options
@@ -231,3 +232,17 @@ def hanging_solver(sender: Connection, graph: CandidateGraph) -> None:
 
 def dying_solver(sender: Connection, graph: CandidateGraph) -> None:
     sender.close()
+
+
+class TestExclusions:
+    def test_declined_agent_is_skipped_for_that_visit_only(self) -> None:
+        agents = [agent(1), agent(2, lon=east(2_000), free_capacity=2)]
+        visits = [visit(1), visit(2, lon=east(100))]
+
+        result = solve(
+            visits, agents, excluded={visits[0].visit_id: {agents[0].agent_id}}
+        )
+
+        given_to = {a.visit_id: a.agent_id for a in result.assignments}
+        assert given_to[visits[0].visit_id] == agents[1].agent_id
+        assert given_to[visits[1].visit_id] == agents[0].agent_id
