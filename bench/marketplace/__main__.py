@@ -1,6 +1,7 @@
 """Compare matching's batched dispatcher with a greedy one on a simulated city.
 
     uv run --group bench python -m bench.marketplace [--agents N] [--visits N]
+        [--weights W,W,W,W,W,W] [--same-speed]
 
 Simulates a day of visit requests in Mexico City and the three days after
 it twice, once per dispatcher, then times one batch of 50,000 visits over
@@ -9,13 +10,14 @@ are stated in, and whether each target is met.
 """
 
 import argparse
+import dataclasses
 import time
 
 from bench.marketplace.city import as_profile, as_request, at, build_city
 from bench.marketplace.dispatchers import BatchedFlow, NearestFree
 from bench.marketplace.simulation import Outcome, Simulation
-from matching.batch import build_graph, solve_batch
-from matching.ranking import ranking_from_settings
+from matching.batch import build_graph, greedy, solve_batch
+from matching.ranking import RankScales, RankWeights, ranking_from_settings
 from matching.settings import MatchingSettings
 
 SEED = 7
@@ -26,7 +28,9 @@ TARGET_LARGE_BATCH_SECONDS = 10.0
 
 def main() -> None:
     options = _arguments()
-    weights, scales = ranking_from_settings(MatchingSettings())
+    weights, scales = _ranking(options)
+    # Agents travel at the settings' speeds, whatever speeds ranking assumes.
+    speeds_kmh = ranking_from_settings(MatchingSettings())[1].speeds_kmh
     dispatchers = [
         NearestFree(),
         BatchedFlow(weights=weights, scales=scales, k=options.k),
@@ -39,9 +43,7 @@ def main() -> None:
             capacity=options.capacity,
             seed=SEED,
         )
-        simulation = Simulation(
-            city, dispatcher, speeds_kmh=scales.speeds_kmh, seed=SEED
-        )
+        simulation = Simulation(city, dispatcher, speeds_kmh=speeds_kmh, seed=SEED)
         outcomes.append(simulation.run())
     print(
         f"city: {city.places} real localities within 45 km of the Zócalo, "
@@ -50,7 +52,9 @@ def main() -> None:
     )
     for outcome in outcomes:
         _print_outcome(outcome)
-    seconds = _large_batch(options.large_visits, options.large_agents, options.k)
+    seconds = _large_batch(
+        options.large_visits, options.large_agents, options.k, weights, scales
+    )
     _print_targets(*outcomes, large_batch_seconds=seconds)
 
 
@@ -62,7 +66,28 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--k", type=int, default=8)
     parser.add_argument("--large-visits", type=int, default=50_000)
     parser.add_argument("--large-agents", type=int, default=5_000)
+    parser.add_argument(
+        "--weights",
+        help="Rank weights in the order travel, slack, balance, days past due, "
+        "reliability, new agent; the MATCHING_RANK_ settings by default.",
+    )
+    parser.add_argument(
+        "--same-speed",
+        action="store_true",
+        help="Rank every travel mode at one speed, so travel time follows distance.",
+    )
     return parser.parse_args()
+
+
+def _ranking(options: argparse.Namespace) -> tuple[RankWeights, RankScales]:
+    weights, scales = ranking_from_settings(MatchingSettings())
+    if options.weights:
+        weights = RankWeights(*(float(w) for w in options.weights.split(",")))
+    if options.same_speed:
+        one = dict.fromkeys(scales.speeds_kmh, 20.0)
+        scales = dataclasses.replace(scales, speeds_kmh=one)
+    print(f"ranking: {weights}, speeds {dict(scales.speeds_kmh)}")
+    return weights, scales
 
 
 def _print_outcome(outcome: Outcome) -> None:
@@ -81,21 +106,27 @@ def _print_outcome(outcome: Outcome) -> None:
     )
 
 
-def _large_batch(visits: int, agents: int, k: int) -> float:
-    weights, scales = ranking_from_settings(MatchingSettings())
+def _large_batch(
+    visits: int, agents: int, k: int, weights: RankWeights, scales: RankScales
+) -> float:
     city = build_city(agents=agents, visits=visits, capacity=10, seed=SEED)
     requests = [as_request(v) for v in city.visits]
     profiles = [as_profile(a, minute=0) for a in city.agents]
     options = {"weights": weights, "scales": scales, "now": at(0), "k": k}
     started = time.perf_counter()
-    build_graph(requests, profiles, **options)
+    graph = build_graph(requests, profiles, **options)
     graph_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    greedy_assigned = int(greedy(graph).sum())
+    greedy_seconds = time.perf_counter() - started
     result = solve_batch(requests, profiles, time_limit_seconds=60, **options)
     print(
         f"one batch: {visits} visits x {agents} agents, k={k}: {result.edges} edges, "
         f"pruning and scoring {graph_seconds:.2f} s, whole batch "
         f"{result.seconds:.2f} s with {result.solver}, "
-        f"{len(result.assignments)} assigned, {len(result.queued)} queued"
+        f"{len(result.assignments)} assigned, {len(result.queued)} queued; "
+        f"a greedy pass over the same graph assigned {greedy_assigned} "
+        f"in {greedy_seconds:.2f} s"
     )
     return result.seconds
 
