@@ -47,7 +47,7 @@ def graph_of(
 
 
 def brute_force_cost(graph: CandidateGraph) -> int:
-    """The least objective over every way to give each visit an edge or none."""
+    """Return the minimum objective over all ways to give each visit an edge or none."""
     options: list[list[int | None]] = [[None] for _ in range(graph.visit_count)]
     for edge, visit_number in enumerate(graph.visit_index.tolist()):
         options[visit_number].append(edge)
@@ -117,10 +117,10 @@ class TestSolveBatch:
         assert result.cost == brute_force_cost(graph)
         assert_valid(result, visits, agents)
 
-    def test_does_not_let_one_visit_steal_the_only_agent_of_another(self) -> None:
-        # Visit 1 lies 1.5 km from agent A and 2.5 km from agent B; visit 2
+    def test_batch_keeps_only_agent_for_its_visit(self) -> None:
+        # Visit 1 lies 1.5 km from agent A and 2.5 km from agent B. Visit 2
         # is 2 km from A and out of B's reach. Nearest first gives A to
-        # visit 1 and leaves visit 2 with nobody.
+        # visit 1 and leaves visit 2 without an agent.
         agents = [
             agent(1, lon=east(0), coverage_radius_m=3_000),
             agent(2, lon=east(4_000), coverage_radius_m=3_000),
@@ -138,9 +138,7 @@ class TestSolveBatch:
         }
         assert result.queued == []
 
-    def test_infeasible_batch_serves_the_most_overdue_and_queues_the_rest(
-        self,
-    ) -> None:
+    def test_infeasible_batch_queues_least_overdue(self) -> None:
         visits = [visit(n, days_past_due=30 * n) for n in range(5)]
         agents = [agent(1, free_capacity=2)]
 
@@ -172,7 +170,8 @@ class TestSolveBatch:
     def test_empty_batch(self) -> None:
         result = solve([], [agent(1)])
 
-        assert result.assignments == [] and result.queued == []
+        assert result.assignments == []
+        assert result.queued == []
 
 
 class TestTimeLimit:
@@ -187,9 +186,7 @@ class TestTimeLimit:
         assert len(result.assignments) == 6
         assert_valid(result, visits, agents)
 
-    def test_a_solver_that_hangs_is_abandoned(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
+    def test_hanging_solver_is_abandoned(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(batch, "_child_main", hanging_solver)
         visits, agents = [visit(1), visit(2)], [agent(1, free_capacity=1)]
         started = time.monotonic()
@@ -201,7 +198,7 @@ class TestTimeLimit:
         assert len(result.assignments) == 1
         assert_valid(result, visits, agents)
 
-    def test_a_solver_that_dies_is_replaced_by_greedy(
+    def test_dead_solver_falls_back_to_greedy(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.setattr(batch, "_child_main", dying_solver)

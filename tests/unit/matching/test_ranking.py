@@ -14,8 +14,10 @@ from matching.ranking import (
     RankWeights,
     VisitToRank,
     rank,
+    ranking_from_settings,
     reliability,
 )
+from matching.settings import MatchingSettings
 from tests.fixtures.matching import NOW, agent, ranking, visit
 
 WEIGHTS, SCALES = ranking()
@@ -97,7 +99,7 @@ class TestRank:
         assert travel["raw"] == pytest.approx(6.0)  # 2.5 km at 25 km/h
         assert travel["weight"] == WEIGHTS.travel
 
-    def test_missing_priority_scores_zero_and_has_no_raw_value(self) -> None:
+    def test_missing_priority_scores_zero(self) -> None:
         target = visit(balance_overdue=None, days_past_due=None)
 
         ranked = rank(target, [Candidate(agent(), 0)], WEIGHTS, NOW, scales=SCALES)
@@ -137,6 +139,26 @@ class TestReliability:
         (value,) = reliability([steady], SCALES)
 
         assert value > 0.95
+
+
+class TestRankingFromSettings:
+    def test_reads_weights_and_speeds_from_the_environment(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("MATCHING_RANK_TRAVEL_WEIGHT", "7.5")
+        monkeypatch.setenv("MATCHING_RANK_NEW_AGENT_WEIGHT", "0")
+        monkeypatch.setenv("MATCHING_RANK_BICYCLE_SPEED_KMH", "15")
+
+        weights, scales = ranking_from_settings(MatchingSettings())
+
+        assert weights.travel == 7.5
+        assert weights.new_agent == 0
+        assert scales.speeds_kmh[TravelMode.BICYCLE] == 15
+        assert set(scales.speeds_kmh) == set(TravelMode)
+
+    def test_rejects_a_negative_weight(self) -> None:
+        with pytest.raises(ValueError, match="finite and >= 0"):
+            RankWeights(-1, 0, 0, 0, 0, 0)
 
 
 class TestRankProperties:
