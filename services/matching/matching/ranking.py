@@ -152,11 +152,12 @@ class RankedCandidate:
 
 
 def reliability(agents: Sequence[AgentProfile], scales: RankScales) -> FloatArray:
-    """Acceptance rate times completion rate, each pulled towards a prior.
+    """Return each agent's acceptance rate times its completion rate.
 
-    The prior counts as `reliability_prior_offers` observations at
-    `reliability_prior_rate`, so an agent with no record is neither 0 nor 1
-    and one early decline does not sink an agent.
+    Each rate is pulled towards a prior, which counts as
+    `reliability_prior_offers` observations at `reliability_prior_rate`, so
+    an agent with no record is neither 0 nor 1 and one early decline does
+    not sink an agent.
     """
     counts = np.array(
         [
