@@ -8,11 +8,11 @@ PYTEST_ARGS ?=
 include Makefile.infra
 
 .DEFAULT_GOAL := help
-.PHONY: help env migrate demo test test-unit bench-ingest lint format portfolio
+.PHONY: help env migrate demo test test-unit bench-ingest bench-marketplace lint format portfolio
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
-		awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
+		awk 'BEGIN {FS = ":.*## "} {printf "  %-18s %s\n", $$1, $$2}'
 
 env: ## Install uv when missing and the locked Python environment into .venv
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
@@ -36,6 +36,9 @@ test-unit: env ## Run only the unit tests (no servers needed)
 
 bench-ingest: env infra ## Time ingest's upload path against COPY and openpyxl (not a test)
 	$(SERVER_ENV) $(UV) run --group bench python -m bench.ingest
+
+bench-marketplace: env ## Simulate dispatch in a real city, batched vs greedy (not a test)
+	$(UV) run --group bench python -m bench.marketplace
 
 lint: env ## Check formatting and lint with ruff
 	$(UV) run ruff format --check .

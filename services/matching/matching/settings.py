@@ -28,3 +28,65 @@ class MatchingSettings(ServiceSettings):
             "first, for one visit request."
         ),
     )
+    rank_travel_weight: float = Field(
+        default=4.0, ge=0, description="Weight of the travel time to the visit."
+    )
+    rank_slack_weight: float = Field(
+        default=1.0,
+        ge=0,
+        description="Weight of the visit's urgency: the less time to its deadline.",
+    )
+    rank_balance_weight: float = Field(
+        default=1.0, ge=0, description="Weight of the account's overdue balance."
+    )
+    rank_days_past_due_weight: float = Field(
+        default=1.0, ge=0, description="Weight of the account's days past due."
+    )
+    rank_reliability_weight: float = Field(
+        default=2.0,
+        ge=0,
+        description="Weight of the agent's acceptance rate times completion rate.",
+    )
+    rank_new_agent_weight: float = Field(
+        default=1.0,
+        ge=0,
+        description="Weight of the bonus a new agent gets until it has a record.",
+    )
+    rank_walk_speed_kmh: float = Field(default=4.5, gt=0)
+    rank_bicycle_speed_kmh: float = Field(default=12.0, gt=0)
+    rank_motorcycle_speed_kmh: float = Field(default=25.0, gt=0)
+    rank_car_speed_kmh: float = Field(default=20.0, gt=0)
+    rank_travel_half_minutes: float = Field(
+        default=20.0,
+        gt=0,
+        description="Travel time at which the travel factor falls to one half.",
+    )
+    rank_slack_horizon_hours: float = Field(
+        default=72.0,
+        gt=0,
+        description="Time to the deadline beyond which a visit is not urgent at all.",
+    )
+    rank_balance_cap: float = Field(
+        default=100_000.0,
+        gt=0,
+        description="Overdue balance, in the account's currency, that scores 1.",
+    )
+    rank_days_past_due_cap: int = Field(
+        default=180, ge=1, description="Days past due that score 1."
+    )
+    rank_reliability_prior_rate: float = Field(
+        default=0.8,
+        gt=0,
+        lt=1,
+        description="Acceptance and completion rate assumed before any record.",
+    )
+    rank_reliability_prior_offers: float = Field(
+        default=5.0,
+        gt=0,
+        description="How many offers or visits the assumed rate counts for.",
+    )
+    rank_new_agent_half_life_visits: float = Field(
+        default=10.0,
+        gt=0,
+        description="Completed visits after which the new-agent bonus is halved.",
+    )

@@ -1,0 +1,1 @@
+"""Simulation of matching's dispatcher on real geography; see `__main__`."""
