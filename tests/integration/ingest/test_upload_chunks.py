@@ -149,8 +149,8 @@ async def test_row_limit_past_first_chunk_stores_nothing(
 ) -> None:
     monkeypatch.setattr(service, "CHUNK_ROWS", CHUNK)
     monkeypatch.setenv("INGEST_MAX_UPLOAD_ROWS", "5")
-    # The limit counts the rows a header may sit below too, so the row that
-    # breaks it is read many chunks in.
+    # The sixth data row breaks the limit; it is read in the second chunk,
+    # after the first chunk is staged.
     rows = [account_row(f"L-{number}") for number in range(40)]
     async with running_app(create_app()) as client:
         response = await client.post(
@@ -165,3 +165,22 @@ async def test_row_limit_past_first_chunk_stores_nothing(
     assert "the limit is 5 data rows" in response.json()["detail"]
     assert stored.status_code == 404
     assert listed.json()["items"] == []
+
+
+async def test_keys_the_database_folds_are_unstaged(
+    api_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With Python's comparison switched off, only the database's lower()
+    # tells `Ñ-1` and `ñ-1` apart from two accounts, as it would for a letter
+    # the two fold differently.
+    monkeypatch.setattr(service, "key_form", lambda key: key)
+    rows = [account_row("Ñ-1"), account_row("B-2"), account_row("ñ-1")]
+    async with running_app(create_app()) as client:
+        body = await upload(client, api_key, csv_bytes(rows))
+
+    assert body["status"] == "completed"
+    assert body["rows_valid"] == 2
+    assert body["accounts_created"] == 2
+    [error] = [issue for issue in body["errors"] if issue["severity"] == "error"]
+    assert error["row"] == 4
+    assert "is account Ñ-1 on row 2 when case is ignored" in error["message"]

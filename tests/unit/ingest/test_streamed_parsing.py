@@ -37,34 +37,44 @@ def keys(count: int) -> list[list[object]]:
 
 class TestRowLimit:
     def test_csv_at_limit_is_read(self):
-        # The header is row 1, so ROW_LIMIT - 1 data rows fill the limit.
-        parsed = parse_file(csv_bytes(keys(ROW_LIMIT - 1)), max_rows=MAX_ROWS)
-        assert len(parsed.rows) == ROW_LIMIT - 1
+        parsed = parse_file(csv_bytes(keys(MAX_ROWS)), max_rows=MAX_ROWS)
+        assert len(parsed.rows) == MAX_ROWS
 
     def test_csv_past_limit_rejected(self):
         with pytest.raises(UnreadableFileError, match="the limit is 5 data rows"):
-            parse_file(csv_bytes(keys(ROW_LIMIT)), max_rows=MAX_ROWS)
+            parse_file(csv_bytes(keys(MAX_ROWS + 1)), max_rows=MAX_ROWS)
+
+    def test_rows_above_header_not_counted(self):
+        content = b"Cartera\r\nLote 7\r\n\r\n" + csv_bytes(keys(MAX_ROWS))
+        parsed = parse_file(content, max_rows=MAX_ROWS)
+        assert len(parsed.rows) == MAX_ROWS
+
+    def test_blank_and_totals_rows_not_counted(self):
+        rows = [*keys(MAX_ROWS), [None] * len(HEADERS), ["Total", "", 1000]]
+        parsed = parse_file(csv_bytes(rows), max_rows=MAX_ROWS)
+        assert len(parsed.rows) == MAX_ROWS
+        assert len(parsed.skipped) == 1
 
     def test_blank_lines_past_limit_ignored(self):
-        content = csv_bytes(keys(ROW_LIMIT - 1)) + b",,,\r\n" * 3000
+        content = csv_bytes(keys(MAX_ROWS)) + b",,,\r\n" * 3000
         parsed = parse_file(content, max_rows=MAX_ROWS)
-        assert len(parsed.rows) == ROW_LIMIT - 1
+        assert len(parsed.rows) == MAX_ROWS
         assert parsed.notices == []
 
     def test_value_after_blank_lines_past_limit_rejected(self):
-        content = csv_bytes(keys(ROW_LIMIT - 1)) + b"\r\n" * 500 + b"K-late,Ana\r\n"
-        with pytest.raises(UnreadableFileError, match="more than 25 rows"):
+        content = csv_bytes(keys(MAX_ROWS)) + b"\r\n" * 500 + b"K-late,Ana\r\n"
+        with pytest.raises(UnreadableFileError, match="the limit is 5 data rows"):
             parse_file(content, max_rows=MAX_ROWS)
 
     def test_unreadable_record_past_limit_rejected(self):
         # A cell longer than csv's field size limit makes the record unreadable.
-        content = csv_bytes(keys(ROW_LIMIT - 1)) + b"K-late," + b"x" * 200_000
-        with pytest.raises(UnreadableFileError, match="more than 25 rows"):
+        content = csv_bytes(keys(MAX_ROWS)) + b"K-late," + b"x" * 200_000
+        with pytest.raises(UnreadableFileError, match="the limit is 5 data rows"):
             parse_file(content, max_rows=MAX_ROWS)
 
     def test_xlsx_past_limit_rejected(self):
         with pytest.raises(UnreadableFileError, match="the limit is 5 data rows"):
-            parse_file(xlsx_bytes(keys(ROW_LIMIT)), max_rows=MAX_ROWS)
+            parse_file(xlsx_bytes(keys(MAX_ROWS + 1)), max_rows=MAX_ROWS)
 
 
 class TestRowNumbers:

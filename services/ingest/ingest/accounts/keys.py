@@ -22,8 +22,16 @@ def normalize_key(key: str) -> str:
 
 
 def key_form(key: str) -> str:
-    """Return the form in which Python code compares keys."""
-    return normalize_key(key).lower()
+    """Return the form in which Python code compares keys.
+
+    PostgreSQL lowers a key letter by letter. Python lowers `İ` to `i` with
+    a combining dot and a final capital sigma to `ς`, so those two are
+    folded as the database folds them (`İ1` is `i1`, `ΑΣ1` is `ασ1`).
+    """
+    folded = normalize_key(key).lower()
+    if folded.isascii():
+        return folded
+    return folded.replace("i\u0307", "i").replace("ς", "σ")
 
 
 # The database lowers both sides, so letters beyond ASCII compare as its

@@ -412,6 +412,7 @@ def open_file(
     del head
     opened.rows = _data_rows(
         data_rows,
+        max_rows=max_rows,
         # Row numbers as Excel shows them: 1-based, counting the rows above.
         first_row_number=header_index + 2,
         context=context,
@@ -449,11 +450,16 @@ def _progress_reporter(
 def _data_rows(
     rows: Iterable[list[object]],
     *,
+    max_rows: int,
     first_row_number: int,
     context: RowContext,
     opened: OpenedFile,
     progress: Callable[[ParsedRow], None] | None = None,
 ) -> Iterator[DataRow]:
+    """Parse the data rows; raise UnreadableFileError past `max_rows` of them.
+
+    Blank rows and totals rows are not data rows, so they do not count.
+    """
     # Rows whose formulas have no value or failed, which calamine reads as
     # empty strings, so they are parsed rather than skipped as blank.
     formula_rows = {row for row, _ in context.formulas_without_value}
@@ -461,11 +467,11 @@ def _data_rows(
     compactor = AccountCompactor()
     blank_since: int | None = None
     blank_runs = 0
-    any_rows = False
+    data_rows = 0
     for row_number, row in enumerate(rows, start=first_row_number):
         if isinstance(row, RejectedRow):
+            data_rows = _count_data_row(data_rows, max_rows)
             parsed_row = _rejected(row, context.columns, row_number)
-            any_rows = True
             if progress is not None:
                 progress(parsed_row)
             yield DataRow(parsed_row, row)
@@ -473,7 +479,7 @@ def _data_rows(
         if row_number not in formula_rows and all(is_blank(cell) for cell in row):
             blank_since = blank_since or row_number
             continue
-        if blank_since is not None and any_rows:
+        if blank_since is not None and data_rows:
             blank_runs += 1
             if blank_runs <= MAX_BLANK_RUN_NOTICES:
                 opened.notices.append(_blank_run_notice(blank_since, row_number))
@@ -482,9 +488,9 @@ def _data_rows(
         if reason is not None:
             opened.skipped.append(SkippedRow(row_number, reason))
             continue
+        data_rows = _count_data_row(data_rows, max_rows)
         parsed_row = parse_row(row, context, row_number=row_number)
         compactor.compact(parsed_row)
-        any_rows = True
         if progress is not None:
             progress(parsed_row)
         yield DataRow(parsed_row, row)
@@ -493,7 +499,7 @@ def _data_rows(
             f"{blank_runs - MAX_BLANK_RUN_NOTICES} more runs of blank rows lie "
             "between data rows; the rows after them were read too"
         )
-    if not any_rows:
+    if not data_rows:
         raise UnreadableFileError(
             f"the header is on row {opened.header_row_number} but no data rows "
             "follow it"
@@ -508,6 +514,16 @@ def _rejected(row: RejectedRow, columns: ColumnMap, row_number: int) -> ParsedRo
         names |= {index: name for name, index in columns.extras.items()}
         column = names.get(row.column_index, column_letter(row.column_index))
     return ParsedRow(row_number, None, [RowIssue(column, None, row.message)])
+
+
+def _count_data_row(counted: int, max_rows: int) -> int:
+    """Count one more data row; raise UnreadableFileError past the limit."""
+    if counted >= max_rows:
+        raise UnreadableFileError(
+            f"the file has more than {max_rows} data rows; the limit is "
+            f"{max_rows} data rows per upload, so split it into several files"
+        )
+    return counted + 1
 
 
 def _blank_run_notice(first_blank: int, next_row: int) -> str:

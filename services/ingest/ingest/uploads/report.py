@@ -7,6 +7,7 @@ end, so the director can fix the rows and upload them again.
 
 import csv
 import io
+import re
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ ITEM_HEADER = "Item index"
 ISSUES_HEADER = "Errors"
 # Text that a spreadsheet would run as a formula when the CSV is opened.
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A signed number such as -12.5 or +3e2 is left as it is; `-inf` is not one.
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 class ReportNotReadyError(ConflictError):
@@ -135,9 +138,8 @@ def csv_report(report: UploadReport) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     width = report.width()
-    writer.writerow(
-        [report.row_header, *_padded(report.headers, width, ""), ISSUES_HEADER]
-    )
+    headers = [_csv_safe(header) for header in _padded(report.headers, width, "")]
+    writer.writerow([report.row_header, *headers, ISSUES_HEADER])
     for row in report.rows:
         cells = [_csv_safe(cell or "") for cell in _padded(row.cells, width, None)]
         writer.writerow([row.row_number, *cells, _csv_safe(row.issues)])
@@ -150,10 +152,6 @@ def _padded(values: list[T], width: int, filler: T) -> list[T]:
 
 def _csv_safe(value: str) -> str:
     """Quote text a spreadsheet would run as a formula, unless it is a number."""
-    if not value.startswith(_FORMULA_PREFIXES):
+    if not value.startswith(_FORMULA_PREFIXES) or _NUMBER.fullmatch(value):
         return value
-    try:
-        float(value)
-    except ValueError:
-        return "'" + value
-    return value
+    return "'" + value

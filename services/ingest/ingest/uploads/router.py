@@ -1,4 +1,5 @@
 import asyncio
+import unicodedata
 from typing import Annotated
 from urllib.parse import quote
 from uuid import UUID
@@ -289,9 +290,16 @@ async def download_csv_report(
 
 
 def _attachment(filename: str, extension: str) -> dict[str, str]:
-    stem = filename.rsplit(".", 1)[0] or "upload"
+    # Control and format characters (a raw \x01, a right-to-left override)
+    # cannot go in a header, so they are dropped from the name.
+    printable = "".join(
+        char for char in filename if unicodedata.category(char) not in ("Cc", "Cf")
+    )
+    stem = printable.rsplit(".", 1)[0] or "upload"
     name = f"{stem}-errores.{extension}"
-    ascii_name = name.encode("ascii", "replace").decode().replace('"', "_")
+    ascii_name = (
+        name.encode("ascii", "replace").decode().replace('"', "_").replace("\\", "_")
+    )
     return {
         "Content-Disposition": (
             f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"

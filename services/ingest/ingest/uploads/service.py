@@ -66,10 +66,11 @@ class _Tally:
     rows_total: int = 0
     rows_valid: int = 0
     has_errors: bool = False
+    # Whether a staged key has a letter beyond ASCII, which the database
+    # may fold otherwise than `key_form` does.
+    non_ascii_keys: bool = False
     # The row each account key first appears on, by `key_form`.
     first_rows: dict[str, int] = field(default_factory=dict)
-    # (row, key, row the key first appears on) for each repeated key.
-    repeats: list[tuple[int, str, int]] = field(default_factory=list)
 
 
 async def resolve_on_error(
@@ -228,8 +229,8 @@ async def store_file(
     tally = _Tally()
     while chunk := await asyncio.to_thread(_next_chunk, opened.rows, filename):
         await _stage_chunk(session, tenant_id, upload_id, chunk, locator, budget, tally)
+    await _drop_folded_repeats(session, tenant_id, upload_id, tally)
     progress.on_staged()
-    await _report_repeats(session, tenant_id, upload_id, tally)
 
     rejected = on_error is OnError.REJECT_ALL and tally.has_errors
     stored = StoreCounts(created=0, updated=0, unchanged=0)
@@ -296,11 +297,11 @@ async def _stage_chunk(
     """Place and stage a chunk's accounts; write its issues and reported cells.
 
     Keys compare as `key_form` does, so `z1` repeats `Z1`. A repeated key
-    is not staged. Its error waits until every chunk is staged, because the
-    message names the key as the first row spells it.
+    is not staged, and its error names the key as the first row spells it.
     """
     fresh: list[ParsedRow] = []
-    repeated: set[int] = set()
+    # (row, key, row the key first appears on)
+    repeats: dict[int, tuple[str, int]] = {}
     for data in chunk:
         row = data.parsed
         if row.account is None:
@@ -309,27 +310,31 @@ async def _stage_chunk(
         first = tally.first_rows.setdefault(key_form(key), row.row_number)
         if first == row.row_number:
             fresh.append(row)
+            tally.non_ascii_keys = tally.non_ascii_keys or not key.isascii()
         else:
-            tally.repeats.append((row.row_number, key, first))
-            repeated.add(row.row_number)
+            repeats[row.row_number] = (key, first)
     tally.rows_total += len(chunk)
     tally.rows_valid += len(fresh)
-    tally.has_errors = tally.has_errors or bool(repeated)
 
     placements = await locator.locate(fresh, budget)
     await repository.stage_accounts(session, fresh, placements)
-    issues = [
-        (data.parsed.row_number, issue)
-        for data in chunk
-        for issue in data.parsed.issues
-    ]
+    first_keys = await repository.staged_keys(
+        session, sorted({first for _, first in repeats.values()})
+    )
+    issues: list[tuple[int, RowIssue]] = []
+    for data in chunk:
+        row_number = data.parsed.row_number
+        issues.extend((row_number, issue) for issue in data.parsed.issues)
+        if row_number in repeats:
+            key, first = repeats[row_number]
+            issues.append((row_number, _repeat_issue(key, first, first_keys[first])))
     tally.has_errors = tally.has_errors or any(
         issue.severity == "error" for _, issue in issues
     )
     await repository.insert_row_issues(
         session, tenant_id=tenant_id, upload_id=upload_id, issues=issues
     )
-    reported = repeated | {row_number for row_number, _ in issues}
+    reported = {row_number for row_number, _ in issues}
     await job_repository.insert_row_cells(
         session,
         tenant_id=tenant_id,
@@ -342,33 +347,47 @@ async def _stage_chunk(
     )
 
 
-async def _report_repeats(
+async def _drop_folded_repeats(
     session: AsyncSession, tenant_id: uuid.UUID, upload_id: uuid.UUID, tally: _Tally
 ) -> None:
-    """Write an error on each row whose account key an earlier row has."""
-    if not tally.repeats:
+    """Unstage the keys the database folds into an earlier row's key.
+
+    The unique index compares keys by the database's `lower`, which may
+    fold letters beyond ASCII that `key_form` keeps apart; two such rows
+    in one statement would fail it. Their cells were not kept, so the
+    report shows these rows with the error alone.
+    """
+    if not tally.non_ascii_keys:
         return
-    first_keys = await repository.staged_keys(
-        session, sorted({first for _, _, first in tally.repeats})
-    )
-    issues = []
-    for row_number, key, first_row in tally.repeats:
-        first_key = first_keys[first_row]
-        if first_key == key:
-            message = (
-                f"account {key} already appears on row {first_row}; "
-                "each account may appear once per file"
-            )
-        else:
-            message = (
-                f"account {key} is account {first_key} on row {first_row} "
-                "when case is ignored, as collection systems compare keys; "
-                "each account may appear once per file"
-            )
-        issues.append((row_number, RowIssue("account_key", key, message)))
+    repeats = await repository.unstage_folded_repeats(session)
+    if not repeats:
+        return
+    tally.rows_valid -= len(repeats)
+    tally.has_errors = True
     await repository.insert_row_issues(
-        session, tenant_id=tenant_id, upload_id=upload_id, issues=issues
+        session,
+        tenant_id=tenant_id,
+        upload_id=upload_id,
+        issues=[
+            (row_number, _repeat_issue(key, first_row, first_key))
+            for row_number, key, first_row, first_key in repeats
+        ],
     )
+
+
+def _repeat_issue(key: str, first_row: int, first_key: str) -> RowIssue:
+    if first_key == key:
+        message = (
+            f"account {key} already appears on row {first_row}; "
+            "each account may appear once per file"
+        )
+    else:
+        message = (
+            f"account {key} is account {first_key} on row {first_row} "
+            "when case is ignored, as collection systems compare keys; "
+            "each account may appear once per file"
+        )
+    return RowIssue("account_key", key, message)
 
 
 def _column_report(parsed: OpenedFile) -> dict[str, Any]:
