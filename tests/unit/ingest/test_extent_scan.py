@@ -17,9 +17,11 @@ from ingest.uploads.extent import (
     WorkbookTooLargeError,
     _cell_name,
     _check_cells,
+    _check_shared_strings,
     _check_sheet,
     _end_of_last_cell,
     _follow_plain_block,
+    _has_long_shared_string,
     _may_have_long_body,
     _numerals_up_to,
     _PlainBlockCheck,
@@ -489,3 +491,65 @@ class TestLongBodyWindows:
         # `</c>` ends this cell's start tag, and its body runs to the next one.
         block = b'<c r="A1" </c>' + b"<v/>" * 9_000 + b"</c>"
         assert _may_have_long_body(block, len(block))
+
+
+def shared_strings_outcome(xml: bytes, chunk_bytes: int) -> str | None:
+    try:
+        _check_shared_strings(io.BytesIO(xml), chunk_bytes=chunk_bytes)
+    except WorkbookTooLargeError as error:
+        return str(error)
+    return None
+
+
+class TestSharedStrings:
+    @settings(max_examples=200, deadline=None)
+    @given(
+        strings=st.lists(
+            st.tuples(
+                st.sampled_from(
+                    [0, 5, 16_000, 16_381, 16_390, 32_762, 32_767, 32_768, 40_000]
+                ),
+                st.sampled_from(["x", "&amp;", "é"]),
+                st.sampled_from(["", "", "", "x:"]),
+            ),
+            max_size=12,
+        ),
+        chunk_bytes=st.sampled_from([1_000, 20_000, 70_000, 1 << 20]),
+    )
+    def test_outcome_matches_measuring_every_string(self, strings, chunk_bytes):
+        parts = ['<sst xmlns:x="urn:x">']
+        for length, character, prefix in strings:
+            # Entities and two-byte characters make XML longer than its text.
+            text = character * (length // len(character.encode()))
+            parts.append(f"<{prefix}si><{prefix}t>{text}</{prefix}t></{prefix}si>")
+        parts.append("</sst>")
+        xml = "".join(parts).encode()
+        with mock.patch(
+            "ingest.uploads.extent._has_long_shared_string", return_value=True
+        ):
+            expected = shared_strings_outcome(xml, chunk_bytes)
+        assert shared_strings_outcome(xml, chunk_bytes) == expected
+
+    @pytest.mark.parametrize("length", [MAX_CELL_CHARACTERS, MAX_CELL_CHARACTERS + 1])
+    def test_long_last_string_found_at_any_offset(self, length: int):
+        for offset in range(0, 16_400, 511):
+            xml = (
+                b"<sst><si><t>"
+                + b"a" * offset
+                + b"</t></si><si><t>"
+                + b"x" * length
+                + b"</t></si></sst>"
+            )
+            with mock.patch(
+                "ingest.uploads.extent._has_long_shared_string", return_value=True
+            ):
+                expected = shared_strings_outcome(xml, 1 << 20)
+            assert shared_strings_outcome(xml, 1 << 20) == expected, offset
+
+    def test_short_strings_not_measured(self):
+        xml = b"<si><t>Ana</t></si>" * 10_000
+        assert not _has_long_shared_string(xml, len(xml))
+
+    def test_long_string_is_candidate(self):
+        xml = b"<si><t>" + b"x" * MAX_CELL_CHARACTERS + b"</t></si>"
+        assert _has_long_shared_string(xml, len(xml))

@@ -63,6 +63,8 @@ _FORMULA_ELEMENT = re.compile(
 _TAG = re.compile(rb"<[^>]*>")
 _ENTITY = re.compile(rb"&(?:#[0-9]+|#x[0-9a-fA-F]+|\w+);")
 _SHARED_STRING_END = re.compile(rb"</(?:[\w.-]+:)?si>")
+_PLAIN_SHARED_STRING_END = b"</si>"
+_PREFIXED_SHARED_STRING_END = b":si>"
 _VALUE = re.compile(rb"<(?:[\w.-]+:)?v(?:\s[^>]*)?>[^<]|<(?:[\w.-]+:)?is[\s/>]")
 _FORMULA = re.compile(rb"<(?:[\w.-]+:)?f[\s/>]")
 _ROW_END = re.compile(rb"</(?:[\w.-]+:)?row>")
@@ -631,7 +633,9 @@ def _check_shared_strings(stream: IO[bytes], chunk_bytes: int = _CHUNK_BYTES) ->
     """Raise when a shared string is longer than a cell may contain.
 
     The strings are read a block of whole `si` elements at a time, and an
-    element is measured only when its XML is longer than the limit.
+    element is measured only when its XML is longer than the limit. A block
+    in which `_has_long_shared_string` finds no candidate is passed over
+    with one count of its strings.
     """
     index = 0
     pending = b""
@@ -639,18 +643,41 @@ def _check_shared_strings(stream: IO[bytes], chunk_bytes: int = _CHUNK_BYTES) ->
         chunk = stream.read(chunk_bytes)
         buffer = pending + chunk
         start = 0
-        for end in _SHARED_STRING_END.finditer(buffer):
-            if end.end() - start > MAX_CELL_CHARACTERS:
-                length = _text_length(buffer[start : end.end()])
-                if length > MAX_CELL_CHARACTERS:
-                    _raise_long_shared_string(index, f"{length:,}")
-            index += 1
-            start = end.end()
+        last = buffer.rfind(_PLAIN_SHARED_STRING_END)
+        end = last + len(_PLAIN_SHARED_STRING_END) if last >= 0 else 0
+        if not _has_long_shared_string(buffer, end):
+            index += buffer.count(_PLAIN_SHARED_STRING_END, 0, end)
+            start = end
+        else:
+            for match in _SHARED_STRING_END.finditer(buffer):
+                if match.end() - start > MAX_CELL_CHARACTERS:
+                    length = _text_length(buffer[start : match.end()])
+                    if length > MAX_CELL_CHARACTERS:
+                        _raise_long_shared_string(index, f"{length:,}")
+                index += 1
+                start = match.end()
         pending = buffer[start:]
         if len(pending) > MAX_CELL_XML_BYTES:
             _raise_long_shared_string(index, f"more than {MAX_CELL_CHARACTERS:,}")
         if not chunk:
             return
+
+
+def _has_long_shared_string(buffer: bytes, end: int) -> bool:
+    """Tell whether a shared string in `buffer[:end]` may be longer than allowed.
+
+    Without a prefixed `</x:si>` in the buffer, every string ends at a plain
+    `</si>`. The XML of a string longer than MAX_CELL_CHARACTERS bytes then
+    covers a window, of the size below and aligned to the block's start,
+    that contains no `</si>`.
+    """
+    if _PREFIXED_SHARED_STRING_END in buffer:
+        return True
+    window = (MAX_CELL_CHARACTERS - len(_PLAIN_SHARED_STRING_END)) // 2
+    for start in range(0, end - window + 1, window):
+        if buffer.find(_PLAIN_SHARED_STRING_END, start, start + window) < 0:
+            return True
+    return False
 
 
 def _raise_long_shared_string(index: int, length: str) -> None:
