@@ -1,4 +1,8 @@
-"""The byte scan of sheet XML against a reference that parses the XML."""
+"""The byte scan of sheet XML and shared strings.
+
+It is held against a reference that parses the XML, and its shortcuts against
+the slower reading they replace.
+"""
 
 import functools
 import io
@@ -185,8 +189,8 @@ class TestSheetScan:
 
 # Pieces of sheet XML, well formed or not, that the plain-block test must
 # either see through or send to the cell-by-cell reading. `{ref}` is a cell
-# reference, `{row}` a row number, and `{long}` and `{half}` text of about a
-# cell's length or half of it.
+# reference and `{row}` a row number. `{long}` is text of about a cell's
+# length, and `{half}` text of entities whose XML may be longer than that.
 PIECE_ROW_TAGS = [
     "<row>",
     "<row/>",
@@ -328,7 +332,8 @@ def assert_last_cells_suffice(buffer: bytes, row: int) -> None:
         missing=missing,
         errors=errors,
     )
-    assert (missing, errors) == (set(), {})
+    assert missing == set()
+    assert errors == {}
     last_cells = _Position(row=row, column=3)
     read = functools.partial(
         _check_cells,
@@ -340,7 +345,8 @@ def assert_last_cells_suffice(buffer: bytes, row: int) -> None:
         errors=errors,
     )
     _follow_plain_block(buffer, end, last_cells, read)
-    assert (missing, errors) == (set(), {})
+    assert missing == set()
+    assert errors == {}
     assert last_cells == every_cell
 
 
