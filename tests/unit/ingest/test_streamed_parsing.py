@@ -6,15 +6,10 @@ import pytest
 
 from ingest.uploads.compact import NO_EXTRA
 from ingest.uploads.extent import (
-    _LONG_TEXT,
-    MAX_CELL_CHARACTERS,
     WorkbookTooLargeError,
     _BoundedReader,
     _check_sheet,
-    _may_have_long_text,
     _ReadAhead,
-    _suspect_reference,
-    _SuspectReferences,
 )
 from ingest.uploads.parsing import (
     HEADER_SEARCH_ROWS,
@@ -229,37 +224,3 @@ class TestReadAhead:
             pytest.raises(WorkbookTooLargeError, match="row 9"),
         ):
             _check_sheet(ahead, max_rows=5, chunk_bytes=1024)
-
-
-class TestSuspectReferences:
-    @pytest.mark.parametrize("max_rows", [5, 99, 1_021, 101_020, 1_001_020])
-    def test_loose_search_misses_no_exact_match(self, max_rows: int):
-        suspect = _SuspectReferences(max_rows)
-        exact = _suspect_reference(max_rows)
-        limit = str(max_rows)
-        rows = [1, max_rows - 1, max_rows, max_rows + 1, 10 ** len(limit), 9_999_999]
-        for column in ["A", "Z", "AA", "GR", "GS", "HA", "ZZ", "AAA", "XFD"]:
-            for row in rows:
-                block = f'<row r="{row}"><c r="{column}{row}"><v>1</v></c></row>'
-                expected = exact.search(block.encode()) is not None
-                assert suspect.found_in(block.encode()) == expected, block
-
-    def test_cell_past_limit_found(self):
-        block = b'<row r="8"><c r="A8"><v>1</v></c></row>'
-        assert _SuspectReferences(7).found_in(block)
-        assert not _SuspectReferences(8).found_in(block)
-
-
-class TestLongTextWindows:
-    @pytest.mark.parametrize("offset", [0, 1, 5000, 16_383, 16_384, 40_000])
-    @pytest.mark.parametrize("length", [MAX_CELL_CHARACTERS, MAX_CELL_CHARACTERS + 1])
-    def test_same_answer_as_regex(self, offset: int, length: int):
-        cell = b'<c r="A1" t="inlineStr"><is><t>' + b"x" * length + b"</t></is></c>"
-        block = b"<v>1</v>" * (offset // 8) + cell + b"<v>1</v>" * 100
-        expected = _LONG_TEXT.search(block) is not None
-        assert expected == (length > MAX_CELL_CHARACTERS)
-        assert _may_have_long_text(block) == expected
-
-    def test_short_cells_not_flagged(self):
-        block = b'<c r="A1"><v>1</v></c>' * 100_000
-        assert not _may_have_long_text(block)

@@ -14,16 +14,19 @@ string longer than Excel's limit of 32,767 characters is rejected too,
 because calamine would hold it whole in memory.
 
 The same pass records what calamine does not expose: the workbook's date
-system (`workbookPr date1904`) and the first sheet's formula cells that have
-no saved result, which calamine returns as empty strings.
+system (`workbookPr date1904`), and the first sheet's formula cells that have
+no saved result and its error cells (`t="e"`, such as `#DIV/0!`), both of
+which calamine returns as empty strings.
 """
 
+import functools
 import io
 import posixpath
 import queue
 import re
 import threading
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
 from xml.etree import ElementTree
@@ -40,7 +43,10 @@ MAX_CELL_CHARACTERS = 32_767
 MAX_CELL_XML_BYTES = 6 * MAX_CELL_CHARACTERS + 64 * 1024
 SHARED_STRINGS_PATH = "xl/sharedStrings.xml"
 
-_CHUNK_BYTES = 4 * 1024 * 1024
+# A regex search holds the GIL until it returns, and the thread that unpacks
+# the next chunk needs it between zlib calls, so searches over short blocks
+# keep that thread waiting less.
+_CHUNK_BYTES = 1024 * 1024
 # Sheet XML, matched as bytes. Text cannot contain "<", so a cell ends at
 # the first closing `c` tag; element names may carry a namespace prefix.
 _CELL = re.compile(
@@ -57,24 +63,26 @@ _FORMULA_ELEMENT = re.compile(
 _TAG = re.compile(rb"<[^>]*>")
 _ENTITY = re.compile(rb"&(?:#[0-9]+|#x[0-9a-fA-F]+|\w+);")
 _SHARED_STRING_END = re.compile(rb"</(?:[\w.-]+:)?si>")
+_PLAIN_SHARED_STRING_END = b"</si>"
+_PREFIXED_SHARED_STRING_END = b":si>"
 _VALUE = re.compile(rb"<(?:[\w.-]+:)?v(?:\s[^>]*)?>[^<]|<(?:[\w.-]+:)?is[\s/>]")
 _FORMULA = re.compile(rb"<(?:[\w.-]+:)?f[\s/>]")
 _ROW_END = re.compile(rb"</(?:[\w.-]+:)?row>")
 _CELL_END = re.compile(rb"</(?:[\w.-]+:)?c>")
-# Patterns that start with a fixed string, which `re` finds much faster than
-# a pattern that starts with a choice.
-_ODD_CELL_START = re.compile(rb"<c[\t\n\r/>]")
-_ODD_ROW_START = re.compile(rb"<row[\t\n\r/>]")
-# A text run longer than the cell limit in bytes, or the end of a rich text
-# run, whose parts add up to one cell's text.
-_LONG_TEXT = re.compile(rb">[^<]{%d}" % (MAX_CELL_CHARACTERS + 1))
-_RICH_TEXT_RUN_END = b"r>"
-_FORMULA_START = re.compile(rb"<f[\s/>]")
 # An error cell's type attribute, `t="e"`, as written with either quote.
 _ERROR_TYPE = re.compile(rb"""(?:^|\s)t\s*=\s*["']e["']""")
 _ERROR_VALUE = re.compile(rb"<(?:[\w.-]+:)?v(?:\s[^>]*)?>([^<]{1,32})<")
-# A namespace prefix on cells or formulas, such as `<x:c `.
-_PREFIXED_START = re.compile(rb":[cf][\s/>]")
+# Searches of the plain-block test. Each starts with a fixed string, which
+# `re` finds much faster than a pattern that starts with a choice.
+# A cell or formula tag with a namespace prefix, such as `<x:c ` or `</x:c>`.
+_PREFIXED_TAG = re.compile(rb":[cf][\s/>]")
+# A quoted `e`, which every error type attribute contains, however spaced.
+_QUOTED_E = re.compile(rb"""e["'](?<=["']e["'])""")
+# A cell start tag without a prefix, and one that ends with `>` rather than
+# `/>`, so a body follows it.
+_PLAIN_CELL_START = re.compile(rb"<c(?=[\s/>])")
+_CELL_WITH_BODY = re.compile(rb"<c(?=[\s/>])[^>]*(?<!/)>")
+_PLAIN_CELL_END = b"</c>"
 _RELATIONSHIP_NS = (
     "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 )
@@ -109,14 +117,20 @@ class _BoundedReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self._stream.read(min(len(buffer), self._left + 1))
+    def read(self, size: int = -1) -> bytes:
+        # The entry's own bytes are returned, not copied into a buffer first.
+        allowed = self._left + 1
+        data = self._stream.read(allowed if size < 0 else min(size, allowed))
         self._left -= len(data)
         if self._left < 0:
             raise WorkbookTooLargeError(
                 f"{self._name} in the workbook unpacks to more than the limit; "
                 "save the portfolio with fewer rows or as CSV"
             )
+        return data
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
 
@@ -294,143 +308,215 @@ def _check_sheet(
 
     The text of each error cell, such as `#N/A`, is added to `error_cells`.
 
-    The XML is searched as bytes, a block of whole cells at a time. A few
-    regex searches pass over a block where every row and cell has a
-    reference, none lies past the limits, no text is long and no formula
-    or error cell is present. Other blocks are read cell by cell. The XML is not
-    validated here, so a damaged sheet is reported when calamine reads it.
+    The XML is searched as bytes, a block of whole cells at a time. When a
+    few searches show that reading a block cell by cell would find nothing
+    (`_PlainBlockCheck`), only its last cell and the rows after it are read, to
+    follow the position that cells without `r` further on are placed from.
+    Other blocks are read cell by cell. The XML is not validated here, so a
+    damaged sheet is reported when calamine reads it.
     """
     missing: set[tuple[int, int]] = set()
     errors = {} if error_cells is None else error_cells
-    suspect = _SuspectReferences(max_rows)
+    plain = _PlainBlockCheck(max_rows)
     position = _Position()
     pending = b""
     while True:
         chunk = stream.read(chunk_bytes)
         buffer = pending + chunk
-        if chunk:
-            end = _end_of_last_cell(buffer)
-            block, pending = buffer[:end], buffer[end:]
+        end = _end_of_last_cell(buffer) if chunk else len(buffer)
+        read = functools.partial(
+            _check_cells,
+            buffer,
+            end=end,
+            position=position,
+            max_rows=max_rows,
+            missing=missing,
+            errors=errors,
+        )
+        if plain.is_plain(buffer, end):
+            _follow_plain_block(buffer, end, position, read)
         else:
-            block, pending = buffer, b""
-        if _is_plain(block, suspect):
-            _follow_plain_block(block, position)
-        else:
-            for match in _CELL_OR_ROW.finditer(block):
-                cell = _check_token(match, position, max_rows=max_rows, errors=errors)
-                if cell is not None:
-                    missing.add(cell)
-            if len(errors) > MAX_ERROR_CELLS:
-                raise ValueError(
-                    f"more than {MAX_ERROR_CELLS} cells contain Excel errors such "
-                    "as #N/A or #DIV/0!; fix the formulas in Excel, save the file "
-                    "and upload it again"
-                )
-            if len(missing) > MAX_FORMULAS_WITHOUT_VALUE:
-                raise ValueError(
-                    f"more than {MAX_FORMULAS_WITHOUT_VALUE} formulas have no "
-                    "saved result; open the file in Excel, let it recalculate, "
-                    "save it and upload it again"
-                )
+            read(start=0)
+        pending = buffer[end:]
         if len(pending) > MAX_CELL_XML_BYTES:
             _check_unfinished_cell(pending, position)
         if not chunk:
             return missing
 
 
-def _is_plain(block: bytes, suspect: "_SuspectReferences") -> bool:
-    """Tell whether a block needs no cell-by-cell reading.
+def _check_cells(
+    buffer: bytes,
+    *,
+    start: int,
+    end: int,
+    position: _Position,
+    max_rows: int,
+    missing: set[tuple[int, int]],
+    errors: dict[tuple[int, int], str],
+) -> bool:
+    """Read the rows and cells of `buffer[start:end]` one by one.
 
-    That holds when every row starts as `<row r="` and every cell as
-    `<c r="`, as Excel and the usual libraries write them, no reference
-    lies past the limits, no text run is long and no formula or error cell
-    is present.
-    Each test is a search for a literal prefix.
+    `start` must lie where no row or cell tag is open, such as just past
+    a `</c>` outside any tag. Return whether a cell was read.
     """
-    return (
-        block.count(b"<c ") == block.count(b'<c r="')
-        and block.count(b"<row ") == block.count(b'<row r="')
-        and _ODD_CELL_START.search(block) is None
-        and _ODD_ROW_START.search(block) is None
-        and _FORMULA_START.search(block) is None
-        and b't="e"' not in block
-        and b"t='e'" not in block
-        and _PREFIXED_START.search(block) is None
-        and _RICH_TEXT_RUN_END not in block
-        and not _may_have_long_text(block)
-        and not suspect.found_in(block)
-    )
+    read_cell = False
+    for match in _CELL_OR_ROW.finditer(buffer, start, end):
+        cell = _check_token(match, position, max_rows=max_rows, errors=errors)
+        if cell is not None:
+            missing.add(cell)
+        read_cell = read_cell or match.group(1) is None
+    if len(errors) > MAX_ERROR_CELLS:
+        raise ValueError(
+            f"more than {MAX_ERROR_CELLS} cells contain Excel errors such "
+            "as #N/A or #DIV/0!; fix the formulas in Excel, save the file "
+            "and upload it again"
+        )
+    if len(missing) > MAX_FORMULAS_WITHOUT_VALUE:
+        raise ValueError(
+            f"more than {MAX_FORMULAS_WITHOUT_VALUE} formulas have no "
+            "saved result; open the file in Excel, let it recalculate, "
+            "save it and upload it again"
+        )
+    return read_cell
 
 
-def _may_have_long_text(block: bytes) -> bool:
-    """Tell whether a text run in `block` is longer than a cell may contain.
+def _follow_plain_block(
+    buffer: bytes, end: int, position: _Position, read: Callable[..., bool]
+) -> None:
+    """Move `position` past a block that `_PlainBlockCheck` found plain.
 
-    A run of more than MAX_CELL_CHARACTERS bytes without `<` covers one of
-    the aligned windows of half that size whole, so the regex runs only when
-    a window has no `<`.
+    Only the block's last cells are read, from `_last_cells_start`. A cell
+    read there sets both row and column, so what came before it no longer
+    matters. When no cell is read there, the whole block is read again from
+    the position it started at.
     """
-    window = (MAX_CELL_CHARACTERS + 1) // 2
-    for start in range(0, len(block), window):
-        if block.find(b"<", start, start + window) < 0:
-            return _LONG_TEXT.search(block) is not None
-    return False
+    start = _last_cells_start(buffer, end)
+    row, column = position.row, position.column
+    if not read(start=start) and start > 0:
+        position.row, position.column = row, column
+        read(start=0)
 
 
-def _follow_plain_block(block: bytes, position: _Position) -> None:
-    """Move `position` past a block whose rows and cells all have references."""
-    row_start = block.rfind(b'<row r="')
-    cell_start = block.rfind(b'<c r="')
-    if row_start >= 0:
-        reference = _ROW_REFERENCE.search(block, row_start + len(b"<row"))
-        if reference is not None:
-            position.row = int(reference.group(1))
-        position.column = 0
-    if cell_start > row_start:
-        reference = _REFERENCE.search(block, cell_start + len(b"<c"))
-        if reference is not None:
-            position.row = int(reference.group(2))
-            position.column = column_number(reference.group(1).decode())
+class _PlainBlockCheck:
+    """A test of whether reading a block cell by cell would find nothing.
 
+    A block is plain when, in `buffer[:end]`:
 
-class _SuspectReferences:
-    """Find cell references that may lie past the column or row limit.
+    - every cell tag starts with `<c r="` and a reference within the limits;
+    - there is no formula tag, and no cell or formula tag with a namespace
+      prefix, closing tags included;
+    - no `e` stands between quotes, as it does in every error type;
+    - no cell's body may be longer than a cell's text (`_may_have_long_body`).
 
-    A loose pattern, which tries fewer choices at each cell, is searched
-    first. The exact one runs only on a block where the loose one matched.
+    Then, whichever tags the cell-by-cell reading takes for cells, none lies
+    past the limits, is an error cell, contains a formula or is too long. What
+    that reading would still change is the position, which
+    `_last_cells_start` finds more cheaply. Each test is a search for a
+    fixed string or a pattern that starts with one.
     """
 
     def __init__(self, max_rows: int) -> None:
-        self._exact = _suspect_reference(max_rows)
-        # Every reference the exact pattern matches has three letters, a
-        # column past GR, or at least as many row digits as the limit.
-        digits = len(str(max_rows))
-        self._loose = re.compile(
-            rb'<c r="(?:[A-Z]{3}|[H-Z][A-Z]|G[S-Z]|[A-Z]{1,2}\d{%d})' % digits
+        columns = _numerals_up_to(_cell_name(1, MAX_COLUMNS)[:-1], "A", b"[A-Z]")
+        limit = str(max_rows)
+        rows = _numerals_up_to(limit, "0", rb"\d")
+        # A cell in the first 26 columns whose row has fewer digits than the
+        # limit, the usual case, is passed over by the first test alone.
+        usual = rb'(?! r="[A-Z]\d{1,%d}")' % (len(limit) - 1) if len(limit) > 1 else b""
+        # One search finds a cell tag without a plain reference within the
+        # limits, and a formula tag.
+        self._odd_tag = re.compile(
+            rb'<(?:c%s(?=[\s/>])(?! r="(?:%s)(?:%s)")|f[\s/>])' % (usual, columns, rows)
         )
 
-    def found_in(self, block: bytes) -> bool:
+    def is_plain(self, buffer: bytes, end: int) -> bool:
         return (
-            self._loose.search(block) is not None
-            and self._exact.search(block) is not None
+            self._odd_tag.search(buffer, 0, end) is None
+            and _PREFIXED_TAG.search(buffer, 0, end) is None
+            and _QUOTED_E.search(buffer, 0, end) is None
+            and not _may_have_long_body(buffer, end)
         )
 
 
-def _suspect_reference(max_rows: int) -> re.Pattern[bytes]:
-    """Match a cell reference that may lie past the column or row limit.
+def _numerals_up_to(limit: str, first: str, any_digit: bytes) -> bytes:
+    """Return a pattern for the numerals up to `limit` and no longer than it.
 
-    Columns past GR (200) have three letters or start with GS..GZ or H..Z.
-    Rows past the limit have more digits than it, or as many and are larger.
+    The numerals are written with the consecutive characters from `first`
+    (`0` for row numbers, `A` for column letters). Any shorter numeral is
+    smaller, and two of the same length compare as text, so the pattern
+    lists the shorter ones, then for each place the numerals that first
+    fall below `limit` there, then `limit` itself.
     """
-    limit = str(max_rows)
-    larger = [rf"\d{{{len(limit) + 1},}}"]
+    choices = []
+    if len(limit) > 1:
+        choices.append(rb"%s{1,%d}" % (any_digit, len(limit) - 1))
     for index, digit in enumerate(limit):
-        if digit != "9":
+        if digit > first:
             rest = len(limit) - index - 1
-            larger.append(rf"{limit[:index]}[{int(digit) + 1}-9]\d{{{rest}}}")
-    rows = "|".join(larger)
-    return re.compile(
-        rf'<c r="(?:[A-Z]{{3}}|[H-Z][A-Z]|G[S-Z]|[A-Z]{{1,3}}(?:{rows})")'.encode()
-    )
+            choices.append(
+                f"{limit[:index]}[{first}-{chr(ord(digit) - 1)}]".encode()
+                + (rb"%s{%d}" % (any_digit, rest) if rest else b"")
+            )
+    choices.append(limit.encode())
+    return b"|".join(choices)
+
+
+def _may_have_long_body(buffer: bytes, end: int) -> bool:
+    """Tell whether a cell's body in `buffer[:end]` may be longer than allowed.
+
+    A body runs from a cell tag ending in `>` to the next `</c>`, so a body
+    longer than MAX_CELL_CHARACTERS bytes covers one of the aligned windows
+    of half that size whole, and that window contains no `</c>`. Only around
+    such a window is the stretch a body may fill measured: from the first
+    cell tag with a body after the previous `</c>` to the next `</c>`.
+    """
+    window = (MAX_CELL_CHARACTERS + 1) // 2
+    start = 0
+    while start + window <= end:
+        if buffer.find(_PLAIN_CELL_END, start, start + window) >= 0:
+            start += window
+            continue
+        after = buffer.find(_PLAIN_CELL_END, start, end)
+        if after < 0:
+            # No body that reaches this window ends in the block.
+            return False
+        before = buffer.rfind(_PLAIN_CELL_END, 0, start)
+        if before >= 0 and _ends_cell_tag(buffer, before):
+            body_start = before + len(_PLAIN_CELL_END)
+        else:
+            opening = _CELL_WITH_BODY.search(
+                buffer, before + len(_PLAIN_CELL_END) if before >= 0 else 0, after
+            )
+            body_start = after if opening is None else opening.end()
+        if after - body_start > MAX_CELL_CHARACTERS:
+            return True
+        # The window that contains the start of `after` lies in no body.
+        start = (after // window + 1) * window
+    return False
+
+
+def _ends_cell_tag(buffer: bytes, close: int) -> bool:
+    """Tell whether the `</c>` at `close` may end a cell's start tag.
+
+    A start tag's attributes run to its first `>`, so `<c r="A1" </c>` is
+    one tag, after which that cell's body begins.
+    """
+    previous_tag_end = buffer.rfind(b">", 0, close)
+    return _PLAIN_CELL_START.search(buffer, previous_tag_end + 1, close) is not None
+
+
+def _last_cells_start(buffer: bytes, end: int) -> int:
+    """Return where to read a plain block's last cells from.
+
+    That is just past the last `</c>` before the last cell tag, where no tag
+    is open, unless that `</c>` ends a cell's start tag. Then, or when there
+    is no such `</c>`, it is the block's start. In a plain block every cell
+    tag starts with `<c r="`.
+    """
+    last_cell = buffer.rfind(b'<c r="', 0, end)
+    before = buffer.rfind(_PLAIN_CELL_END, 0, max(last_cell, 0))
+    if before < 0 or _ends_cell_tag(buffer, before):
+        return 0
+    return before + len(_PLAIN_CELL_END)
 
 
 def _end_of_last_cell(buffer: bytes) -> int:
@@ -547,7 +633,9 @@ def _check_shared_strings(stream: IO[bytes], chunk_bytes: int = _CHUNK_BYTES) ->
     """Raise when a shared string is longer than a cell may contain.
 
     The strings are read a block of whole `si` elements at a time, and an
-    element is measured only when its XML is longer than the limit.
+    element is measured only when its XML is longer than the limit. A block
+    in which `_has_long_shared_string` finds no candidate is passed over
+    with one count of its strings.
     """
     index = 0
     pending = b""
@@ -555,18 +643,41 @@ def _check_shared_strings(stream: IO[bytes], chunk_bytes: int = _CHUNK_BYTES) ->
         chunk = stream.read(chunk_bytes)
         buffer = pending + chunk
         start = 0
-        for end in _SHARED_STRING_END.finditer(buffer):
-            if end.end() - start > MAX_CELL_CHARACTERS:
-                length = _text_length(buffer[start : end.end()])
-                if length > MAX_CELL_CHARACTERS:
-                    _raise_long_shared_string(index, f"{length:,}")
-            index += 1
-            start = end.end()
+        last = buffer.rfind(_PLAIN_SHARED_STRING_END)
+        end = last + len(_PLAIN_SHARED_STRING_END) if last >= 0 else 0
+        if not _has_long_shared_string(buffer, end):
+            index += buffer.count(_PLAIN_SHARED_STRING_END, 0, end)
+            start = end
+        else:
+            for match in _SHARED_STRING_END.finditer(buffer):
+                if match.end() - start > MAX_CELL_CHARACTERS:
+                    length = _text_length(buffer[start : match.end()])
+                    if length > MAX_CELL_CHARACTERS:
+                        _raise_long_shared_string(index, f"{length:,}")
+                index += 1
+                start = match.end()
         pending = buffer[start:]
         if len(pending) > MAX_CELL_XML_BYTES:
             _raise_long_shared_string(index, f"more than {MAX_CELL_CHARACTERS:,}")
         if not chunk:
             return
+
+
+def _has_long_shared_string(buffer: bytes, end: int) -> bool:
+    """Tell whether a shared string in `buffer[:end]` may be longer than allowed.
+
+    Without a prefixed `</x:si>` in the buffer, every string ends at a plain
+    `</si>`. The XML of a string longer than MAX_CELL_CHARACTERS bytes then
+    covers a window, of the size below and aligned to the block's start,
+    that contains no `</si>`.
+    """
+    if _PREFIXED_SHARED_STRING_END in buffer:
+        return True
+    window = (MAX_CELL_CHARACTERS - len(_PLAIN_SHARED_STRING_END)) // 2
+    for start in range(0, end - window + 1, window):
+        if buffer.find(_PLAIN_SHARED_STRING_END, start, start + window) < 0:
+            return True
+    return False
 
 
 def _raise_long_shared_string(index: int, length: str) -> None:
