@@ -236,7 +236,9 @@ class TestInterruptedJobs:
 
     async def test_other_process_live_job_kept(self, api_key, monkeypatch):
         monkeypatch.setenv("INGEST_UPLOAD_HEARTBEAT_SECONDS", "0.05")
-        monkeypatch.setenv("INGEST_UPLOAD_STALE_SECONDS", "0.5")
+        # Long enough for the app to start on a loaded machine, since the live
+        # job's first beat after its insert comes once the app is up.
+        monkeypatch.setenv("INGEST_UPLOAD_STALE_SECONDS", "10")
         tenant_id = await _tenant_of(api_key)
         live_id, stale_id = uuid.uuid4(), uuid.uuid4()
         other_worker = uuid.uuid4()
