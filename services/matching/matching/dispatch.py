@@ -79,19 +79,21 @@ async def dispatch(
         return DispatchOutcome.EXPIRED
 
     mode = DispatchMode(request.dispatch_mode)
-    wanted = request.broadcast_size if mode == DispatchMode.BROADCAST else 1
+    offer_count = request.broadcast_size if mode == DispatchMode.BROADCAST else 1
     found = await repository.find_candidates(
         session,
         visit_id,
         day=load_day(now),
-        limit=max(settings.max_candidates, wanted or 1),
+        limit=max(settings.max_candidates, offer_count),
     )
     candidates = order_candidates(request, found, now=now)
     if candidates and mode == DispatchMode.ASSIGN:
         if await _assign_first_with_capacity(session, request, candidates, emit, now):
             return DispatchOutcome.ASSIGNED
     elif candidates:
-        await _offer(session, request, candidates[:wanted], mode, emit=emit, now=now)
+        await _offer(
+            session, request, candidates[:offer_count], mode, emit=emit, now=now
+        )
         return DispatchOutcome.OFFERED
 
     if await repository.covering_agent_exists(session, visit_id):
@@ -170,7 +172,7 @@ async def create_assignment(
 ) -> uuid.UUID:
     """Insert the active assignment of an accepted offer and emit it.
 
-    The partial unique index on active assignments refuses a second one for
+    The partial unique index on active assignments rejects a second one for
     the visit, whatever the caller checked before.
     """
     assignment_id = uuid.uuid4()
@@ -215,7 +217,11 @@ async def _offer(
     emit: Emit,
     now: datetime,
 ) -> None:
-    """Offer the visit to each candidate until one timeout, the wait or deadline."""
+    """Make each candidate an open offer of the visit, all with one `expires_at`.
+
+    The offers expire after the offer timeout, or at the end of the wait or
+    at the deadline when either comes first.
+    """
     await transition(session, request.visit_id, RequestState.OFFERED, now)
     timeout = timedelta(seconds=request.offer_timeout_seconds)
     expires_at = min(

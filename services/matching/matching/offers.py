@@ -162,8 +162,8 @@ async def expire_offers(
 ) -> DispatchOutcome:
     """Expire the visit's overdue offers, then offer it again or end its wait.
 
-    Runs in the caller's transaction. A request another transaction holds is
-    skipped; the next pass finds it again.
+    Runs in the caller's transaction. A request that another transaction has
+    locked is skipped, and the next pass finds it again.
     """
     request = await repository.lock_request(session, visit_id, skip_locked=True)
     if request is None:
@@ -195,9 +195,9 @@ async def _pass_on(
     """Dispatch the locked request again once none of its offers is open."""
     if await repository.open_offer_count(session, visit_id):
         return DispatchOutcome.OFFERED
-    # The request is still `offered` when its last offer just closed; moving
-    # it back to pending lets dispatch pick the next candidate in this same
-    # transaction, which already holds the request's lock.
+    # The request is still `offered` after its last offer closed. Moving it
+    # back to pending lets dispatch pick the next candidate in this
+    # transaction, which has the request's lock already.
     await repository.transition_request(
         session,
         visit_id,
@@ -211,7 +211,7 @@ async def _pass_on(
 async def _lock_offer(
     session: AsyncSession, agent_id: uuid.UUID, offer_id: uuid.UUID
 ) -> tuple[Row[Any], Row[Any]]:
-    """Lock the offer's request, then read the offer as it stands under that lock."""
+    """Lock the offer's request, then read the offer again under that lock."""
     offer = await repository.get_agent_offer(
         session, offer_id=offer_id, agent_id=agent_id
     )
@@ -226,13 +226,13 @@ async def _lock_offer(
 
 
 def _require_open(offer: Row[Any], request: Row[Any], now: datetime) -> None:
-    """Refuse an answer to an offer that is closed or whose time ran out."""
+    """Raise OfferClosedError unless the offer is open and not past `expires_at`."""
     if offer.state == OfferState.OFFERED and offer.expires_at > now:
         return
     state = offer.state
     if state == OfferState.OFFERED:
         state = OfferState.EXPIRED
-    why = {
+    cause = {
         OfferState.EXPIRED: f"it expired at {offer.expires_at.isoformat()}",
         OfferState.WITHDRAWN: (
             "the visit was taken by another agent"
@@ -243,7 +243,7 @@ def _require_open(offer: Row[Any], request: Row[Any], now: datetime) -> None:
         OfferState.ACCEPTED: "this agent accepted it",
     }[OfferState(state)]
     raise OfferClosedError(
-        f"offer {offer.offer_id} for visit {offer.visit_id} is closed: {why}",
+        f"offer {offer.offer_id} for visit {offer.visit_id} is closed: {cause}",
         offer_id=str(offer.offer_id),
         offer_state=str(state),
         visit_id=str(offer.visit_id),

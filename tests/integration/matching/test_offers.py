@@ -20,7 +20,6 @@ from shared.events.payloads import (
     DispatchPolicy,
     OfferDeclined,
     OfferMade,
-    VisitRequested,
     VisitUnmatched,
     VisitWithdrawn,
     WithdrawalReason,
@@ -54,7 +53,7 @@ async def _offers(client: httpx.AsyncClient, agent: RegisteredAgent) -> list[dic
 async def _offer_for(
     client: httpx.AsyncClient, agent: RegisteredAgent, visit_id: uuid.UUID
 ) -> dict:
-    """Wait until the agent sees an open offer for the visit, and return it."""
+    """Wait until the agent's open offers include the visit; return that offer."""
 
     async def probe() -> dict | None:
         found = [
@@ -133,15 +132,8 @@ async def _load(sessionmaker: Sessionmaker, agent_id: uuid.UUID) -> int:
     return int(assigned or 0)
 
 
-async def _stored(sessionmaker: Sessionmaker, request: VisitRequested) -> None:
-    await eventually(
-        lambda: _request_state(sessionmaker, request.visit_id),
-        message="visit request stored",
-    )
-
-
 class TestOfferMode:
-    async def test_nearest_gets_exclusive_offer_without_debtor_data(
+    async def test_nearest_gets_exclusive_offer(
         self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
     ) -> None:
         near = await register(sessionmaker, region.point(east_m=800))
@@ -166,7 +158,7 @@ class TestOfferMode:
         # Capacity is reserved on accept, not on offer.
         assert await _load(sessionmaker, near.agent_id) == 0
 
-    async def test_accept_assigns_once_and_repeats_the_same_assignment(
+    async def test_repeated_accept_same_assignment(
         self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
     ) -> None:
         agent = await register(sessionmaker, region.point(east_m=500))
@@ -195,7 +187,7 @@ class TestOfferMode:
         assert created[0].offer_id == uuid.UUID(offer["offer_id"])
         assert created[0].agent_id == agent.agent_id
 
-    async def test_decline_passes_on_and_is_never_offered_again(
+    async def test_declined_never_offered_again(
         self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
     ) -> None:
         near = await register(sessionmaker, region.point(east_m=300))
@@ -214,7 +206,7 @@ class TestOfferMode:
 
         assert declined.status_code == 200, declined.text
         assert declined.json()["state"] == "declined"
-        # Both declined: neither sees the visit again.
+        # Both declined, so neither is offered the visit again.
         assert not await _has_offer(matching, near, request.visit_id)
         assert not await _has_offer(matching, middle, request.visit_id)
         again = await _decline(matching, near, first["offer_id"])
@@ -233,7 +225,7 @@ class TestOfferMode:
         ]
         assert [d.reason for d in declines] == ["no_time", "too_far"]
 
-    async def test_every_covering_agent_declining_ends_out_of_coverage(
+    async def test_all_declined_ends_unmatched(
         self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
     ) -> None:
         only = await register(sessionmaker, region.point(east_m=700))
@@ -277,7 +269,7 @@ class TestOfferMode:
         states = await _offer_states(sessionmaker, request.visit_id)
         assert states[0] == "expired"
 
-    async def test_no_taker_within_the_wait_ends_out_of_coverage(
+    async def test_wait_over_ends_unmatched(
         self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
     ) -> None:
         # One agent lets every offer run out, another is offline all along.
@@ -361,7 +353,7 @@ class TestBroadcastMode:
         assert sorted(states) == ["accepted"] + ["withdrawn"] * 5
         assert winner["visit_id"] == str(request.visit_id)
 
-    async def test_every_candidate_declining_offers_the_next_round(
+    async def test_all_declined_offers_next_round(
         self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
     ) -> None:
         first_round = [
@@ -382,7 +374,7 @@ class TestBroadcastMode:
 
 
 class TestAssignMode:
-    async def test_assign_mode_has_no_acceptance_step(
+    async def test_assign_skips_acceptance(
         self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
     ) -> None:
         agent = await register(sessionmaker, region.point(east_m=400))
@@ -439,7 +431,7 @@ class TestCapacity:
 
 
 class TestOfferApi:
-    async def test_another_agents_offer_is_not_found(
+    async def test_other_agents_offer_not_found(
         self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
     ) -> None:
         owner = await register(sessionmaker, region.point(east_m=300))
@@ -482,7 +474,7 @@ class TestOfferApi:
         assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
         assert response.json()["status"] == 422
 
-    async def test_bad_offer_id_and_missing_token_are_problems(
+    async def test_bad_id_and_no_token(
         self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
     ) -> None:
         agent = await register(sessionmaker, region.point(east_m=300))

@@ -113,7 +113,7 @@ class Selection(RequestModel):
 
 
 class DispatchIn(RequestModel):
-    """How matching finds an agent for each of the campaign's visits."""
+    """The dispatch mode and timings matching applies to the campaign's visits."""
 
     mode: DispatchMode = Field(
         default=DispatchMode.OFFER,
