@@ -23,7 +23,7 @@ from matching.dispatch import (
     load_day,
     transition,
 )
-from matching.models import OfferState, RequestState
+from matching.models import AgentStatus, OfferState, RequestState
 from matching.schemas import AgentAssignment, DeclineIn, OfferAnswer
 from matching.settings import MatchingSettings
 from shared.errors import ConflictError, NotFoundError
@@ -40,6 +40,11 @@ class OfferClosedError(ConflictError):
 class NoCapacityError(ConflictError):
     code = "no-capacity"
     title = "The agent has no free capacity today"
+
+
+class AgentNotEligibleError(ConflictError):
+    code = "agent-not-eligible"
+    title = "The agent may not take visits now"
 
 
 async def accept_offer(
@@ -63,7 +68,7 @@ async def accept_offer(
             session,
             agent_id,
             load_day(now),
-            capacity=await _capacity(session, agent_id),
+            capacity=await _eligible_capacity(session, agent_id),
         )
         if not reserved:
             raise NoCapacityError(
@@ -251,10 +256,23 @@ def _require_open(offer: Row[Any], request: Row[Any], now: datetime) -> None:
     )
 
 
-async def _capacity(session: AsyncSession, agent_id: uuid.UUID) -> int:
+async def _eligible_capacity(session: AsyncSession, agent_id: uuid.UUID) -> int:
+    """Return the agent's daily capacity, or raise if the agent may not accept.
+
+    An agent suspended or unverified after an offer was made gets no new
+    offers, and cannot accept the ones still open either.
+    """
     agent = await repository.get_agent(session, agent_id)
     if agent is None:
         raise NotFoundError(f"agent {agent_id} not found")
+    if agent.status == AgentStatus.SUSPENDED or not agent.verified:
+        raise AgentNotEligibleError(
+            f"agent {agent_id} is {agent.status}"
+            f"{'' if agent.verified else ' and unverified'}, so it cannot accept "
+            "offers; ask the operator to reinstate the agent",
+            agent_status=agent.status,
+            verified=agent.verified,
+        )
     return int(agent.daily_capacity)
 
 

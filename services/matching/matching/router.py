@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from matching import offers, service
 from matching.models import AssignmentState
-from matching.offers import NoCapacityError, OfferClosedError
+from matching.offers import AgentNotEligibleError, NoCapacityError, OfferClosedError
 from matching.schemas import (
     AgentAssignment,
     AgentOffer,
@@ -80,8 +80,9 @@ async def list_my_offers(
         "201 with the new assignment. Accepting an offer this agent already "
         "accepted answers 200 with the same assignment. 409 when the offer "
         "expired, was declined, or the visit was withdrawn or taken by "
-        "another agent (`offer_state` and `visit_state` say which), or when "
-        "the agent has no free capacity left today."
+        "another agent (`offer_state` and `visit_state` say which), when "
+        "the agent has no free capacity left today, or when the agent was "
+        "suspended or is unverified."
     ),
     responses={
         200: {"model": AgentAssignment, "description": "Accepted before."},
@@ -90,6 +91,7 @@ async def list_my_offers(
             NotFoundError,
             OfferClosedError,
             NoCapacityError,
+            AgentNotEligibleError,
             UnprocessableError,
         ),
     },

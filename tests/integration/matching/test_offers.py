@@ -7,11 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from matching.agents import RegisteredAgent
-from matching.models import AgentDailyLoad, Assignment, Offer, VisitRequest
+from matching.models import Agent, AgentDailyLoad, Assignment, Offer, VisitRequest
 from shared.errors import PROBLEM_CONTENT_TYPE
 from shared.events import topics
 from shared.events.payloads import (
@@ -428,6 +428,30 @@ class TestCapacity:
 
         await _offer_for(matching, far, second.visit_id)
         assert not await _has_offer(matching, near, second.visit_id)
+
+
+class TestEligibility:
+    async def test_suspended_agent_cannot_accept(
+        self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
+    ) -> None:
+        agent = await register(sessionmaker, region.point(east_m=300))
+        request = visit_requested(region.point(), dispatch=OFFER)
+        await publish([request])
+        offer = await _offer_for(matching, agent, request.visit_id)
+        async with sessionmaker() as session, session.begin():
+            await session.execute(
+                update(Agent)
+                .where(Agent.agent_id == agent.agent_id)
+                .values(status="suspended")
+            )
+
+        response = await _accept(matching, agent, offer["offer_id"])
+
+        assert response.status_code == 409
+        assert response.json()["type"].endswith("/agent-not-eligible")
+        assert response.json()["agent_status"] == "suspended"
+        assert await _load(sessionmaker, agent.agent_id) == 0
+        assert await _request_state(sessionmaker, request.visit_id) == "offered"
 
 
 class TestOfferApi:
