@@ -153,6 +153,13 @@ class VisitRequest(Base):
             "visit_id",
             postgresql_where=text("state = 'pending'"),
         ),
+        # The expiry pass reads only requests still waiting for an agent.
+        Index(
+            "ix_visit_requests_waiting",
+            "deadline",
+            "visit_id",
+            postgresql_where=text("state IN ('pending', 'offered')"),
+        ),
     )
 
     visit_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

@@ -64,6 +64,14 @@ def upgrade() -> None:
         "dispatch_mode IN ('offer', 'broadcast', 'assign')",
         schema=SCHEMA,
     )
+    op.create_index(
+        "ix_visit_requests_waiting",
+        "visit_requests",
+        ["deadline", "visit_id"],
+        unique=False,
+        schema=SCHEMA,
+        postgresql_where=sa.text("state IN ('pending', 'offered')"),
+    )
 
     op.add_column(
         "offers",
@@ -112,6 +120,9 @@ def downgrade() -> None:
     )
     for name in ("decline_note", "decline_reason", "expires_at"):
         op.drop_column("offers", name, schema=SCHEMA)
+    op.drop_index(
+        "ix_visit_requests_waiting", table_name="visit_requests", schema=SCHEMA
+    )
     op.drop_constraint(
         op.f("ck_visit_requests_dispatch_mode"),
         "visit_requests",
