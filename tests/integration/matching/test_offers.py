@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from matching.agents import RegisteredAgent
 from matching.models import Agent, AgentDailyLoad, Assignment, Offer, VisitRequest
 from shared.errors import PROBLEM_CONTENT_TYPE
-from shared.events import topics
+from shared.events import Envelope, topics
 from shared.events.payloads import (
     AssignmentCreated,
     DispatchMode,
@@ -87,6 +87,21 @@ async def _decline(
         headers=_bearer(agent),
         json={"reason": "too_far"} if body is None else body,
     )
+
+
+async def _events_through(visit_id: uuid.UUID, last_type: str) -> list[Envelope]:
+    """Read the visit's events once one of type `last_type` is published.
+
+    The relay publishes a visit's events in order, so the earlier ones are
+    there too.
+    """
+
+    async def probe() -> list[Envelope] | None:
+        events = await read_events_for(topics.ASSIGNMENTS, {str(visit_id)})
+        envelopes = events[str(visit_id)]
+        return envelopes if any(e.type == last_type for e in envelopes) else None
+
+    return await eventually(probe, message=f"{last_type} of visit {visit_id}")
 
 
 async def _request_state(sessionmaker: Sessionmaker, visit_id: uuid.UUID) -> str | None:
@@ -176,10 +191,10 @@ class TestOfferMode:
         assert first.json()["state"] == "active"
         assert await _load(sessionmaker, agent.agent_id) == 1
         assert await _offers(matching, agent) == []
-        events = await read_events_for(topics.ASSIGNMENTS, {str(request.visit_id)})
+        events = await _events_through(request.visit_id, AssignmentCreated.event_type)
         created = [
             AssignmentCreated.model_validate(e.data)
-            for e in events[str(request.visit_id)]
+            for e in events
             if e.type == AssignmentCreated.event_type
         ]
         assert len(created) == 1
@@ -215,12 +230,12 @@ class TestOfferMode:
         assert accepted.status_code == 409
         assert accepted.json()["offer_state"] == "declined"
         assert (await _accept(matching, far, third["offer_id"])).status_code == 201
-        events = await read_events_for(topics.ASSIGNMENTS, {str(request.visit_id)})
-        by_type = [e.type for e in events[str(request.visit_id)]]
+        events = await _events_through(request.visit_id, AssignmentCreated.event_type)
+        by_type = [e.type for e in events]
         assert by_type.count(OfferMade.event_type) == 3
         declines = [
             OfferDeclined.model_validate(e.data)
-            for e in events[str(request.visit_id)]
+            for e in events
             if e.type == OfferDeclined.event_type
         ]
         assert [d.reason for d in declines] == ["no_time", "too_far"]
@@ -236,10 +251,10 @@ class TestOfferMode:
         await _decline(matching, only, offer["offer_id"], {"reason": "unsafe_area"})
 
         assert await _request_state(sessionmaker, request.visit_id) == "unmatched"
-        events = await read_events_for(topics.ASSIGNMENTS, {str(request.visit_id)})
+        events = await _events_through(request.visit_id, VisitUnmatched.event_type)
         unmatched = [
             VisitUnmatched.model_validate(e.data)
-            for e in events[str(request.visit_id)]
+            for e in events
             if e.type == VisitUnmatched.event_type
         ]
         assert [u.reason for u in unmatched] == ["out_of_coverage"]
@@ -286,10 +301,10 @@ class TestOfferMode:
             lambda: _state_is(sessionmaker, request.visit_id, "unmatched"),
             message="visit unmatched after its wait",
         )
-        events = await read_events_for(topics.ASSIGNMENTS, {str(request.visit_id)})
+        events = await _events_through(request.visit_id, VisitUnmatched.event_type)
         unmatched = [
             VisitUnmatched.model_validate(e.data)
-            for e in events[str(request.visit_id)]
+            for e in events
             if e.type == VisitUnmatched.event_type
         ]
         assert len(unmatched) == 1
