@@ -70,7 +70,10 @@ def _dispatch_columns(payload: VisitRequested) -> dict[str, Any]:
     policy = payload.dispatch
     if policy is None:
         return {"dispatch_mode": DispatchMode.ASSIGN}
-    waited = payload.requested_at + timedelta(seconds=policy.max_wait_seconds)
+    # The wait starts when matching receives the request, so requests queued
+    # behind a burst do not use up their wait before any agent saw them.
+    received_at = max(payload.requested_at, datetime.now(UTC))
+    waited = received_at + timedelta(seconds=policy.max_wait_seconds)
     return {
         "dispatch_mode": policy.mode,
         "offer_timeout_seconds": policy.offer_timeout_seconds,

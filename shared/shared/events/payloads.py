@@ -281,8 +281,8 @@ class DispatchPolicy(BaseModel):
         default=4 * 3600,
         ge=1,
         description=(
-            "Time from the request after which a visit no agent took ends "
-            "out_of_coverage; the deadline ends the wait sooner."
+            "Time from matching's receipt of the request after which a visit "
+            "no agent took ends out_of_coverage; the deadline ends it sooner."
         ),
     )
 

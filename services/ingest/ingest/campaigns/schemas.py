@@ -142,8 +142,9 @@ class DispatchIn(RequestModel):
         ge=MIN_WAIT_SECONDS,
         le=MAX_WAIT_SECONDS,
         description=(
-            "A visit that no agent took this long after its request ends "
-            "`out_of_coverage`. The campaign's deadline ends the wait sooner."
+            "A visit that no agent took this long after matching received its "
+            "request ends `out_of_coverage`. The campaign's deadline ends the "
+            "wait sooner."
         ),
     )
 
