@@ -48,7 +48,7 @@ WEBHOOK_TYPES = ["visit.completed", "visit.out_of_coverage", "promise.made"]
 # Short timings, so that a silent agent's offers pass on within seconds. A
 # visit whose covering agents all declined, stayed silent or are full waits
 # the shortest wait a campaign may set, then ends out_of_coverage.
-DISPATCH = {"mode": "offer", "offer_timeout_seconds": 10, "max_wait_seconds": 60}
+DISPATCH = {"mode": "offer", "offer_timeout_seconds": 10, "max_wait_seconds": 30}
 # One agent in twenty never answers an offer.
 SILENT_EVERY = 20
 QUESTIONS = {

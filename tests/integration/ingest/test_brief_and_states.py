@@ -185,7 +185,7 @@ class TestDispatchPolicy:
             ({"offer_timeout_seconds": 86_401}, "dispatch.offer_timeout_seconds"),
             ({"broadcast_size": 0}, "dispatch.broadcast_size"),
             ({"broadcast_size": 51}, "dispatch.broadcast_size"),
-            ({"max_wait_seconds": 59}, "dispatch.max_wait_seconds"),
+            ({"max_wait_seconds": 29}, "dispatch.max_wait_seconds"),
             ({"max_wait_seconds": 2_592_001}, "dispatch.max_wait_seconds"),
             ({"max_wait_seconds": True}, "dispatch.max_wait_seconds"),
             (
