@@ -3,10 +3,13 @@
 The demo starts the four services as processes, creates a tenant and
 registers the agents in examples/agents.json. It subscribes a local webhook
 receiver that verifies every signature, uploads examples/portfolio.xlsx and
-launches a campaign over every account. Then it plays each agent through the
-visits API (check in near the address, submit a result) and prints the
-campaign summary. It exits 0 only when every visit reached a final state and
-every expected webhook arrived with a valid signature.
+launches a campaign over every account in offer mode. The agents poll their
+offers in matching and answer them: most accept, about one in ten declines
+with a reason, and a few never answer, so their offers expire and pass on.
+Then it plays each agent through the visits API (check in near the address,
+submit a result) and prints the campaign summary with the offer figures. It
+exits 0 only when every visit reached a final state and every expected
+webhook arrived with a valid signature.
 """
 
 import asyncio
@@ -26,10 +29,12 @@ import httpx
 
 from ingest.settings import IngestSettings
 from ingest.tenants import create_tenant
+from matching import repository as matching_repository
 from matching.agents import AgentSpec, register_agent
 from matching.settings import MatchingSettings
 from ops.demo_agents import play_agent
 from ops.demo_database import DemoDatabaseError, recreate_demo_database
+from ops.demo_offers import OfferTally, answer_offers
 from ops.processes import DEFAULT_PORTS, start_services, stop_services
 from ops.webhook_receiver import WebhookReceiver
 from shared.db import create_engine, create_sessionmaker
@@ -40,6 +45,12 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 WAIT_SECONDS = 300.0
 WEBHOOK_TYPES = ["visit.completed", "visit.out_of_coverage", "promise.made"]
+# Short timings, so that a silent agent's offers pass on within seconds. A
+# visit whose covering agents all declined, stayed silent or are full waits
+# the shortest wait a campaign may set, then ends out_of_coverage.
+DISPATCH = {"mode": "offer", "offer_timeout_seconds": 10, "max_wait_seconds": 30}
+# One agent in twenty never answers an offer.
+SILENT_EVERY = 20
 QUESTIONS = {
     "type": "object",
     "properties": {
@@ -88,13 +99,14 @@ async def wait_for(
     *,
     what: str,
     timeout_seconds: float = WAIT_SECONDS,
+    interval_seconds: float = 0.5,
 ) -> T:
     deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:
         result = await probe()
         if result is not None:
             return result
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(interval_seconds)
     raise DemoFailure(f"timed out after {timeout_seconds:.0f} s waiting for {what}")
 
 
@@ -113,6 +125,17 @@ async def create_demo_tenant() -> tuple[str, str]:
     finally:
         await engine.dispose()
     return str(tenant.tenant_id), tenant.api_key.key
+
+
+async def offer_counts(tenant_id: str) -> dict[str, int]:
+    """Count the tenant's offers by state, read from matching's tables."""
+    settings = MatchingSettings()
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            return await matching_repository.offer_counts(session, uuid.UUID(tenant_id))
+    finally:
+        await engine.dispose()
 
 
 async def register_demo_agents() -> list[str]:
@@ -139,6 +162,7 @@ class Demo:
         self.http = httpx.AsyncClient(timeout=30.0)
         self.receiver = WebhookReceiver()
         self.rng = random.Random(20261204)
+        self.tally = OfferTally()
 
     async def wait_for_key(self) -> None:
         """Wait until visits and reporting accept the key, which travels by Kafka."""
@@ -188,6 +212,7 @@ class Demo:
             "fee_amount": "180.00",
             "deadline": (datetime.now(UTC) + timedelta(days=3)).isoformat(),
             "selection": {"all_accounts": True},
+            "dispatch": DISPATCH,
         }
         created = await self.http.post(
             self.urls["ingest"] + "/campaigns",
@@ -229,7 +254,43 @@ class Demo:
             )
             return True if len(visits) == visit_count and waiting == 0 else None
 
-        await wait_for(dispatched, what="every visit to be assigned or out of coverage")
+        # Every two seconds: each look lists all the visits, and the agents
+        # polling their offers need the machine too.
+        await wait_for(
+            dispatched,
+            what="every visit to be assigned or out of coverage",
+            interval_seconds=2.0,
+        )
+
+    async def answer_offers(
+        self, tokens: list[str], campaign_id: str, visit_count: int
+    ) -> None:
+        """Let every agent answer its offers until no visit waits for an agent."""
+        stop = asyncio.Event()
+        agents = [
+            answer_offers(
+                self.http,
+                self.urls["matching"],
+                token,
+                random.Random(seed),
+                self.tally,
+                stop,
+                silent=seed % SILENT_EVERY == SILENT_EVERY - 1,
+            )
+            for seed, token in enumerate(tokens)
+        ]
+        answering = asyncio.gather(*agents)
+        try:
+            await self.wait_dispatched(campaign_id, visit_count)
+        finally:
+            stop.set()
+            await answering
+        tally = self.tally
+        say(
+            f"    offers seen {tally.seen}, accepted {tally.accepted}, "
+            f"declined {sum(tally.declined.values())}, "
+            f"refused {sum(tally.refused.values())}"
+        )
 
     async def play(self, tokens: list[str]) -> dict[str, int]:
         outcomes: dict[str, int] = {}
@@ -298,7 +359,12 @@ def _seconds(value: dict[str, float | None] | None) -> str:
     return f"p50 {value['p50']:.1f} s, p90 {value['p90']:.1f} s"
 
 
-def print_summary(figures: dict[str, Any], visits: list[dict[str, Any]]) -> None:
+def print_summary(
+    figures: dict[str, Any],
+    visits: list[dict[str, Any]],
+    offers: dict[str, int],
+    tally: OfferTally,
+) -> None:
     states: dict[str, int] = {}
     for visit in visits:
         states[visit["state"]] = states.get(visit["state"], 0) + 1
@@ -324,6 +390,12 @@ def print_summary(figures: dict[str, Any], visits: list[dict[str, Any]]) -> None
         + _seconds(figures.get("time_to_first_visit_seconds")),
         "  time to result           " + _seconds(figures.get("time_to_result_seconds")),
         f"  visited within 72 hours  {_rate(figures.get('visited_within_72h_rate'))}",
+        f"  offers sent              {sum(offers.values())}: "
+        + ", ".join(f"{state} {n}" for state, n in sorted(offers.items())),
+        "  declined by reason       "
+        + (", ".join(f"{k} {v}" for k, v in sorted(tally.declined.items())) or "none"),
+        "  accepts refused          "
+        + (", ".join(f"{k} {v}" for k, v in sorted(tally.refused.items())) or "none"),
     ]
     say("\n" + "\n".join(lines))
 
@@ -353,6 +425,9 @@ async def run() -> int:
         "KAFKA_TOPIC_PREFIX": topic_prefix,
         "REPORTING_WEBHOOK_ALLOW_LOOPBACK": "true",
         "CAMPO_ENVIRONMENT": "development",
+        # Expire offers and retry waiting visits often, for a demo of a minute.
+        "MATCHING_OFFER_EXPIRY_INTERVAL_SECONDS": "1",
+        "MATCHING_PENDING_RETRY_SECONDS": "2",
     }
     # The tenant and the agents are created in-process, so the settings
     # built here must see the demo database too.
@@ -371,7 +446,7 @@ async def run() -> int:
     urls = {name: service.url for name, service in services.items()}
     demo: Demo | None = None
     try:
-        _, api_key = await steps.run(
+        tenant_id, api_key = await steps.run(
             "create a tenant and its API key", create_demo_tenant
         )
         tokens = await steps.run(
@@ -388,7 +463,8 @@ async def run() -> int:
             "create and launch the campaign", demo.launch
         )
         await steps.run(
-            "wait for matching", lambda: demo.wait_dispatched(campaign_id, visit_count)
+            "agents answer offers until every visit is taken or out of coverage",
+            lambda: demo.answer_offers(tokens, campaign_id, visit_count),
         )
         outcomes = await steps.run(
             "play the agents: check in, submit results", lambda: demo.play(tokens)
@@ -401,6 +477,7 @@ async def run() -> int:
         figures = await steps.run(
             "read the summary from reporting", lambda: demo.summary(campaign_id, visits)
         )
+        offers = await offer_counts(tenant_id)
     except DemoFailure as failure:
         say(f"\nDEMO FAILED: {failure}")
         return 1
@@ -410,7 +487,7 @@ async def run() -> int:
             await demo.http.aclose()
         stop_services(services)
 
-    print_summary(figures, visits)
+    print_summary(figures, visits, offers, demo.tally)
     bad = demo.receiver.failures()
     say(
         f"\nWebhooks: {len(demo.receiver.verified_ids())} verified, {len(bad)} rejected"

@@ -199,6 +199,7 @@ class TestMainFlow:
                     "fee_amount": "150",
                     "deadline": (datetime.now(UTC) + timedelta(days=2)).isoformat(),
                     "selection": {"all_accounts": True},
+                    "dispatch": {"mode": "assign"},
                 },
             )
             assert campaign.status_code == 201, campaign.text

@@ -266,6 +266,9 @@ class Campaign(Base):
     brief: Mapped[dict[str, Any] | None] = mapped_column(
         JSONB, doc="The whole brief as sent in visit requests; None before 0005."
     )
+    dispatch: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, doc="The dispatch policy sent in visit requests."
+    )
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from matching import router
 from matching.consumers import build_consumers
 from matching.dispatch import DispatchOutcome, retry_pending
+from matching.expiry import expire_due
 from matching.models import common
 from matching.settings import MatchingSettings
 from shared.runtime import ServiceRuntime, create_service_app
@@ -17,6 +18,7 @@ log = structlog.get_logger(__name__)
 # Outcomes that wrote an event to the outbox, which the relay should send now.
 OUTCOMES_WITH_EVENTS = (
     DispatchOutcome.ASSIGNED,
+    DispatchOutcome.OFFERED,
     DispatchOutcome.OUT_OF_COVERAGE,
     DispatchOutcome.EXPIRED,
 )
@@ -29,14 +31,15 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
         title="Campo matching API",
         version="0.1.0",
         description=(
-            "Field agents, their assignments, and the assignment of each "
-            "requested visit to the nearest covering agent with capacity."
+            "Field agents, the offers they accept or decline, and their "
+            "assignments. Each requested visit goes to the covering agents "
+            "with capacity, nearest first, in its campaign's dispatch mode."
         ),
         settings=settings,
         tables=common,
         routers=[router.router],
         consumers=build_consumers,
-        background=[retry_pending_requests],
+        background=[retry_pending_requests, expire_offers],
     )
 
 
@@ -57,3 +60,20 @@ async def retry_pending_requests(runtime: ServiceRuntime) -> None:
                 **{str(outcome): count for outcome, count in outcomes.items()},
             )
         await asyncio.sleep(settings.pending_retry_seconds)
+
+
+async def expire_offers(runtime: ServiceRuntime) -> None:
+    """Expire overdue offers every MATCHING_OFFER_EXPIRY_INTERVAL_SECONDS."""
+    settings = runtime.settings
+    assert isinstance(settings, MatchingSettings)
+    while True:
+        outcomes = await expire_due(
+            runtime.sessionmaker, emit=runtime.emit, settings=settings
+        )
+        if outcomes:
+            runtime.relay.notify()
+            log.info(
+                "dispatch.expiry_pass",
+                **{str(outcome): count for outcome, count in outcomes.items()},
+            )
+        await asyncio.sleep(settings.offer_expiry_interval_seconds)

@@ -1,12 +1,18 @@
-"""Dispatch in assign mode: the nearest covering agent with capacity gets the visit.
+"""Dispatch: find the agent of a pending visit request, in the campaign's mode.
 
-Assign mode has no acceptance step, so the offer is recorded as accepted at
-once and the assignment starts active.
+- `assign`: the best candidate with capacity gets the visit at once; the
+  offer is recorded as accepted and the assignment starts active.
+- `offer`: the best candidate gets an exclusive offer until `expires_at`.
+- `broadcast`: the best `broadcast_size` candidates get an offer each.
+
+Capacity is reserved when an offer is accepted (`matching.offers`), so an
+offer only goes to an agent whose snapshot shows free capacity. A request
+with no taker when its wait is over ends `out_of_coverage`.
 """
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -16,9 +22,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from matching import repository
 from matching.models import RequestState
+from matching.ordering import order_candidates
 from matching.settings import MatchingSettings
 from shared.errors import InvalidStateError
-from shared.events.payloads import AssignmentCreated, Payload, VisitUnmatched
+from shared.events.payloads import (
+    AssignmentCreated,
+    DispatchMode,
+    OfferMade,
+    Payload,
+    VisitUnmatched,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -27,6 +40,7 @@ Emit = Callable[[AsyncSession, Payload], Awaitable[object]]
 
 class DispatchOutcome(StrEnum):
     ASSIGNED = "assigned"
+    OFFERED = "offered"
     PENDING = "pending"
     OUT_OF_COVERAGE = "out_of_coverage"
     EXPIRED = "expired"
@@ -49,33 +63,38 @@ async def dispatch(
     settings: MatchingSettings,
     now: datetime | None = None,
 ) -> DispatchOutcome:
-    """Assign a pending visit request, mark it unmatched, or leave it pending.
+    """Assign or offer a pending visit request, end it, or leave it pending.
 
-    Runs in the caller's transaction, and emits the event of the decision.
+    Runs in the caller's transaction, and emits the events of the decision.
     """
     now = now or datetime.now(UTC)
     request = await repository.lock_pending_request(session, visit_id)
     if request is None:
         return DispatchOutcome.SKIPPED
+    if request.wait_until is not None and request.wait_until <= now:
+        await _unmatch(session, request, reason="out_of_coverage", emit=emit, now=now)
+        return DispatchOutcome.OUT_OF_COVERAGE
     if request.deadline <= now:
         await _unmatch(session, request, reason="expired", emit=emit, now=now)
         return DispatchOutcome.EXPIRED
 
-    day = load_day(now)
-    candidates = await repository.find_candidates(
-        session, visit_id, day=day, limit=settings.max_candidates
+    mode = DispatchMode(request.dispatch_mode)
+    offer_count = request.broadcast_size if mode == DispatchMode.BROADCAST else 1
+    found = await repository.find_candidates(
+        session,
+        visit_id,
+        day=load_day(now),
+        limit=max(settings.max_candidates, offer_count),
     )
-    for candidate in candidates:
-        # Two visits may pick the same agent with one slot left, because both
-        # read free capacity above. The reservation is one conditional upsert:
-        # the second waits on the first's row lock, then reads the new count
-        # and gets no row back, so it goes on to the next candidate.
-        reserved = await repository.reserve_capacity(
-            session, candidate.agent_id, day, capacity=candidate.daily_capacity
-        )
-        if reserved:
-            await _assign(session, request, candidate, emit=emit, now=now)
+    candidates = order_candidates(request, found, now=now)
+    if candidates and mode == DispatchMode.ASSIGN:
+        if await _assign_first_with_capacity(session, request, candidates, emit, now):
             return DispatchOutcome.ASSIGNED
+    elif candidates:
+        await _offer(
+            session, request, candidates[:offer_count], mode, emit=emit, now=now
+        )
+        return DispatchOutcome.OFFERED
 
     if await repository.covering_agent_exists(session, visit_id):
         log.info(
@@ -88,6 +107,28 @@ async def dispatch(
     return DispatchOutcome.OUT_OF_COVERAGE
 
 
+async def _assign_first_with_capacity(
+    session: AsyncSession,
+    request: Row[Any],
+    candidates: list[Row[Any]],
+    emit: Emit,
+    now: datetime,
+) -> bool:
+    day = load_day(now)
+    for candidate in candidates:
+        # Two visits may pick the same agent with one slot left, because both
+        # read free capacity above. The reservation is one conditional upsert:
+        # the second waits on the first's row lock, then reads the new count
+        # and gets no row back, so it goes on to the next candidate.
+        reserved = await repository.reserve_capacity(
+            session, candidate.agent_id, day, capacity=candidate.daily_capacity
+        )
+        if reserved:
+            await _assign(session, request, candidate, emit=emit, now=now)
+            return True
+    return False
+
+
 async def _assign(
     session: AsyncSession,
     request: Row[Any],
@@ -96,8 +137,8 @@ async def _assign(
     emit: Emit,
     now: datetime,
 ) -> None:
-    await _transition(session, request.visit_id, RequestState.ASSIGNED, now)
-    offer_id, assignment_id = uuid.uuid4(), uuid.uuid4()
+    await transition(session, request.visit_id, RequestState.ASSIGNED, now)
+    offer_id = uuid.uuid4()
     distance_m = float(candidate.distance_m)
     await repository.insert_accepted_offer(
         session,
@@ -108,12 +149,39 @@ async def _assign(
         distance_m=distance_m,
         at=now,
     )
+    await create_assignment(
+        session,
+        request,
+        offer_id=offer_id,
+        agent_id=candidate.agent_id,
+        distance_m=distance_m,
+        emit=emit,
+        now=now,
+    )
+
+
+async def create_assignment(
+    session: AsyncSession,
+    request: Row[Any],
+    *,
+    offer_id: uuid.UUID,
+    agent_id: uuid.UUID,
+    distance_m: float,
+    emit: Emit,
+    now: datetime,
+) -> uuid.UUID:
+    """Insert the active assignment of an accepted offer and emit it.
+
+    The partial unique index on active assignments rejects a second one for
+    the visit, whatever the caller checked before.
+    """
+    assignment_id = uuid.uuid4()
     await repository.insert_active_assignment(
         session,
         assignment_id=assignment_id,
         offer_id=offer_id,
         visit_id=request.visit_id,
-        agent_id=candidate.agent_id,
+        agent_id=agent_id,
         tenant_id=request.tenant_id,
         distance_m=distance_m,
         assigned_at=now,
@@ -125,7 +193,7 @@ async def _assign(
             assignment_id=assignment_id,
             offer_id=offer_id,
             visit_id=request.visit_id,
-            agent_id=candidate.agent_id,
+            agent_id=agent_id,
             assigned_at=now,
             distance_m=distance_m,
         ),
@@ -133,9 +201,66 @@ async def _assign(
     log.info(
         "dispatch.assigned",
         visit_id=str(request.visit_id),
-        agent_id=str(candidate.agent_id),
+        agent_id=str(agent_id),
         assignment_id=str(assignment_id),
         distance_m=round(distance_m, 1),
+    )
+    return assignment_id
+
+
+async def _offer(
+    session: AsyncSession,
+    request: Row[Any],
+    candidates: list[Row[Any]],
+    mode: DispatchMode,
+    *,
+    emit: Emit,
+    now: datetime,
+) -> None:
+    """Make each candidate an open offer of the visit, all with one `expires_at`.
+
+    The offers expire after the offer timeout, or at the end of the wait or
+    at the deadline when either comes first.
+    """
+    await transition(session, request.visit_id, RequestState.OFFERED, now)
+    timeout = timedelta(seconds=request.offer_timeout_seconds)
+    expires_at = min(
+        limit
+        for limit in (now + timeout, request.wait_until, request.deadline)
+        if limit is not None
+    )
+    for candidate in candidates:
+        offer_id = uuid.uuid4()
+        distance_m = float(candidate.distance_m)
+        await repository.insert_open_offer(
+            session,
+            offer_id=offer_id,
+            visit_id=request.visit_id,
+            agent_id=candidate.agent_id,
+            tenant_id=request.tenant_id,
+            distance_m=distance_m,
+            offered_at=now,
+            expires_at=expires_at,
+        )
+        await emit(
+            session,
+            OfferMade(
+                tenant_id=request.tenant_id,
+                offer_id=offer_id,
+                visit_id=request.visit_id,
+                agent_id=candidate.agent_id,
+                mode=mode,
+                distance_m=distance_m,
+                offered_at=now,
+                expires_at=expires_at,
+            ),
+        )
+    log.info(
+        "dispatch.offered",
+        visit_id=str(request.visit_id),
+        mode=mode.value,
+        agents=len(candidates),
+        expires_at=expires_at.isoformat(),
     )
 
 
@@ -147,7 +272,7 @@ async def _unmatch(
     emit: Emit,
     now: datetime,
 ) -> None:
-    await _transition(session, request.visit_id, RequestState.UNMATCHED, now)
+    await transition(session, request.visit_id, RequestState.UNMATCHED, now)
     distance = await repository.nearest_agent_distance(session, request.visit_id)
     await emit(
         session,
@@ -167,18 +292,24 @@ async def _unmatch(
     )
 
 
-async def _transition(
-    session: AsyncSession, visit_id: uuid.UUID, target: RequestState, now: datetime
+async def transition(
+    session: AsyncSession,
+    visit_id: uuid.UUID,
+    target: RequestState,
+    now: datetime,
+    *,
+    source: RequestState = RequestState.PENDING,
 ) -> None:
+    """Move a request this transaction has locked from `source` to `target`."""
     moved = await repository.transition_request(
-        session, visit_id, source=RequestState.PENDING, target=target, at=now
+        session, visit_id, source=source, target=target, at=now
     )
     if not moved:
-        # This transaction locked the row as pending, so a failed update means
+        # This transaction locked the row in `source`, so a failed update means
         # another writer ignored the lock. Rolling back is the only safe outcome.
         current = await repository.request_state(session, visit_id)
         raise InvalidStateError(
-            f"visit request {visit_id} is {current}, not pending, so it cannot "
+            f"visit request {visit_id} is {current}, not {source}, so it cannot "
             f"move to {target}",
             current_state=current,
         )

@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import make_base
+from shared.events.payloads import DeclineReason, DispatchMode
 from shared.tables import define_common_tables
 
 SCHEMA = "matching"
@@ -56,7 +57,14 @@ class AgentStatus(StrEnum):
 
 
 class RequestState(StrEnum):
+    """A visit request's place in dispatch.
+
+    `pending` waits for a candidate, `offered` for an answer to its open
+    offers; a request is `offered` exactly while it has an open offer.
+    """
+
     PENDING = "pending"
+    OFFERED = "offered"
     ASSIGNED = "assigned"
     UNMATCHED = "unmatched"
     DONE = "done"
@@ -138,11 +146,19 @@ class VisitRequest(Base):
     __tablename__ = "visit_requests"
     __table_args__ = (
         CheckConstraint(_one_of("state", RequestState), name="state"),
+        CheckConstraint(_one_of("dispatch_mode", DispatchMode), name="dispatch_mode"),
         Index(
             "ix_visit_requests_pending",
             "deadline",
             "visit_id",
             postgresql_where=text("state = 'pending'"),
+        ),
+        # The expiry pass reads only requests still waiting for an agent.
+        Index(
+            "ix_visit_requests_waiting",
+            "deadline",
+            "visit_id",
+            postgresql_where=text("state IN ('pending', 'offered')"),
         ),
     )
 
@@ -161,6 +177,16 @@ class VisitRequest(Base):
     deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     state: Mapped[str] = mapped_column(String(20))
+    dispatch_mode: Mapped[str] = mapped_column(
+        String(20), server_default=DispatchMode.ASSIGN.value
+    )
+    offer_timeout_seconds: Mapped[int | None] = mapped_column(Integer)
+    broadcast_size: Mapped[int | None] = mapped_column(Integer)
+    wait_until: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True),
+        doc="When a visit no agent took ends out_of_coverage; None waits for "
+        "the deadline.",
+    )
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
@@ -169,7 +195,26 @@ class VisitRequest(Base):
 
 class Offer(Base):
     __tablename__ = "offers"
-    __table_args__ = (CheckConstraint(_one_of("state", OfferState), name="state"),)
+    __table_args__ = (
+        CheckConstraint(_one_of("state", OfferState), name="state"),
+        CheckConstraint(
+            f"decline_reason IS NULL OR {_one_of('decline_reason', DeclineReason)}",
+            name="decline_reason",
+        ),
+        # An agent holds at most one open offer for a visit.
+        Index(
+            "uq_offers_open_visit_agent",
+            "visit_id",
+            "agent_id",
+            unique=True,
+            postgresql_where=text("state = 'offered'"),
+        ),
+        Index(
+            "ix_offers_open_expires_at",
+            "expires_at",
+            postgresql_where=text("state = 'offered'"),
+        ),
+    )
 
     offer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     visit_id: Mapped[uuid.UUID] = mapped_column(
@@ -182,7 +227,12 @@ class Offer(Base):
     state: Mapped[str] = mapped_column(String(20))
     distance_m: Mapped[float] = mapped_column(Float)
     offered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), doc="None for an offer accepted when it was made."
+    )
     responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decline_reason: Mapped[str | None] = mapped_column(String(20))
+    decline_note: Mapped[str | None] = mapped_column(String(500))
 
 
 class Assignment(Base):

@@ -3,12 +3,21 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response, status
 
-from matching import service
+from matching import offers, service
 from matching.models import AssignmentState
-from matching.schemas import AgentAssignment, AgentProfile, VisitAssignment
-from shared.api import CurrentAgent, CurrentTenant, SessionDep
+from matching.offers import AgentNotEligibleError, NoCapacityError, OfferClosedError
+from matching.schemas import (
+    AgentAssignment,
+    AgentOffer,
+    AgentProfile,
+    DeclineIn,
+    OfferAnswer,
+    VisitAssignment,
+)
+from matching.settings import MatchingSettings
+from shared.api import CurrentAgent, CurrentTenant, RuntimeDep, SessionDep
 from shared.errors import (
     NotFoundError,
     UnauthorizedError,
@@ -46,6 +55,95 @@ async def list_my_assignments(
     return await service.list_agent_assignments(
         session, agent.agent_id, state=state, limit=limit
     )
+
+
+@router.get(
+    "/agents/me/offers",
+    tags=["offers"],
+    summary="The calling agent's open offers, the soonest to expire first",
+    responses=problem_responses(UnauthorizedError, UnprocessableError),
+)
+async def list_my_offers(
+    agent: CurrentAgent,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[AgentOffer]:
+    return await service.list_agent_offers(session, agent.agent_id, limit=limit)
+
+
+@router.post(
+    "/offers/{offer_id}/accept",
+    tags=["offers"],
+    summary="Accept an open offer and take the visit",
+    status_code=status.HTTP_201_CREATED,
+    description=(
+        "201 with the new assignment. Accepting an offer this agent already "
+        "accepted answers 200 with the same assignment. 409 when the offer "
+        "expired, was declined, or the visit was withdrawn or taken by "
+        "another agent (`offer_state` and `visit_state` say which), when "
+        "the agent has no free capacity left today, or when the agent was "
+        "suspended or is unverified."
+    ),
+    responses={
+        200: {"model": AgentAssignment, "description": "Accepted before."},
+        **problem_responses(
+            UnauthorizedError,
+            NotFoundError,
+            OfferClosedError,
+            NoCapacityError,
+            AgentNotEligibleError,
+            UnprocessableError,
+        ),
+    },
+)
+async def accept_offer(
+    offer_id: uuid.UUID,
+    agent: CurrentAgent,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    response: Response,
+) -> AgentAssignment:
+    assignment, created = await offers.accept_offer(
+        session, agent_id=agent.agent_id, offer_id=offer_id, emit=runtime.emit
+    )
+    if created:
+        runtime.relay.notify()
+    else:
+        response.status_code = status.HTTP_200_OK
+    return assignment
+
+
+@router.post(
+    "/offers/{offer_id}/decline",
+    tags=["offers"],
+    summary="Decline an open offer, with a reason",
+    description=(
+        "The visit passes to the next candidate, and is never offered to this "
+        "agent again. Declining an offer already declined answers the same."
+    ),
+    responses=problem_responses(
+        UnauthorizedError, NotFoundError, OfferClosedError, UnprocessableError
+    ),
+)
+async def decline_offer(
+    offer_id: uuid.UUID,
+    answer: DeclineIn,
+    agent: CurrentAgent,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> OfferAnswer:
+    settings = runtime.settings
+    assert isinstance(settings, MatchingSettings)
+    declined = await offers.decline_offer(
+        session,
+        agent_id=agent.agent_id,
+        offer_id=offer_id,
+        answer=answer,
+        emit=runtime.emit,
+        settings=settings,
+    )
+    runtime.relay.notify()
+    return declined
 
 
 @router.get(

@@ -1,4 +1,4 @@
-"""Response models of matching's HTTP API."""
+"""Request and response models of matching's HTTP API."""
 
 import uuid
 from datetime import datetime
@@ -6,8 +6,9 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-from matching.models import AgentStatus, AssignmentState, TravelMode
-from shared.events.payloads import Money
+from matching.models import AgentStatus, AssignmentState, OfferState, TravelMode
+from shared.events.payloads import DeclineReason, DispatchMode, Money
+from shared.schemas import RequestModel
 
 
 class AgentProfile(BaseModel):
@@ -51,3 +52,41 @@ class VisitAssignment(BaseModel):
     state: AssignmentState
     distance_m: float = Field(description="Meters from the agent's base.")
     assigned_at: datetime
+
+
+class AgentOffer(BaseModel):
+    """An open offer as the agent sees it before accepting: area, pay and time.
+
+    No debtor data: the visits API shows the address and the brief once the
+    agent holds the assignment.
+    """
+
+    offer_id: uuid.UUID
+    visit_id: uuid.UUID
+    mode: DispatchMode = Field(
+        description="`offer` when the offer is the agent's alone, `broadcast` "
+        "when other agents see the visit too and the first to accept takes it."
+    )
+    colonia: str | None
+    municipality: str | None
+    state: str | None = Field(description="The address's state, e.g. Jalisco.")
+    distance_m: float = Field(description="Meters from the agent's base.")
+    fee: Money
+    deadline: datetime = Field(description="The visit must be made by then.")
+    offered_at: datetime
+    expires_at: datetime = Field(description="Accept before this, or it passes on.")
+
+
+class DeclineIn(RequestModel):
+    reason: DeclineReason
+    note: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Free text for the operator; never shown to the tenant.",
+    )
+
+
+class OfferAnswer(BaseModel):
+    offer_id: uuid.UUID
+    visit_id: uuid.UUID
+    state: OfferState

@@ -1,7 +1,8 @@
 """Matching's rules outside dispatch: intake, completion and the read side."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,10 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from matching import repository
 from matching.dispatch import Emit, dispatch, load_day
 from matching.models import AssignmentState, RequestState
-from matching.schemas import AgentAssignment, AgentProfile, VisitAssignment
+from matching.schemas import (
+    AgentAssignment,
+    AgentOffer,
+    AgentProfile,
+    VisitAssignment,
+)
 from matching.settings import MatchingSettings
 from shared.errors import NotFoundError
 from shared.events.payloads import (
+    DispatchMode,
     Money,
     VisitCompleted,
     VisitRequested,
@@ -50,11 +57,29 @@ async def accept_visit_request(
         fee_currency=payload.fee.currency,
         deadline=payload.deadline,
         requested_at=payload.requested_at,
+        **_dispatch_columns(payload),
     )
     if not inserted:
         log.info("visit_request.already_known", visit_id=str(payload.visit_id))
         return
     await dispatch(session, payload.visit_id, emit=emit, settings=settings)
+
+
+def _dispatch_columns(payload: VisitRequested) -> dict[str, Any]:
+    """Return the request's dispatch columns; a request with no policy is assigned."""
+    policy = payload.dispatch
+    if policy is None:
+        return {"dispatch_mode": DispatchMode.ASSIGN}
+    # The wait starts when matching receives the request, so requests queued
+    # behind a burst do not use up their wait before any agent saw them.
+    received_at = max(payload.requested_at, datetime.now(UTC))
+    waited = received_at + timedelta(seconds=policy.max_wait_seconds)
+    return {
+        "dispatch_mode": policy.mode,
+        "offer_timeout_seconds": policy.offer_timeout_seconds,
+        "broadcast_size": policy.broadcast_size,
+        "wait_until": min(waited, payload.deadline),
+    }
 
 
 async def complete_assignment(session: AsyncSession, payload: VisitCompleted) -> None:
@@ -95,8 +120,10 @@ async def withdraw_visit(session: AsyncSession, payload: VisitWithdrawn) -> None
 
     The released assignment gives the agent back one visit of capacity on the
     day it was assigned. A visit already done or unmatched stays as it is.
+    The request's lock comes first, as for every writer of its offers.
     """
     now = datetime.now(UTC)
+    await repository.lock_request(session, payload.visit_id)
     cancelled = await repository.cancel_request(session, payload.visit_id, at=now)
     offers = await repository.withdraw_open_offers(session, payload.visit_id, at=now)
     released = await repository.release_assignment(session, payload.visit_id, at=now)
@@ -153,6 +180,31 @@ async def list_agent_assignments(
             fee=Money(amount=row.fee_amount, currency=row.fee_currency),
             deadline=row.deadline,
             assigned_at=row.assigned_at,
+        )
+        for row in rows
+    ]
+
+
+async def list_agent_offers(
+    session: AsyncSession, agent_id: uuid.UUID, *, limit: int
+) -> list[AgentOffer]:
+    async with session.begin():
+        rows = await repository.list_open_offers(
+            session, agent_id, now=datetime.now(UTC), limit=limit
+        )
+    return [
+        AgentOffer(
+            offer_id=row.offer_id,
+            visit_id=row.visit_id,
+            mode=row.dispatch_mode,
+            colonia=row.colonia,
+            municipality=row.municipality,
+            state=row.address_state,
+            distance_m=row.distance_m,
+            fee=Money(amount=row.fee_amount, currency=row.fee_currency),
+            deadline=row.deadline,
+            offered_at=row.offered_at,
+            expires_at=row.expires_at,
         )
         for row in rows
     ]

@@ -28,6 +28,20 @@ class MatchingSettings(ServiceSettings):
             "first, for one visit request."
         ),
     )
+    offer_expiry_interval_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description=(
+            "Interval between two passes that expire offers past their time, "
+            "offer their visits to the next candidates, and end the visits "
+            "whose wait is over."
+        ),
+    )
+    offer_expiry_batch_size: int = Field(
+        default=200,
+        ge=1,
+        description="Visit requests handled per expiry pass, oldest deadline first.",
+    )
     rank_travel_weight: float = Field(
         default=4.0, ge=0, description="Weight of the travel time to the visit."
     )

@@ -250,6 +250,43 @@ class Brief(BaseModel):
     creditor: CreditorIdentification | None = None
 
 
+class DispatchMode(StrEnum):
+    """How matching finds the agent of a visit.
+
+    `offer` gives one candidate at a time an exclusive offer, `broadcast`
+    offers the visit to several candidates and the first to accept takes
+    it, and `assign` gives it to the best candidate with no acceptance step.
+    """
+
+    OFFER = "offer"
+    BROADCAST = "broadcast"
+    ASSIGN = "assign"
+
+
+class DispatchPolicy(BaseModel):
+    """A campaign's dispatch settings, sent with each of its visit requests."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mode: DispatchMode = DispatchMode.OFFER
+    offer_timeout_seconds: int = Field(
+        default=600,
+        ge=1,
+        description="Time an agent has to accept an offer before it expires.",
+    )
+    broadcast_size: int = Field(
+        default=5, ge=1, description="Candidates that see a broadcast at once."
+    )
+    max_wait_seconds: int = Field(
+        default=4 * 3600,
+        ge=1,
+        description=(
+            "Time from matching's receipt of the request after which a visit "
+            "no agent took ends out_of_coverage; the deadline ends it sooner."
+        ),
+    )
+
+
 class VisitRequested(Payload):
     """A campaign's request for one visit to one account; ingest mints the visit id."""
 
@@ -271,6 +308,13 @@ class VisitRequested(Payload):
     balance_overdue: Money | None = None
     days_past_due: int | None = None
     brief: Brief
+    dispatch: DispatchPolicy | None = Field(
+        default=None,
+        description=(
+            "Absent in requests from before dispatch modes existed, which "
+            "matching assigns with no acceptance step and no wait limit."
+        ),
+    )
 
     def aggregate_id(self) -> str:
         return str(self.visit_id)
@@ -323,8 +367,67 @@ class AssignmentCreated(Payload):
         return str(self.visit_id)
 
 
+class DeclineReason(StrEnum):
+    TOO_FAR = "too_far"
+    NO_TIME = "no_time"
+    UNSAFE_AREA = "unsafe_area"
+    FEE_TOO_LOW = "fee_too_low"
+    OTHER = "other"
+
+
+class OfferMade(Payload):
+    """An agent may take a visit until `expires_at`; no debtor data travels."""
+
+    event_type = "campo.offer.made"
+    topic = topics.ASSIGNMENTS
+
+    offer_id: UUID
+    visit_id: UUID
+    agent_id: UUID
+    mode: DispatchMode
+    distance_m: float
+    offered_at: datetime
+    expires_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
+class OfferDeclined(Payload):
+    event_type = "campo.offer.declined"
+    topic = topics.ASSIGNMENTS
+
+    offer_id: UUID
+    visit_id: UUID
+    agent_id: UUID
+    reason: DeclineReason
+    declined_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
+class OfferExpired(Payload):
+    """The agent let the offer run out without an answer."""
+
+    event_type = "campo.offer.expired"
+    topic = topics.ASSIGNMENTS
+
+    offer_id: UUID
+    visit_id: UUID
+    agent_id: UUID
+    expired_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
 class VisitUnmatched(Payload):
-    """A visit no agent covers; `nearest_agent_distance_m` is the closest agent."""
+    """A visit no agent took: none covers it, none accepted in time, or too late.
+
+    `reason` is `out_of_coverage` or `expired`; `nearest_agent_distance_m` is
+    the distance to the closest agent, so the operator knows where to recruit.
+    """
 
     event_type = "campo.visit.unmatched"
     topic = topics.ASSIGNMENTS
@@ -499,6 +602,9 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         VisitRequested,
         VisitWithdrawn,
         AssignmentCreated,
+        OfferMade,
+        OfferDeclined,
+        OfferExpired,
         VisitUnmatched,
         VisitAssigned,
         VisitCheckedIn,

@@ -79,7 +79,11 @@ def campaign_body(**selection: Any) -> dict[str, Any]:
 async def launch_one_visit(
     services: Services, sessionmaker: Sessionmaker, tenant: CreatedTenant
 ) -> LaunchedVisit:
-    """Upload one account, register one agent on it, launch, wait for assignment."""
+    """Upload one account, register one agent on it, launch, accept its offer.
+
+    The campaign keeps the default dispatch mode, so the agent takes the visit
+    by accepting the offer through matching's API, as the agent app does.
+    """
     where = new_region().point()
     key = f"W-{uuid.uuid4().hex[:8]}"
     headers = {"X-API-Key": tenant.api_key.key}
@@ -99,8 +103,33 @@ async def launch_one_visit(
     )
     assert launched.status_code == 200, launched.text
     [visit_id] = await campaign_visit_ids(sessionmaker, campaign_id)
+    launched = LaunchedVisit(tenant, campaign_id, key, visit_id, agent.agent_id, where)
+    await accept_offer(services, launched.agent_headers, visit_id)
     await wait_for_visit(sessionmaker, visit_id, "assigned")
-    return LaunchedVisit(tenant, campaign_id, key, visit_id, agent.agent_id, where)
+    return launched
+
+
+async def accept_offer(
+    services: Services, agent_headers: dict[str, str], visit_id: uuid.UUID
+) -> None:
+    """Wait for the agent's offer of the visit in matching, and accept it."""
+    offer_id = await eventually(
+        lambda: _offer_of(services.matching, agent_headers, visit_id),
+        message="offer made to the agent",
+    )
+    accepted = await services.matching.post(
+        f"/offers/{offer_id}/accept", headers=agent_headers
+    )
+    assert accepted.status_code == 201, accepted.text
+
+
+async def _offer_of(
+    matching: httpx.AsyncClient, headers: dict[str, str], visit_id: uuid.UUID
+) -> str | None:
+    response = await matching.get("/agents/me/offers", headers=headers)
+    assert response.status_code == 200, response.text
+    found = [o for o in response.json() if o["visit_id"] == str(visit_id)]
+    return found[0]["offer_id"] if found else None
 
 
 async def campaign_visit_ids(

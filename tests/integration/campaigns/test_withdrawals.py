@@ -14,6 +14,7 @@ from tests.integration.campaigns.helpers import (
     LaunchedVisit,
     Services,
     Sessionmaker,
+    accept_offer,
     agent_load,
     campaign_visit_ids,
     launch_one_visit,
@@ -127,6 +128,7 @@ class TestPause:
         assert first == launched.visit_id
         assert second != launched.visit_id
         # The agent's only slot was freed by the pause, so it takes the new one.
+        await accept_offer(services, launched.agent_headers, second)
         again = await wait_for_visit(sessionmaker, second, "assigned")
         assert again.agent_id == launched.agent_id
         assert again.attempt == 2

@@ -176,6 +176,82 @@ class TestBriefValidation:
         assert request.data["attempt"] == 1
 
 
+class TestDispatchPolicy:
+    @pytest.mark.parametrize(
+        ("dispatch", "expected"),
+        [
+            ({"mode": "auction"}, "dispatch.mode"),
+            ({"offer_timeout_seconds": 5}, "dispatch.offer_timeout_seconds"),
+            ({"offer_timeout_seconds": 86_401}, "dispatch.offer_timeout_seconds"),
+            ({"broadcast_size": 0}, "dispatch.broadcast_size"),
+            ({"broadcast_size": 51}, "dispatch.broadcast_size"),
+            ({"max_wait_seconds": 29}, "dispatch.max_wait_seconds"),
+            ({"max_wait_seconds": 2_592_001}, "dispatch.max_wait_seconds"),
+            ({"max_wait_seconds": True}, "dispatch.max_wait_seconds"),
+            (
+                {"offer_timeout_seconds": 900, "max_wait_seconds": 600},
+                "max_wait_seconds 600 is shorter than offer_timeout_seconds 900",
+            ),
+            ({"mode": "offer", "timeout": 60}, "timeout"),
+            ("offer", "dispatch"),
+        ],
+    )
+    async def test_invalid_dispatch_is_a_problem(
+        self, client, tenant, dispatch, expected
+    ) -> None:
+        body = brief_body()
+        body["dispatch"] = dispatch
+
+        response = await create(client, tenant, body)
+
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert expected in response.text
+
+    async def test_offer_mode_and_defaults_when_left_out(self, client, tenant) -> None:
+        response = await create(client, tenant, brief_body())
+
+        assert response.status_code == 201, response.text
+        assert response.json()["dispatch"] == {
+            "mode": "offer",
+            "offer_timeout_seconds": 600,
+            "broadcast_size": 5,
+            "max_wait_seconds": 14_400,
+        }
+
+    async def test_assign_mode_ignores_the_offer_timeout(self, client, tenant) -> None:
+        body = brief_body()
+        body["dispatch"] = {"mode": "assign", "max_wait_seconds": 60}
+
+        response = await create(client, tenant, body)
+
+        assert response.status_code == 201, response.text
+        assert response.json()["dispatch"]["mode"] == "assign"
+
+    async def test_policy_travels_in_request(self, client, tenant) -> None:
+        headers = {"X-API-Key": tenant.api_key.key}
+        body = brief_body(account_keys=["B-2"])
+        body["dispatch"] = {
+            "mode": "broadcast",
+            "offer_timeout_seconds": 120,
+            "broadcast_size": 8,
+            "max_wait_seconds": 3600,
+        }
+        created = await create(client, tenant, body)
+        campaign_id = created.json()["campaign_id"]
+
+        await client.post(f"/campaigns/{campaign_id}/launch", headers=headers)
+        [request] = await read_events(
+            topics.VISIT_REQUESTS,
+            count=1,
+            where=lambda e: e.data.get("campaign_id") == campaign_id,
+        )
+
+        assert request.data["dispatch"] == body["dispatch"]
+        stored = await client.get(f"/campaigns/{campaign_id}", headers=headers)
+        assert stored.json()["dispatch"] == body["dispatch"]
+
+
 class TestStateMachine:
     async def post(
         self, client: httpx.AsyncClient, tenant: CreatedTenant, path: str

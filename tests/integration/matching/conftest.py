@@ -17,6 +17,7 @@ from tests.fixtures.apps import running_app
 from tests.integration.matching.helpers import Region, new_region
 
 PENDING_RETRY_SECONDS = 0.5
+OFFER_EXPIRY_INTERVAL_SECONDS = 0.3
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -32,8 +33,11 @@ async def sessionmaker(
 async def matching(
     service_env: IsolatedEnvironment,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The matching app with its consumers, relay and a fast pending retry."""
-    settings = MatchingSettings(pending_retry_seconds=PENDING_RETRY_SECONDS)
+    """The matching app with its consumers, relay, and fast retry and expiry."""
+    settings = MatchingSettings(
+        pending_retry_seconds=PENDING_RETRY_SECONDS,
+        offer_expiry_interval_seconds=OFFER_EXPIRY_INTERVAL_SECONDS,
+    )
     async with running_app(create_app(settings)) as client:
         yield client
 

@@ -20,7 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from matching.agents import AgentSpec, RegisteredAgent, register_agent
 from matching.settings import MatchingSettings
 from shared.events import Envelope
-from shared.events.payloads import Address, Brief, GeoPoint, Money, VisitRequested
+from shared.events.payloads import (
+    Address,
+    Brief,
+    DispatchPolicy,
+    GeoPoint,
+    Money,
+    VisitRequested,
+)
 from shared.settings import ServiceSettings
 
 EARTH_MEAN_RADIUS_M = 6_371_008.8
@@ -84,6 +91,7 @@ def visit_requested(
     tenant_id: uuid.UUID | None = None,
     deadline: datetime | None = None,
     visit_id: uuid.UUID | None = None,
+    dispatch: DispatchPolicy | None = None,
 ) -> VisitRequested:
     now = datetime.now(UTC)
     return VisitRequested(
@@ -111,6 +119,7 @@ def visit_requested(
             questions={"type": "object", "properties": {}},
             max_discount_pct=Decimal("10"),
         ),
+        dispatch=dispatch,
     )
 
 

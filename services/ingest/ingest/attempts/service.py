@@ -14,6 +14,7 @@ from ingest.models import Account, Campaign
 from shared.events.payloads import (
     Address,
     Brief,
+    DispatchPolicy,
     GeoPoint,
     Money,
     VisitRequested,
@@ -66,6 +67,7 @@ def visit_request(
         balance_overdue=balance,
         days_past_due=account.days_past_due,
         brief=campaign_brief(campaign),
+        dispatch=DispatchPolicy.model_validate(campaign.dispatch),
     )
 
 

@@ -16,7 +16,13 @@ from ingest.campaigns.brief import (
     Objective,
     validate_questions,
 )
-from shared.events.payloads import Money, ObjectiveKind, PersonMet
+from shared.events.payloads import (
+    DispatchMode,
+    DispatchPolicy,
+    Money,
+    ObjectiveKind,
+    PersonMet,
+)
 from shared.schemas import CurrencyCode, RequestModel, required_text
 
 MAX_SELECTED_KEYS = 100_000
@@ -31,6 +37,14 @@ FilterValues = Annotated[
 
 # The furthest deadline a campaign may set.
 MAX_DEADLINE_AHEAD = timedelta(days=365)
+
+# Bounds of the dispatch settings. An agent needs some seconds to read an
+# offer, and a wait of more than 30 days outlives any useful deadline.
+MIN_OFFER_TIMEOUT_SECONDS = 10
+MAX_OFFER_TIMEOUT_SECONDS = 24 * 3600
+MAX_BROADCAST_SIZE = 50
+MIN_WAIT_SECONDS = 30
+MAX_WAIT_SECONDS = 30 * 24 * 3600
 
 
 class Selection(RequestModel):
@@ -98,6 +112,60 @@ class Selection(RequestModel):
         return self
 
 
+class DispatchIn(RequestModel):
+    """The dispatch mode and timings matching applies to the campaign's visits."""
+
+    mode: DispatchMode = Field(
+        default=DispatchMode.OFFER,
+        description=(
+            "`offer`: one candidate at a time gets an exclusive offer, the next "
+            "one on decline or timeout. `broadcast`: the first `broadcast_size` "
+            "candidates see the visit and the first to accept takes it. "
+            "`assign`: the best candidate gets it with no acceptance step, "
+            "meant for the tenant's own staff."
+        ),
+    )
+    offer_timeout_seconds: int = Field(
+        default=600,
+        ge=MIN_OFFER_TIMEOUT_SECONDS,
+        le=MAX_OFFER_TIMEOUT_SECONDS,
+        description="Time an agent has to accept an offer before it passes on.",
+    )
+    broadcast_size: int = Field(
+        default=5,
+        ge=1,
+        le=MAX_BROADCAST_SIZE,
+        description="Candidates that see a broadcast at once.",
+    )
+    max_wait_seconds: int = Field(
+        default=4 * 3600,
+        ge=MIN_WAIT_SECONDS,
+        le=MAX_WAIT_SECONDS,
+        description=(
+            "A visit that no agent took this long after matching received its "
+            "request ends `out_of_coverage`. The campaign's deadline ends the "
+            "wait sooner."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def wait_outlasts_an_offer(self) -> "DispatchIn":
+        if (
+            self.mode != DispatchMode.ASSIGN
+            and self.max_wait_seconds < self.offer_timeout_seconds
+        ):
+            raise ValueError(
+                f"max_wait_seconds {self.max_wait_seconds} is shorter than "
+                f"offer_timeout_seconds {self.offer_timeout_seconds}, so a visit "
+                "would give up before its first offer runs out; raise "
+                "max_wait_seconds or lower offer_timeout_seconds"
+            )
+        return self
+
+    def policy(self) -> DispatchPolicy:
+        return DispatchPolicy.model_validate(self.model_dump())
+
+
 class CampaignCreate(RequestModel):
     """A draft campaign; `objective` may be plain text, read as kind `other`."""
 
@@ -140,6 +208,10 @@ class CampaignCreate(RequestModel):
     )
     deadline: datetime
     selection: Selection
+    dispatch: DispatchIn = Field(
+        default_factory=DispatchIn,
+        description="Dispatch mode and its timings; offer mode when left out.",
+    )
 
     @field_validator("objective", mode="before")
     @classmethod
@@ -213,6 +285,7 @@ class CampaignOut(BaseModel):
     fee_amount: Decimal
     currency: str
     deadline: datetime
+    dispatch: DispatchPolicy
     selected_accounts: int
     created_at: datetime
     launched_at: datetime | None

@@ -23,6 +23,7 @@ from shared.errors import NotFoundError, UnprocessableError
 from shared.events.payloads import (
     Brief,
     CreditorIdentification,
+    DispatchPolicy,
     DownPayment,
     Money,
     NegotiationPolicy,
@@ -82,6 +83,7 @@ async def create_campaign(
         deadline=request.deadline,
         selection=selection.model_dump(mode="json", exclude_none=True),
         brief=brief.model_dump(mode="json"),
+        dispatch=request.dispatch.policy().model_dump(mode="json"),
         created_at=datetime.now(UTC),
     )
     await repository.insert_campaign(session, campaign)
@@ -253,6 +255,7 @@ def campaign_out(campaign: Campaign, selected: int) -> CampaignOut:
         fee_amount=campaign.fee_amount,
         currency=campaign.fee_currency,
         deadline=campaign.deadline,
+        dispatch=DispatchPolicy.model_validate(campaign.dispatch),
         selected_accounts=selected,
         created_at=campaign.created_at,
         launched_at=campaign.launched_at,

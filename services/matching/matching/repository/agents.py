@@ -15,6 +15,7 @@ from matching.models import (
     Agent,
     AgentDailyLoad,
     AgentStatus,
+    Offer,
     VisitRequest,
 )
 
@@ -103,9 +104,14 @@ async def find_candidates(
 ) -> Sequence[Row[Any]]:
     """Return covering agents with capacity left on `day`, nearest first.
 
+    An agent who was offered the visit before, whatever the answer, is left
+    out: one who declined or let the offer expire never sees it again.
     The capacity read here is a snapshot that only skips full agents early.
     `reserve_capacity` enforces the limit.
     """
+    offered_before = exists().where(
+        Offer.visit_id == visit_id, Offer.agent_id == Agent.agent_id
+    )
     distance = func.ST_Distance(Agent.base_location, VisitRequest.location)
     query = (
         select(Agent.agent_id, Agent.daily_capacity, distance.label("distance_m"))
@@ -119,6 +125,7 @@ async def find_candidates(
             _covering(),
             Agent.status == AgentStatus.ONLINE,
             func.coalesce(AgentDailyLoad.assigned, 0) < Agent.daily_capacity,
+            ~offered_before,
         )
         .order_by(distance, Agent.agent_id)
         .limit(limit)
@@ -127,14 +134,23 @@ async def find_candidates(
 
 
 async def covering_agent_exists(session: AsyncSession, visit_id: uuid.UUID) -> bool:
-    """Tell whether any agent who is not suspended covers the visit.
+    """Tell whether an agent who is not suspended covers the visit and may take it.
 
     Full and offline agents count, because either may take the visit later.
+    Agents offered the visit before do not: they will not be offered it again.
     """
+    offered_before = exists().where(
+        Offer.visit_id == visit_id, Offer.agent_id == Agent.agent_id
+    )
     query = select(
         exists()
         .where(VisitRequest.visit_id == visit_id)
-        .where(_eligible(), _covering(), Agent.status != AgentStatus.SUSPENDED)
+        .where(
+            _eligible(),
+            _covering(),
+            Agent.status != AgentStatus.SUSPENDED,
+            ~offered_before,
+        )
     )
     return bool(await session.scalar(query))
 

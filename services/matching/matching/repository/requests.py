@@ -5,12 +5,22 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, tuple_, update
+from sqlalchemy import Row, and_, exists, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from matching.models import RequestState, VisitRequest
+from matching.models import Offer, OfferState, RequestState, VisitRequest
 from matching.repository.agents import wkt_point
+
+_DISPATCH_COLUMNS = (
+    VisitRequest.visit_id,
+    VisitRequest.tenant_id,
+    VisitRequest.deadline,
+    VisitRequest.dispatch_mode,
+    VisitRequest.offer_timeout_seconds,
+    VisitRequest.broadcast_size,
+    VisitRequest.wait_until,
+)
 
 
 async def insert_visit_request(
@@ -36,7 +46,7 @@ async def lock_pending_request(
     consumer is dispatching instead of waiting for it.
     """
     query = (
-        select(VisitRequest.visit_id, VisitRequest.tenant_id, VisitRequest.deadline)
+        select(*_DISPATCH_COLUMNS)
         .where(
             VisitRequest.visit_id == visit_id,
             VisitRequest.state == RequestState.PENDING,
@@ -44,6 +54,48 @@ async def lock_pending_request(
         .with_for_update(skip_locked=True)
     )
     return (await session.execute(query)).first()
+
+
+async def lock_request(
+    session: AsyncSession, visit_id: uuid.UUID, *, skip_locked: bool = False
+) -> Row[Any] | None:
+    """Lock a request in any state; every writer of its offers takes this first.
+
+    Taking the request's lock before any offer row keeps one lock order for
+    dispatch, answers, expiry and withdrawal, so they cannot deadlock.
+    """
+    query = (
+        select(*_DISPATCH_COLUMNS, VisitRequest.state)
+        .where(VisitRequest.visit_id == visit_id)
+        .with_for_update(skip_locked=skip_locked)
+    )
+    return (await session.execute(query)).first()
+
+
+async def due_requests(
+    session: AsyncSession, *, now: datetime, limit: int
+) -> Sequence[uuid.UUID]:
+    """Return requests with an offer past its expiry or a wait that is over."""
+    overdue_offer = exists().where(
+        Offer.visit_id == VisitRequest.visit_id,
+        Offer.state == OfferState.OFFERED,
+        Offer.expires_at <= now,
+    )
+    waiting = VisitRequest.state.in_([RequestState.PENDING, RequestState.OFFERED])
+    query = (
+        select(VisitRequest.visit_id)
+        .where(
+            waiting,
+            or_(
+                and_(VisitRequest.state == RequestState.OFFERED, overdue_offer),
+                VisitRequest.wait_until <= now,
+                VisitRequest.deadline <= now,
+            ),
+        )
+        .order_by(VisitRequest.deadline, VisitRequest.visit_id)
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
 
 
 async def transition_request(
@@ -92,12 +144,14 @@ async def pending_requests(
 async def cancel_request(
     session: AsyncSession, visit_id: uuid.UUID, *, at: datetime
 ) -> bool:
-    """Cancel a pending or assigned request; False when it is in another state."""
+    """Cancel a request still open; False when it is done, unmatched or cancelled."""
     statement = (
         update(VisitRequest)
         .where(
             VisitRequest.visit_id == visit_id,
-            VisitRequest.state.in_([RequestState.PENDING, RequestState.ASSIGNED]),
+            VisitRequest.state.in_(
+                [RequestState.PENDING, RequestState.OFFERED, RequestState.ASSIGNED]
+            ),
         )
         .values(state=RequestState.CANCELLED, decided_at=at)
         .returning(VisitRequest.visit_id)

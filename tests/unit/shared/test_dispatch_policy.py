@@ -1,0 +1,54 @@
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from uuid import uuid4
+
+from shared.events.payloads import (
+    Address,
+    Brief,
+    DispatchMode,
+    GeoPoint,
+    Money,
+    VisitRequested,
+)
+
+
+def _request_data() -> dict:
+    now = datetime.now(UTC)
+    return VisitRequested(
+        tenant_id=uuid4(),
+        visit_id=uuid4(),
+        campaign_id=uuid4(),
+        account_id=uuid4(),
+        account_key="A-1",
+        requested_at=now,
+        deadline=now + timedelta(days=3),
+        fee=Money(amount=Decimal("85.00"), currency="MXN"),
+        location=GeoPoint(lat=19.4, lon=-99.1),
+        address=Address(),
+        debtor_name="Debtor Example",
+        brief=Brief(
+            objective="Confirm the address",
+            questions={"type": "object", "properties": {}},
+            max_discount_pct=Decimal("0"),
+        ),
+    ).model_dump(mode="json")
+
+
+class TestVisitRequestedDispatch:
+    def test_request_without_policy_still_parses(self) -> None:
+        data = _request_data()
+        del data["dispatch"]
+
+        assert VisitRequested.model_validate(data).dispatch is None
+
+    def test_partial_policy_takes_the_defaults(self) -> None:
+        data = _request_data()
+        data["dispatch"] = {"mode": "broadcast"}
+
+        policy = VisitRequested.model_validate(data).dispatch
+
+        assert policy is not None
+        assert policy.mode == DispatchMode.BROADCAST
+        assert policy.offer_timeout_seconds == 600
+        assert policy.broadcast_size == 5
+        assert policy.max_wait_seconds == 4 * 3600
