@@ -86,7 +86,7 @@ async def dispatch(
         day=load_day(now),
         limit=max(settings.max_candidates, offer_count),
     )
-    candidates = order_candidates(request, found, now=now)
+    candidates = order_candidates(request, found, now=now, settings=settings)
     if candidates and mode == DispatchMode.ASSIGN:
         if await _assign_first_with_capacity(session, request, candidates, emit, now):
             return DispatchOutcome.ASSIGNED

@@ -558,3 +558,64 @@ class TestOfferApi:
         assert response.json()["offer_state"] == "withdrawn"
         assert response.json()["visit_state"] == "cancelled"
         assert await _offers(matching, agent) == []
+
+
+class TestRanking:
+    async def test_faster_agent_offered_before_nearer_walker(
+        self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
+    ) -> None:
+        # 1.2 km on foot is about 16 minutes; 2 km by motorcycle about 5.
+        walker = await register(
+            sessionmaker, region.point(east_m=1200), travel_mode="walk"
+        )
+        rider = await register(
+            sessionmaker, region.point(east_m=2000), travel_mode="motorcycle"
+        )
+        request = visit_requested(region.point(), dispatch=OFFER)
+
+        await publish([request])
+        offer = await _offer_for(matching, rider, request.visit_id)
+
+        assert not await _has_offer(matching, walker, request.visit_id)
+        assert offer["distance_m"] > 1900
+
+    async def test_agent_who_lets_offers_lapse_comes_later(
+        self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
+    ) -> None:
+        lapsing = await register(sessionmaker, region.point(east_m=900))
+        answering = await register(sessionmaker, region.point(east_m=1000))
+        # The nearer agent let ten offers of other visits expire.
+        async with sessionmaker() as session, session.begin():
+            for _ in range(10):
+                past = visit_requested(region.point(north_m=50_000), dispatch=OFFER)
+                session.add(
+                    VisitRequest(
+                        visit_id=past.visit_id,
+                        tenant_id=past.tenant_id,
+                        campaign_id=past.campaign_id,
+                        location=f"POINT({past.location.lon} {past.location.lat})",
+                        fee_amount=past.fee.amount,
+                        fee_currency=past.fee.currency,
+                        deadline=past.deadline,
+                        requested_at=past.requested_at,
+                        state="cancelled",
+                    )
+                )
+                await session.flush()
+                session.add(
+                    Offer(
+                        offer_id=uuid.uuid4(),
+                        visit_id=past.visit_id,
+                        agent_id=lapsing.agent_id,
+                        tenant_id=past.tenant_id,
+                        state="expired",
+                        distance_m=900.0,
+                        offered_at=datetime.now(UTC) - timedelta(days=1),
+                    )
+                )
+        request = visit_requested(region.point(), dispatch=OFFER)
+
+        await publish([request])
+        await _offer_for(matching, answering, request.visit_id)
+
+        assert not await _has_offer(matching, lapsing, request.visit_id)

@@ -15,7 +15,10 @@ from matching.models import (
     Agent,
     AgentDailyLoad,
     AgentStatus,
+    Assignment,
+    AssignmentState,
     Offer,
+    OfferState,
     VisitRequest,
 )
 
@@ -113,8 +116,20 @@ async def find_candidates(
         Offer.visit_id == visit_id, Offer.agent_id == Agent.agent_id
     )
     distance = func.ST_Distance(Agent.base_location, VisitRequest.location)
+    base = cast(Agent.base_location, Geometry)
+    assigned = func.coalesce(AgentDailyLoad.assigned, 0)
     query = (
-        select(Agent.agent_id, Agent.daily_capacity, distance.label("distance_m"))
+        select(
+            Agent.agent_id,
+            Agent.daily_capacity,
+            distance.label("distance_m"),
+            func.ST_Y(base).label("lat"),
+            func.ST_X(base).label("lon"),
+            Agent.travel_mode,
+            Agent.coverage_radius_m,
+            (Agent.daily_capacity - assigned).label("free_capacity"),
+            *_track_record(),
+        )
         .join(VisitRequest, VisitRequest.visit_id == visit_id)
         .outerjoin(
             AgentDailyLoad,
@@ -131,6 +146,39 @@ async def find_candidates(
         .limit(limit)
     )
     return (await session.execute(query)).all()
+
+
+def _track_record() -> list[Any]:
+    """Count each agent's offers and assignments, for ranking by reliability."""
+
+    def offers(*where: Any) -> Any:
+        return (
+            select(func.count())
+            .select_from(Offer)
+            .where(Offer.agent_id == Agent.agent_id, *where)
+            .scalar_subquery()
+        )
+
+    def assignments(*states: AssignmentState) -> Any:
+        return (
+            select(func.count())
+            .select_from(Assignment)
+            .where(Assignment.agent_id == Agent.agent_id, Assignment.state.in_(states))
+            .scalar_subquery()
+        )
+
+    # Offers still open have no answer yet, so they count for neither rate.
+    answered = Offer.state.in_(
+        [OfferState.ACCEPTED, OfferState.DECLINED, OfferState.EXPIRED]
+    )
+    return [
+        offers(answered).label("offers_received"),
+        offers(Offer.state == OfferState.ACCEPTED).label("offers_accepted"),
+        assignments(AssignmentState.RELEASED, AssignmentState.DONE).label(
+            "assignments_ended"
+        ),
+        assignments(AssignmentState.DONE).label("visits_completed"),
+    ]
 
 
 async def covering_agent_exists(session: AsyncSession, visit_id: uuid.UUID) -> bool:

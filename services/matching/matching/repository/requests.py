@@ -5,7 +5,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, exists, or_, select, tuple_, update
+from geoalchemy2 import Geometry
+from sqlalchemy import Row, and_, cast, exists, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +16,8 @@ from matching.repository.agents import wkt_point
 _DISPATCH_COLUMNS = (
     VisitRequest.visit_id,
     VisitRequest.tenant_id,
+    func.ST_Y(cast(VisitRequest.location, Geometry)).label("lat"),
+    func.ST_X(cast(VisitRequest.location, Geometry)).label("lon"),
     VisitRequest.deadline,
     VisitRequest.dispatch_mode,
     VisitRequest.offer_timeout_seconds,
