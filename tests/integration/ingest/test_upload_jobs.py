@@ -16,7 +16,7 @@ from python_calamine import CalamineWorkbook
 from ingest.app import create_app
 from ingest.models import Upload
 from ingest.settings import IngestSettings
-from ingest.uploads import job_repository
+from ingest.uploads import job_repository, service
 from shared.db import create_engine, create_sessionmaker
 from tests.fixtures import hostile_files
 from tests.fixtures.apps import eventually, running_app
@@ -670,3 +670,58 @@ class TestHostileCsv:
         stored = await client.get("/accounts/Z1", headers={"X-API-Key": api_key})
         assert stored.status_code == 200
         assert stored.json()["debtor_name"] == "Ana López"
+
+
+class TestErrorPages:
+    async def test_response_carries_first_errors_and_pages_the_rest(
+        self, client, api_key, monkeypatch
+    ):
+        monkeypatch.setattr(service, "INLINE_ERRORS", 2)
+        rows = [account_row(f"EP-{index}", balance="no sé") for index in range(5)]
+        response = await post_file(client, api_key, csv_bytes(rows))
+
+        body = response.json()
+        assert [error["row"] for error in body["errors"]] == [2, 3]
+        assert body["errors_total"] == 5
+        assert body["errors_truncated"] is True
+
+        seen: list[int] = []
+        cursor = None
+        for _ in range(5):
+            params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+            page = await client.get(
+                f"/uploads/{body['upload_id']}/errors",
+                params=params,
+                headers={"X-API-Key": api_key},
+            )
+            assert page.status_code == 200, page.text
+            seen += [error["row"] for error in page.json()["items"]]
+            cursor = page.json()["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == [2, 3, 4, 5, 6]
+
+    async def test_error_pages_answer_problems(self, client, api_key):
+        response = await post_file(client, api_key, xlsx_bytes(mixed_rows()))
+        upload_id = response.json()["upload_id"]
+        assert response.json()["errors_truncated"] is False
+
+        bad_cursor = await client.get(
+            f"/uploads/{upload_id}/errors",
+            params={"cursor": "nope"},
+            headers={"X-API-Key": api_key},
+        )
+        other = await client.get(
+            f"/uploads/{upload_id}/errors",
+            headers={"X-API-Key": (await make_tenant()).api_key.key},
+        )
+        too_many = await client.get(
+            f"/uploads/{upload_id}/errors",
+            params={"limit": "5001"},
+            headers={"X-API-Key": api_key},
+        )
+
+        assert bad_cursor.status_code == 422
+        assert "next_cursor" in bad_cursor.json()["detail"]
+        assert other.status_code == 404
+        assert too_many.status_code == 422

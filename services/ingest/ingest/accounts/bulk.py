@@ -100,8 +100,12 @@ async def store_bulk(
         action=store,
     )
     runtime.relay.notify()
+    # A call holds at most MAX_BULK_ACCOUNTS items, so every error is returned.
     upload = await service.get_upload(
-        session, tenant_id=tenant_id, upload_id=uuid.UUID(body["upload_id"])
+        session,
+        tenant_id=tenant_id,
+        upload_id=uuid.UUID(body["upload_id"]),
+        all_errors=True,
     )
     return BulkResult(
         upload_id=upload.upload_id,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.geocoding.service import UNPLACED, Placement
@@ -569,14 +569,39 @@ async def get_upload(
 
 
 async def list_row_issues(
-    session: AsyncSession, *, tenant_id: uuid.UUID, upload_id: uuid.UUID
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    upload_id: uuid.UUID,
+    limit: int | None = None,
+    after: tuple[int, int] | None = None,
 ) -> list[UploadError]:
-    result = await session.scalars(
+    """Return the upload's issues in row order, `limit` of them after `after`.
+
+    `after` is the (row number, id) of the last issue of the previous page.
+    """
+    query = (
         select(UploadError)
         .where(UploadError.upload_id == upload_id, UploadError.tenant_id == tenant_id)
         .order_by(UploadError.row_number, UploadError.id)
+        .limit(limit)
     )
-    return list(result)
+    if after is not None:
+        query = query.where(
+            tuple_(UploadError.row_number, UploadError.id) > tuple_(*after)
+        )
+    return list(await session.scalars(query))
+
+
+async def count_row_issues(
+    session: AsyncSession, *, tenant_id: uuid.UUID, upload_id: uuid.UUID
+) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(UploadError)
+        .where(UploadError.upload_id == upload_id, UploadError.tenant_id == tenant_id)
+    )
+    return count or 0
 
 
 async def tenant_currency(session: AsyncSession, tenant_id: uuid.UUID) -> str:

@@ -21,7 +21,7 @@ from ingest.dependencies import LocatorDep, SettingsDep
 from ingest.mappings.service import InvalidMappingError, parse_mapping_field
 from ingest.uploads import jobs, report, service
 from ingest.uploads.events import stream_upload_events
-from ingest.uploads.schemas import OnError, UploadOut, UploadPage
+from ingest.uploads.schemas import OnError, RowErrorPage, UploadOut, UploadPage
 from shared.api import CurrentTenant, IdempotencyKey, RuntimeDep, SessionDep
 from shared.errors import (
     NotFoundError,
@@ -211,6 +211,29 @@ async def get_upload(
 ) -> UploadOut:
     return await service.get_upload(
         session, tenant_id=tenant.tenant_id, upload_id=upload_id
+    )
+
+
+@router.get(
+    "/{upload_id}/errors",
+    summary="Every row error and warning of an upload, a page at a time, in row order",
+    responses=problem_responses(UnauthorizedError, NotFoundError, UnprocessableError),
+)
+async def list_upload_errors(
+    upload_id: UUID,
+    tenant: CurrentTenant,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=5_000)] = 1_000,
+    cursor: Annotated[
+        str | None, Query(description="`next_cursor` of the previous page.")
+    ] = None,
+) -> RowErrorPage:
+    return await service.page_row_issues(
+        session,
+        tenant_id=tenant.tenant_id,
+        upload_id=upload_id,
+        limit=limit,
+        cursor=cursor,
     )
 
 

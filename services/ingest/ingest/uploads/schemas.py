@@ -106,4 +106,25 @@ class UploadOut(UploadSummaryOut):
         default_factory=list,
         description="Facts about the file's layout, such as blank rows amid data.",
     )
-    errors: list[RowErrorOut] = Field(default_factory=list)
+    errors: list[RowErrorOut] = Field(
+        default_factory=list,
+        description=(
+            "The first row errors and warnings, in row order; `errors_total` "
+            "counts them all, and GET /uploads/{upload_id}/errors pages "
+            "through every one."
+        ),
+    )
+    errors_total: int = Field(
+        default=0, description="Row errors and warnings the upload has in all."
+    )
+    errors_truncated: bool = Field(
+        default=False,
+        description="True when `errors` holds only the first of `errors_total`.",
+    )
+
+
+class RowErrorPage(BaseModel):
+    items: list[RowErrorOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last."
+    )

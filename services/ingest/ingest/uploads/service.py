@@ -18,7 +18,7 @@ from ingest.geocoding.base import RequestBudget
 from ingest.geocoding.service import AccountLocator
 from ingest.mappings import repository as mapping_repository
 from ingest.mappings.service import InvalidMappingError, combine
-from ingest.models import Upload, common
+from ingest.models import Upload, UploadError, common
 from ingest.uploads import job_repository, repository
 from ingest.uploads.archive import HostileArchiveError, check_xlsx_archive
 from ingest.uploads.columns import normalize_header
@@ -36,6 +36,7 @@ from ingest.uploads.schemas import (
     OnError,
     RenamedColumnOut,
     RowErrorOut,
+    RowErrorPage,
     SkippedRowOut,
     UploadOut,
     UploadPage,
@@ -53,6 +54,10 @@ class UnreadableUploadError(UnprocessableError):
     code = "unreadable-upload"
     title = "The file could not be read"
 
+
+# Row errors and warnings an upload's own response carries; the rest are
+# paged by GET /uploads/{upload_id}/errors.
+INLINE_ERRORS = 1_000
 
 # Rows parsed, placed and staged together. The rows of one chunk, with their
 # cells, are all of the file's rows an upload holds in memory at a time.
@@ -425,8 +430,18 @@ def _check_mapped_headers(parsed: OpenedFile, mapping: dict[str, str]) -> None:
 
 
 async def get_upload(
-    session: AsyncSession, *, tenant_id: uuid.UUID, upload_id: uuid.UUID
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    upload_id: uuid.UUID,
+    all_errors: bool = False,
 ) -> UploadOut:
+    """Return the upload with its first INLINE_ERRORS issues, or all of them.
+
+    A file with an error on every row would otherwise make a response of
+    tens of megabytes; the rest are paged by `page_row_issues`.
+    """
+    errors_limit = None if all_errors else INLINE_ERRORS
     async with session.begin():
         upload = await repository.get_upload(
             session, tenant_id=tenant_id, upload_id=upload_id
@@ -434,8 +449,13 @@ async def get_upload(
         if upload is None:
             raise NotFoundError(f"upload {upload_id} not found")
         issues = await repository.list_row_issues(
-            session, tenant_id=tenant_id, upload_id=upload_id
+            session, tenant_id=tenant_id, upload_id=upload_id, limit=errors_limit
         )
+        total = len(issues)
+        if errors_limit is not None and total == errors_limit:
+            total = await repository.count_row_issues(
+                session, tenant_id=tenant_id, upload_id=upload_id
+            )
     report = upload.column_report or {}
     return UploadOut(
         **upload_summary(upload).model_dump(),
@@ -451,17 +471,60 @@ async def get_upload(
             for item in report.get("skipped_rows", [])
         ],
         notices=report.get("notices", []),
-        errors=[
-            RowErrorOut(
-                row=issue.row_number,
-                column=issue.column,
-                value=issue.value,
-                message=issue.message,
-                severity=issue.severity,
-            )
-            for issue in issues
-        ],
+        errors=[_error_out(issue) for issue in issues],
+        errors_total=total,
+        errors_truncated=total > len(issues),
     )
+
+
+async def page_row_issues(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    upload_id: uuid.UUID,
+    limit: int,
+    cursor: str | None,
+) -> RowErrorPage:
+    after = _decode_issue_cursor(cursor) if cursor else None
+    async with session.begin():
+        upload = await repository.get_upload(
+            session, tenant_id=tenant_id, upload_id=upload_id
+        )
+        if upload is None:
+            raise NotFoundError(f"upload {upload_id} not found")
+        issues = await repository.list_row_issues(
+            session,
+            tenant_id=tenant_id,
+            upload_id=upload_id,
+            limit=limit + 1,
+            after=after,
+        )
+    page, more = issues[:limit], len(issues) > limit
+    next_cursor = f"{page[-1].row_number}:{page[-1].id}" if more else None
+    return RowErrorPage(
+        items=[_error_out(issue) for issue in page], next_cursor=next_cursor
+    )
+
+
+def _error_out(issue: UploadError) -> RowErrorOut:
+    return RowErrorOut(
+        row=issue.row_number,
+        column=issue.column,
+        value=issue.value,
+        message=issue.message,
+        severity=issue.severity,
+    )
+
+
+def _decode_issue_cursor(cursor: str) -> tuple[int, int]:
+    row, _, issue_id = cursor.partition(":")
+    try:
+        return int(row), int(issue_id)
+    except ValueError:
+        raise UnprocessableError(
+            f"cursor {cursor[:80]!r} is not a cursor of this listing; send the "
+            "`next_cursor` of the previous page, or omit it for the first page"
+        ) from None
 
 
 def upload_summary(upload: Upload) -> UploadSummaryOut:
