@@ -124,8 +124,30 @@ def problem_response(
         **extensions,
     ).model_dump(exclude_none=True, mode="json")
     return JSONResponse(
-        body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers
+        _encodable(body),
+        status_code=status,
+        media_type=PROBLEM_CONTENT_TYPE,
+        headers=headers,
     )
+
+
+def _encodable(value: Any) -> Any:
+    """Replace lone surrogates, which UTF-8 cannot encode, with U+FFFD.
+
+    A request may carry one as a JSON escape (`"\\ud800"`), and the problem
+    echoes the invalid input back; without this the answer is a 500.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return value
+    if isinstance(value, dict):
+        return {_encodable(key): _encodable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_encodable(item) for item in value]
+    return value
 
 
 def problem_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
