@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from matching import repository
 from matching.models import RequestState
-from matching.ordering import order_candidates
+from matching.ordering import OrderedCandidate, order_candidates
 from matching.settings import MatchingSettings
 from shared.errors import InvalidStateError
 from shared.events.payloads import (
@@ -110,12 +110,13 @@ async def dispatch(
 async def _assign_first_with_capacity(
     session: AsyncSession,
     request: Row[Any],
-    candidates: list[Row[Any]],
+    candidates: list[OrderedCandidate],
     emit: Emit,
     now: datetime,
 ) -> bool:
     day = load_day(now)
-    for candidate in candidates:
+    for ordered in candidates:
+        candidate = ordered.row
         # Two visits may pick the same agent with one slot left, because both
         # read free capacity above. The reservation is one conditional upsert:
         # the second waits on the first's row lock, then reads the new count
@@ -124,7 +125,7 @@ async def _assign_first_with_capacity(
             session, candidate.agent_id, day, capacity=candidate.daily_capacity
         )
         if reserved:
-            await _assign(session, request, candidate, emit=emit, now=now)
+            await _assign(session, request, ordered, emit=emit, now=now)
             return True
     return False
 
@@ -132,12 +133,13 @@ async def _assign_first_with_capacity(
 async def _assign(
     session: AsyncSession,
     request: Row[Any],
-    candidate: Row[Any],
+    ordered: OrderedCandidate,
     *,
     emit: Emit,
     now: datetime,
 ) -> None:
     await transition(session, request.visit_id, RequestState.ASSIGNED, now)
+    candidate = ordered.row
     offer_id = uuid.uuid4()
     distance_m = float(candidate.distance_m)
     await repository.insert_accepted_offer(
@@ -147,6 +149,7 @@ async def _assign(
         agent_id=candidate.agent_id,
         tenant_id=request.tenant_id,
         distance_m=distance_m,
+        ranking=ordered.ranking.model_dump(mode="json"),
         at=now,
     )
     await create_assignment(
@@ -211,7 +214,7 @@ async def create_assignment(
 async def _offer(
     session: AsyncSession,
     request: Row[Any],
-    candidates: list[Row[Any]],
+    candidates: list[OrderedCandidate],
     mode: DispatchMode,
     *,
     emit: Emit,
@@ -229,7 +232,8 @@ async def _offer(
         for limit in (now + timeout, request.wait_until, request.deadline)
         if limit is not None
     )
-    for candidate in candidates:
+    for ordered in candidates:
+        candidate = ordered.row
         offer_id = uuid.uuid4()
         distance_m = float(candidate.distance_m)
         await repository.insert_open_offer(
@@ -241,6 +245,7 @@ async def _offer(
             distance_m=distance_m,
             offered_at=now,
             expires_at=expires_at,
+            ranking=ordered.ranking.model_dump(mode="json"),
         )
         await emit(
             session,

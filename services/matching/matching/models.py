@@ -25,7 +25,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import make_base
@@ -233,6 +233,11 @@ class Offer(Base):
     responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decline_reason: Mapped[str | None] = mapped_column(String(20))
     decline_note: Mapped[str | None] = mapped_column(String(500))
+    ranking: Mapped[dict[str, Any] | None] = mapped_column(
+        JSONB,
+        doc="Why the agent was chosen: score, factors, rank and weights. None "
+        "for offers made before rankings were stored.",
+    )
 
 
 class Assignment(Base):

@@ -15,6 +15,7 @@ from matching.schemas import (
     AgentOffer,
     AgentProfile,
     VisitAssignment,
+    VisitOffer,
 )
 from matching.settings import MatchingSettings
 from shared.errors import NotFoundError
@@ -223,3 +224,15 @@ async def get_visit_assignment(
             "still waiting for an agent, or unmatched"
         )
     return VisitAssignment.model_validate(row._mapping)
+
+
+async def list_visit_offers(
+    session: AsyncSession, *, tenant_id: uuid.UUID, visit_id: uuid.UUID
+) -> list[VisitOffer]:
+    async with session.begin():
+        rows = await repository.list_visit_offers(
+            session, tenant_id=tenant_id, visit_id=visit_id
+        )
+    if rows is None:
+        raise NotFoundError(f"visit {visit_id} is unknown to this tenant")
+    return [VisitOffer.model_validate(row._mapping) for row in rows]

@@ -1,0 +1,34 @@
+"""store the ranking behind each offer
+
+Revision ID: 0005
+Revises: 0003
+Create Date: 2026-12-04 22:00:00
+
+Offers made before this revision have no stored ranking; the column stays
+NULL for them.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "0005"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+SCHEMA = "matching"
+
+
+def upgrade() -> None:
+    op.add_column(
+        "offers",
+        sa.Column("ranking", postgresql.JSONB(), nullable=True),
+        schema=SCHEMA,
+    )
+
+
+def downgrade() -> None:
+    op.drop_column("offers", "ranking", schema=SCHEMA)
