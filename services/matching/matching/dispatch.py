@@ -20,7 +20,7 @@ import structlog
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from matching import repository
+from matching import hours, repository
 from matching.models import RequestState
 from matching.ordering import OrderedCandidate, order_candidates
 from matching.settings import MatchingSettings
@@ -87,6 +87,20 @@ async def dispatch(
         limit=max(settings.max_candidates, offer_count),
     )
     candidates = order_candidates(request, found, now=now, settings=settings)
+    if candidates and settings.visiting_hours:
+        reachable = _within_visiting_hours(request, candidates, mode, now)
+        if not reachable:
+            # Agents are there, but none could arrive at a legal hour. The
+            # visit waits, and the pending pass tries it again when the
+            # window opens.
+            log.info(
+                "dispatch.outside_visiting_hours",
+                visit_id=str(visit_id),
+                time_zone=request.time_zone,
+                candidates=len(candidates),
+            )
+            return DispatchOutcome.PENDING
+        candidates = reachable
     if candidates and mode == DispatchMode.ASSIGN:
         if await _assign_first_with_capacity(session, request, candidates, emit, now):
             return DispatchOutcome.ASSIGNED
@@ -105,6 +119,45 @@ async def dispatch(
         return DispatchOutcome.PENDING
     await _unmatch(session, request, reason="out_of_coverage", emit=emit, now=now)
     return DispatchOutcome.OUT_OF_COVERAGE
+
+
+def _offer_expiry(request: Row[Any], now: datetime) -> datetime:
+    """Return when offers made now expire.
+
+    That is after the offer timeout, or at the end of the wait or at the
+    deadline when either comes first.
+    """
+    timeout = timedelta(seconds=request.offer_timeout_seconds)
+    return min(
+        limit
+        for limit in (now + timeout, request.wait_until, request.deadline)
+        if limit is not None
+    )
+
+
+def _within_visiting_hours(
+    request: Row[Any],
+    candidates: list[OrderedCandidate],
+    mode: DispatchMode,
+    now: datetime,
+) -> list[OrderedCandidate]:
+    """Keep the candidates who could arrive at a legal hour, in their order.
+
+    An agent may set off as soon as the offer is made or as late as its
+    expiry; in assign mode there is no answer to wait for, so only now.
+    """
+    expires_at = now if mode == DispatchMode.ASSIGN else _offer_expiry(request, now)
+    zones = hours.address_zones(request.time_zone)
+    return [
+        candidate
+        for candidate in candidates
+        if hours.may_offer(
+            now=now,
+            expires_at=expires_at,
+            travel=candidate.travel,
+            time_zones=zones,
+        )
+    ]
 
 
 async def _assign_first_with_capacity(
@@ -220,18 +273,9 @@ async def _offer(
     emit: Emit,
     now: datetime,
 ) -> None:
-    """Make each candidate an open offer of the visit, all with one `expires_at`.
-
-    The offers expire after the offer timeout, or at the end of the wait or
-    at the deadline when either comes first.
-    """
+    """Make each candidate an open offer of the visit, all with one `expires_at`."""
     await transition(session, request.visit_id, RequestState.OFFERED, now)
-    timeout = timedelta(seconds=request.offer_timeout_seconds)
-    expires_at = min(
-        limit
-        for limit in (now + timeout, request.wait_until, request.deadline)
-        if limit is not None
-    )
+    expires_at = _offer_expiry(request, now)
     for ordered in candidates:
         candidate = ordered.row
         offer_id = uuid.uuid4()

@@ -190,6 +190,11 @@ class VisitRequest(Base):
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    time_zone: Mapped[str | None] = mapped_column(
+        String(64),
+        doc="IANA time zone of the address; None checks visiting hours in "
+        "every zone of Mexico.",
+    )
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

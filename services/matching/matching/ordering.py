@@ -11,7 +11,7 @@ later see why that agent was chosen.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -46,6 +46,12 @@ class OfferRanking(BaseModel):
 class OrderedCandidate:
     row: Row[Any]
     ranking: OfferRanking
+
+    @property
+    def travel(self) -> timedelta:
+        """Travel time to the visit at the speed of the agent's mode."""
+        minutes = next(f.raw for f in self.ranking.factors if f.name == "travel")
+        return timedelta(minutes=minutes or 0.0)
 
 
 def order_candidates(

@@ -315,6 +315,16 @@ class VisitRequested(Payload):
             "matching assigns with no acceptance step and no wait limit."
         ),
     )
+    time_zone: str | None = Field(
+        default=None,
+        max_length=64,
+        description=(
+            "IANA time zone of the address, which sets its legal visiting "
+            "hours. Absent in older requests and for addresses geocoding "
+            "could not place; matching then allows only hours legal in every "
+            "time zone of Mexico."
+        ),
+    )
 
     def aggregate_id(self) -> str:
         return str(self.visit_id)

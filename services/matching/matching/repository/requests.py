@@ -23,6 +23,7 @@ _DISPATCH_COLUMNS = (
     VisitRequest.offer_timeout_seconds,
     VisitRequest.broadcast_size,
     VisitRequest.wait_until,
+    VisitRequest.time_zone,
 )
 
 

@@ -1,11 +1,11 @@
-"""store the ranking behind each offer
+"""store the ranking behind each offer, and the time zone of each visit
 
 Revision ID: 0005
 Revises: 0003
 Create Date: 2026-12-04 22:00:00
 
-Offers made before this revision have no stored ranking; the column stays
-NULL for them.
+Offers made before this revision have no stored ranking, and requests no
+time zone; both columns stay NULL for them.
 """
 
 from collections.abc import Sequence
@@ -28,7 +28,13 @@ def upgrade() -> None:
         sa.Column("ranking", postgresql.JSONB(), nullable=True),
         schema=SCHEMA,
     )
+    op.add_column(
+        "visit_requests",
+        sa.Column("time_zone", sa.String(length=64), nullable=True),
+        schema=SCHEMA,
+    )
 
 
 def downgrade() -> None:
+    op.drop_column("visit_requests", "time_zone", schema=SCHEMA)
     op.drop_column("offers", "ranking", schema=SCHEMA)
