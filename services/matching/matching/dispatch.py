@@ -144,7 +144,7 @@ def _within_visiting_hours(
     """Keep the candidates who could arrive at a legal hour, in their order.
 
     An agent may set off as soon as the offer is made or as late as its
-    expiry; in assign mode there is no answer to wait for, so only now.
+    expiry. Assign mode has no acceptance step, so only setting off now counts.
     """
     expires_at = now if mode == DispatchMode.ASSIGN else _offer_expiry(request, now)
     zones = hours.address_zones(request.time_zone)

@@ -101,7 +101,7 @@ class TestVisitingHours:
         assert expires_at == _mexico_city(7, 0)
         assert await _state(sessionmaker, request.visit_id) == "offered"
 
-    async def test_request_without_time_zone_waits_for_every_mexican_zone(
+    async def test_missing_zone_waits_for_all_mexico(
         self, sessionmaker: Sessionmaker, region: Region, emit: Emit
     ) -> None:
         await register(sessionmaker, region.point(east_m=500))
@@ -125,7 +125,7 @@ class TestVisitingHours:
         assert outcome == DispatchOutcome.OFFERED
         assert len(await _offers(sessionmaker, request.visit_id)) == 1
 
-    async def test_agent_too_slow_to_arrive_before_closing_is_passed_over(
+    async def test_slow_agent_skipped_near_closing(
         self, sessionmaker: Sessionmaker, region: Region, emit: Emit
     ) -> None:
         # At 4.5 km/h, 1.8 km takes 24 minutes; the motorcyclist's 3 km take 7.
