@@ -148,6 +148,9 @@ def _within_visiting_hours(
     """
     expires_at = now if mode == DispatchMode.ASSIGN else _offer_expiry(request, now)
     zones = hours.address_zones(request.time_zone)
+    stricter = None
+    if request.visiting_start is not None and request.visiting_end is not None:
+        stricter = hours.Window(request.visiting_start, request.visiting_end)
     return [
         candidate
         for candidate in candidates
@@ -156,6 +159,7 @@ def _within_visiting_hours(
             expires_at=expires_at,
             travel=candidate.travel,
             time_zones=zones,
+            stricter=stricter,
         )
     ]
 

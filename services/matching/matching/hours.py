@@ -2,11 +2,8 @@
 
 A visit may start between 07:00 and 22:00 in the address's own time zone in
 Mexico, and between 08:00 and 21:00 in the United States. A stricter window
-(the `stricter` argument) can narrow it, never widen it. The window is half
-open: arriving at 07:00 is legal, arriving at 22:00 is not.
-
-NOTE: no tenant or campaign setting feeds `stricter` yet, so dispatch checks
-the legal window only.
+(a campaign's `visiting_hours`) can narrow it, never widen it. The window is
+half open: arriving at 07:00 is legal, arriving at 22:00 is not.
 
 Everything here is pure, so the rule can be tested without a clock or a
 database: the caller passes the instants to check.

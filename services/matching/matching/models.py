@@ -5,7 +5,7 @@ assignments carry the tenant of the visit.
 """
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    Time,
     func,
     text,
 )
@@ -194,6 +195,12 @@ class VisitRequest(Base):
         String(64),
         doc="IANA time zone of the address; None checks visiting hours in "
         "every zone of Mexico.",
+    )
+    visiting_start: Mapped[time | None] = mapped_column(
+        Time, doc="Start of the campaign's own visiting hours, local time."
+    )
+    visiting_end: Mapped[time | None] = mapped_column(
+        Time, doc="End of the campaign's own visiting hours, local time."
     )
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -78,12 +78,15 @@ def _dispatch_columns(payload: VisitRequested, now: datetime) -> dict[str, Any]:
     # The wait starts when matching receives the request, so requests queued
     # behind a burst do not use up their wait before any agent saw them.
     received_at = max(payload.requested_at, now)
+    hours = policy.visiting_hours
     waited = received_at + timedelta(seconds=policy.max_wait_seconds)
     return {
         "dispatch_mode": policy.mode,
         "offer_timeout_seconds": policy.offer_timeout_seconds,
         "broadcast_size": policy.broadcast_size,
         "wait_until": min(waited, payload.deadline),
+        "visiting_start": None if hours is None else hours.start,
+        "visiting_end": None if hours is None else hours.end,
     }
 
 

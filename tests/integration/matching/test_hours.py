@@ -15,7 +15,12 @@ from matching.dispatch import DispatchOutcome, Emit, dispatch
 from matching.models import Offer, VisitRequest
 from matching.service import accept_visit_request
 from matching.settings import MatchingSettings
-from shared.events.payloads import DispatchMode, DispatchPolicy, VisitRequested
+from shared.events.payloads import (
+    DispatchMode,
+    DispatchPolicy,
+    VisitingHours,
+    VisitRequested,
+)
 from tests.integration.matching.helpers import Region, register, visit_requested
 
 Sessionmaker = async_sessionmaker[AsyncSession]
@@ -144,3 +149,26 @@ class TestVisitingHours:
 
         [(agent_id, _)] = await _offers(sessionmaker, request.visit_id)
         assert agent_id == rider.agent_id
+
+    async def test_campaign_hours_narrow_the_window(
+        self, sessionmaker: Sessionmaker, region: Region, emit: Emit
+    ) -> None:
+        await register(sessionmaker, region.point(east_m=500))
+        office = VisitingHours(start=time(9), end=time(18))
+        request = _request(
+            region,
+            "America/Mexico_City",
+            POLICY.model_copy(update={"visiting_hours": office}),
+        )
+
+        # 08:00 is legal in Mexico but before the campaign's 09:00.
+        async with sessionmaker() as session, session.begin():
+            await accept_visit_request(
+                session, request, emit=emit, settings=SETTINGS, now=_mexico_city(8, 0)
+            )
+        assert await _offers(sessionmaker, request.visit_id) == []
+
+        outcome = await _dispatch_at(
+            sessionmaker, request.visit_id, emit, _mexico_city(8, 55)
+        )
+        assert outcome == DispatchOutcome.OFFERED

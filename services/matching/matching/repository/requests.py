@@ -24,6 +24,8 @@ _DISPATCH_COLUMNS = (
     VisitRequest.broadcast_size,
     VisitRequest.wait_until,
     VisitRequest.time_zone,
+    VisitRequest.visiting_start,
+    VisitRequest.visiting_end,
 )
 
 

@@ -1,11 +1,11 @@
-"""store the ranking behind each offer, and the time zone of each visit
+"""store the ranking behind each offer, and each visit's time zone and hours
 
 Revision ID: 0005
 Revises: 0003
 Create Date: 2026-12-04 22:00:00
 
 Offers made before this revision have no stored ranking, and requests no
-time zone; both columns stay NULL for them.
+time zone or campaign visiting hours; the new columns stay NULL for them.
 """
 
 from collections.abc import Sequence
@@ -33,8 +33,15 @@ def upgrade() -> None:
         sa.Column("time_zone", sa.String(length=64), nullable=True),
         schema=SCHEMA,
     )
+    for name in ("visiting_start", "visiting_end"):
+        op.add_column(
+            "visit_requests",
+            sa.Column(name, sa.Time(), nullable=True),
+            schema=SCHEMA,
+        )
 
 
 def downgrade() -> None:
-    op.drop_column("visit_requests", "time_zone", schema=SCHEMA)
+    for name in ("visiting_end", "visiting_start", "time_zone"):
+        op.drop_column("visit_requests", name, schema=SCHEMA)
     op.drop_column("offers", "ranking", schema=SCHEMA)
