@@ -428,6 +428,9 @@ async def run() -> int:
         # Expire offers and retry waiting visits often, for a demo of a minute.
         "MATCHING_OFFER_EXPIRY_INTERVAL_SECONDS": "1",
         "MATCHING_PENDING_RETRY_SECONDS": "2",
+        # The demo must show offers at whatever hour it runs, and its addresses
+        # are in Mexico City, where visits are legal only from 07:00 to 22:00.
+        "MATCHING_VISITING_HOURS": "false",
     }
     # The tenant and the agents are created in-process, so the settings
     # built here must see the demo database too.

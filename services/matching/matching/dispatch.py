@@ -20,9 +20,9 @@ import structlog
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from matching import repository
+from matching import hours, repository
 from matching.models import RequestState
-from matching.ordering import order_candidates
+from matching.ordering import OrderedCandidate, order_candidates
 from matching.settings import MatchingSettings
 from shared.errors import InvalidStateError
 from shared.events.payloads import (
@@ -87,6 +87,20 @@ async def dispatch(
         limit=max(settings.max_candidates, offer_count),
     )
     candidates = order_candidates(request, found, now=now, settings=settings)
+    if candidates and settings.visiting_hours:
+        reachable = _within_visiting_hours(request, candidates, mode, now)
+        if not reachable:
+            # Agents are there, but none could arrive at a legal hour. The
+            # visit waits, and the pending pass tries it again when the
+            # window opens.
+            log.info(
+                "dispatch.outside_visiting_hours",
+                visit_id=str(visit_id),
+                time_zone=request.time_zone,
+                candidates=len(candidates),
+            )
+            return DispatchOutcome.PENDING
+        candidates = reachable
     if candidates and mode == DispatchMode.ASSIGN:
         if await _assign_first_with_capacity(session, request, candidates, emit, now):
             return DispatchOutcome.ASSIGNED
@@ -107,15 +121,59 @@ async def dispatch(
     return DispatchOutcome.OUT_OF_COVERAGE
 
 
+def _offer_expiry(request: Row[Any], now: datetime) -> datetime:
+    """Return when offers made now expire.
+
+    That is after the offer timeout, or at the end of the wait or at the
+    deadline when either comes first.
+    """
+    timeout = timedelta(seconds=request.offer_timeout_seconds)
+    return min(
+        limit
+        for limit in (now + timeout, request.wait_until, request.deadline)
+        if limit is not None
+    )
+
+
+def _within_visiting_hours(
+    request: Row[Any],
+    candidates: list[OrderedCandidate],
+    mode: DispatchMode,
+    now: datetime,
+) -> list[OrderedCandidate]:
+    """Keep the candidates who could arrive at a legal hour, in their order.
+
+    An agent may set off as soon as the offer is made or as late as its
+    expiry. Assign mode has no acceptance step, so only setting off now counts.
+    """
+    expires_at = now if mode == DispatchMode.ASSIGN else _offer_expiry(request, now)
+    zones = hours.address_zones(request.time_zone)
+    stricter = None
+    if request.visiting_start is not None and request.visiting_end is not None:
+        stricter = hours.Window(request.visiting_start, request.visiting_end)
+    return [
+        candidate
+        for candidate in candidates
+        if hours.may_offer(
+            now=now,
+            expires_at=expires_at,
+            travel=candidate.travel,
+            time_zones=zones,
+            stricter=stricter,
+        )
+    ]
+
+
 async def _assign_first_with_capacity(
     session: AsyncSession,
     request: Row[Any],
-    candidates: list[Row[Any]],
+    candidates: list[OrderedCandidate],
     emit: Emit,
     now: datetime,
 ) -> bool:
     day = load_day(now)
-    for candidate in candidates:
+    for ordered in candidates:
+        candidate = ordered.row
         # Two visits may pick the same agent with one slot left, because both
         # read free capacity above. The reservation is one conditional upsert:
         # the second waits on the first's row lock, then reads the new count
@@ -124,7 +182,7 @@ async def _assign_first_with_capacity(
             session, candidate.agent_id, day, capacity=candidate.daily_capacity
         )
         if reserved:
-            await _assign(session, request, candidate, emit=emit, now=now)
+            await _assign(session, request, ordered, emit=emit, now=now)
             return True
     return False
 
@@ -132,12 +190,13 @@ async def _assign_first_with_capacity(
 async def _assign(
     session: AsyncSession,
     request: Row[Any],
-    candidate: Row[Any],
+    ordered: OrderedCandidate,
     *,
     emit: Emit,
     now: datetime,
 ) -> None:
     await transition(session, request.visit_id, RequestState.ASSIGNED, now)
+    candidate = ordered.row
     offer_id = uuid.uuid4()
     distance_m = float(candidate.distance_m)
     await repository.insert_accepted_offer(
@@ -147,6 +206,7 @@ async def _assign(
         agent_id=candidate.agent_id,
         tenant_id=request.tenant_id,
         distance_m=distance_m,
+        ranking=ordered.ranking.model_dump(mode="json"),
         at=now,
     )
     await create_assignment(
@@ -211,25 +271,17 @@ async def create_assignment(
 async def _offer(
     session: AsyncSession,
     request: Row[Any],
-    candidates: list[Row[Any]],
+    candidates: list[OrderedCandidate],
     mode: DispatchMode,
     *,
     emit: Emit,
     now: datetime,
 ) -> None:
-    """Make each candidate an open offer of the visit, all with one `expires_at`.
-
-    The offers expire after the offer timeout, or at the end of the wait or
-    at the deadline when either comes first.
-    """
+    """Make each candidate an open offer of the visit, all with one `expires_at`."""
     await transition(session, request.visit_id, RequestState.OFFERED, now)
-    timeout = timedelta(seconds=request.offer_timeout_seconds)
-    expires_at = min(
-        limit
-        for limit in (now + timeout, request.wait_until, request.deadline)
-        if limit is not None
-    )
-    for candidate in candidates:
+    expires_at = _offer_expiry(request, now)
+    for ordered in candidates:
+        candidate = ordered.row
         offer_id = uuid.uuid4()
         distance_m = float(candidate.distance_m)
         await repository.insert_open_offer(
@@ -241,6 +293,7 @@ async def _offer(
             distance_m=distance_m,
             offered_at=now,
             expires_at=expires_at,
+            ranking=ordered.ranking.model_dump(mode="json"),
         )
         await emit(
             session,

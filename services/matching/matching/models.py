@@ -5,7 +5,7 @@ assignments carry the tenant of the visit.
 """
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -22,10 +22,11 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    Time,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import make_base
@@ -190,6 +191,17 @@ class VisitRequest(Base):
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    time_zone: Mapped[str | None] = mapped_column(
+        String(64),
+        doc="IANA time zone of the address; None checks visiting hours in "
+        "every zone of Mexico.",
+    )
+    visiting_start: Mapped[time | None] = mapped_column(
+        Time, doc="Start of the campaign's own visiting hours, local time."
+    )
+    visiting_end: Mapped[time | None] = mapped_column(
+        Time, doc="End of the campaign's own visiting hours, local time."
+    )
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -233,6 +245,11 @@ class Offer(Base):
     responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decline_reason: Mapped[str | None] = mapped_column(String(20))
     decline_note: Mapped[str | None] = mapped_column(String(500))
+    ranking: Mapped[dict[str, Any] | None] = mapped_column(
+        JSONB,
+        doc="Why the agent was chosen: score, factors, rank and weights. None "
+        "for offers made before rankings were stored.",
+    )
 
 
 class Assignment(Base):

@@ -4,19 +4,24 @@ Dispatch calls only `order_candidates`. The candidates are the covering
 agents nearest the visit, up to `max_candidates`; the ranking then weighs
 travel time by each agent's mode and the agent's record, so a motorcyclist
 a little farther may come before a walker, and an agent who lets offers
-lapse comes after one who answers them.
+lapse comes after one who answers them. Each candidate comes with the
+ranking that dispatch stores on the offer it makes, so that the tenant can
+later see why that agent was chosen.
 """
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel, Field
 from sqlalchemy import Row
 
 from matching.models import TravelMode
 from matching.ranking import (
     AgentProfile,
     Candidate,
+    FactorScore,
     RankedCandidate,
     VisitToRank,
     rank,
@@ -25,22 +30,56 @@ from matching.ranking import (
 from matching.settings import MatchingSettings
 
 
+class OfferRanking(BaseModel):
+    """Why an agent got an offer: the score, its factors and the place it won."""
+
+    score: float = Field(description="The sum of the factors' contributions.")
+    rank: int = Field(description="1 for the best of the candidates considered.")
+    candidates_considered: int
+    factors: list[FactorScore]
+    weights: dict[str, float] = Field(
+        description="The weight of each factor when the offer was made."
+    )
+
+
+@dataclass(frozen=True)
+class OrderedCandidate:
+    row: Row[Any]
+    ranking: OfferRanking
+
+    @property
+    def travel(self) -> timedelta:
+        """Travel time to the visit at the speed of the agent's mode."""
+        minutes = next(f.raw for f in self.ranking.factors if f.name == "travel")
+        return timedelta(minutes=minutes or 0.0)
+
+
 def order_candidates(
     request: Row[Any],
     candidates: Sequence[Row[Any]],
     *,
     now: datetime,
     settings: MatchingSettings,
-) -> list[Row[Any]]:
-    """Return the candidates best first, ties by agent id.
+) -> list[OrderedCandidate]:
+    """Return the candidates best first, ties by agent id, each with its ranking.
 
     `request` is the locked visit request and each candidate is a row of
     `repository.find_candidates`; `now` is the dispatch time.
     """
     by_agent = {candidate.agent_id: candidate for candidate in candidates}
+    ranked = rank_candidates(request, candidates, now=now, settings=settings)
     return [
-        by_agent[ranked.candidate.agent.agent_id]
-        for ranked in rank_candidates(request, candidates, now=now, settings=settings)
+        OrderedCandidate(
+            row=by_agent[r.candidate.agent.agent_id],
+            ranking=OfferRanking(
+                score=r.score,
+                rank=position,
+                candidates_considered=len(ranked),
+                factors=r.explanation.factors,
+                weights={f.name: f.weight for f in r.explanation.factors},
+            ),
+        )
+        for position, r in enumerate(ranked, start=1)
     ]
 
 

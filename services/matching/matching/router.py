@@ -15,6 +15,7 @@ from matching.schemas import (
     DeclineIn,
     OfferAnswer,
     VisitAssignment,
+    VisitOffer,
 )
 from matching.settings import MatchingSettings
 from shared.api import CurrentAgent, CurrentTenant, RuntimeDep, SessionDep
@@ -156,5 +157,26 @@ async def get_visit_assignment(
     visit_id: uuid.UUID, tenant: CurrentTenant, session: SessionDep
 ) -> VisitAssignment:
     return await service.get_visit_assignment(
+        session, tenant_id=tenant.tenant_id, visit_id=visit_id
+    )
+
+
+@router.get(
+    "/visits/{visit_id}/offers",
+    tags=["assignments"],
+    summary="The offers of one of the tenant's visits, and why each agent was chosen",
+    description=(
+        "The offers in the order they were made; offers made together, as in "
+        "a broadcast, best ranked first. Each offer's `ranking` holds the "
+        "score, every factor's raw value, normalised value, weight and "
+        "contribution (the contributions add up to the score), the agent's "
+        "place among the candidates considered, and the weights in force."
+    ),
+    responses=problem_responses(UnauthorizedError, NotFoundError, UnprocessableError),
+)
+async def list_visit_offers(
+    visit_id: uuid.UUID, tenant: CurrentTenant, session: SessionDep
+) -> list[VisitOffer]:
+    return await service.list_visit_offers(
         session, tenant_id=tenant.tenant_id, visit_id=visit_id
     )

@@ -7,6 +7,7 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from matching.models import AgentStatus, AssignmentState, OfferState, TravelMode
+from matching.ordering import OfferRanking
 from shared.events.payloads import DeclineReason, DispatchMode, Money
 from shared.schemas import RequestModel
 
@@ -52,6 +53,26 @@ class VisitAssignment(BaseModel):
     state: AssignmentState
     distance_m: float = Field(description="Meters from the agent's base.")
     assigned_at: datetime
+
+
+class VisitOffer(BaseModel):
+    """One offer of a tenant's visit, with the ranking that chose its agent."""
+
+    offer_id: uuid.UUID
+    agent_id: uuid.UUID
+    state: OfferState
+    distance_m: float = Field(description="Meters from the agent's base.")
+    offered_at: datetime
+    expires_at: datetime | None = Field(
+        description="None when the visit was assigned with no acceptance step."
+    )
+    responded_at: datetime | None = Field(
+        description="When the offer was accepted, declined, expired or withdrawn."
+    )
+    decline_reason: DeclineReason | None
+    ranking: OfferRanking | None = Field(
+        description="None for offers made before rankings were stored."
+    )
 
 
 class AgentOffer(BaseModel):

@@ -15,6 +15,7 @@ from matching.schemas import (
     AgentOffer,
     AgentProfile,
     VisitAssignment,
+    VisitOffer,
 )
 from matching.settings import MatchingSettings
 from shared.errors import NotFoundError
@@ -35,12 +36,15 @@ async def accept_visit_request(
     *,
     emit: Emit,
     settings: MatchingSettings,
+    now: datetime | None = None,
 ) -> None:
     """Store a visit request and dispatch it, in the caller's transaction.
 
     A request for a visit already stored changes nothing, whatever its event
-    id, so one visit is never dispatched twice from its own event.
+    id, so one visit is never dispatched twice from its own event. `now`
+    stands for the time of receipt, the current time when None.
     """
+    now = now or datetime.now(UTC)
     address = payload.address
     inserted = await repository.insert_visit_request(
         session,
@@ -57,28 +61,32 @@ async def accept_visit_request(
         fee_currency=payload.fee.currency,
         deadline=payload.deadline,
         requested_at=payload.requested_at,
-        **_dispatch_columns(payload),
+        time_zone=payload.time_zone,
+        **_dispatch_columns(payload, now),
     )
     if not inserted:
         log.info("visit_request.already_known", visit_id=str(payload.visit_id))
         return
-    await dispatch(session, payload.visit_id, emit=emit, settings=settings)
+    await dispatch(session, payload.visit_id, emit=emit, settings=settings, now=now)
 
 
-def _dispatch_columns(payload: VisitRequested) -> dict[str, Any]:
+def _dispatch_columns(payload: VisitRequested, now: datetime) -> dict[str, Any]:
     """Return the request's dispatch columns; a request with no policy is assigned."""
     policy = payload.dispatch
     if policy is None:
         return {"dispatch_mode": DispatchMode.ASSIGN}
     # The wait starts when matching receives the request, so requests queued
     # behind a burst do not use up their wait before any agent saw them.
-    received_at = max(payload.requested_at, datetime.now(UTC))
+    received_at = max(payload.requested_at, now)
+    hours = policy.visiting_hours
     waited = received_at + timedelta(seconds=policy.max_wait_seconds)
     return {
         "dispatch_mode": policy.mode,
         "offer_timeout_seconds": policy.offer_timeout_seconds,
         "broadcast_size": policy.broadcast_size,
         "wait_until": min(waited, payload.deadline),
+        "visiting_start": None if hours is None else hours.start,
+        "visiting_end": None if hours is None else hours.end,
     }
 
 
@@ -223,3 +231,15 @@ async def get_visit_assignment(
             "still waiting for an agent, or unmatched"
         )
     return VisitAssignment.model_validate(row._mapping)
+
+
+async def list_visit_offers(
+    session: AsyncSession, *, tenant_id: uuid.UUID, visit_id: uuid.UUID
+) -> list[VisitOffer]:
+    async with session.begin():
+        rows = await repository.list_visit_offers(
+            session, tenant_id=tenant_id, visit_id=visit_id
+        )
+    if rows is None:
+        raise NotFoundError(f"visit {visit_id} is unknown to this tenant")
+    return [VisitOffer.model_validate(row._mapping) for row in rows]

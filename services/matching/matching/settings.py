@@ -66,6 +66,14 @@ class MatchingSettings(ServiceSettings):
         ge=0,
         description="Weight of the bonus a new agent gets until it has a record.",
     )
+    visiting_hours: bool = Field(
+        default=True,
+        description=(
+            "Make an offer only when the agent could arrive within the legal "
+            "visiting hours of the address's time zone. Off only for tests "
+            "and demos that must run at any hour."
+        ),
+    )
     rank_walk_speed_kmh: float = Field(default=4.5, gt=0)
     rank_bicycle_speed_kmh: float = Field(default=12.0, gt=0)
     rank_motorcycle_speed_kmh: float = Field(default=25.0, gt=0)

@@ -4,13 +4,13 @@ These models are the single source of the event contract; the AsyncAPI
 document for integrators is generated from them.
 """
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.events import topics
 
@@ -263,6 +263,28 @@ class DispatchMode(StrEnum):
     ASSIGN = "assign"
 
 
+class VisitingHours(BaseModel):
+    """Local times of day between which a campaign's visits may start: [start, end).
+
+    Matching applies them inside the legal hours of the address, so they can
+    only narrow those hours.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def starts_before_it_ends(self) -> "VisitingHours":
+        if not self.start < self.end:
+            raise ValueError(
+                f"visiting hours start {self.start} is not before end {self.end}; "
+                "the window must start and end on the same day"
+            )
+        return self
+
+
 class DispatchPolicy(BaseModel):
     """A campaign's dispatch settings, sent with each of its visit requests."""
 
@@ -284,6 +306,10 @@ class DispatchPolicy(BaseModel):
             "Time from matching's receipt of the request after which a visit "
             "no agent took ends out_of_coverage; the deadline ends it sooner."
         ),
+    )
+    visiting_hours: VisitingHours | None = Field(
+        default=None,
+        description="The campaign's own visiting hours, None for the legal ones.",
     )
 
 
@@ -313,6 +339,16 @@ class VisitRequested(Payload):
         description=(
             "Absent in requests from before dispatch modes existed, which "
             "matching assigns with no acceptance step and no wait limit."
+        ),
+    )
+    time_zone: str | None = Field(
+        default=None,
+        max_length=64,
+        description=(
+            "IANA time zone of the address, which sets its legal visiting "
+            "hours. Absent in older requests and for addresses geocoding "
+            "could not place; matching then allows only hours legal in every "
+            "time zone of Mexico."
         ),
     )
 

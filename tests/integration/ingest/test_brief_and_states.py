@@ -192,6 +192,11 @@ class TestDispatchPolicy:
                 {"offer_timeout_seconds": 900, "max_wait_seconds": 600},
                 "max_wait_seconds 600 is shorter than offer_timeout_seconds 900",
             ),
+            (
+                {"visiting_hours": {"start": "18:00", "end": "09:00"}},
+                "visiting hours start 18:00:00 is not before end 09:00:00",
+            ),
+            ({"visiting_hours": {"start": "25:00", "end": "26:00"}}, "start"),
             ({"mode": "offer", "timeout": 60}, "timeout"),
             ("offer", "dispatch"),
         ],
@@ -217,6 +222,7 @@ class TestDispatchPolicy:
             "offer_timeout_seconds": 600,
             "broadcast_size": 5,
             "max_wait_seconds": 14_400,
+            "visiting_hours": None,
         }
 
     async def test_assign_mode_ignores_the_offer_timeout(self, client, tenant) -> None:
@@ -236,6 +242,7 @@ class TestDispatchPolicy:
             "offer_timeout_seconds": 120,
             "broadcast_size": 8,
             "max_wait_seconds": 3600,
+            "visiting_hours": {"start": "09:00:00", "end": "18:30:00"},
         }
         created = await create(client, tenant, body)
         campaign_id = created.json()["campaign_id"]

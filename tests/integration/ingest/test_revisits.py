@@ -118,6 +118,14 @@ async def visit_count(sessionmaker: Sessionmaker, campaign_id: str) -> int:
     return count or 0
 
 
+class TestVisitRequest:
+    async def test_carries_the_address_time_zone(self, client, sessionmaker) -> None:
+        policy = {"revisit_delay_seconds": 60, "max_attempts": 1}
+        _, request = await launched_request(client, policy)
+
+        assert request.data["time_zone"] == "America/Mexico_City"
+
+
 class TestRevisits:
     async def test_nobody_home_revisited_after_delay(
         self, client, sessionmaker

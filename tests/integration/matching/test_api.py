@@ -1,3 +1,4 @@
+import math
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,7 +15,13 @@ from matching.agents import RegisteredAgent
 from shared.auth import issue_agent_token
 from shared.errors import PROBLEM_CONTENT_TYPE
 from shared.events import topics
-from shared.events.payloads import PersonMet, VisitCompleted, VisitRequested
+from shared.events.payloads import (
+    DispatchMode,
+    DispatchPolicy,
+    PersonMet,
+    VisitCompleted,
+    VisitRequested,
+)
 from shared.settings import ServiceSettings
 from tests.fixtures.apps import eventually, running_app
 from tests.fixtures.events import publish
@@ -225,6 +232,109 @@ class TestVisitAssignment:
         )
 
         assert response.status_code == 422
+
+
+class TestVisitOffers:
+    async def test_assigned_offer_explains_its_score(
+        self, matching: httpx.AsyncClient, scenario: Scenario
+    ) -> None:
+        response = await matching.get(
+            f"/visits/{scenario.request.visit_id}/offers",
+            headers={"X-API-Key": scenario.owner.api_key.key},
+        )
+
+        assert response.status_code == 200, response.text
+        [offer] = response.json()
+        assert offer["agent_id"] == str(scenario.agent.agent_id)
+        assert offer["state"] == "accepted"
+        assert offer["expires_at"] is None
+        assert offer["decline_reason"] is None
+        ranking = offer["ranking"]
+        # The bystander is 90 km away, outside its coverage, so not considered.
+        assert ranking["rank"] == 1
+        assert ranking["candidates_considered"] == 1
+        factors = ranking["factors"]
+        assert ranking["score"] == math.fsum(f["contribution"] for f in factors)
+        assert ranking["weights"] == {f["name"]: f["weight"] for f in factors}
+        travel = next(f for f in factors if f["name"] == "travel")
+        assert travel["raw"] > 0
+        assert travel["contribution"] == pytest.approx(
+            travel["normalised"] * travel["weight"]
+        )
+
+    async def test_broadcast_offers_follow_their_scores(
+        self,
+        matching: httpx.AsyncClient,
+        sessionmaker: Sessionmaker,
+        scenario: Scenario,
+    ) -> None:
+        region = new_region()
+        agents = [
+            await register(sessionmaker, region.point(north_m=700 * (i + 1)))
+            for i in range(3)
+        ]
+        policy = DispatchPolicy(mode=DispatchMode.BROADCAST, broadcast_size=3)
+        request = visit_requested(
+            region.point(), tenant_id=scenario.owner.tenant_id, dispatch=policy
+        )
+        headers = {"X-API-Key": scenario.owner.api_key.key}
+        await publish([request])
+
+        async def three_offers() -> list[dict] | None:
+            response = await matching.get(
+                f"/visits/{request.visit_id}/offers", headers=headers
+            )
+            body = response.json() if response.status_code == 200 else []
+            return body if len(body) == 3 else None
+
+        offers = await eventually(three_offers, message="three broadcast offers")
+
+        assert [o["agent_id"] for o in offers] == [str(a.agent_id) for a in agents]
+        assert {o["state"] for o in offers} == {"offered"}
+        scores = [o["ranking"]["score"] for o in offers]
+        assert scores == sorted(scores, reverse=True)
+        assert len(set(scores)) == 3
+        assert [o["ranking"]["rank"] for o in offers] == [1, 2, 3]
+        assert {o["ranking"]["candidates_considered"] for o in offers} == {3}
+        for offer in offers:
+            factors = offer["ranking"]["factors"]
+            assert offer["ranking"]["score"] == math.fsum(
+                f["contribution"] for f in factors
+            )
+
+    async def test_other_tenant_gets_404(
+        self, matching: httpx.AsyncClient, scenario: Scenario
+    ) -> None:
+        response = await matching.get(
+            f"/visits/{scenario.request.visit_id}/offers",
+            headers={"X-API-Key": scenario.stranger.api_key.key},
+        )
+
+        assert response.status_code == 404
+        assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
+        assert "ranking" not in response.json()
+
+    async def test_unknown_visit_is_404_and_missing_key_401(
+        self, matching: httpx.AsyncClient, scenario: Scenario
+    ) -> None:
+        unknown = await matching.get(
+            f"/visits/{uuid.uuid4()}/offers",
+            headers={"X-API-Key": scenario.owner.api_key.key},
+        )
+        anonymous = await matching.get(f"/visits/{scenario.request.visit_id}/offers")
+
+        assert unknown.status_code == 404
+        assert anonymous.status_code == 401
+
+    async def test_agent_token_cannot_read_offers(
+        self, matching: httpx.AsyncClient, scenario: Scenario
+    ) -> None:
+        response = await matching.get(
+            f"/visits/{scenario.request.visit_id}/offers",
+            headers=_bearer(scenario.agent.token),
+        )
+
+        assert response.status_code == 401
 
 
 class TestCompletion:

@@ -1,13 +1,18 @@
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from uuid import uuid4
+
+import pytest
+from pydantic import ValidationError
 
 from shared.events.payloads import (
     Address,
     Brief,
     DispatchMode,
+    DispatchPolicy,
     GeoPoint,
     Money,
+    VisitingHours,
     VisitRequested,
 )
 
@@ -52,3 +57,28 @@ class TestVisitRequestedDispatch:
         assert policy.offer_timeout_seconds == 600
         assert policy.broadcast_size == 5
         assert policy.max_wait_seconds == 4 * 3600
+
+    def test_old_request_has_no_time_zone_or_hours(self) -> None:
+        data = _request_data()
+        del data["time_zone"]
+        data["dispatch"] = {"mode": "offer"}
+
+        request = VisitRequested.model_validate(data)
+
+        assert request.time_zone is None
+        assert request.dispatch is not None
+        assert request.dispatch.visiting_hours is None
+
+
+class TestVisitingHours:
+    def test_parses_local_times(self) -> None:
+        policy = DispatchPolicy.model_validate(
+            {"visiting_hours": {"start": "09:00", "end": "18:30"}}
+        )
+
+        assert policy.visiting_hours == VisitingHours(start=time(9), end=time(18, 30))
+
+    @pytest.mark.parametrize(("start", "end"), [("18:00", "09:00"), ("09:00", "09:00")])
+    def test_must_start_before_it_ends(self, start: str, end: str) -> None:
+        with pytest.raises(ValidationError, match="is not before end"):
+            VisitingHours.model_validate({"start": start, "end": end})

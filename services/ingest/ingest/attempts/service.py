@@ -68,6 +68,7 @@ def visit_request(
         days_past_due=account.days_past_due,
         brief=campaign_brief(campaign),
         dispatch=DispatchPolicy.model_validate(campaign.dispatch),
+        time_zone=account.time_zone,
     )
 
 

@@ -22,6 +22,7 @@ from shared.events.payloads import (
     Money,
     ObjectiveKind,
     PersonMet,
+    VisitingHours,
 )
 from shared.schemas import CurrencyCode, RequestModel, required_text
 
@@ -145,6 +146,14 @@ class DispatchIn(RequestModel):
             "A visit that no agent took this long after matching received its "
             "request ends `out_of_coverage`. The campaign's deadline ends the "
             "wait sooner."
+        ),
+    )
+    visiting_hours: VisitingHours | None = Field(
+        default=None,
+        description=(
+            "Local times of day, at the address, between which the campaign's "
+            "visits may start. They narrow the legal hours (07:00 to 22:00 in "
+            "Mexico, 08:00 to 21:00 in the United States) and never widen them."
         ),
     )
 

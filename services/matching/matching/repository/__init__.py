@@ -26,6 +26,7 @@ from matching.repository.offers import (
     get_agent_offer,
     insert_open_offer,
     list_open_offers,
+    list_visit_offers,
     offer_counts,
     open_offer_count,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "insert_visit_request",
     "list_agent_assignments",
     "list_open_offers",
+    "list_visit_offers",
     "lock_pending_request",
     "lock_request",
     "nearest_agent_distance",

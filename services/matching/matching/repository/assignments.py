@@ -20,10 +20,12 @@ async def insert_accepted_offer(
     agent_id: uuid.UUID,
     tenant_id: uuid.UUID,
     distance_m: float,
+    ranking: dict[str, Any] | None,
     at: datetime,
 ) -> None:
     await session.execute(
         insert(Offer).values(
+            ranking=ranking,
             offer_id=offer_id,
             visit_id=visit_id,
             agent_id=agent_id,

@@ -147,3 +147,40 @@ async def offer_counts(session: AsyncSession, tenant_id: uuid.UUID) -> dict[str,
         .group_by(Offer.state)
     )
     return {state: count for state, count in (await session.execute(query)).all()}
+
+
+async def list_visit_offers(
+    session: AsyncSession, *, tenant_id: uuid.UUID, visit_id: uuid.UUID
+) -> Sequence[Row[Any]] | None:
+    """Return the visit's offers in the order they were made, else None.
+
+    Offers made together (a broadcast) come in the order of their rank. None
+    means the tenant has no such visit.
+    """
+    known = await session.scalar(
+        select(VisitRequest.visit_id).where(
+            VisitRequest.visit_id == visit_id, VisitRequest.tenant_id == tenant_id
+        )
+    )
+    if known is None:
+        return None
+    query = (
+        select(
+            Offer.offer_id,
+            Offer.agent_id,
+            Offer.state,
+            Offer.distance_m,
+            Offer.offered_at,
+            Offer.expires_at,
+            Offer.responded_at,
+            Offer.decline_reason,
+            Offer.ranking,
+        )
+        .where(Offer.visit_id == visit_id, Offer.tenant_id == tenant_id)
+        .order_by(
+            Offer.offered_at,
+            Offer.ranking["rank"].as_integer().nulls_last(),
+            Offer.offer_id,
+        )
+    )
+    return (await session.execute(query)).all()

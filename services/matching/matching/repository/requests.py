@@ -23,6 +23,9 @@ _DISPATCH_COLUMNS = (
     VisitRequest.offer_timeout_seconds,
     VisitRequest.broadcast_size,
     VisitRequest.wait_until,
+    VisitRequest.time_zone,
+    VisitRequest.visiting_start,
+    VisitRequest.visiting_end,
 )
 
 
