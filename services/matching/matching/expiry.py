@@ -26,14 +26,13 @@ async def expire_due(
     Returns the count of each outcome; an empty counter when nothing was due.
     A request that fails stays due, so the next pass tries it again.
     """
-    now = datetime.now(UTC)
     async with sessionmaker() as session, session.begin():
         due = await repository.due_requests(
-            session, now=now, limit=settings.offer_expiry_batch_size
+            session, now=datetime.now(UTC), limit=settings.offer_expiry_batch_size
         )
     outcomes: Counter[DispatchOutcome] = Counter()
     for visit_id in due:
-        outcomes[await _expire_one(sessionmaker, visit_id, emit, settings, now)] += 1
+        outcomes[await _expire_one(sessionmaker, visit_id, emit, settings)] += 1
     return outcomes
 
 
@@ -42,13 +41,12 @@ async def _expire_one(
     visit_id: uuid.UUID,
     emit: Emit,
     settings: MatchingSettings,
-    now: datetime,
 ) -> DispatchOutcome:
+    # Each visit reads the clock when its turn comes (in `expire_offers`), so
+    # an offer made late in a long pass still gets its whole timeout.
     try:
         async with sessionmaker() as session, session.begin():
-            return await expire_offers(
-                session, visit_id, emit=emit, settings=settings, now=now
-            )
+            return await expire_offers(session, visit_id, emit=emit, settings=settings)
     except Exception:
         log.exception("dispatch.expiry_failed", visit_id=str(visit_id))
         return DispatchOutcome.FAILED

@@ -58,9 +58,11 @@ async def accept_offer(
 
     Accepting an offer already accepted returns the same assignment.
     """
-    now = datetime.now(UTC)
     async with session.begin():
         offer, request = await _lock_offer(session, agent_id, offer_id)
+        # Read after the lock: an answer that waited on another writer of the
+        # visit is judged at the time it is applied, not when it arrived.
+        now = datetime.now(UTC)
         if offer.state == OfferState.ACCEPTED:
             return await _assignment(session, offer_id), False
         _require_open(offer, request, now)
@@ -121,9 +123,9 @@ async def decline_offer(
 
     Declining an offer already declined changes nothing.
     """
-    now = datetime.now(UTC)
     async with session.begin():
         offer, request = await _lock_offer(session, agent_id, offer_id)
+        now = datetime.now(UTC)
         if offer.state == OfferState.DECLINED:
             return _answer(offer.offer_id, offer.visit_id, offer.state)
         _require_open(offer, request, now)
@@ -163,7 +165,6 @@ async def expire_offers(
     *,
     emit: Emit,
     settings: MatchingSettings,
-    now: datetime,
 ) -> DispatchOutcome:
     """Expire the visit's overdue offers, then offer it again or end its wait.
 
@@ -173,6 +174,7 @@ async def expire_offers(
     request = await repository.lock_request(session, visit_id, skip_locked=True)
     if request is None:
         return DispatchOutcome.SKIPPED
+    now = datetime.now(UTC)
     expired = await repository.expire_overdue_offers(session, visit_id, now=now)
     for offer in expired:
         await emit(
@@ -187,7 +189,9 @@ async def expire_offers(
         )
     if expired:
         log.info("offer.expired", visit_id=str(visit_id), offers=len(expired))
-    return await _pass_on(session, visit_id, emit, settings, now)
+    # The clock is read again, so the next offer gets its whole timeout
+    # however long writing the expiries took.
+    return await _pass_on(session, visit_id, emit, settings, datetime.now(UTC))
 
 
 async def _pass_on(
