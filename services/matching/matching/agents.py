@@ -1,16 +1,24 @@
-"""Registration of field agents. The operator commands call `register_agent`."""
+"""Field agents: registration, the operator's decisions and the agent's own settings.
+
+The operator commands call `register_agent` and `set_operator_status`; the
+agent's routes call the rest.
+"""
 
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from matching import repository
-from matching.models import MAX_COVERAGE_RADIUS_M, AgentStatus, TravelMode
+from matching.models import MAX_COVERAGE_RADIUS_M, Agent, AgentStatus, TravelMode
+from matching.schedule import ScheduleIn
+from matching.schemas import LocationIn, StatusIn
 from shared.auth import issue_agent_token
+from shared.errors import ConflictError, NotFoundError
 from shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -118,3 +126,91 @@ async def register_agent(
     )
     log.info("agent.registered", agent_id=str(agent_id))
     return RegisteredAgent(agent_id=agent_id, token=token)
+
+
+class AgentSuspendedError(ConflictError):
+    code = "agent-suspended"
+    title = "The agent is suspended"
+
+
+def _not_found(agent_id: uuid.UUID) -> NotFoundError:
+    return NotFoundError(
+        f"agent {agent_id} not found: the token is valid but names no "
+        "registered agent. Ask the operator to register the agent again"
+    )
+
+
+async def set_own_status(
+    session: AsyncSession, agent_id: uuid.UUID, change: StatusIn
+) -> None:
+    """Put the agent online or offline; a suspended agent stays suspended."""
+    async with session.begin():
+        changed = await repository.set_agent_columns(
+            session,
+            agent_id,
+            Agent.status != AgentStatus.SUSPENDED,
+            status=change.status,
+        )
+        if changed:
+            log.info("agent.status_set", agent_id=str(agent_id), status=change.status)
+            return
+        if await repository.get_agent(session, agent_id) is None:
+            raise _not_found(agent_id)
+    raise AgentSuspendedError(
+        f"agent {agent_id} is suspended, so it cannot go {change.status}; ask "
+        "the operator to reinstate the agent"
+    )
+
+
+async def set_own_location(
+    session: AsyncSession, agent_id: uuid.UUID, fix: LocationIn
+) -> bool:
+    """Store the agent's last known location; False when a later one is stored."""
+    async with session.begin():
+        stored = await repository.set_last_location(
+            session,
+            agent_id,
+            lat=fix.lat,
+            lon=fix.lon,
+            accuracy_m=fix.accuracy_m,
+            recorded_at=fix.recorded_at,
+            received_at=datetime.now(UTC),
+        )
+        if not stored and await repository.get_agent(session, agent_id) is None:
+            raise _not_found(agent_id)
+    return stored
+
+
+async def set_own_schedule(
+    session: AsyncSession, agent_id: uuid.UUID, schedule: ScheduleIn
+) -> None:
+    """Replace the agent's working hours and time zone."""
+    windows = [(w.weekday, w.start, w.end) for w in schedule.windows()]
+    async with session.begin():
+        if not await repository.replace_schedule(
+            session, agent_id, time_zone=schedule.time_zone, windows=windows
+        ):
+            raise _not_found(agent_id)
+    log.info("agent.schedule_set", agent_id=str(agent_id), windows=len(windows))
+
+
+async def set_operator_status(
+    session: AsyncSession,
+    agent_id: uuid.UUID,
+    *,
+    verified: bool | None = None,
+    status: AgentStatus | None = None,
+) -> bool:
+    """Verify an agent, or suspend or reinstate one; False for no such agent.
+
+    A reinstated agent comes back offline and goes online from the app.
+    Runs in the caller's transaction.
+    """
+    values: dict[str, object] = {}
+    if verified is not None:
+        values["verified"] = verified
+    if status is not None:
+        values["status"] = status
+    changed = await repository.set_agent_columns(session, agent_id, **values)
+    log.info("agent.operator_status_set", agent_id=str(agent_id), **values)
+    return changed
