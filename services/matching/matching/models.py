@@ -124,6 +124,10 @@ class Agent(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    coverage_area: Mapped[Any | None] = mapped_column(
+        Geography("GEOMETRY", srid=4326, spatial_index=False),
+        doc="A polygon or multipolygon that replaces the coverage circle when set.",
+    )
     time_zone: Mapped[str | None] = mapped_column(
         String(64),
         doc="IANA zone of the working hours; None means no schedule: any time.",

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from matching import agents, offers, service
-from matching.agents import AgentSuspendedError
+from matching.agents import AgentSuspendedError, CoverageIn
 from matching.models import AssignmentState
 from matching.offers import AgentNotEligibleError, NoCapacityError, OfferClosedError
 from matching.schedule import ScheduleIn
@@ -94,6 +94,26 @@ async def put_my_schedule(
     schedule: ScheduleIn, agent: CurrentAgent, session: SessionDep
 ) -> None:
     await agents.set_own_schedule(session, agent.agent_id, schedule)
+
+
+@router.put(
+    "/agents/me/coverage",
+    tags=["agents"],
+    summary="Set the area the agent covers",
+    status_code=status.HTTP_204_NO_CONTENT,
+    description=(
+        "`area`, a GeoJSON Polygon or MultiPolygon, replaces the coverage "
+        "circle; `radius_m` goes back to a circle around the base. 422 names "
+        "the problem of an invalid area: an open ring, a position out of "
+        "range, crossing edges, too large an area, or a corner more than "
+        "200 km from the base."
+    ),
+    responses=problem_responses(UnauthorizedError, NotFoundError, UnprocessableError),
+)
+async def put_my_coverage(
+    coverage: CoverageIn, agent: CurrentAgent, session: SessionDep
+) -> None:
+    await agents.set_own_coverage(session, agent.agent_id, coverage)
 
 
 @router.get(

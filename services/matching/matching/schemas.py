@@ -3,7 +3,7 @@
 import uuid
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
@@ -47,6 +47,9 @@ class AgentProfile(BaseModel):
     employer_tenant_id: uuid.UUID | None
     rating: Decimal | None
     created_at: datetime
+    coverage_area: dict[str, Any] | None = Field(
+        description="GeoJSON area covered instead of the circle, when set."
+    )
     time_zone: str | None = Field(
         description="Zone of the working hours; null when no schedule is set "
         "and the agent works any time."

@@ -1,5 +1,6 @@
 """Matching's rules outside dispatch: intake, completion and the read side."""
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -160,6 +161,8 @@ async def get_agent_profile(session: AsyncSession, agent_id: uuid.UUID) -> Agent
         hours = await repository.get_working_hours(session, agent_id)
         record = await repository.track_record(session, agent_id)
     fields = dict(agent._mapping)
+    if fields["coverage_area"] is not None:
+        fields["coverage_area"] = json.loads(fields["coverage_area"])
     last = {
         name: fields.pop(column)
         for name, column in (

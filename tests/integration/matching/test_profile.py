@@ -445,3 +445,114 @@ async def test_operator_verifies_suspends_and_reinstates(
     missing = _run_cli("agents", "suspend", str(uuid.uuid4()))
     assert missing.returncode != 0
     assert "not found" in missing.stderr
+
+
+def _square_around(
+    region: Region, north_m: float, east_m: float, half_m: float
+) -> dict:
+    corners = [(-1, -1), (1, -1), (1, 1), (-1, 1), (-1, -1)]
+    ring = []
+    for dn, de in corners:
+        point = region.point(north_m=north_m + dn * half_m, east_m=east_m + de * half_m)
+        ring.append([point.lon, point.lat])
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+class TestCoverageArea:
+    async def test_visit_inside_the_area_is_assigned(
+        self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
+    ) -> None:
+        area = _square_around(region, 2000, 2000, 1000)
+        agent = await register(sessionmaker, region.point(), coverage_area=area)
+        inside = visit_requested(region.point(north_m=2500, east_m=1500))
+
+        await publish([inside])
+        events = await read_events_for(topics.ASSIGNMENTS, {str(inside.visit_id)})
+
+        assert only_event(events, inside.visit_id).data["agent_id"] == str(
+            agent.agent_id
+        )
+
+    async def test_visit_outside_the_area_but_inside_the_radius_is_not(
+        self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
+    ) -> None:
+        area = _square_around(region, 2000, 2000, 1000)
+        await register(
+            sessionmaker, region.point(), coverage_area=area, coverage_radius_m=10_000
+        )
+        outside = visit_requested(
+            region.point(north_m=-2000), dispatch=DispatchPolicy()
+        )
+
+        await publish([outside])
+        events = await read_events_for(topics.ASSIGNMENTS, {str(outside.visit_id)})
+
+        envelope = only_event(events, outside.visit_id)
+        assert envelope.type == VisitUnmatched.event_type
+        assert envelope.data["reason"] == "out_of_coverage"
+
+    async def test_agent_sets_an_area_and_goes_back_to_a_radius(
+        self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
+    ) -> None:
+        agent = await register(sessionmaker, region.point())
+        headers = _bearer(agent.token)
+        area = _square_around(region, 0, 0, 3000)
+
+        response = await matching.put(
+            "/agents/me/coverage", json={"area": area}, headers=headers
+        )
+        assert response.status_code == 204, response.text
+        profile = (await matching.get("/agents/me", headers=headers)).json()
+        assert profile["coverage_area"]["type"] == "Polygon"
+        ring = profile["coverage_area"]["coordinates"][0]
+        assert ring[0] == pytest.approx(area["coordinates"][0][0])
+
+        response = await matching.put(
+            "/agents/me/coverage", json={"radius_m": 4000}, headers=headers
+        )
+        assert response.status_code == 204, response.text
+        profile = (await matching.get("/agents/me", headers=headers)).json()
+        assert profile["coverage_area"] is None
+        assert profile["coverage_radius_m"] == 4000
+
+    @pytest.mark.parametrize(
+        ("body", "named"),
+        [
+            ({}, "either area or radius_m"),
+            ({"radius_m": 0}, "radius_m"),
+            ({"area": {"type": "LineString", "coordinates": []}}, "LineString"),
+            ({"area": "open"}, "not closed"),
+            ({"area": "bowtie"}, "Self-intersection"),
+            ({"area": "far"}, "from the base"),
+        ],
+    )
+    async def test_invalid_coverage_is_422_naming_the_problem(
+        self,
+        matching: httpx.AsyncClient,
+        sessionmaker: Sessionmaker,
+        region: Region,
+        body: dict,
+        named: str,
+    ) -> None:
+        agent = await register(sessionmaker, region.point())
+        square = _square_around(region, 0, 0, 1000)["coordinates"][0]
+        shapes = {
+            "open": [[*square[:-1], square[1]]],
+            "bowtie": [[square[0], square[2], square[1], square[3], square[0]]],
+            "far": _square_around(region, 300_000, 0, 1000)["coordinates"],
+        }
+        if isinstance(body.get("area"), str):
+            body = {"area": {"type": "Polygon", "coordinates": shapes[body["area"]]}}
+
+        response = await matching.put(
+            "/agents/me/coverage", json=body, headers=_bearer(agent.token)
+        )
+
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
+        assert named in response.text
+
+    async def test_coverage_needs_a_token(self, matching: httpx.AsyncClient) -> None:
+        response = await matching.put("/agents/me/coverage", json={"radius_m": 10})
+
+        assert response.status_code == 401

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from geoalchemy2 import Geometry, WKTElement
-from sqlalchemy import Row, and_, cast, delete, exists, func, or_, select, update
+from sqlalchemy import Row, and_, case, cast, delete, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,6 +54,7 @@ async def get_agent(session: AsyncSession, agent_id: uuid.UUID) -> Row[Any] | No
         Agent.rating,
         Agent.created_at,
         Agent.time_zone,
+        func.ST_AsGeoJSON(Agent.coverage_area).label("coverage_area"),
         func.ST_Y(last).label("last_lat"),
         func.ST_X(last).label("last_lon"),
         Agent.last_location_accuracy_m,
@@ -201,12 +202,21 @@ def _working_before_deadline() -> Any:
 
 
 def _covering() -> Any:
-    """Agents whose coverage circle contains the visit's location."""
+    """Agents whose coverage area, or else circle, contains the visit's location."""
     location = VisitRequest.location
     return and_(
-        # The constant radius lets the GiST index narrow the scan first.
+        # The constant radius lets the GiST index narrow the scan first; an
+        # area lies within it too (`matching.coverage`).
         func.ST_DWithin(Agent.base_location, location, MAX_COVERAGE_RADIUS_M),
-        func.ST_DWithin(Agent.base_location, location, Agent.coverage_radius_m),
+        case(
+            (
+                Agent.coverage_area.is_not(None),
+                func.ST_Covers(Agent.coverage_area, location),
+            ),
+            else_=func.ST_DWithin(
+                Agent.base_location, location, Agent.coverage_radius_m
+            ),
+        ),
     )
 
 

@@ -1,4 +1,4 @@
-"""add the agent's working hours, time zone and last known location
+"""add the agent's working hours, time zone, coverage area and last location
 
 Revision ID: 0004
 Revises: 0003
@@ -54,6 +54,16 @@ $$
 
 
 def upgrade() -> None:
+    op.add_column(
+        "agents",
+        sa.Column(
+            "coverage_area",
+            geoalchemy2.Geography(
+                geometry_type="GEOMETRY", srid=4326, spatial_index=False
+            ),
+        ),
+        schema=SCHEMA,
+    )
     op.add_column("agents", sa.Column("time_zone", sa.String(length=64)), schema=SCHEMA)
     op.add_column(
         "agents",
@@ -113,5 +123,6 @@ def downgrade() -> None:
         "last_location_accuracy_m",
         "last_location",
         "time_zone",
+        "coverage_area",
     ):
         op.drop_column("agents", name, schema=SCHEMA)
