@@ -272,7 +272,8 @@ async def set_own_coverage(
 ) -> None:
     """Replace the agent's coverage area, or go back to a circle.
 
-    The area is checked against the stored base, so a bad area answers 422.
+    The area is checked against the stored base, and an invalid one raises
+    UnprocessableError (422) that names the problem.
     """
     async with session.begin():
         agent = await repository.get_agent(session, agent_id)

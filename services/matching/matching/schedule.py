@@ -58,8 +58,8 @@ def load_zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise ValueError(
-            f"time_zone {name!r} is not an IANA time zone name; write one such "
-            "as America/Mexico_City"
+            f"invalid time_zone {name!r}: not an IANA time zone name. Use one "
+            "such as America/Mexico_City"
         ) from error
 
 
@@ -94,7 +94,7 @@ def next_working_start(
     if not windows:
         return None
     today = at.astimezone(zone).date()
-    # Yesterday's overnight window may still run; eight days cover a week.
+    # Yesterday's overnight window may still run, and eight days cover a week.
     best: datetime | None = None
     for start, end in _occurrences(
         windows, zone, today - timedelta(days=1), today + timedelta(days=8)

@@ -416,8 +416,12 @@ async def test_sql_agrees_with_python(
 
 
 def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return _run("matching.cli", *args)
+
+
+def _run(module: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "matching.cli", *args],
+        [sys.executable, "-m", module, *args],
         capture_output=True,
         text=True,
         env=os.environ.copy(),
@@ -556,3 +560,17 @@ class TestCoverageArea:
         response = await matching.put("/agents/me/coverage", json={"radius_m": 10})
 
         assert response.status_code == 401
+
+
+async def test_campo_admin_suspends_an_agent(
+    sessionmaker: Sessionmaker, region: Region
+) -> None:
+    agent = await register(sessionmaker, region.point())
+
+    result = _run("ops.cli", "agent", "suspend", str(agent.agent_id))
+
+    assert result.returncode == 0, result.stderr
+    async with sessionmaker() as session:
+        row = await session.get(Agent, agent.agent_id)
+        assert row is not None
+        assert row.status == "suspended"
