@@ -27,6 +27,9 @@ SCHEMA = "matching"
 # run) to `until`'s, at most eight days on, which covers a whole week. The
 # days are plain timestamps, so that `d.day + start_time` is a local time and
 # not a time in the session's zone.
+# NOTE: the function is not inlined, so it runs once per agent in range. With
+# table statistics it uses the primary key; before agent_working_hours is
+# first analyzed it was seen to scan the table on each call instead.
 WORKS_BETWEEN = """
 CREATE FUNCTION matching.agent_works_between(
     agent uuid, zone text, from_ timestamptz, until timestamptz
