@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.settings import IngestSettings
 from ingest.tenants import create_api_key, create_tenant
-from matching.agents import AgentSpec, register_agent
+from matching.agents import AgentSpec, register_agent, set_operator_status
+from matching.cli import OPERATOR_DECISIONS
 from matching.settings import MatchingSettings
 from shared.db import create_engine, create_sessionmaker
 from shared.errors import AppError
@@ -127,6 +128,17 @@ def _agent_import(args: argparse.Namespace) -> list[dict[str, Any]]:
     return _register_agents(specs)
 
 
+def _agent_decide(args: argparse.Namespace) -> dict[str, Any]:
+    values = OPERATOR_DECISIONS[args.decision]
+
+    async def work(session: AsyncSession) -> bool:
+        return await set_operator_status(session, args.agent_id, **values)  # type: ignore[arg-type]
+
+    if not asyncio.run(_in_transaction(MatchingSettings(), work)):
+        raise SystemExit(f"campo-admin: agent {args.agent_id} not found")
+    return {"agent_id": str(args.agent_id), args.decision: True}
+
+
 def _migrate(args: argparse.Namespace) -> dict[str, Any]:
     database_url = ServiceSettings().database_url
     for package in SERVICE_PACKAGES:
@@ -173,6 +185,16 @@ def build_parser() -> argparse.ArgumentParser:
     bulk = agent.add_parser("import", help="register agents from a JSON list")
     bulk.add_argument("file", help="JSON list of {name, phone, lat, lon, ...}")
     bulk.set_defaults(run=_agent_import)
+    decisions = {
+        "verify": "record that the agent's identity was checked; only "
+        "verified agents get offers",
+        "suspend": "stop offers to the agent until it is reinstated",
+        "reinstate": "lift a suspension; the agent comes back offline",
+    }
+    for name, text in decisions.items():
+        decision = agent.add_parser(name, help=text)
+        decision.add_argument("agent_id", type=_uuid)
+        decision.set_defaults(run=_agent_decide, decision=name)
     return parser
 
 

@@ -1,25 +1,35 @@
 """Operator commands of the matching service.
 
 `campo-matching migrate` applies the schema migrations; `agents register`
-and `agents import` register agents and print their access tokens as JSON.
+and `agents import` register agents and print their access tokens as JSON;
+`agents verify`, `agents suspend` and `agents reinstate` record the
+operator's decisions on an agent.
 """
 
 import argparse
 import asyncio
 import json
 import sys
+import uuid
 from pathlib import Path
 
 import structlog
 from pydantic import TypeAdapter, ValidationError
 
-from matching.agents import AgentSpec, register_agent
-from matching.models import TravelMode
+from matching.agents import AgentSpec, register_agent, set_operator_status
+from matching.models import AgentStatus, TravelMode
 from matching.settings import MatchingSettings
 from shared.db import create_engine, create_sessionmaker
 from shared.migrations import upgrade
 
 AGENT_SPECS = TypeAdapter(list[AgentSpec])
+
+# A reinstated agent comes back offline and goes online from the app.
+OPERATOR_DECISIONS: dict[str, dict[str, object]] = {
+    "verify": {"verified": True},
+    "suspend": {"status": AgentStatus.SUSPENDED},
+    "reinstate": {"status": AgentStatus.OFFLINE},
+}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,6 +39,13 @@ def main(argv: list[str] | None = None) -> None:
     settings = MatchingSettings()
     if args.command == "migrate":
         upgrade(settings.database_url, "matching")
+        return
+    if args.agents_command in OPERATOR_DECISIONS:
+        found = asyncio.run(
+            _decide(args.agent_id, OPERATOR_DECISIONS[args.agents_command], settings)
+        )
+        if not found:
+            sys.exit(f"campo-matching: agent {args.agent_id} not found")
         return
     try:
         specs = _specs_from_args(args)
@@ -76,7 +93,27 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     import_.add_argument("file", type=Path, help="JSON file: a list of agent specs")
+
+    helps = {
+        "verify": "record that the agent's identity was checked",
+        "suspend": "stop offers to the agent until it is reinstated",
+        "reinstate": "lift a suspension; the agent comes back offline",
+    }
+    for name, text in helps.items():
+        decision = agent_commands.add_parser(name, help=text)
+        decision.add_argument("agent_id", type=uuid.UUID)
     return parser
+
+
+async def _decide(
+    agent_id: uuid.UUID, values: dict[str, object], settings: MatchingSettings
+) -> bool:
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            return await set_operator_status(session, agent_id, **values)  # type: ignore[arg-type]
+    finally:
+        await engine.dispose()
 
 
 def _specs_from_args(args: argparse.Namespace) -> list[AgentSpec]:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     Time,
     func,
@@ -123,6 +124,45 @@ class Agent(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    coverage_area: Mapped[Any | None] = mapped_column(
+        Geography("GEOMETRY", srid=4326, spatial_index=False),
+        doc="A polygon or multipolygon that replaces the coverage circle when set.",
+    )
+    time_zone: Mapped[str | None] = mapped_column(
+        String(64),
+        doc="IANA zone of the working hours; None means no schedule: any time.",
+    )
+    last_location: Mapped[Any | None] = mapped_column(
+        Geography("POINT", srid=4326, spatial_index=False)
+    )
+    last_location_accuracy_m: Mapped[float | None] = mapped_column(Float)
+    last_location_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), doc="The device's time of the last location."
+    )
+    last_location_received_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True)
+    )
+
+
+class AgentWorkingHours(Base):
+    """One weekly working window of an agent, in the agent's time zone.
+
+    `weekday` is 1 for Monday to 7 for Sunday; an `end_time` not after
+    `start_time` ends on the next day.
+    """
+
+    __tablename__ = "agent_working_hours"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 1 AND 7", name="weekday"),
+        CheckConstraint("start_time <> end_time", name="window"),
+    )
+
+    agent_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.agents.agent_id", ondelete="CASCADE"), primary_key=True
+    )
+    weekday: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    start_time: Mapped[time] = mapped_column(Time, primary_key=True)
+    end_time: Mapped[time] = mapped_column(Time)
 
 
 class AgentDailyLoad(Base):

@@ -5,15 +5,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from matching import offers, service
+from matching import agents, offers, service
+from matching.agents import AgentSuspendedError, CoverageIn
 from matching.models import AssignmentState
 from matching.offers import AgentNotEligibleError, NoCapacityError, OfferClosedError
+from matching.schedule import ScheduleIn
 from matching.schemas import (
     AgentAssignment,
     AgentOffer,
     AgentProfile,
     DeclineIn,
+    LocationIn,
     OfferAnswer,
+    StatusIn,
     VisitAssignment,
     VisitOffer,
 )
@@ -37,6 +41,80 @@ router = APIRouter()
 )
 async def get_my_profile(agent: CurrentAgent, session: SessionDep) -> AgentProfile:
     return await service.get_agent_profile(session, agent.agent_id)
+
+
+@router.put(
+    "/agents/me/status",
+    tags=["agents"],
+    summary="Go online or offline",
+    status_code=status.HTTP_204_NO_CONTENT,
+    description=(
+        "Offline agents get no offers. 409 when the operator suspended the "
+        "agent: only the operator reinstates one."
+    ),
+    responses=problem_responses(
+        UnauthorizedError, NotFoundError, AgentSuspendedError, UnprocessableError
+    ),
+)
+async def put_my_status(
+    change: StatusIn, agent: CurrentAgent, session: SessionDep
+) -> None:
+    await agents.set_own_status(session, agent.agent_id, change)
+
+
+@router.put(
+    "/agents/me/location",
+    tags=["agents"],
+    summary="Report the device's location",
+    status_code=status.HTTP_204_NO_CONTENT,
+    description=(
+        "Stored as the agent's last known location. A fix older than the one "
+        "stored is ignored, so fixes that arrive out of order do no harm."
+    ),
+    responses=problem_responses(UnauthorizedError, NotFoundError, UnprocessableError),
+)
+async def put_my_location(
+    fix: LocationIn, agent: CurrentAgent, session: SessionDep
+) -> None:
+    await agents.set_own_location(session, agent.agent_id, fix)
+
+
+@router.put(
+    "/agents/me/schedule",
+    tags=["agents"],
+    summary="Set the working week",
+    status_code=status.HTTP_204_NO_CONTENT,
+    description=(
+        "Replaces the working hours and their time zone. Offers then go to "
+        "the agent only for visits whose deadline comes after the start of "
+        "one of the agent's windows, or while a window runs."
+    ),
+    responses=problem_responses(UnauthorizedError, NotFoundError, UnprocessableError),
+)
+async def put_my_schedule(
+    schedule: ScheduleIn, agent: CurrentAgent, session: SessionDep
+) -> None:
+    await agents.set_own_schedule(session, agent.agent_id, schedule)
+
+
+@router.put(
+    "/agents/me/coverage",
+    tags=["agents"],
+    summary="Set the area the agent covers",
+    status_code=status.HTTP_204_NO_CONTENT,
+    description=(
+        "`area`, a GeoJSON Polygon or MultiPolygon, replaces the coverage "
+        "circle; `radius_m` goes back to a circle around the base. 422 names "
+        "the problem of an invalid area: an open ring, a position out of "
+        "range, crossing edges, too large an area, or a corner more than "
+        "200 km from the base."
+    ),
+    responses=problem_responses(UnauthorizedError, NotFoundError, UnprocessableError),
+)
+async def put_my_coverage(
+    coverage: CoverageIn, agent: CurrentAgent, session: SessionDep
+) -> None:
+    await agents.set_own_coverage(session, agent.agent_id, coverage)
 
 
 @router.get(

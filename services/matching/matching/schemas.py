@@ -1,15 +1,34 @@
 """Request and response models of matching's HTTP API."""
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from matching.models import AgentStatus, AssignmentState, OfferState, TravelMode
 from matching.ordering import OfferRanking
 from shared.events.payloads import DeclineReason, DispatchMode, Money
 from shared.schemas import RequestModel
+
+# A device clock may run a little fast; a location from further ahead is wrong.
+MAX_LOCATION_CLOCK_SKEW = timedelta(minutes=5)
+MAX_LOCATION_AGE = timedelta(days=1)
+MAX_LOCATION_ACCURACY_M = 10_000
+
+
+class WorkingWindow(BaseModel):
+    start: time
+    end: time = Field(description="Not after `start` means the next day.")
+
+
+class LastLocation(BaseModel):
+    lat: float
+    lon: float
+    accuracy_m: float
+    recorded_at: datetime = Field(description="The device's time of the fix.")
+    received_at: datetime
 
 
 class AgentProfile(BaseModel):
@@ -29,6 +48,54 @@ class AgentProfile(BaseModel):
     employer_tenant_id: uuid.UUID | None
     rating: Decimal | None
     created_at: datetime
+    coverage_area: dict[str, Any] | None = Field(
+        description="GeoJSON area covered instead of the circle, when set."
+    )
+    time_zone: str | None = Field(
+        description="Zone of the working hours; null when no schedule is set "
+        "and the agent works any time."
+    )
+    schedule: dict[str, list[WorkingWindow]] = Field(
+        description="Working windows per weekday, monday to sunday."
+    )
+    last_location: LastLocation | None
+    acceptance_rate: float | None = Field(
+        description="Accepted offers over answered or lapsed ones; null before "
+        "the first."
+    )
+    completion_rate: float | None = Field(
+        description="Done assignments over ended ones; null before the first."
+    )
+
+
+class StatusIn(RequestModel):
+    status: Literal["online", "offline"] = Field(
+        description="Only an operator suspends or reinstates an agent."
+    )
+
+
+class LocationIn(RequestModel):
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    accuracy_m: float = Field(
+        gt=0, le=MAX_LOCATION_ACCURACY_M, allow_inf_nan=False, description="Meters."
+    )
+    recorded_at: AwareDatetime = Field(
+        description="The device's time of the fix, with its offset."
+    )
+
+    @field_validator("recorded_at")
+    @classmethod
+    def _check_time(cls, value: datetime) -> datetime:
+        now = datetime.now(UTC)
+        if value > now + MAX_LOCATION_CLOCK_SKEW:
+            raise ValueError(
+                f"recorded_at {value.isoformat()} is in the future; check the "
+                "device's clock"
+            )
+        if value < now - MAX_LOCATION_AGE:
+            raise ValueError(f"recorded_at {value.isoformat()} is more than a day old")
+        return value
 
 
 class AgentAssignment(BaseModel):

@@ -1,5 +1,6 @@
 """Matching's rules outside dispatch: intake, completion and the read side."""
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,12 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from matching import repository
 from matching.dispatch import Emit, dispatch, load_day
 from matching.models import AssignmentState, RequestState
+from matching.schedule import Weekday
 from matching.schemas import (
     AgentAssignment,
     AgentOffer,
     AgentProfile,
+    LastLocation,
     VisitAssignment,
     VisitOffer,
+    WorkingWindow,
 )
 from matching.settings import MatchingSettings
 from shared.errors import NotFoundError
@@ -162,7 +166,38 @@ async def get_agent_profile(session: AsyncSession, agent_id: uuid.UUID) -> Agent
             )
         today = load_day(datetime.now(UTC))
         assigned = await repository.assigned_on(session, agent_id, today)
-    return AgentProfile(**agent._mapping, assigned_today=assigned)
+        hours = await repository.get_working_hours(session, agent_id)
+        record = await repository.track_record(session, agent_id)
+    fields = dict(agent._mapping)
+    if fields["coverage_area"] is not None:
+        fields["coverage_area"] = json.loads(fields["coverage_area"])
+    last = {
+        name: fields.pop(column)
+        for name, column in (
+            ("lat", "last_lat"),
+            ("lon", "last_lon"),
+            ("accuracy_m", "last_location_accuracy_m"),
+            ("recorded_at", "last_location_at"),
+            ("received_at", "last_location_received_at"),
+        )
+    }
+    schedule: dict[str, list[WorkingWindow]] = {day.value: [] for day in Weekday}
+    for weekday, start, end in hours:
+        schedule[list(Weekday)[weekday - 1].value].append(
+            WorkingWindow(start=start, end=end)
+        )
+    return AgentProfile(
+        **fields,
+        assigned_today=assigned,
+        schedule=schedule,
+        last_location=LastLocation(**last) if last["lat"] is not None else None,
+        acceptance_rate=_rate(record.offers_accepted, record.offers_received),
+        completion_rate=_rate(record.visits_completed, record.assignments_ended),
+    )
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
 
 
 async def list_agent_assignments(

@@ -2,11 +2,11 @@
 
 import uuid
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from geoalchemy2 import Geometry, WKTElement
-from sqlalchemy import Row, and_, cast, exists, func, or_, select, update
+from sqlalchemy import Row, and_, case, cast, delete, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +15,7 @@ from matching.models import (
     Agent,
     AgentDailyLoad,
     AgentStatus,
+    AgentWorkingHours,
     Assignment,
     AssignmentState,
     Offer,
@@ -37,6 +38,7 @@ async def insert_agent(
 
 async def get_agent(session: AsyncSession, agent_id: uuid.UUID) -> Row[Any] | None:
     base = cast(Agent.base_location, Geometry)
+    last = cast(Agent.last_location, Geometry)
     query = select(
         Agent.agent_id,
         Agent.name,
@@ -51,8 +53,102 @@ async def get_agent(session: AsyncSession, agent_id: uuid.UUID) -> Row[Any] | No
         Agent.employer_tenant_id,
         Agent.rating,
         Agent.created_at,
+        Agent.time_zone,
+        func.ST_AsGeoJSON(Agent.coverage_area).label("coverage_area"),
+        func.ST_Y(last).label("last_lat"),
+        func.ST_X(last).label("last_lon"),
+        Agent.last_location_accuracy_m,
+        Agent.last_location_at,
+        Agent.last_location_received_at,
     ).where(Agent.agent_id == agent_id)
     return (await session.execute(query)).first()
+
+
+async def get_working_hours(
+    session: AsyncSession, agent_id: uuid.UUID
+) -> Sequence[Row[Any]]:
+    query = (
+        select(
+            AgentWorkingHours.weekday,
+            AgentWorkingHours.start_time,
+            AgentWorkingHours.end_time,
+        )
+        .where(AgentWorkingHours.agent_id == agent_id)
+        .order_by(AgentWorkingHours.weekday, AgentWorkingHours.start_time)
+    )
+    return (await session.execute(query)).all()
+
+
+async def replace_schedule(
+    session: AsyncSession,
+    agent_id: uuid.UUID,
+    *,
+    time_zone: str,
+    windows: Sequence[tuple[int, Any, Any]],
+) -> bool:
+    """Set the agent's time zone and working windows; False for no such agent."""
+    updated = await session.execute(
+        update(Agent)
+        .where(Agent.agent_id == agent_id)
+        .values(time_zone=time_zone)
+        .returning(Agent.agent_id)
+    )
+    if updated.first() is None:
+        return False
+    await session.execute(
+        delete(AgentWorkingHours).where(AgentWorkingHours.agent_id == agent_id)
+    )
+    await session.execute(
+        insert(AgentWorkingHours),
+        [
+            {"agent_id": agent_id, "weekday": d, "start_time": s, "end_time": e}
+            for d, s, e in windows
+        ],
+    )
+    return True
+
+
+async def set_agent_columns(
+    session: AsyncSession, agent_id: uuid.UUID, *where: Any, **values: Any
+) -> bool:
+    """Update the agent's columns when `where` holds; False when nothing changed."""
+    updated = await session.execute(
+        update(Agent)
+        .where(Agent.agent_id == agent_id, *where)
+        .values(**values)
+        .returning(Agent.agent_id)
+    )
+    return updated.first() is not None
+
+
+async def set_last_location(
+    session: AsyncSession,
+    agent_id: uuid.UUID,
+    *,
+    lat: float,
+    lon: float,
+    accuracy_m: float,
+    recorded_at: datetime,
+    received_at: datetime,
+) -> bool:
+    """Store the location unless a later one is stored; False when ignored."""
+    return await set_agent_columns(
+        session,
+        agent_id,
+        or_(Agent.last_location_at.is_(None), Agent.last_location_at <= recorded_at),
+        last_location=wkt_point(lat, lon),
+        last_location_accuracy_m=accuracy_m,
+        last_location_at=recorded_at,
+        last_location_received_at=received_at,
+    )
+
+
+async def track_record(session: AsyncSession, agent_id: uuid.UUID) -> Row[Any]:
+    """Return the agent's offer and assignment counts, as ranking reads them."""
+    query = (
+        select(*_track_record()).select_from(Agent).where(Agent.agent_id == agent_id)
+    )
+    return (await session.execute(query)).one()
 
 
 async def assigned_on(session: AsyncSession, agent_id: uuid.UUID, day: date) -> int:
@@ -92,13 +188,35 @@ def _eligible() -> Any:
     )
 
 
+def _working_before_deadline() -> Any:
+    """Agents who work now or start a window before the visit's deadline.
+
+    An agent with no schedule (no time zone) works any time.
+    """
+    return or_(
+        Agent.time_zone.is_(None),
+        func.matching.agent_works_between(
+            Agent.agent_id, Agent.time_zone, func.now(), VisitRequest.deadline
+        ),
+    )
+
+
 def _covering() -> Any:
-    """Agents whose coverage circle contains the visit's location."""
+    """Agents whose coverage area, or else circle, contains the visit's location."""
     location = VisitRequest.location
     return and_(
-        # The constant radius lets the GiST index narrow the scan first.
+        # The constant radius lets the GiST index narrow the scan first; an
+        # area lies within it too (`matching.coverage`).
         func.ST_DWithin(Agent.base_location, location, MAX_COVERAGE_RADIUS_M),
-        func.ST_DWithin(Agent.base_location, location, Agent.coverage_radius_m),
+        case(
+            (
+                Agent.coverage_area.is_not(None),
+                func.ST_Covers(Agent.coverage_area, location),
+            ),
+            else_=func.ST_DWithin(
+                Agent.base_location, location, Agent.coverage_radius_m
+            ),
+        ),
     )
 
 
@@ -139,6 +257,7 @@ async def find_candidates(
             _eligible(),
             _covering(),
             Agent.status == AgentStatus.ONLINE,
+            _working_before_deadline(),
             func.coalesce(AgentDailyLoad.assigned, 0) < Agent.daily_capacity,
             ~offered_before,
         )
@@ -184,8 +303,9 @@ def _track_record() -> list[Any]:
 async def covering_agent_exists(session: AsyncSession, visit_id: uuid.UUID) -> bool:
     """Tell whether an agent who is not suspended covers the visit and may take it.
 
-    Full and offline agents count, because either may take the visit later.
-    Agents offered the visit before do not: they will not be offered it again.
+    Full and offline agents count, because either may take the visit later,
+    but only those who work before the visit's deadline. Agents offered the
+    visit before do not: they will not be offered it again.
     """
     offered_before = exists().where(
         Offer.visit_id == visit_id, Offer.agent_id == Agent.agent_id
@@ -197,6 +317,7 @@ async def covering_agent_exists(session: AsyncSession, visit_id: uuid.UUID) -> b
             _eligible(),
             _covering(),
             Agent.status != AgentStatus.SUSPENDED,
+            _working_before_deadline(),
             ~offered_before,
         )
     )
