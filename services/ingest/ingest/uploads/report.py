@@ -17,7 +17,7 @@ import xlsxwriter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.uploads import job_repository, repository
-from shared.errors import ConflictError, NotFoundError
+from shared.errors import ConflictError
 
 T = TypeVar("T")
 
@@ -63,11 +63,9 @@ async def load_report(
     session: AsyncSession, *, tenant_id: uuid.UUID, upload_id: uuid.UUID
 ) -> UploadReport:
     async with session.begin():
-        upload = await repository.get_upload(
+        upload = await repository.require_upload(
             session, tenant_id=tenant_id, upload_id=upload_id
         )
-        if upload is None:
-            raise NotFoundError(f"upload {upload_id} not found")
         _check_reported(upload.status, upload_id, upload.failure_message)
         issues = await repository.list_row_issues(
             session, tenant_id=tenant_id, upload_id=upload_id

@@ -15,6 +15,7 @@ from ingest.geocoding.service import UNPLACED, Placement
 from ingest.models import Upload, UploadError, common
 from ingest.uploads.normalize import AccountRow, RowIssue
 from ingest.uploads.rows import ParsedRow
+from shared.errors import NotFoundError
 from shared.events.payloads import AccountUpserted
 
 _UPDATABLE = (
@@ -566,6 +567,16 @@ async def get_upload(
             Upload.upload_id == upload_id, Upload.tenant_id == tenant_id
         )
     )
+
+
+async def require_upload(
+    session: AsyncSession, *, tenant_id: uuid.UUID, upload_id: uuid.UUID
+) -> Upload:
+    """Return the tenant's upload, or raise NotFoundError."""
+    upload = await get_upload(session, tenant_id=tenant_id, upload_id=upload_id)
+    if upload is None:
+        raise NotFoundError(f"upload {upload_id} not found")
+    return upload
 
 
 async def list_row_issues(

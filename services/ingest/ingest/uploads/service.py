@@ -42,7 +42,7 @@ from ingest.uploads.schemas import (
     UploadPage,
     UploadSummaryOut,
 )
-from shared.errors import NotFoundError, UnprocessableError
+from shared.errors import UnprocessableError
 from shared.events.payloads import AccountUpserted
 from shared.idempotency import fingerprint, run_idempotent
 from shared.runtime import ServiceRuntime
@@ -443,11 +443,9 @@ async def get_upload(
     """
     errors_limit = None if all_errors else INLINE_ERRORS
     async with session.begin():
-        upload = await repository.get_upload(
+        upload = await repository.require_upload(
             session, tenant_id=tenant_id, upload_id=upload_id
         )
-        if upload is None:
-            raise NotFoundError(f"upload {upload_id} not found")
         issues = await repository.list_row_issues(
             session, tenant_id=tenant_id, upload_id=upload_id, limit=errors_limit
         )
@@ -487,11 +485,9 @@ async def page_row_issues(
 ) -> RowErrorPage:
     after = _decode_issue_cursor(cursor) if cursor else None
     async with session.begin():
-        upload = await repository.get_upload(
+        await repository.require_upload(
             session, tenant_id=tenant_id, upload_id=upload_id
         )
-        if upload is None:
-            raise NotFoundError(f"upload {upload_id} not found")
         issues = await repository.list_row_issues(
             session,
             tenant_id=tenant_id,
@@ -521,10 +517,14 @@ def _decode_issue_cursor(cursor: str) -> tuple[int, int]:
     try:
         return int(row), int(issue_id)
     except ValueError:
-        raise UnprocessableError(
-            f"cursor {cursor[:80]!r} is not a cursor of this listing; send the "
-            "`next_cursor` of the previous page, or omit it for the first page"
-        ) from None
+        raise _invalid_cursor(cursor) from None
+
+
+def _invalid_cursor(cursor: str) -> UnprocessableError:
+    return UnprocessableError(
+        f"cursor {cursor[:80]!r} is not a cursor of this listing; send the "
+        "`next_cursor` of the previous page, or omit it for the first page"
+    )
 
 
 def upload_summary(upload: Upload) -> UploadSummaryOut:
@@ -571,7 +571,4 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         return datetime.fromisoformat(created_at), uuid.UUID(upload_id)
     except ValueError:
-        raise UnprocessableError(
-            f"cursor {cursor[:80]!r} is not a cursor of this listing; send the "
-            "`next_cursor` of the previous page, or omit it for the first page"
-        ) from None
+        raise _invalid_cursor(cursor) from None
