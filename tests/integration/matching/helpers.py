@@ -52,6 +52,11 @@ class Region:
         return GeoPoint(lat=lat, lon=self.lon + east_m / meters_per_degree_lon)
 
 
+def bearer(token: str) -> dict[str, str]:
+    """Return the Authorization header that carries an agent token."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 def new_region() -> Region:
     number = next(_region_numbers)
     return Region(lat=-40.0 - (number // 20) * 1.5, lon=-120.0 + (number % 20) * 1.5)

@@ -27,6 +27,7 @@ from tests.fixtures.apps import eventually, running_app
 from tests.fixtures.events import publish
 from tests.fixtures.tenants import make_tenant
 from tests.integration.matching.helpers import (
+    bearer,
     new_region,
     read_events_for,
     register,
@@ -58,13 +59,9 @@ class Scenario:
     request: VisitRequested
 
 
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 async def _key_works(client: httpx.AsyncClient, tenant: CreatedTenant) -> bool:
     response = await client.get(
-        f"/assignments/{uuid.uuid4()}", headers=_bearer(tenant.api_key.key)
+        f"/assignments/{uuid.uuid4()}", headers=bearer(tenant.api_key.key)
     )
     return response.status_code == 404
 
@@ -113,7 +110,7 @@ class TestAgentProfile:
             ),
         }
 
-        response = await matching.get("/agents/me", headers=_bearer(tokens[kind]))
+        response = await matching.get("/agents/me", headers=bearer(tokens[kind]))
 
         assert response.status_code == 401
         assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
@@ -124,7 +121,7 @@ class TestAgentProfile:
         agent_id = uuid.uuid4()
         token = issue_agent_token(agent_id, secret=secret)
 
-        response = await matching.get("/agents/me", headers=_bearer(token))
+        response = await matching.get("/agents/me", headers=bearer(token))
 
         assert response.status_code == 404
         assert str(agent_id) in response.json()["detail"]
@@ -133,7 +130,7 @@ class TestAgentProfile:
         self, matching: httpx.AsyncClient, scenario: Scenario
     ) -> None:
         response = await matching.get(
-            "/agents/me", headers=_bearer(scenario.agent.token)
+            "/agents/me", headers=bearer(scenario.agent.token)
         )
 
         assert response.status_code == 200
@@ -153,7 +150,7 @@ class TestAgentAssignments:
         response = await matching.get(
             "/agents/me/assignments",
             params={"state": "active"},
-            headers=_bearer(scenario.agent.token),
+            headers=bearer(scenario.agent.token),
         )
 
         assert response.status_code == 200
@@ -172,7 +169,7 @@ class TestAgentAssignments:
         self, matching: httpx.AsyncClient, scenario: Scenario
     ) -> None:
         response = await matching.get(
-            "/agents/me/assignments", headers=_bearer(scenario.bystander.token)
+            "/agents/me/assignments", headers=bearer(scenario.bystander.token)
         )
 
         assert response.status_code == 200
@@ -184,7 +181,7 @@ class TestAgentAssignments:
         response = await matching.get(
             "/agents/me/assignments",
             params={"state": "lost"},
-            headers=_bearer(scenario.agent.token),
+            headers=bearer(scenario.agent.token),
         )
 
         assert response.status_code == 422
@@ -211,7 +208,7 @@ class TestVisitAssignment:
     ) -> None:
         response = await matching.get(
             f"/assignments/{scenario.request.visit_id}",
-            headers=_bearer(scenario.stranger.api_key.key),
+            headers=bearer(scenario.stranger.api_key.key),
         )
 
         assert response.status_code == 404
@@ -228,7 +225,7 @@ class TestVisitAssignment:
         self, matching: httpx.AsyncClient, scenario: Scenario
     ) -> None:
         response = await matching.get(
-            "/assignments/not-a-uuid", headers=_bearer(scenario.owner.api_key.key)
+            "/assignments/not-a-uuid", headers=bearer(scenario.owner.api_key.key)
         )
 
         assert response.status_code == 422
@@ -331,7 +328,7 @@ class TestVisitOffers:
     ) -> None:
         response = await matching.get(
             f"/visits/{scenario.request.visit_id}/offers",
-            headers=_bearer(scenario.agent.token),
+            headers=bearer(scenario.agent.token),
         )
 
         assert response.status_code == 401
@@ -375,7 +372,7 @@ class TestCompletion:
             return response.json()["state"] == "done"
 
         await eventually(assignment_done, message="assignment moved to done")
-        agent_headers = _bearer(agent.token)
+        agent_headers = bearer(agent.token)
         active = await matching.get(
             "/agents/me/assignments", params={"state": "active"}, headers=agent_headers
         )

@@ -28,6 +28,7 @@ from tests.fixtures.apps import eventually
 from tests.fixtures.events import publish
 from tests.integration.matching.helpers import (
     Region,
+    bearer,
     haversine_m,
     read_events_for,
     register,
@@ -40,12 +41,8 @@ OFFER = DispatchPolicy(mode=DispatchMode.OFFER, offer_timeout_seconds=600)
 DEBTOR_FIELDS = {"debtor_name", "phone", "address", "street", "location", "brief"}
 
 
-def _bearer(agent: RegisteredAgent) -> dict[str, str]:
-    return {"Authorization": f"Bearer {agent.token}"}
-
-
 async def _offers(client: httpx.AsyncClient, agent: RegisteredAgent) -> list[dict]:
-    response = await client.get("/agents/me/offers", headers=_bearer(agent))
+    response = await client.get("/agents/me/offers", headers=bearer(agent.token))
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -73,7 +70,7 @@ async def _has_offer(
 async def _accept(
     client: httpx.AsyncClient, agent: RegisteredAgent, offer_id: str
 ) -> httpx.Response:
-    return await client.post(f"/offers/{offer_id}/accept", headers=_bearer(agent))
+    return await client.post(f"/offers/{offer_id}/accept", headers=bearer(agent.token))
 
 
 async def _decline(
@@ -84,7 +81,7 @@ async def _decline(
 ) -> httpx.Response:
     return await client.post(
         f"/offers/{offer_id}/decline",
-        headers=_bearer(agent),
+        headers=bearer(agent.token),
         json={"reason": "too_far"} if body is None else body,
     )
 

@@ -20,6 +20,7 @@ from shared.settings import ServiceSettings
 from tests.fixtures.events import publish
 from tests.integration.matching.helpers import (
     Region,
+    bearer,
     only_event,
     read_events_for,
     register,
@@ -30,10 +31,6 @@ Sessionmaker = async_sessionmaker[AsyncSession]
 MEXICO_CITY = "America/Mexico_City"
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]
 WEEKDAYS.append("sunday")
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _shift(start: datetime, hours: float, zone: str = MEXICO_CITY) -> dict:
@@ -48,7 +45,7 @@ async def _put_schedule(
     matching: httpx.AsyncClient, token: str, schedule: dict
 ) -> None:
     response = await matching.put(
-        "/agents/me/schedule", json=schedule, headers=_bearer(token)
+        "/agents/me/schedule", json=schedule, headers=bearer(token)
     )
     assert response.status_code == 204, response.text
 
@@ -128,7 +125,7 @@ async def test_offline_agent_gets_no_offer(
 ) -> None:
     gone = await register(sessionmaker, region.point(east_m=200))
     response = await matching.put(
-        "/agents/me/status", json={"status": "offline"}, headers=_bearer(gone.token)
+        "/agents/me/status", json={"status": "offline"}, headers=bearer(gone.token)
     )
     assert response.status_code == 204, response.text
     online = await register(sessionmaker, region.point(east_m=3000))
@@ -138,7 +135,7 @@ async def test_offline_agent_gets_no_offer(
     events = await read_events_for(topics.ASSIGNMENTS, {str(request.visit_id)})
 
     assert only_event(events, request.visit_id).data["agent_id"] == str(online.agent_id)
-    offers = await matching.get("/agents/me/offers", headers=_bearer(gone.token))
+    offers = await matching.get("/agents/me/offers", headers=bearer(gone.token))
     assert offers.json() == []
 
 
@@ -192,7 +189,7 @@ class TestOwnApiProblems:
         if body.get("recorded_at") == "now":
             body = body | {"recorded_at": datetime.now(UTC).isoformat()}
 
-        response = await matching.put(path, json=body, headers=_bearer(token))
+        response = await matching.put(path, json=body, headers=bearer(token))
 
         assert response.status_code == 404, response.text
         assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
@@ -259,7 +256,7 @@ class TestOwnApiProblems:
         if body.get("recorded_at") in times:
             body = body | {"recorded_at": times[body["recorded_at"]].isoformat()}
 
-        response = await matching.put(path, json=body, headers=_bearer(agent.token))
+        response = await matching.put(path, json=body, headers=bearer(agent.token))
 
         assert response.status_code == 422, response.text
         assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
@@ -271,7 +268,7 @@ class TestOwnApiProblems:
         agent = await register(sessionmaker, region.point(), status="suspended")
 
         response = await matching.put(
-            "/agents/me/status", json={"status": "online"}, headers=_bearer(agent.token)
+            "/agents/me/status", json={"status": "online"}, headers=bearer(agent.token)
         )
 
         assert response.status_code == 409
@@ -287,7 +284,7 @@ class TestProfile:
         self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
     ) -> None:
         agent = await register(sessionmaker, region.point(east_m=100))
-        headers = _bearer(agent.token)
+        headers = bearer(agent.token)
         await _put_schedule(
             matching,
             agent.token,
@@ -499,7 +496,7 @@ class TestCoverageArea:
         self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
     ) -> None:
         agent = await register(sessionmaker, region.point())
-        headers = _bearer(agent.token)
+        headers = bearer(agent.token)
         area = _square_around(region, 0, 0, 3000)
 
         response = await matching.put(
@@ -549,7 +546,7 @@ class TestCoverageArea:
             body = {"area": {"type": "Polygon", "coordinates": shapes[body["area"]]}}
 
         response = await matching.put(
-            "/agents/me/coverage", json=body, headers=_bearer(agent.token)
+            "/agents/me/coverage", json=body, headers=bearer(agent.token)
         )
 
         assert response.status_code == 422, response.text
