@@ -135,7 +135,7 @@ def _encodable(value: Any) -> Any:
     """Replace lone surrogates, which UTF-8 cannot encode, with U+FFFD.
 
     A request may carry one as a JSON escape (`"\\ud800"`), and the problem
-    echoes the invalid input back; without this the answer is a 500.
+    echoes the invalid input back. Without this the response is a 500.
     """
     if isinstance(value, str):
         try:

@@ -9,9 +9,13 @@ and each agent passes at most its free capacity. A batch with more visits than
 capacity thus ends with the best partial assignment and the rest queued.
 
 The graph keeps each visit's k nearest agents whose coverage radius
-reaches it. OR-tools holds the interpreter lock while it solves, so the
-solver runs in a child process that is killed at the time limit; the
+reaches it. OR-tools keeps the interpreter lock while it solves, so the
+solver runs in a child process that is killed at the time limit. The
 batch then falls back to a greedy pass over the same graph.
+
+NOTE: the child is forked, which is unsafe in a process that runs other
+threads; dispatch does not call this yet, and a service that does should
+start the children from a process pool created before its threads.
 """
 
 import multiprocessing

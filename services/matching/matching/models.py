@@ -253,7 +253,7 @@ class Offer(Base):
             f"decline_reason IS NULL OR {_one_of('decline_reason', DeclineReason)}",
             name="decline_reason",
         ),
-        # An agent holds at most one open offer for a visit.
+        # An agent has at most one open offer for a visit.
         Index(
             "uq_offers_open_visit_agent",
             "visit_id",

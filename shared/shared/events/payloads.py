@@ -251,7 +251,7 @@ class Brief(BaseModel):
 
 
 class DispatchMode(StrEnum):
-    """How matching finds the agent of a visit.
+    """The way matching finds the agent of a visit.
 
     `offer` gives one candidate at a time an exclusive offer, `broadcast`
     offers the visit to several candidates and the first to accept takes

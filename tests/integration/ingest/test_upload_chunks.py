@@ -171,8 +171,8 @@ async def test_keys_the_database_folds_are_unstaged(
     api_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # With Python's comparison switched off, only the database's lower()
-    # tells `Ñ-1` and `ñ-1` apart from two accounts, as it would for a letter
-    # the two fold differently.
+    # finds that `Ñ-1` and `ñ-1` are one account, as it would for a letter
+    # that the two fold differently.
     monkeypatch.setattr(service, "key_form", lambda key: key)
     rows = [account_row("Ñ-1"), account_row("B-2"), account_row("ñ-1")]
     async with running_app(create_app()) as client:

@@ -1,4 +1,4 @@
-"""Upload edges of the chunked store that once lost data or answered 500.
+"""Upload edges of the chunked store that once lost data or returned 500.
 
 Keys that only the database's lower() folds together, the row limit, two
 uploads whose final statements overlap, and what the error report echoes

@@ -32,7 +32,7 @@ async def test_next_offer_timeout_after_slow_pass(
     it reaches a visit after longer than the offer timeout, it makes the next
     candidate an offer that has already expired. The agent's offer list never
     shows it, and the next pass counts it as that agent's lapse. An outbox
-    writer that takes 2.5 s on each `offer.expired` stands in for a long batch.
+    writer that takes 2.5 s on each `offer.expired` simulates a long batch.
     """
     first = await register(sessionmaker, region.point(east_m=300))
     second = await register(sessionmaker, region.point(east_m=900))

@@ -67,7 +67,7 @@ class TestScheduleFiltersCandidates:
             always.agent_id
         )
 
-    async def test_agent_whose_shift_starts_before_the_deadline_gets_it(
+    async def test_shift_before_deadline_gets_offer(
         self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
     ) -> None:
         now = datetime.now(UTC)
@@ -100,7 +100,7 @@ class TestScheduleFiltersCandidates:
             working.agent_id
         )
 
-    async def test_only_agent_off_until_after_the_deadline_is_out_of_coverage(
+    async def test_only_agent_off_past_deadline_unmatched(
         self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
     ) -> None:
         now = datetime.now(UTC)
@@ -474,7 +474,7 @@ class TestCoverageArea:
             agent.agent_id
         )
 
-    async def test_visit_outside_the_area_but_inside_the_radius_is_not(
+    async def test_outside_area_inside_radius_not_offered(
         self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
     ) -> None:
         area = _square_around(region, 2000, 2000, 1000)
@@ -492,7 +492,7 @@ class TestCoverageArea:
         assert envelope.type == VisitUnmatched.event_type
         assert envelope.data["reason"] == "out_of_coverage"
 
-    async def test_agent_sets_an_area_and_goes_back_to_a_radius(
+    async def test_area_then_back_to_radius(
         self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
     ) -> None:
         agent = await register(sessionmaker, region.point())

@@ -134,7 +134,7 @@ class TestOpenFile:
         with pytest.raises(UnreadableFileError, match="no data rows follow"):
             list(opened.rows)
 
-    def test_skipped_rows_and_notices_fill_up_as_rows_are_read(self):
+    def test_skipped_and_notices_fill_while_reading(self):
         content = csv_bytes(
             [account_row("A1"), [""] * len(HEADERS), account_row("A2"), ["Total"]]
         )

@@ -34,7 +34,7 @@ def test_inside_a_window_is_now() -> None:
     assert next_working_start(windows, MEXICO_CITY, at) == at
 
 
-def test_the_end_of_a_window_is_outside_it() -> None:
+def test_window_end_is_outside() -> None:
     windows = [Window(MON, time(9), time(17))]
 
     start = next_working_start(windows, MEXICO_CITY, utc(2026, 12, 7, 23))
@@ -66,7 +66,7 @@ def test_sunday_overnight_window_runs_into_monday() -> None:
     assert next_working_start(windows, MEXICO_CITY, monday_1am) == monday_1am
 
 
-def test_start_in_the_skipped_hour_moves_an_hour_later() -> None:
+def test_start_in_skipped_hour_moves_later() -> None:
     # Clocks in Chicago went from 02:00 CST to 03:00 CDT on Sunday 2026-03-08.
     windows = [Window(SUN, time(2, 30), time(4))]
 
@@ -76,7 +76,7 @@ def test_start_in_the_skipped_hour_moves_an_hour_later() -> None:
     assert start.astimezone(CHICAGO).time() == time(3, 30)
 
 
-def test_overnight_window_over_the_spring_change_is_an_hour_shorter() -> None:
+def test_overnight_window_spring_change_shorter() -> None:
     windows = [Window(SAT, time(22), time(6))]
     start = next_working_start(windows, CHICAGO, utc(2026, 3, 7, 12))
 
@@ -90,7 +90,7 @@ def test_overnight_window_over_the_spring_change_is_an_hour_shorter() -> None:
     )
 
 
-def test_start_in_the_repeated_hour_is_the_second_one() -> None:
+def test_start_in_repeated_hour_is_second() -> None:
     # Clocks in Chicago went from 02:00 CDT back to 01:00 CST on 2026-11-01.
     windows = [Window(SUN, time(1, 30), time(3))]
 
@@ -99,7 +99,7 @@ def test_start_in_the_repeated_hour_is_the_second_one() -> None:
     assert start == utc(2026, 11, 1, 7, 30)
 
 
-def test_overnight_window_over_the_autumn_change_is_an_hour_longer() -> None:
+def test_overnight_window_autumn_change_longer() -> None:
     windows = [Window(SAT, time(22), time(6))]
     # 05:30 CST on Sunday is 11:30 UTC, inside; 06:00 CST is 12:00 UTC.
     inside = utc(2026, 11, 1, 11, 30)
@@ -110,7 +110,7 @@ def test_overnight_window_over_the_autumn_change_is_an_hour_longer() -> None:
     )
 
 
-def test_works_before_compares_the_next_start_with_the_deadline() -> None:
+def test_works_before_compares_next_start() -> None:
     windows = [Window(MON, time(9), time(17))]
     now = utc(2026, 12, 7, 12)  # Monday 06:00 local, three hours before work.
 

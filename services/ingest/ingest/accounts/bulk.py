@@ -100,7 +100,7 @@ async def store_bulk(
         action=store,
     )
     runtime.relay.notify()
-    # A call holds at most MAX_BULK_ACCOUNTS items, so every error is returned.
+    # A call contains at most MAX_BULK_ACCOUNTS items, so every error is returned.
     upload = await service.get_upload(
         session,
         tenant_id=tenant_id,

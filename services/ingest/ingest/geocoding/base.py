@@ -50,7 +50,7 @@ class RequestBudget:
     """The provider requests one upload has made so far.
 
     An upload is geocoded in several batches, one per chunk of rows; they
-    share one budget, so the upload's request limit holds across them.
+    share one budget, so the upload's request limit applies across them.
     """
 
     spent: int = 0

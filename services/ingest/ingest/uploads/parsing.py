@@ -375,7 +375,7 @@ def open_file(
 
     Raises UnreadableFileError for a file with no header row or without the
     required columns. Only the rows being read are in memory, so a caller
-    that stores the rows in chunks holds no more than a chunk.
+    that stores the rows in chunks keeps no more than a chunk in memory.
     """
     file_format = detect_format(content)
     sheet = read_rows(content, file_format, max_rows=max_rows, mapping=mapping)

@@ -119,7 +119,7 @@ class UploadOut(UploadSummaryOut):
     )
     errors_truncated: bool = Field(
         default=False,
-        description="True when `errors` holds only the first of `errors_total`.",
+        description="True when `errors` contains only the first of `errors_total`.",
     )
 
 

@@ -60,13 +60,13 @@ class UnreadableUploadError(UnprocessableError):
 INLINE_ERRORS = 1_000
 
 # Rows parsed, placed and staged together. The rows of one chunk, with their
-# cells, are all of the file's rows an upload holds in memory at a time.
+# cells, are the only rows of the file that an upload keeps in memory.
 CHUNK_ROWS = 20_000
 
 
 @dataclass
 class _Tally:
-    """What the chunks of one upload add up to."""
+    """Running totals of one upload's chunks."""
 
     rows_total: int = 0
     rows_valid: int = 0
@@ -225,8 +225,8 @@ async def store_file(
     every staged account with its event. Memory stays within a chunk of rows
     plus one entry per account key, whatever the file's size.
 
-    Geocoding runs inside the transaction, so a provider that is slow to
-    answer keeps it open; no account row is locked until the last step.
+    Geocoding runs inside the transaction, so a slow provider keeps it
+    open. No account row is locked until the last step.
     """
     currency = await repository.tenant_currency(session, tenant_id)
     await repository.create_staging(session)
@@ -358,8 +358,8 @@ async def _drop_folded_repeats(
     """Unstage the keys the database folds into an earlier row's key.
 
     The unique index compares keys by the database's `lower`, which may
-    fold letters beyond ASCII that `key_form` keeps apart; two such rows
-    in one statement would fail it. Their cells were not kept, so the
+    fold letters beyond ASCII that `key_form` keeps apart. Two such rows
+    in one statement would make it fail. Their cells were not kept, so the
     report shows these rows with the error alone.
     """
     if not tally.non_ascii_keys:
