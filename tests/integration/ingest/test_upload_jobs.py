@@ -233,6 +233,12 @@ class TestInterruptedJobs:
 
         assert body["status"] == "failed"
         assert "upload the file again" in body["failure_message"]
+        # Nothing of a failed upload was stored, so no row counts as valid.
+        assert (body["rows_read"], body["rows_valid"], body["rows_invalid"]) == (
+            700,
+            0,
+            0,
+        )
 
     async def test_other_process_live_job_kept(self, api_key, monkeypatch):
         monkeypatch.setenv("INGEST_UPLOAD_HEARTBEAT_SECONDS", "0.05")
@@ -349,9 +355,11 @@ def _running_upload(
         filename="cartera.xlsx",
         file_format="xlsx",
         status="processing",
-        rows_total=0,
-        rows_valid=0,
-        rows_invalid=0,
+        rows_read=700,
+        rows_total=700,
+        rows_valid=650,
+        rows_invalid=50,
+        progress_percent=35,
         accounts_created=0,
         accounts_updated=0,
         created_at=datetime.now(UTC) - timedelta(minutes=5),

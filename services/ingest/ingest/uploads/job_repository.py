@@ -13,6 +13,23 @@ from ingest.models import Upload, UploadRowCells, UploadSettings
 RUNNING_STATES = ("queued", "processing")
 
 
+def _failed(message: str, finished_at: Any) -> dict[str, Any]:
+    """Return the columns of an upload that failed.
+
+    A failed upload stored nothing, since its rows are written in one
+    transaction, so the valid and invalid counts its progress showed are
+    cleared. `rows_read` stays: it tells how far the file was read.
+    """
+    return {
+        "status": "failed",
+        "failure_message": message,
+        "finished_at": finished_at,
+        "rows_total": 0,
+        "rows_valid": 0,
+        "rows_invalid": 0,
+    }
+
+
 async def insert_queued_upload(
     session: AsyncSession,
     *,
@@ -80,7 +97,7 @@ async def mark_failed(
     await session.execute(
         update(Upload)
         .where(Upload.upload_id == upload_id, Upload.status.in_(RUNNING_STATES))
-        .values(status="failed", failure_message=message, finished_at=datetime.now(UTC))
+        .values(_failed(message, datetime.now(UTC)))
     )
 
 
@@ -114,7 +131,7 @@ async def fail_stale(
             Upload.status.in_(RUNNING_STATES),
             or_(Upload.heartbeat_at.is_(None), Upload.heartbeat_at < stale_before),
         )
-        .values(status="failed", failure_message=message, finished_at=func.now())
+        .values(_failed(message, func.now()))
         .returning(Upload.upload_id)
     )
     return list(result.scalars())

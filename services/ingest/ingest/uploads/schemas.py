@@ -59,8 +59,12 @@ class UploadSummaryOut(BaseModel):
     on_error: OnError
     rows_read: int = Field(description="Data rows parsed so far.")
     rows_total: int = Field(description="Data rows read, skipped rows not counted.")
-    rows_valid: int
-    rows_invalid: int
+    rows_valid: int = Field(
+        description="Rows without errors so far; 0 once the upload failed."
+    )
+    rows_invalid: int = Field(
+        description="Rows with an error so far; 0 once the upload failed."
+    )
     progress_percent: int = Field(ge=0, le=100)
     accounts_created: int
     accounts_updated: int
