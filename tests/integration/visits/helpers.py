@@ -148,6 +148,7 @@ def result_body(**overrides: Any) -> dict[str, Any]:
         "submission_id": f"sub-{uuid.uuid4().hex}",
         "device_time": datetime.now(UTC).isoformat(),
         "person_met": "debtor",
+        "result_code": "promise_to_pay",
         "debtor_lives_there": True,
         "promise": {
             "amount": "1500.00",
@@ -159,7 +160,18 @@ def result_body(**overrides: Any) -> dict[str, Any]:
         "answers": {"reason": "job_loss", "monthly_income": 8000},
     }
     body.update(overrides)
+    if "result_code" not in overrides:
+        body["result_code"] = fitting_code(body["person_met"], body.get("promise"))
     return body
+
+
+def fitting_code(person_met: str, promise: Any) -> str:
+    """Return a standard result code that fits who was met and the promise."""
+    if person_met in ("debtor", "guarantor"):
+        return "promise_to_pay" if promise is not None else "refuses_to_pay"
+    return {"other_person": "message_left", "nobody": "not_home"}.get(
+        person_met, "not_home"
+    )
 
 
 @dataclass(frozen=True)
