@@ -21,6 +21,7 @@ from shared.events.payloads import (
     Address,
     AssignmentCreated,
     Brief,
+    DispatchPolicy,
     GeoPoint,
     Money,
     VisitRequested,
@@ -53,13 +54,18 @@ def visit_requested(
     location: GeoPoint = ZOCALO,
     balance: Decimal | None = BALANCE,
     questions: dict[str, Any] | None = None,
+    account_id: uuid.UUID | None = None,
+    time_zone: str | None = None,
+    dispatch: DispatchPolicy | None = None,
 ) -> VisitRequested:
     now = datetime.now(UTC)
     return VisitRequested(
         tenant_id=tenant_id or uuid.uuid4(),
         visit_id=uuid.uuid4(),
         campaign_id=uuid.uuid4(),
-        account_id=uuid.uuid4(),
+        account_id=account_id or uuid.uuid4(),
+        time_zone=time_zone,
+        dispatch=dispatch,
         account_key=f"ACC-{uuid.uuid4().hex[:8]}",
         requested_at=now,
         deadline=now + timedelta(days=5),
