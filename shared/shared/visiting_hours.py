@@ -160,7 +160,7 @@ class OutsideHours:
     reason: str
 
 
-def arrival_refusal(
+def outside_hours(
     arrival: datetime,
     time_zones: Sequence[str],
     stricter: Window | None = None,
@@ -168,7 +168,7 @@ def arrival_refusal(
 ) -> OutsideHours | None:
     """Return why an agent arriving at `arrival` may not start the visit, or None.
 
-    Like `is_legal_arrival`, and also refuses a local weekday outside
+    Like `is_legal_arrival`, and also rejects a local weekday outside
     `allowed_days` (None allows every day). The window named is the one
     that applies in the zone: the stricter one, cut to the legal hours.
     """

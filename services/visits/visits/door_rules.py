@@ -12,7 +12,7 @@ from shared.visiting_hours import (
     Weekday,
     Window,
     address_zones,
-    arrival_refusal,
+    outside_hours,
 )
 from visits.rules import FieldError, field_error
 
@@ -38,7 +38,7 @@ def check_visiting_hours(
     """Reject a check-in outside the legal window or the campaign's stricter one."""
     stricter = Window(start, end) if start is not None and end is not None else None
     allowed = None if days is None else frozenset(Weekday(day) for day in days)
-    refusal = arrival_refusal(judged, address_zones(time_zone), stricter, allowed)
+    refusal = outside_hours(judged, address_zones(time_zone), stricter, allowed)
     if refusal is None:
         return []
     return [
@@ -69,7 +69,7 @@ def check_weekly_limit(
 ) -> list[FieldError]:
     """Reject a first check-in when the account had `limit` visits in the past 7 days.
 
-    `earlier` holds the first check-in times of the account's other visits
+    `earlier` contains the first check-in times of the account's other visits
     in that week; the dates shown are local to the address.
     """
     if limit is None or len(earlier) < limit:

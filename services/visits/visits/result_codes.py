@@ -1,9 +1,10 @@
 """The standard catalogue of visit result codes, as data.
 
 A result code has two levels: the contact category (who the agent spoke
-to) and the outcome (what happened). Ids are stable English snake_case;
-events and webhooks carry them. Each code says what it counts as and what
-follows from it, so reports and billing read the flags, never the id.
+to) and the outcome (what happened). Ids are stable English snake_case,
+and events and webhooks carry them. Each code carries flags for what it
+counts as and what follows from it, so reports and billing read the
+flags, never the id.
 
 The categories and the people met they fit:
 
@@ -53,7 +54,7 @@ class ResultCode:
 
     `promise` is True for the codes that record a payment agreement: a
     result with one of them must carry the promise, and a promise needs one.
-    `debtor_gone` marks outcomes that say the debtor does not live at the
+    `debtor_gone` marks outcomes by which the debtor does not live at the
     address, so `debtor_lives_there: true` contradicts them.
     """
 

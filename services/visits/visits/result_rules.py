@@ -151,7 +151,7 @@ def _has_place(address: dict[str, Any]) -> bool:
     return bool(address.get("street") or address.get("postal_code"))
 
 
-# Who may have given the data, by the person the agent met.
+# Relations that may have given the data, by the person the agent met.
 _SOURCES: dict[PersonMet, frozenset[Relation]] = {
     PersonMet.DEBTOR: frozenset({Relation.SELF}),
     PersonMet.GUARANTOR: frozenset({Relation.GUARANTOR, Relation.CO_OBLIGOR}),

@@ -616,7 +616,7 @@ class VisitCancelled(Payload):
 
 
 class Relation(StrEnum):
-    """How a person who gave contact data relates to the debtor."""
+    """The relation to the debtor of a person who gave contact data."""
 
     SELF = "self"
     GUARANTOR = "guarantor"
@@ -766,6 +766,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         VisitOutOfCoverage,
         VisitExpired,
         PromiseMade,
+        ContactDataUpdated,
         PaymentReported,
     )
 }

@@ -177,7 +177,7 @@ class TestVisitingHours:
     async def test_unknown_zone_needs_hours_legal_all_over_mexico(
         self, visits: httpx.AsyncClient
     ) -> None:
-        """07:30 in Mexico City is 06:30 in Tijuana in winter and Hermosillo."""
+        """06:30 in Hermosillo is already 07:30 in Mexico City."""
         early = latest_local("America/Hermosillo", time(6, 30))
         refused = await check_in_at(visits, early, time_zone=None)
         assert "07:00 to 22:00" in detail(refused)
@@ -199,7 +199,7 @@ async def set_weekly_limit(
 
 
 class TestWeeklyLimit:
-    async def test_limit_refuses_the_next_visit_with_the_earlier_dates(
+    async def test_over_limit_names_earlier_dates(
         self, visits: httpx.AsyncClient, tenant: CreatedTenant
     ) -> None:
         await set_weekly_limit(visits, tenant, 2)
@@ -228,7 +228,7 @@ class TestWeeklyLimit:
             assert f"{moment.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M}" in message
         await set_weekly_limit(visits, tenant, None)
 
-    async def test_only_the_same_account_in_the_last_seven_days_counts(
+    async def test_counts_same_account_past_week(
         self,
         visits: httpx.AsyncClient,
         tenant: CreatedTenant,
@@ -267,7 +267,7 @@ class TestWeeklyLimit:
         assert allowed.status_code == 201, allowed.text
         await set_weekly_limit(visits, tenant, None)
 
-    async def test_second_fix_at_the_same_visit_is_not_a_new_visit(
+    async def test_second_fix_not_counted(
         self, visits: httpx.AsyncClient, tenant: CreatedTenant
     ) -> None:
         await set_weekly_limit(visits, tenant, 1)

@@ -51,7 +51,7 @@ class TestCatalogueApi:
         assert codes["vacant"]["category"] == "no_contact"
         assert all(code["standard"] for code in body["codes"])
 
-    async def test_tenant_adds_a_code_and_only_it_sees_it(
+    async def test_tenant_code_is_private(
         self,
         visits: httpx.AsyncClient,
         tenant: CreatedTenant,
