@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from visits import door_rules, repository, rules, rules_repository
 from visits.models import Visit
-from visits.states import VisitState
+from visits.states import OPEN_AGENT_STATES, VisitState
 
 
 async def check_at_door(
@@ -22,10 +22,11 @@ async def check_at_door(
 
     Every check-in must fall in the visiting hours. Only the first check-in of
     a visit counts against the weekly limit: a second fix at the same door is
-    the same visit. A missing visit is left to the state transition's 404.
+    the same visit. A missing or closed visit is left to the state
+    transition's 404 or 409.
     """
     row = await repository.agent_visit(session, agent_id, visit_id)
-    if row is None:
+    if row is None or row.Visit.state not in OPEN_AGENT_STATES:
         return
     visit: Visit = row.Visit
     errors: list[rules.FieldError] = []

@@ -16,6 +16,7 @@ from tests.integration.visits.helpers import (
     Sessionmaker,
     assigned_visit,
     check_in_body,
+    result_body,
     tenant_headers,
     visit_row,
 )
@@ -173,6 +174,33 @@ class TestVisitingHours:
         assert row is not None
         assert row.state == "assigned"
         assert row.time_zone == zone
+
+    async def test_completed_visit_answers_409_at_any_hour(
+        self, visits: httpx.AsyncClient
+    ) -> None:
+        zone = "America/Mexico_City"
+        agent_visit = await assigned_visit(visits, time_zone=zone)
+        noon = latest_local(zone, time(12)).isoformat()
+        checked_in = await visits.post(
+            f"{agent_visit.path}/check-in",
+            json=check_in_body(device_time=noon),
+            headers=agent_visit.headers,
+        )
+        assert checked_in.status_code == 201, checked_in.text
+        result = await visits.post(
+            f"{agent_visit.path}/result",
+            json=result_body(device_time=noon),
+            headers=agent_visit.headers,
+        )
+        assert result.status_code == 201, result.text
+        night = latest_local(zone, time(23)).isoformat()
+        again = await visits.post(
+            f"{agent_visit.path}/check-in",
+            json=check_in_body(device_time=night),
+            headers=agent_visit.headers,
+        )
+        assert again.status_code == 409, again.text
+        assert again.json()["current_state"] == "completed"
 
     async def test_unknown_zone_needs_hours_legal_all_over_mexico(
         self, visits: httpx.AsyncClient
