@@ -42,9 +42,11 @@ class IsolatedEnvironment:
             "KAFKA_TOPIC_PREFIX": self.topic_prefix,
             "CAMPO_ENVIRONMENT": "test",
             # Tests run at any hour, and the test addresses lie in the
-            # Pacific, so matching skips the visiting-hours rule for them.
+            # Pacific, so matching and visits skip the visiting-hours rule
+            # for them.
             # The rule's own tests turn it on and set the clock.
             "MATCHING_VISITING_HOURS": "false",
+            "VISITS_VISITING_HOURS": "false",
         }
 
 

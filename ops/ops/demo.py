@@ -431,6 +431,7 @@ async def run() -> int:
         # The demo must show offers at whatever hour it runs, and its addresses
         # are in Mexico City, where visits are legal only from 07:00 to 22:00.
         "MATCHING_VISITING_HOURS": "false",
+        "VISITS_VISITING_HOURS": "false",
     }
     # The tenant and the agents are created in-process, so the settings
     # built here must see the demo database too.

@@ -21,6 +21,18 @@ OUTCOMES = (
     ("nobody", 25),
 )
 REASONS = ("desempleo", "enfermedad", "sobreendeudamiento", "olvido", "disputa")
+# Result codes that fit each outcome, from the standard catalogue.
+RESULT_CODES = {
+    "promise": ("promise_to_pay", "promise_to_pay", "payment_plan"),
+    "no_promise": (
+        "refuses_to_pay",
+        "cannot_pay_now",
+        "asks_for_call",
+        "disputes_debt",
+    ),
+    "other_person": ("message_left", "debtor_not_home", "moved"),
+    "nobody": ("not_home", "not_home", "vacant"),
+}
 
 
 class AgentFailure(Exception):
@@ -66,8 +78,13 @@ def result_body(
         },
         "notes": "Visita de demostración",
     }
+    body["result_code"] = _result_code(outcome, person_met, rng)
+    if body["result_code"] in ("moved", "vacant"):
+        body["debtor_lives_there"] = False
     if person_met in ("debtor", "guarantor"):
         body["answers"]["reason_for_arrears"] = rng.choice(REASONS)
+    if person_met == "other_person" and rng.random() < 0.5:
+        body["contact_update"] = _heard_from_a_relative(rng)
     if outcome.endswith("_promise") and not outcome.endswith("no_promise"):
         balance = Decimal((visit.get("balance_overdue") or {}).get("amount") or "1000")
         share = Decimal(rng.choice(["0.3", "0.5", "0.75", "1"]))
@@ -79,6 +96,29 @@ def result_body(
     if person_met == "debtor" and rng.random() < 0.3:
         body["new_phone"] = f"+5255{rng.randrange(10_000_000, 99_999_999)}"
     return body
+
+
+def _result_code(outcome: str, person_met: str, rng: random.Random) -> str:
+    if person_met in ("debtor", "guarantor"):
+        kind = "no_promise" if outcome.endswith("no_promise") else "promise"
+        return rng.choice(RESULT_CODES[kind])
+    return rng.choice(RESULT_CODES[person_met])
+
+
+def _heard_from_a_relative(rng: random.Random) -> dict[str, Any]:
+    """Contact data a relative at the door gives: a phone and when to come back."""
+    return {
+        "phones": [
+            {
+                "number": f"+5255{rng.randrange(10_000_000, 99_999_999)}",
+                "owner": "self",
+                "given_by": "relative",
+            }
+        ],
+        "best_times": [
+            {"days": ["saturday", "sunday"], "start": "09:00", "end": "13:00"}
+        ],
+    }
 
 
 async def play_agent(

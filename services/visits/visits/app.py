@@ -6,6 +6,7 @@ from shared.runtime import create_service_app
 from visits.consumers import build_consumers
 from visits.models import common
 from visits.router import agent_router, tenant_router
+from visits.rules_router import rules_router
 from visits.settings import VisitsSettings
 
 
@@ -21,6 +22,6 @@ def create_app(settings: VisitsSettings | None = None) -> FastAPI:
         ),
         settings=settings,
         tables=common,
-        routers=[agent_router, tenant_router],
+        routers=[agent_router, tenant_router, rules_router],
         consumers=build_consumers,
     )

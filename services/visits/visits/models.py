@@ -1,7 +1,7 @@
 """Visits' tables, all in the `visits` schema and all carrying their tenant."""
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    Time,
     UniqueConstraint,
     func,
 )
@@ -39,6 +40,7 @@ class Visit(Base):
     __table_args__ = (
         Index("ix_visits_tenant_id_campaign_id", "tenant_id", "campaign_id"),
         Index("ix_visits_agent_id_state", "agent_id", "state"),
+        Index("ix_visits_tenant_id_account_id", "tenant_id", "account_id"),
     )
 
     visit_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -85,6 +87,14 @@ class Visit(Base):
         DateTime(timezone=True), doc="When the visit reached a final state."
     )
     nearest_agent_distance_m: Mapped[float | None] = mapped_column(Float)
+    time_zone: Mapped[str | None] = mapped_column(
+        String(64), doc="IANA zone of the address; None when the request had none."
+    )
+    visiting_start: Mapped[time | None] = mapped_column(Time)
+    visiting_end: Mapped[time | None] = mapped_column(Time)
+    visiting_days: Mapped[list[str] | None] = mapped_column(
+        JSONB, doc="Weekdays the campaign allows; None for every day."
+    )
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
@@ -129,7 +139,9 @@ class VisitResult(Base):
     agent_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     submission_id: Mapped[str] = mapped_column(String(100))
     person_met: Mapped[str] = mapped_column(String(20))
+    result_code: Mapped[str | None] = mapped_column(String(60))
     contact: Mapped[bool] = mapped_column(Boolean)
+    contact_update: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     debtor_lives_there: Mapped[bool | None] = mapped_column(Boolean)
     new_phone: Mapped[str | None] = mapped_column(String(20))
     notes: Mapped[str | None] = mapped_column(Text)
@@ -167,5 +179,38 @@ class Promise(Base):
         DateTime(timezone=True), doc="When a payment first reached the amount."
     )
     created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class TenantResultCode(Base):
+    """A result code a tenant added under one of the standard categories."""
+
+    __tablename__ = "tenant_result_codes"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), primary_key=True)
+    category: Mapped[str] = mapped_column(String(20))
+    label_es: Mapped[str] = mapped_column(String(200))
+    label_en: Mapped[str] = mapped_column(String(200))
+    worked: Mapped[bool] = mapped_column(Boolean)
+    promise: Mapped[bool] = mapped_column(Boolean)
+    debtor_gone: Mapped[bool] = mapped_column(Boolean)
+    revisit: Mapped[bool] = mapped_column(Boolean)
+    billable: Mapped[bool] = mapped_column(Boolean)
+    agent_paid: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class TenantVisitRules(Base):
+    """A tenant's own rules for visits; a missing row means no extra rule."""
+
+    __tablename__ = "tenant_visit_rules"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    max_visits_per_account_week: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )

@@ -94,11 +94,25 @@ async def insert_requested(session: AsyncSession, request: VisitRequested) -> bo
             fee_currency=request.fee.currency,
             requested_at=request.requested_at,
             check_in_count=0,
+            time_zone=request.time_zone,
+            **_visiting_hours(request),
         )
         .on_conflict_do_nothing(index_elements=[Visit.visit_id])
         .returning(Visit.visit_id)
     )
     return (await session.execute(statement)).first() is not None
+
+
+def _visiting_hours(request: VisitRequested) -> dict[str, Any]:
+    hours = request.dispatch.visiting_hours if request.dispatch else None
+    if hours is None:
+        return {}
+    days = hours.allowed_days
+    return {
+        "visiting_start": hours.start,
+        "visiting_end": hours.end,
+        "visiting_days": None if days is None else [day.value for day in days],
+    }
 
 
 async def assign(

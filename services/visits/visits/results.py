@@ -10,10 +10,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import ConflictError, InvalidStateError
-from shared.events.payloads import Money, PaymentPromise, PromiseMade, VisitCompleted
+from shared.events.payloads import (
+    ContactDataUpdated,
+    ContactUpdate,
+    Money,
+    PaymentPromise,
+    PromiseMade,
+    VisitCompleted,
+)
 from shared.runtime import ServiceRuntime
-from visits import repository, rules
+from visits import codes, repository, result_rules, rules
 from visits.models import Visit
+from visits.result_codes import ResultCode
 from visits.schemas import PromiseOut, ResultRequest, ResultResponse
 from visits.service import device_time_errors, visit_not_found, visits_settings
 from visits.settings import VisitsSettings
@@ -46,13 +54,14 @@ async def submit_result(
         # Read after the visit: a result committed before that read is seen
         # here, so a completed state below never hides a replay.
         stored = await _stored_response(session, agent_id, visit_id, request)
+        code = await codes.find_code(session, row.Visit.tenant_id, request.result_code)
     if stored is not None:
         return 200, stored
     visit: Visit = row.Visit
     if visit.state != VisitState.CHECKED_IN:
         raise _result_state_error(visit_id, visit.state)
     now = datetime.now(UTC)
-    await _validate_result(request, visit, now, visits_settings(runtime))
+    await _validate_result(request, visit, now, visits_settings(runtime), code)
     try:
         async with session.begin():
             return await _store_result(session, runtime, visit, agent_id, request, now)
@@ -102,10 +111,15 @@ def _result_state_error(visit_id: UUID, state: str) -> InvalidStateError:
 
 
 async def _validate_result(
-    request: ResultRequest, visit: Visit, now: datetime, settings: VisitsSettings
+    request: ResultRequest,
+    visit: Visit,
+    now: datetime,
+    settings: VisitsSettings,
+    code: ResultCode | None,
 ) -> None:
     errors = device_time_errors(request.device_time, now, settings)
-    if request.promise is not None:
+    errors += _code_and_disclosure_errors(request, visit, code)
+    if request.promise is not None and request.person_met.is_contact:
         balance = None
         if visit.balance_amount is not None and visit.balance_currency is not None:
             balance = Money(
@@ -135,6 +149,31 @@ async def _validate_result(
     rules.raise_if_any(errors)
 
 
+def _code_and_disclosure_errors(
+    request: ResultRequest, visit: Visit, code: ResultCode | None
+) -> list[rules.FieldError]:
+    """Check the code against the result, and who may hear about the debt."""
+    errors = result_rules.check_disclosure(
+        request.person_met,
+        has_promise=request.promise is not None,
+        answers=request.answers,
+        questions=visit.questions,
+    )
+    errors += result_rules.check_code_fits(
+        code,
+        code_id=request.result_code,
+        person_met=request.person_met,
+        # Without contact the disclosure rule already refused the promise.
+        has_promise=request.promise is not None and request.person_met.is_contact,
+        debtor_lives_there=request.debtor_lives_there,
+    )
+    if request.contact_update is not None:
+        errors += result_rules.check_contact_update(
+            request.contact_update.payload(), request.person_met
+        )
+    return errors
+
+
 async def _store_result(
     session: AsyncSession,
     runtime: ServiceRuntime,
@@ -161,6 +200,7 @@ async def _store_result(
         server_time=now,
         contact=request.person_met.is_contact,
         promise=promise,
+        result_code=request.result_code,
     )
     body = response.model_dump(mode="json")
     await repository.insert_result(
@@ -171,7 +211,9 @@ async def _store_result(
         agent_id=agent_id,
         submission_id=request.submission_id,
         person_met=request.person_met.value,
+        result_code=request.result_code,
         contact=response.contact,
+        contact_update=_contact_update_json(request),
         debtor_lives_there=request.debtor_lives_there,
         new_phone=request.new_phone,
         notes=request.notes,
@@ -201,6 +243,19 @@ async def _store_result(
         promise=promise is not None,
     )
     return 201, body
+
+
+def _contact_update(request: ResultRequest) -> ContactUpdate | None:
+    """Return the result's contact data, or None when it brought none."""
+    if request.contact_update is None:
+        return None
+    update = request.contact_update.payload()
+    return None if update.is_empty else update
+
+
+def _contact_update_json(request: ResultRequest) -> dict[str, Any] | None:
+    update = _contact_update(request)
+    return None if update is None else update.model_dump(mode="json")
 
 
 def _new_promise(request: ResultRequest) -> PromiseOut | None:
@@ -245,8 +300,24 @@ async def _emit_result_events(
         promise=payment,
         new_phone=request.new_phone,
         notes=request.notes,
+        result_code=request.result_code,
     )
     await runtime.emit(session, completed)
+    update = _contact_update(request)
+    if update is not None:
+        updated = ContactDataUpdated(
+            tenant_id=visit.tenant_id,
+            visit_id=visit.visit_id,
+            campaign_id=visit.campaign_id,
+            account_id=visit.account_id,
+            account_key=visit.account_key,
+            agent_id=agent_id,
+            result_id=response.result_id,
+            result_code=request.result_code,
+            reported_at=response.server_time,
+            update=update,
+        )
+        await runtime.emit(session, updated)
     if promise is not None and payment is not None:
         promise_made = PromiseMade(
             tenant_id=visit.tenant_id,

@@ -1,6 +1,6 @@
 """Request and response bodies of the agent and tenant APIs."""
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
@@ -8,8 +8,18 @@ from uuid import UUID
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 from pydantic_core import PydanticCustomError
 
-from shared.events.payloads import Address, Brief, GeoPoint, Money, PersonMet
+from shared.events.payloads import (
+    Address,
+    Brief,
+    ContactUpdate,
+    GeoPoint,
+    Money,
+    PersonMet,
+    PhoneKind,
+    Relation,
+)
 from shared.schemas import CurrencyCode
+from shared.visiting_hours import Weekday
 from visits.states import VisitState
 
 
@@ -86,6 +96,62 @@ class PromiseRequest(BaseModel):
     due_date: date
 
 
+RESULT_CODE_PATTERN = r"^[a-z][a-z0-9_]{1,59}$"
+
+ShortText = Annotated[Text, Field(max_length=300)]
+
+
+class AddressIn(BaseModel):
+    street: ShortText | None = None
+    exterior_number: Annotated[Text, Field(max_length=50)] | None = None
+    interior_number: Annotated[Text, Field(max_length=50)] | None = None
+    colonia: ShortText | None = None
+    municipality: ShortText | None = None
+    state: ShortText | None = None
+    postal_code: str | None = Field(default=None, pattern=r"^\d{5}$")
+    cross_streets: ShortText | None = None
+    address_references: Annotated[Text, Field(max_length=500)] | None = None
+
+
+class NewAddressIn(BaseModel):
+    address: AddressIn
+    given_by: Relation = Field(
+        description="Who gave the address, relative to the debtor; self for the debtor."
+    )
+
+
+class PhoneIn(BaseModel):
+    number: Annotated[Text, Field(max_length=32)] = Field(
+        description="E.164, e.g. +525512345678."
+    )
+    kind: PhoneKind = PhoneKind.MOBILE
+    owner: Relation = Field(
+        default=Relation.SELF,
+        description="Whose phone it is, relative to the debtor; self for the debtor.",
+    )
+    given_by: Relation = Field(
+        description="Who gave the number, relative to the debtor; self for the debtor."
+    )
+    whatsapp: bool = False
+
+
+class BestTimeIn(BaseModel):
+    days: list[Weekday] = Field(min_length=1, max_length=7)
+    start: time = Field(description="Local time at the address.")
+    end: time
+
+
+class ContactUpdateIn(BaseModel):
+    """Contact data gathered at the door; a new address never moves the visit."""
+
+    phones: list[PhoneIn] = Field(default_factory=list, max_length=10)
+    best_times: list[BestTimeIn] = Field(default_factory=list, max_length=7)
+    new_address: NewAddressIn | None = None
+
+    def payload(self) -> ContactUpdate:
+        return ContactUpdate.model_validate(self.model_dump())
+
+
 class ResultRequest(BaseModel):
     submission_id: Text = Field(
         min_length=1,
@@ -94,8 +160,13 @@ class ResultRequest(BaseModel):
     )
     device_time: AwareDatetime
     person_met: PersonMet
+    result_code: str = Field(
+        pattern=RESULT_CODE_PATTERN,
+        description="A standard or tenant code from GET /result-codes.",
+    )
     debtor_lives_there: bool | None = None
     promise: PromiseRequest | None = None
+    contact_update: ContactUpdateIn | None = None
     new_phone: Text | None = Field(default=None, max_length=32)
     notes: Text | None = Field(default=None, max_length=4000)
     answers: dict[str, Any] = Field(
@@ -124,6 +195,9 @@ class ResultResponse(BaseModel):
     server_time: datetime
     contact: bool
     promise: PromiseOut | None
+    result_code: str | None = Field(
+        default=None, description="None only for results from before result codes."
+    )
 
 
 # --- tenant API -------------------------------------------------------------
@@ -171,8 +245,10 @@ class ResultOut(BaseModel):
     submission_id: str
     agent_id: UUID
     person_met: PersonMet
+    result_code: str | None
     contact: bool
     debtor_lives_there: bool | None
+    contact_update: ContactUpdate | None
     new_phone: str | None
     notes: str | None
     answers: dict[str, Any]

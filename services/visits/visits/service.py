@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.errors import InvalidStateError, NotFoundError
 from shared.events.payloads import VisitCheckedIn
 from shared.runtime import ServiceRuntime
-from visits import repository, rules
+from visits import door_checks, door_rules, repository, rules
 from visits.schemas import CheckInRequest, CheckInResponse
 from visits.settings import VisitsSettings
 from visits.states import VisitState
@@ -55,6 +55,13 @@ async def check_in(
     now = datetime.now(UTC)
     rules.raise_if_any(device_time_errors(request.device_time, now, settings))
     async with session.begin():
+        await door_checks.check_at_door(
+            session,
+            agent_id=agent_id,
+            visit_id=visit_id,
+            judged=door_rules.judged_time(request.device_time, now),
+            visiting_hours=settings.visiting_hours,
+        )
         visit = await repository.mark_checked_in(
             session,
             visit_id,

@@ -38,3 +38,10 @@ class VisitsSettings(ServiceSettings):
         gt=0,
         description="Seconds that validating answers against the form may take.",
     )
+    visiting_hours: bool = Field(
+        default=True,
+        description=(
+            "Refuse a check-in outside the visiting hours of the address's time "
+            "zone. Off only for tests and demos that must run at any hour."
+        ),
+    )

@@ -10,9 +10,10 @@ from enum import StrEnum
 from typing import Any, ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.events import topics
+from shared.visiting_hours import Weekday
 
 
 class Payload(BaseModel):
@@ -274,6 +275,14 @@ class VisitingHours(BaseModel):
 
     start: time
     end: time
+    allowed_days: list[Weekday] | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "Days of the week, in the address's time zone, on which visits may "
+            "start; None allows every day."
+        ),
+    )
 
     @model_validator(mode="after")
     def starts_before_it_ends(self) -> "VisitingHours":
@@ -283,6 +292,16 @@ class VisitingHours(BaseModel):
                 "the window must start and end on the same day"
             )
         return self
+
+    @field_validator("allowed_days")
+    @classmethod
+    def days_once_each(cls, days: list[Weekday] | None) -> list[Weekday] | None:
+        if days is not None and len(set(days)) != len(days):
+            raise ValueError(
+                f"allowed_days {[day.value for day in days]} names a day more "
+                "than once; list each day once"
+            )
+        return days
 
 
 class DispatchPolicy(BaseModel):
@@ -537,6 +556,10 @@ class VisitCompleted(Payload):
     promise: PaymentPromise | None = None
     new_phone: str | None = None
     notes: str | None = None
+    result_code: str | None = Field(
+        default=None,
+        description="The result code's id; absent in events from before codes.",
+    )
 
     def aggregate_id(self) -> str:
         return str(self.visit_id)
@@ -587,6 +610,101 @@ class VisitCancelled(Payload):
     agent_id: UUID | None = None
     reason: WithdrawalReason
     decided_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
+class Relation(StrEnum):
+    """The relation to the debtor of a person who gave contact data."""
+
+    SELF = "self"
+    GUARANTOR = "guarantor"
+    CO_OBLIGOR = "co_obligor"
+    SPOUSE = "spouse"
+    RELATIVE = "relative"
+    NEIGHBOUR = "neighbour"
+    EMPLOYER = "employer"
+    COWORKER = "coworker"
+    OTHER = "other"
+
+
+class PhoneKind(StrEnum):
+    MOBILE = "mobile"
+    HOME = "home"
+    WORK = "work"
+    OTHER = "other"
+
+
+class ReportedPhone(BaseModel):
+    """A phone number heard at the door, with who gave it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    number: str = Field(description="E.164, e.g. +525512345678.")
+    kind: PhoneKind = PhoneKind.MOBILE
+    owner: Relation = Field(
+        default=Relation.SELF,
+        description="Whose phone it is, relative to the debtor; self for the debtor.",
+    )
+    given_by: Relation = Field(
+        description="Who gave the number, relative to the debtor; self for the debtor."
+    )
+    whatsapp: bool = False
+
+
+class BestTime(BaseModel):
+    """Local days and hours at which the debtor is likely to be found: [start, end)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    days: list[Weekday] = Field(min_length=1, max_length=7)
+    start: time
+    end: time
+
+
+class ReportedAddress(BaseModel):
+    """An address heard at the door; the campaign decides whether to visit it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    address: Address
+    given_by: Relation
+
+
+class ContactUpdate(BaseModel):
+    """Contact data an agent gathered on a visit."""
+
+    model_config = ConfigDict(frozen=True)
+
+    phones: list[ReportedPhone] = Field(default_factory=list)
+    best_times: list[BestTime] = Field(default_factory=list)
+    new_address: ReportedAddress | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.phones and not self.best_times and self.new_address is None
+
+
+class ContactDataUpdated(Payload):
+    """A visit's result brought new contact data about the debtor.
+
+    The visit stays filed for its own address; a new address here is only
+    reported, for the campaign to decide whether to visit it.
+    """
+
+    event_type = "campo.contact_data.updated"
+    topic = topics.VISITS
+
+    visit_id: UUID
+    campaign_id: UUID
+    account_id: UUID
+    account_key: str
+    agent_id: UUID
+    result_id: UUID
+    result_code: str
+    reported_at: datetime
+    update: ContactUpdate
 
     def aggregate_id(self) -> str:
         return str(self.visit_id)
@@ -648,6 +766,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         VisitOutOfCoverage,
         VisitExpired,
         PromiseMade,
+        ContactDataUpdated,
         PaymentReported,
     )
 }

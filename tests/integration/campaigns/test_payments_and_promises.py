@@ -41,6 +41,7 @@ async def visit_with_promise(
             "submission_id": f"sub-{uuid.uuid4().hex}",
             "device_time": now.isoformat(),
             "person_met": "debtor",
+            "result_code": "promise_to_pay",
             "debtor_lives_there": True,
             "promise": {
                 "amount": amount,

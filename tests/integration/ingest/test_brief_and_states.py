@@ -197,6 +197,36 @@ class TestDispatchPolicy:
                 "visiting hours start 18:00:00 is not before end 09:00:00",
             ),
             ({"visiting_hours": {"start": "25:00", "end": "26:00"}}, "start"),
+            (
+                {
+                    "visiting_hours": {
+                        "start": "09:00",
+                        "end": "18:00",
+                        "allowed_days": ["monday", "monday"],
+                    }
+                },
+                "names a day more than once",
+            ),
+            (
+                {
+                    "visiting_hours": {
+                        "start": "09:00",
+                        "end": "18:00",
+                        "allowed_days": [],
+                    }
+                },
+                "dispatch.visiting_hours.allowed_days",
+            ),
+            (
+                {
+                    "visiting_hours": {
+                        "start": "09:00",
+                        "end": "18:00",
+                        "allowed_days": ["lunes"],
+                    }
+                },
+                "dispatch.visiting_hours.allowed_days.0",
+            ),
             ({"mode": "offer", "timeout": 60}, "timeout"),
             ("offer", "dispatch"),
         ],
@@ -242,7 +272,11 @@ class TestDispatchPolicy:
             "offer_timeout_seconds": 120,
             "broadcast_size": 8,
             "max_wait_seconds": 3600,
-            "visiting_hours": {"start": "09:00:00", "end": "18:30:00"},
+            "visiting_hours": {
+                "start": "09:00:00",
+                "end": "18:30:00",
+                "allowed_days": ["monday", "saturday"],
+            },
         }
         created = await create(client, tenant, body)
         campaign_id = created.json()["campaign_id"]

@@ -21,6 +21,7 @@ from shared.events.payloads import (
     Address,
     AssignmentCreated,
     Brief,
+    DispatchPolicy,
     GeoPoint,
     Money,
     VisitRequested,
@@ -53,13 +54,18 @@ def visit_requested(
     location: GeoPoint = ZOCALO,
     balance: Decimal | None = BALANCE,
     questions: dict[str, Any] | None = None,
+    account_id: uuid.UUID | None = None,
+    time_zone: str | None = None,
+    dispatch: DispatchPolicy | None = None,
 ) -> VisitRequested:
     now = datetime.now(UTC)
     return VisitRequested(
         tenant_id=tenant_id or uuid.uuid4(),
         visit_id=uuid.uuid4(),
         campaign_id=uuid.uuid4(),
-        account_id=uuid.uuid4(),
+        account_id=account_id or uuid.uuid4(),
+        time_zone=time_zone,
+        dispatch=dispatch,
         account_key=f"ACC-{uuid.uuid4().hex[:8]}",
         requested_at=now,
         deadline=now + timedelta(days=5),
@@ -148,6 +154,7 @@ def result_body(**overrides: Any) -> dict[str, Any]:
         "submission_id": f"sub-{uuid.uuid4().hex}",
         "device_time": datetime.now(UTC).isoformat(),
         "person_met": "debtor",
+        "result_code": "promise_to_pay",
         "debtor_lives_there": True,
         "promise": {
             "amount": "1500.00",
@@ -159,7 +166,18 @@ def result_body(**overrides: Any) -> dict[str, Any]:
         "answers": {"reason": "job_loss", "monthly_income": 8000},
     }
     body.update(overrides)
+    if "result_code" not in overrides:
+        body["result_code"] = fitting_code(body["person_met"], body.get("promise"))
     return body
+
+
+def fitting_code(person_met: str, promise: Any) -> str:
+    """Return a standard result code that fits who was met and the promise."""
+    if person_met in ("debtor", "guarantor"):
+        return "promise_to_pay" if promise is not None else "refuses_to_pay"
+    return {"other_person": "message_left", "nobody": "not_home"}.get(
+        person_met, "not_home"
+    )
 
 
 @dataclass(frozen=True)

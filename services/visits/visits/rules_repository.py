@@ -1,0 +1,109 @@
+"""SQL for the tenant's result codes and visit rules, and the weekly count."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from visits.models import CheckIn, TenantResultCode, TenantVisitRules, Visit
+
+
+async def tenant_codes(
+    session: AsyncSession, tenant_id: UUID
+) -> list[TenantResultCode]:
+    statement = (
+        select(TenantResultCode)
+        .where(TenantResultCode.tenant_id == tenant_id)
+        .order_by(TenantResultCode.category, TenantResultCode.code)
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def tenant_code(
+    session: AsyncSession, tenant_id: UUID, code: str
+) -> TenantResultCode | None:
+    return await session.get(TenantResultCode, (tenant_id, code))
+
+
+async def insert_tenant_code(session: AsyncSession, **values: Any) -> bool:
+    """Insert a tenant's code; return False when the tenant already has it."""
+    statement = (
+        pg_insert(TenantResultCode)
+        .values(**values)
+        .on_conflict_do_nothing()
+        .returning(TenantResultCode.code)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def visit_rules(
+    session: AsyncSession, tenant_id: UUID
+) -> TenantVisitRules | None:
+    return await session.get(TenantVisitRules, tenant_id)
+
+
+async def save_visit_rules(
+    session: AsyncSession, tenant_id: UUID, *, max_visits_per_account_week: int | None
+) -> TenantVisitRules:
+    statement = (
+        pg_insert(TenantVisitRules)
+        .values(
+            tenant_id=tenant_id,
+            max_visits_per_account_week=max_visits_per_account_week,
+        )
+        .on_conflict_do_update(
+            index_elements=[TenantVisitRules.tenant_id],
+            set_={
+                "max_visits_per_account_week": max_visits_per_account_week,
+                "updated_at": func.now(),
+            },
+        )
+        .returning(TenantVisitRules)
+    )
+    return (await session.scalars(statement)).one()
+
+
+async def lock_account(
+    session: AsyncSession, tenant_id: UUID, account_id: UUID
+) -> None:
+    """Serialise first check-ins on one account until the transaction ends.
+
+    Two agents at two visits of the same account could otherwise both see
+    a count under the limit and both check in.
+    """
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"visits.account:{tenant_id}:{account_id}"},
+    )
+
+
+async def account_visit_times(
+    session: AsyncSession,
+    *,
+    tenant_id: UUID,
+    account_id: UUID,
+    since: datetime,
+    except_visit_id: UUID,
+) -> list[datetime]:
+    """Return the first check-in device time of each other visit of the account.
+
+    Only visits whose first check-in falls at or after `since` are returned,
+    oldest first.
+    """
+    first = func.min(CheckIn.device_time)
+    statement = (
+        select(first)
+        .join(Visit, Visit.visit_id == CheckIn.visit_id)
+        .where(
+            Visit.tenant_id == tenant_id,
+            Visit.account_id == account_id,
+            Visit.visit_id != except_visit_id,
+        )
+        .group_by(CheckIn.visit_id)
+        .having(first >= since)
+        .order_by(first)
+    )
+    return list((await session.scalars(statement)).all())

@@ -1,0 +1,115 @@
+"""HTTP routes of the tenant's result codes and visit rules."""
+
+from fastapi import APIRouter, status
+
+from shared.api import CurrentTenant, SessionDep
+from shared.errors import (
+    ConflictError,
+    UnauthorizedError,
+    UnprocessableError,
+    problem_responses,
+)
+from visits import codes, rules_repository
+from visits.result_codes import CATEGORY_LABELS, CATEGORY_PEOPLE, Category, ResultCode
+from visits.rules_schemas import (
+    CategoryOut,
+    ResultCodeCatalogue,
+    ResultCodeIn,
+    ResultCodeOut,
+    VisitRulesIn,
+    VisitRulesOut,
+)
+
+rules_router = APIRouter(tags=["visit rules"])
+
+
+def _code_out(code: ResultCode, *, standard: bool) -> ResultCodeOut:
+    return ResultCodeOut(
+        code=code.code,
+        category=code.category,
+        label_es=code.label_es,
+        label_en=code.label_en,
+        contact=code.contact,
+        worked=code.worked,
+        promise=code.promise,
+        debtor_gone=code.debtor_gone,
+        revisit=code.revisit,
+        billable=code.billable,
+        agent_paid=code.agent_paid,
+        evidence=code.evidence,
+        standard=standard,
+    )
+
+
+def _categories() -> list[CategoryOut]:
+    return [
+        CategoryOut(
+            category=category,
+            label_es=CATEGORY_LABELS[category][0],
+            label_en=CATEGORY_LABELS[category][1],
+            person_met=sorted(person.value for person in CATEGORY_PEOPLE[category]),
+        )
+        for category in Category
+    ]
+
+
+@rules_router.get(
+    "/result-codes",
+    summary="List the result codes: the standard catalogue and the tenant's own",
+    response_model=ResultCodeCatalogue,
+    responses=problem_responses(UnauthorizedError),
+)
+async def list_result_codes(
+    tenant: CurrentTenant, session: SessionDep
+) -> ResultCodeCatalogue:
+    standard, own = await codes.list_codes(session, tenant.tenant_id)
+    return ResultCodeCatalogue(
+        categories=_categories(),
+        codes=[_code_out(code, standard=True) for code in standard]
+        + [_code_out(code, standard=False) for code in own],
+    )
+
+
+@rules_router.post(
+    "/result-codes",
+    summary="Add a tenant result code under a standard category",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ResultCodeOut,
+    responses=problem_responses(UnauthorizedError, ConflictError, UnprocessableError),
+)
+async def add_result_code(
+    body: ResultCodeIn, tenant: CurrentTenant, session: SessionDep
+) -> ResultCodeOut:
+    code = await codes.add_code(session, tenant.tenant_id, body)
+    return _code_out(code, standard=False)
+
+
+@rules_router.get(
+    "/settings/visit-rules",
+    summary="Get the tenant's visit rules",
+    response_model=VisitRulesOut,
+    responses=problem_responses(UnauthorizedError),
+)
+async def get_visit_rules(tenant: CurrentTenant, session: SessionDep) -> VisitRulesOut:
+    async with session.begin():
+        rules = await rules_repository.visit_rules(session, tenant.tenant_id)
+    limit = rules.max_visits_per_account_week if rules is not None else None
+    return VisitRulesOut(max_visits_per_account_week=limit)
+
+
+@rules_router.put(
+    "/settings/visit-rules",
+    summary="Set the tenant's visit rules",
+    response_model=VisitRulesOut,
+    responses=problem_responses(UnauthorizedError, UnprocessableError),
+)
+async def put_visit_rules(
+    body: VisitRulesIn, tenant: CurrentTenant, session: SessionDep
+) -> VisitRulesOut:
+    async with session.begin():
+        rules = await rules_repository.save_visit_rules(
+            session,
+            tenant.tenant_id,
+            max_visits_per_account_week=body.max_visits_per_account_week,
+        )
+    return VisitRulesOut(max_visits_per_account_week=rules.max_visits_per_account_week)
