@@ -197,6 +197,13 @@ class TestDispatchPolicy:
                 "visiting hours start 18:00:00 is not before end 09:00:00",
             ),
             ({"visiting_hours": {"start": "25:00", "end": "26:00"}}, "start"),
+            ({"staff_first_seconds": -1}, "dispatch.staff_first_seconds"),
+            (
+                {"staff_first_seconds": 3600, "max_wait_seconds": 3600},
+                "staff_first_seconds 3600 is not shorter than max_wait_seconds",
+            ),
+            ({"max_travel_minutes": 0}, "dispatch.max_travel_minutes"),
+            ({"max_travel_minutes": 1441}, "dispatch.max_travel_minutes"),
             ({"mode": "offer", "timeout": 60}, "timeout"),
             ("offer", "dispatch"),
         ],
@@ -223,6 +230,8 @@ class TestDispatchPolicy:
             "broadcast_size": 5,
             "max_wait_seconds": 14_400,
             "visiting_hours": None,
+            "staff_first_seconds": 0,
+            "max_travel_minutes": None,
         }
 
     async def test_assign_mode_ignores_the_offer_timeout(self, client, tenant) -> None:
@@ -243,6 +252,8 @@ class TestDispatchPolicy:
             "broadcast_size": 8,
             "max_wait_seconds": 3600,
             "visiting_hours": {"start": "09:00:00", "end": "18:30:00"},
+            "staff_first_seconds": 900,
+            "max_travel_minutes": 45,
         }
         created = await create(client, tenant, body)
         campaign_id = created.json()["campaign_id"]
