@@ -1,8 +1,8 @@
 """The rules a visit's candidates are found by, and the day their load counts on.
 
-`repository.find_candidates` applies these rules in one query; this module
+`repository.find_candidates` applies these rules in one query. This module
 decides them from the visit request, the dispatch mode, the clock and the
-settings, so the query holds no policy of its own.
+settings, so that the query contains no policy of its own.
 
 - Staff first: until the request's `marketplace_from`, only agents employed by
   the visit's tenant are candidates. After it, platform agents are too, and
@@ -38,10 +38,10 @@ from shared.events.payloads import DispatchMode
 
 @dataclass(frozen=True)
 class CandidateRules:
-    """What `repository.find_candidates` filters on, besides coverage and offers.
+    """The filters of `repository.find_candidates`, besides coverage and offers.
 
-    `reach_m` is the farthest distance per travel mode; `location_fresh_since`
-    is the oldest last location used, None to always use the base.
+    `reach_m` is the farthest distance per travel mode. `location_fresh_since`
+    is the time of the oldest last location used, None to always use the base.
     """
 
     now: datetime
@@ -91,7 +91,7 @@ def reach_m(
 
 
 def valid_zone(name: str | None) -> str | None:
-    """Return `name` when it is a time zone this process knows, else None."""
+    """Return `name` when zoneinfo finds the time zone, else None."""
     if name is None:
         return None
     try:

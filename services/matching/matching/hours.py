@@ -136,7 +136,10 @@ def _zone_intervals(
     """Return the zone's open windows, in UTC, on its local days first..last."""
     zone = _zone(name)
     if zone is None:
-        raise ValueError(f"unknown time zone {name!r}: pass an IANA name")
+        raise ValueError(
+            f"unknown time zone {name!r}: pass an IANA name such as "
+            "'America/Mexico_City', or use address_zones to fall back"
+        )
     window = legal_window(name)
     start, end = window.start, window.end
     if stricter is not None:
@@ -181,10 +184,10 @@ def open_time_end(
 ) -> datetime:
     """Return when `wait` of open visiting hours after `start` has passed.
 
-    Time counts only while a visit may start in every one of `time_zones`
-    (and inside `stricter`), so a wait that starts at 21:30 in Mexico City
-    with half an hour of window left ends at 07:30 the next morning when it
-    is an hour long. Returns `until` when that comes first.
+    Time counts only while a visit may start in every one of `time_zones`,
+    and inside `stricter` when given. An hour's wait that starts at 21:30 in
+    Mexico City uses the half hour to 22:00 and ends at 07:30 the next
+    morning. Returns `until` when that comes first.
     """
     intervals: list[tuple[datetime, datetime]] | None = None
     for name in time_zones:

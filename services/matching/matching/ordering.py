@@ -97,8 +97,8 @@ def renumber(
 ) -> list[OrderedCandidate]:
     """Rank the candidates left after a filter 1, 2, ... in their order.
 
-    The ranking then says how many candidates the visiting hours dropped, so
-    rank 1 is always the first agent who could take the visit.
+    Each ranking then records how many candidates the visiting hours dropped,
+    and rank 1 is the first agent who could take the visit.
     """
     return [
         OrderedCandidate(

@@ -232,13 +232,13 @@ class TestLastLocation:
         now = _tomorrow(10)
         near_base = await register(sessionmaker, region.point(east_m=1000))
         moving = await register(sessionmaker, region.point(east_m=3000))
-        here = region.point(north_m=100)
+        beside_visit = region.point(north_m=100)
         async with sessionmaker() as session, session.begin():
             await repository.set_last_location(
                 session,
                 moving.agent_id,
-                lat=here.lat,
-                lon=here.lon,
+                lat=beside_visit.lat,
+                lon=beside_visit.lon,
                 accuracy_m=20,
                 recorded_at=now - timedelta(minutes=5),
                 received_at=now - timedelta(minutes=5),
@@ -262,13 +262,13 @@ class TestLastLocation:
         now = _tomorrow(10)
         near_base = await register(sessionmaker, region.point(east_m=1000))
         moving = await register(sessionmaker, region.point(east_m=3000))
-        here = region.point(north_m=100)
+        beside_visit = region.point(north_m=100)
         async with sessionmaker() as session, session.begin():
             await repository.set_last_location(
                 session,
                 moving.agent_id,
-                lat=here.lat,
-                lon=here.lon,
+                lat=beside_visit.lat,
+                lon=beside_visit.lon,
                 accuracy_m=2000,
                 recorded_at=now,
                 received_at=now,
