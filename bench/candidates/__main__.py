@@ -4,25 +4,33 @@
 
 Creates a database of its own with matching's schema, places the agents
 within 10 km of one visit, each with a time zone and a working window on
-every weekday, and times `find_candidates` before and after ANALYZE. Auto
+every day but Sunday, and times `find_candidates` before and after ANALYZE. Auto
 vacuum is off on the seeded tables, so the first timings really run without
-statistics. The database is dropped at the end.
+statistics. It also counts the agents in range who work before the deadline
+under each form of the working-hours rule. These are the SQL function of
+revision 0004, which joins a ten-day series, the function of revision 0006,
+which checks two weekly occurrences per window, and the EXISTS that
+`find_candidates` runs. The database is dropped at the end.
 """
 
 import argparse
 import asyncio
+import importlib
 import os
 import statistics
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
-from sqlalchemy import text
+from sqlalchemy import DateTime, func, literal, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from matching import repository
 from matching.candidates import CandidateRules, reach_m
+from matching.models import MAX_COVERAGE_RADIUS_M, Agent, VisitRequest
+from matching.repository.agents import works_between
 from matching.settings import MatchingSettings
 from shared.db import create_engine, create_sessionmaker
 from shared.migrations import upgrade
@@ -52,8 +60,8 @@ async def _seed(session: AsyncSession, agents: int) -> uuid.UUID:
         await session.execute(
             text(f"ALTER TABLE matching.{table} SET (autovacuum_enabled = false)")
         )
-    # Bases on a spiral within about 10 km of the center; every agent works
-    # 09:00 to 17:00 on weekdays and 10:00 to 14:00 on Saturday.
+    # Bases lie on a spiral within about 10 km of the center. Every agent
+    # works 09:00 to 17:00 on weekdays and 10:00 to 14:00 on Saturday.
     await session.execute(
         text(
             """
@@ -124,6 +132,53 @@ async def _time_search(
     return statistics.median(timings) * 1000, found
 
 
+def _function_of_revision_0004() -> str:
+    """Return the 0004 function's SQL, created as `matching.works_between_0004`."""
+    module = importlib.import_module(
+        "matching.migrations.versions.0006_add_candidate_rules"
+    )
+    return str(module.WORKS_BETWEEN_0004).replace(
+        "matching.agent_works_between(", "matching.works_between_0004("
+    )
+
+
+def _count_working(rule: Any) -> Any:
+    """Return a query counting the agents within 200 km who work under `rule`."""
+    return (
+        select(func.count())
+        .select_from(Agent)
+        .join(VisitRequest, true())
+        .where(
+            func.ST_DWithin(
+                Agent.base_location, VisitRequest.location, MAX_COVERAGE_RADIUS_M
+            ),
+            rule,
+        )
+    )
+
+
+def _rules(now: datetime) -> dict[str, Any]:
+    at = literal(now, DateTime(timezone=True))
+    args = (Agent.agent_id, Agent.time_zone, at, VisitRequest.deadline)
+    return {
+        "function 0004": func.matching.works_between_0004(*args),
+        "function 0006": func.matching.agent_works_between(*args),
+        "inline EXISTS": works_between(at, until=VisitRequest.deadline),
+    }
+
+
+async def _time_rules(sessionmaker: Any, runs: int) -> None:
+    for name, rule in _rules(datetime.now(UTC)).items():
+        timings = []
+        for _ in range(runs):
+            async with sessionmaker() as session, session.begin():
+                started = time.perf_counter()
+                count = await session.scalar(_count_working(rule))
+                timings.append(time.perf_counter() - started)
+        median = statistics.median(timings) * 1000
+        print(f"  working hours, {name}: median {median:.1f} ms, {count} agents")
+
+
 async def _run(admin_url: str, agents: int, runs: int) -> None:
     name = f"campo_bench_candidates_{uuid.uuid4().hex[:8]}"
     await _admin(admin_url, f'CREATE DATABASE "{name}"')
@@ -135,13 +190,16 @@ async def _run(admin_url: str, agents: int, runs: int) -> None:
         sessionmaker = create_sessionmaker(engine)
         async with sessionmaker() as session, session.begin():
             visit_id = await _seed(session, agents)
+            await session.execute(text(_function_of_revision_0004()))
         cold, found = await _time_search(sessionmaker, visit_id, runs)
         print(f"without ANALYZE: median {cold:.1f} ms over {runs} runs, {found} found")
+        await _time_rules(sessionmaker, runs)
         async with sessionmaker() as session, session.begin():
             for table in SEEDED_TABLES:
                 await session.execute(text(f"ANALYZE matching.{table}"))
         warm, found = await _time_search(sessionmaker, visit_id, runs)
         print(f"with ANALYZE:    median {warm:.1f} ms over {runs} runs, {found} found")
+        await _time_rules(sessionmaker, runs)
     finally:
         await engine.dispose()
         await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

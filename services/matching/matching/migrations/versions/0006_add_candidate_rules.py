@@ -11,8 +11,9 @@ the UTC day they were assigned, as it was taken.
 
 The working-hours function is rewritten without its day series: each window
 has at most two weekly occurrences in the ten local days it looked at, so it
-computes them directly. It gives the same answers and is cheap enough to run
-per agent in range, even before the schedules table has statistics.
+computes them directly and gives the same answers for less work. The
+candidate search no longer calls it: it runs the same rule as an EXISTS the
+planner can inline (`repository.agents.works_between`).
 """
 
 from collections.abc import Sequence
