@@ -19,8 +19,13 @@ settings, so that the query contains no policy of its own.
   work before the deadline may be assigned. Offers and broadcasts need an
   agent online now, because an offer runs out in minutes.
 - Load day: capacity counts visits per local day of the agent's time zone.
-  An agent with no schedule has no zone; the visit's zone stands in, else
+  An agent with no schedule has no zone, so the visit's zone is used, else
   UTC, since an agent without a schedule mostly works where its visits are.
+
+NOTE: an offline agent assigned in `assign` mode takes capacity on its local
+day at the time of assignment, even when its next shift starts the day
+after. Counting it on the shift's day would need the shift's start from the
+query.
 """
 
 from collections.abc import Mapping

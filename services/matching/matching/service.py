@@ -8,9 +8,10 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from matching import hours, repository
+from matching import repository
 from matching.candidates import assignment_day, local_day
 from matching.dispatch import Emit, dispatch
+from matching.hours import Window, address_zones, open_time_end
 from matching.models import AssignmentState, RequestState
 from matching.schedule import Weekday
 from matching.schemas import (
@@ -26,6 +27,7 @@ from matching.settings import MatchingSettings
 from shared.errors import NotFoundError
 from shared.events.payloads import (
     DispatchMode,
+    DispatchPolicy,
     Money,
     VisitCompleted,
     VisitRequested,
@@ -91,7 +93,13 @@ def _dispatch_columns(
         "dispatch_mode": policy.mode,
         "offer_timeout_seconds": policy.offer_timeout_seconds,
         "broadcast_size": policy.broadcast_size,
-        "wait_until": _wait_until(payload, received_at, settings),
+        "wait_until": _wait_until(
+            policy,
+            received_at,
+            deadline=payload.deadline,
+            time_zone=payload.time_zone,
+            settings=settings,
+        ),
         "visiting_start": None if window is None else window.start,
         "visiting_end": None if window is None else window.end,
         "marketplace_from": received_at + staff_first if staff_first else None,
@@ -100,25 +108,29 @@ def _dispatch_columns(
 
 
 def _wait_until(
-    payload: VisitRequested, received_at: datetime, settings: MatchingSettings
+    policy: DispatchPolicy,
+    received_at: datetime,
+    *,
+    deadline: datetime,
+    time_zone: str | None,
+    settings: MatchingSettings,
 ) -> datetime:
     """Return when the visit's wait is over, at its deadline at the latest.
 
     With visiting hours on, the wait counts only while the address's window
-    is open: no agent may take the visit at night, so the night uses none of
+    is open. No agent may take the visit at night, so the night uses none of
     the wait.
     """
-    assert payload.dispatch is not None
-    wait = timedelta(seconds=payload.dispatch.max_wait_seconds)
+    wait = timedelta(seconds=policy.max_wait_seconds)
     if not settings.visiting_hours:
-        return min(received_at + wait, payload.deadline)
-    window = payload.dispatch.visiting_hours
-    return hours.open_time_end(
+        return min(received_at + wait, deadline)
+    window = policy.visiting_hours
+    return open_time_end(
         received_at,
         wait,
-        until=payload.deadline,
-        time_zones=hours.address_zones(payload.time_zone),
-        stricter=None if window is None else hours.Window(window.start, window.end),
+        until=deadline,
+        time_zones=address_zones(time_zone),
+        stricter=None if window is None else Window(window.start, window.end),
     )
 
 
