@@ -410,6 +410,26 @@ class TestWaitOverNight:
         stored = await _request(sessionmaker, request.visit_id)
         assert stored.wait_until == _tomorrow(7, 30) + timedelta(days=1)
 
+    async def test_spring_forward_morning_counts_in_local_time(
+        self, sessionmaker: Sessionmaker, region: Region, emit: Emit
+    ) -> None:
+        # Saturday 20:30 in Los Angeles (UTC-8): half an hour to 21:00, then
+        # the rest from 08:00 on Sunday, which is summer time (UTC-7).
+        policy = OFFER.model_copy(update={"max_wait_seconds": 3600})
+        request = visit_requested(
+            region.point(),
+            dispatch=policy,
+            deadline=datetime(2027, 3, 20, tzinfo=UTC),
+        ).model_copy(update={"time_zone": "America/Los_Angeles"})
+        on = MatchingSettings(visiting_hours=True)
+
+        await _receive(
+            sessionmaker, request, emit, datetime(2027, 3, 14, 4, 30, tzinfo=UTC), on
+        )
+
+        stored = await _request(sessionmaker, request.visit_id)
+        assert stored.wait_until == datetime(2027, 3, 14, 15, 30, tzinfo=UTC)
+
     async def test_without_hours_the_wait_is_plain(
         self, sessionmaker: Sessionmaker, region: Region, emit: Emit
     ) -> None:
