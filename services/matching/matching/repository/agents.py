@@ -223,9 +223,9 @@ def works_between(at: Any, *, until: Any) -> Any:
 
     This is `schedule.works_before` in SQL, and the same rule as the SQL
     function `matching.agent_works_between`. It is a correlated EXISTS
-    rather than a call of that function because PostgreSQL never inlines a
-    SQL function whose body has a subquery: the call costs a function
-    execution per agent in range, where the EXISTS is one index lookup.
+    rather than a call of that function because PostgreSQL does not inline
+    a SQL function whose body has a subquery (the plan shows one call per
+    agent in range), where the EXISTS becomes one index lookup per agent.
 
     Local days run from the day before `at` to eight days on, and a weekly
     window falls on at most two of those ten days: the first with its
