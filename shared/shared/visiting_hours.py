@@ -14,7 +14,7 @@ the instants to check.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -191,3 +191,81 @@ def _narrowed(legal: Window, stricter: Window | None) -> Window | None:
         return legal
     start, end = max(legal.start, stricter.start), min(legal.end, stricter.end)
     return Window(start, end) if start < end else None
+
+
+def _zone_intervals(
+    name: str, first: datetime, last: datetime, stricter: Window | None
+) -> list[tuple[datetime, datetime]]:
+    """Return the zone's open windows, in UTC, on its local days first..last."""
+    zone = _zone(name)
+    if zone is None:
+        raise ValueError(
+            f"unknown time zone {name!r}: pass an IANA name such as "
+            "'America/Mexico_City', or use address_zones to fall back"
+        )
+    window = legal_window(name)
+    start, end = window.start, window.end
+    if stricter is not None:
+        start, end = max(start, stricter.start), min(end, stricter.end)
+    if start >= end:
+        return []
+    day = first.astimezone(zone).date() - timedelta(days=1)
+    last_day = last.astimezone(zone).date()
+    intervals = []
+    while day <= last_day:
+        opens = datetime.combine(day, start, tzinfo=zone).astimezone(UTC)
+        closes = datetime.combine(day, end, tzinfo=zone).astimezone(UTC)
+        intervals.append((opens, closes))
+        day += timedelta(days=1)
+    return intervals
+
+
+def _intersect(
+    a: list[tuple[datetime, datetime]], b: list[tuple[datetime, datetime]]
+) -> list[tuple[datetime, datetime]]:
+    """Return where two sorted lists of disjoint intervals overlap."""
+    both = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        start, end = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if start < end:
+            both.append((start, end))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return both
+
+
+def open_time_end(
+    start: datetime,
+    wait: timedelta,
+    *,
+    until: datetime,
+    time_zones: Sequence[str],
+    stricter: Window | None = None,
+) -> datetime:
+    """Return when `wait` of open visiting hours after `start` has passed.
+
+    Time counts only while a visit may start in every one of `time_zones`,
+    and inside `stricter` when given. An hour's wait that starts at 21:30 in
+    Mexico City uses the half hour to 22:00 and ends at 07:30 the next
+    morning. Returns `until` when that comes first.
+    """
+    intervals: list[tuple[datetime, datetime]] | None = None
+    for name in time_zones:
+        zone_intervals = _zone_intervals(name, start, until, stricter)
+        intervals = (
+            zone_intervals
+            if intervals is None
+            else _intersect(intervals, zone_intervals)
+        )
+    remaining = wait
+    for opens, closes in intervals or []:
+        opens = max(opens, start)
+        if closes <= opens:
+            continue
+        if closes - opens >= remaining:
+            return min(opens + remaining, until)
+        remaining -= closes - opens
+    return until

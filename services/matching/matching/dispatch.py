@@ -21,8 +21,9 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from matching import hours, repository
+from matching.candidates import candidate_rules
 from matching.models import RequestState
-from matching.ordering import OrderedCandidate, order_candidates
+from matching.ordering import OrderedCandidate, order_candidates, renumber
 from matching.settings import MatchingSettings
 from shared.errors import InvalidStateError
 from shared.events.payloads import (
@@ -49,9 +50,11 @@ class DispatchOutcome(StrEnum):
 
 
 def load_day(now: datetime) -> date:
-    # NOTE: capacity counts visits per UTC day, which starts at 18:00 in Mexico
-    # City (UTC-6). The agent's local day would be right, but agents have no
-    # time zone or working hours yet.
+    """Return the UTC day of `now`.
+
+    Capacity counts per agent's local day (`candidates.local_day`); this is
+    the day assignments stored without a `load_day` took their capacity on.
+    """
     return now.astimezone(UTC).date()
 
 
@@ -80,10 +83,15 @@ async def dispatch(
 
     mode = DispatchMode(request.dispatch_mode)
     offer_count = request.broadcast_size if mode == DispatchMode.BROADCAST else 1
+    if request.marketplace_from is not None and request.marketplace_from <= now:
+        # The staff-only time is over; clearing it keeps the expiry pass from
+        # finding the request due again.
+        await repository.open_marketplace(session, visit_id)
+    rules = candidate_rules(request, now=now, settings=settings)
     found = await repository.find_candidates(
         session,
         visit_id,
-        day=load_day(now),
+        rules=rules,
         limit=max(settings.max_candidates, offer_count),
     )
     candidates = order_candidates(request, found, now=now, settings=settings)
@@ -100,7 +108,9 @@ async def dispatch(
                 candidates=len(candidates),
             )
             return DispatchOutcome.PENDING
-        candidates = reachable
+        candidates = renumber(
+            reachable, dropped_by_hours=len(candidates) - len(reachable)
+        )
     if candidates and mode == DispatchMode.ASSIGN:
         if await _assign_first_with_capacity(session, request, candidates, emit, now):
             return DispatchOutcome.ASSIGNED
@@ -110,11 +120,14 @@ async def dispatch(
         )
         return DispatchOutcome.OFFERED
 
-    if await repository.covering_agent_exists(session, visit_id):
+    if await repository.covering_agent_exists(
+        session, visit_id, now=now, reach_m=rules.reach_m
+    ):
         log.info(
             "dispatch.pending_no_capacity",
             visit_id=str(visit_id),
             candidates_tried=len(candidates),
+            staff_only=rules.staff_only,
         )
         return DispatchOutcome.PENDING
     await _unmatch(session, request, reason="out_of_coverage", emit=emit, now=now)
@@ -171,7 +184,6 @@ async def _assign_first_with_capacity(
     emit: Emit,
     now: datetime,
 ) -> bool:
-    day = load_day(now)
     for ordered in candidates:
         candidate = ordered.row
         # Two visits may pick the same agent with one slot left, because both
@@ -179,7 +191,10 @@ async def _assign_first_with_capacity(
         # the second waits on the first's row lock, then reads the new count
         # and gets no row back, so it goes on to the next candidate.
         reserved = await repository.reserve_capacity(
-            session, candidate.agent_id, day, capacity=candidate.daily_capacity
+            session,
+            candidate.agent_id,
+            candidate.load_day,
+            capacity=candidate.daily_capacity,
         )
         if reserved:
             await _assign(session, request, ordered, emit=emit, now=now)
@@ -217,6 +232,7 @@ async def _assign(
         distance_m=distance_m,
         emit=emit,
         now=now,
+        load_day=candidate.load_day,
     )
 
 
@@ -229,11 +245,14 @@ async def create_assignment(
     distance_m: float,
     emit: Emit,
     now: datetime,
+    load_day: date | None = None,
 ) -> uuid.UUID:
     """Insert the active assignment of an accepted offer and emit it.
 
-    The partial unique index on active assignments rejects a second one for
-    the visit, whatever the caller checked before.
+    `load_day` is the day whose capacity the visit took, stored so that a
+    release gives it back to that day. The partial unique index on active
+    assignments rejects a second one for the visit, whatever the caller
+    checked before.
     """
     assignment_id = uuid.uuid4()
     await repository.insert_active_assignment(
@@ -245,6 +264,7 @@ async def create_assignment(
         tenant_id=request.tenant_id,
         distance_m=distance_m,
         assigned_at=now,
+        load_day=load_day,
     )
     await emit(
         session,

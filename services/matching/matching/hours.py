@@ -13,6 +13,7 @@ from shared.visiting_hours import (
     is_legal_arrival,
     legal_window,
     may_offer,
+    open_time_end,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "is_legal_arrival",
     "legal_window",
     "may_offer",
+    "open_time_end",
 ]

@@ -243,6 +243,15 @@ class VisitRequest(Base):
         Time, doc="End of the campaign's own visiting hours, local time."
     )
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    marketplace_from: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True),
+        doc="Until then only the tenant's own staff may take the visit; None "
+        "once everyone may.",
+    )
+    max_travel_minutes: Mapped[int | None] = mapped_column(
+        Integer,
+        doc="The campaign's travel-time limit; None for the global one alone.",
+    )
 
 
 class Offer(Base):
@@ -321,3 +330,8 @@ class Assignment(Base):
     distance_m: Mapped[float] = mapped_column(Float)
     assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    load_day: Mapped[date | None] = mapped_column(
+        Date,
+        doc="The agent's local day whose capacity the visit took; None for "
+        "assignments made before it was stored, which took the UTC day.",
+    )

@@ -15,12 +15,12 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from matching import repository
+from matching.candidates import local_day
 from matching.dispatch import (
     DispatchOutcome,
     Emit,
     create_assignment,
     dispatch,
-    load_day,
     transition,
 )
 from matching.models import AgentStatus, OfferState, RequestState
@@ -66,11 +66,10 @@ async def accept_offer(
         if offer.state == OfferState.ACCEPTED:
             return await _assignment(session, offer_id), False
         _require_open(offer, request, now)
+        agent = await _eligible_agent(session, agent_id)
+        day = local_day(now, agent.time_zone, request.time_zone)
         reserved = await repository.reserve_capacity(
-            session,
-            agent_id,
-            load_day(now),
-            capacity=await _eligible_capacity(session, agent_id),
+            session, agent_id, day, capacity=agent.daily_capacity
         )
         if not reserved:
             raise NoCapacityError(
@@ -100,6 +99,7 @@ async def accept_offer(
             distance_m=offer.distance_m,
             emit=emit,
             now=now,
+            load_day=day,
         )
         log.info(
             "offer.accepted",
@@ -260,8 +260,8 @@ def _require_open(offer: Row[Any], request: Row[Any], now: datetime) -> None:
     )
 
 
-async def _eligible_capacity(session: AsyncSession, agent_id: uuid.UUID) -> int:
-    """Return the agent's daily capacity, or raise if the agent may not accept.
+async def _eligible_agent(session: AsyncSession, agent_id: uuid.UUID) -> Row[Any]:
+    """Return the agent's row, or raise if the agent may not accept.
 
     An agent suspended or unverified after an offer was made gets no new
     offers, and cannot accept the ones still open either.
@@ -277,7 +277,7 @@ async def _eligible_capacity(session: AsyncSession, agent_id: uuid.UUID) -> int:
             agent_status=agent.status,
             verified=agent.verified,
         )
-    return int(agent.daily_capacity)
+    return agent
 
 
 async def _assignment(session: AsyncSession, offer_id: uuid.UUID) -> AgentAssignment:

@@ -35,7 +35,16 @@ class OfferRanking(BaseModel):
 
     score: float = Field(description="The sum of the factors' contributions.")
     rank: int = Field(description="1 for the best of the candidates considered.")
-    candidates_considered: int
+    candidates_considered: int = Field(
+        description="Candidates ranked, less those dropped by visiting hours."
+    )
+    dropped_by_hours: int = Field(
+        default=0,
+        description=(
+            "Better-placed candidates left out because they could not arrive "
+            "at a legal hour; they have no rank."
+        ),
+    )
     factors: list[FactorScore]
     weights: dict[str, float] = Field(
         description="The weight of each factor when the offer was made."
@@ -80,6 +89,29 @@ def order_candidates(
             ),
         )
         for position, r in enumerate(ranked, start=1)
+    ]
+
+
+def renumber(
+    candidates: Sequence[OrderedCandidate], *, dropped_by_hours: int
+) -> list[OrderedCandidate]:
+    """Rank the candidates left after a filter 1, 2, ... in their order.
+
+    Each ranking then records how many candidates the visiting hours dropped,
+    and rank 1 is the first agent who could take the visit.
+    """
+    return [
+        OrderedCandidate(
+            row=candidate.row,
+            ranking=candidate.ranking.model_copy(
+                update={
+                    "rank": position,
+                    "candidates_considered": len(candidates),
+                    "dropped_by_hours": dropped_by_hours,
+                }
+            ),
+        )
+        for position, candidate in enumerate(candidates, start=1)
     ]
 
 

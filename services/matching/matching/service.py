@@ -9,7 +9,9 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from matching import repository
-from matching.dispatch import Emit, dispatch, load_day
+from matching.candidates import assignment_day, local_day
+from matching.dispatch import Emit, dispatch
+from matching.hours import Window, address_zones, open_time_end
 from matching.models import AssignmentState, RequestState
 from matching.schedule import Weekday
 from matching.schemas import (
@@ -25,6 +27,7 @@ from matching.settings import MatchingSettings
 from shared.errors import NotFoundError
 from shared.events.payloads import (
     DispatchMode,
+    DispatchPolicy,
     Money,
     VisitCompleted,
     VisitRequested,
@@ -66,7 +69,7 @@ async def accept_visit_request(
         deadline=payload.deadline,
         requested_at=payload.requested_at,
         time_zone=payload.time_zone,
-        **_dispatch_columns(payload, now),
+        **_dispatch_columns(payload, now, settings),
     )
     if not inserted:
         log.info("visit_request.already_known", visit_id=str(payload.visit_id))
@@ -74,7 +77,9 @@ async def accept_visit_request(
     await dispatch(session, payload.visit_id, emit=emit, settings=settings, now=now)
 
 
-def _dispatch_columns(payload: VisitRequested, now: datetime) -> dict[str, Any]:
+def _dispatch_columns(
+    payload: VisitRequested, now: datetime, settings: MatchingSettings
+) -> dict[str, Any]:
     """Return the request's dispatch columns; a request with no policy is assigned."""
     policy = payload.dispatch
     if policy is None:
@@ -82,16 +87,51 @@ def _dispatch_columns(payload: VisitRequested, now: datetime) -> dict[str, Any]:
     # The wait starts when matching receives the request, so requests queued
     # behind a burst do not use up their wait before any agent saw them.
     received_at = max(payload.requested_at, now)
-    hours = policy.visiting_hours
-    waited = received_at + timedelta(seconds=policy.max_wait_seconds)
+    window = policy.visiting_hours
+    staff_first = timedelta(seconds=policy.staff_first_seconds)
     return {
         "dispatch_mode": policy.mode,
         "offer_timeout_seconds": policy.offer_timeout_seconds,
         "broadcast_size": policy.broadcast_size,
-        "wait_until": min(waited, payload.deadline),
-        "visiting_start": None if hours is None else hours.start,
-        "visiting_end": None if hours is None else hours.end,
+        "wait_until": _wait_until(
+            policy,
+            received_at,
+            deadline=payload.deadline,
+            time_zone=payload.time_zone,
+            settings=settings,
+        ),
+        "visiting_start": None if window is None else window.start,
+        "visiting_end": None if window is None else window.end,
+        "marketplace_from": received_at + staff_first if staff_first else None,
+        "max_travel_minutes": policy.max_travel_minutes,
     }
+
+
+def _wait_until(
+    policy: DispatchPolicy,
+    received_at: datetime,
+    *,
+    deadline: datetime,
+    time_zone: str | None,
+    settings: MatchingSettings,
+) -> datetime:
+    """Return when the visit's wait is over, at its deadline at the latest.
+
+    With visiting hours on, the wait counts only while the address's window
+    is open. No agent may take the visit at night, so the night uses none of
+    the wait.
+    """
+    wait = timedelta(seconds=policy.max_wait_seconds)
+    if not settings.visiting_hours:
+        return min(received_at + wait, deadline)
+    window = policy.visiting_hours
+    return open_time_end(
+        received_at,
+        wait,
+        until=deadline,
+        time_zones=address_zones(time_zone),
+        stricter=None if window is None else Window(window.start, window.end),
+    )
 
 
 async def complete_assignment(session: AsyncSession, payload: VisitCompleted) -> None:
@@ -144,7 +184,7 @@ async def withdraw_visit(session: AsyncSession, payload: VisitWithdrawn) -> None
         # assignment whose agent has checked in. Visits keeps such a visit
         # open, and its completion finds no active assignment here.
         await repository.release_capacity(
-            session, released.agent_id, load_day(released.assigned_at)
+            session, released.agent_id, assignment_day(released)
         )
     log.info(
         "visit_request.withdrawn",
@@ -164,7 +204,7 @@ async def get_agent_profile(session: AsyncSession, agent_id: uuid.UUID) -> Agent
                 f"agent {agent_id} not found: the token is valid but names no "
                 "registered agent. Ask the operator to register the agent again"
             )
-        today = load_day(datetime.now(UTC))
+        today = local_day(datetime.now(UTC), agent.time_zone, None)
         assigned = await repository.assigned_on(session, agent_id, today)
         hours = await repository.get_working_hours(session, agent_id)
         record = await repository.track_record(session, agent_id)

@@ -74,6 +74,28 @@ class MatchingSettings(ServiceSettings):
             "and demos that must run at any hour."
         ),
     )
+    max_travel_minutes: float = Field(
+        default=90.0,
+        gt=0,
+        description=(
+            "Longest travel to a visit, at the speed of the agent's mode over "
+            "the straight line, for an agent to be a candidate. A campaign can "
+            "set a shorter one."
+        ),
+    )
+    location_fresh_minutes: float = Field(
+        default=30.0,
+        ge=0,
+        description=(
+            "An agent's last known location this recent replaces the base for "
+            "distance, travel time and ranking. 0 always uses the base."
+        ),
+    )
+    location_max_accuracy_m: float = Field(
+        default=500.0,
+        gt=0,
+        description="A last known location less accurate than this is not used.",
+    )
     rank_walk_speed_kmh: float = Field(default=4.5, gt=0)
     rank_bicycle_speed_kmh: float = Field(default=12.0, gt=0)
     rank_motorcycle_speed_kmh: float = Field(default=25.0, gt=0)

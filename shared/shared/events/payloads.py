@@ -330,6 +330,23 @@ class DispatchPolicy(BaseModel):
         default=None,
         description="The campaign's own visiting hours, None for the legal ones.",
     )
+    staff_first_seconds: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Time from matching's receipt of the request during which only the "
+            "tenant's own agents may take the visit; 0 offers it to everyone "
+            "at once."
+        ),
+    )
+    max_travel_minutes: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Longest travel to the visit for an agent to be a candidate; None "
+            "for matching's own limit, which also caps this one."
+        ),
+    )
 
 
 class VisitRequested(Payload):

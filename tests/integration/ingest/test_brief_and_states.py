@@ -227,6 +227,13 @@ class TestDispatchPolicy:
                 },
                 "dispatch.visiting_hours.allowed_days.0",
             ),
+            ({"staff_first_seconds": -1}, "dispatch.staff_first_seconds"),
+            (
+                {"staff_first_seconds": 3600, "max_wait_seconds": 3600},
+                "staff_first_seconds 3600 is not shorter than max_wait_seconds",
+            ),
+            ({"max_travel_minutes": 0}, "dispatch.max_travel_minutes"),
+            ({"max_travel_minutes": 1441}, "dispatch.max_travel_minutes"),
             ({"mode": "offer", "timeout": 60}, "timeout"),
             ("offer", "dispatch"),
         ],
@@ -253,6 +260,8 @@ class TestDispatchPolicy:
             "broadcast_size": 5,
             "max_wait_seconds": 14_400,
             "visiting_hours": None,
+            "staff_first_seconds": 0,
+            "max_travel_minutes": None,
         }
 
     async def test_assign_mode_ignores_the_offer_timeout(self, client, tenant) -> None:
@@ -277,6 +286,8 @@ class TestDispatchPolicy:
                 "end": "18:30:00",
                 "allowed_days": ["monday", "saturday"],
             },
+            "staff_first_seconds": 900,
+            "max_travel_minutes": 45,
         }
         created = await create(client, tenant, body)
         campaign_id = created.json()["campaign_id"]

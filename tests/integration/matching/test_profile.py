@@ -7,10 +7,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from matching import repository
 from matching.models import Agent, AgentWorkingHours, Assignment
+from matching.repository.agents import works_between
 from matching.schedule import Window, works_before
 from shared.auth import issue_agent_token
 from shared.errors import PROBLEM_CONTENT_TYPE
@@ -408,8 +410,16 @@ async def test_sql_agrees_with_python(
         in_sql = await session.scalar(
             select(func.matching.agent_works_between(agent.agent_id, zone, at, until))
         )
+        await repository.set_agent_columns(session, agent.agent_id, time_zone=zone)
+        in_query = await session.scalar(
+            select(works_between(literal(at), until=literal(until))).where(
+                Agent.agent_id == agent.agent_id
+            )
+        )
 
-    assert in_sql == works_before(parsed, ZoneInfo(zone), at, until)
+    in_python = works_before(parsed, ZoneInfo(zone), at, until)
+    assert in_sql == in_python
+    assert in_query == in_python
 
 
 def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:

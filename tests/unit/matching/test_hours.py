@@ -10,6 +10,7 @@ from matching.hours import (
     is_legal_arrival,
     legal_window,
     may_offer,
+    open_time_end,
 )
 
 CDMX = ("America/Mexico_City",)  # UTC-6 all year
@@ -188,3 +189,68 @@ class TestMayOffer:
             travel=timedelta(minutes=5),
             time_zones=CDMX,
         )
+
+
+class TestOpenTimeEnd:
+    FAR = utc(2028, 1, 1)
+
+    def test_wait_inside_the_window_is_plain(self) -> None:
+        start = utc(2026, 12, 7, 18)  # 12:00 in Mexico City
+
+        end = open_time_end(start, timedelta(hours=1), until=self.FAR, time_zones=CDMX)
+
+        assert end == utc(2026, 12, 7, 19)
+
+    def test_night_is_skipped(self) -> None:
+        # 21:30 in Mexico City: half an hour before 22:00, the rest from 07:00.
+        start = utc(2026, 12, 8, 3, 30)
+
+        end = open_time_end(start, timedelta(hours=1), until=self.FAR, time_zones=CDMX)
+
+        assert end == utc(2026, 12, 8, 13, 30)
+
+    def test_spring_forward_opens_an_hour_earlier_in_utc(self) -> None:
+        # Saturday 20:30 in Los Angeles (UTC-8); the window closes at 21:00
+        # and opens on Sunday at 08:00, which is summer time (UTC-7).
+        start = utc(2027, 3, 14, 4, 30)
+
+        end = open_time_end(
+            start, timedelta(hours=1), until=self.FAR, time_zones=LOS_ANGELES
+        )
+
+        assert end == utc(2027, 3, 14, 15, 30)
+
+    def test_stricter_window_counts_only_its_hours(self) -> None:
+        start = utc(2026, 12, 7, 23)  # 17:00 in Mexico City
+        stricter = Window(time(9), time(18))
+
+        end = open_time_end(
+            start,
+            timedelta(hours=3),
+            until=self.FAR,
+            time_zones=CDMX,
+            stricter=stricter,
+        )
+
+        assert end == utc(2026, 12, 8, 17)  # 11:00 the next day
+
+    def test_unknown_zone_waits_for_every_zone_of_mexico(self) -> None:
+        # Tijuana (UTC-8 in December) is the last to open, at 15:00 UTC.
+        start = utc(2026, 12, 8, 4)
+
+        end = open_time_end(
+            start,
+            timedelta(minutes=30),
+            until=self.FAR,
+            time_zones=address_zones(None),
+        )
+
+        assert end == utc(2026, 12, 8, 15, 30)
+
+    def test_deadline_ends_the_wait_first(self) -> None:
+        start = utc(2026, 12, 8, 3, 30)
+        deadline = utc(2026, 12, 8, 6)
+
+        end = open_time_end(start, timedelta(hours=1), until=deadline, time_zones=CDMX)
+
+        assert end == deadline

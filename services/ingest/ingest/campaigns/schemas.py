@@ -46,6 +46,7 @@ MAX_OFFER_TIMEOUT_SECONDS = 24 * 3600
 MAX_BROADCAST_SIZE = 50
 MIN_WAIT_SECONDS = 30
 MAX_WAIT_SECONDS = 30 * 24 * 3600
+MAX_TRAVEL_MINUTES = 24 * 60
 
 
 class Selection(RequestModel):
@@ -156,6 +157,38 @@ class DispatchIn(RequestModel):
             "Mexico, 08:00 to 21:00 in the United States) and never widen them."
         ),
     )
+    staff_first_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_WAIT_SECONDS,
+        description=(
+            "For this long after matching receives a visit, only the tenant's "
+            "own agents may take it; then platform agents may too. 0 offers "
+            "it to everyone at once."
+        ),
+    )
+    max_travel_minutes: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_TRAVEL_MINUTES,
+        description=(
+            "Longest travel to the address, at the speed of the agent's mode, "
+            "for an agent to get the visit. Matching's own limit applies too."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def marketplace_opens_before_the_wait_ends(self) -> "DispatchIn":
+        if self.staff_first_seconds and (
+            self.staff_first_seconds >= self.max_wait_seconds
+        ):
+            raise ValueError(
+                f"staff_first_seconds {self.staff_first_seconds} is not shorter "
+                f"than max_wait_seconds {self.max_wait_seconds}, so the visit "
+                "would give up before platform agents could take it; lower "
+                "staff_first_seconds or raise max_wait_seconds"
+            )
+        return self
 
     @model_validator(mode="after")
     def wait_outlasts_an_offer(self) -> "DispatchIn":

@@ -1,15 +1,33 @@
 """SQL on agents, their daily load, and the search for covering agents."""
 
 import uuid
-from collections.abc import Sequence
-from datetime import date, datetime
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from geoalchemy2 import Geometry, WKTElement
-from sqlalchemy import Row, and_, case, cast, delete, exists, func, or_, select, update
+from sqlalchemy import (
+    TIMESTAMP,
+    Date,
+    DateTime,
+    Integer,
+    Row,
+    and_,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from matching.candidates import CandidateRules
 from matching.models import (
     MAX_COVERAGE_RADIUS_M,
     Agent,
@@ -188,17 +206,92 @@ def _eligible() -> Any:
     )
 
 
-def _working_before_deadline() -> Any:
-    """Agents who work now or start a window before the visit's deadline.
+def _working_before_deadline(now: datetime | None = None) -> Any:
+    """Agents who work at `now` or start a window before the visit's deadline.
 
-    An agent with no schedule (no time zone) works any time.
+    An agent with no schedule (no time zone) works any time. `now` defaults
+    to the transaction's time.
     """
+    at = func.now() if now is None else literal(now, DateTime(timezone=True))
     return or_(
-        Agent.time_zone.is_(None),
-        func.matching.agent_works_between(
-            Agent.agent_id, Agent.time_zone, func.now(), VisitRequest.deadline
-        ),
+        Agent.time_zone.is_(None), works_between(at, until=VisitRequest.deadline)
     )
+
+
+def works_between(at: Any, *, until: Any) -> Any:
+    """Agents with a window that runs at `at` or starts before `until`.
+
+    This is `schedule.works_before` in SQL, and the same rule as the SQL
+    function `matching.agent_works_between`. It is a correlated EXISTS
+    rather than a call of that function because PostgreSQL does not inline
+    a SQL function whose body has a subquery (the plan shows one call per
+    agent in range), where the EXISTS becomes one index lookup per agent.
+
+    Local days run from the day before `at` to eight days on, and a weekly
+    window falls on at most two of those ten days: the first with its
+    weekday, and a week later. Local times are plain timestamps read in the
+    agent's zone, as `schedule` reads them.
+    """
+    zone = Agent.time_zone
+    window = AgentWorkingHours
+    eve = cast(cast(func.timezone(zone, at), Date) - 1, TIMESTAMP)
+    to_weekday = (window.weekday - cast(func.extract("isodow", eve), Integer) + 7) % 7
+    last_day = cast(
+        cast(func.timezone(zone, func.least(until, at + timedelta(days=8))), Date),
+        TIMESTAMP,
+    )
+    overnight = case(
+        (window.end_time <= window.start_time, timedelta(days=1)),
+        else_=timedelta(0),
+    )
+
+    def occurs(weeks: int) -> Any:
+        day = eve + func.make_interval(0, 0, weeks, to_weekday)
+        return and_(
+            day <= last_day,
+            func.timezone(zone, day + window.start_time) < until,
+            func.timezone(zone, day + window.end_time + overnight) > at,
+        )
+
+    return exists().where(window.agent_id == Agent.agent_id, or_(occurs(0), occurs(1)))
+
+
+def _location(rules: CandidateRules) -> Any:
+    """The agent's last known location when fresh and accurate, else its base."""
+    if rules.location_fresh_since is None:
+        return Agent.base_location
+    fresh = and_(
+        Agent.last_location.is_not(None),
+        Agent.last_location_at >= rules.location_fresh_since,
+        Agent.last_location_accuracy_m <= rules.location_max_accuracy_m,
+    )
+    return case((fresh, Agent.last_location), else_=Agent.base_location)
+
+
+def _within_reach(location: Any, reach_m: Mapping[str, float]) -> Any:
+    """Agents at `location` who reach the visit at their mode's speed in time."""
+    reach = case(dict(reach_m), value=Agent.travel_mode, else_=0.0)
+    return func.ST_DWithin(location, VisitRequest.location, reach)
+
+
+def _available(rules: CandidateRules) -> Any:
+    """Online agents, and in assign mode offline ones with a schedule too.
+
+    An offline agent with a schedule is a candidate only because it works
+    before the deadline, which `_working_before_deadline` checks.
+    """
+    if not rules.offline_if_scheduled:
+        return Agent.status == AgentStatus.ONLINE
+    return or_(
+        Agent.status == AgentStatus.ONLINE,
+        and_(Agent.status == AgentStatus.OFFLINE, Agent.time_zone.is_not(None)),
+    )
+
+
+def _local_day(rules: CandidateRules) -> Any:
+    """The agent's day at `rules.now` in its zone, else the fallback zone."""
+    zone = func.coalesce(Agent.time_zone, rules.fallback_zone)
+    return cast(func.timezone(zone, literal(rules.now)), Date)
 
 
 def _covering() -> Any:
@@ -221,30 +314,36 @@ def _covering() -> Any:
 
 
 async def find_candidates(
-    session: AsyncSession, visit_id: uuid.UUID, *, day: date, limit: int
+    session: AsyncSession, visit_id: uuid.UUID, *, rules: CandidateRules, limit: int
 ) -> Sequence[Row[Any]]:
-    """Return covering agents with capacity left on `day`, nearest first.
+    """Return the visit's candidates under `rules`, nearest first.
 
-    An agent who was offered the visit before, whatever the answer, is left
-    out: one who declined or let the offer expire never sees it again.
-    The capacity read here is a snapshot that only skips full agents early.
-    `reserve_capacity` enforces the limit.
+    Each row has the agent's `load_day`, the local day whose capacity the
+    visit would take, and `lat`, `lon` and `distance_m` from the agent's
+    location (`matching.candidates`). An agent who was offered the visit
+    before, whatever the answer, is left out: one who declined or let the
+    offer expire never sees it again. The capacity read here is a snapshot
+    that only skips full agents early. `reserve_capacity` enforces the limit.
     """
     offered_before = exists().where(
         Offer.visit_id == visit_id, Offer.agent_id == Agent.agent_id
     )
-    distance = func.ST_Distance(Agent.base_location, VisitRequest.location)
-    base = cast(Agent.base_location, Geometry)
+    location = _location(rules)
+    distance = func.ST_Distance(location, VisitRequest.location)
+    point = cast(location, Geometry)
+    day = _local_day(rules)
     assigned = func.coalesce(AgentDailyLoad.assigned, 0)
     query = (
         select(
             Agent.agent_id,
             Agent.daily_capacity,
             distance.label("distance_m"),
-            func.ST_Y(base).label("lat"),
-            func.ST_X(base).label("lon"),
+            func.ST_Y(point).label("lat"),
+            func.ST_X(point).label("lon"),
             Agent.travel_mode,
             Agent.coverage_radius_m,
+            Agent.status,
+            day.label("load_day"),
             (Agent.daily_capacity - assigned).label("free_capacity"),
             *_track_record(),
         )
@@ -254,17 +353,26 @@ async def find_candidates(
             and_(AgentDailyLoad.agent_id == Agent.agent_id, AgentDailyLoad.day == day),
         )
         .where(
-            _eligible(),
             _covering(),
-            Agent.status == AgentStatus.ONLINE,
-            _working_before_deadline(),
-            func.coalesce(AgentDailyLoad.assigned, 0) < Agent.daily_capacity,
+            _eligible(),
+            _staff(rules.staff_only),
+            _available(rules),
+            _within_reach(location, rules.reach_m),
+            assigned < Agent.daily_capacity,
             ~offered_before,
+            _working_before_deadline(rules.now),
         )
         .order_by(distance, Agent.agent_id)
         .limit(limit)
     )
     return (await session.execute(query)).all()
+
+
+def _staff(staff_only: bool) -> Any:
+    """The visit's tenant's own agents while `staff_only`, else everyone."""
+    if not staff_only:
+        return true()
+    return Agent.employer_tenant_id == VisitRequest.tenant_id
 
 
 def _track_record() -> list[Any]:
@@ -300,12 +408,20 @@ def _track_record() -> list[Any]:
     ]
 
 
-async def covering_agent_exists(session: AsyncSession, visit_id: uuid.UUID) -> bool:
+async def covering_agent_exists(
+    session: AsyncSession,
+    visit_id: uuid.UUID,
+    *,
+    now: datetime | None = None,
+    reach_m: Mapping[str, float] | None = None,
+) -> bool:
     """Tell whether an agent who is not suspended covers the visit and may take it.
 
     Full and offline agents count, because either may take the visit later,
-    but only those who work before the visit's deadline. Agents offered the
-    visit before do not: they will not be offered it again.
+    but only those who work before the visit's deadline and, given
+    `reach_m`, whose base is within reach. Platform agents count while the
+    visit is still for staff only, since they may take it once that ends.
+    Agents offered the visit before do not: they will not be offered it again.
     """
     offered_before = exists().where(
         Offer.visit_id == visit_id, Offer.agent_id == Agent.agent_id
@@ -317,7 +433,8 @@ async def covering_agent_exists(session: AsyncSession, visit_id: uuid.UUID) -> b
             _eligible(),
             _covering(),
             Agent.status != AgentStatus.SUSPENDED,
-            _working_before_deadline(),
+            true() if reach_m is None else _within_reach(Agent.base_location, reach_m),
+            _working_before_deadline(now),
             ~offered_before,
         )
     )

@@ -136,7 +136,11 @@ async def withdraw_open_offers(
 async def release_assignment(
     session: AsyncSession, visit_id: uuid.UUID, *, at: datetime
 ) -> Row[Any] | None:
-    """Move the visit's active assignment to released; return its agent and time."""
+    """Move the visit's active assignment to released; return its agent and time.
+
+    The row has `load_day` too: `candidates.assignment_day` reads the day
+    whose capacity to give back from it.
+    """
     statement = (
         update(Assignment)
         .where(
@@ -145,7 +149,10 @@ async def release_assignment(
         )
         .values(state=AssignmentState.RELEASED, ended_at=at)
         .returning(
-            Assignment.assignment_id, Assignment.agent_id, Assignment.assigned_at
+            Assignment.assignment_id,
+            Assignment.agent_id,
+            Assignment.assigned_at,
+            Assignment.load_day,
         )
     )
     return (await session.execute(statement)).first()

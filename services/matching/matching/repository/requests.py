@@ -26,6 +26,8 @@ _DISPATCH_COLUMNS = (
     VisitRequest.time_zone,
     VisitRequest.visiting_start,
     VisitRequest.visiting_end,
+    VisitRequest.marketplace_from,
+    VisitRequest.max_travel_minutes,
 )
 
 
@@ -81,7 +83,11 @@ async def lock_request(
 async def due_requests(
     session: AsyncSession, *, now: datetime, limit: int
 ) -> Sequence[uuid.UUID]:
-    """Return requests with an offer past its expiry or a wait that is over."""
+    """Return requests with an offer past its expiry or a wait that is over.
+
+    Pending requests whose staff-only time is over are due too, so platform
+    agents see them at once rather than at the next pending pass.
+    """
     overdue_offer = exists().where(
         Offer.visit_id == VisitRequest.visit_id,
         Offer.state == OfferState.OFFERED,
@@ -96,12 +102,26 @@ async def due_requests(
                 and_(VisitRequest.state == RequestState.OFFERED, overdue_offer),
                 VisitRequest.wait_until <= now,
                 VisitRequest.deadline <= now,
+                # Staff had their turn: platform agents may now take the visit.
+                and_(
+                    VisitRequest.state == RequestState.PENDING,
+                    VisitRequest.marketplace_from <= now,
+                ),
             ),
         )
         .order_by(VisitRequest.deadline, VisitRequest.visit_id)
         .limit(limit)
     )
     return list((await session.scalars(query)).all())
+
+
+async def open_marketplace(session: AsyncSession, visit_id: uuid.UUID) -> None:
+    """Clear the staff-only time of a request, once it is over and dispatched."""
+    await session.execute(
+        update(VisitRequest)
+        .where(VisitRequest.visit_id == visit_id)
+        .values(marketplace_from=None)
+    )
 
 
 async def transition_request(
