@@ -45,6 +45,9 @@ class IsolatedEnvironment:
             # Pacific, so matching skips the visiting-hours rule for them.
             # The rule's own tests turn it on and set the clock.
             "MATCHING_VISITING_HOURS": "false",
+            # Each visit is dispatched on arrival, as the tests of dispatch
+            # expect. The batch tests turn batching on in their own settings.
+            "MATCHING_BATCH_INTERVAL_SECONDS": "0",
         }
 
 
