@@ -35,7 +35,12 @@ from shared.events.payloads import (
     WithdrawalReason,
 )
 from tests.fixtures.solvers import SLOW_SOLVE_SECONDS, slow_min_cost_flow
-from tests.integration.matching.helpers import Region, register, visit_requested
+from tests.integration.matching.helpers import (
+    Region,
+    new_region,
+    register,
+    visit_requested,
+)
 
 Sessionmaker = async_sessionmaker[AsyncSession]
 
@@ -378,7 +383,8 @@ class TestTimeLimit:
             assert offer.ranking["batch"]["fallback"] == "time_limit"
 
             slow.flow = min_cost_flow
-            again = await _steal_scene(sessionmaker, region)
+            # A region of its own, away from the first scene's queued visit.
+            again = await _steal_scene(sessionmaker, new_region())
             for request in (again.a, again.b):
                 await _receive(sessionmaker, request, emit=emit, settings=batched)
             await _batch_pass(sessionmaker, emit=emit, settings=batched, pool=slow)
