@@ -61,9 +61,10 @@ async def batch_pending(
 ) -> Counter[DispatchOutcome]:
     """Place every pending request of a batched mode, one batch after another.
 
-    Each batch is placed before the next is read, so it reads the capacity
-    that the earlier ones left. `now` fixes the clock, for tests; else each step
-    reads it. Returns the count of each outcome.
+    Each batch is placed before the next is read, so the assignments of the
+    earlier batches count against the capacity of the later ones. `now`
+    fixes the clock, for tests, and else each step reads it. Returns the
+    count of each outcome.
     """
     outcomes: Counter[DispatchOutcome] = Counter()
     after: tuple[datetime, uuid.UUID] | None = None
@@ -148,8 +149,8 @@ async def place_batch(
         visits=len(visits),
         edges=len(edges),
         chosen=len(choices),
-        solver=solved.solver,
-        fallback=solved.fallback,
+        solver=batch.solver,
+        fallback=batch.fallback,
         seconds=round(solved.seconds, 3),
     )
     outcomes: Counter[DispatchOutcome] = Counter()
