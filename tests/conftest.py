@@ -47,6 +47,9 @@ class IsolatedEnvironment:
             # The rule's own tests turn it on and set the clock.
             "MATCHING_VISITING_HOURS": "false",
             "VISITS_VISITING_HOURS": "false",
+            # Each visit is dispatched on arrival, as the tests of dispatch
+            # expect. The batch tests turn batching on in their own settings.
+            "MATCHING_BATCH_INTERVAL_SECONDS": "0",
         }
 
 

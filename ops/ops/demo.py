@@ -428,6 +428,11 @@ async def run() -> int:
         # Expire offers and retry waiting visits often, for a demo of a minute.
         "MATCHING_OFFER_EXPIRY_INTERVAL_SECONDS": "1",
         "MATCHING_PENDING_RETRY_SECONDS": "2",
+        # Dispatch each visit on arrival. The campaign's wait is 30 s, and a
+        # batch pass over hundreds of visits that arrive at once can take
+        # that long on a small machine, so batched visits would end
+        # out_of_coverage before their turn.
+        "MATCHING_BATCH_INTERVAL_SECONDS": "0",
         # The demo must show offers at whatever hour it runs, and its addresses
         # are in Mexico City, where visits are legal only from 07:00 to 22:00.
         "MATCHING_VISITING_HOURS": "false",

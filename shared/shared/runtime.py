@@ -9,7 +9,7 @@ import functools
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,9 @@ log = structlog.get_logger(__name__)
 
 BackgroundTask = Callable[["ServiceRuntime"], Awaitable[None]]
 ConsumerFactory = Callable[["ServiceRuntime"], Sequence[EventConsumer]]
+# Entered after the runtime starts and before any task runs, and left after
+# the tasks stop: a process pool that must exist before the tasks use it.
+ResourceFactory = Callable[["ServiceRuntime"], AbstractAsyncContextManager[object]]
 
 SUPERVISOR_MIN_DELAY_SECONDS = 1.0
 SUPERVISOR_MAX_DELAY_SECONDS = 30.0
@@ -107,6 +110,7 @@ def create_service_app(
     routers: Sequence[APIRouter],
     consumers: ConsumerFactory,
     background: Sequence[BackgroundTask] = (),
+    resources: Sequence[ResourceFactory] = (),
     description: str = "",
     body_limits: Mapping[tuple[str, str], int] | None = None,
 ) -> FastAPI:
@@ -121,6 +125,9 @@ def create_service_app(
         configure_logging(service=name, level=settings.log_level)
         runtime = await _start_runtime(name, settings, tables)
         app.state.runtime = runtime
+        entered = AsyncExitStack()
+        for resource in resources:
+            await entered.enter_async_context(resource(runtime))
         runners: list[tuple[str, Callable[[], Awaitable[None]]]] = [
             (f"{name}.relay", runtime.relay.run),
             *[(c.group_id, c.run) for c in consumers(runtime)],
@@ -140,6 +147,7 @@ def create_service_app(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await entered.aclose()
             await runtime.producer.stop()
             await runtime.engine.dispose()
             log.info("service.stopped", service=name)

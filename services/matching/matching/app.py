@@ -1,16 +1,20 @@
 """The matching service: agents, offers and the assignment of visits."""
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
 
 from matching import router
+from matching.batching import batch_pending
 from matching.consumers import build_consumers
 from matching.dispatch import DispatchOutcome, retry_pending
 from matching.expiry import expire_due
 from matching.models import common
 from matching.settings import MatchingSettings
+from matching.solver_pool import SolverPool
 from shared.runtime import ServiceRuntime, create_service_app
 
 log = structlog.get_logger(__name__)
@@ -22,6 +26,9 @@ OUTCOMES_WITH_EVENTS = (
     DispatchOutcome.OUT_OF_COVERAGE,
     DispatchOutcome.EXPIRED,
 )
+
+# The key of the batch solver's process pool in `ServiceRuntime.state`.
+SOLVER_POOL = "solver_pool"
 
 
 def create_app(settings: MatchingSettings | None = None) -> FastAPI:
@@ -39,8 +46,51 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
         tables=common,
         routers=[router.router],
         consumers=build_consumers,
-        background=[retry_pending_requests, expire_offers],
+        background=[retry_pending_requests, expire_offers, batch_requests],
+        resources=[solver_pool],
     )
+
+
+@asynccontextmanager
+async def solver_pool(runtime: ServiceRuntime) -> AsyncIterator[None]:
+    """Start the batch solver's worker before any task runs, when batching is on."""
+    settings = runtime.settings
+    assert isinstance(settings, MatchingSettings)
+    if settings.batch_interval_seconds == 0:
+        yield
+        return
+    pool = SolverPool(time_limit_seconds=settings.batch_time_limit_seconds)
+    await pool.start()
+    runtime.state[SOLVER_POOL] = pool
+    try:
+        yield
+    finally:
+        pool.close()
+
+
+async def batch_requests(runtime: ServiceRuntime) -> None:
+    """Place pending visits in batches every MATCHING_BATCH_INTERVAL_SECONDS.
+
+    Returns at once when batching is off (an interval of 0).
+    """
+    settings = runtime.settings
+    assert isinstance(settings, MatchingSettings)
+    if settings.batch_interval_seconds == 0:
+        return
+    pool = runtime.state[SOLVER_POOL]
+    while True:
+        outcomes = await batch_pending(
+            runtime.sessionmaker, emit=runtime.emit, settings=settings, solver=pool
+        )
+        decided = sum(outcomes[outcome] for outcome in OUTCOMES_WITH_EVENTS)
+        if decided:
+            runtime.relay.notify()
+        if decided or outcomes[DispatchOutcome.FAILED]:
+            log.info(
+                "dispatch.batch_pass",
+                **{str(outcome): count for outcome, count in outcomes.items()},
+            )
+        await asyncio.sleep(settings.batch_interval_seconds)
 
 
 async def retry_pending_requests(runtime: ServiceRuntime) -> None:

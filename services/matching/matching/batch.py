@@ -8,14 +8,15 @@ penalty. An edge costs how far its score falls short of the best possible,
 and each agent passes at most its free capacity. A batch with more visits than
 capacity thus ends with the best partial assignment and the rest queued.
 
-The graph keeps each visit's k nearest agents whose coverage radius
-reaches it. OR-tools keeps the interpreter lock while it solves, so the
-solver runs in a child process that is killed at the time limit. The
-batch then falls back to a greedy pass over the same graph.
-
-NOTE: the child is forked, which is unsafe in a process that runs other
-threads; dispatch does not call this yet, and a service that does should
-start the children from a process pool created before its threads.
+The graph comes from one of two places. `build_graph` keeps each visit's k
+nearest agents whose coverage radius reaches it, from a k-d tree, for the
+benchmark. `graph_from_edges` takes edges that dispatch's candidate rules
+found in the database (`matching.batching`). OR-tools keeps the interpreter
+lock while it solves, so the solver runs in another process that is killed
+at the time limit, and the batch falls back to a greedy pass over the same
+graph. The service solves in a pool started before its threads
+(`matching.solver_pool`). `solve_batch` forks a child per solve, which is
+safe only in a process without other threads, such as the benchmark.
 """
 
 import multiprocessing
@@ -133,18 +134,85 @@ def build_graph(
         now=now,
     )
     score = normalised @ weights.as_array()
-    best = weights.total
-    shortfall = (best - score) / best if best > 0 else np.zeros_like(score)
     return CandidateGraph(
         visit_index=visit_index,
         agent_index=agent_index,
         distance_m=distance_m,
         score=score,
-        cost=np.rint(np.clip(shortfall, 0.0, 1.0) * COST_UNITS).astype(np.int64),
+        cost=_edge_costs(score, best_score=weights.total),
         capacity=np.array([max(a.free_capacity, 0) for a in agents], dtype=np.int64),
-        queue_cost=COST_UNITS + round(queue_penalty * COST_UNITS),
+        queue_cost=_queue_cost(queue_penalty),
         visit_count=len(visits),
     )
+
+
+def graph_from_edges(
+    *,
+    visit_index: Sequence[int],
+    agent_index: Sequence[int],
+    distance_m: Sequence[float],
+    score: Sequence[float],
+    capacity: Sequence[int],
+    visit_count: int,
+    best_score: float,
+    queue_penalty: float = 1.0,
+) -> CandidateGraph:
+    """Build the graph from edges that the caller found and scored.
+
+    Each edge joins visit `visit_index[i]` (0 to `visit_count` - 1) to agent
+    `agent_index[i]`, whose free capacity is `capacity[agent_index[i]]`.
+    `best_score` is the highest score any edge could reach (the sum of the
+    ranking weights), and an edge costs how far its score falls short of it.
+    """
+    visits = np.asarray(visit_index, dtype=np.intp)
+    agents = np.asarray(agent_index, dtype=np.intp)
+    scores = np.asarray(score, dtype=np.float64)
+    distances = np.asarray(distance_m, dtype=np.float64)
+    free = np.maximum(np.asarray(capacity, dtype=np.int64), 0)
+    _check_edges(visits, agents, [scores, distances], visit_count, len(free))
+    return CandidateGraph(
+        visit_index=visits,
+        agent_index=agents,
+        distance_m=distances,
+        score=scores,
+        cost=_edge_costs(scores, best_score=best_score),
+        capacity=free,
+        queue_cost=_queue_cost(queue_penalty),
+        visit_count=visit_count,
+    )
+
+
+def _check_edges(
+    visits: NDArray[np.intp],
+    agents: NDArray[np.intp],
+    columns: Sequence[NDArray[np.float64]],
+    visit_count: int,
+    agent_count: int,
+) -> None:
+    lengths = {len(visits), len(agents), *(len(column) for column in columns)}
+    if len(lengths) != 1:
+        raise ValueError(f"edge arrays differ in length: {sorted(lengths)}")
+    if len(visits) and not (0 <= visits.min() and visits.max() < visit_count):
+        raise ValueError(f"a visit index lies outside 0..{visit_count - 1}")
+    if len(agents) and not (0 <= agents.min() and agents.max() < agent_count):
+        raise ValueError(
+            f"an agent index lies outside 0..{agent_count - 1}, the agents "
+            "that have a capacity"
+        )
+
+
+def _edge_costs(score: NDArray[np.float64], *, best_score: float) -> IntArray:
+    """Return each edge's shortfall from `best_score`, scaled to 0..COST_UNITS."""
+    if best_score > 0:
+        shortfall = (best_score - score) / best_score
+    else:
+        shortfall = np.zeros_like(score)
+    return np.rint(np.clip(shortfall, 0.0, 1.0) * COST_UNITS).astype(np.int64)
+
+
+def _queue_cost(queue_penalty: float) -> int:
+    """Return what queueing a visit costs: more than its worst possible edge."""
+    return COST_UNITS + round(queue_penalty * COST_UNITS)
 
 
 def solve_batch(

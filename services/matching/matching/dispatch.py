@@ -81,12 +81,16 @@ async def dispatch(
         await _unmatch(session, request, reason="expired", emit=emit, now=now)
         return DispatchOutcome.EXPIRED
 
-    mode = DispatchMode(request.dispatch_mode)
-    offer_count = request.broadcast_size if mode == DispatchMode.BROADCAST else 1
     if request.marketplace_from is not None and request.marketplace_from <= now:
         # The staff-only time is over; clearing it keeps the expiry pass from
         # finding the request due again.
         await repository.open_marketplace(session, visit_id)
+    mode = DispatchMode(request.dispatch_mode)
+    if left_to_batch(mode, settings):
+        # The batch pass places it together with the other waiting visits,
+        # within MATCHING_BATCH_INTERVAL_SECONDS.
+        return DispatchOutcome.PENDING
+    offer_count = request.broadcast_size if mode == DispatchMode.BROADCAST else 1
     rules = candidate_rules(request, now=now, settings=settings)
     found = await repository.find_candidates(
         session,
@@ -132,6 +136,78 @@ async def dispatch(
         return DispatchOutcome.PENDING
     await _unmatch(session, request, reason="out_of_coverage", emit=emit, now=now)
     return DispatchOutcome.OUT_OF_COVERAGE
+
+
+def left_to_batch(mode: DispatchMode, settings: MatchingSettings) -> bool:
+    """Tell whether the batch pass, not `dispatch`, places requests of `mode`.
+
+    Broadcast requests are always dispatched one at a time, because each
+    goes to several agents at once.
+    """
+    return settings.batch_interval_seconds > 0 and mode != DispatchMode.BROADCAST
+
+
+def unmatched_reason(request: Row[Any], now: datetime) -> str | None:
+    """Return why the request must end unmatched now, as `dispatch` decides.
+
+    `out_of_coverage` when its wait is over, `expired` at its deadline, and
+    None while it may still wait.
+    """
+    if request.wait_until is not None and request.wait_until <= now:
+        return "out_of_coverage"
+    if request.deadline <= now:
+        return "expired"
+    return None
+
+
+async def unmatch(
+    session: AsyncSession,
+    request: Row[Any],
+    *,
+    reason: str,
+    emit: Emit,
+    now: datetime,
+) -> DispatchOutcome:
+    """End a locked pending request with no agent, for `reason`, and emit it."""
+    await _unmatch(session, request, reason=reason, emit=emit, now=now)
+    return DispatchOutcome(reason)
+
+
+def reachable_candidates(
+    request: Row[Any],
+    candidates: list[OrderedCandidate],
+    *,
+    now: datetime,
+    settings: MatchingSettings,
+) -> list[OrderedCandidate]:
+    """Keep the candidates who could arrive at a legal hour, as `dispatch` does."""
+    if not settings.visiting_hours:
+        return candidates
+    mode = DispatchMode(request.dispatch_mode)
+    return _within_visiting_hours(request, candidates, mode, now)
+
+
+async def place(
+    session: AsyncSession,
+    request: Row[Any],
+    chosen: OrderedCandidate,
+    *,
+    emit: Emit,
+    now: datetime,
+) -> DispatchOutcome:
+    """Assign or offer a locked pending request to one chosen candidate.
+
+    In assign mode the agent's capacity is reserved first, and a full agent
+    leaves the request pending. In offer mode the agent gets an exclusive
+    offer.
+    """
+    mode = DispatchMode(request.dispatch_mode)
+    if mode == DispatchMode.ASSIGN:
+        if await _assign_first_with_capacity(session, request, [chosen], emit, now):
+            return DispatchOutcome.ASSIGNED
+        return DispatchOutcome.PENDING
+    await _offer(session, request, [chosen], mode, emit=emit, now=now)
+    return DispatchOutcome.OFFERED
 
 
 def _offer_expiry(request: Row[Any], now: datetime) -> datetime:
@@ -404,7 +480,10 @@ async def retry_pending(
     while True:
         async with sessionmaker() as session, session.begin():
             batch = await repository.pending_requests(
-                session, after=after, limit=settings.pending_batch_size
+                session,
+                after=after,
+                limit=settings.pending_batch_size,
+                modes=_retried_modes(settings),
             )
         for row in batch:
             outcome = await _retry_one(sessionmaker, row.visit_id, emit, settings)
@@ -412,6 +491,11 @@ async def retry_pending(
         if len(batch) < settings.pending_batch_size:
             return outcomes
         after = (batch[-1].deadline, batch[-1].visit_id)
+
+
+def _retried_modes(settings: MatchingSettings) -> list[DispatchMode]:
+    """Return the dispatch modes the pending pass retries; the rest are batched."""
+    return [mode for mode in DispatchMode if not left_to_batch(mode, settings)]
 
 
 async def _retry_one(

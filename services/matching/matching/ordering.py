@@ -30,6 +30,23 @@ from matching.ranking import (
 from matching.settings import MatchingSettings
 
 
+class BatchRanking(BaseModel):
+    """The batch in which an offer's visit was placed with others."""
+
+    size: int = Field(description="Visits placed together in the batch.")
+    solver: str = Field(
+        description=(
+            "`min_cost_flow`, or `greedy` when the solver failed or missed "
+            "its time limit."
+        )
+    )
+    fallback: str | None = Field(
+        default=None,
+        description="Why the greedy pass placed the batch: `time_limit` or "
+        "`solver_failed`.",
+    )
+
+
 class OfferRanking(BaseModel):
     """Why an agent got an offer: the score, its factors and the place it won."""
 
@@ -48,6 +65,14 @@ class OfferRanking(BaseModel):
     factors: list[FactorScore]
     weights: dict[str, float] = Field(
         description="The weight of each factor when the offer was made."
+    )
+    batch: BatchRanking | None = Field(
+        default=None,
+        description=(
+            "The batch that placed the visit, or null when it was placed alone. "
+            "In a batch the visit may go to a lower-ranked candidate, so that "
+            "another visit keeps the only agent near it."
+        ),
     )
 
 

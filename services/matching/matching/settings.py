@@ -66,6 +66,32 @@ class MatchingSettings(ServiceSettings):
         ge=0,
         description="Weight of the bonus a new agent gets until it has a record.",
     )
+    batch_interval_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description=(
+            "Interval between two batch passes, which place the pending visits "
+            "of offer and assign mode together. 0 turns batching off: each "
+            "visit is then dispatched alone, on arrival."
+        ),
+    )
+    batch_max_visits: int = Field(
+        default=500,
+        ge=1,
+        description=(
+            "Maximum number of pending visits solved together, earliest "
+            "deadline first. A pass with more pending visits solves them in "
+            "several batches of at most this size."
+        ),
+    )
+    batch_time_limit_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description=(
+            "Wall-clock limit of one min-cost flow solve. A batch that misses "
+            "it is placed by the greedy pass over the same candidates."
+        ),
+    )
     visiting_hours: bool = Field(
         default=True,
         description=(

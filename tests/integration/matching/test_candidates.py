@@ -36,7 +36,7 @@ from tests.integration.matching.helpers import (
 Sessionmaker = async_sessionmaker[AsyncSession]
 
 MEXICO_CITY = ZoneInfo("America/Mexico_City")
-SETTINGS = MatchingSettings(visiting_hours=False)
+SETTINGS = MatchingSettings(visiting_hours=False, batch_interval_seconds=0)
 OFFER = DispatchPolicy(mode=DispatchMode.OFFER, max_wait_seconds=2 * 86400)
 ASSIGN = DispatchPolicy(mode=DispatchMode.ASSIGN, max_wait_seconds=2 * 86400)
 ALL_DAY = {day: [{"start": "00:00", "end": "23:59"}] for day in range(1, 8)}

@@ -27,7 +27,8 @@ Sessionmaker = async_sessionmaker[AsyncSession]
 
 MEXICO_CITY = ZoneInfo("America/Mexico_City")
 
-SETTINGS = MatchingSettings(visiting_hours=True)
+# Built at import, before the test environment turns batching off.
+SETTINGS = MatchingSettings(visiting_hours=True, batch_interval_seconds=0)
 # A long wait, so that the visit is still waiting when the window opens.
 POLICY = DispatchPolicy(
     mode=DispatchMode.OFFER, offer_timeout_seconds=600, max_wait_seconds=2 * 86400

@@ -17,6 +17,7 @@ from matching.batch import (
     Fallback,
     SolverUsed,
     build_graph,
+    graph_from_edges,
     greedy,
     solve_batch,
 )
@@ -243,3 +244,50 @@ class TestExclusions:
         given_to = {a.visit_id: a.agent_id for a in result.assignments}
         assert given_to[visits[0].visit_id] == agents[1].agent_id
         assert given_to[visits[1].visit_id] == agents[0].agent_id
+
+
+class TestGraphFromEdges:
+    def edges(self, **changes: Any) -> CandidateGraph:
+        values: dict[str, Any] = {
+            "visit_index": [0, 0, 1],
+            "agent_index": [0, 1, 0],
+            "distance_m": [500.0, 900.0, 600.0],
+            "score": [9.0, 8.0, 8.5],
+            "capacity": [1, 1],
+            "visit_count": 2,
+            "best_score": 10.0,
+        }
+        return graph_from_edges(**{**values, **changes})
+
+    def test_costs_shortfall_from_best_score(self) -> None:
+        graph = self.edges()
+
+        assert graph.cost.tolist() == [100_000, 200_000, 150_000]
+        assert graph.queue_cost > graph.cost.max()
+
+    def test_min_cost_flow_keeps_only_agent_for_visit(self) -> None:
+        graph = self.edges()
+
+        chosen = batch.min_cost_flow(graph)
+
+        assert chosen is not None
+        assert chosen.tolist() == [False, True, True]
+        assert greedy(graph).tolist() == [True, False, False]
+
+    def test_negative_capacity_counts_as_full(self) -> None:
+        graph = self.edges(capacity=[-2, 1])
+
+        assert graph.capacity.tolist() == [0, 1]
+
+    @pytest.mark.parametrize(
+        ("changes", "message"),
+        [
+            ({"score": [9.0, 8.0]}, "differ in length"),
+            ({"visit_index": [0, 0, 2]}, "visit index"),
+            ({"agent_index": [0, 1, 2]}, "agent index"),
+            ({"agent_index": [0, -1, 0]}, "agent index"),
+        ],
+    )
+    def test_malformed_edges_raise(self, changes: dict[str, Any], message: str) -> None:
+        with pytest.raises(ValueError, match=message):
+            self.edges(**changes)

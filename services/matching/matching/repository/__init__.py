@@ -36,6 +36,7 @@ from matching.repository.offers import (
     open_offer_count,
 )
 from matching.repository.requests import (
+    batchable_requests,
     cancel_request,
     due_requests,
     insert_visit_request,
@@ -50,6 +51,7 @@ from matching.repository.requests import (
 __all__ = [
     "assigned_on",
     "assignment_of_offer",
+    "batchable_requests",
     "cancel_request",
     "close_offer",
     "covering_agent_exists",

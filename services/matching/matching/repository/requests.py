@@ -1,7 +1,7 @@
 """SQL on visit requests."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -152,14 +152,20 @@ async def pending_requests(
     *,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
+    modes: Collection[str] | None = None,
 ) -> Sequence[Row[Any]]:
-    """Return pending requests by deadline, then visit id, from after `after`."""
+    """Return pending requests by deadline, then visit id, from after `after`.
+
+    `modes` keeps only the requests of those dispatch modes; None keeps all.
+    """
     query = (
         select(VisitRequest.deadline, VisitRequest.visit_id)
         .where(VisitRequest.state == RequestState.PENDING)
         .order_by(VisitRequest.deadline, VisitRequest.visit_id)
         .limit(limit)
     )
+    if modes is not None:
+        query = query.where(VisitRequest.dispatch_mode.in_(modes))
     if after is not None:
         query = query.where(
             tuple_(VisitRequest.deadline, VisitRequest.visit_id) > tuple_(*after)
@@ -183,3 +189,31 @@ async def cancel_request(
         .returning(VisitRequest.visit_id)
     )
     return (await session.execute(statement)).first() is not None
+
+
+async def batchable_requests(
+    session: AsyncSession,
+    *,
+    modes: Collection[str],
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[Row[Any]]:
+    """Return pending requests of `modes` with their dispatch columns, unlocked.
+
+    They come by deadline, then visit id, from after `after`. The batch pass
+    reads them all before it solves, and locks each one only to place it.
+    """
+    query = (
+        select(*_DISPATCH_COLUMNS)
+        .where(
+            VisitRequest.state == RequestState.PENDING,
+            VisitRequest.dispatch_mode.in_(modes),
+        )
+        .order_by(VisitRequest.deadline, VisitRequest.visit_id)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(
+            tuple_(VisitRequest.deadline, VisitRequest.visit_id) > tuple_(*after)
+        )
+    return (await session.execute(query)).all()
