@@ -4,9 +4,10 @@ Minute by minute: visit requests arrive, the dispatcher sends exclusive
 offers at its interval during working hours, agents accept, decline or
 ignore them, and ignored offers expire. An accepted visit joins the end
 of the agent's day, or, for agents that follow the day route, the route
-is planned again with it (`days.py`). The agent travels from its last stop at its mode's
-speed, on streets taken as 1.3 times the straight line. It spends a fixed
-time per visit and goes home when the next stop would end after hours.
+is planned again with it (`days.py`). The agent travels from its last
+stop at its mode's speed, on streets taken as 1.3 times the straight
+line. It spends a fixed time per visit and goes home when the next stop
+would end after hours.
 An agent's answer to an offer depends only on the agent, the visit and
 the seed, so both dispatchers meet the same answers.
 """

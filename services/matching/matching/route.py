@@ -5,8 +5,9 @@ address (narrowed by the campaign's own hours), the agent's working hours
 less the time the visit takes, and before the visit's deadline. OR-tools'
 routing solver orders the stops to make the day's distance shortest. A
 stop that cannot fit is dropped at a penalty larger than any route, so the
-solver drops a stop only when no order can serve it, and the result names
-the reason.
+solver drops a stop only when it finds no order that serves it, and the
+result names the reason. The tests check this against every order of up
+to six stops.
 
 Travel is the straight-line distance times a detour factor, at the speed
 of the agent's mode, as the ranking reckons it. Everything here is pure:
@@ -33,8 +34,8 @@ EARTH_RADIUS_M = 6_371_008.8
 # the solver serves every stop it can.
 DROP_PENALTY_M = 100_000_000
 
-# Local search moves tried after the first solution. A count, unlike a time
-# limit, gives the same route for the same input on any machine.
+# Solutions the guided local search may visit. A count, unlike a time limit,
+# gives the same route for the same input on any machine.
 SEARCH_SOLUTION_LIMIT = 50
 
 Interval = tuple[datetime, datetime]
