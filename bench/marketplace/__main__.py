@@ -1,22 +1,30 @@
 """Compare matching's batched dispatcher with a greedy one on a simulated city.
 
     uv run --group bench python -m bench.marketplace [--agents N] [--visits N]
-        [--weights W,W,W,W,W,W] [--same-speed]
+        [--weights W,W,W,W,W,W] [--same-speed] [--intervals M,M,...]
 
 Simulates a day of visit requests in Mexico City and the three days after
-it twice, once per dispatcher, then times one batch of 50,000 visits over
-5,000 agents. It prints each dispatcher's figures, the ratios the targets
-are stated in, and whether each target is met.
+it once per column: the greedy baseline whose agents keep acceptance
+order, the same dispatch with agents that follow the day route, and our
+batched dispatcher with routed agents, scoring travel as the detour a
+visit adds to the agent's route. Then our dispatcher again at longer batch
+intervals, and one batch of 50,000 visits over 5,000 agents timed. It
+prints each column's figures, the ratios the targets are stated in, and
+whether each target is met. Every column meets the same city, agents,
+visits and answers.
 """
 
 import argparse
 import dataclasses
+import os
 import time
+from collections.abc import Mapping
 
 from bench.marketplace.city import as_profile, as_request, at, build_city
 from bench.marketplace.dispatchers import BatchedFlow, NearestFree
-from bench.marketplace.simulation import Outcome, Simulation
+from bench.marketplace.simulation import Dispatcher, Outcome, Simulation
 from matching.batch import build_graph, greedy, solve_batch
+from matching.models import TravelMode
 from matching.ranking import RankScales, RankWeights, ranking_from_settings
 from matching.settings import MatchingSettings
 
@@ -27,35 +35,92 @@ TARGET_LARGE_BATCH_SECONDS = 10.0
 
 
 def main() -> None:
+    started = time.perf_counter()
     options = _arguments()
+    print(f"load average at start: {_load()}")
     weights, scales = _ranking(options)
     # Agents travel at the settings' speeds, whatever speeds ranking assumes.
     speeds_kmh = ranking_from_settings(MatchingSettings())[1].speeds_kmh
-    dispatchers = [
-        NearestFree(),
-        BatchedFlow(weights=weights, scales=scales, k=options.k),
-    ]
-    outcomes = []
-    for dispatcher in dispatchers:
-        city = build_city(
-            agents=options.agents,
-            visits=options.visits,
-            capacity=options.capacity,
-            seed=SEED,
+
+    def ours(interval: int) -> BatchedFlow:
+        return BatchedFlow(
+            weights=weights,
+            scales=scales,
+            k=options.k,
+            interval_minutes=interval,
+            detours=True,
+            name=f"batched + route, every {interval} min",
         )
-        simulation = Simulation(city, dispatcher, speeds_kmh=speeds_kmh, seed=SEED)
-        outcomes.append(simulation.run())
+
+    columns: list[tuple[Dispatcher, bool]] = [
+        (NearestFree(name="greedy, acceptance order"), False),
+        (NearestFree(name="greedy + route"), True),
+        (ours(2), True),
+    ]
+    outcomes = [_simulate(d, routed, options, speeds_kmh) for d, routed in columns]
     print(
-        f"city: {city.places} real localities within 45 km of the Zócalo, "
+        f"city: {outcomes[0].places} real localities within 45 km of the Zócalo, "
         f"{options.agents} agents x {options.capacity} visits a day, "
-        f"{options.visits} requests, {outcomes[0].in_coverage} in coverage"
+        f"{options.visits} requests, {outcomes[0].outcome.in_coverage} in coverage"
     )
-    for outcome in outcomes:
-        _print_outcome(outcome)
+    for run in outcomes:
+        _print_outcome(run.outcome)
+    greedy_km = outcomes[0].outcome.travel_km
+    for interval in _intervals(options):
+        run = _simulate(ours(interval), True, options, speeds_kmh)
+        _print_outcome(run.outcome)
+        _print_trade_off(run.outcome, greedy_km)
     seconds = _large_batch(
         options.large_visits, options.large_agents, options.k, weights, scales
     )
-    _print_targets(*outcomes, large_batch_seconds=seconds)
+    _print_targets(
+        outcomes[0].outcome, outcomes[2].outcome, large_batch_seconds=seconds
+    )
+    print(
+        f"benchmark took {time.perf_counter() - started:.0f} s; "
+        f"load average at the end: {_load()}"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    places: int
+    outcome: Outcome
+
+
+def _simulate(
+    dispatcher: Dispatcher,
+    routed: bool,
+    options: argparse.Namespace,
+    speeds_kmh: Mapping[TravelMode, float],
+) -> Run:
+    """Play one column on a freshly built city, the same for every column."""
+    city = build_city(
+        agents=options.agents,
+        visits=options.visits,
+        capacity=options.capacity,
+        seed=SEED,
+    )
+    simulation = Simulation(
+        city, dispatcher, speeds_kmh=speeds_kmh, seed=SEED, routed=routed
+    )
+    return Run(places=city.places, outcome=simulation.run())
+
+
+def _intervals(options: argparse.Namespace) -> list[int]:
+    return [int(m) for m in options.intervals.split(",") if m.strip()]
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _print_trade_off(outcome: Outcome, greedy_km: float) -> None:
+    print(
+        f"  trade-off: assigned within 1 h "
+        f"{outcome.assigned_within_hour / outcome.in_coverage:.1%}, travel "
+        f"{outcome.travel_km / greedy_km:.3f}x greedy"
+    )
 
 
 def _arguments() -> argparse.Namespace:
@@ -75,6 +140,12 @@ def _arguments() -> argparse.Namespace:
         "--same-speed",
         action="store_true",
         help="Rank every travel mode at one speed, so travel time follows distance.",
+    )
+    parser.add_argument(
+        "--intervals",
+        default="5,10,15",
+        help="Longer batch intervals, in minutes, to run our dispatcher at too; "
+        "empty for none.",
     )
     return parser.parse_args()
 

@@ -65,6 +65,9 @@ class SimAgent:
     visits_done: int = 0
     accepted_by_day: dict[int, int] = field(default_factory=dict)
     outstanding: int = 0
+    # Where the agent is, then the stops it plans today, when it follows a
+    # route; empty for an agent at its base with nothing planned.
+    route_path: list[tuple[float, float]] = field(default_factory=list)
 
     def free(self, minute: int) -> int:
         accepted = self.accepted_by_day.get(minute // DAY_MINUTES, 0)

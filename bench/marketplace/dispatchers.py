@@ -5,9 +5,12 @@ visit to. Both offer exclusively, never to an agent who declined or let an
 offer to the same visit expire, and only to agents with free capacity.
 """
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from bench.marketplace.city import (
     SimAgent,
@@ -17,8 +20,23 @@ from bench.marketplace.city import (
     at,
     distance_m,
 )
-from matching.batch import SolverUsed, solve_batch
-from matching.ranking import RankScales, RankWeights
+from matching.batch import (
+    COST_UNITS,
+    CandidateGraph,
+    SolverUsed,
+    build_graph,
+    greedy,
+    min_cost_flow,
+    solve_batch,
+)
+from matching.ranking import (
+    AgentProfile,
+    RankScales,
+    RankWeights,
+    VisitToRank,
+    score_pairs,
+)
+from matching.route import Place, insertion_detour_m
 
 
 @dataclass
@@ -74,10 +92,14 @@ class BatchedFlow:
     time_limit_seconds: float = 5.0
     name: str = "batched min-cost flow"
     clock: SolverClock = field(default_factory=SolverClock)
+    detours: bool = False
+    """Score travel as the detour a visit adds to the agent's planned route."""
 
     def choose(
         self, minute: int, waiting: Sequence[SimVisit], agents: Sequence[SimAgent]
     ) -> list[tuple[SimVisit, SimAgent]]:
+        if self.detours:
+            return self._choose_by_detour(minute, waiting, agents)
         profiles = [as_profile(a, minute=minute) for a in agents]
         started = time.perf_counter()
         result = solve_batch(
@@ -98,3 +120,71 @@ class BatchedFlow:
         return [
             (by_visit[a.visit_id], by_agent[a.agent_id]) for a in result.assignments
         ]
+
+    def _choose_by_detour(
+        self, minute: int, waiting: Sequence[SimVisit], agents: Sequence[SimAgent]
+    ) -> list[tuple[SimVisit, SimAgent]]:
+        """Solve the batch with each edge's travel taken from the agent's route.
+
+        Coverage and the k nearest agents still count from the base, as the
+        candidate search does; only the travel each edge is scored on
+        changes. The flow runs in this process, without a time limit.
+        """
+        requests = [as_request(v) for v in waiting]
+        profiles = [as_profile(a, minute=minute) for a in agents]
+        started = time.perf_counter()
+        graph = build_graph(
+            requests,
+            profiles,
+            weights=self.weights,
+            scales=self.scales,
+            now=at(minute),
+            k=self.k,
+            excluded={v.visit_id: v.declined_by for v in waiting if v.declined_by},
+        )
+        graph = self._recost(graph, requests, profiles, agents, minute)
+        chosen = min_cost_flow(graph) if len(graph.cost) else None
+        if chosen is None:
+            chosen = greedy(graph)
+            self.clock.greedy_fallbacks += bool(len(graph.cost))
+        self.clock.record(time.perf_counter() - started)
+        edges = np.flatnonzero(chosen).tolist()
+        return [
+            (waiting[graph.visit_index[e]], agents[graph.agent_index[e]]) for e in edges
+        ]
+
+    def _recost(
+        self,
+        graph: CandidateGraph,
+        requests: Sequence[VisitToRank],
+        profiles: Sequence[AgentProfile],
+        agents: Sequence[SimAgent],
+        minute: int,
+    ) -> CandidateGraph:
+        paths = {
+            a.index: [Place(*p) for p in a.route_path] or [Place(a.lat, a.lon)]
+            for a in agents
+        }
+        detour = np.array(
+            [
+                insertion_detour_m(
+                    paths[int(a)], Place(requests[v].lat, requests[v].lon)
+                )
+                for v, a in zip(graph.visit_index, graph.agent_index, strict=True)
+            ],
+            dtype=np.float64,
+        )
+        _, normalised = score_pairs(
+            requests,
+            profiles,
+            visit_index=graph.visit_index,
+            agent_index=graph.agent_index,
+            distance_m=detour,
+            scales=self.scales,
+            now=at(minute),
+        )
+        score = normalised @ self.weights.as_array()
+        best = self.weights.total
+        shortfall = np.clip((best - score) / best, 0.0, 1.0)
+        cost = np.rint(shortfall * COST_UNITS).astype(np.int64)
+        return dataclasses.replace(graph, distance_m=detour, score=score, cost=cost)

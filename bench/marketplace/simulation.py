@@ -3,9 +3,11 @@
 Minute by minute: visit requests arrive, the dispatcher sends exclusive
 offers at its interval during working hours, agents accept, decline or
 ignore them, and ignored offers expire. An accepted visit joins the end
-of the agent's day. The agent travels from its last stop at its mode's
-speed, on streets taken as 1.3 times the straight line. It spends a fixed
-time per visit and goes home when the next stop would end after hours.
+of the agent's day, or, for agents that follow the day route, the route
+is planned again with it (`days.py`). The agent travels from its last
+stop at its mode's speed, on streets taken as 1.3 times the straight
+line. It spends a fixed time per visit and goes home when the next stop
+would end after hours.
 An agent's answer to an offer depends only on the agent, the visit and
 the seed, so both dispatchers meet the same answers.
 """
@@ -25,8 +27,10 @@ from bench.marketplace.city import (
     SimVisit,
     distance_m,
 )
+from bench.marketplace.days import Leg, RoutedDay
 from bench.marketplace.dispatchers import SolverClock
 from matching.models import TravelMode
+from matching.route import Place
 
 OFFER_TIMEOUT_MINUTES = 10
 ANSWER_MINUTES = (1, 8)
@@ -86,10 +90,24 @@ class Simulation:
         *,
         speeds_kmh: Mapping[TravelMode, float],
         seed: int,
+        routed: bool = False,
     ) -> None:
         self.city, self.dispatcher, self.seed = city, dispatcher, seed
         self.speeds_kmh = speeds_kmh
         self.routes = [Route(a.lat, a.lon) for a in city.agents]
+        self.days = (
+            [
+                RoutedDay(
+                    base=Place(a.lat, a.lon),
+                    speed_m_a_minute=self._speed(a),
+                    service_minutes=SERVICE_MINUTES,
+                    detour_factor=STREET_FACTOR,
+                )
+                for a in city.agents
+            ]
+            if routed
+            else None
+        )
         self.waiting: dict[int, SimVisit] = {}
         self.events: list[tuple[float, int, str, int, int]] = []
         self.offers = 0
@@ -99,6 +117,7 @@ class Simulation:
         upcoming = next(arrivals, None)
         for minute in range(DAYS * DAY_MINUTES):
             self._answer_until(minute)
+            self._set_off_all(minute)
             while upcoming is not None and upcoming.requested_at <= minute:
                 if upcoming.covered:
                     self.waiting[upcoming.index] = upcoming
@@ -106,6 +125,7 @@ class Simulation:
             if self._dispatching(minute):
                 self._dispatch(minute)
         self._answer_until(DAYS * DAY_MINUTES)
+        self._set_off_all(float("inf"))
         for agent, route in zip(self.city.agents, self.routes, strict=True):
             self._go_home(agent, route)
         return self._outcome()
@@ -120,6 +140,7 @@ class Simulation:
         for index in [i for i, v in self.waiting.items() if v.deadline <= minute]:
             del self.waiting[index]
         waiting = sorted(self.waiting.values(), key=lambda v: (v.requested_at, v.index))
+        self._share_paths(minute)
         for target, agent in self.dispatcher.choose(minute, waiting, self.city.agents):
             self._offer(minute, target, agent)
 
@@ -159,12 +180,52 @@ class Simulation:
         agent.accepted_by_day[day] = agent.accepted_by_day.get(day, 0) + 1
         agent.offers_accepted += 1
         target.assigned_at, target.agent = minute, agent.index
-        target.visited_at = self._schedule(
-            agent, self.routes[agent.index], target, minute
-        )
+        route = self.routes[agent.index]
+        if self.days is not None:
+            self._set_off(agent, minute)
+            here = Place(route.lat, route.lon)
+            self.days[agent.index].add(
+                target, here=here, free_at=route.free_at, minute=minute
+            )
+            return
+        target.visited_at = self._schedule(agent, route, target, minute)
         heapq.heappush(
             self.events, (target.visited_at, -1, "visited", target.index, agent.index)
         )
+
+    def _set_off_all(self, minute: float) -> None:
+        if self.days is None:
+            return
+        for agent, day in zip(self.city.agents, self.days, strict=True):
+            if day.plan and day.plan[0].leave <= minute:
+                self._set_off(agent, minute)
+
+    def _set_off(self, agent: SimAgent, minute: float) -> None:
+        """Fix each planned leg the agent has set off on by `minute`."""
+        assert self.days is not None
+        route = self.routes[agent.index]
+        while (leg := self.days[agent.index].due(minute)) is not None:
+            self._travel(agent, route, leg)
+
+    def _travel(self, agent: SimAgent, route: Route, leg: Leg) -> None:
+        if leg.arrival // DAY_MINUTES > route.free_at // DAY_MINUTES:
+            self._go_home(agent, route)
+        route.move(leg.target.lat, leg.target.lon, self._speed(agent))
+        route.free_at = leg.arrival + SERVICE_MINUTES
+        leg.target.visited_at = leg.arrival
+        heapq.heappush(
+            self.events, (leg.arrival, -1, "visited", leg.target.index, agent.index)
+        )
+
+    def _share_paths(self, minute: int) -> None:
+        """Tell each agent's record where it is and what it plans today."""
+        if self.days is None:
+            return
+        for agent, route, day in zip(
+            self.city.agents, self.routes, self.days, strict=True
+        ):
+            path = day.path_today(Place(route.lat, route.lon), minute)
+            agent.route_path = [(p.lat, p.lon) for p in path]
 
     def _schedule(
         self, agent: SimAgent, route: Route, target: SimVisit, minute: int

@@ -1,11 +1,12 @@
 """Matching's HTTP routes: agents read their work, tenants read assignments."""
 
+import datetime as dt
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from matching import agents, offers, service
+from matching import agents, itinerary, offers, service
 from matching.agents import AgentSuspendedError, CoverageIn
 from matching.models import AssignmentState
 from matching.offers import AgentNotEligibleError, NoCapacityError, OfferClosedError
@@ -14,6 +15,7 @@ from matching.schemas import (
     AgentAssignment,
     AgentOffer,
     AgentProfile,
+    AgentRoute,
     DeclineIn,
     LocationIn,
     OfferAnswer,
@@ -133,6 +135,43 @@ async def list_my_assignments(
 ) -> list[AgentAssignment]:
     return await service.list_agent_assignments(
         session, agent.agent_id, state=state, limit=limit
+    )
+
+
+@router.get(
+    "/agents/me/route",
+    tags=["agents"],
+    summary="The calling agent's day: its active visits in order, with arrivals",
+    description=(
+        "Plans the agent's active visits into the day, from the last known "
+        "location when it is fresh and the day is today, else from the base. "
+        "Each stop has an arrival estimate inside the legal visiting hours of "
+        "its address and the agent's working hours; visits that do not fit "
+        "the day are listed with the reason. Areas only: the visits API has "
+        "the addresses. 422 for a date that is not YYYY-MM-DD or is past."
+    ),
+    responses=problem_responses(UnauthorizedError, NotFoundError, UnprocessableError),
+)
+async def get_my_route(
+    agent: CurrentAgent,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    day: Annotated[
+        dt.date | None,
+        Query(
+            alias="date",
+            description="YYYY-MM-DD; today in the agent's time zone by default.",
+        ),
+    ] = None,
+) -> AgentRoute:
+    settings = runtime.settings
+    assert isinstance(settings, MatchingSettings)
+    return await itinerary.agent_day_route(
+        session,
+        agent.agent_id,
+        day=day,
+        settings=settings,
+        now=dt.datetime.now(dt.UTC),
     )
 
 

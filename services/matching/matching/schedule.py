@@ -106,6 +106,13 @@ def next_working_start(
     return best
 
 
+def windows_on(
+    windows: Iterable[Window], zone: ZoneInfo, day: date
+) -> list[tuple[datetime, datetime]]:
+    """Return the [start, end) in UTC of each window that starts on local `day`."""
+    return sorted(_occurrences(windows, zone, day, day))
+
+
 def works_before(
     windows: Iterable[Window], zone: ZoneInfo, now: datetime, deadline: datetime
 ) -> bool:

@@ -1,7 +1,7 @@
 """Request and response models of matching's HTTP API."""
 
 import uuid
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -178,3 +178,51 @@ class OfferAnswer(BaseModel):
     offer_id: uuid.UUID
     visit_id: uuid.UUID
     state: OfferState
+
+
+class RouteStart(BaseModel):
+    lat: float
+    lon: float
+    source: Literal["last_location", "base"] = Field(
+        description="`last_location` when the app reported a fresh fix, else `base`."
+    )
+    at: datetime = Field(description="When the route starts from there.")
+
+
+class RouteStopOut(BaseModel):
+    """One stop of the day, without debtor data: the visits API has the address."""
+
+    visit_id: uuid.UUID
+    colonia: str | None
+    municipality: str | None
+    arrival: datetime = Field(description="Estimated arrival, inside legal hours.")
+    departure: datetime = Field(description="Arrival plus the time a visit takes.")
+    leg_m: int = Field(description="Meters from the previous stop or the start.")
+
+
+class RouteMissed(BaseModel):
+    """An active visit the day cannot hold, and why."""
+
+    visit_id: uuid.UUID
+    colonia: str | None
+    municipality: str | None
+    reason: str = Field(
+        description="`outside_hours`: no legal visiting time in the agent's working "
+        "hours before the deadline on this day; `cannot_reach`: even going there "
+        "first the agent would arrive too late; `day_full`: it does not fit with "
+        "the stops kept."
+    )
+
+
+class AgentRoute(BaseModel):
+    date: date
+    time_zone: str = Field(description="The zone the date is read in.")
+    start: RouteStart
+    stops: list[RouteStopOut] = Field(description="In the order to visit them.")
+    return_leg_m: int = Field(description="Meters back to base; 0 with no return.")
+    distance_m: int = Field(description="Legs plus the return, street estimate.")
+    travel_minutes: float
+    finish_at: datetime = Field(
+        description="Back at base, or leaving the last stop with no return."
+    )
+    not_today: list[RouteMissed]

@@ -160,3 +160,25 @@ class MatchingSettings(ServiceSettings):
         gt=0,
         description="Completed visits after which the new-agent bonus is halved.",
     )
+    route_service_minutes: float = Field(
+        default=20.0,
+        gt=0,
+        description="Time a visit takes at the door, for the day route's estimates.",
+    )
+    route_detour_factor: float = Field(
+        default=1.3,
+        ge=1,
+        description=(
+            "Street distance over straight-line distance, for the day route's "
+            "legs and arrival estimates."
+        ),
+    )
+    route_return_to_base: bool = Field(
+        default=True,
+        description="End the day route back at the agent's base.",
+    )
+    route_time_limit_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="Longest the route solver may search for one agent's day.",
+    )

@@ -16,6 +16,7 @@ from matching.repository.agents import (
     track_record,
 )
 from matching.repository.assignments import (
+    active_stops,
     finish_assignment,
     get_visit_assignment,
     insert_accepted_offer,
@@ -49,6 +50,7 @@ from matching.repository.requests import (
 )
 
 __all__ = [
+    "active_stops",
     "assigned_on",
     "assignment_of_offer",
     "batchable_requests",

@@ -5,7 +5,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from geoalchemy2 import Geometry
+from sqlalchemy import Row, cast, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -156,3 +157,34 @@ async def release_assignment(
         )
     )
     return (await session.execute(statement)).first()
+
+
+async def active_stops(
+    session: AsyncSession, agent_id: uuid.UUID
+) -> Sequence[Row[Any]]:
+    """Return where and by when each of the agent's active visits must be made.
+
+    Place, area, deadline, time zone and the campaign's visiting hours: what a
+    day route needs, and no debtor data.
+    """
+    point = cast(VisitRequest.location, Geometry)
+    query = (
+        select(
+            Assignment.visit_id,
+            func.ST_Y(point).label("lat"),
+            func.ST_X(point).label("lon"),
+            VisitRequest.colonia,
+            VisitRequest.municipality,
+            VisitRequest.deadline,
+            VisitRequest.time_zone,
+            VisitRequest.visiting_start,
+            VisitRequest.visiting_end,
+        )
+        .join(VisitRequest, VisitRequest.visit_id == Assignment.visit_id)
+        .where(
+            Assignment.agent_id == agent_id,
+            Assignment.state == AssignmentState.ACTIVE,
+        )
+        .order_by(Assignment.assigned_at, Assignment.visit_id)
+    )
+    return (await session.execute(query)).all()
