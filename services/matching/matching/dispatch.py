@@ -102,7 +102,9 @@ async def dispatch(
             return DispatchOutcome.PENDING
         candidates = reachable
     if candidates and mode == DispatchMode.ASSIGN:
-        if await _assign_first_with_capacity(session, request, candidates, emit, now):
+        if await _assign_first_with_capacity(
+            session, request, candidates, emit, now, settings=settings
+        ):
             return DispatchOutcome.ASSIGNED
     elif candidates:
         await _offer(
@@ -170,6 +172,8 @@ async def _assign_first_with_capacity(
     candidates: list[OrderedCandidate],
     emit: Emit,
     now: datetime,
+    *,
+    settings: MatchingSettings,
 ) -> bool:
     day = load_day(now)
     for ordered in candidates:
@@ -182,7 +186,9 @@ async def _assign_first_with_capacity(
             session, candidate.agent_id, day, capacity=candidate.daily_capacity
         )
         if reserved:
-            await _assign(session, request, ordered, emit=emit, now=now)
+            await _assign(
+                session, request, ordered, emit=emit, now=now, settings=settings
+            )
             return True
     return False
 
@@ -194,6 +200,7 @@ async def _assign(
     *,
     emit: Emit,
     now: datetime,
+    settings: MatchingSettings,
 ) -> None:
     await transition(session, request.visit_id, RequestState.ASSIGNED, now)
     candidate = ordered.row
@@ -217,7 +224,22 @@ async def _assign(
         distance_m=distance_m,
         emit=emit,
         now=now,
+        check_in_within=timedelta(hours=settings.check_in_within_hours),
     )
+
+
+def check_in_deadline(
+    deadline: datetime, assigned_at: datetime, within: timedelta | None
+) -> datetime:
+    """Return when an assignment made at `assigned_at` must have its check-in.
+
+    That is `within` after the assignment, or the visit's deadline when it
+    comes first. An agent who sits on a visit then loses it while another
+    agent can still make the visit in time.
+    """
+    if within is None:
+        return deadline
+    return min(deadline, assigned_at + within)
 
 
 async def create_assignment(
@@ -229,11 +251,14 @@ async def create_assignment(
     distance_m: float,
     emit: Emit,
     now: datetime,
+    check_in_within: timedelta | None = None,
 ) -> uuid.UUID:
     """Insert the active assignment of an accepted offer and emit it.
 
     The partial unique index on active assignments rejects a second one for
-    the visit, whatever the caller checked before.
+    the visit, whatever the caller checked before. The agent must check in
+    within `check_in_within` (`check_in_deadline`); None allows until the
+    visit's deadline.
     """
     assignment_id = uuid.uuid4()
     await repository.insert_active_assignment(
@@ -245,6 +270,7 @@ async def create_assignment(
         tenant_id=request.tenant_id,
         distance_m=distance_m,
         assigned_at=now,
+        check_in_by=check_in_deadline(request.deadline, now, check_in_within),
     )
     await emit(
         session,

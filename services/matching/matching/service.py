@@ -24,8 +24,10 @@ from matching.schemas import (
 from matching.settings import MatchingSettings
 from shared.errors import NotFoundError
 from shared.events.payloads import (
+    AssignmentReleased,
     DispatchMode,
     Money,
+    ReleaseReason,
     VisitCompleted,
     VisitRequested,
     VisitWithdrawn,
@@ -127,7 +129,9 @@ async def complete_assignment(session: AsyncSession, payload: VisitCompleted) ->
     )
 
 
-async def withdraw_visit(session: AsyncSession, payload: VisitWithdrawn) -> None:
+async def withdraw_visit(
+    session: AsyncSession, payload: VisitWithdrawn, *, emit: Emit
+) -> None:
     """Cancel the request, withdraw its open offers and release its assignment.
 
     The released assignment gives the agent back one visit of capacity on the
@@ -140,11 +144,22 @@ async def withdraw_visit(session: AsyncSession, payload: VisitWithdrawn) -> None
     offers = await repository.withdraw_open_offers(session, payload.visit_id, at=now)
     released = await repository.release_assignment(session, payload.visit_id, at=now)
     if released is not None:
-        # NOTE: matching does not follow check-ins, so it also releases an
-        # assignment whose agent has checked in. Visits keeps such a visit
-        # open, and its completion finds no active assignment here.
+        # NOTE: a withdrawal releases the assignment even after a check-in.
+        # Visits keeps such a visit open, and its completion finds no active
+        # assignment here.
         await repository.release_capacity(
             session, released.agent_id, load_day(released.assigned_at)
+        )
+        await emit(
+            session,
+            AssignmentReleased(
+                tenant_id=released.tenant_id,
+                assignment_id=released.assignment_id,
+                visit_id=payload.visit_id,
+                agent_id=released.agent_id,
+                reason=ReleaseReason.VISIT_WITHDRAWN,
+                released_at=now,
+            ),
         )
     log.info(
         "visit_request.withdrawn",
@@ -223,6 +238,10 @@ async def list_agent_assignments(
             fee=Money(amount=row.fee_amount, currency=row.fee_currency),
             deadline=row.deadline,
             assigned_at=row.assigned_at,
+            check_in_by=row.check_in_by,
+            checked_in_at=row.checked_in_at,
+            release_reason=row.release_reason,
+            ended_at=row.ended_at,
         )
         for row in rows
     ]

@@ -35,6 +35,16 @@ from matching.repository.offers import (
     offer_counts,
     open_offer_count,
 )
+from matching.repository.releases import (
+    agent_active_assignments,
+    agent_open_offer_visits,
+    assignment_visit,
+    lapsed_assignments,
+    latest_agent_assignment,
+    record_check_in,
+    release_unstarted_assignment,
+    withdraw_agent_offer,
+)
 from matching.repository.requests import (
     cancel_request,
     due_requests,
@@ -47,8 +57,11 @@ from matching.repository.requests import (
 )
 
 __all__ = [
+    "agent_active_assignments",
+    "agent_open_offer_visits",
     "assigned_on",
     "assignment_of_offer",
+    "assignment_visit",
     "cancel_request",
     "close_offer",
     "covering_agent_exists",
@@ -65,6 +78,8 @@ __all__ = [
     "insert_agent",
     "insert_open_offer",
     "insert_visit_request",
+    "lapsed_assignments",
+    "latest_agent_assignment",
     "list_agent_assignments",
     "list_open_offers",
     "list_visit_offers",
@@ -74,8 +89,10 @@ __all__ = [
     "offer_counts",
     "open_offer_count",
     "pending_requests",
+    "record_check_in",
     "release_assignment",
     "release_capacity",
+    "release_unstarted_assignment",
     "replace_schedule",
     "request_state",
     "reserve_capacity",
@@ -83,5 +100,6 @@ __all__ = [
     "set_last_location",
     "track_record",
     "transition_request",
+    "withdraw_agent_offer",
     "withdraw_open_offers",
 ]
