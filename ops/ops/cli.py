@@ -145,12 +145,19 @@ def _agent_decide(args: argparse.Namespace) -> dict[str, Any]:
 def _agent_suspend(args: argparse.Namespace) -> dict[str, Any]:
     settings = MatchingSettings()
 
-    async def work(session: AsyncSession) -> Suspension | None:
-        return await suspend_agent(
-            session, args.agent_id, emit=outbox_emit(settings), settings=settings
-        )
+    async def suspend() -> Suspension | None:
+        engine = create_engine(settings.database_url, pool_size=1)
+        try:
+            return await suspend_agent(
+                create_sessionmaker(engine),
+                args.agent_id,
+                emit=outbox_emit(settings),
+                settings=settings,
+            )
+        finally:
+            await engine.dispose()
 
-    suspension = asyncio.run(_in_transaction(settings, work))
+    suspension = asyncio.run(suspend())
     if suspension is None:
         raise SystemExit(f"campo-admin: agent {args.agent_id} not found")
     return suspension_report(args.agent_id, suspension)

@@ -128,27 +128,29 @@ async def _suspend(
 ) -> Suspension | None:
     engine = create_engine(settings.database_url, pool_size=1)
     try:
-        async with create_sessionmaker(engine)() as session, session.begin():
-            return await suspend_agent(
-                session, agent_id, emit=outbox_emit(settings), settings=settings
-            )
+        return await suspend_agent(
+            create_sessionmaker(engine),
+            agent_id,
+            emit=outbox_emit(settings),
+            settings=settings,
+        )
     finally:
         await engine.dispose()
 
 
 def suspension_report(agent_id: uuid.UUID, suspension: Suspension) -> dict[str, object]:
     """Describe a suspension for the operator, with the visits it touched."""
-    kept = suspension.assignments_kept_checked_in
+    checked_in = suspension.assignments_kept_checked_in
     return {
         "agent_id": str(agent_id),
         "suspend": True,
         "offers_withdrawn": [str(v) for v in suspension.offers_withdrawn],
         "assignments_released": [str(v) for v in suspension.assignments_released],
-        "assignments_kept_checked_in": [str(v) for v in kept],
+        "assignments_kept_checked_in": [str(v) for v in checked_in],
         "note": (
-            f"{len(kept)} visit(s) stay with the agent, who has checked in "
-            "there; they end with the agent's result or the visit's deadline"
-            if kept
+            f"{len(checked_in)} visit(s) stay with the agent, who has checked "
+            "in there. They end with the agent's result or the visit's deadline"
+            if checked_in
             else "the agent holds no visit any more"
         ),
     }

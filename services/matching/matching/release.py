@@ -44,7 +44,7 @@ log = structlog.get_logger(__name__)
 
 class AssignmentNotActiveError(ConflictError):
     code = "assignment-not-active"
-    title = "The agent no longer holds the visit"
+    title = "The assignment is no longer active"
 
 
 class VisitUnderWayError(ConflictError):
@@ -55,36 +55,53 @@ class VisitUnderWayError(ConflictError):
 _EXAMPLE_VISIT = "0b9f6a52-3c1e-4d7a-9a51-6f2d0c8e4b17"
 _EXAMPLE_ASSIGNMENT = "5d2c9e81-7a40-4f3b-8c6e-1e9b2a7d5f30"
 
-# Problem documents of the release route, for its OpenAPI description.
-RELEASE_CONFLICTS: dict[str, dict[str, Any]] = {
-    "already_released": {
-        "summary": "Released before",
-        "value": {
-            "type": PROBLEM_TYPE_BASE + AssignmentNotActiveError.code,
-            "title": AssignmentNotActiveError.title,
-            "status": 409,
-            "detail": f"assignment {_EXAMPLE_ASSIGNMENT} of visit {_EXAMPLE_VISIT} "
-            "is not active: it was released (schedule_conflict) at "
-            "2026-12-04T17:05:12+00:00",
-            "instance": f"/assignments/{_EXAMPLE_VISIT}/release",
-            "assignment_id": _EXAMPLE_ASSIGNMENT,
-            "assignment_state": "released",
-            "release_reason": "schedule_conflict",
-        },
+_RELEASE_PATH = f"/assignments/{_EXAMPLE_VISIT}/release"
+
+# Problem documents of the release route, by status, for its OpenAPI document.
+RELEASE_PROBLEM_EXAMPLES: dict[int, dict[str, dict[str, Any]]] = {
+    404: {
+        "not_this_agents": {
+            "summary": "Another agent's visit, or no such visit",
+            "value": {
+                "type": PROBLEM_TYPE_BASE + NotFoundError.code,
+                "title": NotFoundError.title,
+                "status": 404,
+                "detail": f"visit {_EXAMPLE_VISIT} not found among this agent's "
+                "assignments",
+                "instance": _RELEASE_PATH,
+            },
+        }
     },
-    "checked_in": {
-        "summary": "The agent has checked in",
-        "value": {
-            "type": PROBLEM_TYPE_BASE + VisitUnderWayError.code,
-            "title": VisitUnderWayError.title,
-            "status": 409,
-            "detail": f"visit {_EXAMPLE_VISIT} is under way: this agent checked "
-            "in at 2026-12-04T16:40:03+00:00; file the result in the visits API "
-            "instead",
-            "instance": f"/assignments/{_EXAMPLE_VISIT}/release",
-            "assignment_id": _EXAMPLE_ASSIGNMENT,
-            "assignment_state": "active",
-            "checked_in_at": "2026-12-04T16:40:03+00:00",
+    409: {
+        "already_released": {
+            "summary": "Released before",
+            "value": {
+                "type": PROBLEM_TYPE_BASE + AssignmentNotActiveError.code,
+                "title": AssignmentNotActiveError.title,
+                "status": 409,
+                "detail": f"assignment {_EXAMPLE_ASSIGNMENT} of visit {_EXAMPLE_VISIT} "
+                "is not active: it was released (schedule_conflict) at "
+                "2026-12-04T17:05:12+00:00",
+                "instance": _RELEASE_PATH,
+                "assignment_id": _EXAMPLE_ASSIGNMENT,
+                "assignment_state": "released",
+                "release_reason": "schedule_conflict",
+            },
+        },
+        "checked_in": {
+            "summary": "The agent has checked in",
+            "value": {
+                "type": PROBLEM_TYPE_BASE + VisitUnderWayError.code,
+                "title": VisitUnderWayError.title,
+                "status": 409,
+                "detail": f"visit {_EXAMPLE_VISIT} is under way: this agent checked "
+                "in at 2026-12-04T16:40:03+00:00; file the result in the visits API "
+                "instead",
+                "instance": _RELEASE_PATH,
+                "assignment_id": _EXAMPLE_ASSIGNMENT,
+                "assignment_state": "active",
+                "checked_in_at": "2026-12-04T16:40:03+00:00",
+            },
         },
     },
 }
@@ -107,54 +124,53 @@ async def release_by_agent(
     async with session.begin():
         # The request's lock first, as for every writer of the visit.
         request = await repository.lock_request(session, visit_id)
-        held = None
+        assignment = None
         if request is not None:
-            held = await repository.latest_agent_assignment(
+            assignment = await repository.latest_agent_assignment(
                 session, visit_id=visit_id, agent_id=agent_id
             )
-        if held is None:
+        if assignment is None:
             raise NotFoundError(
                 f"visit {visit_id} not found among this agent's assignments"
             )
-        _require_releasable(visit_id, held)
+        _require_releasable(visit_id, assignment)
         now = datetime.now(UTC)
         await release_locked(
             session,
-            held.assignment_id,
+            assignment.assignment_id,
             reason=ReleaseReason(answer.reason.value),
             note=answer.note,
             emit=emit,
             settings=settings,
             now=now,
         )
-        row = await repository.assignment_of_offer(session, held.offer_id)
+        row = await repository.assignment_of_offer(session, assignment.offer_id)
     assert row is not None
     return agent_assignment(row)
 
 
-def _require_releasable(visit_id: uuid.UUID, held: Row[Any]) -> None:
+def _require_releasable(visit_id: uuid.UUID, assignment: Row[Any]) -> None:
     """Raise unless the assignment is active and has no check-in."""
-    if held.state != AssignmentState.ACTIVE:
-        cause = (
-            f"it was released ({held.release_reason}) at {held.ended_at.isoformat()}"
-            if held.state == AssignmentState.RELEASED
-            else f"the visit is {held.state}"
-        )
+    if assignment.state != AssignmentState.ACTIVE:
+        cause = f"the visit is {assignment.state}"
+        if assignment.state == AssignmentState.RELEASED:
+            ended_at = assignment.ended_at.isoformat()
+            cause = f"it was released ({assignment.release_reason}) at {ended_at}"
         raise AssignmentNotActiveError(
-            f"assignment {held.assignment_id} of visit {visit_id} is not active: "
+            f"assignment {assignment.assignment_id} of visit {visit_id} is not active: "
             f"{cause}",
-            assignment_id=str(held.assignment_id),
-            assignment_state=held.state,
-            release_reason=held.release_reason,
+            assignment_id=str(assignment.assignment_id),
+            assignment_state=assignment.state,
+            release_reason=assignment.release_reason,
         )
-    if held.checked_in_at is not None:
+    if assignment.checked_in_at is not None:
         raise VisitUnderWayError(
             f"visit {visit_id} is under way: this agent checked in at "
-            f"{held.checked_in_at.isoformat()}; file the result in the visits "
+            f"{assignment.checked_in_at.isoformat()}; file the result in the visits "
             "API instead",
-            assignment_id=str(held.assignment_id),
-            assignment_state=held.state,
-            checked_in_at=held.checked_in_at.isoformat(),
+            assignment_id=str(assignment.assignment_id),
+            assignment_state=assignment.state,
+            checked_in_at=assignment.checked_in_at.isoformat(),
         )
 
 
@@ -272,7 +288,7 @@ async def _release_lapsed_one(
 
 
 async def record_check_in(session: AsyncSession, payload: VisitCheckedIn) -> None:
-    """Store the agent's first check-in on their active assignment of the visit.
+    """Store the agent's first check-in on the agent's active assignment of the visit.
 
     A check-in for an assignment already released changes nothing: the visit
     went to someone else, or is waiting for them.
@@ -301,7 +317,7 @@ async def record_check_in(session: AsyncSession, payload: VisitCheckedIn) -> Non
 
 @dataclass
 class Suspension:
-    """What suspending an agent did to the agent's open work, by visit id."""
+    """Visits whose offer or assignment a suspension changed, by visit id."""
 
     offers_withdrawn: list[uuid.UUID] = field(default_factory=list)
     assignments_released: list[uuid.UUID] = field(default_factory=list)
@@ -309,49 +325,77 @@ class Suspension:
 
 
 async def suspend_agent(
-    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
     agent_id: uuid.UUID,
     *,
     emit: Emit,
     settings: MatchingSettings,
-    now: datetime | None = None,
 ) -> Suspension | None:
     """Suspend the agent and hand the agent's open work to others at once.
 
     Open offers are withdrawn, and active assignments with no check-in are
     released (`agent_suspended`); each of those visits is dispatched again.
     An assignment with a check-in stays: the agent is at the door. Returns
-    None for no such agent. Runs in the caller's transaction, and locks the
-    visits in visit id order so two suspensions cannot deadlock.
+    None for no such agent.
+
+    The suspension commits first, so that no dispatch or accept that starts
+    afterwards gives the agent more work, and the hand-over runs in a second
+    transaction.
     """
-    now = now or datetime.now(UTC)
-    if not await repository.set_agent_columns(
-        session, agent_id, status=AgentStatus.SUSPENDED
-    ):
-        return None
-    done = Suspension()
-    for visit_id in await repository.agent_open_offer_visits(session, agent_id):
+    async with sessionmaker() as session, session.begin():
+        if not await repository.set_agent_columns(
+            session, agent_id, status=AgentStatus.SUSPENDED
+        ):
+            return None
+    async with sessionmaker() as session, session.begin():
+        return await _hand_over(session, agent_id, emit, settings)
+
+
+async def _hand_over(
+    session: AsyncSession,
+    agent_id: uuid.UUID,
+    emit: Emit,
+    settings: MatchingSettings,
+) -> Suspension:
+    """Withdraw a suspended agent's open offers and release its unstarted visits."""
+    now = datetime.now(UTC)
+    offered = await repository.agent_open_offer_visits(session, agent_id)
+    active = await repository.agent_active_assignments(session, agent_id)
+    # Every visit is locked before any capacity row, and in visit id order:
+    # another suspension, or an accept by this agent, then cannot wait on a
+    # lock this transaction holds while it waits on theirs.
+    for visit_id in sorted({*offered, *(row.visit_id for row in active)}):
         await repository.lock_request(session, visit_id)
+
+    done = Suspension()
+    for visit_id in offered:
         withdrawn = await repository.withdraw_agent_offer(
             session, visit_id=visit_id, agent_id=agent_id, at=now
         )
         if withdrawn is not None:
             done.offers_withdrawn.append(visit_id)
             await pass_on(session, visit_id, emit, settings, now)
-    for held in await repository.agent_active_assignments(session, agent_id):
-        await repository.lock_request(session, held.visit_id)
+
+    # Read again under the locks: an accept that began before the suspension
+    # committed may have turned one of the offers into an assignment.
+    for assignment in await repository.agent_active_assignments(session, agent_id):
+        if assignment.checked_in_at is not None:
+            done.assignments_kept_checked_in.append(assignment.visit_id)
+            continue
+        # Locked already, unless an assign-mode dispatch that read the agent
+        # before the suspension assigned it since the first read.
+        await repository.lock_request(session, assignment.visit_id)
         outcome = await release_locked(
             session,
-            held.assignment_id,
+            assignment.assignment_id,
             reason=ReleaseReason.AGENT_SUSPENDED,
             emit=emit,
             settings=settings,
             now=now,
         )
-        if outcome is None:
-            done.assignments_kept_checked_in.append(held.visit_id)
-        else:
-            done.assignments_released.append(held.visit_id)
+        if outcome is not None:
+            done.assignments_released.append(assignment.visit_id)
+
     log.info(
         "agent.suspended",
         agent_id=str(agent_id),

@@ -10,7 +10,7 @@ from matching.agents import AgentSuspendedError, CoverageIn
 from matching.models import AssignmentState
 from matching.offers import AgentNotEligibleError, NoCapacityError, OfferClosedError
 from matching.release import (
-    RELEASE_CONFLICTS,
+    RELEASE_PROBLEM_EXAMPLES,
     AssignmentNotActiveError,
     VisitUnderWayError,
 )
@@ -30,9 +30,7 @@ from matching.schemas import (
 from matching.settings import MatchingSettings
 from shared.api import CurrentAgent, CurrentTenant, RuntimeDep, SessionDep
 from shared.errors import (
-    PROBLEM_CONTENT_TYPE,
     NotFoundError,
-    Problem,
     UnauthorizedError,
     UnprocessableError,
     problem_responses,
@@ -253,22 +251,14 @@ async def decline_offer(
         "already released or done, with `assignment_state` and "
         "`release_reason`."
     ),
-    responses={
-        **problem_responses(
-            UnauthorizedError,
-            NotFoundError,
-            AssignmentNotActiveError,
-            VisitUnderWayError,
-            UnprocessableError,
-        ),
-        409: {
-            "model": Problem,
-            "description": (
-                "The assignment is no longer active, or the agent has checked in."
-            ),
-            "content": {PROBLEM_CONTENT_TYPE: {"examples": RELEASE_CONFLICTS}},
-        },
-    },
+    responses=problem_responses(
+        UnauthorizedError,
+        NotFoundError,
+        AssignmentNotActiveError,
+        VisitUnderWayError,
+        UnprocessableError,
+        examples=RELEASE_PROBLEM_EXAMPLES,
+    ),
 )
 async def release_assignment(
     visit_id: uuid.UUID,

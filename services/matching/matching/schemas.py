@@ -131,7 +131,7 @@ class AgentAssignment(BaseModel):
 
 
 class AgentReleaseReason(StrEnum):
-    """The reasons an agent may give for handing a visit back."""
+    """Reasons an agent may give for handing a visit back."""
 
     CANNOT_REACH = ReleaseReason.CANNOT_REACH.value
     UNSAFE = ReleaseReason.UNSAFE.value
@@ -141,7 +141,7 @@ class AgentReleaseReason(StrEnum):
 
 
 class ReleaseIn(RequestModel):
-    """The agent gives a visit back before checking in."""
+    """Body of an agent's request to give a visit back before checking in."""
 
     reason: AgentReleaseReason
     note: str | None = Field(

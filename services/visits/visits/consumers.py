@@ -191,7 +191,7 @@ class AssignmentHandlers:
         self, session: AsyncSession, envelope: Envelope, payload: AssignmentCreated
     ) -> None:
         if await repository.was_released(session, payload.assignment_id):
-            # A late copy of an assignment matching has taken back already.
+            # A late copy of an assignment that matching has already released.
             log.warning(
                 "visits.assignment_already_released",
                 visit_id=str(payload.visit_id),
@@ -233,7 +233,7 @@ class AssignmentHandlers:
     async def on_assignment_released(
         self, session: AsyncSession, envelope: Envelope, payload: AssignmentReleased
     ) -> None:
-        """Put the visit back to waiting for an agent, if this assignment holds it.
+        """Put the visit back to waiting for an agent, if it is under this assignment.
 
         The release is stored whatever the visit's state, and a repeat of it
         changes nothing. A withdrawal's release leaves the state to the
@@ -264,8 +264,8 @@ class AssignmentHandlers:
             agent_id=payload.agent_id,
         )
         if not unassigned:
-            # Another assignment holds the visit now, or the agent is at the
-            # door: the late release changes nothing.
+            # The visit is under another assignment now, or the agent has
+            # checked in, so the late release changes nothing.
             log.warning("visits.release_ignored", current_state=state, **ids)
             return
         log.info("visits.unassigned", agent_id=str(payload.agent_id), **ids)

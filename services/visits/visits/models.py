@@ -102,7 +102,7 @@ class AssignmentRelease(Base):
     """An assignment matching took back from its agent before the visit began.
 
     Kept after the visit is assigned again, so that the released agent's
-    check-in or result gets a 409 that says why, and so that a late copy of
+    check-in or result gets a 409 with the reason, and so that a late copy of
     the released assignment never assigns the visit to that agent again.
     """
 

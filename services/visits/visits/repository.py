@@ -151,19 +151,19 @@ async def was_released(session: AsyncSession, assignment_id: UUID) -> bool:
 async def unassign(
     session: AsyncSession, visit_id: UUID, *, assignment_id: UUID, agent_id: UUID
 ) -> bool:
-    """Put an assigned visit back to `requested` if this assignment holds it.
+    """Put an assigned visit back to `requested` if it is under this assignment.
 
     Keyed on the assignment, so a late release of an earlier assignment
-    never takes the visit from the agent who holds it now. A visit assigned
-    before assignment ids were stored is matched on its agent.
+    never takes the visit from the next agent. A visit assigned before
+    assignment ids were stored is matched on its agent.
     """
-    holds = or_(
+    current = or_(
         Visit.assignment_id == assignment_id,
         and_(Visit.assignment_id.is_(None), Visit.agent_id == agent_id),
     )
     statement = (
         _transition(visit_id, VisitState.REQUESTED)
-        .where(holds)
+        .where(current)
         .values(agent_id=None, assigned_at=None, assignment_id=None)
         .returning(Visit.visit_id)
     )

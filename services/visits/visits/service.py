@@ -49,7 +49,7 @@ async def raise_if_released(
     """Raise a 409 naming the visit's state when it was taken from this agent.
 
     The agent held the visit until matching released the assignment (given
-    back, no check-in in time, or suspended), so a 404 would puzzle them.
+    back, no check-in in time, or suspended), so a 404 would mislead them.
     """
     released = await repository.release_from(session, visit_id, agent_id)
     if released is None:

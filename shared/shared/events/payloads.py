@@ -404,9 +404,9 @@ class AssignmentCreated(Payload):
 
 
 class ReleaseReason(StrEnum):
-    """Why an assignment ended before its visit was made.
+    """Reason an assignment ended before its visit was made.
 
-    The first five are the agent's own, given when handing a visit back; the
+    The first five are the agent's own, given when handing a visit back. The
     rest are decided by matching or by the tenant.
     """
 
@@ -421,7 +421,7 @@ class ReleaseReason(StrEnum):
 
 
 class AssignmentReleased(Payload):
-    """An agent no longer holds a visit they had not started.
+    """An assignment ended before its agent checked in.
 
     The agent gave it back, did not check in by the assignment's
     `check_in_by`, was suspended, or the tenant withdrew the visit. Unless

@@ -56,7 +56,7 @@ async def release_unstarted_assignment(
     at: datetime,
     note: str | None = None,
 ) -> Row[Any] | None:
-    """Release an active assignment nobody checked in to; None when it is not one."""
+    """Release an active assignment with no check-in; None when it is not one."""
     statement = (
         update(Assignment)
         .where(
