@@ -67,13 +67,13 @@ class TestGivenBack:
         )
         assert released.status_code == 200, released.text
         waiting = await wait_for_visit(sessionmaker, launched.visit_id, "requested")
-        refused = await services.visits.post(
+        rejected = await services.visits.post(
             f"{visit_path}/check-in",
             headers=launched.agent_headers,
             json=_check_in_body(where.lat, where.lon),
         )
         await accept_offer(services, nearby_headers, launched.visit_id)
-        taken = await wait_for_visit(sessionmaker, launched.visit_id, "assigned")
+        reassigned = await wait_for_visit(sessionmaker, launched.visit_id, "assigned")
         arrived = await services.visits.post(
             f"{visit_path}/check-in",
             headers=nearby_headers,
@@ -93,10 +93,10 @@ class TestGivenBack:
 
         assert waiting.agent_id is None
         assert await agent_load(sessionmaker, launched.agent_id) == 0
-        assert refused.status_code == 409, refused.text
-        assert refused.json()["current_state"] == "requested"
-        assert refused.json()["release_reason"] == "cannot_reach"
-        assert taken.agent_id == nearby.agent_id
+        assert rejected.status_code == 409, rejected.text
+        assert rejected.json()["current_state"] == "requested"
+        assert rejected.json()["release_reason"] == "cannot_reach"
+        assert reassigned.agent_id == nearby.agent_id
         assert arrived.status_code == 201, arrived.text
         assert too_late.status_code == 409, too_late.text
         assert too_late.json()["type"].endswith("/visit-under-way")

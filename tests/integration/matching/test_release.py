@@ -193,7 +193,7 @@ class TestAgentGivesBack:
         far = await register(sessionmaker, region.point(east_m=1500))
         request = visit_requested(region.point(), dispatch=OFFER)
         await publish([request])
-        held = await _held_by(matching, near, request.visit_id)
+        assignment = await _held_by(matching, near, request.visit_id)
         assert await _load(sessionmaker, near) == 1
 
         response = await _release(matching, near, request.visit_id)
@@ -202,7 +202,7 @@ class TestAgentGivesBack:
         body = response.json()
         assert body["state"] == "released"
         assert body["release_reason"] == "schedule_conflict"
-        assert body["assignment_id"] == held["assignment_id"]
+        assert body["assignment_id"] == assignment["assignment_id"]
         assert body["ended_at"] is not None
         assert await _load(sessionmaker, near) == 0
         await _open_offer(matching, far, request.visit_id)
@@ -210,7 +210,7 @@ class TestAgentGivesBack:
         # a candidate again.
         assert await _offered_to(sessionmaker, near, request.visit_id) == ["accepted"]
         [released] = await _released_events(request.visit_id, 1)
-        assert released.assignment_id == uuid.UUID(held["assignment_id"])
+        assert released.assignment_id == uuid.UUID(assignment["assignment_id"])
         assert released.agent_id == near.agent_id
         assert released.reason == "schedule_conflict"
         [stored] = await _assignments(sessionmaker, request.visit_id)
@@ -247,7 +247,7 @@ class TestAgentGivesBack:
         await publish([first])
         await _held_by(matching, holder, first.visit_id)
         await publish([second])
-        held = await _held_by(matching, holder, second.visit_id)
+        assignment = await _held_by(matching, holder, second.visit_id)
 
         by_stranger = await _release(matching, stranger, first.visit_id)
         unknown = await _release(matching, holder, uuid.uuid4())
@@ -255,7 +255,7 @@ class TestAgentGivesBack:
         twice = await _release(matching, holder, first.visit_id)
         await publish([_checked_in(second.tenant_id, second.visit_id, holder)])
         await eventually(
-            lambda: _checked_in_stored(sessionmaker, held["assignment_id"]),
+            lambda: _checked_in_stored(sessionmaker, assignment["assignment_id"]),
             message="check-in stored",
         )
         under_way = await _release(matching, holder, second.visit_id)
@@ -309,14 +309,14 @@ class TestNoCheckIn:
         far = await register(sessionmaker, region.point(east_m=1500))
         request = visit_requested(region.point(), dispatch=OFFER)
         await publish([request])
-        held = await _held_by(matching, near, request.visit_id)
-        check_in_by = datetime.fromisoformat(held["check_in_by"])
-        assigned_at = datetime.fromisoformat(held["assigned_at"])
+        assignment = await _held_by(matching, near, request.visit_id)
+        check_in_by = datetime.fromisoformat(assignment["check_in_by"])
+        assigned_at = datetime.fromisoformat(assignment["assigned_at"])
         assert check_in_by == assigned_at + timedelta(hours=48)
         listed = await matching.get(
             "/agents/me/assignments", headers=bearer(near.token)
         )
-        assert listed.json()[0]["check_in_by"] == held["check_in_by"]
+        assert listed.json()[0]["check_in_by"] == assignment["check_in_by"]
 
         await release_lapsed(
             sessionmaker,
@@ -353,19 +353,19 @@ class TestNoCheckIn:
         await register(sessionmaker, region.point(east_m=1500))
         request = visit_requested(region.point(), dispatch=OFFER)
         await publish([request])
-        held = await _held_by(matching, agent, request.visit_id)
+        accepted = await _held_by(matching, agent, request.visit_id)
         check_in = _checked_in(request.tenant_id, request.visit_id, agent)
 
         await publish([check_in, check_in])
         stored = await eventually(
-            lambda: _checked_in_stored(sessionmaker, held["assignment_id"]),
+            lambda: _checked_in_stored(sessionmaker, accepted["assignment_id"]),
             message="check-in stored",
         )
         await release_lapsed(
             sessionmaker,
             emit=emit,
             settings=MatchingSettings(),
-            now=datetime.fromisoformat(held["check_in_by"]) + timedelta(hours=1),
+            now=datetime.fromisoformat(accepted["check_in_by"]) + timedelta(hours=1),
         )
 
         assert stored.checked_in_at == check_in.checked_in_at
@@ -466,7 +466,7 @@ class TestConcurrentRelease:
         await register(sessionmaker, region.point(east_m=1200))
         request = visit_requested(region.point(), dispatch=OFFER)
         await publish([request])
-        held = await _held_by(matching, agent, request.visit_id)
+        accepted = await _held_by(matching, agent, request.visit_id)
 
         async def check_in() -> None:
             async with sessionmaker() as session, session.begin():
@@ -479,7 +479,7 @@ class TestConcurrentRelease:
         )
 
         [assignment] = await _assignments(sessionmaker, request.visit_id)
-        assert str(assignment.assignment_id) == held["assignment_id"]
+        assert str(assignment.assignment_id) == accepted["assignment_id"]
         if response.status_code == 200:
             assert assignment.state == "released"
             assert assignment.checked_in_at is None
@@ -512,7 +512,7 @@ class TestConcurrentRelease:
             matching.post(f"/offers/{late_offer}/accept", headers=bearer(second.token)),
         )
         offer = await _open_offer(matching, third, request.visit_id)
-        taken, again = await asyncio.gather(
+        reassigned, again = await asyncio.gather(
             matching.post(
                 f"/offers/{offer['offer_id']}/accept", headers=bearer(third.token)
             ),
@@ -522,7 +522,7 @@ class TestConcurrentRelease:
         assert late == "withdrawn"
         assert released.status_code == 200, released.text
         assert accepted.status_code == 409, accepted.text
-        assert taken.status_code == 201, taken.text
+        assert reassigned.status_code == 201, reassigned.text
         assert again.status_code == 409
         assignments = await _assignments(sessionmaker, request.visit_id)
         assert [a.state for a in assignments] == ["released", "active"]

@@ -117,13 +117,13 @@ class TestAssignmentReleased:
         arrived = await visits.post(
             f"{first.path}/check-in", json=check_in_body(), headers=second_headers
         )
-        refused = await visits.post(
+        rejected = await visits.post(
             f"{first.path}/check-in", json=check_in_body(), headers=first.headers
         )
 
         assert arrived.status_code == 201, arrived.text
-        assert refused.status_code == 409
-        assert refused.json()["current_state"] == "checked_in"
+        assert rejected.status_code == 409
+        assert rejected.json()["current_state"] == "checked_in"
 
     async def test_repeat_and_late_events_change_nothing(
         self, visits: httpx.AsyncClient, sessionmaker: Sessionmaker
