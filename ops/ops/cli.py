@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ingest.settings import IngestSettings
 from ingest.tenants import create_api_key, create_tenant
 from matching.agents import AgentSpec, register_agent, set_operator_status
-from matching.cli import OPERATOR_DECISIONS
+from matching.cli import OPERATOR_DECISIONS, suspension_report
+from matching.release import Suspension, outbox_emit, suspend_agent
 from matching.settings import MatchingSettings
 from shared.db import create_engine, create_sessionmaker
 from shared.errors import AppError
@@ -129,6 +130,8 @@ def _agent_import(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def _agent_decide(args: argparse.Namespace) -> dict[str, Any]:
+    if args.decision == "suspend":
+        return _agent_suspend(args)
     values = OPERATOR_DECISIONS[args.decision]
 
     async def work(session: AsyncSession) -> bool:
@@ -137,6 +140,27 @@ def _agent_decide(args: argparse.Namespace) -> dict[str, Any]:
     if not asyncio.run(_in_transaction(MatchingSettings(), work)):
         raise SystemExit(f"campo-admin: agent {args.agent_id} not found")
     return {"agent_id": str(args.agent_id), args.decision: True}
+
+
+def _agent_suspend(args: argparse.Namespace) -> dict[str, Any]:
+    settings = MatchingSettings()
+
+    async def suspend() -> Suspension | None:
+        engine = create_engine(settings.database_url, pool_size=1)
+        try:
+            return await suspend_agent(
+                create_sessionmaker(engine),
+                args.agent_id,
+                emit=outbox_emit(settings),
+                settings=settings,
+            )
+        finally:
+            await engine.dispose()
+
+    suspension = asyncio.run(suspend())
+    if suspension is None:
+        raise SystemExit(f"campo-admin: agent {args.agent_id} not found")
+    return suspension_report(args.agent_id, suspension)
 
 
 def _migrate(args: argparse.Namespace) -> dict[str, Any]:
@@ -188,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     decisions = {
         "verify": "record that the agent's identity was checked; only "
         "verified agents get offers",
-        "suspend": "stop offers to the agent until it is reinstated",
+        "suspend": "stop offers to the agent until it is reinstated; its open "
+        "offers and the visits it has not checked in to go to other agents",
         "reinstate": "lift a suspension; the agent comes back offline",
     }
     for name, text in decisions.items():

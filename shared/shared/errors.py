@@ -150,12 +150,18 @@ def _encodable(value: Any) -> Any:
     return value
 
 
-def problem_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
+def problem_responses(
+    *errors: type[AppError],
+    examples: dict[int, dict[str, dict[str, Any]]] | None = None,
+) -> dict[int | str, dict[str, Any]]:
     """Declare on a route the problems it can return, for the OpenAPI document.
 
     Errors that share a status become one response whose description lists
     each problem type and title, because OpenAPI keys responses by status.
+    `examples` maps a status to named OpenAPI examples of its problem
+    documents.
     """
+    examples = examples or {}
     by_status: dict[int, list[type[AppError]]] = {}
     for error in errors:
         listed = by_status.setdefault(error.status, [])
@@ -165,7 +171,11 @@ def problem_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]
         status: {
             "model": Problem,
             "description": _describe_problems(listed),
-            "content": {PROBLEM_CONTENT_TYPE: {}},
+            "content": {
+                PROBLEM_CONTENT_TYPE: (
+                    {"examples": examples[status]} if status in examples else {}
+                )
+            },
         }
         for status, listed in by_status.items()
     }

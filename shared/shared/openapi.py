@@ -35,12 +35,20 @@ def install_problem_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _problem_content(response: dict[str, Any]) -> dict[str, Any]:
+    """Describe a problem response, keeping the examples a route declared."""
+    declared = response.get("content", {}).get(PROBLEM_CONTENT_TYPE, {})
+    content: dict[str, Any] = {"schema": {"$ref": PROBLEM_REF}}
+    if "examples" in declared:
+        content["examples"] = declared["examples"]
+    return {PROBLEM_CONTENT_TYPE: content}
+
+
 def _with_problems(document: dict[str, Any]) -> dict[str, Any]:
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas["Problem"] = Problem.model_json_schema(
         ref_template="#/components/schemas/{model}"
     )
-    problem = {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": PROBLEM_REF}}}
     for path in document.get("paths", {}).values():
         for operation in path.values():
             responses = operation.setdefault("responses", {})
@@ -49,7 +57,7 @@ def _with_problems(document: dict[str, Any]) -> dict[str, Any]:
                 responses.setdefault("413", {"description": TOO_LARGE_DESCRIPTION})
             for status, response in responses.items():
                 if status.startswith(("4", "5")):
-                    response["content"] = problem
+                    response["content"] = _problem_content(response)
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     return document

@@ -13,6 +13,7 @@ from matching.consumers import build_consumers
 from matching.dispatch import DispatchOutcome, retry_pending
 from matching.expiry import expire_due
 from matching.models import common
+from matching.release import release_lapsed
 from matching.settings import MatchingSettings
 from matching.solver_pool import SolverPool
 from shared.runtime import ServiceRuntime, create_service_app
@@ -46,7 +47,12 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
         tables=common,
         routers=[router.router],
         consumers=build_consumers,
-        background=[retry_pending_requests, expire_offers, batch_requests],
+        background=[
+            retry_pending_requests,
+            expire_offers,
+            batch_requests,
+            release_lapsed_assignments,
+        ],
         resources=[solver_pool],
     )
 
@@ -127,3 +133,20 @@ async def expire_offers(runtime: ServiceRuntime) -> None:
                 **{str(outcome): count for outcome, count in outcomes.items()},
             )
         await asyncio.sleep(settings.offer_expiry_interval_seconds)
+
+
+async def release_lapsed_assignments(runtime: ServiceRuntime) -> None:
+    """Release assignments with no check-in by their deadline, every interval."""
+    settings = runtime.settings
+    assert isinstance(settings, MatchingSettings)
+    while True:
+        outcomes = await release_lapsed(
+            runtime.sessionmaker, emit=runtime.emit, settings=settings
+        )
+        if outcomes:
+            runtime.relay.notify()
+            log.info(
+                "assignment.lapse_pass",
+                **{str(outcome): count for outcome, count in outcomes.items()},
+            )
+        await asyncio.sleep(settings.check_in_lapse_interval_seconds)

@@ -287,6 +287,7 @@ async def _place_locked(
         request,
         dataclasses.replace(chosen, ranking=ranking),
         emit=emit,
+        settings=settings,
         now=now,
     )
 

@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from matching.agents import AgentSpec, register_agent, set_operator_status
 from matching.models import AgentStatus, TravelMode
+from matching.release import Suspension, outbox_emit, suspend_agent
 from matching.settings import MatchingSettings
 from shared.db import create_engine, create_sessionmaker
 from shared.migrations import upgrade
@@ -39,6 +40,12 @@ def main(argv: list[str] | None = None) -> None:
     settings = MatchingSettings()
     if args.command == "migrate":
         upgrade(settings.database_url, "matching")
+        return
+    if args.agents_command == "suspend":
+        suspension = asyncio.run(_suspend(args.agent_id, settings))
+        if suspension is None:
+            sys.exit(f"campo-matching: agent {args.agent_id} not found")
+        print(json.dumps(suspension_report(args.agent_id, suspension), indent=2))
         return
     if args.agents_command in OPERATOR_DECISIONS:
         found = asyncio.run(
@@ -114,6 +121,39 @@ async def _decide(
             return await set_operator_status(session, agent_id, **values)  # type: ignore[arg-type]
     finally:
         await engine.dispose()
+
+
+async def _suspend(
+    agent_id: uuid.UUID, settings: MatchingSettings
+) -> Suspension | None:
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        return await suspend_agent(
+            create_sessionmaker(engine),
+            agent_id,
+            emit=outbox_emit(settings),
+            settings=settings,
+        )
+    finally:
+        await engine.dispose()
+
+
+def suspension_report(agent_id: uuid.UUID, suspension: Suspension) -> dict[str, object]:
+    """Describe a suspension for the operator, with the visits it touched."""
+    checked_in = suspension.assignments_kept_checked_in
+    return {
+        "agent_id": str(agent_id),
+        "suspend": True,
+        "offers_withdrawn": [str(v) for v in suspension.offers_withdrawn],
+        "assignments_released": [str(v) for v in suspension.assignments_released],
+        "assignments_kept_checked_in": [str(v) for v in checked_in],
+        "note": (
+            f"{len(checked_in)} visit(s) stay with the agent, who has checked "
+            "in there. They end with the agent's result or the visit's deadline"
+            if checked_in
+            else "the agent holds no visit any more"
+        ),
+    }
 
 
 def _specs_from_args(args: argparse.Namespace) -> list[AgentSpec]:

@@ -2,13 +2,18 @@
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from matching import service
+from matching import release, service
 from matching.models import common
 from matching.settings import MatchingSettings
 from shared.auth import tenant_directory_handlers
 from shared.consumer import EventConsumer
 from shared.events import Envelope, topics
-from shared.events.payloads import VisitCompleted, VisitRequested, VisitWithdrawn
+from shared.events.payloads import (
+    VisitCheckedIn,
+    VisitCompleted,
+    VisitRequested,
+    VisitWithdrawn,
+)
 from shared.runtime import ServiceRuntime
 
 
@@ -26,7 +31,12 @@ def build_consumers(runtime: ServiceRuntime) -> list[EventConsumer]:
     async def on_visit_withdrawn(
         session: AsyncSession, envelope: Envelope, payload: VisitWithdrawn
     ) -> None:
-        await service.withdraw_visit(session, payload)
+        await service.withdraw_visit(session, payload, emit=runtime.emit)
+
+    async def on_visit_checked_in(
+        session: AsyncSession, envelope: Envelope, payload: VisitCheckedIn
+    ) -> None:
+        await release.record_check_in(session, payload)
 
     async def on_visit_completed(
         session: AsyncSession, envelope: Envelope, payload: VisitCompleted
@@ -47,7 +57,10 @@ def build_consumers(runtime: ServiceRuntime) -> list[EventConsumer]:
         runtime.consumer(
             group="visits",
             streams=[topics.VISITS],
-            handlers={VisitCompleted: on_visit_completed},
+            handlers={
+                VisitCheckedIn: on_visit_checked_in,
+                VisitCompleted: on_visit_completed,
+            },
         ),
         runtime.consumer(
             group="tenants",

@@ -116,7 +116,9 @@ async def dispatch(
             reachable, dropped_by_hours=len(candidates) - len(reachable)
         )
     if candidates and mode == DispatchMode.ASSIGN:
-        if await _assign_first_with_capacity(session, request, candidates, emit, now):
+        if await _assign_first_with_capacity(
+            session, request, candidates, emit, now, settings=settings
+        ):
             return DispatchOutcome.ASSIGNED
     elif candidates:
         await _offer(
@@ -193,6 +195,7 @@ async def place(
     chosen: OrderedCandidate,
     *,
     emit: Emit,
+    settings: MatchingSettings,
     now: datetime,
 ) -> DispatchOutcome:
     """Assign or offer a locked pending request to one chosen candidate.
@@ -203,7 +206,9 @@ async def place(
     """
     mode = DispatchMode(request.dispatch_mode)
     if mode == DispatchMode.ASSIGN:
-        if await _assign_first_with_capacity(session, request, [chosen], emit, now):
+        if await _assign_first_with_capacity(
+            session, request, [chosen], emit, now, settings=settings
+        ):
             return DispatchOutcome.ASSIGNED
         return DispatchOutcome.PENDING
     await _offer(session, request, [chosen], mode, emit=emit, now=now)
@@ -259,6 +264,8 @@ async def _assign_first_with_capacity(
     candidates: list[OrderedCandidate],
     emit: Emit,
     now: datetime,
+    *,
+    settings: MatchingSettings,
 ) -> bool:
     for ordered in candidates:
         candidate = ordered.row
@@ -273,7 +280,9 @@ async def _assign_first_with_capacity(
             capacity=candidate.daily_capacity,
         )
         if reserved:
-            await _assign(session, request, ordered, emit=emit, now=now)
+            await _assign(
+                session, request, ordered, emit=emit, now=now, settings=settings
+            )
             return True
     return False
 
@@ -285,6 +294,7 @@ async def _assign(
     *,
     emit: Emit,
     now: datetime,
+    settings: MatchingSettings,
 ) -> None:
     await transition(session, request.visit_id, RequestState.ASSIGNED, now)
     candidate = ordered.row
@@ -309,7 +319,22 @@ async def _assign(
         emit=emit,
         now=now,
         load_day=candidate.load_day,
+        check_in_within=timedelta(hours=settings.check_in_within_hours),
     )
+
+
+def check_in_deadline(
+    deadline: datetime, assigned_at: datetime, within: timedelta | None
+) -> datetime:
+    """Return when an assignment made at `assigned_at` must have its check-in.
+
+    That is `within` after the assignment, or the visit's deadline when it
+    comes first. An agent who sits on a visit then loses it while another
+    agent can still make the visit in time.
+    """
+    if within is None:
+        return deadline
+    return min(deadline, assigned_at + within)
 
 
 async def create_assignment(
@@ -322,13 +347,15 @@ async def create_assignment(
     emit: Emit,
     now: datetime,
     load_day: date | None = None,
+    check_in_within: timedelta | None = None,
 ) -> uuid.UUID:
     """Insert the active assignment of an accepted offer and emit it.
 
     `load_day` is the day whose capacity the visit took, stored so that a
-    release gives it back to that day. The partial unique index on active
-    assignments rejects a second one for the visit, whatever the caller
-    checked before.
+    release gives it back to that day. The agent must check in within
+    `check_in_within` (`check_in_deadline`); None allows until the visit's
+    deadline. The partial unique index on active assignments rejects a
+    second one for the visit, whatever the caller checked before.
     """
     assignment_id = uuid.uuid4()
     await repository.insert_active_assignment(
@@ -341,6 +368,7 @@ async def create_assignment(
         distance_m=distance_m,
         assigned_at=now,
         load_day=load_day,
+        check_in_by=check_in_deadline(request.deadline, now, check_in_within),
     )
     await emit(
         session,
@@ -512,3 +540,29 @@ async def _retry_one(
         # it again.
         log.exception("dispatch.retry_failed", visit_id=str(visit_id))
         return DispatchOutcome.FAILED
+
+
+def wait_end(
+    start: datetime,
+    wait: timedelta,
+    *,
+    deadline: datetime,
+    time_zone: str | None,
+    window: hours.Window | None,
+    settings: MatchingSettings,
+) -> datetime:
+    """Return when a wait that starts at `start` is over, at the deadline at latest.
+
+    With visiting hours on, the wait counts only while the address's window
+    (narrowed by the campaign's `window`) is open. No agent may take the
+    visit at night, so the night uses none of the wait.
+    """
+    if not settings.visiting_hours:
+        return min(start + wait, deadline)
+    return hours.open_time_end(
+        start,
+        wait,
+        until=deadline,
+        time_zones=hours.address_zones(time_zone),
+        stricter=window,
+    )

@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import make_base
-from shared.events.payloads import DeclineReason, DispatchMode
+from shared.events.payloads import DeclineReason, DispatchMode, ReleaseReason
 from shared.tables import define_common_tables
 
 SCHEMA = "matching"
@@ -228,6 +228,11 @@ class VisitRequest(Base):
         doc="When a visit no agent took ends out_of_coverage; None waits for "
         "the deadline.",
     )
+    max_wait_seconds: Mapped[int | None] = mapped_column(
+        Integer,
+        doc="The campaign's wait, kept so that a released visit waits anew; "
+        "None for requests stored before it was kept, and for assign mode.",
+    )
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
@@ -313,6 +318,16 @@ class Assignment(Base):
             postgresql_where=text("state = 'active'"),
         ),
         Index("ix_assignments_agent_assigned_at", "agent_id", "assigned_at"),
+        CheckConstraint(
+            f"release_reason IS NULL OR {_one_of('release_reason', ReleaseReason)}",
+            name="release_reason",
+        ),
+        # The pass that releases assignments nobody checked in to reads these.
+        Index(
+            "ix_assignments_check_in_due",
+            "check_in_by",
+            postgresql_where=text("state = 'active' AND checked_in_at IS NULL"),
+        ),
     )
 
     assignment_id: Mapped[uuid.UUID] = mapped_column(
@@ -334,4 +349,18 @@ class Assignment(Base):
         Date,
         doc="The agent's local day whose capacity the visit took; None for "
         "assignments made before it was stored, which took the UTC day.",
+    )
+    check_in_by: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True),
+        doc="The agent loses the visit without a check-in by then; None for "
+        "assignments made before check-in deadlines existed.",
+    )
+    checked_in_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), doc="The first check-in, as visits reported it."
+    )
+    release_reason: Mapped[str | None] = mapped_column(
+        String(30), doc="Why a released assignment ended; None otherwise."
+    )
+    release_note: Mapped[str | None] = mapped_column(
+        String(500), doc="The agent's own words on giving the visit back."
     )

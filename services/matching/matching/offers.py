@@ -7,7 +7,7 @@ on active assignments backs this up if a writer ever skips the lock.
 """
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -53,6 +53,7 @@ async def accept_offer(
     agent_id: uuid.UUID,
     offer_id: uuid.UUID,
     emit: Emit,
+    settings: MatchingSettings | None = None,
 ) -> tuple[AgentAssignment, bool]:
     """Accept an open offer; return the assignment and whether it is new.
 
@@ -100,6 +101,9 @@ async def accept_offer(
             emit=emit,
             now=now,
             load_day=day,
+            check_in_within=None
+            if settings is None
+            else timedelta(hours=settings.check_in_within_hours),
         )
         log.info(
             "offer.accepted",
@@ -148,7 +152,7 @@ async def decline_offer(
                 declined_at=now,
             ),
         )
-        outcome = await _pass_on(session, offer.visit_id, emit, settings, now)
+        outcome = await pass_on(session, offer.visit_id, emit, settings, now)
         log.info(
             "offer.declined",
             offer_id=str(offer_id),
@@ -191,10 +195,10 @@ async def expire_offers(
         log.info("offer.expired", visit_id=str(visit_id), offers=len(expired))
     # The clock is read again, so the next offer gets its whole timeout
     # however long writing the expiries took.
-    return await _pass_on(session, visit_id, emit, settings, datetime.now(UTC))
+    return await pass_on(session, visit_id, emit, settings, datetime.now(UTC))
 
 
-async def _pass_on(
+async def pass_on(
     session: AsyncSession,
     visit_id: uuid.UUID,
     emit: Emit,
@@ -295,6 +299,10 @@ async def _assignment(session: AsyncSession, offer_id: uuid.UUID) -> AgentAssign
         fee=Money(amount=row.fee_amount, currency=row.fee_currency),
         deadline=row.deadline,
         assigned_at=row.assigned_at,
+        check_in_by=row.check_in_by,
+        checked_in_at=row.checked_in_at,
+        release_reason=row.release_reason,
+        ended_at=row.ended_at,
     )
 
 

@@ -6,10 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from matching import agents, itinerary, offers, service
+from matching import agents, itinerary, offers, release, service
 from matching.agents import AgentSuspendedError, CoverageIn
 from matching.models import AssignmentState
 from matching.offers import AgentNotEligibleError, NoCapacityError, OfferClosedError
+from matching.release import (
+    RELEASE_PROBLEM_EXAMPLES,
+    AssignmentNotActiveError,
+    VisitUnderWayError,
+)
 from matching.schedule import ScheduleIn
 from matching.schemas import (
     AgentAssignment,
@@ -19,6 +24,7 @@ from matching.schemas import (
     DeclineIn,
     LocationIn,
     OfferAnswer,
+    ReleaseIn,
     StatusIn,
     VisitAssignment,
     VisitOffer,
@@ -221,8 +227,14 @@ async def accept_offer(
     runtime: RuntimeDep,
     response: Response,
 ) -> AgentAssignment:
+    settings = runtime.settings
+    assert isinstance(settings, MatchingSettings)
     assignment, created = await offers.accept_offer(
-        session, agent_id=agent.agent_id, offer_id=offer_id, emit=runtime.emit
+        session,
+        agent_id=agent.agent_id,
+        offer_id=offer_id,
+        emit=runtime.emit,
+        settings=settings,
     )
     if created:
         runtime.relay.notify()
@@ -262,6 +274,50 @@ async def decline_offer(
     )
     runtime.relay.notify()
     return declined
+
+
+@router.post(
+    "/assignments/{visit_id}/release",
+    tags=["assignments"],
+    summary="Give back a visit the agent holds and has not started",
+    description=(
+        "The agent's assignment of the visit becomes `released` with the "
+        "reason, the agent's capacity for that day is freed, and the visit is "
+        "offered to other agents at once, never to this one again. Only "
+        "before the check-in: once the agent has checked in, the visit is "
+        "under way (409 `visit-under-way`). 404 when this agent never held "
+        "the visit; 409 `assignment-not-active` when the assignment was "
+        "already released or done, with `assignment_state` and "
+        "`release_reason`."
+    ),
+    responses=problem_responses(
+        UnauthorizedError,
+        NotFoundError,
+        AssignmentNotActiveError,
+        VisitUnderWayError,
+        UnprocessableError,
+        examples=RELEASE_PROBLEM_EXAMPLES,
+    ),
+)
+async def release_assignment(
+    visit_id: uuid.UUID,
+    answer: ReleaseIn,
+    agent: CurrentAgent,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> AgentAssignment:
+    settings = runtime.settings
+    assert isinstance(settings, MatchingSettings)
+    released = await release.release_by_agent(
+        session,
+        agent_id=agent.agent_id,
+        visit_id=visit_id,
+        answer=answer,
+        emit=runtime.emit,
+        settings=settings,
+    )
+    runtime.relay.notify()
+    return released
 
 
 @router.get(

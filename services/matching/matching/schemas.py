@@ -3,13 +3,14 @@
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from matching.models import AgentStatus, AssignmentState, OfferState, TravelMode
 from matching.ordering import OfferRanking
-from shared.events.payloads import DeclineReason, DispatchMode, Money
+from shared.events.payloads import DeclineReason, DispatchMode, Money, ReleaseReason
 from shared.schemas import RequestModel
 
 # A device clock may run a little fast; a location from further ahead is wrong.
@@ -111,6 +112,43 @@ class AgentAssignment(BaseModel):
     fee: Money
     deadline: datetime
     assigned_at: datetime
+    check_in_by: datetime | None = Field(
+        default=None,
+        description=(
+            "Check in at the address by then, or the visit goes to another "
+            "agent. Null for assignments made before check-in deadlines."
+        ),
+    )
+    checked_in_at: datetime | None = Field(
+        default=None, description="The first check-in, once visits reported it."
+    )
+    release_reason: ReleaseReason | None = Field(
+        default=None, description="Why a released assignment ended."
+    )
+    ended_at: datetime | None = Field(
+        default=None, description="When the assignment was released or done."
+    )
+
+
+class AgentReleaseReason(StrEnum):
+    """Reasons an agent may give for handing a visit back."""
+
+    CANNOT_REACH = ReleaseReason.CANNOT_REACH.value
+    UNSAFE = ReleaseReason.UNSAFE.value
+    SCHEDULE_CONFLICT = ReleaseReason.SCHEDULE_CONFLICT.value
+    PERSONAL = ReleaseReason.PERSONAL.value
+    OTHER = ReleaseReason.OTHER.value
+
+
+class ReleaseIn(RequestModel):
+    """Body of an agent's request to give a visit back before checking in."""
+
+    reason: AgentReleaseReason
+    note: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Free text for the operator; never shown to the tenant.",
+    )
 
 
 class VisitAssignment(BaseModel):

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from matching import repository
 from matching.candidates import assignment_day, local_day
-from matching.dispatch import Emit, dispatch
-from matching.hours import Window, address_zones, open_time_end
+from matching.dispatch import Emit, dispatch, wait_end
+from matching.hours import Window
 from matching.models import AssignmentState, RequestState
 from matching.schedule import Weekday
 from matching.schemas import (
@@ -26,9 +26,10 @@ from matching.schemas import (
 from matching.settings import MatchingSettings
 from shared.errors import NotFoundError
 from shared.events.payloads import (
+    AssignmentReleased,
     DispatchMode,
-    DispatchPolicy,
     Money,
+    ReleaseReason,
     VisitCompleted,
     VisitRequested,
     VisitWithdrawn,
@@ -93,45 +94,20 @@ def _dispatch_columns(
         "dispatch_mode": policy.mode,
         "offer_timeout_seconds": policy.offer_timeout_seconds,
         "broadcast_size": policy.broadcast_size,
-        "wait_until": _wait_until(
-            policy,
+        "wait_until": wait_end(
             received_at,
+            timedelta(seconds=policy.max_wait_seconds),
             deadline=payload.deadline,
             time_zone=payload.time_zone,
+            window=None if window is None else Window(window.start, window.end),
             settings=settings,
         ),
+        "max_wait_seconds": policy.max_wait_seconds,
         "visiting_start": None if window is None else window.start,
         "visiting_end": None if window is None else window.end,
         "marketplace_from": received_at + staff_first if staff_first else None,
         "max_travel_minutes": policy.max_travel_minutes,
     }
-
-
-def _wait_until(
-    policy: DispatchPolicy,
-    received_at: datetime,
-    *,
-    deadline: datetime,
-    time_zone: str | None,
-    settings: MatchingSettings,
-) -> datetime:
-    """Return when the visit's wait is over, at its deadline at the latest.
-
-    With visiting hours on, the wait counts only while the address's window
-    is open. No agent may take the visit at night, so the night uses none of
-    the wait.
-    """
-    wait = timedelta(seconds=policy.max_wait_seconds)
-    if not settings.visiting_hours:
-        return min(received_at + wait, deadline)
-    window = policy.visiting_hours
-    return open_time_end(
-        received_at,
-        wait,
-        until=deadline,
-        time_zones=address_zones(time_zone),
-        stricter=None if window is None else Window(window.start, window.end),
-    )
 
 
 async def complete_assignment(session: AsyncSession, payload: VisitCompleted) -> None:
@@ -167,7 +143,9 @@ async def complete_assignment(session: AsyncSession, payload: VisitCompleted) ->
     )
 
 
-async def withdraw_visit(session: AsyncSession, payload: VisitWithdrawn) -> None:
+async def withdraw_visit(
+    session: AsyncSession, payload: VisitWithdrawn, *, emit: Emit
+) -> None:
     """Cancel the request, withdraw its open offers and release its assignment.
 
     The released assignment gives the agent back one visit of capacity on the
@@ -180,11 +158,22 @@ async def withdraw_visit(session: AsyncSession, payload: VisitWithdrawn) -> None
     offers = await repository.withdraw_open_offers(session, payload.visit_id, at=now)
     released = await repository.release_assignment(session, payload.visit_id, at=now)
     if released is not None:
-        # NOTE: matching does not follow check-ins, so it also releases an
-        # assignment whose agent has checked in. Visits keeps such a visit
-        # open, and its completion finds no active assignment here.
+        # NOTE: a withdrawal releases the assignment even after a check-in.
+        # Visits keeps such a visit open, and its completion finds no active
+        # assignment here.
         await repository.release_capacity(
             session, released.agent_id, assignment_day(released)
+        )
+        await emit(
+            session,
+            AssignmentReleased(
+                tenant_id=released.tenant_id,
+                assignment_id=released.assignment_id,
+                visit_id=payload.visit_id,
+                agent_id=released.agent_id,
+                reason=ReleaseReason.VISIT_WITHDRAWN,
+                released_at=now,
+            ),
         )
     log.info(
         "visit_request.withdrawn",
@@ -263,6 +252,10 @@ async def list_agent_assignments(
             fee=Money(amount=row.fee_amount, currency=row.fee_currency),
             deadline=row.deadline,
             assigned_at=row.assigned_at,
+            check_in_by=row.check_in_by,
+            checked_in_at=row.checked_in_at,
+            release_reason=row.release_reason,
+            ended_at=row.ended_at,
         )
         for row in rows
     ]

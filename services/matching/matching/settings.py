@@ -122,6 +122,28 @@ class MatchingSettings(ServiceSettings):
         gt=0,
         description="A last known location less accurate than this is not used.",
     )
+    check_in_within_hours: float = Field(
+        default=48.0,
+        gt=0,
+        description=(
+            "Hours after the assignment by which the agent must check in, or "
+            "the visit goes to another agent; the visit's deadline when that "
+            "comes first."
+        ),
+    )
+    check_in_lapse_interval_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "Interval between two passes that release the assignments whose "
+            "check-in deadline passed without a check-in."
+        ),
+    )
+    check_in_lapse_batch_size: int = Field(
+        default=200,
+        ge=1,
+        description="Assignments released per pass, the earliest deadline first.",
+    )
     rank_walk_speed_kmh: float = Field(default=4.5, gt=0)
     rank_bicycle_speed_kmh: float = Field(default=12.0, gt=0)
     rank_motorcycle_speed_kmh: float = Field(default=25.0, gt=0)

@@ -18,7 +18,9 @@ from shared.consumer import EventConsumer, RetryLaterError
 from shared.events import Envelope, topics
 from shared.events.payloads import (
     AssignmentCreated,
+    AssignmentReleased,
     PaymentReported,
+    ReleaseReason,
     VisitAssigned,
     VisitCancelled,
     VisitExpired,
@@ -59,6 +61,7 @@ def build_consumers(runtime: ServiceRuntime) -> list[EventConsumer]:
             streams=[topics.ASSIGNMENTS],
             handlers={
                 AssignmentCreated: assignments.on_assignment_created,
+                AssignmentReleased: assignments.on_assignment_released,
                 VisitUnmatched: assignments.on_visit_unmatched,
             },
         ),
@@ -187,11 +190,20 @@ class AssignmentHandlers:
     async def on_assignment_created(
         self, session: AsyncSession, envelope: Envelope, payload: AssignmentCreated
     ) -> None:
+        if await repository.was_released(session, payload.assignment_id):
+            # A late copy of an assignment that matching has already released.
+            log.warning(
+                "visits.assignment_already_released",
+                visit_id=str(payload.visit_id),
+                assignment_id=str(payload.assignment_id),
+            )
+            return
         visit = await repository.assign(
             session,
             payload.visit_id,
             agent_id=payload.agent_id,
             assigned_at=payload.assigned_at,
+            assignment_id=payload.assignment_id,
         )
         if visit is None:
             await _skip_or_wait(
@@ -217,6 +229,46 @@ class AssignmentHandlers:
             visit_id=str(payload.visit_id),
             agent_id=str(payload.agent_id),
         )
+
+    async def on_assignment_released(
+        self, session: AsyncSession, envelope: Envelope, payload: AssignmentReleased
+    ) -> None:
+        """Put the visit back to waiting for an agent, if it is under this assignment.
+
+        The release is stored whatever the visit's state, and a repeat of it
+        changes nothing. A withdrawal's release leaves the state to the
+        withdrawal itself, which cancels the visit. A visit the agent has
+        checked in to stays with the agent.
+        """
+        state = await repository.visit_state(session, payload.visit_id)
+        if state is None:
+            raise RetryLaterError(
+                f"visit {payload.visit_id} has not been requested yet; "
+                f"{envelope.type} waits for it"
+            )
+        ids = {
+            "visit_id": str(payload.visit_id),
+            "assignment_id": str(payload.assignment_id),
+            "reason": payload.reason.value,
+        }
+        if not await repository.record_release(session, payload):
+            log.info("visits.release_already_known", **ids)
+            return
+        if payload.reason == ReleaseReason.VISIT_WITHDRAWN:
+            log.info("visits.release_recorded", current_state=state, **ids)
+            return
+        unassigned = await repository.unassign(
+            session,
+            payload.visit_id,
+            assignment_id=payload.assignment_id,
+            agent_id=payload.agent_id,
+        )
+        if not unassigned:
+            # The visit is under another assignment now, or the agent has
+            # checked in, so the late release changes nothing.
+            log.warning("visits.release_ignored", current_state=state, **ids)
+            return
+        log.info("visits.unassigned", agent_id=str(payload.agent_id), **ids)
 
     async def on_visit_unmatched(
         self, session: AsyncSession, envelope: Envelope, payload: VisitUnmatched

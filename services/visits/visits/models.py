@@ -80,6 +80,11 @@ class Visit(Base):
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     agent_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    assignment_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True),
+        doc="Matching's assignment that holds the visit; None while no agent "
+        "does, and for visits assigned before it was stored.",
+    )
     checked_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     check_in_count: Mapped[int] = mapped_column(Integer, default=0)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -101,6 +106,31 @@ class Visit(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+
+
+class AssignmentRelease(Base):
+    """An assignment matching took back from its agent before the visit began.
+
+    Kept after the visit is assigned again, so that the released agent's
+    check-in or result gets a 409 with the reason, and so that a late copy of
+    the released assignment never assigns the visit to that agent again.
+    """
+
+    __tablename__ = "assignment_releases"
+    __table_args__ = (
+        Index("ix_assignment_releases_visit_id_agent_id", "visit_id", "agent_id"),
+    )
+
+    assignment_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True
+    )
+    visit_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.visits.visit_id", ondelete="CASCADE")
+    )
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    agent_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    reason: Mapped[str] = mapped_column(String(30))
+    released_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class CheckIn(Base):

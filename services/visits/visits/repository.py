@@ -13,18 +13,20 @@ from geoalchemy2 import Geography, Geometry
 from sqlalchemy import (
     ColumnElement,
     Row,
+    and_,
     case,
     cast,
     func,
     insert,
+    or_,
     select,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.events.payloads import VisitRequested
-from visits.models import CheckIn, Promise, Visit, VisitResult
+from shared.events.payloads import AssignmentReleased, ReleaseReason, VisitRequested
+from visits.models import AssignmentRelease, CheckIn, Promise, Visit, VisitResult
 from visits.states import VisitState, allowed_sources
 
 WGS84 = 4326
@@ -116,14 +118,85 @@ def _visiting_hours(request: VisitRequested) -> dict[str, Any]:
 
 
 async def assign(
-    session: AsyncSession, visit_id: UUID, *, agent_id: UUID, assigned_at: datetime
+    session: AsyncSession,
+    visit_id: UUID,
+    *,
+    agent_id: UUID,
+    assigned_at: datetime,
+    assignment_id: UUID | None = None,
 ) -> Row[Any] | None:
     statement = (
         _transition(visit_id, VisitState.ASSIGNED)
-        .values(agent_id=agent_id, assigned_at=assigned_at)
+        .values(agent_id=agent_id, assigned_at=assigned_at, assignment_id=assignment_id)
         .returning(
             Visit.tenant_id, Visit.campaign_id, Visit.account_id, Visit.requested_at
         )
+    )
+    return (await session.execute(statement)).first()
+
+
+async def record_release(session: AsyncSession, release: AssignmentReleased) -> bool:
+    """Store a released assignment; False when it was stored before."""
+    statement = (
+        pg_insert(AssignmentRelease)
+        .values(
+            assignment_id=release.assignment_id,
+            visit_id=release.visit_id,
+            tenant_id=release.tenant_id,
+            agent_id=release.agent_id,
+            reason=release.reason.value,
+            released_at=release.released_at,
+        )
+        .on_conflict_do_nothing(index_elements=[AssignmentRelease.assignment_id])
+        .returning(AssignmentRelease.assignment_id)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def was_released(session: AsyncSession, assignment_id: UUID) -> bool:
+    found = await session.scalar(
+        select(AssignmentRelease.assignment_id).where(
+            AssignmentRelease.assignment_id == assignment_id
+        )
+    )
+    return found is not None
+
+
+async def unassign(
+    session: AsyncSession, visit_id: UUID, *, assignment_id: UUID, agent_id: UUID
+) -> bool:
+    """Put an assigned visit back to `requested` if it is under this assignment.
+
+    Keyed on the assignment, so a late release of an earlier assignment
+    never takes the visit from the next agent. A visit assigned before
+    assignment ids were stored is matched on its agent.
+    """
+    current = or_(
+        Visit.assignment_id == assignment_id,
+        and_(Visit.assignment_id.is_(None), Visit.agent_id == agent_id),
+    )
+    statement = (
+        _transition(visit_id, VisitState.REQUESTED)
+        .where(current)
+        .values(agent_id=None, assigned_at=None, assignment_id=None)
+        .returning(Visit.visit_id)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def release_from(
+    session: AsyncSession, visit_id: UUID, agent_id: UUID
+) -> Row[Any] | None:
+    """Return the agent's latest release of the visit, a withdrawal aside."""
+    statement = (
+        select(AssignmentRelease.reason, AssignmentRelease.released_at)
+        .where(
+            AssignmentRelease.visit_id == visit_id,
+            AssignmentRelease.agent_id == agent_id,
+            AssignmentRelease.reason != ReleaseReason.VISIT_WITHDRAWN.value,
+        )
+        .order_by(AssignmentRelease.released_at.desc())
+        .limit(1)
     )
     return (await session.execute(statement)).first()
 

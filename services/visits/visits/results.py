@@ -23,7 +23,12 @@ from visits import codes, repository, result_rules, rules
 from visits.models import Visit
 from visits.result_codes import ResultCode
 from visits.schemas import PromiseOut, ResultRequest, ResultResponse
-from visits.service import device_time_errors, visit_not_found, visits_settings
+from visits.service import (
+    device_time_errors,
+    raise_if_released,
+    visit_not_found,
+    visits_settings,
+)
 from visits.settings import VisitsSettings
 from visits.states import VisitState
 
@@ -50,6 +55,7 @@ async def submit_result(
     async with session.begin():
         row = await repository.agent_visit(session, agent_id, visit_id)
         if row is None:
+            await raise_if_released(session, visit_id, agent_id)
             raise visit_not_found(visit_id)
         # Read after the visit: a result committed before that read is seen
         # here, so a completed state below never hides a replay.

@@ -80,6 +80,12 @@ async def get_agent_visit(
 @agent_router.post(
     "/{visit_id}/check-in",
     summary="Check in at the address with a GPS fix",
+    description=(
+        "409 names the visit's `current_state` when the visit is not "
+        "assigned to this agent or checked in, and adds `release_reason` "
+        "when matching took the visit back from this agent (given back, no "
+        "check-in in time, or suspended)."
+    ),
     status_code=status.HTTP_201_CREATED,
     response_model=CheckInResponse,
     responses=problem_responses(
@@ -103,7 +109,9 @@ async def check_in(
     summary="Send the result of a checked-in visit",
     description=(
         "Returns 201 for a new result. Sending the same submission_id again "
-        "returns the first response with status 200 and changes nothing."
+        "returns the first response with status 200 and changes nothing. 409 "
+        "with `release_reason` when matching took the visit back from this "
+        "agent before the check-in."
     ),
     status_code=status.HTTP_201_CREATED,
     response_model=ResultResponse,

@@ -36,9 +36,31 @@ async def _raise_transition_error(
 ) -> NoReturn:
     state = await repository.visit_state(session, visit_id, agent_id=agent_id)
     if state is None:
+        await raise_if_released(session, visit_id, agent_id)
         raise visit_not_found(visit_id)
     raise InvalidStateError(
         f"visit {visit_id} is {state}; {requirement}", current_state=state
+    )
+
+
+async def raise_if_released(
+    session: AsyncSession, visit_id: UUID, agent_id: UUID
+) -> None:
+    """Raise a 409 naming the visit's state when it was taken from this agent.
+
+    The agent held the visit until matching released the assignment (given
+    back, no check-in in time, or suspended), so a 404 would mislead them.
+    """
+    released = await repository.release_from(session, visit_id, agent_id)
+    if released is None:
+        return
+    state = await repository.visit_state(session, visit_id)
+    raise InvalidStateError(
+        f"visit {visit_id} is no longer this agent's: its assignment was "
+        f"released ({released.reason}) at {released.released_at.isoformat()}, "
+        f"and the visit is {state} now",
+        current_state=state,
+        release_reason=released.reason,
     )
 
 

@@ -35,6 +35,9 @@ OPEN_AGENT_STATES = (VisitState.ASSIGNED, VisitState.CHECKED_IN)
 # Target state -> states the transition may start from. A check-in while
 # checked in is allowed: the fix is recorded and the state stays the same.
 ALLOWED_SOURCES: dict[VisitState, frozenset[VisitState]] = {
+    # Back to waiting for an agent when matching releases the assignment
+    # before the check-in.
+    VisitState.REQUESTED: frozenset({VisitState.ASSIGNED}),
     VisitState.ASSIGNED: frozenset({VisitState.REQUESTED}),
     VisitState.CHECKED_IN: frozenset({VisitState.ASSIGNED, VisitState.CHECKED_IN}),
     VisitState.COMPLETED: frozenset({VisitState.CHECKED_IN}),

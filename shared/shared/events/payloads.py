@@ -439,6 +439,45 @@ class AssignmentCreated(Payload):
         return str(self.visit_id)
 
 
+class ReleaseReason(StrEnum):
+    """Reason an assignment ended before its visit was made.
+
+    The first five are the agent's own, given when handing a visit back. The
+    rest are decided by matching or by the tenant.
+    """
+
+    CANNOT_REACH = "cannot_reach"
+    UNSAFE = "unsafe"
+    SCHEDULE_CONFLICT = "schedule_conflict"
+    PERSONAL = "personal"
+    OTHER = "other"
+    NO_CHECK_IN = "no_check_in"
+    AGENT_SUSPENDED = "agent_suspended"
+    VISIT_WITHDRAWN = "visit_withdrawn"
+
+
+class AssignmentReleased(Payload):
+    """An assignment ended before its agent checked in.
+
+    The agent gave it back, did not check in by the assignment's
+    `check_in_by`, was suspended, or the tenant withdrew the visit. Unless
+    the visit was withdrawn, matching dispatches it again, never to the same
+    agent, and a later `campo.assignment.created` names the next one.
+    """
+
+    event_type = "campo.assignment.released"
+    topic = topics.ASSIGNMENTS
+
+    assignment_id: UUID
+    visit_id: UUID
+    agent_id: UUID
+    reason: ReleaseReason
+    released_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
 class DeclineReason(StrEnum):
     TOO_FAR = "too_far"
     NO_TIME = "no_time"

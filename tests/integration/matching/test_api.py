@@ -47,6 +47,10 @@ ASSIGNMENT_FIELDS = {
     "fee",
     "deadline",
     "assigned_at",
+    "check_in_by",
+    "checked_in_at",
+    "release_reason",
+    "ended_at",
 }
 
 
@@ -164,6 +168,8 @@ class TestAgentAssignments:
         assert item["municipality"] == "Cuauhtémoc"
         assert item["fee"] == {"amount": "85.00", "currency": "MXN"}
         assert item["distance_m"] == pytest.approx(500, rel=0.02)
+        assert item["check_in_by"] is not None
+        assert item["release_reason"] is None
 
     async def test_other_agent_sees_none(
         self, matching: httpx.AsyncClient, scenario: Scenario

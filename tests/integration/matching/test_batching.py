@@ -183,7 +183,9 @@ async def _decline(
         )
 
 
-async def _withdraw(sessionmaker: Sessionmaker, request: VisitRequested) -> None:
+async def _withdraw(
+    sessionmaker: Sessionmaker, request: VisitRequested, emit: Emit
+) -> None:
     async with sessionmaker() as session, session.begin():
         await service.withdraw_visit(
             session,
@@ -195,6 +197,7 @@ async def _withdraw(sessionmaker: Sessionmaker, request: VisitRequested) -> None
                 reason=WithdrawalReason.ACCOUNT_RECALLED,
                 withdrawn_at=datetime.now(UTC),
             ),
+            emit=emit,
         )
 
 
@@ -298,7 +301,7 @@ class TestInfeasibleBatch:
         assert await _load(sessionmaker, agent.agent_id) == 2
 
         assigned = next(r for r in requests if r is not queued)
-        await _withdraw(sessionmaker, assigned)
+        await _withdraw(sessionmaker, assigned, emit)
         assert await _load(sessionmaker, agent.agent_id) == 1
         await _batch_pass(sessionmaker, emit=emit, settings=batched, pool=pool)
 
@@ -462,7 +465,7 @@ class TestChangesDuringPass:
             await _receive(sessionmaker, request, emit=emit, settings=batched)
 
         visits = await read_batch(sessionmaker, settings=batched)
-        await _withdraw(sessionmaker, withdrawn)
+        await _withdraw(sessionmaker, withdrawn, emit)
         outcomes = await place_batch(
             sessionmaker, visits, emit=emit, settings=batched, solver=pool
         )

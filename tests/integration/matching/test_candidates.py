@@ -356,6 +356,7 @@ class TestLocalDayCapacity:
                     reason=WithdrawalReason.CAMPAIGN_PAUSED,
                     withdrawn_at=now,
                 ),
+                emit=emit,
             )
 
         assert await _assigned_on(sessionmaker, agent.agent_id, local) == 0

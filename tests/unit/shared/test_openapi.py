@@ -85,3 +85,20 @@ def test_body_routes_declare_413(method: str, path: str):
     )
 
     assert "payload-too-large" in operation["responses"]["413"]["description"]
+
+
+def test_release_route_shows_problem_examples():
+    responses = matching_app().openapi()["paths"]["/assignments/{visit_id}/release"][
+        "post"
+    ]["responses"]
+
+    def example_types(status: str) -> set[str]:
+        content = responses[status]["content"]["application/problem+json"]
+        assert content["schema"] == {"$ref": "#/components/schemas/Problem"}
+        return {
+            e["value"]["type"].rsplit("/", 1)[1] for e in content["examples"].values()
+        }
+
+    assert example_types("409") == {"assignment-not-active", "visit-under-way"}
+    assert example_types("404") == {"not-found"}
+    assert "examples" not in responses["401"]["content"]["application/problem+json"]

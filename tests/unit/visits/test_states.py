@@ -6,6 +6,7 @@ S = VisitState
 
 LEGAL = [
     (S.REQUESTED, S.ASSIGNED),
+    (S.ASSIGNED, S.REQUESTED),
     (S.ASSIGNED, S.CHECKED_IN),
     (S.CHECKED_IN, S.CHECKED_IN),
     (S.CHECKED_IN, S.COMPLETED),
@@ -47,8 +48,9 @@ class TestAllowedSources:
     def test_check_in_sources_sorted(self) -> None:
         assert allowed_sources(S.CHECKED_IN) == ["assigned", "checked_in"]
 
-    def test_no_transition_into_requested(self) -> None:
-        assert allowed_sources(S.REQUESTED) == []
+    def test_only_released_assignment_back_to_requested(self) -> None:
+        # A check-in keeps the visit with its agent, whatever matching does.
+        assert allowed_sources(S.REQUESTED) == ["assigned"]
 
 
 class TestIsFinal:

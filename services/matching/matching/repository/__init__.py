@@ -36,6 +36,16 @@ from matching.repository.offers import (
     offer_counts,
     open_offer_count,
 )
+from matching.repository.releases import (
+    agent_active_assignments,
+    agent_open_offer_visits,
+    assignment_visit,
+    lapsed_assignments,
+    latest_agent_assignment,
+    record_check_in,
+    release_unstarted_assignment,
+    withdraw_agent_offer,
+)
 from matching.repository.requests import (
     batchable_requests,
     cancel_request,
@@ -46,13 +56,17 @@ from matching.repository.requests import (
     open_marketplace,
     pending_requests,
     request_state,
+    set_wait_until,
     transition_request,
 )
 
 __all__ = [
     "active_stops",
+    "agent_active_assignments",
+    "agent_open_offer_visits",
     "assigned_on",
     "assignment_of_offer",
+    "assignment_visit",
     "batchable_requests",
     "cancel_request",
     "close_offer",
@@ -70,6 +84,8 @@ __all__ = [
     "insert_agent",
     "insert_open_offer",
     "insert_visit_request",
+    "lapsed_assignments",
+    "latest_agent_assignment",
     "list_agent_assignments",
     "list_open_offers",
     "list_visit_offers",
@@ -80,14 +96,18 @@ __all__ = [
     "open_marketplace",
     "open_offer_count",
     "pending_requests",
+    "record_check_in",
     "release_assignment",
     "release_capacity",
+    "release_unstarted_assignment",
     "replace_schedule",
     "request_state",
     "reserve_capacity",
     "set_agent_columns",
     "set_last_location",
+    "set_wait_until",
     "track_record",
     "transition_request",
+    "withdraw_agent_offer",
     "withdraw_open_offers",
 ]

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from matching.models import Assignment, AssignmentState, Offer, OfferState, VisitRequest
+from shared.events.payloads import ReleaseReason
 
 
 async def insert_accepted_offer(
@@ -88,6 +89,10 @@ async def list_agent_assignments(
             VisitRequest.fee_currency,
             VisitRequest.deadline,
             Assignment.assigned_at,
+            Assignment.check_in_by,
+            Assignment.checked_in_at,
+            Assignment.release_reason,
+            Assignment.ended_at,
         )
         .join(VisitRequest, VisitRequest.visit_id == Assignment.visit_id)
         .where(Assignment.agent_id == agent_id)
@@ -148,12 +153,17 @@ async def release_assignment(
             Assignment.visit_id == visit_id,
             Assignment.state == AssignmentState.ACTIVE,
         )
-        .values(state=AssignmentState.RELEASED, ended_at=at)
+        .values(
+            state=AssignmentState.RELEASED,
+            ended_at=at,
+            release_reason=ReleaseReason.VISIT_WITHDRAWN,
+        )
         .returning(
             Assignment.assignment_id,
             Assignment.agent_id,
             Assignment.assigned_at,
             Assignment.load_day,
+            Assignment.tenant_id,
         )
     )
     return (await session.execute(statement)).first()

@@ -132,6 +132,10 @@ async def assignment_of_offer(
             VisitRequest.fee_currency,
             VisitRequest.deadline,
             Assignment.assigned_at,
+            Assignment.check_in_by,
+            Assignment.checked_in_at,
+            Assignment.release_reason,
+            Assignment.ended_at,
         )
         .join(VisitRequest, VisitRequest.visit_id == Assignment.visit_id)
         .where(Assignment.offer_id == offer_id)

@@ -23,6 +23,7 @@ _DISPATCH_COLUMNS = (
     VisitRequest.offer_timeout_seconds,
     VisitRequest.broadcast_size,
     VisitRequest.wait_until,
+    VisitRequest.max_wait_seconds,
     VisitRequest.time_zone,
     VisitRequest.visiting_start,
     VisitRequest.visiting_end,
@@ -113,6 +114,17 @@ async def due_requests(
         .limit(limit)
     )
     return list((await session.scalars(query)).all())
+
+
+async def set_wait_until(
+    session: AsyncSession, visit_id: uuid.UUID, wait_until: datetime
+) -> None:
+    """Set when a request no agent takes ends out of coverage."""
+    await session.execute(
+        update(VisitRequest)
+        .where(VisitRequest.visit_id == visit_id)
+        .values(wait_until=wait_until)
+    )
 
 
 async def open_marketplace(session: AsyncSession, visit_id: uuid.UUID) -> None:
