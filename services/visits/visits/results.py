@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.errors import ConflictError, InvalidStateError
 from shared.events.payloads import Money, PaymentPromise, PromiseMade, VisitCompleted
 from shared.runtime import ServiceRuntime
-from visits import repository, rules
+from visits import proof, repository, rules
 from visits.models import Visit
 from visits.schemas import PromiseOut, ResultRequest, ResultResponse
 from visits.service import device_time_errors, visit_not_found, visits_settings
 from visits.settings import VisitsSettings
+from visits.signals import Assessment
 from visits.states import VisitState
 
 log = structlog.get_logger(__name__)
@@ -191,7 +192,19 @@ async def _store_result(
             currency=promise.currency,
             due_date=promise.due_date,
         )
-    await _emit_result_events(session, runtime, visit, agent_id, request, response)
+    assessment = await proof.file_proof(
+        session,
+        visits_settings(runtime),
+        visit_id=visit.visit_id,
+        agent_id=agent_id,
+        result_id=response.result_id,
+        photo_ids=request.photo_ids,
+        device_time=request.device_time,
+        server_time=now,
+    )
+    await _emit_result_events(
+        session, runtime, visit, agent_id, request, response, assessment
+    )
     log.info(
         "visits.result_stored",
         visit_id=str(visit.visit_id),
@@ -221,6 +234,7 @@ async def _emit_result_events(
     agent_id: UUID,
     request: ResultRequest,
     response: ResultResponse,
+    assessment: Assessment,
 ) -> None:
     promise = response.promise
     payment = None
@@ -245,6 +259,8 @@ async def _emit_result_events(
         promise=payment,
         new_phone=request.new_phone,
         notes=request.notes,
+        fraud_score=assessment.score,
+        flagged=assessment.flagged,
     )
     await runtime.emit(session, completed)
     if promise is not None and payment is not None:
