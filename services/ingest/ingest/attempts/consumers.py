@@ -86,12 +86,12 @@ async def on_visit_completed(
 async def on_visit_rejected(
     session: AsyncSession, envelope: Envelope, payload: VisitRejected
 ) -> None:
-    """Owe the account the visit a director rejected: request it again now.
+    """Schedule a new attempt, due now, for a visit a director rejected.
 
     The rejected visit does not count as an attempt, so the tenant's
-    `max_attempts` does not stop it; the weekly visit limit still applies
+    `max_attempts` does not stop it. The weekly visit limit still applies
     when the scheduler requests it. When the visit already scheduled a
-    revisit (nobody was home), that one stands for both.
+    revisit because nobody was home, that revisit serves for both.
     """
     status = await repository.campaign_status(session, payload.campaign_id)
     if status not in ("launched", "paused"):
@@ -118,8 +118,16 @@ async def on_visit_rejected(
 async def on_appeal_resolved(
     session: AsyncSession, envelope: Envelope, payload: VisitAppealResolved
 ) -> None:
-    """An overturned rejection owes no new visit: drop it if still waiting."""
+    """Drop the new attempt a rejection scheduled once the rejection is overturned.
+
+    A visit that found nobody scheduled its revisit before the rejection,
+    and that revisit is still owed, so it stays.
+    """
     if payload.outcome != AppealOutcome.OVERTURNED:
+        return
+    outcome = await repository.person_met_of(session, payload.visit_id)
+    if outcome == REVISIT_OUTCOME.value:
+        log.info("revisit.kept_after_appeal", visit_id=str(payload.visit_id))
         return
     cancelled = await repository.cancel_scheduled_revisits(
         session,
