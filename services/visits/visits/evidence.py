@@ -1,8 +1,8 @@
 """Photo evidence: an agent's upload at the door and a tenant's download.
 
 The bytes are stored under their SHA-256 before the row is written, so a
-row never points at missing bytes; a failure between the two leaves only
-an unreferenced file, which the next upload of those bytes reuses.
+row never points at missing bytes. A failure between the two leaves only
+an unreferenced file, which the next upload of the same bytes reuses.
 """
 
 import hashlib

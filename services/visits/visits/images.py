@@ -1,7 +1,7 @@
-"""What a photo's bytes are: the format from its magic numbers, and its EXIF.
+"""Image format detection from magic numbers, and EXIF reading.
 
 The format is judged from the bytes, never from the Content-Type header,
-which the client chooses. Pillow reads the EXIF of JPEG, PNG and WebP; a
+which the client chooses. Pillow reads the EXIF of JPEG, PNG and WebP. A
 HEIC photo is recognised by its `ftyp` box and kept without EXIF, because
 reading it would need a HEIF decoder.
 """

@@ -1,8 +1,8 @@
-"""Where photo bytes live: keyed by their SHA-256, so the same bytes are kept once.
+"""Photo stores, keyed by SHA-256, so the same bytes are kept once.
 
-The local store is the default; the S3-compatible store is the production
-option. Both answer the same two calls, and a put of bytes already there
-changes nothing.
+The local store is the default and the S3-compatible store is the
+production option. Both implement the same two calls, and a put of bytes
+already stored changes nothing.
 """
 
 import asyncio

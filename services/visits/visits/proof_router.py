@@ -118,6 +118,19 @@ def build_proof_routers(settings: VisitsSettings) -> list[APIRouter]:
         )
         return JSONResponse(photo.model_dump(mode="json"), status_code=status_code)
 
+    @agent.get(
+        "/{visit_id}/review",
+        summary="Read the director's rejection of a visit and its appeal",
+        response_model=ReviewOut,
+        responses=problem_responses(UnauthorizedError, NotFoundError),
+    )
+    async def get_review(
+        visit_id: UUID, agent: CurrentAgent, session: SessionDep
+    ) -> ReviewOut:
+        return await review.agent_review(
+            session, agent_id=agent.agent_id, visit_id=visit_id
+        )
+
     @agent.post(
         "/{visit_id}/appeal",
         summary="Appeal the rejection of a visit, once",

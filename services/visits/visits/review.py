@@ -117,6 +117,20 @@ async def _raise_not_rejectable(
     )
 
 
+async def agent_review(
+    session: AsyncSession, *, agent_id: UUID, visit_id: UUID
+) -> ReviewOut:
+    """Return the review of one of the agent's visits, so the agent can appeal it."""
+    async with session.begin():
+        visit = await proof_repository.agent_visit_state(session, agent_id, visit_id)
+        if visit is None:
+            raise visit_not_found(visit_id)
+        review = await proof_repository.review_of(session, visit_id)
+    if review is None:
+        raise NotFoundError(f"visit {visit_id} has not been reviewed")
+    return _review_out(review)
+
+
 async def appeal_rejection(
     session: AsyncSession,
     runtime: ServiceRuntime,
@@ -209,14 +223,12 @@ async def resolve_appeal(
                 current_state=state.state,
                 review_status=status,
             )
-        visit = (
+        if outcome == AppealOutcome.OVERTURNED:
+            # The locked review is appealed, so the visit is still rejected.
             await proof_repository.restore_completed(
                 session, visit_id, tenant_id=tenant_id
             )
-            if outcome == AppealOutcome.OVERTURNED
-            else None
-        )
-        fee_row = visit or await proof_repository.visit_fee(session, visit_id)
+        visit = await proof_repository.visit_fee(session, visit_id)
         await proof_repository.update_review(
             session,
             visit_id,
@@ -230,12 +242,12 @@ async def resolve_appeal(
             VisitAppealResolved(
                 tenant_id=tenant_id,
                 visit_id=visit_id,
-                campaign_id=fee_row.campaign_id,
-                account_id=fee_row.account_id,
-                agent_id=fee_row.agent_id,
+                campaign_id=visit.campaign_id,
+                account_id=visit.account_id,
+                agent_id=visit.agent_id,
                 outcome=outcome,
                 note=note,
-                fee=Money(amount=fee_row.fee_amount, currency=fee_row.fee_currency),
+                fee=Money(amount=visit.fee_amount, currency=visit.fee_currency),
                 resolved_at=now,
             ),
         )

@@ -1,11 +1,11 @@
-"""Fraud signals of a visit and the score that sums them; pure functions.
+"""Fraud signals of a visit and the score that sums them, as pure functions.
 
 Each signal measures one thing about the visit, compares it with a
 threshold from the settings, and adds its weight to the score when it
 fires. A signal that has nothing to measure (no photo, no earlier check-in)
 has no value and never fires. Times on site and between visits use device
-times, which an offline app reports truthfully or not; the gap between
-device and server times is its own signal for the second case.
+times, because an offline app sends its reports late. A device clock set
+wrong shows up in its own signal, the gap between device and server times.
 """
 
 import math

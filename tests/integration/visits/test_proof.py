@@ -334,6 +334,10 @@ class TestReview:
         assert rejected.json()["status"] == "rejected"
         assert (await detail(visits, tenant, visit))["state"] == "rejected"
 
+        seen = await visits.get(f"{visit.path}/review", headers=visit.headers)
+        assert seen.status_code == 200, seen.text
+        assert seen.json()["reason"] == "Photo of another house"
+
         appeal = f"{visit.path}/appeal"
         appealed = await visits.post(
             appeal, json={"text": "It is the right house"}, headers=visit.headers
@@ -460,6 +464,8 @@ class TestReview:
             f"{visit.path}/appeal", json={"text": "Nothing"}, headers=visit.headers
         )
         assert response.status_code == 409
+        review = await visits.get(f"{visit.path}/review", headers=visit.headers)
+        assert review.status_code == 404
         resolve = await visits.post(
             resolve_path(visit),
             json={"outcome": "upheld"},
