@@ -7,7 +7,7 @@ launches a campaign over every account in offer mode. The agents poll their
 offers in matching and answer them: most accept, about one in ten declines
 with a reason, and a few never answer, so their offers expire and pass on.
 Then it plays each agent through the visits API (check in near the address,
-upload a photo, submit a result); two agents fake their last visit, which
+upload a photo, submit a result). Two agents fake their last visit, which
 the fraud signals must flag. It prints the campaign summary with the offer
 figures and the flagged visits. It
 exits 0 only when every visit reached a final state and every expected
@@ -322,7 +322,7 @@ class Demo:
         return outcomes
 
     async def flagged(self, campaign_id: str) -> list[dict[str, Any]]:
-        """Return the flagged visits with their fired signals; fail on a missed fake."""
+        """Return the flagged visits with their signals, or fail on a missed fake."""
         response = await self.http.get(
             self.urls["visits"] + "/visits",
             headers=self.headers,
@@ -478,7 +478,7 @@ async def run() -> int:
         # are in Mexico City, where visits are legal only from 07:00 to 22:00.
         "MATCHING_VISITING_HOURS": "false",
         # Each agent's day runs on a simulated clock that ends now, so device
-        # times trail the server's by hours; that gap is no fraud signal here.
+        # times trail the server's by hours. Here that gap is no fraud signal.
         "VISITS_SIGNAL_MAX_CLOCK_GAP_SECONDS": str(24 * 3600),
         "VISITS_PHOTO_DIR": str(log_dir.parent / "demo-photos"),
     }

@@ -41,7 +41,7 @@ class AgentFailure(Exception):
 
 @dataclass
 class AgentDay:
-    """What one agent filed: the outcome of each visit and the visits it faked."""
+    """The results one agent filed: each visit's outcome and the faked visits."""
 
     outcomes: list[str] = field(default_factory=list)
     faked: list[str] = field(default_factory=list)
