@@ -111,7 +111,10 @@ async def check_ins_with_position(
 async def previous_check_in(
     session: AsyncSession, *, agent_id: UUID, visit_id: UUID, before: datetime
 ) -> Row[Any] | None:
-    """The agent's latest check-in at another visit, by device time, before `before`."""
+    """Return the agent's latest check-in at another visit before `before`.
+
+    Check-ins are ordered by device time.
+    """
     statement = (
         select(*_check_in_columns())
         .where(

@@ -37,7 +37,7 @@ PHOTO_PATH = "/agent/visits/{visit_id}/photos"
 
 
 def photo_body_limit(settings: VisitsSettings) -> dict[tuple[str, str], int]:
-    """The body limit of the photo route, for the service's body-limit middleware."""
+    """Return the photo route's body limit, keyed for the body-limit middleware."""
     return {("POST", PHOTO_PATH): settings.photo_max_bytes}
 
 

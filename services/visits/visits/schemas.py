@@ -239,7 +239,9 @@ class PhotoOut(BaseModel):
 
 class SignalOut(BaseModel):
     name: str
-    value: float | None = Field(description="Measured value; None: nothing to measure.")
+    value: float | None = Field(
+        description="The measured value, or None when there was nothing to measure."
+    )
     threshold: float
     weight: float
     unit: str

@@ -236,6 +236,7 @@ class TestSignals:
         first = await assigned_visit(visits, tenant.tenant_id, agent_id=agent_id)
         await check_in(visits, first, device_time=minutes_ago(20))
         assert (await upload(visits, first, reused)).status_code == 201
+
         # From the first door to one 40 km away, a minute later, mocked.
         faked = await assigned_visit(visits, tenant.tenant_id, agent_id=agent_id)
         far = offset(ZOCALO, north_m=40_000)
@@ -254,6 +255,7 @@ class TestSignals:
             reused,
         )
         assert photo.status_code == 201
+
         filed = await file_result(
             visits,
             faked,
@@ -271,7 +273,9 @@ class TestSignals:
             "mock_location",
             "reused_photo",
         }
-        assert fraud["flagged"] is True and fraud["score"] == 1.0
+        assert fraud["flagged"] is True
+        assert fraud["score"] == 1.0
+
         listed = await visits.get(
             "/visits", params={"flagged": "true"}, headers=tenant_headers(tenant)
         )

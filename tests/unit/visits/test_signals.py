@@ -114,7 +114,7 @@ class TestEachSignal:
         # 1.1 km in 30 minutes: about 2 km/h.
         assert "travel_speed" not in fired(honest())
 
-    def test_same_instant_at_two_places_is_a_speed_signal(self) -> None:
+    def test_two_places_at_once_fires_speed(self) -> None:
         previous = PreviousFix(
             lat=19.45, lon=-99.13, device_time=NOW - timedelta(minutes=10)
         )
