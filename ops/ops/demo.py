@@ -7,7 +7,9 @@ launches a campaign over every account in offer mode. The agents poll their
 offers in matching and answer them: most accept, about one in ten declines
 with a reason, and a few never answer, so their offers expire and pass on.
 Then it plays each agent through the visits API (check in near the address,
-submit a result) and prints the campaign summary with the offer figures. It
+upload a photo, submit a result). Two agents fake their last visit, which
+the fraud signals must flag. It prints the campaign summary with the offer
+figures and the flagged visits. It
 exits 0 only when every visit reached a final state and every expected
 webhook arrived with a valid signature.
 """
@@ -32,7 +34,7 @@ from ingest.tenants import create_tenant
 from matching import repository as matching_repository
 from matching.agents import AgentSpec, register_agent
 from matching.settings import MatchingSettings
-from ops.demo_agents import play_agent
+from ops.demo_agents import FAKING_AGENTS, play_agent
 from ops.demo_database import DemoDatabaseError, recreate_demo_database
 from ops.demo_offers import OfferTally, answer_offers
 from ops.processes import DEFAULT_PORTS, start_services, stop_services
@@ -163,6 +165,7 @@ class Demo:
         self.receiver = WebhookReceiver()
         self.rng = random.Random(20261204)
         self.tally = OfferTally()
+        self.faked: list[str] = []
 
     async def wait_for_key(self) -> None:
         """Wait until visits and reporting accept the key, which travels by Kafka."""
@@ -299,17 +302,47 @@ class Demo:
 
         async def one(token: str, seed: int) -> None:
             async with limit:
-                for outcome in await play_agent(
-                    self.http, self.urls["visits"], token, random.Random(seed)
-                ):
+                day = await play_agent(
+                    self.http,
+                    self.urls["visits"],
+                    token,
+                    random.Random(seed),
+                    fakes_last_visit=seed in FAKING_AGENTS,
+                )
+                for outcome in day.outcomes:
                     outcomes[outcome] = outcomes.get(outcome, 0) + 1
+                self.faked.extend(day.faked)
 
         await asyncio.gather(*(one(t, i) for i, t in enumerate(tokens)))
         say(
             "    results filed: "
             + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
         )
+        say(f"    faked visits filed: {len(self.faked)}")
         return outcomes
+
+    async def flagged(self, campaign_id: str) -> list[dict[str, Any]]:
+        """Return the flagged visits with their signals, or fail on a missed fake."""
+        response = await self.http.get(
+            self.urls["visits"] + "/visits",
+            headers=self.headers,
+            params={"campaign_id": campaign_id, "flagged": "true", "limit": 500},
+        )
+        _expect(response, 200, "listing the flagged visits")
+        flagged = []
+        for item in response.json()["items"]:
+            detail = await self.http.get(
+                self.urls["visits"] + f"/visits/{item['visit_id']}",
+                headers=self.headers,
+            )
+            _expect(detail, 200, f"reading flagged visit {item['visit_id']}")
+            flagged.append(detail.json())
+        missed = set(self.faked) - {visit["visit_id"] for visit in flagged}
+        if missed:
+            raise DemoFailure(
+                f"{len(missed)} faked visits were not flagged, e.g. {sorted(missed)[0]}"
+            )
+        return flagged
 
     async def wait_final(self, campaign_id: str) -> list[dict[str, Any]]:
         async def final() -> list[dict[str, Any]] | None:
@@ -364,6 +397,8 @@ def print_summary(
     visits: list[dict[str, Any]],
     offers: dict[str, int],
     tally: OfferTally,
+    flagged: list[dict[str, Any]],
+    faked: list[str],
 ) -> None:
     states: dict[str, int] = {}
     for visit in visits:
@@ -396,8 +431,19 @@ def print_summary(
         + (", ".join(f"{k} {v}" for k, v in sorted(tally.declined.items())) or "none"),
         "  accepts refused          "
         + (", ".join(f"{k} {v}" for k, v in sorted(tally.refused.items())) or "none"),
+        f"  flagged visits           {len(flagged)} ({len(faked)} faked, all flagged)",
+        *[_flag_line(visit, faked) for visit in flagged],
     ]
     say("\n" + "\n".join(lines))
+
+
+def _flag_line(visit: dict[str, Any], faked: list[str]) -> str:
+    fraud = visit.get("fraud") or {}
+    fired = [s["name"] for s in fraud.get("signals", []) if s["fired"]]
+    mark = "faked" if visit["visit_id"] in faked else "honest"
+    return f"    {visit['visit_id']} ({mark}) score {fraud.get('score')}: " + ", ".join(
+        fired
+    )
 
 
 def demo_ports() -> dict[str, int]:
@@ -437,6 +483,10 @@ async def run() -> int:
         # are in Mexico City, where visits are legal only from 07:00 to 22:00.
         "MATCHING_VISITING_HOURS": "false",
         "VISITS_VISITING_HOURS": "false",
+        # Each agent's day runs on a simulated clock that ends now, so device
+        # times trail the server's by hours. Here that gap is no fraud signal.
+        "VISITS_SIGNAL_MAX_CLOCK_GAP_SECONDS": str(24 * 3600),
+        "VISITS_PHOTO_DIR": str(log_dir.parent / "demo-photos"),
     }
     # The tenant and the agents are created in-process, so the settings
     # built here must see the demo database too.
@@ -486,6 +536,9 @@ async def run() -> int:
         figures = await steps.run(
             "read the summary from reporting", lambda: demo.summary(campaign_id, visits)
         )
+        flagged = await steps.run(
+            "read the flagged visits", lambda: demo.flagged(campaign_id)
+        )
         offers = await offer_counts(tenant_id)
     except DemoFailure as failure:
         say(f"\nDEMO FAILED: {failure}")
@@ -496,7 +549,7 @@ async def run() -> int:
             await demo.http.aclose()
         stop_services(services)
 
-    print_summary(figures, visits, offers, demo.tally)
+    print_summary(figures, visits, offers, demo.tally, flagged, demo.faked)
     bad = demo.receiver.failures()
     say(
         f"\nWebhooks: {len(demo.receiver.verified_ids())} verified, {len(bad)} rejected"

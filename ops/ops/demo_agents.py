@@ -1,13 +1,17 @@
 """The demo agents' behaviour at the door: where they stand and what they file."""
 
+import io
 import math
 import random
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import httpx
+from PIL import Image
 
 EARTH_RADIUS_M = 6_371_008.8
 
@@ -35,8 +39,24 @@ RESULT_CODES = {
 }
 
 
+# The simulated day: an agent reaches a door every 25 minutes and stays 6
+# to 15 of them. Device times run on this clock, which ends now, so they
+# trail the server's by up to a few hours.
+MINUTES_PER_VISIT = 25
+# These agents fake their last visit (see `_faked_visit`).
+FAKING_AGENTS = frozenset({3, 28})
+
+
 class AgentFailure(Exception):
     pass
+
+
+@dataclass
+class AgentDay:
+    """The results one agent filed: each visit's outcome and the faked visits."""
+
+    outcomes: list[str] = field(default_factory=list)
+    faked: list[str] = field(default_factory=list)
 
 
 def offset_point(
@@ -57,14 +77,43 @@ def offset_point(
     return math.degrees(phi2), math.degrees(lambda2)
 
 
+def _rational_dms(value: float) -> tuple[Fraction, Fraction, Fraction]:
+    value = abs(value)
+    degrees = int(value)
+    minutes = int((value - degrees) * 60)
+    seconds = Fraction((value - degrees - minutes / 60) * 3600).limit_denominator(100)
+    return Fraction(degrees), Fraction(minutes), seconds
+
+
+def door_photo(
+    rng: random.Random, *, taken_at: datetime, lat: float, lon: float
+) -> bytes:
+    """Return a small JPEG with the EXIF time and GPS position a phone writes."""
+    colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+    image = Image.new("RGB", (48, 36), colour)
+    exif = Image.Exif()
+    details = exif.get_ifd(0x8769)
+    details[0x9003] = taken_at.astimezone(UTC).strftime("%Y:%m:%d %H:%M:%S")
+    details[0x9011] = "+00:00"
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = ("N" if lat >= 0 else "S"), _rational_dms(lat)
+    gps[3], gps[4] = ("E" if lon >= 0 else "W"), _rational_dms(lon)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif)
+    return buffer.getvalue()
+
+
 def result_body(
-    visit: dict[str, Any], outcome: str, rng: random.Random
+    visit: dict[str, Any],
+    outcome: str,
+    rng: random.Random,
+    device_time: datetime | None = None,
 ) -> dict[str, Any]:
     person = outcome.split("_")[0]
     person_met = {"debtor": "debtor", "guarantor": "guarantor"}.get(person, outcome)
     body: dict[str, Any] = {
         "submission_id": str(uuid.uuid4()),
-        "device_time": datetime.now(UTC).isoformat(),
+        "device_time": (device_time or datetime.now(UTC)).isoformat(),
         "person_met": person_met,
         "debtor_lives_there": {
             "debtor": True,
@@ -122,58 +171,137 @@ def _heard_from_a_relative(rng: random.Random) -> dict[str, Any]:
 
 
 async def play_agent(
-    http: httpx.AsyncClient, visits_url: str, token: str, rng: random.Random
-) -> list[str]:
-    """Work through every open visit of one agent; return what each visit ended as."""
+    http: httpx.AsyncClient,
+    visits_url: str,
+    token: str,
+    rng: random.Random,
+    *,
+    fakes_last_visit: bool = False,
+) -> AgentDay:
+    """Work through every open visit of one agent on a simulated day."""
     headers = {"Authorization": f"Bearer {token}"}
     listing = await http.get(
         f"{visits_url}/agent/visits", headers=headers, params={"limit": 500}
     )
     _check(listing, 200, "listing the agent's visits")
-    outcomes = []
-    for visit in listing.json()["items"]:
-        outcomes.append(await _visit(http, visits_url, headers, visit, rng))
-    return outcomes
+    visits = listing.json()["items"]
+    day = AgentDay()
+    clock = datetime.now(UTC) - timedelta(minutes=MINUTES_PER_VISIT * len(visits))
+    last_photo: bytes | None = None
+    for number, visit in enumerate(visits, start=1):
+        door = Door(http, visits_url, headers, visit)
+        if fakes_last_visit and number == len(visits):
+            day.outcomes.append(await _faked_visit(door, rng, clock, last_photo))
+            day.faked.append(visit["visit_id"])
+        else:
+            outcome, last_photo = await _visit(door, rng, clock)
+            day.outcomes.append(outcome)
+        clock += timedelta(minutes=MINUTES_PER_VISIT)
+    return day
+
+
+@dataclass(frozen=True)
+class Door:
+    """One visit of one agent, with the calls the app makes at its door."""
+
+    http: httpx.AsyncClient
+    visits_url: str
+    headers: dict[str, str]
+    visit: dict[str, Any]
+
+    @property
+    def base(self) -> str:
+        return f"{self.visits_url}/agent/visits/{self.visit['visit_id']}"
+
+    async def check_in(self, body: dict[str, Any]) -> None:
+        response = await self.http.post(
+            f"{self.base}/check-in", headers=self.headers, json=body
+        )
+        _check(response, 201, f"checking in at visit {self.visit['visit_id']}")
+
+    async def upload(self, photo: bytes, device_time: datetime) -> str:
+        response = await self.http.post(
+            f"{self.base}/photos",
+            headers={**self.headers, "Content-Type": "image/jpeg"},
+            params={"device_time": device_time.isoformat()},
+            content=photo,
+        )
+        if response.status_code not in (200, 201):
+            _check(response, 201, f"uploading a photo of {self.visit['visit_id']}")
+        return str(response.json()["photo_id"])
+
+    async def file(self, body: dict[str, Any]) -> httpx.Response:
+        response = await self.http.post(
+            f"{self.base}/result", headers=self.headers, json=body
+        )
+        _check(response, 201, f"filing the result of visit {self.visit['visit_id']}")
+        return response
 
 
 async def _visit(
-    http: httpx.AsyncClient,
-    visits_url: str,
-    headers: dict[str, str],
-    visit: dict[str, Any],
-    rng: random.Random,
-) -> str:
-    base = f"{visits_url}/agent/visits/{visit['visit_id']}"
+    door: Door, rng: random.Random, arrived: datetime
+) -> tuple[str, bytes]:
+    """Play an honest visit: near the door, minutes on site, a photo of its own."""
+    visit = door.visit
     lat, lon = offset_point(
         visit["location"]["lat"],
         visit["location"]["lon"],
         rng.uniform(3, 60),
         rng.uniform(0, 360),
     )
-    check_in = await http.post(
-        f"{base}/check-in",
-        headers=headers,
-        json={
+    await door.check_in(
+        {
             "lat": lat,
             "lon": lon,
             "accuracy_m": round(rng.uniform(5, 35), 1),
-            "device_time": datetime.now(UTC).isoformat(),
-        },
+            "device_time": arrived.isoformat(),
+        }
     )
-    _check(check_in, 201, f"checking in at visit {visit['visit_id']}")
+    photo = door_photo(rng, taken_at=arrived + timedelta(minutes=2), lat=lat, lon=lon)
+    photo_id = await door.upload(photo, arrived)
     outcome = rng.choices([o for o, _ in OUTCOMES], weights=[w for _, w in OUTCOMES])[0]
-    body = result_body(visit, outcome, rng)
-    filed = await http.post(f"{base}/result", headers=headers, json=body)
-    _check(filed, 201, f"filing the result of visit {visit['visit_id']}")
+    left = arrived + timedelta(minutes=rng.uniform(6, 15))
+    body = result_body(visit, outcome, rng, device_time=left)
+    body["photo_ids"] = [photo_id]
+    filed = await door.file(body)
     if rng.random() < 0.1:
         # An app that lost the first response sends the same submission again.
-        again = await http.post(f"{base}/result", headers=headers, json=body)
+        again = await door.http.post(
+            f"{door.base}/result", headers=door.headers, json=body
+        )
         _check(again, 200, f"resending the result of visit {visit['visit_id']}")
         if again.json()["result_id"] != filed.json()["result_id"]:
             raise AgentFailure(
                 f"visit {visit['visit_id']}: a resubmission made a second result"
             )
-    return outcome
+    return outcome, photo
+
+
+async def _faked_visit(
+    door: Door, rng: random.Random, arrived: datetime, reused: bytes | None
+) -> str:
+    """File a visit never made: a mocked fix 3 km away, 40 seconds, an old photo."""
+    visit = door.visit
+    lat, lon = offset_point(
+        visit["location"]["lat"], visit["location"]["lon"], 3_000, rng.uniform(0, 360)
+    )
+    await door.check_in(
+        {
+            "lat": lat,
+            "lon": lon,
+            "accuracy_m": 8.0,
+            "device_time": arrived.isoformat(),
+            "mock_location": True,
+        }
+    )
+    photo = reused or door_photo(rng, taken_at=arrived, lat=lat, lon=lon)
+    photo_id = await door.upload(photo, arrived)
+    body = result_body(
+        visit, "nobody", rng, device_time=arrived + timedelta(seconds=40)
+    )
+    body["photo_ids"] = [photo_id]
+    await door.file(body)
+    return "nobody"
 
 
 def _check(response: httpx.Response, status: int, doing: str) -> None:

@@ -6,6 +6,7 @@ a service parse or spool any amount of data before its 401.
 """
 
 import json
+import re
 from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -37,11 +38,23 @@ class BodyLimitMiddleware:
         self.app = app
         self.default_limit = default_limit
         self.route_limits = dict(route_limits or {})
+        # A path with `{name}` segments, such as /visits/{visit_id}/photos,
+        # matches any one segment there.
+        self.pattern_limits = [
+            (method, re.compile(_segment_pattern(path)), limit)
+            for (method, path), limit in self.route_limits.items()
+            if "{" in path
+        ]
 
     def limit_for(self, method: str, path: str) -> int:
-        return self.route_limits.get(
-            (method, path.rstrip("/") or "/"), self.default_limit
-        )
+        path = path.rstrip("/") or "/"
+        exact = self.route_limits.get((method, path))
+        if exact is not None:
+            return exact
+        for route_method, pattern, limit in self.pattern_limits:
+            if route_method == method and pattern.fullmatch(path):
+                return limit
+        return self.default_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,6 +91,10 @@ class BodyLimitMiddleware:
             if started:
                 raise
             await _send_too_large(send, limit, scope["path"])
+
+
+def _segment_pattern(path: str) -> str:
+    return re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(path))
 
 
 def _content_length(scope: Scope) -> int | None:

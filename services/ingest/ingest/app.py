@@ -3,7 +3,11 @@
 from fastapi import FastAPI
 
 from ingest.accounts.router import router as accounts_router
-from ingest.attempts.consumers import on_visit_completed
+from ingest.attempts.consumers import (
+    on_appeal_resolved,
+    on_visit_completed,
+    on_visit_rejected,
+)
 from ingest.attempts.scheduler import request_due_revisits
 from ingest.campaigns.router import router as campaigns_router
 from ingest.mappings.router import router as mappings_router
@@ -16,7 +20,11 @@ from ingest.uploads.router import router as uploads_router
 from ingest.uploads.settings_router import router as upload_settings_router
 from shared.consumer import EventConsumer
 from shared.events import topics
-from shared.events.payloads import VisitCompleted
+from shared.events.payloads import (
+    VisitAppealResolved,
+    VisitCompleted,
+    VisitRejected,
+)
 from shared.runtime import ServiceRuntime, create_service_app
 
 # Room for the multipart boundaries, part headers and the `mapping` form
@@ -68,6 +76,10 @@ def _consumers(runtime: ServiceRuntime) -> list[EventConsumer]:
         runtime.consumer(
             group="outcomes",
             streams=[topics.VISITS],
-            handlers={VisitCompleted: on_visit_completed},
+            handlers={
+                VisitCompleted: on_visit_completed,
+                VisitRejected: on_visit_rejected,
+                VisitAppealResolved: on_appeal_resolved,
+            },
         )
     ]

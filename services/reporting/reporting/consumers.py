@@ -22,12 +22,15 @@ from shared.events.payloads import (
     AccountUpserted,
     CampaignLaunched,
     PromiseMade,
+    VisitAppealed,
+    VisitAppealResolved,
     VisitAssigned,
     VisitCancelled,
     VisitCheckedIn,
     VisitCompleted,
     VisitExpired,
     VisitOutOfCoverage,
+    VisitRejected,
     VisitRequested,
 )
 from shared.events.topics import ALL_TOPICS
@@ -205,6 +208,16 @@ async def on_visit_cancelled(
     await fan_out(session, envelope, payload.campaign_id)
 
 
+async def on_review_step(
+    session: AsyncSession,
+    envelope: Envelope,
+    payload: VisitRejected | VisitAppealed | VisitAppealResolved,
+) -> None:
+    # NOTE: the campaign figures still count a rejected visit as completed;
+    # these events only reach the live stream and the webhooks.
+    await fan_out(session, envelope, payload.campaign_id)
+
+
 async def on_promise_made(
     session: AsyncSession, envelope: Envelope, payload: PromiseMade
 ) -> None:
@@ -232,6 +245,9 @@ HANDLERS: dict[type, Any] = {
     VisitExpired: on_visit_expired,
     VisitCancelled: on_visit_cancelled,
     PromiseMade: on_promise_made,
+    VisitRejected: on_review_step,
+    VisitAppealed: on_review_step,
+    VisitAppealResolved: on_review_step,
 }
 
 

@@ -12,6 +12,9 @@ WEBHOOK_EVENT_TYPES = (
     "visit.out_of_coverage",
     "visit.cancelled",
     "promise.made",
+    "visit.rejected",
+    "visit.appealed",
+    "visit.appeal_resolved",
 )
 STREAM_EVENT_TYPES = (*WEBHOOK_EVENT_TYPES, "visit.expired", "campaign.launched")
 

@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from shared.runtime import create_service_app
 from visits.consumers import build_consumers
 from visits.models import common
+from visits.proof_router import build_proof_routers, photo_body_limit
 from visits.router import agent_router, tenant_router
 from visits.rules_router import rules_router
 from visits.settings import VisitsSettings
@@ -22,6 +23,12 @@ def create_app(settings: VisitsSettings | None = None) -> FastAPI:
         ),
         settings=settings,
         tables=common,
-        routers=[agent_router, tenant_router, rules_router],
+        routers=[
+            agent_router,
+            tenant_router,
+            rules_router,
+            *build_proof_routers(settings),
+        ],
         consumers=build_consumers,
+        body_limits=photo_body_limit(settings),
     )

@@ -137,6 +137,9 @@ class CheckIn(Base):
     """One GPS fix an agent sent at the door; recorded even when far away."""
 
     __tablename__ = "check_ins"
+    __table_args__ = (
+        Index("ix_check_ins_agent_id_device_time", "agent_id", "device_time"),
+    )
 
     check_in_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     visit_id: Mapped[uuid.UUID] = mapped_column(
@@ -180,6 +183,13 @@ class VisitResult(Base):
     server_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     response: Mapped[dict[str, Any]] = mapped_column(
         JSONB, doc="The first response body, replayed on a resubmission."
+    )
+    fraud_score: Mapped[float | None] = mapped_column(
+        Float, doc="Sum of the weights of the signals that fired, at most 1."
+    )
+    flagged: Mapped[bool | None] = mapped_column(Boolean)
+    signals: Mapped[list[dict[str, Any]] | None] = mapped_column(
+        JSONB, doc="Each fraud signal measured when the result was filed."
     )
 
 
@@ -244,3 +254,54 @@ class TenantVisitRules(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+
+
+class Photo(Base):
+    """A photo the agent took at the door; the bytes live in the photo store."""
+
+    __tablename__ = "photos"
+    __table_args__ = (
+        UniqueConstraint("visit_id", "sha256"),
+        Index("ix_photos_sha256", "sha256"),
+    )
+
+    photo_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    visit_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.visits.visit_id", ondelete="CASCADE")
+    )
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    agent_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    sha256: Mapped[str] = mapped_column(String(64), doc="Hex digest; the store key.")
+    content_type: Mapped[str] = mapped_column(String(30))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    taken_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), doc="EXIF capture time, when the photo has one."
+    )
+    exif_lat: Mapped[float | None] = mapped_column(Float)
+    exif_lon: Mapped[float | None] = mapped_column(Float)
+    result_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), doc="The result that cites this photo, once filed."
+    )
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Review(Base):
+    """A director's rejection of a completed visit, and the agent's appeal."""
+
+    __tablename__ = "reviews"
+
+    visit_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.visits.visit_id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    status: Mapped[str] = mapped_column(
+        String(20), doc="rejected, appealed, upheld or overturned."
+    )
+    reason: Mapped[str] = mapped_column(Text)
+    rejected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    appeal_text: Mapped[str | None] = mapped_column(Text)
+    appealed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

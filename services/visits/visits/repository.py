@@ -419,6 +419,14 @@ def _first_check_in_distance() -> Any:
     )
 
 
+def _result_flag() -> Any:
+    return (
+        select(VisitResult.flagged)
+        .where(VisitResult.visit_id == Visit.visit_id)
+        .scalar_subquery()
+    )
+
+
 async def tenant_visits(
     session: AsyncSession,
     tenant_id: UUID,
@@ -427,17 +435,20 @@ async def tenant_visits(
     state: str | None,
     limit: int,
     offset: int,
+    flagged: bool | None = None,
 ) -> tuple[list[Row[Any]], int]:
     conditions = [Visit.tenant_id == tenant_id]
     if campaign_id is not None:
         conditions.append(Visit.campaign_id == campaign_id)
     if state is not None:
         conditions.append(Visit.state == state)
+    if flagged is not None:
+        conditions.append(func.coalesce(_result_flag(), False) == flagged)
     total = await session.scalar(
         select(func.count()).select_from(Visit).where(*conditions)
     )
     statement = (
-        select(Visit, _first_check_in_distance())
+        select(Visit, _first_check_in_distance(), _result_flag().label("flagged"))
         .where(*conditions)
         .order_by(Visit.requested_at.desc(), Visit.visit_id)
         .limit(limit)
@@ -449,9 +460,9 @@ async def tenant_visits(
 async def tenant_visit(
     session: AsyncSession, tenant_id: UUID, visit_id: UUID
 ) -> Row[Any] | None:
-    statement = select(Visit, _first_check_in_distance()).where(
-        Visit.visit_id == visit_id, Visit.tenant_id == tenant_id
-    )
+    statement = select(
+        Visit, _first_check_in_distance(), _result_flag().label("flagged")
+    ).where(Visit.visit_id == visit_id, Visit.tenant_id == tenant_id)
     return (await session.execute(statement)).first()
 
 

@@ -19,7 +19,7 @@ from shared.events.payloads import (
     VisitCompleted,
 )
 from shared.runtime import ServiceRuntime
-from visits import codes, repository, result_rules, rules
+from visits import codes, proof, repository, result_rules, rules
 from visits.models import Visit
 from visits.result_codes import ResultCode
 from visits.schemas import PromiseOut, ResultRequest, ResultResponse
@@ -30,6 +30,7 @@ from visits.service import (
     visits_settings,
 )
 from visits.settings import VisitsSettings
+from visits.signals import Assessment
 from visits.states import VisitState
 
 log = structlog.get_logger(__name__)
@@ -239,7 +240,19 @@ async def _store_result(
             currency=promise.currency,
             due_date=promise.due_date,
         )
-    await _emit_result_events(session, runtime, visit, agent_id, request, response)
+    assessment = await proof.file_proof(
+        session,
+        visits_settings(runtime),
+        visit_id=visit.visit_id,
+        agent_id=agent_id,
+        result_id=response.result_id,
+        photo_ids=request.photo_ids,
+        device_time=request.device_time,
+        server_time=now,
+    )
+    await _emit_result_events(
+        session, runtime, visit, agent_id, request, response, assessment
+    )
     log.info(
         "visits.result_stored",
         visit_id=str(visit.visit_id),
@@ -282,6 +295,7 @@ async def _emit_result_events(
     agent_id: UUID,
     request: ResultRequest,
     response: ResultResponse,
+    assessment: Assessment,
 ) -> None:
     promise = response.promise
     payment = None
@@ -307,6 +321,8 @@ async def _emit_result_events(
         new_phone=request.new_phone,
         notes=request.notes,
         result_code=request.result_code,
+        fraud_score=assessment.score,
+        flagged=assessment.flagged,
     )
     await runtime.emit(session, completed)
     update = _contact_update(request)

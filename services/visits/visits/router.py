@@ -151,6 +151,10 @@ async def list_visits(
     state: VisitState | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    flagged: Annotated[
+        bool | None,
+        Query(description="true: only visits the fraud score flagged."),
+    ] = None,
 ) -> VisitPage:
     return await views.list_tenant_visits(
         session,
@@ -159,6 +163,7 @@ async def list_visits(
         state=state,
         limit=limit,
         offset=offset,
+        flagged=flagged,
     )
 
 

@@ -2,7 +2,8 @@
 
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
@@ -10,6 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from shared.events.payloads import (
     Address,
+    AppealOutcome,
     Brief,
     ContactUpdate,
     GeoPoint,
@@ -172,6 +174,11 @@ class ResultRequest(BaseModel):
     answers: dict[str, Any] = Field(
         default_factory=dict, description="Answers to the brief's questions."
     )
+    photo_ids: list[UUID] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Photos uploaded to this visit that the result cites.",
+    )
 
 
 class PromiseOut(BaseModel):
@@ -211,7 +218,12 @@ class VisitSummary(BaseModel):
     attempt: int
     state: VisitState
     state_reason: str | None
-    final: bool = Field(description="True when the state can no longer change.")
+    final: bool = Field(
+        description=(
+            "True when the agent's work on the visit is over; a director's "
+            "review may still move completed to rejected and back."
+        )
+    )
     agent_id: UUID | None
     requested_at: datetime
     assigned_at: datetime | None
@@ -221,6 +233,9 @@ class VisitSummary(BaseModel):
     deadline: datetime
     first_check_in_distance_m: float | None
     nearest_agent_distance_m: float | None
+    flagged: bool | None = Field(
+        default=None, description="Fraud score past the mark; None before a result."
+    )
 
 
 class VisitPage(BaseModel):
@@ -260,3 +275,89 @@ class ResultOut(BaseModel):
 class VisitDetail(VisitSummary):
     check_ins: list[CheckInOut]
     result: ResultOut | None
+    photos: list["PhotoOut"] = Field(default_factory=list)
+    fraud: "FraudAssessment | None" = Field(
+        default=None, description="Fraud signals measured when the result was filed."
+    )
+    review: "ReviewOut | None" = None
+
+
+# --- proof and review -------------------------------------------------------
+
+
+class PhotoOut(BaseModel):
+    """A stored photo; `taken_at`, `exif_lat` and `exif_lon` come from its EXIF."""
+
+    photo_id: UUID
+    visit_id: UUID
+    sha256: str = Field(description="Hex SHA-256 of the bytes.")
+    content_type: str = Field(description="Judged from the bytes.")
+    size_bytes: int
+    width: int | None
+    height: int | None
+    taken_at: datetime | None = Field(
+        description=(
+            "EXIF capture time in UTC; None without EXIF, or when neither the "
+            "photo nor the upload's device_time gives a UTC offset."
+        )
+    )
+    exif_lat: float | None
+    exif_lon: float | None
+    result_id: UUID | None = Field(description="The result citing the photo.")
+    uploaded_at: datetime
+
+
+class SignalOut(BaseModel):
+    name: str
+    value: float | None = Field(
+        description="The measured value, or None when there was nothing to measure."
+    )
+    threshold: float
+    weight: float
+    unit: str
+    fires_when: Literal["above", "below"]
+    fired: bool
+
+
+class FraudAssessment(BaseModel):
+    score: float = Field(description="Sum of the weights of the fired signals, ≤ 1.")
+    flagged: bool
+    signals: list[SignalOut]
+
+
+class ReviewStatus(StrEnum):
+    REJECTED = "rejected"
+    APPEALED = "appealed"
+    UPHELD = "upheld"
+    OVERTURNED = "overturned"
+
+
+class ReviewOut(BaseModel):
+    visit_id: UUID
+    status: ReviewStatus
+    reason: str
+    rejected_at: datetime
+    appeal_text: str | None
+    appealed_at: datetime | None
+    resolution_note: str | None
+    resolved_at: datetime | None
+
+
+class RejectRequest(BaseModel):
+    reason: Text = Field(
+        min_length=3, max_length=2000, description="Why the visit is not accepted."
+    )
+
+
+class AppealRequest(BaseModel):
+    text: Text = Field(
+        min_length=3, max_length=4000, description="The agent's case, sent once."
+    )
+
+
+class AppealResolution(BaseModel):
+    outcome: AppealOutcome
+    note: Text | None = Field(default=None, max_length=2000)
+
+
+VisitDetail.model_rebuild()

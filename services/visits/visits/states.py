@@ -15,6 +15,7 @@ class VisitState(StrEnum):
     CANCELLED = "cancelled"
     EXPIRED = "expired"
     OUT_OF_COVERAGE = "out_of_coverage"
+    REJECTED = "rejected"
 
     @property
     def is_final(self) -> bool:
@@ -27,6 +28,7 @@ FINAL_STATES = frozenset(
         VisitState.CANCELLED,
         VisitState.EXPIRED,
         VisitState.OUT_OF_COVERAGE,
+        VisitState.REJECTED,
     }
 )
 
@@ -46,6 +48,9 @@ ALLOWED_SOURCES: dict[VisitState, frozenset[VisitState]] = {
     VisitState.CANCELLED: frozenset(
         {VisitState.REQUESTED, VisitState.ASSIGNED, VisitState.CHECKED_IN}
     ),
+    # An overturned appeal moves rejected back to completed with its own
+    # UPDATE; listing it under COMPLETED would let a result complete it.
+    VisitState.REJECTED: frozenset({VisitState.COMPLETED}),
 }
 
 

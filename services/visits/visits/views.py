@@ -8,14 +8,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import NotFoundError
 from shared.events.payloads import Address, Brief, GeoPoint, Money
-from visits import repository
+from visits import proof_repository, repository
 from visits.models import Promise, Visit, VisitResult
 from visits.schemas import (
     AgentVisit,
     AgentVisitList,
     CheckInOut,
+    FraudAssessment,
+    PhotoOut,
     PromiseOut,
     ResultOut,
+    ReviewOut,
+    SignalOut,
     VisitDetail,
     VisitPage,
     VisitSummary,
@@ -124,6 +128,7 @@ def _summary_fields(row: Row[Any]) -> dict[str, Any]:
         "deadline": visit.deadline,
         "first_check_in_distance_m": row.first_check_in_distance_m,
         "nearest_agent_distance_m": visit.nearest_agent_distance_m,
+        "flagged": getattr(row, "flagged", None),
     }
 
 
@@ -135,6 +140,7 @@ async def list_tenant_visits(
     state: VisitState | None,
     limit: int,
     offset: int,
+    flagged: bool | None = None,
 ) -> VisitPage:
     async with session.begin():
         rows, total = await repository.tenant_visits(
@@ -142,6 +148,7 @@ async def list_tenant_visits(
             tenant_id,
             campaign_id=campaign_id,
             state=state.value if state is not None else None,
+            flagged=flagged,
             limit=limit,
             offset=offset,
         )
@@ -162,6 +169,8 @@ async def get_tenant_visit(
             raise NotFoundError(f"visit {visit_id} not found for this tenant")
         check_ins = await repository.check_ins_of(session, visit_id)
         result = await repository.result_of(session, visit_id)
+        photos = await proof_repository.photos_of(session, visit_id)
+        review = await proof_repository.review_of(session, visit_id)
     return VisitDetail(
         **_summary_fields(row),
         check_ins=[
@@ -169,6 +178,25 @@ async def get_tenant_visit(
             for check_in in check_ins
         ],
         result=_result_out(*result) if result is not None else None,
+        photos=[
+            PhotoOut.model_validate(photo, from_attributes=True) for photo in photos
+        ],
+        fraud=_fraud(result[0]) if result is not None else None,
+        review=(
+            ReviewOut.model_validate(review, from_attributes=True)
+            if review is not None
+            else None
+        ),
+    )
+
+
+def _fraud(result: VisitResult) -> FraudAssessment | None:
+    if result.fraud_score is None or result.signals is None:
+        return None
+    return FraudAssessment(
+        score=result.fraud_score,
+        flagged=bool(result.flagged),
+        signals=[SignalOut.model_validate(signal) for signal in result.signals],
     )
 
 

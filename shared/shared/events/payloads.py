@@ -616,6 +616,14 @@ class VisitCompleted(Payload):
         default=None,
         description="The result code's id; absent in events from before codes.",
     )
+    fraud_score: float | None = Field(
+        default=None,
+        description="Sum of the fraud signals' weights that fired, from 0 to 1.",
+    )
+    flagged: bool | None = Field(
+        default=None,
+        description="True when the score reached the flag mark; None before scoring.",
+    )
 
     def aggregate_id(self) -> str:
         return str(self.visit_id)
@@ -781,6 +789,71 @@ class PromiseMade(Payload):
         return str(self.visit_id)
 
 
+class VisitRejected(Payload):
+    """A director rejected a completed visit: it is not paid and the account
+    is owed another visit, which ingest requests as a new attempt."""
+
+    event_type = "campo.visit.rejected"
+    topic = topics.VISITS
+
+    visit_id: UUID
+    campaign_id: UUID
+    account_id: UUID
+    agent_id: UUID | None
+    attempt: int
+    reason: str
+    fee: Money = Field(description="The fee the agent does not earn.")
+    rejected_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
+class VisitAppealed(Payload):
+    """The agent appealed a rejection once, with a text for the director."""
+
+    event_type = "campo.visit.appealed"
+    topic = topics.VISITS
+
+    visit_id: UUID
+    campaign_id: UUID
+    account_id: UUID
+    agent_id: UUID
+    text: str
+    appealed_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
+class AppealOutcome(StrEnum):
+    UPHELD = "upheld"
+    OVERTURNED = "overturned"
+
+
+class VisitAppealResolved(Payload):
+    """The director decided an appeal.
+
+    `upheld` keeps the rejection. `overturned` makes the visit completed and
+    paid again; ingest then drops the new attempt if it is still waiting.
+    """
+
+    event_type = "campo.visit.appeal_resolved"
+    topic = topics.VISITS
+
+    visit_id: UUID
+    campaign_id: UUID
+    account_id: UUID
+    agent_id: UUID | None
+    outcome: AppealOutcome
+    note: str | None = None
+    fee: Money
+    resolved_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
 # --- payments.v1 ------------------------------------------------------------
 
 
@@ -824,5 +897,8 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         PromiseMade,
         ContactDataUpdated,
         PaymentReported,
+        VisitRejected,
+        VisitAppealed,
+        VisitAppealResolved,
     )
 }

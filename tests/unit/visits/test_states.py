@@ -16,6 +16,7 @@ LEGAL = [
     (S.REQUESTED, S.CANCELLED),
     (S.ASSIGNED, S.CANCELLED),
     (S.CHECKED_IN, S.CANCELLED),
+    (S.COMPLETED, S.REJECTED),
 ]
 
 
@@ -38,7 +39,9 @@ class TestCanTransition:
 
     @pytest.mark.parametrize("final", sorted(FINAL_STATES))
     def test_final_state_never_left(self, final: S) -> None:
-        assert not any(can_transition(final, target) for target in S)
+        # Only a director's review moves a final visit: completed to rejected.
+        targets = [target for target in S if target != S.REJECTED]
+        assert not any(can_transition(final, target) for target in targets)
 
     def test_result_needs_check_in(self) -> None:
         assert not can_transition(S.ASSIGNED, S.COMPLETED)
@@ -60,4 +63,5 @@ class TestIsFinal:
             S.CANCELLED,
             S.EXPIRED,
             S.OUT_OF_COVERAGE,
+            S.REJECTED,
         }

@@ -101,6 +101,12 @@ async def complete_visit(
     return row.first()
 
 
+async def person_met_of(session: AsyncSession, visit_id: uuid.UUID) -> str | None:
+    return await session.scalar(
+        select(CampaignVisit.person_met).where(CampaignVisit.visit_id == visit_id)
+    )
+
+
 async def record_last_visit(
     session: AsyncSession,
     account_id: uuid.UUID,

@@ -1,0 +1,120 @@
+"""The proof filed with a result: its photos and the fraud assessment.
+
+Runs inside the result's transaction, so the score is stored with the
+result and travels in the same `visit.completed` event.
+"""
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.errors import UnprocessableError
+from visits import proof_repository, signals
+from visits.models import Photo
+from visits.settings import VisitsSettings
+
+
+async def file_proof(
+    session: AsyncSession,
+    settings: VisitsSettings,
+    *,
+    visit_id: UUID,
+    agent_id: UUID,
+    result_id: UUID,
+    photo_ids: list[UUID],
+    device_time: datetime,
+    server_time: datetime,
+) -> signals.Assessment:
+    """Link the cited photos, then assess and store the visit's signals."""
+    cited = await proof_repository.attach_photos(
+        session, visit_id, photo_ids, result_id
+    )
+    missing = sorted(set(photo_ids) - {photo.photo_id for photo in cited}, key=str)
+    if missing:
+        raise UnprocessableError(
+            f"photos {', '.join(map(str, missing))} were not uploaded to visit "
+            f"{visit_id}; upload them to /agent/visits/{visit_id}/photos first",
+            errors=[
+                {
+                    "location": "body.photo_ids",
+                    "message": "unknown photo",
+                    "input": str(i),
+                }
+                for i in missing
+            ],
+        )
+    evidence = await gather_evidence(
+        session,
+        visit_id=visit_id,
+        agent_id=agent_id,
+        device_time=device_time,
+        server_time=server_time,
+    )
+    assessment = signals.assess(evidence, settings)
+    await proof_repository.store_assessment(
+        session,
+        result_id,
+        score=assessment.score,
+        flagged=assessment.flagged,
+        signals=[signal.as_dict() for signal in assessment.signals],
+    )
+    return assessment
+
+
+async def gather_evidence(
+    session: AsyncSession,
+    *,
+    visit_id: UUID,
+    agent_id: UUID,
+    device_time: datetime,
+    server_time: datetime,
+) -> signals.Evidence:
+    rows = await proof_repository.check_ins_with_position(session, visit_id)
+    fixes = [
+        signals.Fix(
+            lat=row.lat,
+            lon=row.lon,
+            distance_m=row.CheckIn.distance_m,
+            accuracy_m=row.CheckIn.accuracy_m,
+            mock_location=row.CheckIn.mock_location,
+            device_time=row.CheckIn.device_time,
+            server_time=row.CheckIn.server_time,
+        )
+        for row in rows
+    ]
+    previous = None
+    if fixes:
+        row = await proof_repository.previous_check_in(
+            session,
+            agent_id=agent_id,
+            visit_id=visit_id,
+            before=fixes[0].device_time,
+        )
+        if row is not None:
+            previous = signals.PreviousFix(
+                lat=row.lat, lon=row.lon, device_time=row.CheckIn.device_time
+            )
+    photos = [
+        await _photo_evidence(session, photo)
+        for photo in await proof_repository.photos_of(session, visit_id)
+    ]
+    return signals.Evidence(
+        fixes=fixes,
+        result_device_time=device_time,
+        result_server_time=server_time,
+        previous=previous,
+        photos=photos,
+    )
+
+
+async def _photo_evidence(session: AsyncSession, photo: Photo) -> signals.PhotoEvidence:
+    others = await proof_repository.visits_sharing_hash(
+        session, photo.sha256, other_than=photo.visit_id
+    )
+    return signals.PhotoEvidence(
+        taken_at=photo.taken_at,
+        lat=photo.exif_lat,
+        lon=photo.exif_lon,
+        other_visits=others,
+    )

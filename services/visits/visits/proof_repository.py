@@ -1,0 +1,262 @@
+"""SQL of photo evidence, fraud signals and reviews."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from geoalchemy2 import Geometry
+from sqlalchemy import Row, cast, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from visits.models import CheckIn, Photo, Review, Visit, VisitResult
+from visits.states import VisitState
+
+WGS84 = 4326
+
+# --- photos -----------------------------------------------------------------
+
+
+async def photo_by_hash(
+    session: AsyncSession, visit_id: UUID, sha256: str
+) -> Photo | None:
+    return await session.scalar(
+        select(Photo).where(Photo.visit_id == visit_id, Photo.sha256 == sha256)
+    )
+
+
+async def insert_photo(session: AsyncSession, **values: Any) -> Photo | None:
+    """Insert a photo row; None when the visit already has these bytes."""
+    statement = (
+        pg_insert(Photo)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[Photo.visit_id, Photo.sha256])
+        .returning(Photo)
+    )
+    return (await session.scalars(statement)).first()
+
+
+async def tenant_photo(
+    session: AsyncSession, tenant_id: UUID, visit_id: UUID, photo_id: UUID
+) -> Photo | None:
+    return await session.scalar(
+        select(Photo).where(
+            Photo.photo_id == photo_id,
+            Photo.visit_id == visit_id,
+            Photo.tenant_id == tenant_id,
+        )
+    )
+
+
+async def photos_of(session: AsyncSession, visit_id: UUID) -> list[Photo]:
+    statement = (
+        select(Photo)
+        .where(Photo.visit_id == visit_id)
+        .order_by(Photo.uploaded_at, Photo.photo_id)
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def attach_photos(
+    session: AsyncSession, visit_id: UUID, photo_ids: list[UUID], result_id: UUID
+) -> list[Photo]:
+    """Link the visit's photos to its result; return those found."""
+    if not photo_ids:
+        return []
+    statement = (
+        update(Photo)
+        .where(Photo.visit_id == visit_id, Photo.photo_id.in_(photo_ids))
+        .values(result_id=result_id)
+        .returning(Photo)
+        .execution_options(synchronize_session=False)
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def visits_sharing_hash(
+    session: AsyncSession, sha256: str, *, other_than: UUID
+) -> int:
+    """Count the other visits that hold a photo with these bytes."""
+    count = await session.scalar(
+        select(func.count(func.distinct(Photo.visit_id))).where(
+            Photo.sha256 == sha256, Photo.visit_id != other_than
+        )
+    )
+    return count or 0
+
+
+# --- fraud signals ----------------------------------------------------------
+
+
+def _check_in_columns() -> tuple[Any, ...]:
+    geometry = cast(CheckIn.location, Geometry(srid=WGS84))
+    return (
+        CheckIn,
+        func.ST_Y(geometry).label("lat"),
+        func.ST_X(geometry).label("lon"),
+    )
+
+
+async def check_ins_with_position(
+    session: AsyncSession, visit_id: UUID
+) -> list[Row[Any]]:
+    statement = (
+        select(*_check_in_columns())
+        .where(CheckIn.visit_id == visit_id)
+        .order_by(CheckIn.device_time, CheckIn.check_in_id)
+    )
+    return list((await session.execute(statement)).all())
+
+
+async def previous_check_in(
+    session: AsyncSession, *, agent_id: UUID, visit_id: UUID, before: datetime
+) -> Row[Any] | None:
+    """Return the agent's latest check-in at another visit before `before`.
+
+    Check-ins are ordered by device time.
+    """
+    statement = (
+        select(*_check_in_columns())
+        .where(
+            CheckIn.agent_id == agent_id,
+            CheckIn.visit_id != visit_id,
+            CheckIn.device_time <= before,
+        )
+        .order_by(CheckIn.device_time.desc(), CheckIn.check_in_id)
+        .limit(1)
+    )
+    return (await session.execute(statement)).first()
+
+
+async def store_assessment(
+    session: AsyncSession,
+    result_id: UUID,
+    *,
+    score: float,
+    flagged: bool,
+    signals: list[dict[str, Any]],
+) -> None:
+    await session.execute(
+        update(VisitResult)
+        .where(VisitResult.result_id == result_id)
+        .values(fraud_score=score, flagged=flagged, signals=signals)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# --- review -----------------------------------------------------------------
+
+
+async def reject(
+    session: AsyncSession,
+    visit_id: UUID,
+    *,
+    tenant_id: UUID,
+    completed_after: datetime,
+    at: datetime,
+) -> Row[Any] | None:
+    """Move a completed visit, completed after `completed_after`, to rejected."""
+    statement = (
+        update(Visit)
+        .where(
+            Visit.visit_id == visit_id,
+            Visit.tenant_id == tenant_id,
+            Visit.state == VisitState.COMPLETED.value,
+            Visit.completed_at > completed_after,
+        )
+        .values(state=VisitState.REJECTED.value, closed_at=at, updated_at=func.now())
+        .returning(
+            Visit.campaign_id,
+            Visit.account_id,
+            Visit.agent_id,
+            Visit.attempt,
+            Visit.fee_amount,
+            Visit.fee_currency,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(statement)).first()
+
+
+async def restore_completed(
+    session: AsyncSession, visit_id: UUID, *, tenant_id: UUID
+) -> Row[Any] | None:
+    statement = (
+        update(Visit)
+        .where(
+            Visit.visit_id == visit_id,
+            Visit.tenant_id == tenant_id,
+            Visit.state == VisitState.REJECTED.value,
+        )
+        .values(state=VisitState.COMPLETED.value, updated_at=func.now())
+        .returning(
+            Visit.campaign_id,
+            Visit.account_id,
+            Visit.agent_id,
+            Visit.fee_amount,
+            Visit.fee_currency,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(statement)).first()
+
+
+async def insert_review(session: AsyncSession, **values: Any) -> None:
+    await session.execute(pg_insert(Review).values(**values))
+
+
+async def review_of(
+    session: AsyncSession, visit_id: UUID, *, for_update: bool = False
+) -> Review | None:
+    # populate_existing: a review updated earlier in this session is read anew.
+    statement = (
+        select(Review)
+        .where(Review.visit_id == visit_id)
+        .execution_options(populate_existing=True)
+    )
+    if for_update:
+        statement = statement.with_for_update()
+    return await session.scalar(statement)
+
+
+async def update_review(
+    session: AsyncSession, visit_id: UUID, *, from_status: str, **values: Any
+) -> bool:
+    """Change a review still in `from_status`; False when it moved meanwhile."""
+    statement = (
+        update(Review)
+        .where(Review.visit_id == visit_id, Review.status == from_status)
+        .values(**values)
+        .returning(Review.visit_id)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def tenant_visit_state(
+    session: AsyncSession, tenant_id: UUID, visit_id: UUID
+) -> Row[Any] | None:
+    statement = select(Visit.state, Visit.completed_at, Visit.agent_id).where(
+        Visit.visit_id == visit_id, Visit.tenant_id == tenant_id
+    )
+    return (await session.execute(statement)).first()
+
+
+async def agent_visit_state(
+    session: AsyncSession, agent_id: UUID, visit_id: UUID
+) -> Row[Any] | None:
+    statement = select(
+        Visit.state, Visit.tenant_id, Visit.campaign_id, Visit.account_id
+    ).where(Visit.visit_id == visit_id, Visit.agent_id == agent_id)
+    return (await session.execute(statement)).first()
+
+
+async def visit_fee(session: AsyncSession, visit_id: UUID) -> Row[Any]:
+    statement = select(
+        Visit.campaign_id,
+        Visit.account_id,
+        Visit.agent_id,
+        Visit.fee_amount,
+        Visit.fee_currency,
+    ).where(Visit.visit_id == visit_id)
+    return (await session.execute(statement)).one()
