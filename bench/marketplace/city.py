@@ -65,8 +65,8 @@ class SimAgent:
     visits_done: int = 0
     accepted_by_day: dict[int, int] = field(default_factory=dict)
     outstanding: int = 0
-    # Where the agent is, then the stops it plans today, when it follows a
-    # route; empty for an agent at its base with nothing planned.
+    # Where the agent is, then the accepted visits it has not set off to,
+    # when it follows a route; empty for an agent with nothing accepted.
     route_path: list[tuple[float, float]] = field(default_factory=list)
 
     def free(self, minute: int) -> int:

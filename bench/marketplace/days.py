@@ -79,16 +79,6 @@ class RoutedDay:
         self.pending.remove(leg.target)
         return leg
 
-    def path_today(self, here: Place, minute: int) -> list[Place]:
-        """Return where the agent is, then the stops it plans to make today."""
-        today = minute // DAY_MINUTES
-        planned = [
-            Place(leg.target.lat, leg.target.lon)
-            for leg in self.plan
-            if leg.arrival // DAY_MINUTES == today
-        ]
-        return [here, *planned]
-
     def _one_day(
         self,
         visits: list[SimVisit],

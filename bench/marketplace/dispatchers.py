@@ -36,7 +36,7 @@ from matching.ranking import (
     VisitToRank,
     score_pairs,
 )
-from matching.route import Place, insertion_detour_m
+from matching.route import Place, day_detour_m
 
 
 @dataclass
@@ -167,8 +167,10 @@ class BatchedFlow:
         }
         detour = np.array(
             [
-                insertion_detour_m(
-                    paths[int(a)], Place(requests[v].lat, requests[v].lon)
+                day_detour_m(
+                    paths[int(a)][0],
+                    paths[int(a)][1:],
+                    Place(requests[v].lat, requests[v].lon),
                 )
                 for v, a in zip(graph.visit_index, graph.agent_index, strict=True)
             ],

@@ -218,14 +218,18 @@ class Simulation:
         )
 
     def _share_paths(self, minute: int) -> None:
-        """Tell each agent's record where it is and what it plans today."""
+        """Tell each agent's record where it is and the visits it still has to make."""
         if self.days is None:
             return
         for agent, route, day in zip(
             self.city.agents, self.routes, self.days, strict=True
         ):
-            path = day.path_today(Place(route.lat, route.lon), minute)
-            agent.route_path = [(p.lat, p.lon) for p in path]
+            # Where the agent is, then every accepted visit not yet set off
+            # to, as dispatch reads them: it knows no route order.
+            here = Place(route.lat, route.lon)
+            agent.route_path = [(here.lat, here.lon)] + [
+                (v.lat, v.lon) for v in day.pending
+            ]
 
     def _schedule(
         self, agent: SimAgent, route: Route, target: SimVisit, minute: int

@@ -32,7 +32,12 @@ from matching.dispatch import (
     unmatch,
     unmatched_reason,
 )
-from matching.ordering import BatchRanking, OrderedCandidate, order_candidates
+from matching.ordering import (
+    BatchRanking,
+    OrderedCandidate,
+    day_detours,
+    order_candidates,
+)
 from matching.ranking import ranking_from_settings
 from matching.settings import MatchingSettings
 from matching.solver_pool import SolverPool
@@ -122,7 +127,13 @@ async def _candidates(
         rules=candidate_rules(request, now=now, settings=settings),
         limit=settings.max_candidates,
     )
-    ordered = order_candidates(request, found, now=now, settings=settings)
+    ordered = order_candidates(
+        request,
+        found,
+        now=now,
+        settings=settings,
+        travel_m=await day_detours(session, request, found),
+    )
     return reachable_candidates(request, ordered, now=now, settings=settings)
 
 

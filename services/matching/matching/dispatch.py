@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from matching import hours, repository
 from matching.candidates import candidate_rules
 from matching.models import RequestState
-from matching.ordering import OrderedCandidate, order_candidates, renumber
+from matching.ordering import OrderedCandidate, day_detours, order_candidates, renumber
 from matching.settings import MatchingSettings
 from shared.errors import InvalidStateError
 from shared.events.payloads import (
@@ -98,7 +98,13 @@ async def dispatch(
         rules=rules,
         limit=max(settings.max_candidates, offer_count),
     )
-    candidates = order_candidates(request, found, now=now, settings=settings)
+    candidates = order_candidates(
+        request,
+        found,
+        now=now,
+        settings=settings,
+        travel_m=await day_detours(session, request, found),
+    )
     if candidates and settings.visiting_hours:
         reachable = _within_visiting_hours(request, candidates, mode, now)
         if not reachable:

@@ -9,14 +9,17 @@ ranking that dispatch stores on the offer it makes, so that the tenant can
 later see why that agent was chosen.
 """
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from matching import repository
 from matching.models import TravelMode
 from matching.ranking import (
     AgentProfile,
@@ -27,6 +30,7 @@ from matching.ranking import (
     rank,
     ranking_from_settings,
 )
+from matching.route import Place, day_detour_m
 from matching.settings import MatchingSettings
 
 
@@ -94,14 +98,19 @@ def order_candidates(
     *,
     now: datetime,
     settings: MatchingSettings,
+    travel_m: Mapping[uuid.UUID, float] | None = None,
 ) -> list[OrderedCandidate]:
     """Return the candidates best first, ties by agent id, each with its ranking.
 
     `request` is the locked visit request and each candidate is a row of
-    `repository.find_candidates`; `now` is the dispatch time.
+    `repository.find_candidates`; `now` is the dispatch time. `travel_m`
+    gives the meters an agent's travel is scored on, when they differ from
+    its `distance_m` (`day_detours`).
     """
     by_agent = {candidate.agent_id: candidate for candidate in candidates}
-    ranked = rank_candidates(request, candidates, now=now, settings=settings)
+    ranked = rank_candidates(
+        request, candidates, now=now, settings=settings, travel_m=travel_m
+    )
     return [
         OrderedCandidate(
             row=by_agent[r.candidate.agent.agent_id],
@@ -146,8 +155,10 @@ def rank_candidates(
     *,
     now: datetime,
     settings: MatchingSettings,
+    travel_m: Mapping[uuid.UUID, float] | None = None,
 ) -> list[RankedCandidate]:
     """Rank the candidates, each with the explanation of its score."""
+    travel_m = travel_m or {}
     weights, scales = ranking_from_settings(settings)
     visit = VisitToRank(
         visit_id=request.visit_id,
@@ -171,7 +182,7 @@ def rank_candidates(
                     assignments_ended=row.assignments_ended,
                     visits_completed=row.visits_completed,
                 ),
-                distance_m=float(row.distance_m),
+                distance_m=travel_m.get(row.agent_id, float(row.distance_m)),
             )
             for row in candidates
         ],
@@ -179,3 +190,28 @@ def rank_candidates(
         now,
         scales=scales,
     )
+
+
+async def day_detours(
+    session: AsyncSession, request: Row[Any], candidates: Sequence[Row[Any]]
+) -> dict[uuid.UUID, float]:
+    """Return the meters the visit adds to the day of each candidate with visits.
+
+    An agent who holds visits not yet started will make them anyway, so a
+    visit on its way costs it less than the distance from where it stands,
+    and one off its way costs more. Agents with no such visit are left out,
+    and their travel is their `distance_m`.
+    """
+    stops = await repository.unstarted_stops(
+        session, [candidate.agent_id for candidate in candidates]
+    )
+    visit = Place(request.lat, request.lon)
+    return {
+        candidate.agent_id: day_detour_m(
+            Place(candidate.lat, candidate.lon),
+            [Place(stop.lat, stop.lon) for stop in stops[candidate.agent_id]],
+            visit,
+        )
+        for candidate in candidates
+        if stops.get(candidate.agent_id)
+    }

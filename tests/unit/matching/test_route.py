@@ -16,9 +16,11 @@ from matching.route import (
     Interval,
     Place,
     RouteStop,
+    day_detour_m,
     great_circle_m,
     insertion_detour_m,
     legal_windows_on,
+    nearest_first,
     plan_route,
 )
 
@@ -335,3 +337,23 @@ class TestInsertionDetour:
     def test_needs_the_agent_position(self) -> None:
         with pytest.raises(ValueError, match="position"):
             insertion_detour_m([], BASE)
+
+
+class TestDayDetour:
+    def test_nearest_first_orders_by_nearest_left(self) -> None:
+        start = Place(19.0, -99.0)
+        far, near, middle = Place(19.0, -98.9), Place(19.0, -98.99), Place(19.0, -98.95)
+
+        assert nearest_first(start, [far, near, middle]) == [near, middle, far]
+
+    def test_no_stops_is_the_straight_distance(self) -> None:
+        start, visit = Place(19.0, -99.0), Place(19.01, -99.0)
+
+        assert day_detour_m(start, [], visit) == great_circle_m(start, visit)
+
+    def test_visit_on_the_way_costs_almost_nothing(self) -> None:
+        start, stop = Place(19.0, -99.0), Place(19.0, -98.97)
+        on_the_way = Place(19.0, -98.985)
+
+        assert day_detour_m(start, [stop], on_the_way) < 1.0
+        assert great_circle_m(start, on_the_way) > 1500

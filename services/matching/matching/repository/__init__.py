@@ -23,6 +23,7 @@ from matching.repository.assignments import (
     insert_active_assignment,
     list_agent_assignments,
     release_assignment,
+    unstarted_stops,
     withdraw_open_offers,
 )
 from matching.repository.offers import (
@@ -108,6 +109,7 @@ __all__ = [
     "set_wait_until",
     "track_record",
     "transition_request",
+    "unstarted_stops",
     "withdraw_agent_offer",
     "withdraw_open_offers",
 ]

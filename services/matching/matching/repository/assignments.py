@@ -198,3 +198,30 @@ async def active_stops(
         .order_by(Assignment.assigned_at, Assignment.visit_id)
     )
     return (await session.execute(query)).all()
+
+
+async def unstarted_stops(
+    session: AsyncSession, agent_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Row[Any]]]:
+    """Return where each agent's active visits with no check-in yet are."""
+    if not agent_ids:
+        return {}
+    point = cast(VisitRequest.location, Geometry)
+    query = (
+        select(
+            Assignment.agent_id,
+            func.ST_Y(point).label("lat"),
+            func.ST_X(point).label("lon"),
+        )
+        .join(VisitRequest, VisitRequest.visit_id == Assignment.visit_id)
+        .where(
+            Assignment.agent_id.in_(agent_ids),
+            Assignment.state == AssignmentState.ACTIVE,
+            Assignment.checked_in_at.is_(None),
+        )
+        .order_by(Assignment.agent_id, Assignment.assigned_at, Assignment.visit_id)
+    )
+    stops: dict[uuid.UUID, list[Row[Any]]] = {}
+    for row in (await session.execute(query)).all():
+        stops.setdefault(row.agent_id, []).append(row)
+    return stops
