@@ -21,14 +21,14 @@ from shared.events.payloads import (
 from tests.fixtures.apps import eventually
 from tests.fixtures.events import publish
 from tests.integration.matching.helpers import Region, register, visit_requested
-from tests.integration.matching.test_offers import (
+from tests.integration.matching.offer_helpers import (
     Sessionmaker,
-    _accept,
-    _active_assignments,
-    _decline,
-    _load,
-    _offer_for,
-    _request_state,
+    accept_offer,
+    active_assignments,
+    assigned_load,
+    decline_offer,
+    offer_for,
+    request_state,
 )
 
 SHORT_OFFER = DispatchPolicy(
@@ -64,7 +64,7 @@ class TestAcceptAfterExpiry:
         agent = await register(sessionmaker, region.point(east_m=300))
         request = visit_requested(region.point(), dispatch=SHORT_OFFER)
         await publish([request])
-        offer = await _offer_for(matching, agent, request.visit_id)
+        offer = await offer_for(matching, agent, request.visit_id)
         expires_at = datetime.fromisoformat(offer["expires_at"])
 
         release = asyncio.Event()
@@ -72,7 +72,7 @@ class TestAcceptAfterExpiry:
             _hold_request_lock(sessionmaker, request.visit_id, release)
         )
         await asyncio.sleep(0.2)
-        accept = asyncio.create_task(_accept(matching, agent, offer["offer_id"]))
+        accept = asyncio.create_task(accept_offer(matching, agent, offer["offer_id"]))
         await asyncio.sleep(0.2)
         assert not accept.done()
         # Wait until the offer is past its expiry, then let the accept in.
@@ -88,7 +88,7 @@ class TestAcceptAfterExpiry:
             f"expired at {expires_at.isoformat()}: {response.text}"
         )
         assert response.json()["type"].endswith("/offer-closed")
-        assert await _active_assignments(sessionmaker, request.visit_id) == 0
+        assert await active_assignments(sessionmaker, request.visit_id) == 0
 
     async def test_decline_after_lock_wait_past_expiry(
         self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
@@ -101,7 +101,7 @@ class TestAcceptAfterExpiry:
         agent = await register(sessionmaker, region.point(east_m=300))
         request = visit_requested(region.point(), dispatch=SHORT_OFFER)
         await publish([request])
-        offer = await _offer_for(matching, agent, request.visit_id)
+        offer = await offer_for(matching, agent, request.visit_id)
         expires_at = datetime.fromisoformat(offer["expires_at"])
 
         release = asyncio.Event()
@@ -109,7 +109,7 @@ class TestAcceptAfterExpiry:
             _hold_request_lock(sessionmaker, request.visit_id, release)
         )
         await asyncio.sleep(0.2)
-        decline = asyncio.create_task(_decline(matching, agent, offer["offer_id"]))
+        decline = asyncio.create_task(decline_offer(matching, agent, offer["offer_id"]))
         await asyncio.sleep(0.2)
         assert not decline.done()
         pause = (expires_at - datetime.now(UTC)).total_seconds() + 0.5
@@ -129,16 +129,16 @@ class TestParallelAnswers:
         agent = await register(sessionmaker, region.point(east_m=300))
         request = visit_requested(region.point(), dispatch=OFFER)
         await publish([request])
-        offer = await _offer_for(matching, agent, request.visit_id)
+        offer = await offer_for(matching, agent, request.visit_id)
 
         responses = await asyncio.gather(
-            *(_accept(matching, agent, offer["offer_id"]) for _ in range(5))
+            *(accept_offer(matching, agent, offer["offer_id"]) for _ in range(5))
         )
 
         assert sorted(r.status_code for r in responses) == [200, 200, 200, 200, 201]
         assert len({r.json()["assignment_id"] for r in responses}) == 1
-        assert await _load(sessionmaker, agent.agent_id) == 1
-        assert await _active_assignments(sessionmaker, request.visit_id) == 1
+        assert await assigned_load(sessionmaker, agent.agent_id) == 1
+        assert await active_assignments(sessionmaker, request.visit_id) == 1
 
     async def test_decline_and_accept_at_once(
         self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
@@ -146,11 +146,11 @@ class TestParallelAnswers:
         agent = await register(sessionmaker, region.point(east_m=300))
         request = visit_requested(region.point(), dispatch=OFFER)
         await publish([request])
-        offer = await _offer_for(matching, agent, request.visit_id)
+        offer = await offer_for(matching, agent, request.visit_id)
 
         accepted, declined = await asyncio.gather(
-            _accept(matching, agent, offer["offer_id"]),
-            _decline(matching, agent, offer["offer_id"]),
+            accept_offer(matching, agent, offer["offer_id"]),
+            decline_offer(matching, agent, offer["offer_id"]),
         )
 
         codes = (accepted.status_code, declined.status_code)
@@ -160,7 +160,7 @@ class TestParallelAnswers:
                 select(Offer.state).where(Offer.offer_id == offer["offer_id"])
             )
         assert state == ("accepted" if codes[0] == 201 else "declined")
-        assert await _load(sessionmaker, agent.agent_id) == (codes[0] == 201)
+        assert await assigned_load(sessionmaker, agent.agent_id) == (codes[0] == 201)
 
     async def test_parallel_accepts_within_capacity(
         self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
@@ -171,10 +171,10 @@ class TestParallelAnswers:
             for i in range(6)
         ]
         await publish(requests)
-        offers = [await _offer_for(matching, agent, r.visit_id) for r in requests]
+        offers = [await offer_for(matching, agent, r.visit_id) for r in requests]
 
         responses = await asyncio.gather(
-            *(_accept(matching, agent, o["offer_id"]) for o in offers)
+            *(accept_offer(matching, agent, o["offer_id"]) for o in offers)
         )
 
         codes = sorted(r.status_code for r in responses)
@@ -182,7 +182,7 @@ class TestParallelAnswers:
         for response in responses:
             if response.status_code == 409:
                 assert response.json()["type"].endswith("/no-capacity")
-        assert await _load(sessionmaker, agent.agent_id) == 2
+        assert await assigned_load(sessionmaker, agent.agent_id) == 2
 
     async def test_accept_racing_withdrawal(
         self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
@@ -190,7 +190,7 @@ class TestParallelAnswers:
         agent = await register(sessionmaker, region.point(east_m=300))
         request = visit_requested(region.point(), dispatch=OFFER)
         await publish([request])
-        offer = await _offer_for(matching, agent, request.visit_id)
+        offer = await offer_for(matching, agent, request.visit_id)
         withdrawn = VisitWithdrawn(
             tenant_id=request.tenant_id,
             visit_id=request.visit_id,
@@ -201,17 +201,17 @@ class TestParallelAnswers:
         )
 
         response, _ = await asyncio.gather(
-            _accept(matching, agent, offer["offer_id"]), publish([withdrawn])
+            accept_offer(matching, agent, offer["offer_id"]), publish([withdrawn])
         )
 
         assert response.status_code in (201, 409), response.text
 
         async def settled() -> bool:
-            return await _request_state(sessionmaker, request.visit_id) == "cancelled"
+            return await request_state(sessionmaker, request.visit_id) == "cancelled"
 
         await eventually(settled, message="request cancelled")
-        assert await _active_assignments(sessionmaker, request.visit_id) == 0
-        assert await _load(sessionmaker, agent.agent_id) == 0
+        assert await active_assignments(sessionmaker, request.visit_id) == 0
+        assert await assigned_load(sessionmaker, agent.agent_id) == 0
 
 
 class TestOddNotes:
@@ -226,7 +226,7 @@ class TestOddNotes:
         agent = await register(sessionmaker, region.point(east_m=300))
         request = visit_requested(region.point(), dispatch=OFFER)
         await publish([request])
-        offer = await _offer_for(matching, agent, request.visit_id)
+        offer = await offer_for(matching, agent, request.visit_id)
 
         response = await matching.post(
             f"/offers/{offer['offer_id']}/decline",

@@ -7,11 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import select, update
 
 from matching.agents import RegisteredAgent
-from matching.models import Agent, AgentDailyLoad, Assignment, Offer, VisitRequest
+from matching.models import Agent, Offer, VisitRequest
 from shared.errors import PROBLEM_CONTENT_TYPE
 from shared.events import Envelope, topics
 from shared.events.payloads import (
@@ -28,62 +27,30 @@ from tests.fixtures.apps import eventually
 from tests.fixtures.events import publish
 from tests.integration.matching.helpers import (
     Region,
-    bearer,
     haversine_m,
     read_events_for,
     register,
     visit_requested,
 )
-
-Sessionmaker = async_sessionmaker[AsyncSession]
+from tests.integration.matching.offer_helpers import (
+    Sessionmaker,
+    accept_offer,
+    active_assignments,
+    assigned_load,
+    decline_offer,
+    offer_for,
+    open_offers,
+    request_state,
+)
 
 OFFER = DispatchPolicy(mode=DispatchMode.OFFER, offer_timeout_seconds=600)
 DEBTOR_FIELDS = {"debtor_name", "phone", "address", "street", "location", "brief"}
 
 
-async def _offers(client: httpx.AsyncClient, agent: RegisteredAgent) -> list[dict]:
-    response = await client.get("/agents/me/offers", headers=bearer(agent.token))
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-async def _offer_for(
-    client: httpx.AsyncClient, agent: RegisteredAgent, visit_id: uuid.UUID
-) -> dict:
-    """Wait until the agent's open offers include the visit; return that offer."""
-
-    async def probe() -> dict | None:
-        found = [
-            o for o in await _offers(client, agent) if o["visit_id"] == str(visit_id)
-        ]
-        return found[0] if found else None
-
-    return await eventually(probe, message=f"offer of visit {visit_id}")
-
-
 async def _has_offer(
     client: httpx.AsyncClient, agent: RegisteredAgent, visit_id: uuid.UUID
 ) -> bool:
-    return any(o["visit_id"] == str(visit_id) for o in await _offers(client, agent))
-
-
-async def _accept(
-    client: httpx.AsyncClient, agent: RegisteredAgent, offer_id: str
-) -> httpx.Response:
-    return await client.post(f"/offers/{offer_id}/accept", headers=bearer(agent.token))
-
-
-async def _decline(
-    client: httpx.AsyncClient,
-    agent: RegisteredAgent,
-    offer_id: str,
-    body: Any = None,
-) -> httpx.Response:
-    return await client.post(
-        f"/offers/{offer_id}/decline",
-        headers=bearer(agent.token),
-        json={"reason": "too_far"} if body is None else body,
-    )
+    return any(o["visit_id"] == str(visit_id) for o in await open_offers(client, agent))
 
 
 async def _events_through(visit_id: uuid.UUID, last_type: str) -> list[Envelope]:
@@ -101,17 +68,10 @@ async def _events_through(visit_id: uuid.UUID, last_type: str) -> list[Envelope]
     return await eventually(probe, message=f"{last_type} of visit {visit_id}")
 
 
-async def _request_state(sessionmaker: Sessionmaker, visit_id: uuid.UUID) -> str | None:
-    async with sessionmaker() as session:
-        return await session.scalar(
-            select(VisitRequest.state).where(VisitRequest.visit_id == visit_id)
-        )
-
-
 async def _state_is(
     sessionmaker: Sessionmaker, visit_id: uuid.UUID, state: str
 ) -> bool:
-    return await _request_state(sessionmaker, visit_id) == state
+    return await request_state(sessionmaker, visit_id) == state
 
 
 async def _offer_states(sessionmaker: Sessionmaker, visit_id: uuid.UUID) -> list[str]:
@@ -124,26 +84,6 @@ async def _offer_states(sessionmaker: Sessionmaker, visit_id: uuid.UUID) -> list
         return list(result.all())
 
 
-async def _active_assignments(sessionmaker: Sessionmaker, visit_id: uuid.UUID) -> int:
-    async with sessionmaker() as session:
-        count = await session.scalar(
-            select(func.count()).where(
-                Assignment.visit_id == visit_id, Assignment.state == "active"
-            )
-        )
-    return count or 0
-
-
-async def _load(sessionmaker: Sessionmaker, agent_id: uuid.UUID) -> int:
-    async with sessionmaker() as session:
-        assigned = await session.scalar(
-            select(func.sum(AgentDailyLoad.assigned)).where(
-                AgentDailyLoad.agent_id == agent_id
-            )
-        )
-    return int(assigned or 0)
-
-
 class TestOfferMode:
     async def test_nearest_gets_exclusive_offer(
         self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
@@ -153,7 +93,7 @@ class TestOfferMode:
         request = visit_requested(region.point(), dispatch=OFFER)
 
         await publish([request])
-        offer = await _offer_for(matching, near, request.visit_id)
+        offer = await offer_for(matching, near, request.visit_id)
 
         assert not await _has_offer(matching, far, request.visit_id)
         assert DEBTOR_FIELDS.isdisjoint(offer)
@@ -166,9 +106,9 @@ class TestOfferMode:
         expires_at = datetime.fromisoformat(offer["expires_at"])
         offered_at = datetime.fromisoformat(offer["offered_at"])
         assert expires_at - offered_at == timedelta(seconds=600)
-        assert await _request_state(sessionmaker, request.visit_id) == "offered"
+        assert await request_state(sessionmaker, request.visit_id) == "offered"
         # Capacity is reserved on accept, not on offer.
-        assert await _load(sessionmaker, near.agent_id) == 0
+        assert await assigned_load(sessionmaker, near.agent_id) == 0
 
     async def test_repeated_accept_same_assignment(
         self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
@@ -176,18 +116,18 @@ class TestOfferMode:
         agent = await register(sessionmaker, region.point(east_m=500))
         request = visit_requested(region.point(), dispatch=OFFER)
         await publish([request])
-        offer = await _offer_for(matching, agent, request.visit_id)
+        offer = await offer_for(matching, agent, request.visit_id)
 
-        first = await _accept(matching, agent, offer["offer_id"])
-        again = await _accept(matching, agent, offer["offer_id"])
+        first = await accept_offer(matching, agent, offer["offer_id"])
+        again = await accept_offer(matching, agent, offer["offer_id"])
 
         assert first.status_code == 201, first.text
         assert again.status_code == 200, again.text
         assert again.json() == first.json()
         assert first.json()["visit_id"] == str(request.visit_id)
         assert first.json()["state"] == "active"
-        assert await _load(sessionmaker, agent.agent_id) == 1
-        assert await _offers(matching, agent) == []
+        assert await assigned_load(sessionmaker, agent.agent_id) == 1
+        assert await open_offers(matching, agent) == []
         events = await _events_through(request.visit_id, AssignmentCreated.event_type)
         created = [
             AssignmentCreated.model_validate(e.data)
@@ -208,25 +148,25 @@ class TestOfferMode:
         request = visit_requested(region.point(), dispatch=OFFER)
         await publish([request])
 
-        first = await _offer_for(matching, near, request.visit_id)
-        declined = await _decline(
+        first = await offer_for(matching, near, request.visit_id)
+        declined = await decline_offer(
             matching, near, first["offer_id"], {"reason": "no_time", "note": "hoy no"}
         )
-        second = await _offer_for(matching, middle, request.visit_id)
-        await _decline(matching, middle, second["offer_id"])
-        third = await _offer_for(matching, far, request.visit_id)
+        second = await offer_for(matching, middle, request.visit_id)
+        await decline_offer(matching, middle, second["offer_id"])
+        third = await offer_for(matching, far, request.visit_id)
 
         assert declined.status_code == 200, declined.text
         assert declined.json()["state"] == "declined"
         # Both declined, so neither is offered the visit again.
         assert not await _has_offer(matching, near, request.visit_id)
         assert not await _has_offer(matching, middle, request.visit_id)
-        again = await _decline(matching, near, first["offer_id"])
+        again = await decline_offer(matching, near, first["offer_id"])
         assert again.status_code == 200
-        accepted = await _accept(matching, near, first["offer_id"])
+        accepted = await accept_offer(matching, near, first["offer_id"])
         assert accepted.status_code == 409
         assert accepted.json()["offer_state"] == "declined"
-        assert (await _accept(matching, far, third["offer_id"])).status_code == 201
+        assert (await accept_offer(matching, far, third["offer_id"])).status_code == 201
         events = await _events_through(request.visit_id, AssignmentCreated.event_type)
         by_type = [e.type for e in events]
         assert by_type.count(OfferMade.event_type) == 3
@@ -243,11 +183,13 @@ class TestOfferMode:
         only = await register(sessionmaker, region.point(east_m=700))
         request = visit_requested(region.point(), dispatch=OFFER)
         await publish([request])
-        offer = await _offer_for(matching, only, request.visit_id)
+        offer = await offer_for(matching, only, request.visit_id)
 
-        await _decline(matching, only, offer["offer_id"], {"reason": "unsafe_area"})
+        await decline_offer(
+            matching, only, offer["offer_id"], {"reason": "unsafe_area"}
+        )
 
-        assert await _request_state(sessionmaker, request.visit_id) == "unmatched"
+        assert await request_state(sessionmaker, request.visit_id) == "unmatched"
         events = await _events_through(request.visit_id, VisitUnmatched.event_type)
         unmatched = [
             VisitUnmatched.model_validate(e.data)
@@ -267,10 +209,10 @@ class TestOfferMode:
         policy = DispatchPolicy(mode=DispatchMode.OFFER, offer_timeout_seconds=1)
         request = visit_requested(region.point(), dispatch=policy)
         await publish([request])
-        first = await _offer_for(matching, silent, request.visit_id)
+        first = await offer_for(matching, silent, request.visit_id)
 
-        second = await _offer_for(matching, next_one, request.visit_id)
-        late = await _accept(matching, silent, first["offer_id"])
+        second = await offer_for(matching, next_one, request.visit_id)
+        late = await accept_offer(matching, silent, first["offer_id"])
 
         assert second["offer_id"] != first["offer_id"]
         assert late.status_code == 409
@@ -292,7 +234,7 @@ class TestOfferMode:
         )
         request = visit_requested(region.point(), dispatch=policy)
         await publish([request])
-        await _offer_for(matching, silent, request.visit_id)
+        await offer_for(matching, silent, request.visit_id)
 
         await eventually(
             lambda: _state_is(sessionmaker, request.visit_id, "unmatched"),
@@ -324,7 +266,7 @@ class TestBroadcastMode:
         request = visit_requested(region.point(), dispatch=policy)
         await publish([request])
 
-        offers = [await _offer_for(matching, a, request.visit_id) for a in agents[:3]]
+        offers = [await offer_for(matching, a, request.visit_id) for a in agents[:3]]
 
         assert {o["mode"] for o in offers} == {"broadcast"}
         assert len({o["offer_id"] for o in offers}) == 3
@@ -340,11 +282,11 @@ class TestBroadcastMode:
         policy = DispatchPolicy(mode=DispatchMode.BROADCAST, broadcast_size=6)
         request = visit_requested(region.point(), dispatch=policy)
         await publish([request])
-        offers = [await _offer_for(matching, a, request.visit_id) for a in agents]
+        offers = [await offer_for(matching, a, request.visit_id) for a in agents]
 
         responses = await asyncio.gather(
             *(
-                _accept(matching, a, o["offer_id"])
+                accept_offer(matching, a, o["offer_id"])
                 for a, o in zip(agents, offers, strict=True)
             )
         )
@@ -358,8 +300,8 @@ class TestBroadcastMode:
                 assert problem["offer_state"] == "withdrawn"
                 assert problem["visit_state"] == "assigned"
                 assert "taken by another agent" in problem["detail"]
-        assert await _active_assignments(sessionmaker, request.visit_id) == 1
-        loads = [await _load(sessionmaker, a.agent_id) for a in agents]
+        assert await active_assignments(sessionmaker, request.visit_id) == 1
+        loads = [await assigned_load(sessionmaker, a.agent_id) for a in agents]
         assert sorted(loads) == [0, 0, 0, 0, 0, 1]
         states = await _offer_states(sessionmaker, request.visit_id)
         assert sorted(states) == ["accepted"] + ["withdrawn"] * 5
@@ -378,11 +320,11 @@ class TestBroadcastMode:
         await publish([request])
 
         for agent in first_round:
-            offer = await _offer_for(matching, agent, request.visit_id)
+            offer = await offer_for(matching, agent, request.visit_id)
             assert not await _has_offer(matching, later, request.visit_id)
-            await _decline(matching, agent, offer["offer_id"])
+            await decline_offer(matching, agent, offer["offer_id"])
 
-        await _offer_for(matching, later, request.visit_id)
+        await offer_for(matching, later, request.visit_id)
 
 
 class TestAssignMode:
@@ -400,7 +342,7 @@ class TestAssignMode:
             AssignmentCreated.event_type
         ]
         assert events[str(request.visit_id)][0].data["agent_id"] == str(agent.agent_id)
-        assert await _offers(matching, agent) == []
+        assert await open_offers(matching, agent) == []
         assert await _offer_states(sessionmaker, request.visit_id) == ["accepted"]
 
 
@@ -414,16 +356,16 @@ class TestCapacity:
             for i in range(2)
         ]
         await publish(requests)
-        offers = [await _offer_for(matching, agent, r.visit_id) for r in requests]
+        offers = [await offer_for(matching, agent, r.visit_id) for r in requests]
 
-        first = await _accept(matching, agent, offers[0]["offer_id"])
-        second = await _accept(matching, agent, offers[1]["offer_id"])
+        first = await accept_offer(matching, agent, offers[0]["offer_id"])
+        second = await accept_offer(matching, agent, offers[1]["offer_id"])
 
         assert first.status_code == 201
         assert second.status_code == 409
         assert second.json()["type"].endswith("/no-capacity")
-        assert await _load(sessionmaker, agent.agent_id) == 1
-        assert await _active_assignments(sessionmaker, requests[1].visit_id) == 0
+        assert await assigned_load(sessionmaker, agent.agent_id) == 1
+        assert await active_assignments(sessionmaker, requests[1].visit_id) == 0
 
     async def test_full_agent_is_not_offered(
         self, matching: httpx.AsyncClient, sessionmaker: Sessionmaker, region: Region
@@ -432,13 +374,15 @@ class TestCapacity:
         far = await register(sessionmaker, region.point(east_m=2000))
         first = visit_requested(region.point(), dispatch=OFFER)
         await publish([first])
-        offer = await _offer_for(matching, near, first.visit_id)
-        assert (await _accept(matching, near, offer["offer_id"])).status_code == 201
+        offer = await offer_for(matching, near, first.visit_id)
+        assert (
+            await accept_offer(matching, near, offer["offer_id"])
+        ).status_code == 201
 
         second = visit_requested(region.point(north_m=50), dispatch=OFFER)
         await publish([second])
 
-        await _offer_for(matching, far, second.visit_id)
+        await offer_for(matching, far, second.visit_id)
         assert not await _has_offer(matching, near, second.visit_id)
 
 
@@ -449,7 +393,7 @@ class TestEligibility:
         agent = await register(sessionmaker, region.point(east_m=300))
         request = visit_requested(region.point(), dispatch=OFFER)
         await publish([request])
-        offer = await _offer_for(matching, agent, request.visit_id)
+        offer = await offer_for(matching, agent, request.visit_id)
         async with sessionmaker() as session, session.begin():
             await session.execute(
                 update(Agent)
@@ -457,13 +401,13 @@ class TestEligibility:
                 .values(status="suspended")
             )
 
-        response = await _accept(matching, agent, offer["offer_id"])
+        response = await accept_offer(matching, agent, offer["offer_id"])
 
         assert response.status_code == 409
         assert response.json()["type"].endswith("/agent-not-eligible")
         assert response.json()["agent_status"] == "suspended"
-        assert await _load(sessionmaker, agent.agent_id) == 0
-        assert await _request_state(sessionmaker, request.visit_id) == "offered"
+        assert await assigned_load(sessionmaker, agent.agent_id) == 0
+        assert await request_state(sessionmaker, request.visit_id) == "offered"
 
 
 class TestOfferApi:
@@ -474,16 +418,16 @@ class TestOfferApi:
         other = await register(sessionmaker, region.point(east_m=90_000))
         request = visit_requested(region.point(), dispatch=OFFER)
         await publish([request])
-        offer = await _offer_for(matching, owner, request.visit_id)
+        offer = await offer_for(matching, owner, request.visit_id)
 
-        accepted = await _accept(matching, other, offer["offer_id"])
-        declined = await _decline(matching, other, offer["offer_id"])
-        unknown = await _accept(matching, owner, str(uuid.uuid4()))
+        accepted = await accept_offer(matching, other, offer["offer_id"])
+        declined = await decline_offer(matching, other, offer["offer_id"])
+        unknown = await accept_offer(matching, owner, str(uuid.uuid4()))
 
         for response in (accepted, declined, unknown):
             assert response.status_code == 404
             assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
-        assert await _request_state(sessionmaker, request.visit_id) == "offered"
+        assert await request_state(sessionmaker, request.visit_id) == "offered"
 
     @pytest.mark.parametrize(
         "body",
@@ -504,7 +448,7 @@ class TestOfferApi:
     ) -> None:
         agent = await register(sessionmaker, region.point(east_m=300))
 
-        response = await _decline(matching, agent, str(uuid.uuid4()), body)
+        response = await decline_offer(matching, agent, str(uuid.uuid4()), body)
 
         assert response.status_code == 422
         assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
@@ -515,7 +459,7 @@ class TestOfferApi:
     ) -> None:
         agent = await register(sessionmaker, region.point(east_m=300))
 
-        bad_id = await _accept(matching, agent, "not-a-uuid")
+        bad_id = await accept_offer(matching, agent, "not-a-uuid")
         no_token = await matching.post(f"/offers/{uuid.uuid4()}/accept")
         listing = await matching.get("/agents/me/offers")
 
@@ -531,7 +475,7 @@ class TestOfferApi:
         agent = await register(sessionmaker, region.point(east_m=300))
         request = visit_requested(region.point(), dispatch=OFFER)
         await publish([request])
-        offer = await _offer_for(matching, agent, request.visit_id)
+        offer = await offer_for(matching, agent, request.visit_id)
 
         await publish(
             [
@@ -549,12 +493,12 @@ class TestOfferApi:
             lambda: _state_is(sessionmaker, request.visit_id, "cancelled"),
             message="visit request cancelled",
         )
-        response = await _accept(matching, agent, offer["offer_id"])
+        response = await accept_offer(matching, agent, offer["offer_id"])
 
         assert response.status_code == 409
         assert response.json()["offer_state"] == "withdrawn"
         assert response.json()["visit_state"] == "cancelled"
-        assert await _offers(matching, agent) == []
+        assert await open_offers(matching, agent) == []
 
 
 class TestRanking:
@@ -571,7 +515,7 @@ class TestRanking:
         request = visit_requested(region.point(), dispatch=OFFER)
 
         await publish([request])
-        offer = await _offer_for(matching, rider, request.visit_id)
+        offer = await offer_for(matching, rider, request.visit_id)
 
         assert not await _has_offer(matching, walker, request.visit_id)
         assert offer["distance_m"] > 1900
@@ -613,6 +557,6 @@ class TestRanking:
         request = visit_requested(region.point(), dispatch=OFFER)
 
         await publish([request])
-        await _offer_for(matching, answering, request.visit_id)
+        await offer_for(matching, answering, request.visit_id)
 
         assert not await _has_offer(matching, lapsing, request.visit_id)
