@@ -138,14 +138,16 @@ def may_offer(
     travel: timedelta,
     time_zones: Sequence[str],
     stricter: Window | None = None,
+    allowed_days: frozenset[Weekday] | None = None,
 ) -> bool:
     """Return whether an agent offered the visit now could arrive at a legal hour.
 
     The agent may set off at once, or as late as the offer's `expires_at`.
-    The offer may be made when either arrival, `travel` later, is legal.
+    The offer may be made when either arrival, `travel` later, is legal, on
+    one of `allowed_days` (None allows every day).
     """
     return any(
-        is_legal_arrival(start + travel, time_zones, stricter)
+        outside_hours(start + travel, time_zones, stricter, allowed_days) is None
         for start in (now, expires_at)
     )
 
@@ -194,7 +196,11 @@ def _narrowed(legal: Window, stricter: Window | None) -> Window | None:
 
 
 def _zone_intervals(
-    name: str, first: datetime, last: datetime, stricter: Window | None
+    name: str,
+    first: datetime,
+    last: datetime,
+    stricter: Window | None,
+    allowed_days: frozenset[Weekday] | None = None,
 ) -> list[tuple[datetime, datetime]]:
     """Return the zone's open windows, in UTC, on its local days first..last."""
     zone = _zone(name)
@@ -213,6 +219,12 @@ def _zone_intervals(
     last_day = last.astimezone(zone).date()
     intervals = []
     while day <= last_day:
+        if (
+            allowed_days is not None
+            and list(Weekday)[day.weekday()] not in allowed_days
+        ):
+            day += timedelta(days=1)
+            continue
         opens = datetime.combine(day, start, tzinfo=zone).astimezone(UTC)
         closes = datetime.combine(day, end, tzinfo=zone).astimezone(UTC)
         intervals.append((opens, closes))
@@ -244,17 +256,19 @@ def open_time_end(
     until: datetime,
     time_zones: Sequence[str],
     stricter: Window | None = None,
+    allowed_days: frozenset[Weekday] | None = None,
 ) -> datetime:
     """Return when `wait` of open visiting hours after `start` has passed.
 
     Time counts only while a visit may start in every one of `time_zones`,
-    and inside `stricter` when given. An hour's wait that starts at 21:30 in
+    and inside `stricter` when given, on `allowed_days` only (None allows
+    every day). An hour's wait that starts at 21:30 in
     Mexico City uses the half hour to 22:00 and ends at 07:30 the next
     morning. Returns `until` when that comes first.
     """
     intervals: list[tuple[datetime, datetime]] | None = None
     for name in time_zones:
-        zone_intervals = _zone_intervals(name, start, until, stricter)
+        zone_intervals = _zone_intervals(name, start, until, stricter, allowed_days)
         intervals = (
             zone_intervals
             if intervals is None

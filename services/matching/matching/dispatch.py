@@ -11,7 +11,7 @@ with no taker when its wait is over ends `out_of_coverage`.
 """
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -248,9 +248,8 @@ def _within_visiting_hours(
     """
     expires_at = now if mode == DispatchMode.ASSIGN else _offer_expiry(request, now)
     zones = hours.address_zones(request.time_zone)
-    stricter = None
-    if request.visiting_start is not None and request.visiting_end is not None:
-        stricter = hours.Window(request.visiting_start, request.visiting_end)
+    stricter = hours.campaign_window(request.visiting_start, request.visiting_end)
+    days = hours.campaign_days(request.visiting_days)
     return [
         candidate
         for candidate in candidates
@@ -260,6 +259,7 @@ def _within_visiting_hours(
             travel=candidate.travel,
             time_zones=zones,
             stricter=stricter,
+            allowed_days=days,
         )
     ]
 
@@ -555,6 +555,7 @@ def wait_end(
     deadline: datetime,
     time_zone: str | None,
     window: hours.Window | None,
+    days: Collection[hours.Weekday] | None = None,
     settings: MatchingSettings,
 ) -> datetime:
     """Return when a wait that starts at `start` is over, at the deadline at latest.
@@ -571,4 +572,5 @@ def wait_end(
         until=deadline,
         time_zones=hours.address_zones(time_zone),
         stricter=window,
+        allowed_days=None if days is None else frozenset(days),
     )

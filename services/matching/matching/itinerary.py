@@ -14,7 +14,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from matching import repository
-from matching.hours import Window
+from matching.hours import campaign_days, campaign_window
 from matching.route import (
     DayPlan,
     DayRoute,
@@ -114,10 +114,10 @@ def _working(
 
 
 def _stop(row: Row[Any], day: date) -> RouteStop:
-    stricter = None
-    if row.visiting_start is not None and row.visiting_end is not None:
-        stricter = Window(row.visiting_start, row.visiting_end)
-    legal = legal_windows_on(day, row.time_zone, stricter)
+    stricter = campaign_window(row.visiting_start, row.visiting_end)
+    legal = legal_windows_on(
+        day, row.time_zone, stricter, campaign_days(row.visiting_days)
+    )
     return RouteStop(row.visit_id, Place(row.lat, row.lon), before(legal, row.deadline))
 
 

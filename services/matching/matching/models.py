@@ -27,7 +27,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import make_base
@@ -243,6 +243,11 @@ class VisitRequest(Base):
     )
     visiting_start: Mapped[time | None] = mapped_column(
         Time, doc="Start of the campaign's own visiting hours, local time."
+    )
+    visiting_days: Mapped[list[str] | None] = mapped_column(
+        ARRAY(String(9)),
+        doc="Weekdays of the campaign's own visiting hours, in the address's "
+        "zone; None allows every day.",
     )
     visiting_end: Mapped[time | None] = mapped_column(
         Time, doc="End of the campaign's own visiting hours, local time."

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from matching import repository
 from matching.candidates import assignment_day
 from matching.dispatch import DispatchOutcome, Emit, dispatch, wait_end
-from matching.hours import Window
+from matching.hours import campaign_days, campaign_window
 from matching.models import AgentStatus, AssignmentState, RequestState, common
 from matching.offers import pass_on
 from matching.schemas import AgentAssignment, ReleaseIn
@@ -457,9 +457,6 @@ async def _wait_anew(
     request = await repository.lock_pending_request(session, visit_id)
     if request is None or request.max_wait_seconds is None:
         return
-    window = None
-    if request.visiting_start is not None and request.visiting_end is not None:
-        window = Window(request.visiting_start, request.visiting_end)
     await repository.set_wait_until(
         session,
         visit_id,
@@ -468,7 +465,8 @@ async def _wait_anew(
             timedelta(seconds=request.max_wait_seconds),
             deadline=request.deadline,
             time_zone=request.time_zone,
-            window=window,
+            window=campaign_window(request.visiting_start, request.visiting_end),
+            days=campaign_days(request.visiting_days),
             settings=settings,
         ),
     )

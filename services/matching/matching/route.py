@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from matching.hours import Window, address_zones, legal_window
+from matching.hours import Weekday, Window, address_zones, legal_window
 
 EARTH_RADIUS_M = 6_371_008.8
 
@@ -152,14 +152,20 @@ def intersect(a: Sequence[Interval], b: Sequence[Interval]) -> tuple[Interval, .
 
 
 def legal_windows_on(
-    day: date, time_zone: str | None, stricter: Window | None = None
+    day: date,
+    time_zone: str | None,
+    stricter: Window | None = None,
+    allowed_days: frozenset[Weekday] | None = None,
 ) -> tuple[Interval, ...]:
     """Return the instants of local `day` at which a visit may legally start.
 
     An address with no known zone must be legal in every zone of Mexico at
     once, as when offering. Each zone reads `day` as its own local date.
-    Daylight saving time moves the window in UTC, not in local time.
+    Daylight saving time moves the window in UTC, not in local time. A day
+    outside `allowed_days` (None allows every day) has no instant.
     """
+    if allowed_days is not None and list(Weekday)[day.weekday()] not in allowed_days:
+        return ()
     per_zone = []
     for name in address_zones(time_zone):
         window = legal_window(name)

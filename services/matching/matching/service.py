@@ -100,11 +100,15 @@ def _dispatch_columns(
             deadline=payload.deadline,
             time_zone=payload.time_zone,
             window=None if window is None else Window(window.start, window.end),
+            days=None if window is None else window.allowed_days,
             settings=settings,
         ),
         "max_wait_seconds": policy.max_wait_seconds,
         "visiting_start": None if window is None else window.start,
         "visiting_end": None if window is None else window.end,
+        "visiting_days": None
+        if window is None or window.allowed_days is None
+        else [day.value for day in window.allowed_days],
         "marketplace_from": received_at + staff_first if staff_first else None,
         "max_travel_minutes": policy.max_travel_minutes,
     }

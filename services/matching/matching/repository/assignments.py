@@ -189,6 +189,7 @@ async def active_stops(
             VisitRequest.time_zone,
             VisitRequest.visiting_start,
             VisitRequest.visiting_end,
+            VisitRequest.visiting_days,
         )
         .join(VisitRequest, VisitRequest.visit_id == Assignment.visit_id)
         .where(

@@ -27,6 +27,7 @@ _DISPATCH_COLUMNS = (
     VisitRequest.time_zone,
     VisitRequest.visiting_start,
     VisitRequest.visiting_end,
+    VisitRequest.visiting_days,
     VisitRequest.marketplace_from,
     VisitRequest.max_travel_minutes,
 )
