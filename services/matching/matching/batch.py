@@ -5,8 +5,11 @@ take the agent who is the only one near the next visit. Solving the batch
 as a min-cost flow avoids that. Every visit sends one unit of flow, either
 through one of its candidate agents or straight to the sink at a queueing
 penalty. An edge costs how far its score falls short of the best possible,
-and each agent passes at most its free capacity. A batch with more visits than
-capacity thus ends with the best partial assignment and the rest queued.
+and each agent passes at most its free capacity. Queueing a visit costs more
+than moving every other visit of the batch to its worst edge, so the flow
+places as many visits as the graph allows, and the cheapest way among
+those. A batch with more visits than capacity thus ends with the best
+partial assignment and the rest queued.
 
 The graph comes from one of two places. `build_graph` keeps each visit's k
 nearest agents whose coverage radius reaches it, from a k-d tree, for the
@@ -116,10 +119,9 @@ def build_graph(
 ) -> CandidateGraph:
     """Prune to each visit's k nearest covering agents and cost the edges.
 
-    `queue_penalty` is what leaving a visit queued costs beyond its worst
-    possible edge, as a share of the highest score, so any assignment beats
-    queueing the same visit. `excluded` lists, by visit id, the agents the
-    visit must not go to.
+    `queue_penalty` is added to what leaving a visit queued costs, as a
+    share of the highest score (see `_queue_cost`). `excluded` lists, by
+    visit id, the agents the visit must not go to.
     """
     visit_index, agent_index, distance_m = nearest_covering(
         visits, agents, k=k, excluded=excluded
@@ -141,7 +143,7 @@ def build_graph(
         score=score,
         cost=_edge_costs(score, best_score=weights.total),
         capacity=np.array([max(a.free_capacity, 0) for a in agents], dtype=np.int64),
-        queue_cost=_queue_cost(queue_penalty),
+        queue_cost=_queue_cost(queue_penalty, visit_count=len(visits)),
         visit_count=len(visits),
     )
 
@@ -177,7 +179,7 @@ def graph_from_edges(
         score=scores,
         cost=_edge_costs(scores, best_score=best_score),
         capacity=free,
-        queue_cost=_queue_cost(queue_penalty),
+        queue_cost=_queue_cost(queue_penalty, visit_count=visit_count),
         visit_count=visit_count,
     )
 
@@ -210,9 +212,16 @@ def _edge_costs(score: NDArray[np.float64], *, best_score: float) -> IntArray:
     return np.rint(np.clip(shortfall, 0.0, 1.0) * COST_UNITS).astype(np.int64)
 
 
-def _queue_cost(queue_penalty: float) -> int:
-    """Return what queueing a visit costs: more than its worst possible edge."""
-    return COST_UNITS + round(queue_penalty * COST_UNITS)
+def _queue_cost(queue_penalty: float, *, visit_count: int) -> int:
+    """Return what queueing a visit costs.
+
+    Placing one more visit may move each of the other visits to another
+    edge, and each move changes the cost by at most COST_UNITS. Queueing
+    costs more than all of those moves together, so the flow never queues a
+    visit that some rearrangement could place. 50,000 visits make it about
+    5e10, far inside the solver's 64-bit costs.
+    """
+    return (visit_count + 1) * COST_UNITS + round(queue_penalty * COST_UNITS)
 
 
 def solve_batch(

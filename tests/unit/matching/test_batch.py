@@ -19,6 +19,7 @@ from matching.batch import (
     build_graph,
     graph_from_edges,
     greedy,
+    min_cost_flow,
     solve_batch,
 )
 from matching.ranking import AgentProfile, VisitToRank
@@ -264,6 +265,26 @@ class TestGraphFromEdges:
 
         assert graph.cost.tolist() == [100_000, 200_000, 150_000]
         assert graph.queue_cost > graph.cost.max()
+
+    def test_flow_places_a_chain_rather_than_queue(self) -> None:
+        # V0 covers only A0, which V1 prefers; V1 and V2 each have a second
+        # choice. Placing all three moves V1 and V2 to their worse edges,
+        # which still beats leaving V0 queued while A2 stays free.
+        graph = graph_from_edges(
+            visit_index=[0, 1, 1, 2, 2],
+            agent_index=[0, 0, 1, 1, 2],
+            score=[0.1, 0.9, 0.3, 0.9, 0.3],
+            distance_m=[1000.0] * 5,
+            capacity=[1, 1, 1],
+            visit_count=3,
+            best_score=1.0,
+        )
+
+        chosen = min_cost_flow(graph)
+
+        assert chosen is not None
+        placed = {int(graph.visit_index[e]) for e in chosen.nonzero()[0]}
+        assert placed == {0, 1, 2}
 
     def test_min_cost_flow_keeps_only_agent_for_visit(self) -> None:
         graph = self.edges()
