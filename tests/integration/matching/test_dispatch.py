@@ -68,11 +68,14 @@ class TestAssignment:
     ) -> None:
         employer, other = uuid.uuid4(), uuid.uuid4()
         staff = await register(
-            sessionmaker, region.point(east_m=200), employer_tenant_id=employer
+            sessionmaker, region.point(east_m=-300), employer_tenant_id=employer
         )
         platform = await register(sessionmaker, region.point(east_m=2500))
         for_other = visit_requested(region.point(), tenant_id=other)
-        for_employer = visit_requested(region.point(), tenant_id=employer)
+        # At the staff agent's door, 300 m beyond the other visit from the
+        # platform agent: even holding that visit, the platform agent would
+        # add 300 m to reach it.
+        for_employer = visit_requested(region.point(east_m=-300), tenant_id=employer)
 
         await publish([for_other, for_employer])
         events = await read_events_for(
