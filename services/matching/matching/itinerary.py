@@ -31,9 +31,9 @@ from matching.schemas import AgentRoute, RouteMissed, RouteStart, RouteStopOut
 from matching.settings import MatchingSettings
 from shared.errors import NotFoundError, UnprocessableError
 
-# An agent who never set a schedule has no zone of its own, so its "today"
-# is read in the zone of most addresses.
-DEFAULT_ZONE = "America/Mexico_City"
+# The farthest day ahead a route is planned for. Dates near the end of the
+# calendar overflow the solver's clock, and a year covers any real deadline.
+ROUTE_HORIZON_DAYS = 366
 
 
 async def agent_day_route(
@@ -54,7 +54,7 @@ async def agent_day_route(
             )
         hours = await repository.get_working_hours(session, agent_id)
         rows = await repository.active_stops(session, agent_id)
-    zone_name = agent.time_zone or DEFAULT_ZONE
+    zone_name = agent.time_zone or settings.default_agent_time_zone
     zone = ZoneInfo(zone_name)
     today = now.astimezone(zone).date()
     day = day or today
@@ -62,6 +62,12 @@ async def agent_day_route(
         raise UnprocessableError(
             f"date {day.isoformat()} is past in {zone_name}: ask for today "
             f"({today.isoformat()}) or a later day"
+        )
+    horizon = today + timedelta(days=ROUTE_HORIZON_DAYS)
+    if day > horizon:
+        raise UnprocessableError(
+            f"date {day.isoformat()} is more than {ROUTE_HORIZON_DAYS} days "
+            f"ahead in {zone_name}: ask for a day up to {horizon.isoformat()}"
         )
     midnight = datetime.combine(day, time(), tzinfo=zone)
     start, source = _start_place(agent, fresh=day == today, now=now, settings=settings)

@@ -21,6 +21,15 @@ from tests.integration.matching.helpers import (
 
 Sessionmaker = async_sessionmaker[AsyncSession]
 MEXICO_CITY = ZoneInfo("America/Mexico_City")
+WEEKDAYS = (
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+)
 
 
 def tomorrow() -> date:
@@ -177,6 +186,51 @@ class TestAgentRoute:
         assert response.status_code == 422
         assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
         assert "past" in response.json()["detail"]
+
+    @pytest.mark.parametrize("day", ["9999-12-31", "9999-12-30"])
+    async def test_date_past_the_horizon_is_a_problem(
+        self,
+        matching: httpx.AsyncClient,
+        sessionmaker: Sessionmaker,
+        region: Region,
+        emit: Emit,
+        day: str,
+    ) -> None:
+        agent = await register(sessionmaker, region.point())
+        # Night windows every day, in the zone whose clock runs furthest ahead.
+        night = [{"start": "22:00", "end": "06:00"}]
+        week = {name: night for name in WEEKDAYS}
+        put = await matching.put(
+            "/agents/me/schedule",
+            json={"time_zone": "Pacific/Kiritimati", "week": week},
+            headers=bearer(agent.token),
+        )
+        assert put.status_code == 204, put.text
+        await _assign(sessionmaker, emit, region.point(north_m=500))
+        response = await matching.get(
+            "/agents/me/route", params={"date": day}, headers=bearer(agent.token)
+        )
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
+        assert "date" in response.json()["detail"]
+        assert "366 days" in response.json()["detail"]
+
+    async def test_last_day_of_the_horizon_is_planned(
+        self,
+        matching: httpx.AsyncClient,
+        sessionmaker: Sessionmaker,
+        region: Region,
+        emit: Emit,
+    ) -> None:
+        agent = await register(sessionmaker, region.point())
+        await _assign(sessionmaker, emit, region.point(north_m=500))
+        last = datetime.now(MEXICO_CITY).date() + timedelta(days=366)
+        response = await matching.get(
+            "/agents/me/route",
+            params={"date": last.isoformat()},
+            headers=bearer(agent.token),
+        )
+        assert response.status_code == 200, response.text
 
     async def test_needs_an_agent_token(self, matching: httpx.AsyncClient) -> None:
         response = await matching.get("/agents/me/route")

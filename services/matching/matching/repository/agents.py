@@ -277,14 +277,24 @@ def _within_reach(location: Any, reach_m: Mapping[str, float]) -> Any:
 def _available(rules: CandidateRules) -> Any:
     """Online agents, and in assign mode offline ones with a schedule too.
 
-    An offline agent with a schedule is a candidate only because it works
-    before the deadline, which `_working_before_deadline` checks.
+    An offline agent with a schedule must start work before the deadline and
+    before its check-in falls due (`rules.check_in_within` from now), or the
+    lapse pass would take the visit back before it could start.
     """
     if not rules.offline_if_scheduled:
         return Agent.status == AgentStatus.ONLINE
+    at = literal(rules.now, DateTime(timezone=True))
+    until: Any = VisitRequest.deadline
+    if rules.check_in_within is not None:
+        within = rules.now + rules.check_in_within
+        until = func.least(until, literal(within, DateTime(timezone=True)))
     return or_(
         Agent.status == AgentStatus.ONLINE,
-        and_(Agent.status == AgentStatus.OFFLINE, Agent.time_zone.is_not(None)),
+        and_(
+            Agent.status == AgentStatus.OFFLINE,
+            Agent.time_zone.is_not(None),
+            works_between(at, until=until),
+        ),
     )
 
 
