@@ -126,6 +126,26 @@ async def replace_schedule(
     return True
 
 
+async def lock_placeable_agent(session: AsyncSession, agent_id: uuid.UUID) -> bool:
+    """Lock the agent's row for share when it may take work; False when not.
+
+    A suspension's UPDATE of the row then waits until this transaction
+    commits, so its hand-over sees the assignment or offer made here. A
+    placement that runs after the suspension reads `suspended` and skips
+    the agent.
+    """
+    locked = await session.execute(
+        select(Agent.agent_id)
+        .where(
+            Agent.agent_id == agent_id,
+            Agent.status != AgentStatus.SUSPENDED,
+            Agent.verified.is_(True),
+        )
+        .with_for_update(read=True)
+    )
+    return locked.first() is not None
+
+
 async def set_agent_columns(
     session: AsyncSession, agent_id: uuid.UUID, *where: Any, **values: Any
 ) -> bool:
