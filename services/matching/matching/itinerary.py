@@ -5,7 +5,9 @@ working hours and its visits, decides where and when the day starts, and
 builds the response without debtor data.
 """
 
+import asyncio
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,6 +36,12 @@ from shared.errors import NotFoundError, UnprocessableError
 # The farthest day ahead a route is planned for. Dates near the end of the
 # calendar overflow the solver's clock, and a year covers any real deadline.
 ROUTE_HORIZON_DAYS = 366
+
+# Routes are solved off the event loop, one at a time. OR-tools calls back
+# into Python for every arc, so the solver thread gives up the interpreter
+# lock often and the loop keeps serving. More solver threads would only
+# take more turns at the lock from the loop, since only one runs Python.
+ROUTE_SOLVER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="route")
 
 
 async def agent_day_route(
@@ -83,8 +91,10 @@ async def agent_day_route(
         else None,
         detour_factor=settings.route_detour_factor,
         time_limit=timedelta(seconds=settings.route_time_limit_seconds),
+        max_stops=settings.route_max_stops,
     )
-    route = plan_route(plan)
+    loop = asyncio.get_running_loop()
+    route = await loop.run_in_executor(ROUTE_SOLVER, plan_route, plan)
     return _answer(plan, route, rows, day=day, zone_name=zone_name, source=source)
 
 
@@ -124,7 +134,12 @@ def _stop(row: Row[Any], day: date) -> RouteStop:
     legal = legal_windows_on(
         day, row.time_zone, stricter, campaign_days(row.visiting_days)
     )
-    return RouteStop(row.visit_id, Place(row.lat, row.lon), before(legal, row.deadline))
+    return RouteStop(
+        row.visit_id,
+        Place(row.lat, row.lon),
+        before(legal, row.deadline),
+        deadline=row.deadline,
+    )
 
 
 def _answer(

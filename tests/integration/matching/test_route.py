@@ -1,3 +1,5 @@
+import asyncio
+import threading
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
@@ -7,7 +9,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from matching import itinerary
 from matching.dispatch import Emit
+from matching.route import DayPlan, DayRoute, plan_route
 from matching.service import accept_visit_request
 from matching.settings import MatchingSettings
 from shared.errors import PROBLEM_CONTENT_TYPE
@@ -235,3 +239,42 @@ class TestAgentRoute:
     async def test_needs_an_agent_token(self, matching: httpx.AsyncClient) -> None:
         response = await matching.get("/agents/me/route")
         assert response.status_code == 401
+
+
+class TestSolveOffTheLoop:
+    async def test_health_answers_during_a_solve(
+        self,
+        matching: httpx.AsyncClient,
+        sessionmaker: Sessionmaker,
+        region: Region,
+        emit: Emit,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        agent = await register(sessionmaker, region.point())
+        await _assign(sessionmaker, emit, region.point(north_m=500))
+        solving, answered = threading.Event(), threading.Event()
+
+        def solve_after_health(plan: DayPlan) -> DayRoute:
+            # Holds the solve until /health has answered, which it cannot
+            # while the solve runs on the event loop.
+            solving.set()
+            if not answered.wait(timeout=5):
+                raise TimeoutError("/health did not answer during the solve")
+            return plan_route(plan)
+
+        monkeypatch.setattr(itinerary, "plan_route", solve_after_health)
+        route = asyncio.create_task(
+            matching.get(
+                "/agents/me/route",
+                params={"date": tomorrow().isoformat()},
+                headers=bearer(agent.token),
+            )
+        )
+        # Waits in a thread, so that a solve on another thread can start.
+        assert await asyncio.to_thread(solving.wait, 5)
+
+        health = await matching.get("/health")
+        answered.set()
+
+        assert health.status_code == 200
+        assert (await route).status_code == 200
