@@ -16,11 +16,13 @@ settings, so that the query contains no policy of its own.
   and travel when it is recent and accurate enough. Coverage is still judged
   from the base, since that is where the agent agreed to work.
 - Online or scheduled: in `assign` mode an offline agent who is scheduled to
-  work before the deadline may be assigned. Offers and broadcasts need an
-  agent online now, because an offer runs out in minutes.
+  work before the deadline and before its check-in is due
+  (`MATCHING_CHECK_IN_WITHIN_HOURS` from now) may be assigned. Offers and
+  broadcasts need an agent online now, because an offer runs out in minutes.
 - Load day: capacity counts visits per local day of the agent's time zone.
-  An agent with no schedule has no zone, so the visit's zone is used, else
-  UTC, since an agent without a schedule mostly works where its visits are.
+  An agent with no schedule has no zone, so `MATCHING_DEFAULT_AGENT_TIME_ZONE`
+  is used for all its visits alike: one instant then falls on one day
+  whatever zone each visit's address is in.
 
 NOTE: an offline agent assigned in `assign` mode takes capacity on its local
 day at the time of assignment, even when its next shift starts the day
@@ -56,6 +58,9 @@ class CandidateRules:
     reach_m: Mapping[str, float]
     location_fresh_since: datetime | None
     location_max_accuracy_m: float
+    check_in_within: timedelta | None = None
+    """An offline agent must start work within this long, or by the deadline
+    when sooner, to check in before the lapse pass takes the visit back."""
 
 
 def candidate_rules(
@@ -65,12 +70,13 @@ def candidate_rules(
     fresh = timedelta(minutes=settings.location_fresh_minutes)
     return CandidateRules(
         now=now,
-        fallback_zone=valid_zone(request.time_zone) or "UTC",
+        fallback_zone=settings.default_agent_time_zone,
         staff_only=staff_only(request, now),
         offline_if_scheduled=request.dispatch_mode == DispatchMode.ASSIGN,
         reach_m=reach_m(settings, request.max_travel_minutes),
         location_fresh_since=now - fresh if fresh else None,
         location_max_accuracy_m=settings.location_max_accuracy_m,
+        check_in_within=timedelta(hours=settings.check_in_within_hours),
     )
 
 
@@ -106,13 +112,13 @@ def valid_zone(name: str | None) -> str | None:
     return name
 
 
-def local_day(now: datetime, agent_zone: str | None, visit_zone: str | None) -> date:
+def local_day(now: datetime, agent_zone: str | None, default_zone: str) -> date:
     """Return the agent's local day at `now`, whose capacity a visit takes.
 
-    The agent's zone, else the visit's, else UTC: the same choice as the
-    candidate search makes in SQL.
+    The agent's zone, else `default_zone` (`MATCHING_DEFAULT_AGENT_TIME_ZONE`):
+    the same choice as the candidate search makes in SQL.
     """
-    zone = valid_zone(agent_zone) or valid_zone(visit_zone) or "UTC"
+    zone = valid_zone(agent_zone) or default_zone
     return now.astimezone(ZoneInfo(zone)).date()
 
 

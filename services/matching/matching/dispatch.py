@@ -126,10 +126,9 @@ async def dispatch(
             session, request, candidates, emit, now, settings=settings
         ):
             return DispatchOutcome.ASSIGNED
-    elif candidates:
-        await _offer(
-            session, request, candidates[:offer_count], mode, emit=emit, now=now
-        )
+    elif candidates and await _offer(
+        session, request, candidates[:offer_count], mode, emit=emit, now=now
+    ):
         return DispatchOutcome.OFFERED
 
     if await repository.covering_agent_exists(
@@ -208,7 +207,8 @@ async def place(
 
     In assign mode the agent's capacity is reserved first, and a full agent
     leaves the request pending. In offer mode the agent gets an exclusive
-    offer.
+    offer. An agent suspended since it was chosen also leaves the request
+    pending.
     """
     mode = DispatchMode(request.dispatch_mode)
     if mode == DispatchMode.ASSIGN:
@@ -217,8 +217,9 @@ async def place(
         ):
             return DispatchOutcome.ASSIGNED
         return DispatchOutcome.PENDING
-    await _offer(session, request, [chosen], mode, emit=emit, now=now)
-    return DispatchOutcome.OFFERED
+    if await _offer(session, request, [chosen], mode, emit=emit, now=now):
+        return DispatchOutcome.OFFERED
+    return DispatchOutcome.PENDING
 
 
 def _offer_expiry(request: Row[Any], now: datetime) -> datetime:
@@ -275,6 +276,10 @@ async def _assign_first_with_capacity(
 ) -> bool:
     for ordered in candidates:
         candidate = ordered.row
+        if not await repository.lock_placeable_agent(session, candidate.agent_id):
+            # Suspended or unverified since the candidates were read, so the
+            # next candidate may take the visit.
+            continue
         # Two visits may pick the same agent with one slot left, because both
         # read free capacity above. The reservation is one conditional upsert:
         # the second waits on the first's row lock, then reads the new count
@@ -406,8 +411,19 @@ async def _offer(
     *,
     emit: Emit,
     now: datetime,
-) -> None:
-    """Make each candidate an open offer of the visit, all with one `expires_at`."""
+) -> bool:
+    """Make each candidate an open offer of the visit, all with one `expires_at`.
+
+    Candidates suspended since they were read are skipped; False when none
+    is left, and the request stays pending.
+    """
+    candidates = [
+        ordered
+        for ordered in candidates
+        if await repository.lock_placeable_agent(session, ordered.row.agent_id)
+    ]
+    if not candidates:
+        return False
     await transition(session, request.visit_id, RequestState.OFFERED, now)
     expires_at = _offer_expiry(request, now)
     for ordered in candidates:
@@ -445,6 +461,7 @@ async def _offer(
         agents=len(candidates),
         expires_at=expires_at.isoformat(),
     )
+    return True
 
 
 async def _unmatch(

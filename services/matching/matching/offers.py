@@ -68,7 +68,8 @@ async def accept_offer(
             return await _assignment(session, offer_id), False
         _require_open(offer, request, now)
         agent = await _eligible_agent(session, agent_id)
-        day = local_day(now, agent.time_zone, request.time_zone)
+        zone = (settings or MatchingSettings()).default_agent_time_zone
+        day = local_day(now, agent.time_zone, zone)
         reserved = await repository.reserve_capacity(
             session, agent_id, day, capacity=agent.daily_capacity
         )

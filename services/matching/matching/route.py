@@ -14,7 +14,9 @@ of the agent's mode, as the ranking reckons it. Everything here is pure:
 the caller passes the instants, places and speeds.
 """
 
+import dataclasses
 import math
+import time as clock
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,7 +58,8 @@ class DropReason(StrEnum):
     """Even going straight there, the agent would arrive after the last
     legal start."""
     DAY_FULL = "day_full"
-    """Reachable alone, but not together with the stops kept."""
+    """Reachable alone, but not together with the stops kept, or past the
+    day's `max_stops` with a later deadline than the stops planned."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ class RouteStop:
     visit_id: uuid.UUID
     place: Place
     windows: tuple[Interval, ...]
+    deadline: datetime | None = None
+    """When the visit is due; the earliest due are planned first."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,9 @@ class DayPlan:
 
     `working` lists the agent's working windows on the day, and a stop must
     start and end inside one. `return_to` is the base to come back to, or None for
-    a day that ends at the last stop.
+    a day that ends at the last stop. At most `max_stops` stops are planned,
+    the earliest deadlines first, because the distance table and the
+    search grow with the square of the stops.
     """
 
     start: Place
@@ -92,6 +99,7 @@ class DayPlan:
     return_to: Place | None = None
     detour_factor: float = 1.0
     time_limit: timedelta = timedelta(seconds=2)
+    max_stops: int = 40
 
     def __post_init__(self) -> None:
         if not self.speed_kmh > 0:
@@ -100,6 +108,8 @@ class DayPlan:
             raise ValueError(f"service must not be negative, not {self.service}")
         if self.detour_factor < 1:
             raise ValueError(f"detour_factor must be at least 1: {self.detour_factor}")
+        if self.max_stops < 1:
+            raise ValueError(f"max_stops must be at least 1, not {self.max_stops}")
 
 
 @dataclass(frozen=True)
@@ -242,9 +252,33 @@ def day_detour_m(position: Place, stops: Sequence[Place], visit: Place) -> float
 def plan_route(plan: DayPlan) -> DayRoute:
     """Order the stops for the shortest day that keeps every window.
 
-    The same plan always gives the same route, unless the solver reaches
-    `time_limit` first, which takes far more stops than a day holds.
+    Stops past `max_stops`, the latest deadlines, are dropped as `day_full`
+    before solving. The same plan always gives the same route, unless the
+    solver reaches `time_limit` first.
     """
+    kept, over = earliest_due(plan.stops, plan.max_stops)
+    route = _plan_kept(dataclasses.replace(plan, stops=kept))
+    route.dropped.extend(DroppedStop(s.visit_id, DropReason.DAY_FULL) for s in over)
+    return route
+
+
+def earliest_due(
+    stops: Sequence[RouteStop], count: int
+) -> tuple[tuple[RouteStop, ...], tuple[RouteStop, ...]]:
+    """Split `stops` into the `count` due first, in their order, and the rest.
+
+    A stop with no deadline comes after those with one, and ties keep the
+    order given.
+    """
+    far = datetime.max.replace(tzinfo=UTC)
+    ranked = sorted(range(len(stops)), key=lambda i: stops[i].deadline or far)
+    chosen = set(ranked[:count])
+    kept = tuple(s for i, s in enumerate(stops) if i in chosen)
+    over = tuple(stops[i] for i in ranked[count:])
+    return kept, over
+
+
+def _plan_kept(plan: DayPlan) -> DayRoute:
     points = [plan.start, *(s.place for s in plan.stops)]
     points.append(plan.return_to or plan.start)
     meters = _meters(points, plan)
@@ -391,14 +425,20 @@ def _search(
     parameters.local_search_metaheuristic = (
         routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
     )
+    started = clock.monotonic()
     parameters.time_limit.FromTimedelta(plan.time_limit)
     descent = routing.SolveWithParameters(parameters)
     if descent is None or _kept(routing, descent) < 3:
+        return descent
+    # Both searches share `time_limit`: the guided one gets what is left.
+    left = plan.time_limit - timedelta(seconds=clock.monotonic() - started)
+    if left <= timedelta(0):
         return descent
     parameters.local_search_metaheuristic = (
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     )
     parameters.solution_limit = SEARCH_SOLUTION_LIMIT
+    parameters.time_limit.FromTimedelta(left)
     guided = routing.SolveFromAssignmentWithParameters(descent, parameters)
     return guided or descent
 

@@ -47,8 +47,14 @@ router = APIRouter()
     summary="The calling agent's profile",
     responses=problem_responses(UnauthorizedError, NotFoundError, UnprocessableError),
 )
-async def get_my_profile(agent: CurrentAgent, session: SessionDep) -> AgentProfile:
-    return await service.get_agent_profile(session, agent.agent_id)
+async def get_my_profile(
+    agent: CurrentAgent, session: SessionDep, runtime: RuntimeDep
+) -> AgentProfile:
+    settings = runtime.settings
+    assert isinstance(settings, MatchingSettings)
+    return await service.get_agent_profile(
+        session, agent.agent_id, default_zone=settings.default_agent_time_zone
+    )
 
 
 @router.put(
@@ -154,7 +160,8 @@ async def list_my_assignments(
         "Each stop has an arrival estimate inside the legal visiting hours of "
         "its address and the agent's working hours; visits that do not fit "
         "the day are listed with the reason. Areas only: the visits API has "
-        "the addresses. 422 for a date that is not YYYY-MM-DD or is past."
+        "the addresses. 422 for a date that is not YYYY-MM-DD, is past, or is "
+        "more than 366 days ahead."
     ),
     responses=problem_responses(UnauthorizedError, NotFoundError, UnprocessableError),
 )

@@ -189,7 +189,9 @@ async def withdraw_visit(
     )
 
 
-async def get_agent_profile(session: AsyncSession, agent_id: uuid.UUID) -> AgentProfile:
+async def get_agent_profile(
+    session: AsyncSession, agent_id: uuid.UUID, *, default_zone: str
+) -> AgentProfile:
     async with session.begin():
         agent = await repository.get_agent(session, agent_id)
         if agent is None:
@@ -197,7 +199,7 @@ async def get_agent_profile(session: AsyncSession, agent_id: uuid.UUID) -> Agent
                 f"agent {agent_id} not found: the token is valid but names no "
                 "registered agent. Ask the operator to register the agent again"
             )
-        today = local_day(datetime.now(UTC), agent.time_zone, None)
+        today = local_day(datetime.now(UTC), agent.time_zone, default_zone)
         assigned = await repository.assigned_on(session, agent_id, today)
         hours = await repository.get_working_hours(session, agent_id)
         record = await repository.track_record(session, agent_id)

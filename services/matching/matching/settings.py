@@ -1,4 +1,6 @@
-from pydantic import Field
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -204,3 +206,30 @@ class MatchingSettings(ServiceSettings):
         gt=0,
         description="Longest the route solver may search for one agent's day.",
     )
+    route_max_stops: int = Field(
+        default=40,
+        ge=1,
+        description=(
+            "Most visits the day route plans, earliest deadline first; the "
+            "rest are listed as not fitting the day."
+        ),
+    )
+    default_agent_time_zone: str = Field(
+        default="America/Mexico_City",
+        description=(
+            "Time zone of an agent with no schedule, whose local day counts "
+            "its capacity and plans its route."
+        ),
+    )
+
+    @field_validator("default_agent_time_zone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (KeyError, ValueError) as error:
+            raise ValueError(
+                f"MATCHING_DEFAULT_AGENT_TIME_ZONE {name!r} is no IANA time zone; "
+                "use a name such as America/Mexico_City"
+            ) from error
+        return name

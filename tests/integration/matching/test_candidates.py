@@ -362,6 +362,35 @@ class TestLocalDayCapacity:
         assert await _assigned_on(sessionmaker, agent.agent_id, local) == 0
         assert await _assigned_on(sessionmaker, agent.agent_id, now.date()) == 3
 
+    async def test_zoneless_agent_counts_every_visit_on_one_day(
+        self, sessionmaker: Sessionmaker, region: Region, emit: Emit
+    ) -> None:
+        # 21:00 in Mexico City is already the next day in UTC, and each
+        # address zone reads the moment on its own day.
+        now = _tomorrow(21)
+        local = now.astimezone(MEXICO_CITY).date()
+        agent = await register(sessionmaker, region.point(east_m=300), daily_capacity=1)
+        for north_m, zone in (
+            (0, "America/Mexico_City"),
+            (50, None),
+            (90, "America/Cancun"),
+            (120, "America/Tijuana"),
+        ):
+            request = visit_requested(region.point(north_m=north_m), dispatch=ASSIGN)
+            request = request.model_copy(update={"time_zone": zone})
+            await _receive(sessionmaker, request, emit, now)
+
+        async with sessionmaker() as session:
+            days = (
+                await session.scalars(
+                    select(Assignment.load_day).where(
+                        Assignment.agent_id == agent.agent_id,
+                        Assignment.state == "active",
+                    )
+                )
+            ).all()
+        assert days == [local]
+
 
 class TestOfflineScheduled:
     async def test_assign_mode_takes_a_scheduled_offline_agent(
@@ -379,6 +408,38 @@ class TestOfflineScheduled:
         assert await _offered_agents(sessionmaker, request.visit_id) == [
             scheduled.agent_id
         ]
+
+    @pytest.mark.parametrize("days_ahead,assigned", [(1, True), (3, False)])
+    async def test_shift_must_start_before_check_in_is_due(
+        self,
+        sessionmaker: Sessionmaker,
+        region: Region,
+        emit: Emit,
+        days_ahead: int,
+        assigned: bool,
+    ) -> None:
+        # Check-in is due 48 h after the assignment; a shift three days on
+        # starts after the lapse pass has taken the visit back.
+        now = _tomorrow(10)
+        shift_day = now.astimezone(MEXICO_CITY).date() + timedelta(days=days_ahead)
+        agent = await register(sessionmaker, region.point(east_m=300), status="offline")
+        async with sessionmaker() as session, session.begin():
+            await repository.replace_schedule(
+                session,
+                agent.agent_id,
+                time_zone="America/Mexico_City",
+                windows=[(shift_day.isoweekday(), time(8), time(20))],
+            )
+        request = visit_requested(
+            region.point(),
+            dispatch=DispatchPolicy(mode=DispatchMode.ASSIGN, max_wait_seconds=86400),
+            deadline=now + timedelta(days=5),
+        )
+
+        await _receive(sessionmaker, request, emit, now)
+
+        expected = [agent.agent_id] if assigned else []
+        assert await _offered_agents(sessionmaker, request.visit_id) == expected
 
     async def test_offer_mode_needs_an_online_agent(
         self, sessionmaker: Sessionmaker, region: Region, emit: Emit

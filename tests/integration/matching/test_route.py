@@ -1,3 +1,5 @@
+import asyncio
+import threading
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
@@ -7,7 +9,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from matching import itinerary
 from matching.dispatch import Emit
+from matching.route import DayPlan, DayRoute, plan_route
 from matching.service import accept_visit_request
 from matching.settings import MatchingSettings
 from shared.errors import PROBLEM_CONTENT_TYPE
@@ -21,6 +25,15 @@ from tests.integration.matching.helpers import (
 
 Sessionmaker = async_sessionmaker[AsyncSession]
 MEXICO_CITY = ZoneInfo("America/Mexico_City")
+WEEKDAYS = (
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+)
 
 
 def tomorrow() -> date:
@@ -178,6 +191,90 @@ class TestAgentRoute:
         assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
         assert "past" in response.json()["detail"]
 
+    @pytest.mark.parametrize("day", ["9999-12-31", "9999-12-30"])
+    async def test_date_past_the_horizon_is_a_problem(
+        self,
+        matching: httpx.AsyncClient,
+        sessionmaker: Sessionmaker,
+        region: Region,
+        emit: Emit,
+        day: str,
+    ) -> None:
+        agent = await register(sessionmaker, region.point())
+        # Night windows every day, in the zone whose clock runs furthest ahead.
+        night = [{"start": "22:00", "end": "06:00"}]
+        week = {name: night for name in WEEKDAYS}
+        put = await matching.put(
+            "/agents/me/schedule",
+            json={"time_zone": "Pacific/Kiritimati", "week": week},
+            headers=bearer(agent.token),
+        )
+        assert put.status_code == 204, put.text
+        await _assign(sessionmaker, emit, region.point(north_m=500))
+        response = await matching.get(
+            "/agents/me/route", params={"date": day}, headers=bearer(agent.token)
+        )
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
+        assert "date" in response.json()["detail"]
+        assert "366 days" in response.json()["detail"]
+
+    async def test_last_day_of_the_horizon_is_planned(
+        self,
+        matching: httpx.AsyncClient,
+        sessionmaker: Sessionmaker,
+        region: Region,
+        emit: Emit,
+    ) -> None:
+        agent = await register(sessionmaker, region.point())
+        await _assign(sessionmaker, emit, region.point(north_m=500))
+        last = datetime.now(MEXICO_CITY).date() + timedelta(days=366)
+        response = await matching.get(
+            "/agents/me/route",
+            params={"date": last.isoformat()},
+            headers=bearer(agent.token),
+        )
+        assert response.status_code == 200, response.text
+
     async def test_needs_an_agent_token(self, matching: httpx.AsyncClient) -> None:
         response = await matching.get("/agents/me/route")
         assert response.status_code == 401
+
+
+class TestSolveOffTheLoop:
+    async def test_health_answers_during_a_solve(
+        self,
+        matching: httpx.AsyncClient,
+        sessionmaker: Sessionmaker,
+        region: Region,
+        emit: Emit,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        agent = await register(sessionmaker, region.point())
+        await _assign(sessionmaker, emit, region.point(north_m=500))
+        solving, answered = threading.Event(), threading.Event()
+
+        def solve_after_health(plan: DayPlan) -> DayRoute:
+            # Holds the solve until /health has answered, which it cannot
+            # while the solve runs on the event loop.
+            solving.set()
+            if not answered.wait(timeout=5):
+                raise TimeoutError("/health did not answer during the solve")
+            return plan_route(plan)
+
+        monkeypatch.setattr(itinerary, "plan_route", solve_after_health)
+        route = asyncio.create_task(
+            matching.get(
+                "/agents/me/route",
+                params={"date": tomorrow().isoformat()},
+                headers=bearer(agent.token),
+            )
+        )
+        # Waits in a thread, so that a solve on another thread can start.
+        assert await asyncio.to_thread(solving.wait, 5)
+
+        health = await matching.get("/health")
+        answered.set()
+
+        assert health.status_code == 200
+        assert (await route).status_code == 200

@@ -12,18 +12,18 @@ class TestLocalDay:
         # 01:00 UTC on the 8th is 19:00 on the 7th in Mexico City.
         at = datetime(2026, 12, 8, 1, tzinfo=UTC)
 
-        assert local_day(at, "America/Mexico_City", None) == date(2026, 12, 7)
+        assert local_day(at, "America/Mexico_City", "UTC") == date(2026, 12, 7)
 
     def test_agent_zone_comes_before_the_visits(self) -> None:
         at = datetime(2026, 12, 8, 1, tzinfo=UTC)
 
         assert local_day(at, "Asia/Tokyo", "America/Mexico_City") == date(2026, 12, 8)
 
-    def test_visit_zone_then_utc_stand_in(self) -> None:
+    def test_default_zone_without_an_agent_zone(self) -> None:
         at = datetime(2026, 12, 8, 1, tzinfo=UTC)
 
         assert local_day(at, None, "America/Mexico_City") == date(2026, 12, 7)
-        assert local_day(at, None, "Not/A_Zone") == date(2026, 12, 8)
+        assert local_day(at, "Not/A_Zone", "UTC") == date(2026, 12, 8)
 
 
 class TestAssignmentDay:

@@ -1,3 +1,4 @@
+import dataclasses
 import itertools
 import math
 import uuid
@@ -17,6 +18,7 @@ from matching.route import (
     Place,
     RouteStop,
     day_detour_m,
+    earliest_due,
     great_circle_m,
     insertion_detour_m,
     legal_windows_on,
@@ -319,6 +321,48 @@ class TestPlan:
     def test_rejects_a_speed_of_zero(self) -> None:
         with pytest.raises(ValueError, match="speed_kmh"):
             day_plan([], speed_kmh=0)
+
+
+class TestMaxStops:
+    def test_latest_deadlines_are_day_full(self) -> None:
+        # Ten stops side by side, due in reverse order of their numbers.
+        stops = [
+            RouteStop(
+                uuid.UUID(int=i),
+                Place(BASE.lat + 0.001 * i, BASE.lon),
+                LEGAL,
+                deadline=utc(2026, 3, 20) - timedelta(days=i),
+            )
+            for i in range(10)
+        ]
+        plan = dataclasses.replace(day_plan(stops), max_stops=4)
+
+        route = plan_route(plan)
+
+        assert sorted(served(route)) == [uuid.UUID(int=i) for i in range(6, 10)]
+        assert {d.visit_id for d in route.dropped} == {
+            uuid.UUID(int=i) for i in range(6)
+        }
+        assert {d.reason for d in route.dropped} == {DropReason.DAY_FULL}
+
+    def test_within_the_limit_nothing_is_cut(self) -> None:
+        stops = [stop(i, Place(BASE.lat + 0.001 * i, BASE.lon)) for i in range(3)]
+        plan = dataclasses.replace(day_plan(stops), max_stops=3)
+
+        assert plan_route(plan).dropped == []
+
+    def test_undated_stops_come_last(self) -> None:
+        dated = RouteStop(uuid.UUID(int=1), BASE, LEGAL, deadline=utc(2026, 3, 9))
+        undated = RouteStop(uuid.UUID(int=2), BASE, LEGAL)
+
+        kept, over = earliest_due([undated, dated], 1)
+
+        assert kept == (dated,)
+        assert over == (undated,)
+
+    def test_rejects_no_stops_at_all(self) -> None:
+        with pytest.raises(ValueError, match="max_stops"):
+            dataclasses.replace(day_plan([]), max_stops=0)
 
 
 class TestInsertionDetour:

@@ -126,6 +126,26 @@ async def replace_schedule(
     return True
 
 
+async def lock_placeable_agent(session: AsyncSession, agent_id: uuid.UUID) -> bool:
+    """Lock the agent's row for share when it may take work; False when not.
+
+    A suspension's UPDATE of the row then waits until this transaction
+    commits, so its hand-over sees the assignment or offer made here. A
+    placement that runs after the suspension reads `suspended` and skips
+    the agent.
+    """
+    locked = await session.execute(
+        select(Agent.agent_id)
+        .where(
+            Agent.agent_id == agent_id,
+            Agent.status != AgentStatus.SUSPENDED,
+            Agent.verified.is_(True),
+        )
+        .with_for_update(read=True)
+    )
+    return locked.first() is not None
+
+
 async def set_agent_columns(
     session: AsyncSession, agent_id: uuid.UUID, *where: Any, **values: Any
 ) -> bool:
@@ -277,14 +297,24 @@ def _within_reach(location: Any, reach_m: Mapping[str, float]) -> Any:
 def _available(rules: CandidateRules) -> Any:
     """Online agents, and in assign mode offline ones with a schedule too.
 
-    An offline agent with a schedule is a candidate only because it works
-    before the deadline, which `_working_before_deadline` checks.
+    An offline agent with a schedule must start work before the deadline and
+    before its check-in falls due (`rules.check_in_within` from now), or the
+    lapse pass would take the visit back before it could start.
     """
     if not rules.offline_if_scheduled:
         return Agent.status == AgentStatus.ONLINE
+    at = literal(rules.now, DateTime(timezone=True))
+    until: Any = VisitRequest.deadline
+    if rules.check_in_within is not None:
+        within = rules.now + rules.check_in_within
+        until = func.least(until, literal(within, DateTime(timezone=True)))
     return or_(
         Agent.status == AgentStatus.ONLINE,
-        and_(Agent.status == AgentStatus.OFFLINE, Agent.time_zone.is_not(None)),
+        and_(
+            Agent.status == AgentStatus.OFFLINE,
+            Agent.time_zone.is_not(None),
+            works_between(at, until=until),
+        ),
     )
 
 
