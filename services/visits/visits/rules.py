@@ -112,7 +112,7 @@ def check_promise(
     expected = balance.currency if balance is not None else visit_currency
     errors = _check_amount(amount, currency, balance, expected)
     today = device_time.date()
-    latest = today + timedelta(days=max_due_days)
+    latest = _days_after(today, max_due_days)
     if due_date < today:
         message = f"due_date {due_date} is in the past (device date {today})"
         errors.append(field_error("body.promise.due_date", message, due_date))
@@ -123,6 +123,13 @@ def check_promise(
         )
         errors.append(field_error("body.promise.due_date", message, due_date))
     return errors
+
+
+def _days_after(day: date, days: int) -> date:
+    """Return `day` plus `days`, held at the last date the calendar has."""
+    if (date.max - day).days < days:
+        return date.max
+    return day + timedelta(days=days)
 
 
 def _check_amount(
