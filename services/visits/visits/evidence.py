@@ -81,13 +81,8 @@ async def upload_photo(
             "the result is filed",
             current_state=visit.state,
         )
+    taken_at = _taken_at(facts, device_time)
     await store.put(digest, data, content_type=facts.media_type)
-    fallback = device_time.utcoffset() if device_time is not None else None
-    taken_at = None
-    if facts.taken_at_local is not None and (
-        facts.taken_at_local.tzinfo is not None or fallback is not None
-    ):
-        taken_at = images.taken_at_utc(facts.taken_at_local, fallback or timedelta(0))
     async with session.begin():
         photo = await proof_repository.insert_photo(
             session,
@@ -119,6 +114,16 @@ async def upload_photo(
         size_bytes=len(data),
     )
     return 201, PhotoOut.model_validate(photo, from_attributes=True)
+
+
+def _taken_at(facts: ImageFacts, device_time: datetime | None) -> datetime | None:
+    """Return the EXIF time in UTC, using the device's offset for a naive one."""
+    fallback = device_time.utcoffset() if device_time is not None else None
+    if facts.taken_at_local is None:
+        return None
+    if facts.taken_at_local.tzinfo is None and fallback is None:
+        return None
+    return images.taken_at_utc(facts.taken_at_local, fallback or timedelta(0))
 
 
 async def tenant_photo(

@@ -141,9 +141,16 @@ def _degrees(parts: Any, ref: Any, negative: str, limit: float) -> float | None:
 
 
 def taken_at_utc(local: datetime | None, fallback_offset: timedelta) -> datetime | None:
-    """Place a naive EXIF time in UTC with the offset the device reported."""
+    """Place a naive EXIF time in UTC with the offset the device reported.
+
+    None when the time has no UTC equivalent, such as 9999-12-31 23:00 at
+    -06:00: a camera clock that wrong says nothing about when it was taken.
+    """
     if local is None:
         return None
     if local.tzinfo is None:
         local = local.replace(tzinfo=timezone(fallback_offset))
-    return local.astimezone(UTC)
+    try:
+        return local.astimezone(UTC)
+    except OverflowError:
+        return None

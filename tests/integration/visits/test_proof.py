@@ -118,6 +118,28 @@ class TestPhotoUpload:
         assert path.name == first.json()["sha256"]
         assert path.read_bytes() == data
 
+    @pytest.mark.parametrize(
+        ("offset", "device_time"),
+        [("-06:00", None), (None, "2026-12-04T10:00:00-06:00")],
+        ids=["exif-offset", "device-offset"],
+    )
+    async def test_exif_time_past_calendar_end_kept_without_time(
+        self,
+        visits: httpx.AsyncClient,
+        store: LocalPhotoStore,
+        offset: str | None,
+        device_time: str | None,
+    ) -> None:
+        visit = await assigned_visit(visits)
+        data = make_image(taken_at=datetime(9999, 12, 31, 23, 0), offset=offset)
+        params = {"device_time": device_time} if device_time else {}
+        response = await upload(visits, visit, data, **params)
+        assert response.status_code == 201, response.text
+        assert response.json()["taken_at"] is None
+        assert [path.name for path in stored_files(store)] == [
+            response.json()["sha256"]
+        ]
+
     async def test_same_bytes_on_two_visits_kept_once(
         self, visits: httpx.AsyncClient, store: LocalPhotoStore
     ) -> None:

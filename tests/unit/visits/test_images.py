@@ -41,6 +41,23 @@ class TestReadFacts:
         placed = images.taken_at_utc(facts.taken_at_local, timedelta(hours=-6))
         assert placed == datetime(2026, 12, 4, 16, 0, tzinfo=UTC)
 
+    @pytest.mark.parametrize(
+        ("local", "offset"),
+        [
+            (datetime(9999, 12, 31, 23, 0), timedelta(hours=-6)),
+            (datetime(1, 1, 1, 0, 30), timedelta(hours=14)),
+        ],
+    )
+    def test_time_outside_the_calendar_in_utc_dropped(
+        self, local: datetime, offset: timedelta
+    ) -> None:
+        assert images.taken_at_utc(local, offset) is None
+
+    def test_time_at_calendar_end_in_utc_kept(self) -> None:
+        local = datetime(9999, 12, 31, 23, 0)
+        placed = images.taken_at_utc(local, timedelta(hours=6))
+        assert placed == datetime(9999, 12, 31, 17, 0, tzinfo=UTC)
+
     def test_photo_without_exif_has_no_time_or_position(self) -> None:
         facts = images.read_facts(make_image("png"), "png")
         assert (facts.taken_at_local, facts.lat, facts.lon) == (None, None, None)
