@@ -166,6 +166,39 @@ class TestDisclosure:
         assert debt_questions({"properties": []}) == set()
         assert debt_questions({}) == set()
 
+    def test_debt_questions_follow_array_items(self) -> None:
+        form = {
+            "properties": {
+                "offers": {
+                    "type": "array",
+                    "items": {"properties": {"accepted": {"x-debt": True}}},
+                },
+                "visits": {"type": "array", "items": {"type": "string"}},
+            }
+        }
+        assert debt_questions(form) == {"offers"}
+
+    def test_debt_questions_follow_local_refs(self) -> None:
+        form = {
+            "$defs": {"offer": {"type": "boolean", "x-debt": True}, "note": {}},
+            "properties": {
+                "offer_accepted": {"$ref": "#/$defs/offer"},
+                "remark": {"$ref": "#/$defs/note"},
+                "lost": {"$ref": "#/$defs/missing"},
+            },
+        }
+        assert debt_questions(form) == {"offer_accepted"}
+
+    def test_debt_questions_survive_ref_loops_and_ignore_data(self) -> None:
+        form = {
+            "$defs": {"node": {"properties": {"next": {"$ref": "#/$defs/node"}}}},
+            "properties": {
+                "chain": {"$ref": "#/$defs/node"},
+                "choice": {"enum": [{"x-debt": True}]},
+            },
+        }
+        assert debt_questions(form) == set()
+
 
 def phone(number: str = "+525512345678", given_by: Relation = Relation.SELF) -> Any:
     return ReportedPhone(number=number, given_by=given_by)
