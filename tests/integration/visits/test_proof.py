@@ -11,6 +11,13 @@ import pytest
 from sqlalchemy import update
 
 from ingest.tenants import CreatedTenant
+from shared.events.payloads import (
+    AssignmentCreated,
+    AssignmentReleased,
+    ReleaseReason,
+)
+from tests.fixtures.apps import eventually
+from tests.fixtures.events import publish
 from tests.fixtures.photos import make_image
 from tests.integration.visits.helpers import (
     ZOCALO,
@@ -25,6 +32,7 @@ from tests.integration.visits.helpers import (
     tenant_headers,
     visit_events,
     visit_row,
+    wait_for_state,
 )
 from visits.models import Visit
 from visits.photo_store import STORE_KEY, LocalPhotoStore
@@ -323,6 +331,129 @@ class TestSignals:
         fraud = (await detail(visits, tenant, visit))["fraud"]
         fired = {s["name"] for s in fraud["signals"] if s["fired"]}
         assert {"photo_time_gap", "photo_distance"} <= fired
+
+    async def test_same_bytes_in_other_tenant_counted_without_ids(
+        self,
+        visits: httpx.AsyncClient,
+        store: LocalPhotoStore,
+        tenant: CreatedTenant,
+        other_tenant: CreatedTenant,
+    ) -> None:
+        data = make_image(colour=(7, 7, uuid.uuid4().int % 256), size=(40, 30))
+        first, first_photo = await honest_visit_with(visits, tenant, data)
+        second, _ = await honest_visit_with(visits, other_tenant, data)
+        shown = await visits.get(
+            f"/visits/{second.request.visit_id}",
+            headers=tenant_headers(other_tenant),
+        )
+        assert shown.status_code == 200, shown.text
+        assert str(first.request.visit_id) not in shown.text
+        assert first_photo["photo_id"] not in shown.text
+        signals = {s["name"]: s for s in shown.json()["fraud"]["signals"]}
+        assert signals["reused_photo"]["fired"] is True
+
+
+async def honest_visit_with(
+    client: httpx.AsyncClient, tenant: CreatedTenant, data: bytes
+) -> tuple[AssignedVisit, dict[str, Any]]:
+    """A visit checked in ten minutes ago and completed citing a photo of `data`."""
+    visit = await assigned_visit(client, tenant.tenant_id)
+    await check_in(client, visit, device_time=minutes_ago(10))
+    uploaded = await upload(client, visit, data)
+    assert uploaded.status_code == 201, uploaded.text
+    filed = await file_result(client, visit, photo_ids=[uploaded.json()["photo_id"]])
+    assert filed.status_code == 201, filed.text
+    return visit, uploaded.json()
+
+
+async def hand_over(
+    client: httpx.AsyncClient, sessionmaker: Sessionmaker, visit: AssignedVisit
+) -> AssignedVisit:
+    """Release the visit from its agent and assign it to a new one."""
+    row = await visit_row(sessionmaker, visit.request.visit_id)
+    assert row is not None and row.assignment_id is not None
+    await publish(
+        [
+            AssignmentReleased(
+                tenant_id=visit.request.tenant_id,
+                assignment_id=row.assignment_id,
+                visit_id=visit.request.visit_id,
+                agent_id=visit.agent_id,
+                reason=ReleaseReason.PERSONAL,
+                released_at=datetime.now(UTC),
+            )
+        ]
+    )
+    await wait_for_state(sessionmaker, visit.request.visit_id, "requested")
+    successor = uuid.uuid4()
+    await publish(
+        [
+            AssignmentCreated(
+                tenant_id=visit.request.tenant_id,
+                assignment_id=uuid.uuid4(),
+                offer_id=uuid.uuid4(),
+                visit_id=visit.request.visit_id,
+                agent_id=successor,
+                assigned_at=datetime.now(UTC),
+                distance_m=500.0,
+            )
+        ]
+    )
+    next_visit = AssignedVisit(visit.request, successor, agent_headers(successor))
+
+    async def visible() -> bool:
+        response = await client.get(next_visit.path, headers=next_visit.headers)
+        return response.status_code == 200
+
+    await eventually(visible, message="visit assigned to the next agent")
+    return next_visit
+
+
+class TestHandOver:
+    async def test_next_agent_cites_only_own_photos(
+        self,
+        visits: httpx.AsyncClient,
+        store: LocalPhotoStore,
+        tenant: CreatedTenant,
+        sessionmaker: Sessionmaker,
+    ) -> None:
+        first = await assigned_visit(visits, tenant.tenant_id)
+        earlier = await upload(visits, first, make_image(colour=(9, 9, 9)))
+        assert earlier.status_code == 201, earlier.text
+        second = await hand_over(visits, sessionmaker, first)
+        await check_in(visits, second, device_time=minutes_ago(10))
+        own = await upload(visits, second, make_image(colour=(200, 9, 9)))
+        assert own.status_code == 201, own.text
+
+        cites_earlier = await file_result(
+            visits, second, photo_ids=[earlier.json()["photo_id"]]
+        )
+        assert cites_earlier.status_code == 422, cites_earlier.text
+        assert earlier.json()["photo_id"] in cites_earlier.json()["detail"]
+        cites_own = await file_result(
+            visits, second, photo_ids=[own.json()["photo_id"]]
+        )
+        assert cites_own.status_code == 201, cites_own.text
+
+    async def test_previous_agents_photo_not_scored(
+        self,
+        visits: httpx.AsyncClient,
+        store: LocalPhotoStore,
+        tenant: CreatedTenant,
+        sessionmaker: Sessionmaker,
+    ) -> None:
+        reused = make_image(colour=(8, 8, uuid.uuid4().int % 256))
+        elsewhere = await assigned_visit(visits, tenant.tenant_id)
+        assert (await upload(visits, elsewhere, reused)).status_code == 201
+        first = await assigned_visit(visits, tenant.tenant_id)
+        assert (await upload(visits, first, reused)).status_code == 201
+        second = await hand_over(visits, sessionmaker, first)
+        await check_in(visits, second, device_time=minutes_ago(10))
+        filed = await file_result(visits, second)
+        assert filed.status_code == 201, filed.text
+        fraud = (await detail(visits, tenant, second))["fraud"]
+        signals = {s["name"]: s for s in fraud["signals"]}
+        assert signals["reused_photo"]["fired"] is False
 
 
 async def completed_visit(
