@@ -75,15 +75,17 @@ async def upload_photo(
     if existing is not None:
         return 200, PhotoOut.model_validate(existing, from_attributes=True)
     visit = row.Visit
-    if visit.state not in UPLOAD_STATES:
-        raise InvalidStateError(
-            f"visit {visit_id} is {visit.state}; photos are accepted only before "
-            "the result is filed",
-            current_state=visit.state,
-        )
+    _check_open(visit_id, visit.state)
     taken_at = _taken_at(facts, device_time)
     await store.put(digest, data, content_type=facts.media_type)
     async with session.begin():
+        # The result may have been filed while the bytes were being stored.
+        state = await proof_repository.lock_agent_visit_state(
+            session, visit_id, agent_id
+        )
+        if state is None:
+            raise visit_not_found(visit_id)
+        _check_open(visit_id, state)
         photo = await proof_repository.insert_photo(
             session,
             photo_id=uuid4(),
@@ -114,6 +116,15 @@ async def upload_photo(
         size_bytes=len(data),
     )
     return 201, PhotoOut.model_validate(photo, from_attributes=True)
+
+
+def _check_open(visit_id: UUID, state: str) -> None:
+    if state not in UPLOAD_STATES:
+        raise InvalidStateError(
+            f"visit {visit_id} is {state}; photos are accepted only before "
+            "the result is filed",
+            current_state=state,
+        )
 
 
 def _taken_at(facts: ImageFacts, device_time: datetime | None) -> datetime | None:

@@ -25,6 +25,22 @@ async def photo_by_hash(
     )
 
 
+async def lock_agent_visit_state(
+    session: AsyncSession, visit_id: UUID, agent_id: UUID
+) -> str | None:
+    """Lock the agent's visit row until the transaction ends; return its state.
+
+    A result filed meanwhile holds the same row lock, so the state read here
+    is the one the photo is inserted under.
+    """
+    statement = (
+        select(Visit.state)
+        .where(Visit.visit_id == visit_id, Visit.agent_id == agent_id)
+        .with_for_update()
+    )
+    return await session.scalar(statement)
+
+
 async def insert_photo(session: AsyncSession, **values: Any) -> Photo | None:
     """Insert a photo row; None when the visit already has these bytes."""
     statement = (

@@ -1,5 +1,6 @@
 """Photo evidence, fraud signals and the director's review, end to end in visits."""
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -8,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from ingest.tenants import CreatedTenant
 from shared.events.payloads import (
@@ -34,7 +35,7 @@ from tests.integration.visits.helpers import (
     visit_row,
     wait_for_state,
 )
-from visits.models import Visit
+from visits.models import Photo, Visit
 from visits.photo_store import STORE_KEY, LocalPhotoStore
 
 
@@ -198,6 +199,44 @@ class TestPhotoUpload:
         response = await upload(visits, visit, make_image(colour=(9, 9, 9)))
         assert response.status_code == 409
         assert response.json()["current_state"] == "completed"
+
+    async def test_upload_racing_the_result_refused(
+        self,
+        visits: httpx.AsyncClient,
+        sessionmaker: Sessionmaker,
+        tmp_path: Path,
+    ) -> None:
+        """The state is checked again once the bytes are stored."""
+        runtime = visits._transport.app.state.runtime  # type: ignore[attr-defined]
+        release = asyncio.Event()
+        entered = asyncio.Event()
+
+        class SlowStore(LocalPhotoStore):
+            async def put(self, *args: Any, **kwargs: Any) -> None:
+                entered.set()
+                await release.wait()
+                await super().put(*args, **kwargs)
+
+        previous = runtime.state.get(STORE_KEY)
+        runtime.state[STORE_KEY] = SlowStore(tmp_path)
+        try:
+            visit = await assigned_visit(visits)
+            await check_in(visits, visit, device_time=minutes_ago(10))
+            pending = asyncio.create_task(upload(visits, visit, make_image()))
+            await asyncio.wait_for(entered.wait(), 10)
+            filed = await file_result(visits, visit)
+            release.set()
+            response = await pending
+        finally:
+            runtime.state[STORE_KEY] = previous
+        assert filed.status_code == 201, filed.text
+        assert response.status_code == 409, response.text
+        assert response.json()["current_state"] == "completed"
+        async with sessionmaker() as session:
+            photos = await session.scalars(
+                select(Photo).where(Photo.visit_id == visit.request.visit_id)
+            )
+            assert photos.all() == []
 
     async def test_result_citing_unknown_photo_rejected(
         self, visits: httpx.AsyncClient, store: LocalPhotoStore
