@@ -173,7 +173,7 @@ def check_contact_update(
     errors: list[FieldError] = []
     for index, phone in enumerate(update.phones):
         location = f"body.contact_update.phones.{index}"
-        if not E164_PATTERN.match(phone.number):
+        if not E164_PATTERN.fullmatch(phone.number):
             message = (
                 f"number {phone.number!r} is not an E.164 number; write + and the "
                 "country code and number, 8 to 15 digits, e.g. +525512345678"

@@ -19,7 +19,7 @@ from referencing.exceptions import NoSuchResource, Unresolvable
 from shared.errors import UnprocessableError
 from shared.events.payloads import Money, PersonMet
 
-E164_PATTERN = re.compile(r"^\+[1-9]\d{7,14}$")
+E164_PATTERN = re.compile(r"\+[1-9][0-9]{7,14}")
 MONEY_DECIMAL_PLACES = 2
 MAX_ECHOED_CHARS = 200
 # jsonschema messages quote the failing instance, which may be large.
@@ -156,7 +156,7 @@ def _check_amount(
 
 
 def check_new_phone(new_phone: str | None) -> list[FieldError]:
-    if new_phone is None or E164_PATTERN.match(new_phone):
+    if new_phone is None or E164_PATTERN.fullmatch(new_phone):
         return []
     message = (
         f"new_phone {new_phone!r} is not an E.164 number; write it as + and "

@@ -110,7 +110,7 @@ class AddressIn(BaseModel):
     colonia: ShortText | None = None
     municipality: ShortText | None = None
     state: ShortText | None = None
-    postal_code: str | None = Field(default=None, pattern=r"^\d{5}$")
+    postal_code: str | None = Field(default=None, pattern=r"^[0-9]{5}$")
     cross_streets: ShortText | None = None
     address_references: Annotated[Text, Field(max_length=500)] | None = None
 

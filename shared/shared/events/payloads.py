@@ -57,7 +57,7 @@ class Address(BaseModel):
     colonia: str | None = None
     municipality: str | None = None
     state: str | None = None
-    postal_code: str | None = Field(default=None, pattern=r"^\d{5}$")
+    postal_code: str | None = Field(default=None, pattern=r"^[0-9]{5}$")
     cross_streets: str | None = Field(
         default=None, description="The streets between which the address lies."
     )
@@ -223,7 +223,7 @@ class PaymentReference(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     bank: str
-    clabe: str | None = Field(default=None, pattern=r"^\d{18}$")
+    clabe: str | None = Field(default=None, pattern=r"^[0-9]{18}$")
     reference: str | None = None
 
 
