@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import InvalidStateError, NotFoundError, UnprocessableError
 from visits import images, proof_repository, repository
-from visits.images import ImageFacts, UnreadableImageError
+from visits.images import ImageFacts, TooManyPixelsError, UnreadableImageError
 from visits.photo_store import PhotoStore
 from visits.schemas import PhotoOut
 from visits.service import visit_not_found
@@ -47,7 +47,12 @@ def judge_image(data: bytes, settings: VisitsSettings) -> ImageFacts:
             accepted=list(settings.photo_types),
         )
     try:
-        return images.read_facts(data, kind)
+        return images.read_facts(data, kind, max_pixels=settings.photo_max_pixels)
+    except TooManyPixelsError as error:
+        raise UnsupportedImageError(
+            f"{error} (VISITS_PHOTO_MAX_PIXELS); send the photo at a lower resolution",
+            max_pixels=settings.photo_max_pixels,
+        ) from error
     except UnreadableImageError as error:
         raise UnsupportedImageError(
             f"{error}; send the photo as the camera saved it"

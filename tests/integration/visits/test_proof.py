@@ -178,6 +178,35 @@ class TestPhotoUpload:
         assert "not an accepted image" in response.json()["detail"]
         assert stored_files(store) == []
 
+    async def test_garbage_scan_data_rejected(
+        self, visits: httpx.AsyncClient, store: LocalPhotoStore
+    ) -> None:
+        image = make_image(size=(640, 480))
+        start_of_scan = image.index(b"\xff\xda")
+        data = image[: start_of_scan + 20] + b"\x13\x37" * 3000
+        visit = await assigned_visit(visits)
+        response = await upload(visits, visit, data)
+        assert response.status_code == 422, response.text
+        assert response.json()["type"].endswith("unsupported-image")
+        assert stored_files(store) == []
+
+    async def test_pixels_over_setting_rejected(
+        self, visits: httpx.AsyncClient, store: LocalPhotoStore
+    ) -> None:
+        runtime = visits._transport.app.state.runtime  # type: ignore[attr-defined]
+        settings = runtime.settings
+        runtime.settings = settings.model_copy(update={"photo_max_pixels": 1200})
+        try:
+            visit = await assigned_visit(visits)
+            small = await upload(visits, visit, make_image(size=(40, 30)))
+            large = await upload(visits, visit, make_image(size=(41, 30)))
+        finally:
+            runtime.settings = settings
+        assert small.status_code == 201, small.text
+        assert large.status_code == 422, large.text
+        assert "VISITS_PHOTO_MAX_PIXELS" in large.json()["detail"]
+        assert large.json()["max_pixels"] == 1200
+
     async def test_other_agent_gets_404(
         self, visits: httpx.AsyncClient, store: LocalPhotoStore
     ) -> None:
