@@ -19,7 +19,7 @@ from shared.events.payloads import (
 )
 from tests.fixtures.apps import eventually
 from tests.fixtures.events import publish
-from tests.fixtures.photos import make_image
+from tests.fixtures.photos import HEIC_HEADER, make_image
 from tests.integration.visits.helpers import (
     ZOCALO,
     AssignedVisit,
@@ -295,12 +295,28 @@ class TestTenantPhoto:
         own = await visits.get(path, headers=tenant_headers(tenant))
         assert own.status_code == 200
         assert own.headers["content-type"] == "image/jpeg"
+        assert own.headers["x-content-type-options"] == "nosniff"
         assert own.content == (store.path_of(photo["sha256"])).read_bytes()
         other = await visits.get(path, headers=tenant_headers(other_tenant))
         assert other.status_code == 404
         found = await detail(visits, tenant, visit)
         assert [p["photo_id"] for p in found["photos"]] == [photo["photo_id"]]
         assert found["photos"][0]["result_id"] == found["result"]["result_id"]
+
+    async def test_heic_with_markup_served_as_heic(
+        self, visits: httpx.AsyncClient, store: LocalPhotoStore, tenant: CreatedTenant
+    ) -> None:
+        visit = await assigned_visit(visits, tenant.tenant_id)
+        markup = HEIC_HEADER[:16] + b"<html><script>alert(1)</script></html>"
+        uploaded = await upload(visits, visit, markup)
+        assert uploaded.status_code == 201, uploaded.text
+        served = await visits.get(
+            f"/visits/{visit.request.visit_id}/photos/{uploaded.json()['photo_id']}",
+            headers=tenant_headers(tenant),
+        )
+        assert served.headers["content-type"] == "image/heic"
+        assert served.headers["x-content-type-options"] == "nosniff"
+        assert "sandbox" in served.headers["content-security-policy"]
 
 
 class TestSignals:
