@@ -6,7 +6,13 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    Field,
+    StringConstraints,
+)
 from pydantic_core import PydanticCustomError
 
 from shared.events.payloads import (
@@ -38,6 +44,11 @@ def reject_nul(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(reject_nul)]
 """A string that may contain any character except NUL."""
+
+TrimmedText = Annotated[
+    str, StringConstraints(strip_whitespace=True), AfterValidator(reject_nul)
+]
+"""A `Text` stripped of surrounding whitespace before its length is checked."""
 
 # --- agent API --------------------------------------------------------------
 
@@ -344,14 +355,18 @@ class ReviewOut(BaseModel):
 
 
 class RejectRequest(BaseModel):
-    reason: Text = Field(
-        min_length=3, max_length=2000, description="Why the visit is not accepted."
+    reason: TrimmedText = Field(
+        min_length=3,
+        max_length=2000,
+        description="Why the visit is not accepted, 3 characters or more once trimmed.",
     )
 
 
 class AppealRequest(BaseModel):
-    text: Text = Field(
-        min_length=3, max_length=4000, description="The agent's case, sent once."
+    text: TrimmedText = Field(
+        min_length=3,
+        max_length=4000,
+        description="The agent's case, sent once, 3 characters or more once trimmed.",
     )
 
 

@@ -713,3 +713,28 @@ class TestReview:
             headers=tenant_headers(tenant),
         )
         assert resolve.status_code == 409
+
+    @pytest.mark.parametrize("blank", ["     ", "\n\t\n\t", " a "])
+    async def test_blank_reason_and_appeal_rejected(
+        self, visits: httpx.AsyncClient, tenant: CreatedTenant, blank: str
+    ) -> None:
+        visit = await completed_visit(visits, tenant)
+        headers = tenant_headers(tenant)
+        blank_reason = await visits.post(
+            reject_path(visit), json={"reason": blank}, headers=headers
+        )
+        assert blank_reason.status_code == 422, blank_reason.text
+        rejected = await visits.post(
+            reject_path(visit), json={"reason": "  Wrong door \n"}, headers=headers
+        )
+        assert rejected.status_code == 201, rejected.text
+        assert rejected.json()["reason"] == "Wrong door"
+        appeal = f"{visit.path}/appeal"
+        blank_text = await visits.post(
+            appeal, json={"text": blank}, headers=visit.headers
+        )
+        assert blank_text.status_code == 422, blank_text.text
+        appealed = await visits.post(
+            appeal, json={"text": "\tRight door "}, headers=visit.headers
+        )
+        assert appealed.status_code == 201, appealed.text
