@@ -282,7 +282,7 @@ def _without_offset(value: time) -> time:
 
 
 LocalTime = Annotated[time, AfterValidator(_without_offset)]
-"""A time of day at the address, so without a UTC offset that would be lost."""
+"""A time of day at the address. An offset is rejected: local comparisons drop it."""
 
 
 class VisitingHours(BaseModel):
