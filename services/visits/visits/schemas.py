@@ -1,6 +1,6 @@
 """Request and response bodies of the agent and tenant APIs."""
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -21,6 +21,7 @@ from shared.events.payloads import (
     Brief,
     ContactUpdate,
     GeoPoint,
+    LocalTime,
     Money,
     PersonMet,
     PhoneKind,
@@ -150,8 +151,8 @@ class PhoneIn(BaseModel):
 
 class BestTimeIn(BaseModel):
     days: list[Weekday] = Field(min_length=1, max_length=7)
-    start: time = Field(description="Local time at the address.")
-    end: time
+    start: LocalTime = Field(description="Local time at the address, no offset.")
+    end: LocalTime
 
 
 class ContactUpdateIn(BaseModel):

@@ -426,6 +426,20 @@ class TestContactUpdate:
             "body.contact_update.best_times.0.end",
         ]
 
+    async def test_best_time_with_offset_rejected(
+        self, visits: httpx.AsyncClient
+    ) -> None:
+        agent_visit = await checked_in_visit(visits)
+        best = {"days": ["monday"], "start": "09:00-06:00", "end": "10:00"}
+        response = await visits.post(
+            f"{agent_visit.path}/result",
+            json=result_body(contact_update={"best_times": [best]}),
+            headers=agent_visit.headers,
+        )
+        assert response.status_code == 422, response.text
+        assert error_locations(response) == ["body.contact_update.best_times.0.start"]
+        assert "has a UTC offset" in response.json()["detail"]
+
     async def test_unknown_weekday_is_a_schema_error(
         self, visits: httpx.AsyncClient
     ) -> None:
