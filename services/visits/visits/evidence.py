@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import InvalidStateError, NotFoundError, UnprocessableError
 from visits import images, proof_repository, repository
-from visits.images import ImageFacts, UnreadableImageError
+from visits.images import ImageFacts, TooManyPixelsError, UnreadableImageError
 from visits.photo_store import PhotoStore
 from visits.schemas import PhotoOut
 from visits.service import visit_not_found
@@ -47,7 +47,12 @@ def judge_image(data: bytes, settings: VisitsSettings) -> ImageFacts:
             accepted=list(settings.photo_types),
         )
     try:
-        return images.read_facts(data, kind)
+        return images.read_facts(data, kind, max_pixels=settings.photo_max_pixels)
+    except TooManyPixelsError as error:
+        raise UnsupportedImageError(
+            f"{error} (VISITS_PHOTO_MAX_PIXELS); send the photo at a lower resolution",
+            max_pixels=settings.photo_max_pixels,
+        ) from error
     except UnreadableImageError as error:
         raise UnsupportedImageError(
             f"{error}; send the photo as the camera saved it"
@@ -75,20 +80,17 @@ async def upload_photo(
     if existing is not None:
         return 200, PhotoOut.model_validate(existing, from_attributes=True)
     visit = row.Visit
-    if visit.state not in UPLOAD_STATES:
-        raise InvalidStateError(
-            f"visit {visit_id} is {visit.state}; photos are accepted only before "
-            "the result is filed",
-            current_state=visit.state,
-        )
+    _check_open(visit_id, visit.state)
+    taken_at = _taken_at(facts, device_time)
     await store.put(digest, data, content_type=facts.media_type)
-    fallback = device_time.utcoffset() if device_time is not None else None
-    taken_at = None
-    if facts.taken_at_local is not None and (
-        facts.taken_at_local.tzinfo is not None or fallback is not None
-    ):
-        taken_at = images.taken_at_utc(facts.taken_at_local, fallback or timedelta(0))
     async with session.begin():
+        # The result may have been filed while the bytes were being stored.
+        state = await proof_repository.lock_agent_visit_state(
+            session, visit_id, agent_id
+        )
+        if state is None:
+            raise visit_not_found(visit_id)
+        _check_open(visit_id, state)
         photo = await proof_repository.insert_photo(
             session,
             photo_id=uuid4(),
@@ -119,6 +121,25 @@ async def upload_photo(
         size_bytes=len(data),
     )
     return 201, PhotoOut.model_validate(photo, from_attributes=True)
+
+
+def _check_open(visit_id: UUID, state: str) -> None:
+    if state not in UPLOAD_STATES:
+        raise InvalidStateError(
+            f"visit {visit_id} is {state}; photos are accepted only before "
+            "the result is filed",
+            current_state=state,
+        )
+
+
+def _taken_at(facts: ImageFacts, device_time: datetime | None) -> datetime | None:
+    """Return the EXIF time in UTC, using the device's offset for a naive one."""
+    fallback = device_time.utcoffset() if device_time is not None else None
+    if facts.taken_at_local is None:
+        return None
+    if facts.taken_at_local.tzinfo is None and fallback is None:
+        return None
+    return images.taken_at_utc(facts.taken_at_local, fallback or timedelta(0))
 
 
 async def tenant_photo(

@@ -31,8 +31,20 @@ GPS_LONGITUDE_REF, GPS_LONGITUDE = 3, 4
 EXIF_TIME_FORMAT = "%Y:%m:%d %H:%M:%S"
 
 
+# Above the 12 to 48 megapixels phone cameras usually save (an estimate).
+DEFAULT_MAX_PIXELS = 50_000_000
+
+
 class UnreadableImageError(ValueError):
     pass
+
+
+class TooManyPixelsError(UnreadableImageError):
+    def __init__(self, width: int, height: int, max_pixels: int) -> None:
+        super().__init__(
+            f"the image is {width}x{height}, {width * height} pixels, more than "
+            f"the {max_pixels} allowed"
+        )
 
 
 @dataclass(frozen=True)
@@ -63,8 +75,15 @@ def sniff_kind(data: bytes) -> str | None:
     return None
 
 
-def read_facts(data: bytes, kind: str) -> ImageFacts:
-    """Read the size and EXIF of an image whose kind `sniff_kind` gave."""
+def read_facts(
+    data: bytes, kind: str, *, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> ImageFacts:
+    """Read the size and EXIF of an image whose kind `sniff_kind` gave.
+
+    The pixels are decoded too, so that valid headers in front of garbage
+    image data are refused. The size is checked first, so an image that
+    declares more than `max_pixels` is refused before it takes any memory.
+    """
     if kind == "heic":
         return ImageFacts(kind=kind)
     try:
@@ -73,8 +92,11 @@ def read_facts(data: bytes, kind: str) -> ImageFacts:
                 raise UnreadableImageError(
                     f"the bytes start like {kind} but decode as {image.format}"
                 )
-            exif = image.getexif()
             width, height = image.size
+            if width * height > max_pixels:
+                raise TooManyPixelsError(width, height, max_pixels)
+            exif = image.getexif()
+            _decode(image)
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as error:
         raise UnreadableImageError(
             f"the {kind} image cannot be read: {error}"
@@ -88,6 +110,15 @@ def read_facts(data: bytes, kind: str) -> ImageFacts:
         lat=lat,
         lon=lon,
     )
+
+
+def _decode(image: Image.Image) -> None:
+    """Decode every pixel block, raising OSError on truncated or corrupt data."""
+    if image.format == "JPEG":
+        # A JPEG decoded at an eighth of its size still reads all its scan
+        # data, with a sixty-fourth of the memory.
+        image.draft(image.mode, (image.width // 8, image.height // 8))
+    image.load()
 
 
 def capture_time(exif: Any) -> datetime | None:
@@ -141,9 +172,16 @@ def _degrees(parts: Any, ref: Any, negative: str, limit: float) -> float | None:
 
 
 def taken_at_utc(local: datetime | None, fallback_offset: timedelta) -> datetime | None:
-    """Place a naive EXIF time in UTC with the offset the device reported."""
+    """Place a naive EXIF time in UTC with the offset the device reported.
+
+    None when the time has no UTC equivalent, such as 9999-12-31 23:00 at
+    -06:00: a camera clock that wrong gives no usable capture time.
+    """
     if local is None:
         return None
     if local.tzinfo is None:
         local = local.replace(tzinfo=timezone(fallback_offset))
-    return local.astimezone(UTC)
+    try:
+        return local.astimezone(UTC)
+    except OverflowError:
+        return None

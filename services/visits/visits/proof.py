@@ -27,14 +27,17 @@ async def file_proof(
     server_time: datetime,
 ) -> signals.Assessment:
     """Link the cited photos, then assess and store the visit's signals."""
+    # A visit given back and handed over keeps the previous agent's photos,
+    # which neither prove nor incriminate the agent filing now.
     cited = await proof_repository.attach_photos(
-        session, visit_id, photo_ids, result_id
+        session, visit_id, photo_ids, result_id, agent_id=agent_id
     )
     missing = sorted(set(photo_ids) - {photo.photo_id for photo in cited}, key=str)
     if missing:
         raise UnprocessableError(
-            f"photos {', '.join(map(str, missing))} were not uploaded to visit "
-            f"{visit_id}; upload them to /agent/visits/{visit_id}/photos first",
+            f"photos {', '.join(map(str, missing))} were not uploaded by this agent "
+            f"to visit {visit_id}; upload them to /agent/visits/{visit_id}/photos "
+            "first",
             errors=[
                 {
                     "location": "body.photo_ids",
@@ -97,7 +100,9 @@ async def gather_evidence(
             )
     photos = [
         await _photo_evidence(session, photo)
-        for photo in await proof_repository.photos_of(session, visit_id)
+        for photo in await proof_repository.photos_of(
+            session, visit_id, agent_id=agent_id
+        )
     ]
     return signals.Evidence(
         fixes=fixes,

@@ -25,6 +25,22 @@ async def photo_by_hash(
     )
 
 
+async def lock_agent_visit_state(
+    session: AsyncSession, visit_id: UUID, agent_id: UUID
+) -> str | None:
+    """Lock the agent's visit row until the transaction ends; return its state.
+
+    A result filed meanwhile holds the same row lock, so the state read here
+    is the one the photo is inserted under.
+    """
+    statement = (
+        select(Visit.state)
+        .where(Visit.visit_id == visit_id, Visit.agent_id == agent_id)
+        .with_for_update()
+    )
+    return await session.scalar(statement)
+
+
 async def insert_photo(session: AsyncSession, **values: Any) -> Photo | None:
     """Insert a photo row; None when the visit already has these bytes."""
     statement = (
@@ -48,24 +64,41 @@ async def tenant_photo(
     )
 
 
-async def photos_of(session: AsyncSession, visit_id: UUID) -> list[Photo]:
+async def photos_of(
+    session: AsyncSession, visit_id: UUID, *, agent_id: UUID | None = None
+) -> list[Photo]:
+    """Return the visit's photos, only those `agent_id` uploaded when given."""
     statement = (
         select(Photo)
         .where(Photo.visit_id == visit_id)
         .order_by(Photo.uploaded_at, Photo.photo_id)
     )
+    if agent_id is not None:
+        statement = statement.where(Photo.agent_id == agent_id)
     return list((await session.scalars(statement)).all())
 
 
 async def attach_photos(
-    session: AsyncSession, visit_id: UUID, photo_ids: list[UUID], result_id: UUID
+    session: AsyncSession,
+    visit_id: UUID,
+    photo_ids: list[UUID],
+    result_id: UUID,
+    *,
+    agent_id: UUID,
 ) -> list[Photo]:
-    """Link the visit's photos to its result; return those found."""
+    """Link the photos `agent_id` uploaded to the visit to its result.
+
+    Return those found.
+    """
     if not photo_ids:
         return []
     statement = (
         update(Photo)
-        .where(Photo.visit_id == visit_id, Photo.photo_id.in_(photo_ids))
+        .where(
+            Photo.visit_id == visit_id,
+            Photo.agent_id == agent_id,
+            Photo.photo_id.in_(photo_ids),
+        )
         .values(result_id=result_id)
         .returning(Photo)
         .execution_options(synchronize_session=False)

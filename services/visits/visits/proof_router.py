@@ -35,6 +35,14 @@ from visits.settings import VisitsSettings
 
 PHOTO_PATH = "/agent/visits/{visit_id}/photos"
 
+# A HEIC photo is judged by its brand only, so its bytes may hold anything,
+# such as HTML. The browser must keep to the declared type and run nothing.
+PHOTO_HEADERS = {
+    "Cache-Control": "private, max-age=86400, immutable",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+}
+
 
 def photo_body_limit(settings: VisitsSettings) -> dict[tuple[str, str], int]:
     """Return the photo route's body limit, keyed for the body-limit middleware."""
@@ -174,11 +182,7 @@ def build_proof_routers(settings: VisitsSettings) -> list[APIRouter]:
             visit_id=visit_id,
             photo_id=photo_id,
         )
-        return Response(
-            data,
-            media_type=media_type,
-            headers={"Cache-Control": "private, max-age=86400, immutable"},
-        )
+        return Response(data, media_type=media_type, headers=PHOTO_HEADERS)
 
     @tenant.post(
         "/{visit_id}/reject",

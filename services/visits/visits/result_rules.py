@@ -103,15 +103,67 @@ def check_disclosure(
 
 
 def debt_questions(questions: dict[str, Any]) -> set[str]:
-    """Return the top-level questions of a form that are marked as about the debt."""
+    """Return the top-level questions of a form that are about the debt.
+
+    A question is about the debt when its schema, or any schema inside it
+    (array items, nested properties, a local `$ref`), is marked, so that an
+    answer cannot reach a neighbour by nesting the marked part.
+    """
     properties = questions.get("properties")
     if not isinstance(properties, dict):
         return set()
     return {
-        name
-        for name, schema in properties.items()
-        if isinstance(schema, dict) and schema.get(DEBT_QUESTION_KEYWORD) is True
+        name for name, schema in properties.items() if _marks_debt(schema, questions)
     }
+
+
+# Keywords whose values are data, not schemas, so a marker there means nothing.
+_DATA_KEYWORDS = frozenset({"const", "default", "enum", "examples"})
+
+
+def _marks_debt(schema: Any, root: dict[str, Any]) -> bool:
+    """Return whether `schema`, or a schema it contains or references, is marked.
+
+    The walk uses a stack, not recursion, so a deeply nested form cannot
+    exhaust the interpreter's stack.
+    """
+    pending = [schema]
+    followed: set[str] = set()
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        if node.get(DEBT_QUESTION_KEYWORD) is True:
+            return True
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref not in followed:
+            followed.add(ref)
+            pending.append(_local_target(root, ref))
+        pending.extend(
+            value
+            for key, value in node.items()
+            if key not in _DATA_KEYWORDS and key != "$ref"
+        )
+    return False
+
+
+def _local_target(root: dict[str, Any], ref: str) -> Any:
+    """Return what a reference such as `#/$defs/offer` points at, or None."""
+    if not ref.startswith("#"):
+        return None
+    node: Any = root
+    for part in ref[1:].split("/")[1:]:
+        key = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict):
+            node = node.get(key)
+        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        else:
+            return None
+    return node
 
 
 def check_contact_update(
@@ -121,7 +173,7 @@ def check_contact_update(
     errors: list[FieldError] = []
     for index, phone in enumerate(update.phones):
         location = f"body.contact_update.phones.{index}"
-        if not E164_PATTERN.match(phone.number):
+        if not E164_PATTERN.fullmatch(phone.number):
             message = (
                 f"number {phone.number!r} is not an E.164 number; write + and the "
                 "country code and number, 8 to 15 digits, e.g. +525512345678"

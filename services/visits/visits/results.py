@@ -124,9 +124,14 @@ async def _validate_result(
     settings: VisitsSettings,
     code: ResultCode | None,
 ) -> None:
-    errors = device_time_errors(request.device_time, now, settings)
-    errors += _code_and_disclosure_errors(request, visit, code)
-    if request.promise is not None and request.person_met.is_contact:
+    time_errors = device_time_errors(request.device_time, now, settings)
+    errors = time_errors + _code_and_disclosure_errors(request, visit, code)
+    # The due date is judged by the device's date, so only when that is sound.
+    if (
+        request.promise is not None
+        and request.person_met.is_contact
+        and not time_errors
+    ):
         balance = None
         if visit.balance_amount is not None and visit.balance_currency is not None:
             balance = Money(

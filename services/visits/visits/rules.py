@@ -19,7 +19,7 @@ from referencing.exceptions import NoSuchResource, Unresolvable
 from shared.errors import UnprocessableError
 from shared.events.payloads import Money, PersonMet
 
-E164_PATTERN = re.compile(r"^\+[1-9]\d{7,14}$")
+E164_PATTERN = re.compile(r"\+[1-9][0-9]{7,14}")
 MONEY_DECIMAL_PLACES = 2
 MAX_ECHOED_CHARS = 200
 # jsonschema messages quote the failing instance, which may be large.
@@ -112,7 +112,7 @@ def check_promise(
     expected = balance.currency if balance is not None else visit_currency
     errors = _check_amount(amount, currency, balance, expected)
     today = device_time.date()
-    latest = today + timedelta(days=max_due_days)
+    latest = _days_after(today, max_due_days)
     if due_date < today:
         message = f"due_date {due_date} is in the past (device date {today})"
         errors.append(field_error("body.promise.due_date", message, due_date))
@@ -123,6 +123,13 @@ def check_promise(
         )
         errors.append(field_error("body.promise.due_date", message, due_date))
     return errors
+
+
+def _days_after(day: date, days: int) -> date:
+    """Return `day` plus `days`, held at the last date the calendar has."""
+    if (date.max - day).days < days:
+        return date.max
+    return day + timedelta(days=days)
 
 
 def _check_amount(
@@ -149,7 +156,7 @@ def _check_amount(
 
 
 def check_new_phone(new_phone: str | None) -> list[FieldError]:
-    if new_phone is None or E164_PATTERN.match(new_phone):
+    if new_phone is None or E164_PATTERN.fullmatch(new_phone):
         return []
     message = (
         f"new_phone {new_phone!r} is not an E.164 number; write it as + and "

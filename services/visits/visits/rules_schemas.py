@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StrictInt, model_validator
 
 from visits.result_codes import Category
 from visits.schemas import RESULT_CODE_PATTERN, Text
@@ -71,7 +71,8 @@ class ResultCodeCatalogue(BaseModel):
 
 
 class VisitRulesIn(BaseModel):
-    max_visits_per_account_week: int | None = Field(
+    # Strict, so that true or "1" is not taken for a limit of 1.
+    max_visits_per_account_week: StrictInt | None = Field(
         ge=1,
         le=100,
         description=(

@@ -1,12 +1,18 @@
 """Request and response bodies of the agent and tenant APIs."""
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    Field,
+    StringConstraints,
+)
 from pydantic_core import PydanticCustomError
 
 from shared.events.payloads import (
@@ -15,6 +21,7 @@ from shared.events.payloads import (
     Brief,
     ContactUpdate,
     GeoPoint,
+    LocalTime,
     Money,
     PersonMet,
     PhoneKind,
@@ -38,6 +45,11 @@ def reject_nul(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(reject_nul)]
 """A string that may contain any character except NUL."""
+
+TrimmedText = Annotated[
+    str, StringConstraints(strip_whitespace=True), AfterValidator(reject_nul)
+]
+"""A `Text` stripped of surrounding whitespace before its length is checked."""
 
 # --- agent API --------------------------------------------------------------
 
@@ -110,7 +122,7 @@ class AddressIn(BaseModel):
     colonia: ShortText | None = None
     municipality: ShortText | None = None
     state: ShortText | None = None
-    postal_code: str | None = Field(default=None, pattern=r"^\d{5}$")
+    postal_code: str | None = Field(default=None, pattern=r"^[0-9]{5}$")
     cross_streets: ShortText | None = None
     address_references: Annotated[Text, Field(max_length=500)] | None = None
 
@@ -139,8 +151,8 @@ class PhoneIn(BaseModel):
 
 class BestTimeIn(BaseModel):
     days: list[Weekday] = Field(min_length=1, max_length=7)
-    start: time = Field(description="Local time at the address.")
-    end: time
+    start: LocalTime = Field(description="Local time at the address, no offset.")
+    end: LocalTime
 
 
 class ContactUpdateIn(BaseModel):
@@ -344,14 +356,18 @@ class ReviewOut(BaseModel):
 
 
 class RejectRequest(BaseModel):
-    reason: Text = Field(
-        min_length=3, max_length=2000, description="Why the visit is not accepted."
+    reason: TrimmedText = Field(
+        min_length=3,
+        max_length=2000,
+        description="Why the visit is not accepted, 3 characters or more once trimmed.",
     )
 
 
 class AppealRequest(BaseModel):
-    text: Text = Field(
-        min_length=3, max_length=4000, description="The agent's case, sent once."
+    text: TrimmedText = Field(
+        min_length=3,
+        max_length=4000,
+        description="The agent's case, sent once, 3 characters or more once trimmed.",
     )
 
 

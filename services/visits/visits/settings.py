@@ -5,6 +5,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
+from visits.images import DEFAULT_MAX_PIXELS
 
 
 class VisitsSettings(ServiceSettings):
@@ -54,6 +55,14 @@ class VisitsSettings(ServiceSettings):
         default=8 * 1024 * 1024,
         gt=0,
         description="Largest photo an agent may upload, in bytes.",
+    )
+    photo_max_pixels: int = Field(
+        default=DEFAULT_MAX_PIXELS,
+        gt=0,
+        description=(
+            "Most pixels (width times height) a photo may have. Each upload is "
+            "decoded to check it, so this bounds the memory an upload takes."
+        ),
     )
     photo_types: list[Literal["jpeg", "png", "webp", "heic"]] = Field(
         default=["jpeg", "png", "webp", "heic"],

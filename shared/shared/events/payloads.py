@@ -7,10 +7,17 @@ document for integrators is generated from them.
 from datetime import date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from shared.events import topics
 from shared.visiting_hours import Weekday
@@ -57,7 +64,7 @@ class Address(BaseModel):
     colonia: str | None = None
     municipality: str | None = None
     state: str | None = None
-    postal_code: str | None = Field(default=None, pattern=r"^\d{5}$")
+    postal_code: str | None = Field(default=None, pattern=r"^[0-9]{5}$")
     cross_streets: str | None = Field(
         default=None, description="The streets between which the address lies."
     )
@@ -223,7 +230,7 @@ class PaymentReference(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     bank: str
-    clabe: str | None = Field(default=None, pattern=r"^\d{18}$")
+    clabe: str | None = Field(default=None, pattern=r"^[0-9]{18}$")
     reference: str | None = None
 
 
@@ -264,6 +271,20 @@ class DispatchMode(StrEnum):
     ASSIGN = "assign"
 
 
+def _without_offset(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError(
+            f"time {value.isoformat()} has a UTC offset, but hours are local to "
+            f"the address; send {value.replace(tzinfo=None).isoformat()} "
+            "in the address's own time"
+        )
+    return value
+
+
+LocalTime = Annotated[time, AfterValidator(_without_offset)]
+"""A time of day at the address. An offset is rejected: local comparisons drop it."""
+
+
 class VisitingHours(BaseModel):
     """Local times of day between which a campaign's visits may start: [start, end).
 
@@ -273,8 +294,8 @@ class VisitingHours(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
     allowed_days: list[Weekday] | None = Field(
         default=None,
         min_length=1,
@@ -723,8 +744,8 @@ class BestTime(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     days: list[Weekday] = Field(min_length=1, max_length=7)
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
 
 
 class ReportedAddress(BaseModel):

@@ -198,6 +198,10 @@ class TestDispatchPolicy:
             ),
             ({"visiting_hours": {"start": "25:00", "end": "26:00"}}, "start"),
             (
+                {"visiting_hours": {"start": "09:00:00+05:00", "end": "18:00:00"}},
+                "time 09:00:00+05:00 has a UTC offset",
+            ),
+            (
                 {
                     "visiting_hours": {
                         "start": "09:00",

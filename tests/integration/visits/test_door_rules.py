@@ -309,12 +309,13 @@ class TestWeeklyLimit:
             assert response.status_code == 201, response.text
         await set_weekly_limit(visits, tenant, None)
 
-    async def test_settings_reject_a_limit_below_one(
-        self, visits: httpx.AsyncClient, tenant: CreatedTenant
+    @pytest.mark.parametrize("limit", [0, True, "1", 1.5, "one"])
+    async def test_settings_reject_a_bad_limit(
+        self, visits: httpx.AsyncClient, tenant: CreatedTenant, limit: object
     ) -> None:
         response = await visits.put(
             "/settings/visit-rules",
-            json={"max_visits_per_account_week": 0},
+            json={"max_visits_per_account_week": limit},
             headers=tenant_headers(tenant),
         )
         assert response.status_code == 422

@@ -4,6 +4,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from ingest.tenants import CreatedTenant
 from tests.integration.visits.helpers import (
@@ -239,6 +240,27 @@ DEBT_FORM: dict[str, Any] = {
     "required": [],
 }
 
+NESTED_DEBT_FORM: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "offers": {
+            "title": "Offers discussed",
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"accepted": {"type": "boolean", "x-debt": True}},
+            },
+        }
+    },
+}
+REF_DEBT_FORM: dict[str, Any] = {
+    "type": "object",
+    "$defs": {"offer": {"type": "boolean", "x-debt": True}},
+    "properties": {
+        "offer_accepted": {"title": "Offer accepted", "$ref": "#/$defs/offer"}
+    },
+}
+
 
 class TestWhoMayBeTold:
     async def test_relative_may_leave_a_message(
@@ -273,6 +295,28 @@ class TestWhoMayBeTold:
             "body.answers.offer_accepted",
         ]
         assert "may be told about the debt" in response.json()["detail"]
+
+    @pytest.mark.parametrize(
+        ("questions", "answers"),
+        [
+            (NESTED_DEBT_FORM, {"offers": [{"accepted": True}]}),
+            (REF_DEBT_FORM, {"offer_accepted": True}),
+        ],
+        ids=["array-items", "ref"],
+    )
+    async def test_nested_debt_question_refused_to_neighbour(
+        self,
+        visits: httpx.AsyncClient,
+        questions: dict[str, Any],
+        answers: dict[str, Any],
+    ) -> None:
+        agent_visit = await checked_in_visit(visits, questions=questions)
+        body = result_body(person_met="other_person", promise=None, answers=answers)
+        response = await visits.post(
+            f"{agent_visit.path}/result", json=body, headers=agent_visit.headers
+        )
+        assert response.status_code == 422, response.text
+        assert error_locations(response) == [f"body.answers.{next(iter(answers))}"]
 
     async def test_payment_plan_with_a_neighbour_is_refused(
         self, visits: httpx.AsyncClient
@@ -381,6 +425,20 @@ class TestContactUpdate:
             "body.contact_update.phones.0.given_by",
             "body.contact_update.best_times.0.end",
         ]
+
+    async def test_best_time_with_offset_rejected(
+        self, visits: httpx.AsyncClient
+    ) -> None:
+        agent_visit = await checked_in_visit(visits)
+        best = {"days": ["monday"], "start": "09:00-06:00", "end": "10:00"}
+        response = await visits.post(
+            f"{agent_visit.path}/result",
+            json=result_body(contact_update={"best_times": [best]}),
+            headers=agent_visit.headers,
+        )
+        assert response.status_code == 422, response.text
+        assert error_locations(response) == ["body.contact_update.best_times.0.start"]
+        assert "has a UTC offset" in response.json()["detail"]
 
     async def test_unknown_weekday_is_a_schema_error(
         self, visits: httpx.AsyncClient

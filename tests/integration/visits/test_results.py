@@ -445,6 +445,21 @@ class TestResultStorableValues:
         )
         assert response.status_code == 201, response.text
 
+    @pytest.mark.parametrize(
+        "device_time", ["9999-12-31T23:59:59-14:00", "9999-12-31T00:00:00+00:00"]
+    )
+    async def test_device_time_at_calendar_end_rejected(
+        self, device_time: str, visits: httpx.AsyncClient
+    ) -> None:
+        agent_visit = await checked_in_visit(visits)
+        response = await visits.post(
+            f"{agent_visit.path}/result",
+            json=result_body(device_time=device_time),
+            headers=agent_visit.headers,
+        )
+        assert response.status_code == 422, response.text
+        assert _error_locations(response) == ["body.device_time"]
+
     async def test_promise_in_other_currency_rejected(
         self, visits: httpx.AsyncClient
     ) -> None:

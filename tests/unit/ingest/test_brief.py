@@ -2,6 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from ingest.campaigns.brief import (
+    CreditorIn,
     NegotiationIn,
     PaymentReferenceIn,
     clabe_control_digit,
@@ -22,6 +23,23 @@ class TestClabe:
     def test_other_control_digits_rejected(self, digit: str) -> None:
         with pytest.raises(ValidationError, match="wrong control digit"):
             PaymentReferenceIn(bank="Banamex", clabe="00201007777777777" + digit)
+
+    @pytest.mark.parametrize(
+        "clabe", ["002010077777777771\n", "\u0660\u0660\u0662010077777777771"]
+    )
+    def test_non_ascii_or_trailing_newline_rejected(self, clabe: str) -> None:
+        with pytest.raises(ValidationError, match="18 digits"):
+            PaymentReferenceIn(bank="Banamex", clabe=clabe)
+
+
+class TestCreditorPhone:
+    def test_e164_accepted(self) -> None:
+        assert CreditorIn(creditor_name="Banco", phone="+525512345678").phone
+
+    @pytest.mark.parametrize("phone", ["+525512345678\n", "+５２５５１２３４５６７８"])
+    def test_non_ascii_or_trailing_newline_rejected(self, phone: str) -> None:
+        with pytest.raises(ValidationError, match=r"E\.164"):
+            CreditorIn(creditor_name="Banco", phone=phone)
 
 
 class TestNegotiation:

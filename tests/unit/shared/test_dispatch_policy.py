@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from shared.events.payloads import (
     Address,
+    BestTime,
     Brief,
     DispatchMode,
     DispatchPolicy,
@@ -82,3 +83,17 @@ class TestVisitingHours:
     def test_must_start_before_it_ends(self, start: str, end: str) -> None:
         with pytest.raises(ValidationError, match="is not before end"):
             VisitingHours.model_validate({"start": start, "end": end})
+
+    @pytest.mark.parametrize(
+        ("start", "end"),
+        [("09:00:00+05:00", "18:00:00+05:00"), ("09:00", "18:00Z")],
+    )
+    def test_offset_rejected(self, start: str, end: str) -> None:
+        with pytest.raises(ValidationError, match="has a UTC offset"):
+            VisitingHours.model_validate({"start": start, "end": end})
+
+    def test_best_time_offset_rejected(self) -> None:
+        with pytest.raises(ValidationError, match="has a UTC offset"):
+            BestTime.model_validate(
+                {"days": ["monday"], "start": "09:00-06:00", "end": "13:00"}
+            )

@@ -1,3 +1,5 @@
+import struct
+import zlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -41,6 +43,23 @@ class TestReadFacts:
         placed = images.taken_at_utc(facts.taken_at_local, timedelta(hours=-6))
         assert placed == datetime(2026, 12, 4, 16, 0, tzinfo=UTC)
 
+    @pytest.mark.parametrize(
+        ("local", "offset"),
+        [
+            (datetime(9999, 12, 31, 23, 0), timedelta(hours=-6)),
+            (datetime(1, 1, 1, 0, 30), timedelta(hours=14)),
+        ],
+    )
+    def test_time_outside_the_calendar_in_utc_dropped(
+        self, local: datetime, offset: timedelta
+    ) -> None:
+        assert images.taken_at_utc(local, offset) is None
+
+    def test_time_at_calendar_end_in_utc_kept(self) -> None:
+        local = datetime(9999, 12, 31, 23, 0)
+        placed = images.taken_at_utc(local, timedelta(hours=6))
+        assert placed == datetime(9999, 12, 31, 17, 0, tzinfo=UTC)
+
     def test_photo_without_exif_has_no_time_or_position(self) -> None:
         facts = images.read_facts(make_image("png"), "png")
         assert (facts.taken_at_local, facts.lat, facts.lon) == (None, None, None)
@@ -48,3 +67,46 @@ class TestReadFacts:
     def test_truncated_jpeg_is_unreadable(self) -> None:
         with pytest.raises(images.UnreadableImageError):
             images.read_facts(b"\xff\xd8\xff\xe0" + b"\x00" * 10, "jpeg")
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """Return a PNG whose header declares `width` x `height` with almost no data."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 1024))
+        + chunk(b"IEND", b"")
+    )
+
+
+class TestDecode:
+    def test_garbage_scan_data_unreadable(self) -> None:
+        image = make_image(size=(640, 480))
+        start_of_scan = image.index(b"\xff\xda")
+        data = image[: start_of_scan + 20] + b"\x13\x37" * 3000
+        with pytest.raises(images.UnreadableImageError, match="truncated"):
+            images.read_facts(data, "jpeg")
+
+    def test_whole_jpeg_keeps_full_size(self) -> None:
+        facts = images.read_facts(make_image(size=(640, 480)), "jpeg")
+        assert (facts.width, facts.height) == (640, 480)
+
+    def test_pixels_over_limit_refused(self) -> None:
+        with pytest.raises(images.TooManyPixelsError, match="9000x9000"):
+            images.read_facts(png_declaring(9_000, 9_000), "png")
+
+    def test_pixels_at_limit_decoded(self) -> None:
+        data = make_image("png", size=(40, 30))
+        assert images.read_facts(data, "png", max_pixels=1200).width == 40
+        with pytest.raises(images.TooManyPixelsError):
+            images.read_facts(data, "png", max_pixels=1199)
+
+    def test_decompression_bomb_unreadable(self) -> None:
+        with pytest.raises(images.UnreadableImageError):
+            images.read_facts(png_declaring(100_000, 100_000), "png", max_pixels=10**12)

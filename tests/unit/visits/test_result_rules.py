@@ -2,6 +2,7 @@ from datetime import time
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from shared.events.payloads import (
     Address,
@@ -166,6 +167,39 @@ class TestDisclosure:
         assert debt_questions({"properties": []}) == set()
         assert debt_questions({}) == set()
 
+    def test_debt_questions_follow_array_items(self) -> None:
+        form = {
+            "properties": {
+                "offers": {
+                    "type": "array",
+                    "items": {"properties": {"accepted": {"x-debt": True}}},
+                },
+                "visits": {"type": "array", "items": {"type": "string"}},
+            }
+        }
+        assert debt_questions(form) == {"offers"}
+
+    def test_debt_questions_follow_local_refs(self) -> None:
+        form = {
+            "$defs": {"offer": {"type": "boolean", "x-debt": True}, "note": {}},
+            "properties": {
+                "offer_accepted": {"$ref": "#/$defs/offer"},
+                "remark": {"$ref": "#/$defs/note"},
+                "lost": {"$ref": "#/$defs/missing"},
+            },
+        }
+        assert debt_questions(form) == {"offer_accepted"}
+
+    def test_debt_questions_survive_ref_loops_and_ignore_data(self) -> None:
+        form = {
+            "$defs": {"node": {"properties": {"next": {"$ref": "#/$defs/node"}}}},
+            "properties": {
+                "chain": {"$ref": "#/$defs/node"},
+                "choice": {"enum": [{"x-debt": True}]},
+            },
+        }
+        assert debt_questions(form) == set()
+
 
 def phone(number: str = "+525512345678", given_by: Relation = Relation.SELF) -> Any:
     return ReportedPhone(number=number, given_by=given_by)
@@ -183,10 +217,24 @@ class TestContactUpdate:
         )
         assert check_contact_update(update, PersonMet.DEBTOR) == []
 
-    def test_phone_not_e164(self) -> None:
-        update = ContactUpdate(phones=[phone("55 1234 5678")])
+    @pytest.mark.parametrize(
+        "number", ["55 1234 5678", "+525512345678\n", "+５２５５１２３４５６７８"]
+    )
+    def test_phone_not_e164(self, number: str) -> None:
+        update = ContactUpdate(phones=[phone(number)])
         [error] = check_contact_update(update, PersonMet.DEBTOR)
         assert error["location"] == "body.contact_update.phones.0.number"
+
+    @pytest.mark.parametrize("postal_code", ["06050", None])
+    def test_ascii_postal_code_accepted(self, postal_code: str | None) -> None:
+        assert Address(street="Av. Juárez 10", postal_code=postal_code)
+
+    @pytest.mark.parametrize(
+        "postal_code", ["06050\n", "\u0660\u0666\u0660\u0665\u0660"]
+    )
+    def test_postal_code_not_five_ascii_digits(self, postal_code: str) -> None:
+        with pytest.raises(ValidationError):
+            Address(street="Av. Juárez 10", postal_code=postal_code)
 
     def test_source_must_be_the_person_met(self) -> None:
         update = ContactUpdate(phones=[phone(given_by=Relation.NEIGHBOUR)])

@@ -122,6 +122,17 @@ class TestCheckPromise:
         assert "more than 365 days" in errors[0]["message"]
         assert "2027-03-10" in errors[0]["message"]
 
+    def test_device_date_near_calendar_end_accepted(self) -> None:
+        device_time = datetime(9999, 12, 31, 12, 0, tzinfo=UTC)
+        assert (
+            promise_errors(due_date=date(9999, 12, 31), device_time=device_time) == []
+        )
+
+    def test_device_date_near_calendar_end_rejects_past(self) -> None:
+        device_time = datetime(9999, 12, 31, 12, 0, tzinfo=UTC)
+        errors = promise_errors(due_date=date(9999, 12, 30), device_time=device_time)
+        assert locations(errors) == ["body.promise.due_date"]
+
     def test_due_date_limit_follows_setting(self) -> None:
         due = NOW.date() + timedelta(days=31)
         errors = promise_errors(due_date=due, max_due_days=30)
@@ -151,7 +162,16 @@ class TestCheckNewPhone:
 
     @pytest.mark.parametrize(
         "phone",
-        ["5512345678", "+0512345678", "+52 55 1234 5678", "+5212", "+5255123456789012"],
+        [
+            "5512345678",
+            "+0512345678",
+            "+52 55 1234 5678",
+            "+5212",
+            "+5255123456789012",
+            "+525512345678\n",
+            "+\u0665\u0662\u0665\u0665\u0661\u0662\u0663\u0664\u0665\u0666",
+            "+５２５５１２３４５６７８",
+        ],
     )
     def test_non_e164_rejected(self, phone: str) -> None:
         errors = rules.check_new_phone(phone)

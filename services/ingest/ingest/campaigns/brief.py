@@ -22,7 +22,7 @@ FIELD_TYPES = ("string", "number", "integer", "boolean", "array")
 MAX_INSTALLMENTS = 60
 # The furthest a promise date may lie: a 60-month plan takes five years.
 MAX_PROMISE_AHEAD = timedelta(days=5 * 365)
-E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 # The 18th digit of a CLABE is a control digit. Each of the first 17 digits
 # is multiplied by the weights 3, 7, 1 in turn, and each product is taken
 # mod 10. The control digit is (10 - sum mod 10) mod 10.
@@ -111,7 +111,7 @@ class PaymentReferenceIn(RequestModel):
         if value is None:
             return None
         value = value.replace(" ", "")
-        if not re.fullmatch(r"\d{18}", value):
+        if not re.fullmatch(r"[0-9]{18}", value):
             raise ValueError(
                 f"creditor.payment.clabe {value!r} is invalid: a CLABE has 18 digits"
             )
