@@ -26,7 +26,7 @@ from shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
 
-E164_PATTERN = re.compile(r"^\+[1-9]\d{7,14}$")
+E164_PATTERN = re.compile(r"\+[1-9][0-9]{7,14}")
 MAX_DAILY_CAPACITY = 1000
 
 
