@@ -73,7 +73,9 @@ async def gather_evidence(
     device_time: datetime,
     server_time: datetime,
 ) -> signals.Evidence:
-    rows = await proof_repository.check_ins_with_position(session, visit_id)
+    rows = await proof_repository.check_ins_with_position(
+        session, visit_id, agent_id=agent_id
+    )
     fixes = [
         signals.Fix(
             lat=row.lat,

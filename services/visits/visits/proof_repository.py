@@ -131,11 +131,16 @@ def _check_in_columns() -> tuple[Any, ...]:
 
 
 async def check_ins_with_position(
-    session: AsyncSession, visit_id: UUID
+    session: AsyncSession, visit_id: UUID, *, agent_id: UUID
 ) -> list[Row[Any]]:
+    """Return the agent's own check-ins at the visit, by device time.
+
+    A visit handed over keeps the earlier agent's check-ins, which say
+    nothing of the agent filing now.
+    """
     statement = (
         select(*_check_in_columns())
-        .where(CheckIn.visit_id == visit_id)
+        .where(CheckIn.visit_id == visit_id, CheckIn.agent_id == agent_id)
         .order_by(CheckIn.device_time, CheckIn.check_in_id)
     )
     return list((await session.execute(statement)).all())
