@@ -39,7 +39,7 @@ from visits.states import VisitState, allowed_sources
 
 WGS84 = 4326
 OPEN_STATUSES = ("pending", "partly_kept")
-# A broken promise still takes a late payment.
+# A broken promise still accepts a late payment.
 PAYABLE_STATUSES = (*OPEN_STATUSES, "broken")
 
 
@@ -275,8 +275,8 @@ async def apply_payment(
 ) -> UUID | None:
     """Add a payment to the account's latest promise not yet kept, in its currency.
 
-    A broken promise still takes the payment: paid in full it is kept late,
-    otherwise partly kept; its `broken_at` stays. Returns the promise's id, or
+    A broken promise still accepts the payment. Paid in full it is kept late,
+    otherwise partly kept, and its `broken_at` stays. Returns the promise's id, or
     None without an open promise or when the payment was already applied.
     """
     target = (
@@ -363,7 +363,7 @@ async def overdue_candidates(
 
     No time zone's date is more than one day past UTC's, so a promise whose
     last day is after today in UTC cannot be over anywhere yet. The caller
-    checks the address's own date. Rows another pass holds are skipped.
+    checks the address's own date. Rows locked by another pass are skipped.
     """
     grace = func.coalesce(TenantVisitRules.promise_grace_days, default_grace_days)
     statement = (

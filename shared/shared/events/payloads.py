@@ -811,7 +811,7 @@ class PromiseMade(Payload):
 
 
 class PromiseStatusChanged(Payload):
-    """A payment promise moved to a new status; one subclass per status.
+    """A payment promise that moved to a new status, one subclass per status.
 
     `amount_paid` is everything paid against the promise so far. `broken_at`
     stays set once the promise was broken, so a later `kept` with it set is a

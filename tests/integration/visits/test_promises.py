@@ -105,13 +105,13 @@ async def _promise_when(
     sessionmaker: Sessionmaker,
     promise_id: uuid.UUID,
     reached: Callable[[Promise], bool],
-    what: str,
+    description: str,
 ) -> Promise:
     async def probe() -> Promise | None:
         promise = await _promise(sessionmaker, promise_id)
         return promise if reached(promise) else None
 
-    return await eventually(probe, message=f"promise {promise_id} {what}")
+    return await eventually(probe, message=f"promise {promise_id} {description}")
 
 
 async def _promise_events(
@@ -140,7 +140,7 @@ async def _break(sessionmaker: Sessionmaker, now: datetime) -> int:
 
 
 class TestPayments:
-    async def test_full_payment_keeps_the_promise(
+    async def test_full_payment_keeps(
         self,
         visits: httpx.AsyncClient,
         sessionmaker: Sessionmaker,
@@ -174,7 +174,7 @@ class TestPayments:
             "changed_at": None,
         }
 
-    async def test_part_payment_partly_keeps_the_promise(
+    async def test_part_payment_partly_keeps(
         self,
         visits: httpx.AsyncClient,
         sessionmaker: Sessionmaker,
@@ -193,7 +193,7 @@ class TestPayments:
             ("campo.promise.partly_kept", "partly_kept", "400.00")
         ]
 
-    async def test_two_payments_add_up_to_kept(
+    async def test_two_payments_keep(
         self,
         visits: httpx.AsyncClient,
         sessionmaker: Sessionmaker,
@@ -214,7 +214,7 @@ class TestPayments:
             ("campo.promise.kept", "kept", "1500.00"),
         ]
 
-    async def test_repeated_payment_changes_nothing(
+    async def test_repeated_payment_ignored(
         self,
         visits: httpx.AsyncClient,
         sessionmaker: Sessionmaker,
@@ -243,7 +243,7 @@ class TestPayments:
 
 
 class TestBroken:
-    async def test_broken_only_after_the_grace_ends(
+    async def test_broken_after_grace_ends(
         self,
         visits: httpx.AsyncClient,
         sessionmaker: Sessionmaker,
@@ -311,9 +311,7 @@ class TestBroken:
 
 
 class TestGraceSetting:
-    async def test_grace_defaults_to_three_days(
-        self, visits: httpx.AsyncClient
-    ) -> None:
+    async def test_grace_defaults_to_three(self, visits: httpx.AsyncClient) -> None:
         fresh = await _tenant_known(visits)
         response = await visits.get(
             "/settings/visit-rules", headers=tenant_headers(fresh)

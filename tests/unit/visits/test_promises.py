@@ -20,13 +20,11 @@ def test_last_day_adds_the_grace() -> None:
         (datetime(2026, 3, 14, 6, 0, tzinfo=UTC), True),
     ],
 )
-def test_broken_once_the_last_day_ends_at_the_address(
-    now: datetime, broken: bool
-) -> None:
+def test_broken_after_last_local_day(now: datetime, broken: bool) -> None:
     assert is_broken(DUE, 3, now, "America/Mexico_City") is broken
 
 
-def test_unknown_zone_waits_for_the_westernmost_zone_of_mexico() -> None:
+def test_unknown_zone_waits_for_mexico() -> None:
     # Midnight in Mexico City is still 23:00 of the last day in Tijuana (UTC-7
     # with daylight saving time in March).
     now = datetime(2026, 3, 14, 6, 0, tzinfo=UTC)
@@ -35,7 +33,7 @@ def test_unknown_zone_waits_for_the_westernmost_zone_of_mexico() -> None:
     assert is_broken(DUE, 3, datetime(2026, 3, 14, 8, 0, tzinfo=UTC), None)
 
 
-def test_zero_grace_breaks_the_day_after_the_due_date() -> None:
+def test_zero_grace_breaks_next_day() -> None:
     assert is_broken(DUE, 0, datetime(2026, 3, 11, 12, tzinfo=UTC), "America/Cancun")
     assert not is_broken(
         DUE, 0, datetime(2026, 3, 10, 12, tzinfo=UTC), "America/Cancun"
