@@ -21,7 +21,11 @@ from shared.events import Envelope
 from shared.events.payloads import (
     AccountUpserted,
     CampaignLaunched,
+    PromiseBroken,
+    PromiseKept,
     PromiseMade,
+    PromisePartlyKept,
+    PromiseStatusChanged,
     VisitAppealed,
     VisitAppealResolved,
     VisitAssigned,
@@ -225,6 +229,13 @@ async def on_promise_made(
     await fan_out(session, envelope, payload.campaign_id)
 
 
+async def on_promise_status_changed(
+    session: AsyncSession, envelope: Envelope, payload: PromiseStatusChanged
+) -> None:
+    # Only streamed and sent as webhooks; the campaign figures do not count them.
+    await fan_out(session, envelope, payload.campaign_id)
+
+
 def _visit_keys(payload: Any) -> dict[str, Any]:
     return {
         "visit_id": payload.visit_id,
@@ -245,6 +256,9 @@ HANDLERS: dict[type, Any] = {
     VisitExpired: on_visit_expired,
     VisitCancelled: on_visit_cancelled,
     PromiseMade: on_promise_made,
+    PromiseKept: on_promise_status_changed,
+    PromisePartlyKept: on_promise_status_changed,
+    PromiseBroken: on_promise_status_changed,
     VisitRejected: on_review_step,
     VisitAppealed: on_review_step,
     VisitAppealResolved: on_review_step,

@@ -1,14 +1,21 @@
 """The visits service: the visit state machine, check-ins and results."""
 
+import asyncio
+from datetime import UTC, datetime
+
+import structlog
 from fastapi import FastAPI
 
-from shared.runtime import create_service_app
+from shared.runtime import ServiceRuntime, create_service_app
 from visits.consumers import build_consumers
 from visits.models import common
+from visits.promises import break_overdue_promises
 from visits.proof_router import build_proof_routers, photo_body_limit
 from visits.router import agent_router, tenant_router
 from visits.rules_router import rules_router
 from visits.settings import VisitsSettings
+
+log = structlog.get_logger(__name__)
 
 
 def create_app(settings: VisitsSettings | None = None) -> FastAPI:
@@ -30,5 +37,20 @@ def create_app(settings: VisitsSettings | None = None) -> FastAPI:
             *build_proof_routers(settings),
         ],
         consumers=build_consumers,
+        background=[break_promises],
         body_limits=photo_body_limit(settings),
     )
+
+
+async def break_promises(runtime: ServiceRuntime) -> None:
+    """Mark overdue promises broken, every interval."""
+    settings = runtime.settings
+    assert isinstance(settings, VisitsSettings)
+    while True:
+        broken = await break_overdue_promises(
+            runtime.sessionmaker, emit=runtime.emit, now=datetime.now(UTC)
+        )
+        if broken:
+            runtime.relay.notify()
+            log.info("promises.broken_pass", broken=broken)
+        await asyncio.sleep(settings.promise_check_interval_seconds)

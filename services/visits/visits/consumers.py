@@ -30,7 +30,7 @@ from shared.events.payloads import (
     VisitWithdrawn,
 )
 from shared.runtime import ServiceRuntime
-from visits import repository
+from visits import promises, repository
 from visits.models import common
 from visits.states import VisitState, allowed_sources
 
@@ -42,6 +42,7 @@ EXPIRED_REASON = "expired"
 def build_consumers(runtime: ServiceRuntime) -> list[EventConsumer]:
     assignments = AssignmentHandlers(runtime)
     withdrawals = WithdrawalHandler(runtime)
+    payments = PaymentHandler(runtime)
     return [
         runtime.consumer(
             group="requests",
@@ -54,7 +55,7 @@ def build_consumers(runtime: ServiceRuntime) -> list[EventConsumer]:
         runtime.consumer(
             group="payments",
             streams=[topics.PAYMENTS],
-            handlers={PaymentReported: on_payment_reported},
+            handlers={PaymentReported: payments.on_payment_reported},
         ),
         runtime.consumer(
             group="assignments",
@@ -132,27 +133,48 @@ class WithdrawalHandler:
         )
 
 
-async def on_payment_reported(
-    session: AsyncSession, envelope: Envelope, payload: PaymentReported
-) -> None:
-    """Apply a payment to the account's latest open promise in its currency."""
-    promise = await repository.apply_payment(
-        session,
-        tenant_id=payload.tenant_id,
-        account_id=payload.account_id,
-        amount=payload.amount.amount,
-        currency=payload.amount.currency,
-        at=payload.reported_at,
-    )
-    if promise is None:
-        log.info("promises.payment_without_promise", payment_id=str(payload.payment_id))
-        return
-    log.info(
-        "promises.payment_applied",
-        payment_id=str(payload.payment_id),
-        promise_id=str(promise.promise_id),
-        status=promise.status,
-    )
+class PaymentHandler:
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self._runtime = runtime
+
+    async def on_payment_reported(
+        self, session: AsyncSession, envelope: Envelope, payload: PaymentReported
+    ) -> None:
+        """Apply a payment to the account's latest open promise in its currency.
+
+        Each applied payment announces the promise's status and the amount
+        paid so far. A payment already applied, even under another event id,
+        changes nothing and announces nothing.
+        """
+        ids = {"payment_id": str(payload.payment_id)}
+        if await repository.payment_applied(session, payload.payment_id):
+            log.info("promises.payment_already_applied", **ids)
+            return
+        promise_id = await repository.apply_payment(
+            session,
+            payment_id=payload.payment_id,
+            tenant_id=payload.tenant_id,
+            account_id=payload.account_id,
+            amount=payload.amount.amount,
+            currency=payload.amount.currency,
+            at=payload.reported_at,
+        )
+        if promise_id is None:
+            log.info("promises.payment_without_promise", **ids)
+            return
+        [promise] = await repository.promises_for_events(session, [promise_id])
+        await self._runtime.emit(
+            session,
+            promises.status_event(
+                promise, changed_at=payload.reported_at, payment_id=payload.payment_id
+            ),
+        )
+        log.info(
+            "promises.payment_applied",
+            promise_id=str(promise_id),
+            status=promise.status,
+            **ids,
+        )
 
 
 async def _skip_or_wait(

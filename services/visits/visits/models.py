@@ -20,6 +20,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -197,6 +198,15 @@ class Promise(Base):
     """A payment promise made at the door, at most one per result."""
 
     __tablename__ = "promises"
+    __table_args__ = (
+        Index(
+            "ix_promises_open_due_date",
+            "due_date",
+            postgresql_where=text(
+                "status IN ('pending', 'partly_kept') AND broken_at IS NULL"
+            ),
+        ),
+    )
 
     promise_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     result_id: Mapped[uuid.UUID] = mapped_column(
@@ -218,9 +228,27 @@ class Promise(Base):
     kept_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), doc="When a payment first reached the amount."
     )
+    broken_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True),
+        doc="When the due date and the grace passed unpaid; kept after a late payment.",
+    )
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+
+
+class PromisePayment(Base):
+    """A reported payment applied to a promise, so that a repeat applies nothing."""
+
+    __tablename__ = "promise_payments"
+
+    payment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    promise_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.promises.promise_id", ondelete="CASCADE")
+    )
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class TenantResultCode(Base):
@@ -251,6 +279,9 @@ class TenantVisitRules(Base):
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     max_visits_per_account_week: Mapped[int | None] = mapped_column(Integer)
+    promise_grace_days: Mapped[int] = mapped_column(
+        Integer, default=3, server_default="3"
+    )
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )

@@ -4,7 +4,7 @@ Every state change is one conditional UPDATE ... WHERE state IN (allowed)
 RETURNING; `None` back means the visit is missing or in another state.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -26,10 +26,21 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.events.payloads import AssignmentReleased, ReleaseReason, VisitRequested
-from visits.models import AssignmentRelease, CheckIn, Promise, Visit, VisitResult
+from visits.models import (
+    AssignmentRelease,
+    CheckIn,
+    Promise,
+    PromisePayment,
+    TenantVisitRules,
+    Visit,
+    VisitResult,
+)
 from visits.states import VisitState, allowed_sources
 
 WGS84 = 4326
+OPEN_STATUSES = ("pending", "partly_kept")
+# A broken promise still accepts a late payment.
+PAYABLE_STATUSES = (*OPEN_STATUSES, "broken")
 
 
 def _point(lat: float, lon: float) -> ColumnElement[Any]:
@@ -244,33 +255,63 @@ async def withdraw(
     return (await session.execute(statement)).first()
 
 
+async def payment_applied(session: AsyncSession, payment_id: UUID) -> bool:
+    """Return whether a payment was already applied to a promise."""
+    statement = select(PromisePayment.payment_id).where(
+        PromisePayment.payment_id == payment_id
+    )
+    return (await session.execute(statement)).first() is not None
+
+
 async def apply_payment(
     session: AsyncSession,
     *,
+    payment_id: UUID,
     tenant_id: UUID,
     account_id: UUID,
     amount: Decimal,
     currency: str,
     at: datetime,
-) -> Row[Any] | None:
+) -> UUID | None:
     """Add a payment to the account's latest promise not yet kept, in its currency.
 
-    Returns the promise's id, status and amount kept, or None without one.
+    A broken promise still accepts the payment. Paid in full it is kept late,
+    otherwise partly kept, and its `broken_at` stays. Returns the promise's id, or
+    None without an open promise or when the payment was already applied.
     """
     target = (
-        select(Promise.promise_id)
-        .join(Visit, Visit.visit_id == Promise.visit_id)
-        .where(
-            Promise.tenant_id == tenant_id,
-            Visit.account_id == account_id,
-            Promise.currency == currency,
-            Promise.status.in_(["pending", "partly_kept"]),
+        await session.execute(
+            select(Promise.promise_id)
+            .join(Visit, Visit.visit_id == Promise.visit_id)
+            .where(
+                Promise.tenant_id == tenant_id,
+                Visit.account_id == account_id,
+                Promise.currency == currency,
+                Promise.status.in_(PAYABLE_STATUSES),
+            )
+            .order_by(Promise.created_at.desc(), Promise.promise_id)
+            .limit(1)
+            .with_for_update(of=Promise)
         )
-        .order_by(Promise.created_at.desc(), Promise.promise_id)
-        .limit(1)
-        .with_for_update(of=Promise)
-        .scalar_subquery()
-    )
+    ).scalar_one_or_none()
+    if target is None:
+        return None
+    recorded = (
+        await session.execute(
+            pg_insert(PromisePayment)
+            .values(
+                payment_id=payment_id,
+                promise_id=target,
+                tenant_id=tenant_id,
+                amount=amount,
+                reported_at=at,
+            )
+            .on_conflict_do_nothing()
+            .returning(PromisePayment.payment_id)
+        )
+    ).first()
+    if recorded is None:
+        return None
     kept = Promise.amount_kept + amount
     statement = (
         update(Promise)
@@ -280,10 +321,84 @@ async def apply_payment(
             status=case((kept >= Promise.amount, "kept"), else_="partly_kept"),
             kept_at=case((kept >= Promise.amount, at), else_=None),
         )
-        .returning(Promise.promise_id, Promise.status, Promise.amount_kept)
         .execution_options(synchronize_session=False)
     )
-    return (await session.execute(statement)).first()
+    await session.execute(statement)
+    return target
+
+
+def _promise_columns() -> tuple[Any, ...]:
+    return (
+        Promise.promise_id,
+        Promise.tenant_id,
+        Promise.visit_id,
+        Visit.campaign_id,
+        Visit.account_id,
+        Promise.amount,
+        Promise.currency,
+        Promise.amount_kept,
+        Promise.due_date,
+        Promise.status,
+        Promise.broken_at,
+    )
+
+
+async def promises_for_events(
+    session: AsyncSession, promise_ids: list[UUID]
+) -> list[Row[Any]]:
+    """Return what a promise event carries, for each of the promises."""
+    statement = (
+        select(*_promise_columns())
+        .join(Visit, Visit.visit_id == Promise.visit_id)
+        .where(Promise.promise_id.in_(promise_ids))
+        .order_by(Promise.due_date, Promise.promise_id)
+    )
+    return list((await session.execute(statement)).all())
+
+
+async def overdue_candidates(
+    session: AsyncSession, *, today_utc: date, default_grace_days: int, limit: int
+) -> list[Row[Any]]:
+    """Lock open promises whose last day to pay may be over, oldest due first.
+
+    No time zone's date is more than one day past UTC's, so a promise whose
+    last day is after today in UTC cannot be over anywhere yet. The caller
+    checks the address's own date. Rows locked by another pass are skipped.
+    """
+    grace = func.coalesce(TenantVisitRules.promise_grace_days, default_grace_days)
+    statement = (
+        select(
+            Promise.promise_id, Promise.due_date, Visit.time_zone, grace.label("grace")
+        )
+        .join(Visit, Visit.visit_id == Promise.visit_id)
+        .outerjoin(TenantVisitRules, TenantVisitRules.tenant_id == Promise.tenant_id)
+        .where(
+            Promise.status.in_(OPEN_STATUSES),
+            Promise.broken_at.is_(None),
+            Promise.due_date + grace <= today_utc,
+        )
+        .order_by(Promise.due_date, Promise.promise_id)
+        .limit(limit)
+        .with_for_update(of=Promise, skip_locked=True)
+    )
+    return list((await session.execute(statement)).all())
+
+
+async def mark_broken(
+    session: AsyncSession, promise_ids: list[UUID], *, at: datetime
+) -> list[UUID]:
+    statement = (
+        update(Promise)
+        .where(
+            Promise.promise_id.in_(promise_ids),
+            Promise.status.in_(OPEN_STATUSES),
+            Promise.broken_at.is_(None),
+        )
+        .values(status="broken", broken_at=at)
+        .returning(Promise.promise_id)
+        .execution_options(synchronize_session=False)
+    )
+    return list((await session.scalars(statement)).all())
 
 
 async def visit_state(

@@ -46,18 +46,24 @@ async def visit_rules(
 
 
 async def save_visit_rules(
-    session: AsyncSession, tenant_id: UUID, *, max_visits_per_account_week: int | None
+    session: AsyncSession,
+    tenant_id: UUID,
+    *,
+    max_visits_per_account_week: int | None,
+    promise_grace_days: int,
 ) -> TenantVisitRules:
     statement = (
         pg_insert(TenantVisitRules)
         .values(
             tenant_id=tenant_id,
             max_visits_per_account_week=max_visits_per_account_week,
+            promise_grace_days=promise_grace_days,
         )
         .on_conflict_do_update(
             index_elements=[TenantVisitRules.tenant_id],
             set_={
                 "max_visits_per_account_week": max_visits_per_account_week,
+                "promise_grace_days": promise_grace_days,
                 "updated_at": func.now(),
             },
         )

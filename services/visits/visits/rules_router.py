@@ -93,8 +93,12 @@ async def add_result_code(
 async def get_visit_rules(tenant: CurrentTenant, session: SessionDep) -> VisitRulesOut:
     async with session.begin():
         rules = await rules_repository.visit_rules(session, tenant.tenant_id)
-    limit = rules.max_visits_per_account_week if rules is not None else None
-    return VisitRulesOut(max_visits_per_account_week=limit)
+    if rules is None:
+        return VisitRulesOut(max_visits_per_account_week=None)
+    return VisitRulesOut(
+        max_visits_per_account_week=rules.max_visits_per_account_week,
+        promise_grace_days=rules.promise_grace_days,
+    )
 
 
 @rules_router.put(
@@ -111,5 +115,9 @@ async def put_visit_rules(
             session,
             tenant.tenant_id,
             max_visits_per_account_week=body.max_visits_per_account_week,
+            promise_grace_days=body.promise_grace_days,
         )
-    return VisitRulesOut(max_visits_per_account_week=rules.max_visits_per_account_week)
+    return VisitRulesOut(
+        max_visits_per_account_week=rules.max_visits_per_account_week,
+        promise_grace_days=rules.promise_grace_days,
+    )

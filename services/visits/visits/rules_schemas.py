@@ -4,6 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StrictInt, model_validator
 
+from visits.promises import DEFAULT_GRACE_DAYS, MAX_GRACE_DAYS
 from visits.result_codes import Category
 from visits.schemas import RESULT_CODE_PATTERN, Text
 
@@ -78,6 +79,15 @@ class VisitRulesIn(BaseModel):
         description=(
             "Largest number of visits (first check-ins) to one account in any 7 "
             "days; null for no limit."
+        ),
+    )
+    promise_grace_days: StrictInt = Field(
+        default=DEFAULT_GRACE_DAYS,
+        ge=0,
+        le=MAX_GRACE_DAYS,
+        description=(
+            "Days after a promise's due date, in the address's local date, "
+            "before an unpaid promise counts as broken."
         ),
     )
 

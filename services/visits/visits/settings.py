@@ -144,3 +144,10 @@ class VisitsSettings(ServiceSettings):
         gt=0,
         description="Hours after a rejection during which the agent may appeal.",
     )
+
+    # --- promises ---------------------------------------------------------------
+    promise_check_interval_seconds: float = Field(
+        default=300,
+        gt=0,
+        description="Seconds between passes that mark overdue promises broken.",
+    )

@@ -810,6 +810,44 @@ class PromiseMade(Payload):
         return str(self.visit_id)
 
 
+class PromiseStatusChanged(Payload):
+    """A payment promise that moved to a new status, one subclass per status.
+
+    `amount_paid` is everything paid against the promise so far. `broken_at`
+    stays set once the promise was broken, so a later `kept` with it set is a
+    promise kept late.
+    """
+
+    topic = topics.VISITS
+
+    promise_id: UUID
+    visit_id: UUID
+    campaign_id: UUID
+    account_id: UUID
+    amount: Money
+    amount_paid: Money
+    due_date: date
+    status: str
+    payment_id: UUID | None = None
+    broken_at: datetime | None = None
+    changed_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
+class PromiseKept(PromiseStatusChanged):
+    event_type = "campo.promise.kept"
+
+
+class PromisePartlyKept(PromiseStatusChanged):
+    event_type = "campo.promise.partly_kept"
+
+
+class PromiseBroken(PromiseStatusChanged):
+    event_type = "campo.promise.broken"
+
+
 class VisitRejected(Payload):
     """A director rejected a completed visit: it is not paid and the account
     is owed another visit, which ingest requests as a new attempt."""
@@ -916,6 +954,9 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         VisitOutOfCoverage,
         VisitExpired,
         PromiseMade,
+        PromiseKept,
+        PromisePartlyKept,
+        PromiseBroken,
         ContactDataUpdated,
         PaymentReported,
         VisitRejected,

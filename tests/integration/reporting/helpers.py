@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +34,7 @@ from shared.events.payloads import (
     PaymentPromise,
     PersonMet,
     PromiseMade,
+    PromiseStatusChanged,
     VisitAssigned,
     VisitCheckedIn,
     VisitCompleted,
@@ -312,3 +313,24 @@ async def serve_http(app: ASGIApp, *, lifespan: str = "off") -> AsyncIterator[st
 
 async def _started(server: uvicorn.Server) -> bool:
     return server.started
+
+
+def promise_status(
+    flow: CampaignFlow, event: type[PromiseStatusChanged]
+) -> PromiseStatusChanged:
+    """Return a promise event of the flow's first visit, as visits would emit it."""
+    promised = Money(amount=Decimal("1500.00"), currency="MXN")
+    nothing = Money(amount=Decimal("0.00"), currency="MXN")
+    status = event.event_type.removeprefix("campo.promise.")
+    return event(
+        tenant_id=flow.tenant_id,
+        promise_id=uuid.uuid4(),
+        visit_id=flow.visit_ids[0],
+        campaign_id=flow.campaign_id,
+        account_id=flow.account_ids[0],
+        amount=promised,
+        amount_paid=promised if status == "kept" else nothing,
+        due_date=date(2026, 12, 11),
+        status=status,
+        changed_at=datetime.now(UTC),
+    )

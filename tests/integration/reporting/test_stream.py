@@ -15,12 +15,14 @@ from fastapi import FastAPI
 from ingest.tenants import CreatedTenant
 from reporting.app import create_app
 from reporting.settings import ReportingSettings
+from shared.events.payloads import PromiseBroken, PromiseKept, PromisePartlyKept
 from tests.fixtures.apps import running_app
 from tests.fixtures.events import publish
 from tests.integration.reporting.helpers import (
     STREAMED_PER_FLOW,
     CampaignFlow,
     auth,
+    promise_status,
     provision_tenant,
     serve_http,
     wait_consumed,
@@ -139,6 +141,31 @@ class TestLiveStream:
         assert Counter(event["event"] for event in events) == Counter(
             {"visit.completed": 3, "promise.made": 1}
         )
+
+    async def test_promise_status_events_streamed(
+        self,
+        reporting_app: FastAPI,
+        reporting: httpx.AsyncClient,
+        tenant: CreatedTenant,
+    ) -> None:
+        flow = CampaignFlow(tenant.tenant_id)
+        statuses = [PromisePartlyKept, PromiseKept, PromiseBroken]
+        payloads = [promise_status(flow, event) for event in statuses]
+        params = {"types": "promise.partly_kept,promise.kept,promise.broken"}
+
+        async with serve_http(reporting_app) as url, http_client(url) as client:
+            headers = auth(tenant)
+            async with client.stream(
+                "GET", "/stream", params=params, headers=headers
+            ) as response:
+                await publish(payloads)
+                events = await read_sse(response, 3)
+
+        names = [event["event"] for event in events]
+        assert names == ["promise.partly_kept", "promise.kept", "promise.broken"]
+        for event in events:
+            document = json.loads(event["data"])
+            assert document["campaign_id"] == str(flow.campaign_id)
 
     async def test_tenants_streams_separate(
         self,

@@ -223,7 +223,10 @@ async def set_weekly_limit(
         headers=tenant_headers(tenant),
     )
     assert response.status_code == 200, response.text
-    assert response.json() == {"max_visits_per_account_week": limit}
+    assert response.json() == {
+        "max_visits_per_account_week": limit,
+        "promise_grace_days": 3,
+    }
 
 
 class TestWeeklyLimit:
@@ -338,5 +341,8 @@ class TestWeeklyLimit:
         other = await visits.get(
             "/settings/visit-rules", headers=tenant_headers(other_tenant)
         )
-        assert other.json() == {"max_visits_per_account_week": None}
+        assert other.json() == {
+            "max_visits_per_account_week": None,
+            "promise_grace_days": 3,
+        }
         await set_weekly_limit(visits, tenant, None)
