@@ -14,7 +14,7 @@ from matching.dispatch import DispatchOutcome, retry_pending
 from matching.expiry import expire_due
 from matching.models import common
 from matching.release import release_lapsed
-from matching.settings import MatchingSettings
+from matching.settings import MatchingSettings, matching_settings
 from matching.solver_pool import SolverPool
 from shared.runtime import ServiceRuntime, create_service_app
 
@@ -60,8 +60,7 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
 @asynccontextmanager
 async def solver_pool(runtime: ServiceRuntime) -> AsyncIterator[None]:
     """Start the batch solver's worker before any task runs, when batching is on."""
-    settings = runtime.settings
-    assert isinstance(settings, MatchingSettings)
+    settings = matching_settings(runtime)
     if settings.batch_interval_seconds == 0:
         yield
         return
@@ -79,8 +78,7 @@ async def batch_requests(runtime: ServiceRuntime) -> None:
 
     Returns at once when batching is off (an interval of 0).
     """
-    settings = runtime.settings
-    assert isinstance(settings, MatchingSettings)
+    settings = matching_settings(runtime)
     if settings.batch_interval_seconds == 0:
         return
     pool = runtime.state[SOLVER_POOL]
@@ -101,8 +99,7 @@ async def batch_requests(runtime: ServiceRuntime) -> None:
 
 async def retry_pending_requests(runtime: ServiceRuntime) -> None:
     """Dispatch pending requests again every MATCHING_PENDING_RETRY_SECONDS."""
-    settings = runtime.settings
-    assert isinstance(settings, MatchingSettings)
+    settings = matching_settings(runtime)
     while True:
         outcomes = await retry_pending(
             runtime.sessionmaker, emit=runtime.emit, settings=settings
@@ -120,8 +117,7 @@ async def retry_pending_requests(runtime: ServiceRuntime) -> None:
 
 async def expire_offers(runtime: ServiceRuntime) -> None:
     """Expire overdue offers every MATCHING_OFFER_EXPIRY_INTERVAL_SECONDS."""
-    settings = runtime.settings
-    assert isinstance(settings, MatchingSettings)
+    settings = matching_settings(runtime)
     while True:
         outcomes = await expire_due(
             runtime.sessionmaker, emit=runtime.emit, settings=settings
@@ -137,8 +133,7 @@ async def expire_offers(runtime: ServiceRuntime) -> None:
 
 async def release_lapsed_assignments(runtime: ServiceRuntime) -> None:
     """Release assignments with no check-in by their deadline, every interval."""
-    settings = runtime.settings
-    assert isinstance(settings, MatchingSettings)
+    settings = matching_settings(runtime)
     while True:
         outcomes = await release_lapsed(
             runtime.sessionmaker, emit=runtime.emit, settings=settings

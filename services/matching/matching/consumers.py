@@ -4,7 +4,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from matching import release, service
 from matching.models import common
-from matching.settings import MatchingSettings
+from matching.settings import matching_settings
 from shared.auth import tenant_directory_handlers
 from shared.consumer import EventConsumer
 from shared.events import Envelope, topics
@@ -18,8 +18,7 @@ from shared.runtime import ServiceRuntime
 
 
 def build_consumers(runtime: ServiceRuntime) -> list[EventConsumer]:
-    settings = runtime.settings
-    assert isinstance(settings, MatchingSettings)
+    settings = matching_settings(runtime)
 
     async def on_visit_requested(
         session: AsyncSession, envelope: Envelope, payload: VisitRequested

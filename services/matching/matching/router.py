@@ -29,7 +29,7 @@ from matching.schemas import (
     VisitAssignment,
     VisitOffer,
 )
-from matching.settings import MatchingSettings
+from matching.settings import matching_settings
 from shared.api import CurrentAgent, CurrentTenant, RuntimeDep, SessionDep
 from shared.errors import (
     NotFoundError,
@@ -50,8 +50,7 @@ router = APIRouter()
 async def get_my_profile(
     agent: CurrentAgent, session: SessionDep, runtime: RuntimeDep
 ) -> AgentProfile:
-    settings = runtime.settings
-    assert isinstance(settings, MatchingSettings)
+    settings = matching_settings(runtime)
     return await service.get_agent_profile(
         session, agent.agent_id, default_zone=settings.default_agent_time_zone
     )
@@ -177,8 +176,7 @@ async def get_my_route(
         ),
     ] = None,
 ) -> AgentRoute:
-    settings = runtime.settings
-    assert isinstance(settings, MatchingSettings)
+    settings = matching_settings(runtime)
     return await itinerary.agent_day_route(
         session,
         agent.agent_id,
@@ -234,8 +232,7 @@ async def accept_offer(
     runtime: RuntimeDep,
     response: Response,
 ) -> AgentAssignment:
-    settings = runtime.settings
-    assert isinstance(settings, MatchingSettings)
+    settings = matching_settings(runtime)
     assignment, created = await offers.accept_offer(
         session,
         agent_id=agent.agent_id,
@@ -269,8 +266,7 @@ async def decline_offer(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> OfferAnswer:
-    settings = runtime.settings
-    assert isinstance(settings, MatchingSettings)
+    settings = matching_settings(runtime)
     declined = await offers.decline_offer(
         session,
         agent_id=agent.agent_id,
@@ -313,8 +309,7 @@ async def release_assignment(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> AgentAssignment:
-    settings = runtime.settings
-    assert isinstance(settings, MatchingSettings)
+    settings = matching_settings(runtime)
     released = await release.release_by_agent(
         session,
         agent_id=agent.agent_id,

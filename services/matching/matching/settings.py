@@ -1,9 +1,13 @@
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from shared.runtime import ServiceRuntime
 
 
 class MatchingSettings(ServiceSettings):
@@ -233,3 +237,11 @@ class MatchingSettings(ServiceSettings):
                 "use a name such as America/Mexico_City"
             ) from error
         return name
+
+
+def matching_settings(runtime: "ServiceRuntime") -> MatchingSettings:
+    """Return the runtime's settings, which matching builds as MatchingSettings."""
+    settings = runtime.settings
+    if not isinstance(settings, MatchingSettings):
+        raise TypeError("the matching runtime must be built with MatchingSettings")
+    return settings
