@@ -197,9 +197,9 @@ async def day_detours(
 ) -> dict[uuid.UUID, float]:
     """Return the meters the visit adds to the day of each candidate with visits.
 
-    An agent who holds visits not yet started will make them anyway, so a
-    visit on its way costs it less than the distance from where it stands,
-    and one off its way costs more. Agents with no such visit are left out,
+    An agent with visits not yet started will make them anyway, so a visit
+    on its way costs it less than the distance from its position, and one
+    off its way costs more. Agents with no such visit are left out,
     and their travel is their `distance_m`.
     """
     stops = await repository.unstarted_stops(

@@ -76,12 +76,12 @@ class RouteStop:
     place: Place
     windows: tuple[Interval, ...]
     deadline: datetime | None = None
-    """When the visit is due; the earliest due are planned first."""
+    """The visit's deadline. Visits due earliest are planned first."""
 
 
 @dataclass(frozen=True)
 class DayPlan:
-    """What the solver needs: where and when the agent starts, how it moves.
+    """The solver's input: where and when the agent starts, and how it moves.
 
     `working` lists the agent's working windows on the day, and a stop must
     start and end inside one. `return_to` is the base to come back to, or None for
@@ -209,7 +209,7 @@ def insertion_detour_m(path: Sequence[Place], visit: Place) -> float:
     `path` starts where the agent is and lists its planned stops in order.
     The visit may go between any two of them or after the last. This is the
     travel a visit costs an agent who already has a day planned, which the
-    distance from where it stands overstates or understates.
+    distance from its current position overstates or understates.
     """
     if not path:
         raise ValueError("path must hold at least the agent's position")
@@ -242,7 +242,7 @@ def nearest_first(start: Place, stops: Sequence[Place]) -> list[Place]:
 def day_detour_m(position: Place, stops: Sequence[Place], visit: Place) -> float:
     """Return the meters a visit adds to an agent's day, straight line.
 
-    The agent stands at `position` and still has `stops` to make. They are
+    The agent is at `position` and still has `stops` to make. They are
     taken in `nearest_first` order, and the visit goes where it adds least.
     An agent with no stops travels from `position` to the visit.
     """

@@ -242,10 +242,10 @@ def works_between(at: Any, *, until: Any) -> Any:
     """Agents with a window that runs at `at` or starts before `until`.
 
     This is `schedule.works_before` in SQL, and the same rule as the SQL
-    function `matching.agent_works_between`. It is a correlated EXISTS
-    rather than a call of that function because PostgreSQL does not inline
-    a SQL function whose body has a subquery (the plan shows one call per
-    agent in range), where the EXISTS becomes one index lookup per agent.
+    function `matching.agent_works_between`. PostgreSQL does not inline a
+    SQL function whose body has a subquery, so calling it costs one call
+    per agent in range (as the plan shows). Written as a correlated EXISTS,
+    it becomes one index lookup per agent.
 
     Local days run from the day before `at` to eight days on, and a weekly
     window falls on at most two of those ten days: the first with its
@@ -277,7 +277,7 @@ def works_between(at: Any, *, until: Any) -> Any:
 
 
 def _location(rules: CandidateRules) -> Any:
-    """The agent's last known location when fresh and accurate, else its base."""
+    """Return the agent's last known location when fresh and accurate, else its base."""
     if rules.location_fresh_since is None:
         return Agent.base_location
     fresh = and_(
@@ -319,7 +319,7 @@ def _available(rules: CandidateRules) -> Any:
 
 
 def _local_day(rules: CandidateRules) -> Any:
-    """The agent's day at `rules.now` in its zone, else the fallback zone."""
+    """Return the agent's day at `rules.now` in its zone, else the fallback zone."""
     zone = func.coalesce(Agent.time_zone, rules.fallback_zone)
     return cast(func.timezone(zone, literal(rules.now)), Date)
 
@@ -399,7 +399,7 @@ async def find_candidates(
 
 
 def _staff(staff_only: bool) -> Any:
-    """The visit's tenant's own agents while `staff_only`, else everyone."""
+    """Keep the visit's tenant's own agents while `staff_only`, else everyone."""
     if not staff_only:
         return true()
     return Agent.employer_tenant_id == VisitRequest.tenant_id
