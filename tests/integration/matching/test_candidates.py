@@ -506,7 +506,7 @@ class TestWaitOverNight:
 
 
 class TestRankAfterHours:
-    async def test_rank_one_is_the_first_agent_who_can_arrive(
+    async def test_rank_one_can_arrive(
         self, sessionmaker: Sessionmaker, region: Region, emit: Emit
     ) -> None:
         # With travel weighing nothing the two new agents tie, and the lower

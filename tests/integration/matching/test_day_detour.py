@@ -1,6 +1,6 @@
 """Travel is scored as the detour a visit adds to the agent's day.
 
-An agent who holds visits not yet started will make them anyway, so a new
+An agent with visits not yet started will make them anyway, so a new
 visit next to one of them costs that agent little, however far its base.
 """
 
@@ -50,10 +50,10 @@ async def _travel_factor(sessionmaker: Sessionmaker, visit_id: uuid.UUID) -> Any
 
 
 class TestDayDetour:
-    async def test_visit_next_to_a_held_one_goes_to_its_holder(
+    async def test_nearby_visit_goes_to_holder(
         self, sessionmaker: Sessionmaker, region: Region, emit: Emit
     ) -> None:
-        # The first agent lives at the center and holds a visit 3 km east.
+        # The first agent lives at the center and has a visit 3 km east.
         holder = await register(sessionmaker, region.point())
         first = visit_requested(region.point(east_m=3000))
         await _receive(sessionmaker, first, emit)
@@ -72,7 +72,7 @@ class TestDayDetour:
         assert travel["raw"] < 1.0
         assert neighbour.agent_id != holder.agent_id
 
-    async def test_visit_off_the_held_ones_way_goes_to_the_other(
+    async def test_offway_visit_goes_elsewhere(
         self, sessionmaker: Sessionmaker, region: Region, emit: Emit
     ) -> None:
         holder = await register(sessionmaker, region.point())

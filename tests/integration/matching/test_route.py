@@ -104,7 +104,7 @@ class TestAgentRoute:
         assert "debtor_name" not in response.text
         assert "Calle Falsa" not in response.text
 
-    async def test_visit_due_before_the_day_opens_does_not_fit(
+    async def test_visit_due_before_day_opens(
         self,
         matching: httpx.AsyncClient,
         sessionmaker: Sessionmaker,

@@ -169,9 +169,7 @@ class TestAgainstBruteForce:
         max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow]
     )
     @given(stops=windowed_stops())
-    def test_drops_a_stop_only_when_no_order_serves_all(
-        self, stops: list[RouteStop]
-    ) -> None:
+    def test_drops_only_unservable_stops(self, stops: list[RouteStop]) -> None:
         plan = day_plan(stops, hours=8)
         route = plan_route(plan)
         feasible = [
@@ -226,7 +224,7 @@ class TestDroppedStops:
         assert served(route) == [uuid.UUID(int=1)]
         assert route.stops[0].arrival < utc(2026, 3, 4, 15)
 
-    def test_full_day_drops_the_stop_that_does_not_fit(self) -> None:
+    def test_full_day_drops_misfit(self) -> None:
         near = [Place(BASE.lat + 0.002 * i, BASE.lon) for i in range(1, 5)]
         plan = day_plan([stop(i, p) for i, p in enumerate(near)], hours=1)
 

@@ -72,7 +72,7 @@ class TestDaylightSavingChange:
         assert message is not None
         assert "06:30 local time" in message
 
-    def test_same_utc_time_is_legal_on_the_change_day(self) -> None:
+    def test_legal_on_dst_change_day(self) -> None:
         assert refused(utc(2026, 3, 8, 14, 30), "America/Tijuana") is None
 
     def test_mexico_city_does_not_change(self) -> None:

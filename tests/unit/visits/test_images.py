@@ -28,7 +28,8 @@ class TestReadFacts:
         taken = datetime(2026, 12, 4, 10, 30, 15)
         data = make_image(taken_at=taken, offset="-06:00", position=(19.4326, -99.1332))
         facts = images.read_facts(data, "jpeg")
-        assert facts.width == 32 and facts.height == 24
+        assert facts.width == 32
+        assert facts.height == 24
         assert facts.taken_at_local is not None
         assert facts.taken_at_local.astimezone(UTC) == datetime(
             2026, 12, 4, 16, 30, 15, tzinfo=UTC

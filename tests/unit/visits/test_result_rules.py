@@ -47,8 +47,10 @@ class TestCatalogue:
     def test_ids_are_unique_snake_case_with_both_labels(self) -> None:
         assert len(STANDARD_BY_CODE) == len(STANDARD_CODES)
         for code in STANDARD_CODES:
-            assert code.code.islower() and " " not in code.code
-            assert code.label_es and code.label_en
+            assert code.code.islower()
+            assert " " not in code.code
+            assert code.label_es
+            assert code.label_en
 
     def test_every_category_has_codes(self) -> None:
         assert {code.category for code in STANDARD_CODES} == set(Category)
