@@ -6,6 +6,7 @@ order: consumers first, then the relay, the producer and the engine.
 
 import asyncio
 import functools
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared.body_limit import BodyLimitMiddleware
 from shared.consumer import EventConsumer
 from shared.db import create_engine, create_sessionmaker
+from shared.edges import install_edges
 from shared.errors import install_error_handlers
 from shared.events import Envelope, Payload
 from shared.kafka import create_producer, ensure_topics
@@ -39,6 +41,7 @@ ConsumerFactory = Callable[["ServiceRuntime"], Sequence[EventConsumer]]
 ResourceFactory = Callable[["ServiceRuntime"], AbstractAsyncContextManager[object]]
 
 SUPERVISOR_MIN_DELAY_SECONDS = 1.0
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 SUPERVISOR_MAX_DELAY_SECONDS = 30.0
 
 
@@ -165,6 +168,11 @@ def create_service_app(
         route_limits=body_limits,
     )
     app.middleware("http")(_request_context)
+    install_edges(
+        app,
+        cors_origins=settings.allowed_cors_origins(),
+        strict_transport=settings.environment == "production",
+    )
     for router in routers:
         app.include_router(router)
 
@@ -231,7 +239,7 @@ async def _supervise(name: str, run: Callable[[], Awaitable[None]]) -> None:
 async def _request_context(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    request_id = _request_id(request.headers.get("x-request-id"))
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()
     try:
@@ -247,3 +255,14 @@ async def _request_context(
         duration_ms=round((time.perf_counter() - started) * 1000, 1),
     )
     return response
+
+
+def _request_id(sent: str | None) -> str:
+    """Keep a caller's request id only when it is short and plain, else make one.
+
+    The id goes into every log line of the request and back in a header, so
+    a long or odd one from a client is replaced rather than echoed.
+    """
+    if sent and REQUEST_ID_PATTERN.fullmatch(sent):
+        return sent
+    return uuid.uuid4().hex

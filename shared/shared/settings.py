@@ -5,6 +5,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.edges import parse_cors_origins
+
 DEVELOPMENT_TOKEN_SECRET = "development-only-agent-token-secret-change-me"
 
 
@@ -56,6 +58,14 @@ class ServiceSettings(BaseSettings):
         validation_alias=common_alias("MAX_REQUEST_BYTES"),
         description="Largest request body in bytes; file uploads have their own.",
     )
+    cors_origins: str = Field(
+        default="",
+        validation_alias=common_alias("CAMPO_CORS_ORIGINS"),
+        description=(
+            "Comma-separated origins of the director portal that browsers may "
+            "call the APIs from, e.g. https://portal.example.mx; empty turns CORS off."
+        ),
+    )
     log_level: str = Field(default="INFO", validation_alias=common_alias("LOG_LEVEL"))
     outbox_poll_interval_seconds: float = Field(
         default=0.2, gt=0, validation_alias=common_alias("OUTBOX_POLL_INTERVAL_SECONDS")
@@ -86,6 +96,17 @@ class ServiceSettings(BaseSettings):
                 "at least 32, for example the output of `openssl rand -hex 32`"
             )
         return self
+
+    @model_validator(mode="after")
+    def check_cors_origins(self) -> "ServiceSettings":
+        self.allowed_cors_origins()
+        return self
+
+    def allowed_cors_origins(self) -> tuple[str, ...]:
+        """Return the portal origins; http ones only outside production."""
+        return parse_cors_origins(
+            self.cors_origins, allow_http=self.environment != "production"
+        )
 
     def topic(self, name: str) -> str:
         """Return the full topic name for a stream, with this deployment's prefix."""
