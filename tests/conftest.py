@@ -50,6 +50,10 @@ class IsolatedEnvironment:
             # Each visit is dispatched on arrival, as the tests of dispatch
             # expect. The batch tests turn batching on in their own settings.
             "MATCHING_BATCH_INTERVAL_SECONDS": "0",
+            # One tenant's key serves a whole test package, faster than any
+            # integrator would call. The rate-limit tests set their own.
+            "RATE_LIMIT_API_KEY_PER_MINUTE": "0",
+            "RATE_LIMIT_AGENT_PER_MINUTE": "0",
         }
 
 

@@ -3,12 +3,17 @@
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import structlog
 from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Agent, Tenant, authenticate_api_key, verify_agent_token
+from shared.errors import TooManyRequestsError
+from shared.rate_limit import RateLimiter, retry_after_header
 from shared.runtime import ServiceRuntime
+
+log = structlog.get_logger(__name__)
 
 
 def get_runtime(request: Request) -> ServiceRuntime:
@@ -45,7 +50,9 @@ async def get_current_tenant(
     runtime: RuntimeDep, x_api_key: ApiKeyHeader, bearer: BearerCredentials
 ) -> Tenant:
     key = x_api_key or (bearer.credentials if bearer else None)
-    return await authenticate_api_key(runtime.sessionmaker, runtime.tables, key)
+    tenant = await authenticate_api_key(runtime.sessionmaker, runtime.tables, key)
+    _enforce_limit(runtime.api_key_limiter, f"key:{tenant.key_id}", "API key")
+    return tenant
 
 
 CurrentTenant = Annotated[Tenant, Depends(get_current_tenant)]
@@ -53,7 +60,28 @@ CurrentTenant = Annotated[Tenant, Depends(get_current_tenant)]
 
 async def get_current_agent(runtime: RuntimeDep, bearer: BearerCredentials) -> Agent:
     secret = runtime.settings.agent_token_secret.get_secret_value()
-    return verify_agent_token(bearer.credentials if bearer else None, secret=secret)
+    agent = verify_agent_token(bearer.credentials if bearer else None, secret=secret)
+    _enforce_limit(runtime.agent_limiter, f"agent:{agent.agent_id}", "agent")
+    return agent
+
+
+def _enforce_limit(limiter: RateLimiter, caller: str, who: str) -> None:
+    """Raise a 429 with Retry-After when `caller` is over its limit.
+
+    Checked after authentication, so a caller with a bad key or token gets its
+    401 and never uses up another caller's allowance.
+    """
+    wait = limiter.retry_after(caller)
+    if wait is None:
+        return
+    log.warning("request.rate_limited", caller=caller, retry_after_s=round(wait, 2))
+    raise TooManyRequestsError(
+        f"this {who} sent more than {limiter.per_minute} requests per minute "
+        f"(bursts of {limiter.burst}); wait {retry_after_header(wait)} s as "
+        "Retry-After says, then send fewer requests",
+        retry_after=retry_after_header(wait),
+        limit_per_minute=limiter.per_minute,
+    )
 
 
 CurrentAgent = Annotated[Agent, Depends(get_current_agent)]

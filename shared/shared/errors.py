@@ -74,6 +74,18 @@ class UnauthorizedError(AppError):
     title = "Unauthorized"
 
 
+class TooManyRequestsError(AppError):
+    """A caller over its rate limit; `retry_after` is sent as the Retry-After header."""
+
+    status = 429
+    code = "too-many-requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: str, **extensions: Any) -> None:
+        super().__init__(detail, **extensions)
+        self.retry_after = retry_after
+
+
 class PayloadTooLargeError(AppError):
     status = 413
     code = "payload-too-large"
@@ -195,6 +207,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def handle_app_error(request: Request, error: AppError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        if isinstance(error, TooManyRequestsError):
+            headers = {"Retry-After": error.retry_after}
         return problem_response(
             status=error.status,
             code=error.code,

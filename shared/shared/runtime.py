@@ -29,6 +29,7 @@ from shared.kafka import create_producer, ensure_topics
 from shared.logging import configure_logging
 from shared.openapi import install_problem_openapi
 from shared.outbox import OutboxRelay, add_event, add_events
+from shared.rate_limit import RateLimiter
 from shared.settings import ServiceSettings
 from shared.tables import CommonTables
 
@@ -54,6 +55,8 @@ class ServiceRuntime:
     sessionmaker: async_sessionmaker[AsyncSession]
     producer: AIOKafkaProducer
     relay: OutboxRelay
+    api_key_limiter: RateLimiter
+    agent_limiter: RateLimiter
     state: dict[str, Any] = field(default_factory=dict)
 
     async def emit(self, session: AsyncSession, payload: Payload) -> Envelope:
@@ -205,6 +208,14 @@ async def _start_runtime(
         sessionmaker=sessionmaker,
         producer=producer,
         relay=relay,
+        api_key_limiter=RateLimiter(
+            per_minute=settings.rate_limit_api_key_per_minute,
+            burst=settings.rate_limit_api_key_burst,
+        ),
+        agent_limiter=RateLimiter(
+            per_minute=settings.rate_limit_agent_per_minute,
+            burst=settings.rate_limit_agent_burst,
+        ),
     )
 
 

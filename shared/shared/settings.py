@@ -66,6 +66,24 @@ class ServiceSettings(BaseSettings):
             "call the APIs from, e.g. https://portal.example.mx; empty turns CORS off."
         ),
     )
+    rate_limit_api_key_per_minute: int = Field(
+        default=3000,
+        ge=0,
+        validation_alias=common_alias("RATE_LIMIT_API_KEY_PER_MINUTE"),
+        description="Requests per minute per API key, per service process; 0 is off.",
+    )
+    rate_limit_api_key_burst: int = Field(
+        default=300, ge=1, validation_alias=common_alias("RATE_LIMIT_API_KEY_BURST")
+    )
+    rate_limit_agent_per_minute: int = Field(
+        default=300,
+        ge=0,
+        validation_alias=common_alias("RATE_LIMIT_AGENT_PER_MINUTE"),
+        description="Requests per minute per agent, per service process; 0 is off.",
+    )
+    rate_limit_agent_burst: int = Field(
+        default=60, ge=1, validation_alias=common_alias("RATE_LIMIT_AGENT_BURST")
+    )
     log_level: str = Field(default="INFO", validation_alias=common_alias("LOG_LEVEL"))
     outbox_poll_interval_seconds: float = Field(
         default=0.2, gt=0, validation_alias=common_alias("OUTBOX_POLL_INTERVAL_SECONDS")
