@@ -1,6 +1,8 @@
 """Settings every service shares; each service subclasses them with its own prefix."""
 
-from typing import Literal
+import os
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -8,6 +10,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared.edges import parse_cors_origins
 
 DEVELOPMENT_TOKEN_SECRET = "development-only-agent-token-secret-change-me"
+DEVELOPMENT_DATABASE_PASSWORD = "campo:campo@"
+# Secrets that may come from a file named by `<VARIABLE>_FILE`, as container
+# orchestrators mount them, instead of from the variable itself.
+SECRET_VARIABLES = ("AGENT_TOKEN_SECRET", "DATABASE_URL")
 
 
 def common_alias(name: str) -> AliasChoices:
@@ -100,6 +106,18 @@ class ServiceSettings(BaseSettings):
         validation_alias=common_alias("CONSUMER_RETRY_BACKOFF_SECONDS"),
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def read_secret_files(cls, data: Any) -> Any:
+        """Fill each secret missing from the environment from its `_FILE` path."""
+        if not isinstance(data, dict):
+            return data
+        for variable in SECRET_VARIABLES:
+            path = os.environ.get(f"{variable}_FILE")
+            if path and variable not in data:
+                data = {**data, variable: _read_secret_file(variable, path)}
+        return data
+
     @model_validator(mode="after")
     def reject_development_secret_in_production(self) -> "ServiceSettings":
         secret = self.agent_token_secret.get_secret_value()
@@ -107,6 +125,13 @@ class ServiceSettings(BaseSettings):
             raise ValueError(
                 "AGENT_TOKEN_SECRET is the development default; set a random secret "
                 "of at least 32 characters before running in production"
+            )
+        if self.environment == "production" and (
+            DEVELOPMENT_DATABASE_PASSWORD in self.database_url
+        ):
+            raise ValueError(
+                "DATABASE_URL uses the development user and password campo:campo; "
+                "set the production database's own credentials"
             )
         if len(secret) < 32:
             raise ValueError(
@@ -129,3 +154,14 @@ class ServiceSettings(BaseSettings):
     def topic(self, name: str) -> str:
         """Return the full topic name for a stream, with this deployment's prefix."""
         return f"{self.kafka_topic_prefix}{name}"
+
+
+def _read_secret_file(variable: str, path: str) -> str:
+    """Return a secret file's content without its trailing newline."""
+    try:
+        return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(
+            f"{variable}_FILE={path} cannot be read ({type(error).__name__}); "
+            f"point it at a readable UTF-8 file, or set {variable} instead"
+        ) from None

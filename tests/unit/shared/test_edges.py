@@ -79,6 +79,7 @@ class TestParseCorsOrigins:
 def test_production_refuses_http_portal(monkeypatch) -> None:
     monkeypatch.setenv("CAMPO_ENVIRONMENT", "production")
     monkeypatch.setenv("AGENT_TOKEN_SECRET", "x" * 40)
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://campo:Xy7@db:5432/campo")
     monkeypatch.setenv("CAMPO_CORS_ORIGINS", "http://portal.example.mx")
 
     with pytest.raises(ValidationError, match=r"http://portal\.example\.mx"):
@@ -125,6 +126,7 @@ async def test_docs_page_may_load_its_scripts() -> None:
 async def test_production_sends_hsts(monkeypatch) -> None:
     monkeypatch.setenv("CAMPO_ENVIRONMENT", "production")
     monkeypatch.setenv("AGENT_TOKEN_SECRET", "x" * 40)
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://campo:Xy7@db:5432/campo")
     async with client_for(APPS["reporting"]()) as client:
         response = await client.get("/health")
 
