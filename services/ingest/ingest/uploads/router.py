@@ -41,6 +41,11 @@ XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.s
 
 UPLOAD_DESCRIPTION = """Upload a portfolio as XLSX, XLS or CSV (told apart by content).
 
+**Limits.** A file of at most `INGEST_MAX_UPLOAD_BYTES` (20 MiB unless the
+operator changed it) and `INGEST_MAX_UPLOAD_ROWS` data rows (100,000). A
+larger file gets a 413 and a longer one a 422, each naming the limit. Split a bigger portfolio into
+several uploads: accounts are upserted by account key, so the parts add up.
+
 **Layout.** The header row is found among the first 20 rows, below any title
 rows, merged title cells or blank rows. Totals rows (`Total`, `TOTAL
 GENERAL`, a row with only sums) are skipped and listed in `skipped_rows`.
