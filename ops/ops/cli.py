@@ -9,9 +9,12 @@ matching. Secrets are printed once and never stored in clear.
 import argparse
 import asyncio
 import json
+import os
+import secrets
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,7 +23,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.settings import IngestSettings
-from ingest.tenants import create_api_key, create_tenant
+from ingest.tenants import create_api_key, create_tenant, revoke_api_key
+from ingest.users.service import create_user
+from ingest.users.signing import rotate_signing_key
 from matching.agents import AgentSpec, register_agent, set_operator_status
 from matching.cli import OPERATOR_DECISIONS, suspension_report
 from matching.release import Suspension, outbox_emit, suspend_agent
@@ -28,6 +33,14 @@ from matching.settings import MatchingSettings
 from shared.db import create_engine, create_sessionmaker
 from shared.errors import AppError
 from shared.migrations import upgrade
+from shared.permissions import (
+    ALL_SCOPES,
+    DEFAULT_KEY_SCOPES,
+    Role,
+    Scope,
+    parse_scopes,
+    stored_scopes,
+)
 from shared.settings import ServiceSettings
 
 SERVICE_PACKAGES = ("ingest", "matching", "visits", "reporting")
@@ -70,12 +83,73 @@ def _create_api_key(args: argparse.Namespace) -> dict[str, Any]:
     settings = IngestSettings()
 
     async def work(session: AsyncSession) -> dict[str, Any]:
-        key = await create_api_key(session, tenant_id=args.tenant, settings=settings)
+        key = await create_api_key(
+            session,
+            tenant_id=args.tenant,
+            settings=settings,
+            name=args.name,
+            scopes=args.scopes,
+        )
         return {
             "tenant_id": str(args.tenant),
             "api_key": key.key,
             "api_key_prefix": key.prefix,
+            "scopes": stored_scopes(args.scopes),
         }
+
+    return asyncio.run(_in_transaction(settings, work))
+
+
+def _revoke_api_key(args: argparse.Namespace) -> dict[str, Any]:
+    settings = IngestSettings()
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        revoked_at = await revoke_api_key(
+            session, tenant_id=args.tenant, key_id=args.key, settings=settings
+        )
+        return {"key_id": str(args.key), "revoked_at": revoked_at.isoformat()}
+
+    return asyncio.run(_in_transaction(settings, work))
+
+
+def _create_user(args: argparse.Namespace) -> dict[str, Any]:
+    settings = IngestSettings()
+    password = os.environ.get("CAMPO_USER_PASSWORD")
+    generated = password is None
+    if password is None:
+        password = secrets.token_urlsafe(18)
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        user = await create_user(
+            session,
+            tenant_id=args.tenant,
+            email=args.email,
+            name=args.name,
+            role=Role(args.role),
+            password=password,
+            now=datetime.now(UTC),
+        )
+        result = {
+            "user_id": str(user.user_id),
+            "tenant_id": str(user.tenant_id),
+            "email": user.email,
+            "role": user.role,
+        }
+        if generated:
+            result["password"] = password
+        return result
+
+    return asyncio.run(_in_transaction(settings, work))
+
+
+def _rotate_signing_key(args: argparse.Namespace) -> dict[str, Any]:
+    settings = IngestSettings()
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        key, retiring = await rotate_signing_key(
+            session, settings, now=datetime.now(UTC)
+        )
+        return {"kid": key.kid, "retiring": retiring}
 
     return asyncio.run(_in_transaction(settings, work))
 
@@ -193,7 +267,49 @@ def build_parser() -> argparse.ArgumentParser:
     key = commands.add_parser("api-key", help="API keys").add_subparsers(required=True)
     key_create = key.add_parser("create", help="add an API key to a tenant")
     key_create.add_argument("--tenant", required=True, type=_uuid)
+    key_create.add_argument("--name", help="what the key is for, e.g. 'ERP sync'")
+    key_create.add_argument(
+        "--scopes",
+        type=_scopes,
+        default=DEFAULT_KEY_SCOPES,
+        help=(
+            "comma-separated scopes, e.g. accounts:write,results:read; default: "
+            "every scope except keys:manage. Valid: "
+            + ", ".join(stored_scopes(ALL_SCOPES))
+        ),
+    )
     key_create.set_defaults(run=_create_api_key)
+    key_revoke = key.add_parser("revoke", help="revoke an API key in every service")
+    key_revoke.add_argument("--tenant", required=True, type=_uuid)
+    key_revoke.add_argument("--key", required=True, type=_uuid, help="the key_id")
+    key_revoke.set_defaults(run=_revoke_api_key)
+
+    user = commands.add_parser("user", help="people who log in").add_subparsers(
+        required=True
+    )
+    user_create = user.add_parser(
+        "create",
+        help=(
+            "add a person to a tenant; the password comes from CAMPO_USER_PASSWORD, "
+            "or a random one is printed once"
+        ),
+    )
+    user_create.add_argument("--tenant", required=True, type=_uuid)
+    user_create.add_argument("--email", required=True)
+    user_create.add_argument("--name", required=True)
+    user_create.add_argument(
+        "--role", required=True, choices=[role.value for role in Role]
+    )
+    user_create.set_defaults(run=_create_user)
+
+    auth = commands.add_parser("auth", help="access token signing").add_subparsers(
+        required=True
+    )
+    rotate = auth.add_parser(
+        "rotate-signing-key",
+        help="sign new tokens with a new key; older keys stop verifying later",
+    )
+    rotate.set_defaults(run=_rotate_signing_key)
 
     agent = commands.add_parser("agent", help="field agents").add_subparsers(
         required=True
@@ -221,6 +337,13 @@ def build_parser() -> argparse.ArgumentParser:
         decision.add_argument("agent_id", type=_uuid)
         decision.set_defaults(run=_agent_decide, decision=name)
     return parser
+
+
+def _scopes(value: str) -> frozenset[Scope]:
+    try:
+        return parse_scopes([part.strip() for part in value.split(",") if part.strip()])
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _uuid(value: str) -> uuid.UUID:

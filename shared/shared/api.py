@@ -4,14 +4,27 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import structlog
-from fastapi import Depends, Header, Request
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Header, Request, Security
+from fastapi.security import (
+    APIKeyHeader,
+    HTTPAuthorizationCredentials,
+    HTTPBearer,
+    SecurityScopes,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Agent, Tenant, authenticate_api_key, verify_agent_token
-from shared.errors import TooManyRequestsError
+from shared.auth import (
+    Agent,
+    Tenant,
+    authenticate_api_key,
+    authenticate_user_token,
+    verify_agent_token,
+)
+from shared.errors import ForbiddenError, TooManyRequestsError
+from shared.permissions import Scope, scopes_help
 from shared.rate_limit import RateLimiter, retry_after_header
 from shared.runtime import ServiceRuntime
+from shared.tokens import looks_like_jwt
 
 log = structlog.get_logger(__name__)
 
@@ -36,26 +49,110 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 # Declared as security schemes so the OpenAPI document and /docs show how
 # to authenticate; auto_error=False leaves the 401 to our own problem errors.
 _api_key_header = APIKeyHeader(
-    name="X-API-Key", auto_error=False, description="A tenant's API key, ck_..."
+    name="X-API-Key",
+    auto_error=False,
+    description=(
+        "A tenant's API key, ck_... Each operation lists the scope it needs; "
+        "the scopes are:\n\n" + scopes_help()
+    ),
 )
 _bearer = HTTPBearer(
     auto_error=False,
-    description="A tenant's API key, or an agent's token, as a bearer token.",
+    description=(
+        "A tenant's API key, a person's access token from POST /auth/login on "
+        "ingest, or an agent's token."
+    ),
 )
 ApiKeyHeader = Annotated[str | None, Depends(_api_key_header)]
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 async def get_current_tenant(
-    runtime: RuntimeDep, x_api_key: ApiKeyHeader, bearer: BearerCredentials
+    required: SecurityScopes,
+    runtime: RuntimeDep,
+    x_api_key: ApiKeyHeader,
+    bearer: BearerCredentials,
 ) -> Tenant:
-    key = x_api_key or (bearer.credentials if bearer else None)
-    tenant = await authenticate_api_key(runtime.sessionmaker, runtime.tables, key)
-    _enforce_limit(runtime.api_key_limiter, f"key:{tenant.key_id}", "API key")
+    """Authenticate the caller's API key and check it holds the route's scopes."""
+    credential = x_api_key or (bearer.credentials if bearer else None)
+    if credential and not x_api_key and looks_like_jwt(credential):
+        tenant = await authenticate_user_token(
+            runtime.sessionmaker, runtime.tables, credential
+        )
+        _enforce_limit(runtime.api_key_limiter, tenant.caller, "user")
+    else:
+        tenant = await authenticate_api_key(
+            runtime.sessionmaker, runtime.tables, credential
+        )
+        _enforce_limit(runtime.api_key_limiter, tenant.caller, "API key")
+    missing = sorted(set(required.scopes) - {scope.value for scope in tenant.scopes})
+    if missing:
+        log.info(
+            "request.scope_missing",
+            tenant_id=str(tenant.tenant_id),
+            caller=tenant.caller,
+            missing=missing,
+        )
+        raise ForbiddenError(_forbidden_detail(tenant, missing), missing_scopes=missing)
     return tenant
 
 
+def _forbidden_detail(tenant: Tenant, missing: list[str]) -> str:
+    needed = ", ".join(missing)
+    if tenant.role is not None:
+        return (
+            f"the role {tenant.role.value} lacks the scope {needed} that this "
+            "endpoint needs; ask the tenant's administrator"
+        )
+    return (
+        f"this API key lacks the scope {needed} that this endpoint needs; ask "
+        "the tenant's administrator for a key with it (POST /api-keys on ingest)"
+    )
+
+
+# Any valid key of the tenant; every endpoint should name its scope instead.
 CurrentTenant = Annotated[Tenant, Depends(get_current_tenant)]
+
+
+# A tenant caller whose key holds one scope. The scope lands in the
+# operation's security requirement in the OpenAPI document, so integrators
+# see what each endpoint needs.
+AccountsReader = Annotated[
+    Tenant, Security(get_current_tenant, scopes=[Scope.ACCOUNTS_READ])
+]
+AccountsWriter = Annotated[
+    Tenant, Security(get_current_tenant, scopes=[Scope.ACCOUNTS_WRITE])
+]
+CampaignsReader = Annotated[
+    Tenant, Security(get_current_tenant, scopes=[Scope.CAMPAIGNS_READ])
+]
+CampaignsWriter = Annotated[
+    Tenant, Security(get_current_tenant, scopes=[Scope.CAMPAIGNS_WRITE])
+]
+PaymentsWriter = Annotated[
+    Tenant, Security(get_current_tenant, scopes=[Scope.PAYMENTS_WRITE])
+]
+ResultsReader = Annotated[
+    Tenant, Security(get_current_tenant, scopes=[Scope.RESULTS_READ])
+]
+VisitsReviewer = Annotated[
+    Tenant, Security(get_current_tenant, scopes=[Scope.VISITS_REVIEW])
+]
+SettingsReader = Annotated[
+    Tenant, Security(get_current_tenant, scopes=[Scope.SETTINGS_READ])
+]
+SettingsWriter = Annotated[
+    Tenant, Security(get_current_tenant, scopes=[Scope.SETTINGS_WRITE])
+]
+WebhooksManager = Annotated[
+    Tenant, Security(get_current_tenant, scopes=[Scope.WEBHOOKS_MANAGE])
+]
+KeysManager = Annotated[
+    Tenant, Security(get_current_tenant, scopes=[Scope.KEYS_MANAGE])
+]
+UsersManager = Annotated[
+    Tenant, Security(get_current_tenant, scopes=[Scope.USERS_MANAGE])
+]
 
 
 async def get_current_agent(runtime: RuntimeDep, bearer: BearerCredentials) -> Agent:

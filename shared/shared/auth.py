@@ -23,12 +23,24 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.errors import UnauthorizedError
 from shared.events import Envelope
-from shared.events.payloads import ApiKeyCreated, TenantCreated
+from shared.events.payloads import (
+    ApiKeyCreated,
+    ApiKeyRevoked,
+    SigningKeyPublished,
+    SigningKeyRetired,
+    TenantCreated,
+)
+from shared.permissions import ALL_SCOPES, ROLE_SCOPES, Role, Scope
 from shared.tables import CommonTables
+from shared.tokens import token_key_id, verify_user_token
 
 API_KEY_PREFIX = "ck_"
 AGENT_TOKEN_AUDIENCE = "campo-agent"
 AGENT_TOKEN_TTL = timedelta(days=30)
+# `last_used_at` is written at most once a minute per key: a write on every
+# request would turn each read into a write.
+LAST_USED_PRECISION = timedelta(minutes=1)
+SCOPE_VALUES = frozenset(scope.value for scope in Scope)
 
 
 @dataclass(frozen=True)
@@ -41,8 +53,20 @@ class NewApiKey:
 
 @dataclass(frozen=True)
 class Tenant:
+    """A tenant's caller: an integration's API key, or a person logged in.
+
+    `key_id` is the API key's id, or the user's id for a person, whose
+    scopes come from the role.
+    """
+
     tenant_id: UUID
     key_id: UUID
+    scopes: frozenset[Scope] = ALL_SCOPES
+    role: Role | None = None
+
+    @property
+    def caller(self) -> str:
+        return f"user:{self.key_id}" if self.role else f"key:{self.key_id}"
 
 
 @dataclass(frozen=True)
@@ -80,7 +104,12 @@ async def authenticate_api_key(
     async with sessionmaker() as session, session.begin():
         row = (
             await session.execute(
-                select(api_keys.c.key_id, api_keys.c.tenant_id).where(
+                select(
+                    api_keys.c.key_id,
+                    api_keys.c.tenant_id,
+                    api_keys.c.scopes,
+                    api_keys.c.last_used_at,
+                ).where(
                     api_keys.c.key_hash == hash_api_key(key),
                     api_keys.c.revoked_at.is_(None),
                 )
@@ -90,12 +119,46 @@ async def authenticate_api_key(
             raise UnauthorizedError(
                 "invalid or revoked API key; ask the platform operator for a new one"
             )
-        await session.execute(
-            update(api_keys)
-            .where(api_keys.c.key_id == row.key_id)
-            .values(last_used_at=datetime.now(UTC))
+        now = datetime.now(UTC)
+        if row.last_used_at is None or now - row.last_used_at > LAST_USED_PRECISION:
+            await session.execute(
+                update(api_keys)
+                .where(api_keys.c.key_id == row.key_id)
+                .values(last_used_at=now)
+            )
+    return Tenant(
+        tenant_id=row.tenant_id,
+        key_id=row.key_id,
+        scopes=frozenset(Scope(s) for s in row.scopes if s in SCOPE_VALUES),
+    )
+
+
+async def authenticate_user_token(
+    sessionmaker: async_sessionmaker[AsyncSession], tables: CommonTables, token: str
+) -> Tenant:
+    """Return the tenant caller a person's access token names, or raise 401."""
+    kid = token_key_id(token)
+    keys = tables.signing_keys
+    async with sessionmaker() as session, session.begin():
+        row = (
+            await session.execute(
+                select(keys.c.public_jwk, keys.c.retired_at).where(keys.c.kid == kid)
+            )
+        ).first()
+    if row is None or (
+        row.retired_at is not None and row.retired_at <= datetime.now(UTC)
+    ):
+        raise UnauthorizedError(
+            "invalid access token: its signing key is unknown or retired; log in "
+            "again at POST /auth/login"
         )
-    return Tenant(tenant_id=row.tenant_id, key_id=row.key_id)
+    claims = verify_user_token(token, row.public_jwk)
+    return Tenant(
+        tenant_id=claims.tenant_id,
+        key_id=claims.user_id,
+        scopes=ROLE_SCOPES[claims.role],
+        role=claims.role,
+    )
 
 
 def issue_agent_token(
@@ -161,8 +224,52 @@ def tenant_directory_handlers(tables: CommonTables) -> dict[type, object]:
                 prefix=payload.prefix,
                 key_hash=payload.key_hash,
                 created_at=payload.created_at,
+                name=payload.name,
+                scopes=payload.scopes,
             )
             .on_conflict_do_nothing()
         )
 
-    return {TenantCreated: on_tenant_created, ApiKeyCreated: on_api_key_created}
+    async def on_api_key_revoked(
+        session: AsyncSession, envelope: Envelope, payload: ApiKeyRevoked
+    ) -> None:
+        # Both events share the tenant's partition, so the key's row exists.
+        await session.execute(
+            update(tables.api_keys)
+            .where(
+                tables.api_keys.c.key_id == payload.key_id,
+                tables.api_keys.c.tenant_id == payload.tenant_id,
+                tables.api_keys.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=payload.revoked_at)
+        )
+
+    async def on_signing_key_published(
+        session: AsyncSession, envelope: Envelope, payload: SigningKeyPublished
+    ) -> None:
+        await session.execute(
+            insert(tables.signing_keys)
+            .values(
+                kid=payload.kid,
+                public_jwk=payload.public_jwk,
+                created_at=payload.created_at,
+            )
+            .on_conflict_do_nothing()
+        )
+
+    async def on_signing_key_retired(
+        session: AsyncSession, envelope: Envelope, payload: SigningKeyRetired
+    ) -> None:
+        await session.execute(
+            update(tables.signing_keys)
+            .where(tables.signing_keys.c.kid == payload.kid)
+            .values(retired_at=payload.retired_at)
+        )
+
+    return {
+        TenantCreated: on_tenant_created,
+        ApiKeyCreated: on_api_key_created,
+        ApiKeyRevoked: on_api_key_revoked,
+        SigningKeyPublished: on_signing_key_published,
+        SigningKeyRetired: on_signing_key_retired,
+    }

@@ -74,6 +74,14 @@ class UnauthorizedError(AppError):
     title = "Unauthorized"
 
 
+class ForbiddenError(AppError):
+    """A known caller whose credential lacks the permission the endpoint needs."""
+
+    status = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
 class TooManyRequestsError(AppError):
     """A caller over its rate limit; `retry_after` is sent as the Retry-After header."""
 

@@ -13,6 +13,14 @@ from fastapi.openapi.utils import get_openapi
 from shared.errors import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, Problem
 
 PROBLEM_REF = "#/components/schemas/Problem"
+FORBIDDEN_DESCRIPTION = (
+    "The API key lacks the scope this operation lists under `security` "
+    f"(`{PROBLEM_TYPE_BASE}forbidden`)"
+)
+RATE_LIMITED_DESCRIPTION = (
+    "The caller sent more requests than its rate limit; wait as `Retry-After` "
+    f"says (`{PROBLEM_TYPE_BASE}too-many-requests`)"
+)
 TOO_LARGE_DESCRIPTION = (
     "The body is larger than the service accepts on this route "
     f"(`{PROBLEM_TYPE_BASE}payload-too-large`)"
@@ -55,9 +63,23 @@ def _with_problems(document: dict[str, Any]) -> dict[str, Any]:
             if "requestBody" in operation:
                 # BodyLimitMiddleware applies to every request with a body.
                 responses.setdefault("413", {"description": TOO_LARGE_DESCRIPTION})
+            if _required_scopes(operation):
+                responses.setdefault("403", {"description": FORBIDDEN_DESCRIPTION})
+            if operation.get("security"):
+                responses.setdefault("429", {"description": RATE_LIMITED_DESCRIPTION})
             for status, response in responses.items():
                 if status.startswith(("4", "5")):
                     response["content"] = _problem_content(response)
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     return document
+
+
+def _required_scopes(operation: dict[str, Any]) -> set[str]:
+    """Return the scopes an operation's security requirements list."""
+    return {
+        scope
+        for requirement in operation.get("security", [])
+        for scopes in requirement.values()
+        for scope in scopes
+    }

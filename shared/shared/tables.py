@@ -23,7 +23,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class CommonTables:
     api_keys: Table
     idempotency_keys: Table
     deferred_events: Table
+    signing_keys: Table
 
 
 def define_common_tables(metadata: MetaData) -> CommonTables:
@@ -95,6 +96,17 @@ def define_common_tables(metadata: MetaData) -> CommonTables:
         Column("created_at", DateTime(timezone=True), nullable=False),
         Column("revoked_at", DateTime(timezone=True)),
         Column("last_used_at", DateTime(timezone=True)),
+        Column("name", String(200)),
+        Column("scopes", ARRAY(Text), nullable=False),
+    )
+    # Public halves of the keys that sign people's access tokens.
+    signing_keys = Table(
+        "signing_keys",
+        metadata,
+        Column("kid", String(64), primary_key=True),
+        Column("public_jwk", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("retired_at", DateTime(timezone=True)),
     )
     idempotency_keys = Table(
         "idempotency_keys",
@@ -136,5 +148,11 @@ def define_common_tables(metadata: MetaData) -> CommonTables:
         Index("ix_deferred_events_group_key", "consumer_group", "key", "seq"),
     )
     return CommonTables(
-        outbox, handled_events, tenants, api_keys, idempotency_keys, deferred_events
+        outbox,
+        handled_events,
+        tenants,
+        api_keys,
+        idempotency_keys,
+        deferred_events,
+        signing_keys,
     )

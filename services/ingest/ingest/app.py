@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from ingest.accounts.router import router as accounts_router
+from ingest.api_keys.router import router as api_keys_router
 from ingest.attempts.consumers import (
     on_appeal_resolved,
     on_visit_completed,
@@ -18,6 +19,7 @@ from ingest.settings import IngestSettings
 from ingest.uploads.jobs import keep_upload_jobs_alive, run_upload_jobs
 from ingest.uploads.router import router as uploads_router
 from ingest.uploads.settings_router import router as upload_settings_router
+from ingest.users.router import auth_router, jwks_router, users_router
 from shared.consumer import EventConsumer
 from shared.events import topics
 from shared.events.payloads import (
@@ -56,6 +58,10 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             campaigns_router,
             policy_router,
             payments_router,
+            api_keys_router,
+            auth_router,
+            users_router,
+            jwks_router,
         ],
         consumers=_consumers,
         background=[request_due_revisits, run_upload_jobs, keep_upload_jobs_alive],

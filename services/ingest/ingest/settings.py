@@ -1,10 +1,12 @@
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.events.payloads import LocationPrecision
 from shared.settings import ServiceSettings
+
+DEVELOPMENT_SIGNING_KEY_SECRET = "development-only-signing-key-secret-change-me"
 
 
 class IngestSettings(ServiceSettings):
@@ -98,6 +100,39 @@ class IngestSettings(ServiceSettings):
             "so the rest of its addresses go to the gazetteer."
         ),
     )
+
+    signing_key_secret: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_SIGNING_KEY_SECRET),
+        description=(
+            "Encrypts the private keys that sign people's access tokens, as "
+            "stored in the database; at least 32 characters."
+        ),
+    )
+    access_token_minutes: int = Field(
+        default=15, ge=1, le=60, description="Lifetime of a person's access token."
+    )
+    refresh_token_days: int = Field(
+        default=14, ge=1, le=90, description="Lifetime of a refresh token."
+    )
+
+    @model_validator(mode="after")
+    def reject_development_signing_secret(self) -> "IngestSettings":
+        secret = self.signing_key_secret.get_secret_value()
+        if len(secret) < 32:
+            raise ValueError(
+                f"INGEST_SIGNING_KEY_SECRET is {len(secret)} characters long; it "
+                "must be at least 32, e.g. the output of `openssl rand -hex 32`"
+            )
+        if (
+            self.environment == "production"
+            and secret == DEVELOPMENT_SIGNING_KEY_SECRET
+        ):
+            raise ValueError(
+                "INGEST_SIGNING_KEY_SECRET is the development default; set a "
+                "random secret of at least 32 characters before running in "
+                "production"
+            )
+        return self
 
     @model_validator(mode="after")
     def require_nominatim_url(self) -> "IngestSettings":

@@ -5,14 +5,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.models import common
 from shared.auth import NewApiKey, generate_api_key
 from shared.errors import NotFoundError
-from shared.events.payloads import ApiKeyCreated, TenantCreated
+from shared.events.payloads import ApiKeyCreated, ApiKeyRevoked, TenantCreated
 from shared.outbox import add_event
+from shared.permissions import ALL_SCOPES, Scope, stored_scopes
 from shared.schemas import currency_problem
 from shared.settings import ServiceSettings
 
@@ -67,13 +68,26 @@ async def create_tenant(
         created_at=now,
     )
     await add_event(session, common, payload, source=SOURCE, settings=settings)
-    api_key = await create_api_key(session, tenant_id=tenant_id, settings=settings)
+    # The tenant's first key is its administrator's: it may mint the others.
+    api_key = await create_api_key(
+        session,
+        tenant_id=tenant_id,
+        settings=settings,
+        name="administrator",
+        scopes=ALL_SCOPES,
+    )
     return CreatedTenant(tenant_id=tenant_id, name=name, api_key=api_key)
 
 
 async def create_api_key(
-    session: AsyncSession, *, tenant_id: uuid.UUID, settings: ServiceSettings
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    settings: ServiceSettings,
+    name: str | None = None,
+    scopes: frozenset[Scope] = ALL_SCOPES,
 ) -> NewApiKey:
+    """Store a new key's digest and publish it; the key itself is never stored."""
     exists = await session.scalar(
         select(common.tenants.c.tenant_id).where(
             common.tenants.c.tenant_id == tenant_id
@@ -83,6 +97,7 @@ async def create_api_key(
         raise NotFoundError(f"tenant {tenant_id} not found")
     api_key = generate_api_key(uuid.uuid4())
     now = datetime.now(UTC)
+    scope_names = stored_scopes(scopes)
     await session.execute(
         insert(common.api_keys).values(
             key_id=api_key.key_id,
@@ -90,6 +105,8 @@ async def create_api_key(
             prefix=api_key.prefix,
             key_hash=api_key.key_hash,
             created_at=now,
+            name=name,
+            scopes=scope_names,
         )
     )
     payload = ApiKeyCreated(
@@ -98,6 +115,41 @@ async def create_api_key(
         prefix=api_key.prefix,
         key_hash=api_key.key_hash,
         created_at=now,
+        name=name,
+        scopes=scope_names,
     )
     await add_event(session, common, payload, source=SOURCE, settings=settings)
     return api_key
+
+
+async def revoke_api_key(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    key_id: uuid.UUID,
+    settings: ServiceSettings,
+) -> datetime:
+    """Revoke a tenant's key here and, through the event, in every service.
+
+    Revoking a revoked key returns its first revocation time, so a retried
+    request gets the same answer. Another tenant's key is not found.
+    """
+    keys = common.api_keys
+    row = (
+        await session.execute(
+            select(keys.c.revoked_at)
+            .where(keys.c.key_id == key_id, keys.c.tenant_id == tenant_id)
+            .with_for_update()
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError(f"API key {key_id} not found")
+    if row.revoked_at is not None:
+        return row.revoked_at
+    now = datetime.now(UTC)
+    await session.execute(
+        update(keys).where(keys.c.key_id == key_id).values(revoked_at=now)
+    )
+    payload = ApiKeyRevoked(tenant_id=tenant_id, key_id=key_id, revoked_at=now)
+    await add_event(session, common, payload, source=SOURCE, settings=settings)
+    return now

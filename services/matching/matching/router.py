@@ -30,7 +30,12 @@ from matching.schemas import (
     VisitOffer,
 )
 from matching.settings import matching_settings
-from shared.api import CurrentAgent, CurrentTenant, RuntimeDep, SessionDep
+from shared.api import (
+    CurrentAgent,
+    ResultsReader,
+    RuntimeDep,
+    SessionDep,
+)
 from shared.errors import (
     NotFoundError,
     UnauthorizedError,
@@ -329,7 +334,7 @@ async def release_assignment(
     responses=problem_responses(UnauthorizedError, NotFoundError, UnprocessableError),
 )
 async def get_visit_assignment(
-    visit_id: uuid.UUID, tenant: CurrentTenant, session: SessionDep
+    visit_id: uuid.UUID, tenant: ResultsReader, session: SessionDep
 ) -> VisitAssignment:
     return await service.get_visit_assignment(
         session, tenant_id=tenant.tenant_id, visit_id=visit_id
@@ -350,7 +355,7 @@ async def get_visit_assignment(
     responses=problem_responses(UnauthorizedError, NotFoundError, UnprocessableError),
 )
 async def list_visit_offers(
-    visit_id: uuid.UUID, tenant: CurrentTenant, session: SessionDep
+    visit_id: uuid.UUID, tenant: ResultsReader, session: SessionDep
 ) -> list[VisitOffer]:
     return await service.list_visit_offers(
         session, tenant_id=tenant.tenant_id, visit_id=visit_id

@@ -18,7 +18,13 @@ from reporting.schemas import (
     WebhookList,
 )
 from reporting.settings import ReportingSettings
-from shared.api import CurrentTenant, IdempotencyKey, RuntimeDep, SessionDep
+from shared.api import (
+    IdempotencyKey,
+    ResultsReader,
+    RuntimeDep,
+    SessionDep,
+    WebhooksManager,
+)
 from shared.errors import (
     ConflictError,
     NotFoundError,
@@ -44,7 +50,7 @@ EVENT_STREAM = {"content": {"text/event-stream": {}}, "description": "SSE stream
 )
 async def list_campaigns(
     session: SessionDep,
-    tenant: CurrentTenant,
+    tenant: ResultsReader,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[
         int,
@@ -64,7 +70,7 @@ async def list_campaigns(
     responses=problem_responses(UnauthorizedError, NotFoundError),
 )
 async def campaign_summary(
-    campaign_id: uuid.UUID, session: SessionDep, tenant: CurrentTenant
+    campaign_id: uuid.UUID, session: SessionDep, tenant: ResultsReader
 ) -> CampaignSummary:
     return await service.campaign_summary(session, tenant.tenant_id, campaign_id)
 
@@ -81,7 +87,7 @@ async def campaign_summary(
 )
 async def live_stream(
     runtime: RuntimeDep,
-    tenant: CurrentTenant,
+    tenant: ResultsReader,
     campaign_id: uuid.UUID | None = None,
     types: Annotated[
         str | None,
@@ -117,7 +123,7 @@ async def create_webhook(
     body: WebhookCreate,
     runtime: RuntimeDep,
     session: SessionDep,
-    tenant: CurrentTenant,
+    tenant: WebhooksManager,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     await webhooks.check_url(body.url, cast(ReportingSettings, runtime.settings))
@@ -144,7 +150,7 @@ async def create_webhook(
     summary="The tenant's webhook subscriptions, without secrets",
     responses=problem_responses(UnauthorizedError),
 )
-async def list_webhooks(session: SessionDep, tenant: CurrentTenant) -> WebhookList:
+async def list_webhooks(session: SessionDep, tenant: WebhooksManager) -> WebhookList:
     return await webhooks.list_subscriptions(session, tenant.tenant_id)
 
 
@@ -156,7 +162,7 @@ async def list_webhooks(session: SessionDep, tenant: CurrentTenant) -> WebhookLi
     responses=problem_responses(UnauthorizedError, NotFoundError),
 )
 async def get_webhook(
-    subscription_id: uuid.UUID, session: SessionDep, tenant: CurrentTenant
+    subscription_id: uuid.UUID, session: SessionDep, tenant: WebhooksManager
 ) -> Webhook:
     return await webhooks.get_subscription(session, tenant.tenant_id, subscription_id)
 
@@ -169,7 +175,7 @@ async def get_webhook(
     responses=problem_responses(UnauthorizedError, NotFoundError),
 )
 async def delete_webhook(
-    subscription_id: uuid.UUID, session: SessionDep, tenant: CurrentTenant
+    subscription_id: uuid.UUID, session: SessionDep, tenant: WebhooksManager
 ) -> Response:
     await webhooks.disable_subscription(session, tenant.tenant_id, subscription_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -185,7 +191,7 @@ async def delete_webhook(
 async def list_deliveries(
     subscription_id: uuid.UUID,
     session: SessionDep,
-    tenant: CurrentTenant,
+    tenant: WebhooksManager,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> DeliveryAttemptList:
     return await webhooks.list_attempts(

@@ -11,7 +11,13 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime
 
-from shared.api import CurrentAgent, CurrentTenant, RuntimeDep, SessionDep
+from shared.api import (
+    CurrentAgent,
+    ResultsReader,
+    RuntimeDep,
+    SessionDep,
+    VisitsReviewer,
+)
 from shared.errors import (
     InvalidStateError,
     NotFoundError,
@@ -171,7 +177,7 @@ def build_proof_routers(settings: VisitsSettings) -> list[APIRouter]:
     async def get_photo(
         visit_id: UUID,
         photo_id: UUID,
-        tenant: CurrentTenant,
+        tenant: ResultsReader,
         session: SessionDep,
         runtime: RuntimeDep,
     ) -> Response:
@@ -202,7 +208,7 @@ def build_proof_routers(settings: VisitsSettings) -> list[APIRouter]:
     async def reject(
         visit_id: UUID,
         body: RejectRequest,
-        tenant: CurrentTenant,
+        tenant: VisitsReviewer,
         session: SessionDep,
         runtime: RuntimeDep,
     ) -> ReviewOut:
@@ -225,7 +231,7 @@ def build_proof_routers(settings: VisitsSettings) -> list[APIRouter]:
     async def resolve(
         visit_id: UUID,
         body: AppealResolution,
-        tenant: CurrentTenant,
+        tenant: VisitsReviewer,
         session: SessionDep,
         runtime: RuntimeDep,
     ) -> ReviewOut:

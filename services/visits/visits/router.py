@@ -6,7 +6,12 @@ from uuid import UUID
 from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
 
-from shared.api import CurrentAgent, CurrentTenant, RuntimeDep, SessionDep
+from shared.api import (
+    CurrentAgent,
+    ResultsReader,
+    RuntimeDep,
+    SessionDep,
+)
 from shared.errors import (
     ConflictError,
     InvalidStateError,
@@ -145,7 +150,7 @@ async def submit_result(
     responses=problem_responses(UnauthorizedError),
 )
 async def list_visits(
-    tenant: CurrentTenant,
+    tenant: ResultsReader,
     session: SessionDep,
     campaign_id: UUID | None = None,
     state: VisitState | None = None,
@@ -174,6 +179,6 @@ async def list_visits(
     responses=problem_responses(UnauthorizedError, NotFoundError),
 )
 async def get_visit(
-    visit_id: UUID, tenant: CurrentTenant, session: SessionDep
+    visit_id: UUID, tenant: ResultsReader, session: SessionDep
 ) -> VisitDetail:
     return await views.get_tenant_visit(session, tenant.tenant_id, visit_id)

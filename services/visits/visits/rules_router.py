@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, status
 
-from shared.api import CurrentTenant, SessionDep
+from shared.api import SessionDep, SettingsReader, SettingsWriter
 from shared.errors import (
     ConflictError,
     UnauthorizedError,
@@ -60,7 +60,7 @@ def _categories() -> list[CategoryOut]:
     responses=problem_responses(UnauthorizedError),
 )
 async def list_result_codes(
-    tenant: CurrentTenant, session: SessionDep
+    tenant: SettingsReader, session: SessionDep
 ) -> ResultCodeCatalogue:
     standard, own = await codes.list_codes(session, tenant.tenant_id)
     return ResultCodeCatalogue(
@@ -78,7 +78,7 @@ async def list_result_codes(
     responses=problem_responses(UnauthorizedError, ConflictError, UnprocessableError),
 )
 async def add_result_code(
-    body: ResultCodeIn, tenant: CurrentTenant, session: SessionDep
+    body: ResultCodeIn, tenant: SettingsWriter, session: SessionDep
 ) -> ResultCodeOut:
     code = await codes.add_code(session, tenant.tenant_id, body)
     return _code_out(code, standard=False)
@@ -90,7 +90,7 @@ async def add_result_code(
     response_model=VisitRulesOut,
     responses=problem_responses(UnauthorizedError),
 )
-async def get_visit_rules(tenant: CurrentTenant, session: SessionDep) -> VisitRulesOut:
+async def get_visit_rules(tenant: SettingsReader, session: SessionDep) -> VisitRulesOut:
     async with session.begin():
         rules = await rules_repository.visit_rules(session, tenant.tenant_id)
     if rules is None:
@@ -108,7 +108,7 @@ async def get_visit_rules(tenant: CurrentTenant, session: SessionDep) -> VisitRu
     responses=problem_responses(UnauthorizedError, UnprocessableError),
 )
 async def put_visit_rules(
-    body: VisitRulesIn, tenant: CurrentTenant, session: SessionDep
+    body: VisitRulesIn, tenant: SettingsWriter, session: SessionDep
 ) -> VisitRulesOut:
     async with session.begin():
         rules = await rules_repository.save_visit_rules(

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from shared.events import topics
+from shared.permissions import ALL_SCOPES, stored_scopes
 from shared.visiting_hours import Weekday
 
 
@@ -131,6 +132,54 @@ class ApiKeyCreated(Payload):
     prefix: str
     key_hash: str
     created_at: datetime
+    name: str | None = None
+    # Keys made before scopes existed could do everything, and still can.
+    scopes: list[str] = Field(default_factory=lambda: stored_scopes(ALL_SCOPES))
+
+    def aggregate_id(self) -> str:
+        return str(self.tenant_id)
+
+
+# Platform events (signing keys) have no tenant; they carry this one, so that
+# the outbox and the topic treat them like any other event.
+PLATFORM_TENANT_ID = UUID(int=0)
+
+
+class SigningKeyPublished(Payload):
+    """The public half of a new key that signs people's access tokens."""
+
+    event_type = "campo.signing_key.published"
+    topic = topics.TENANTS
+
+    kid: str
+    public_jwk: dict[str, str]
+    created_at: datetime
+
+    def aggregate_id(self) -> str:
+        return "signing-keys"
+
+
+class SigningKeyRetired(Payload):
+    """A signing key that stops verifying tokens at `retired_at`."""
+
+    event_type = "campo.signing_key.retired"
+    topic = topics.TENANTS
+
+    kid: str
+    retired_at: datetime
+
+    def aggregate_id(self) -> str:
+        return "signing-keys"
+
+
+class ApiKeyRevoked(Payload):
+    """A key revoked by the tenant or the operator; every service stops accepting it."""
+
+    event_type = "campo.api_key.revoked"
+    topic = topics.TENANTS
+
+    key_id: UUID
+    revoked_at: datetime
 
     def aggregate_id(self) -> str:
         return str(self.tenant_id)
@@ -939,6 +988,9 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
     for model in (
         TenantCreated,
         ApiKeyCreated,
+        ApiKeyRevoked,
+        SigningKeyPublished,
+        SigningKeyRetired,
         AccountUpserted,
         CampaignLaunched,
         VisitRequested,

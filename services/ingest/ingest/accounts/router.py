@@ -14,7 +14,13 @@ from ingest.accounts.schemas import (
 )
 from ingest.accounts.search import AccountSearch, LocationStatus, search_conditions
 from ingest.dependencies import LocatorDep
-from shared.api import CurrentTenant, IdempotencyKey, RuntimeDep, SessionDep
+from shared.api import (
+    AccountsReader,
+    AccountsWriter,
+    IdempotencyKey,
+    RuntimeDep,
+    SessionDep,
+)
 from shared.errors import (
     NotFoundError,
     UnauthorizedError,
@@ -48,7 +54,7 @@ router = APIRouter(prefix="/accounts", tags=["accounts"])
     responses=problem_responses(UnauthorizedError, UnprocessableError),
 )
 async def list_accounts(
-    tenant: CurrentTenant,
+    tenant: AccountsReader,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[
@@ -119,7 +125,7 @@ async def list_accounts(
 )
 async def bulk_upsert_accounts(
     body: BulkRequest,
-    tenant: CurrentTenant,
+    tenant: AccountsWriter,
     runtime: RuntimeDep,
     session: SessionDep,
     locator: LocatorDep,
@@ -141,7 +147,7 @@ async def bulk_upsert_accounts(
     responses=problem_responses(UnauthorizedError, NotFoundError),
 )
 async def get_account(
-    account_ref: AccountRef, tenant: CurrentTenant, session: SessionDep
+    account_ref: AccountRef, tenant: AccountsReader, session: SessionDep
 ) -> AccountOut:
     return await service.get_account(
         session, tenant_id=tenant.tenant_id, account_ref=account_ref
@@ -154,7 +160,7 @@ async def get_account(
     responses=problem_responses(UnauthorizedError, NotFoundError),
 )
 async def get_account_history(
-    account_ref: AccountRef, tenant: CurrentTenant, session: SessionDep
+    account_ref: AccountRef, tenant: AccountsReader, session: SessionDep
 ) -> AccountHistoryOut:
     return await service.get_history(
         session, tenant_id=tenant.tenant_id, account_ref=account_ref
@@ -169,7 +175,7 @@ async def get_account_history(
 async def patch_account(
     account_ref: AccountRef,
     body: AccountPatch,
-    tenant: CurrentTenant,
+    tenant: AccountsWriter,
     runtime: RuntimeDep,
     session: SessionDep,
 ) -> AccountOut:
@@ -189,7 +195,7 @@ async def patch_account(
 )
 async def recall_account(
     account_ref: AccountRef,
-    tenant: CurrentTenant,
+    tenant: AccountsWriter,
     runtime: RuntimeDep,
     session: SessionDep,
     body: RecallRequest | None = None,

@@ -14,7 +14,13 @@ from ingest.campaigns.schemas import (
 )
 from ingest.campaigns.states import CANCEL, COMPLETE, PAUSE
 from ingest.models import common
-from shared.api import CurrentTenant, IdempotencyKey, RuntimeDep, SessionDep
+from shared.api import (
+    CampaignsReader,
+    CampaignsWriter,
+    IdempotencyKey,
+    RuntimeDep,
+    SessionDep,
+)
 from shared.errors import (
     InvalidStateError,
     NotFoundError,
@@ -43,7 +49,7 @@ STATE_CHANGE_ERRORS = problem_responses(
 async def create_campaign(
     body: CampaignCreate,
     request: Request,
-    tenant: CurrentTenant,
+    tenant: CampaignsWriter,
     session: SessionDep,
     idempotency_key: IdempotencyKey = None,
 ) -> CampaignOut:
@@ -72,7 +78,7 @@ async def create_campaign(
     responses=problem_responses(UnauthorizedError),
 )
 async def preview_selection(
-    body: Selection, tenant: CurrentTenant, session: SessionDep
+    body: Selection, tenant: CampaignsReader, session: SessionDep
 ) -> PreviewOut:
     return await service.preview_selection(
         session, tenant_id=tenant.tenant_id, selection=body
@@ -83,7 +89,7 @@ async def preview_selection(
     "", summary="The tenant's campaigns", responses=problem_responses(UnauthorizedError)
 )
 async def list_campaigns(
-    tenant: CurrentTenant, session: SessionDep
+    tenant: CampaignsReader, session: SessionDep
 ) -> list[CampaignOut]:
     return await service.list_campaigns(session, tenant_id=tenant.tenant_id)
 
@@ -94,7 +100,7 @@ async def list_campaigns(
     responses=problem_responses(UnauthorizedError, NotFoundError),
 )
 async def get_campaign(
-    campaign_id: UUID, tenant: CurrentTenant, session: SessionDep
+    campaign_id: UUID, tenant: CampaignsReader, session: SessionDep
 ) -> CampaignOut:
     return await service.get_campaign(
         session, tenant_id=tenant.tenant_id, campaign_id=campaign_id
@@ -107,7 +113,7 @@ async def get_campaign(
     responses=problem_responses(UnauthorizedError, NotFoundError),
 )
 async def preview_campaign(
-    campaign_id: UUID, tenant: CurrentTenant, session: SessionDep
+    campaign_id: UUID, tenant: CampaignsReader, session: SessionDep
 ) -> PreviewOut:
     return await service.preview_campaign(
         session, tenant_id=tenant.tenant_id, campaign_id=campaign_id
@@ -121,7 +127,7 @@ async def preview_campaign(
 )
 async def launch_campaign(
     campaign_id: UUID,
-    tenant: CurrentTenant,
+    tenant: CampaignsWriter,
     runtime: RuntimeDep,
     session: SessionDep,
 ) -> LaunchOut:
@@ -136,7 +142,7 @@ async def launch_campaign(
     responses=STATE_CHANGE_ERRORS,
 )
 async def pause_campaign(
-    campaign_id: UUID, tenant: CurrentTenant, runtime: RuntimeDep, session: SessionDep
+    campaign_id: UUID, tenant: CampaignsWriter, runtime: RuntimeDep, session: SessionDep
 ) -> TransitionOut:
     return await lifecycle.stop_campaign(
         runtime,
@@ -153,7 +159,7 @@ async def pause_campaign(
     responses=STATE_CHANGE_ERRORS,
 )
 async def resume_campaign(
-    campaign_id: UUID, tenant: CurrentTenant, runtime: RuntimeDep, session: SessionDep
+    campaign_id: UUID, tenant: CampaignsWriter, runtime: RuntimeDep, session: SessionDep
 ) -> TransitionOut:
     return await lifecycle.resume_campaign(
         runtime, session, tenant_id=tenant.tenant_id, campaign_id=campaign_id
@@ -166,7 +172,7 @@ async def resume_campaign(
     responses=STATE_CHANGE_ERRORS,
 )
 async def cancel_campaign(
-    campaign_id: UUID, tenant: CurrentTenant, runtime: RuntimeDep, session: SessionDep
+    campaign_id: UUID, tenant: CampaignsWriter, runtime: RuntimeDep, session: SessionDep
 ) -> TransitionOut:
     return await lifecycle.stop_campaign(
         runtime,
@@ -183,7 +189,7 @@ async def cancel_campaign(
     responses=STATE_CHANGE_ERRORS,
 )
 async def complete_campaign(
-    campaign_id: UUID, tenant: CurrentTenant, runtime: RuntimeDep, session: SessionDep
+    campaign_id: UUID, tenant: CampaignsWriter, runtime: RuntimeDep, session: SessionDep
 ) -> TransitionOut:
     return await lifecycle.stop_campaign(
         runtime,

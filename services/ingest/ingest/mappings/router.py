@@ -2,7 +2,7 @@ from fastapi import APIRouter
 
 from ingest.mappings import service
 from ingest.mappings.schemas import ColumnMappingIn, ColumnMappingOut
-from shared.api import CurrentTenant, SessionDep
+from shared.api import SessionDep, SettingsReader, SettingsWriter
 from shared.errors import UnauthorizedError, problem_responses
 
 router = APIRouter(prefix="/column-mappings", tags=["column mappings"])
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/column-mappings", tags=["column mappings"])
     responses=problem_responses(UnauthorizedError),
 )
 async def get_column_mapping(
-    tenant: CurrentTenant, session: SessionDep
+    tenant: SettingsReader, session: SessionDep
 ) -> ColumnMappingOut:
     return await service.get_mapping(session, tenant_id=tenant.tenant_id)
 
@@ -29,7 +29,7 @@ async def get_column_mapping(
     responses=problem_responses(UnauthorizedError, service.InvalidMappingError),
 )
 async def put_column_mapping(
-    body: ColumnMappingIn, tenant: CurrentTenant, session: SessionDep
+    body: ColumnMappingIn, tenant: SettingsWriter, session: SessionDep
 ) -> ColumnMappingOut:
     return await service.put_mapping(
         session, tenant_id=tenant.tenant_id, mapping=body.mapping

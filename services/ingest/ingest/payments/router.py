@@ -7,7 +7,12 @@ from ingest.dependencies import SettingsDep
 from ingest.models import common
 from ingest.payments import file, service
 from ingest.payments.schemas import PaymentFileReport, PaymentIn, PaymentOut
-from shared.api import CurrentTenant, IdempotencyKey, RuntimeDep, SessionDep
+from shared.api import (
+    IdempotencyKey,
+    PaymentsWriter,
+    RuntimeDep,
+    SessionDep,
+)
 from shared.errors import PayloadTooLargeError, UnauthorizedError, problem_responses
 from shared.idempotency import IdempotencyKeyReusedError, fingerprint, run_idempotent
 
@@ -38,7 +43,7 @@ router = APIRouter(prefix="/payments", tags=["payments"])
 async def report_payment(
     body: PaymentIn,
     request: Request,
-    tenant: CurrentTenant,
+    tenant: PaymentsWriter,
     runtime: RuntimeDep,
     session: SessionDep,
     idempotency_key: IdempotencyKey = None,
@@ -79,7 +84,7 @@ async def report_payment(
     ),
 )
 async def report_payment_file(
-    tenant: CurrentTenant,
+    tenant: PaymentsWriter,
     runtime: RuntimeDep,
     settings: SettingsDep,
     session: SessionDep,

@@ -2,7 +2,7 @@ from fastapi import APIRouter
 
 from ingest.policies import repository
 from ingest.policies.schemas import VisitPolicyIn, VisitPolicyOut
-from shared.api import CurrentTenant, SessionDep
+from shared.api import SessionDep, SettingsReader, SettingsWriter
 from shared.errors import UnauthorizedError, problem_responses
 
 router = APIRouter(prefix="/visit-policy", tags=["visit policy"])
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/visit-policy", tags=["visit policy"])
     responses=problem_responses(UnauthorizedError),
 )
 async def get_visit_policy(
-    tenant: CurrentTenant, session: SessionDep
+    tenant: SettingsReader, session: SessionDep
 ) -> VisitPolicyOut:
     async with session.begin():
         return await repository.get_policy(session, tenant.tenant_id)
@@ -26,7 +26,7 @@ async def get_visit_policy(
     responses=problem_responses(UnauthorizedError),
 )
 async def put_visit_policy(
-    body: VisitPolicyIn, tenant: CurrentTenant, session: SessionDep
+    body: VisitPolicyIn, tenant: SettingsWriter, session: SessionDep
 ) -> VisitPolicyOut:
     async with session.begin():
         await repository.put_policy(session, tenant.tenant_id, body)

@@ -22,7 +22,13 @@ from ingest.mappings.service import InvalidMappingError, parse_mapping_field
 from ingest.uploads import jobs, report, service
 from ingest.uploads.events import stream_upload_events
 from ingest.uploads.schemas import OnError, RowErrorPage, UploadOut, UploadPage
-from shared.api import CurrentTenant, IdempotencyKey, RuntimeDep, SessionDep
+from shared.api import (
+    AccountsReader,
+    AccountsWriter,
+    IdempotencyKey,
+    RuntimeDep,
+    SessionDep,
+)
 from shared.errors import (
     NotFoundError,
     PayloadTooLargeError,
@@ -43,8 +49,9 @@ UPLOAD_DESCRIPTION = """Upload a portfolio as XLSX, XLS or CSV (told apart by co
 
 **Limits.** A file of at most `INGEST_MAX_UPLOAD_BYTES` (20 MiB unless the
 operator changed it) and `INGEST_MAX_UPLOAD_ROWS` data rows (100,000). A
-larger file gets a 413 and a longer one a 422, each naming the limit. Split a bigger portfolio into
-several uploads: accounts are upserted by account key, so the parts add up.
+larger file gets a 413 and a longer one a 422, each naming the limit. Split
+a bigger portfolio into several uploads: accounts are upserted by account
+key, so the parts add up.
 
 **Layout.** The header row is found among the first 20 rows, below any title
 rows, merged title cells or blank rows. Totals rows (`Total`, `TOTAL
@@ -106,7 +113,7 @@ ASYNC_PREFERENCE = "respond-async"
     },
 )
 async def upload_portfolio(
-    tenant: CurrentTenant,
+    tenant: AccountsWriter,
     runtime: RuntimeDep,
     settings: SettingsDep,
     locator: LocatorDep,
@@ -194,7 +201,7 @@ async def upload_portfolio(
     responses=problem_responses(UnauthorizedError, UnprocessableError),
 )
 async def list_uploads(
-    tenant: CurrentTenant,
+    tenant: AccountsReader,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[
@@ -212,7 +219,7 @@ async def list_uploads(
     responses=problem_responses(UnauthorizedError, NotFoundError),
 )
 async def get_upload(
-    upload_id: UUID, tenant: CurrentTenant, session: SessionDep
+    upload_id: UUID, tenant: AccountsReader, session: SessionDep
 ) -> UploadOut:
     return await service.get_upload(
         session, tenant_id=tenant.tenant_id, upload_id=upload_id
@@ -226,7 +233,7 @@ async def get_upload(
 )
 async def list_upload_errors(
     upload_id: UUID,
-    tenant: CurrentTenant,
+    tenant: AccountsReader,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=5_000)] = 1_000,
     cursor: Annotated[
@@ -250,7 +257,7 @@ async def list_upload_errors(
 )
 async def upload_events(
     upload_id: UUID,
-    tenant: CurrentTenant,
+    tenant: AccountsReader,
     runtime: RuntimeDep,
     settings: SettingsDep,
     session: SessionDep,
@@ -280,7 +287,7 @@ async def upload_events(
     },
 )
 async def download_xlsx_report(
-    upload_id: UUID, tenant: CurrentTenant, session: SessionDep
+    upload_id: UUID, tenant: AccountsReader, session: SessionDep
 ) -> Response:
     loaded = await report.load_report(
         session, tenant_id=tenant.tenant_id, upload_id=upload_id
@@ -305,7 +312,7 @@ async def download_xlsx_report(
     },
 )
 async def download_csv_report(
-    upload_id: UUID, tenant: CurrentTenant, session: SessionDep
+    upload_id: UUID, tenant: AccountsReader, session: SessionDep
 ) -> Response:
     loaded = await report.load_report(
         session, tenant_id=tenant.tenant_id, upload_id=upload_id

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 
 from ingest.uploads import job_repository
 from ingest.uploads.schemas import OnError, UploadSettingsIn, UploadSettingsOut
-from shared.api import CurrentTenant, SessionDep
+from shared.api import SessionDep, SettingsReader, SettingsWriter
 from shared.errors import UnauthorizedError, problem_responses
 
 router = APIRouter(prefix="/upload-settings", tags=["uploads"])
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/upload-settings", tags=["uploads"])
     responses=problem_responses(UnauthorizedError),
 )
 async def get_upload_settings(
-    tenant: CurrentTenant, session: SessionDep
+    tenant: SettingsReader, session: SessionDep
 ) -> UploadSettingsOut:
     async with session.begin():
         saved = await job_repository.get_on_error(session, tenant.tenant_id)
@@ -29,7 +29,7 @@ async def get_upload_settings(
     responses=problem_responses(UnauthorizedError),
 )
 async def put_upload_settings(
-    body: UploadSettingsIn, tenant: CurrentTenant, session: SessionDep
+    body: UploadSettingsIn, tenant: SettingsWriter, session: SessionDep
 ) -> UploadSettingsOut:
     async with session.begin():
         await job_repository.put_on_error(session, tenant.tenant_id, body.on_error)

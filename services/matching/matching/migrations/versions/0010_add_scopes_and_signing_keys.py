@@ -1,0 +1,67 @@
+"""add names and scopes to API keys, and the signing key directory
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-05 02:20:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "0010"
+down_revision: str | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# The scopes that existed when this migration was written, frozen here so
+# that adding a scope later does not change what this migration did.
+SCOPES_THEN = (
+    "accounts:read",
+    "accounts:write",
+    "campaigns:read",
+    "campaigns:write",
+    "keys:manage",
+    "payments:write",
+    "results:read",
+    "settings:read",
+    "settings:write",
+    "users:manage",
+    "visits:review",
+    "webhooks:manage",
+)
+SCHEMA = "matching"
+
+
+def upgrade() -> None:
+    op.add_column("api_keys", sa.Column("name", sa.String(length=200)), schema=SCHEMA)
+    # Keys made before scopes existed could do everything; they keep that.
+    everything = "ARRAY[" + ", ".join(f"'{s}'" for s in SCOPES_THEN)
+    op.add_column(
+        "api_keys",
+        sa.Column(
+            "scopes",
+            postgresql.ARRAY(sa.Text()),
+            nullable=False,
+            server_default=sa.text(everything + "]::text[]"),
+        ),
+        schema=SCHEMA,
+    )
+    op.alter_column("api_keys", "scopes", server_default=None, schema=SCHEMA)
+    op.create_table(
+        "signing_keys",
+        sa.Column("kid", sa.String(length=64), nullable=False),
+        sa.Column("public_jwk", postgresql.JSONB(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("kid", name=op.f("pk_signing_keys")),
+        schema=SCHEMA,
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("signing_keys", schema=SCHEMA)
+    op.drop_column("api_keys", "scopes", schema=SCHEMA)
+    op.drop_column("api_keys", "name", schema=SCHEMA)
