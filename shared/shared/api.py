@@ -69,6 +69,7 @@ BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bear
 
 async def get_current_tenant(
     required: SecurityScopes,
+    request: Request,
     runtime: RuntimeDep,
     x_api_key: ApiKeyHeader,
     bearer: BearerCredentials,
@@ -85,6 +86,9 @@ async def get_current_tenant(
             runtime.sessionmaker, runtime.tables, credential
         )
         _enforce_limit(runtime.api_key_limiter, tenant.caller, "API key")
+    # Read by the error handlers, so that a 404 names who asked (see errors.py).
+    request.state.caller = tenant.caller
+    request.state.tenant_id = str(tenant.tenant_id)
     missing = sorted(set(required.scopes) - {scope.value for scope in tenant.scopes})
     if missing:
         log.info(
@@ -155,9 +159,12 @@ UsersManager = Annotated[
 ]
 
 
-async def get_current_agent(runtime: RuntimeDep, bearer: BearerCredentials) -> Agent:
+async def get_current_agent(
+    request: Request, runtime: RuntimeDep, bearer: BearerCredentials
+) -> Agent:
     secret = runtime.settings.agent_token_secret.get_secret_value()
     agent = verify_agent_token(bearer.credentials if bearer else None, secret=secret)
+    request.state.caller = f"agent:{agent.agent_id}"
     _enforce_limit(runtime.agent_limiter, f"agent:{agent.agent_id}", "agent")
     return agent
 

@@ -209,12 +209,29 @@ def _describe_problems(errors: list[type[AppError]]) -> str:
     return "\n".join(lines)
 
 
+def _log_not_found(request: Request) -> None:
+    """Record who asked for something that is not theirs or does not exist.
+
+    Another tenant's resource answers 404 like a missing one, so this line is
+    how an operator sees a caller probing ids that are not its own.
+    """
+    log.info(
+        "request.not_found",
+        method=request.method,
+        path=request.url.path,
+        caller=getattr(request.state, "caller", None),
+        tenant_id=getattr(request.state, "tenant_id", None),
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every error, known or not, as a problem document; never an HTML 500."""
 
     @app.exception_handler(AppError)
     async def handle_app_error(request: Request, error: AppError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        if error.status == 404:
+            _log_not_found(request)
         if isinstance(error, TooManyRequestsError):
             headers = {"Retry-After": error.retry_after}
         return problem_response(
