@@ -61,11 +61,11 @@ class AgentVisit(BaseModel):
     campaign_id: UUID
     attempt: int
     state: VisitState
-    brief: Brief
-    debtor_name: str
+    brief: Brief | None = Field(description="None once the visit is closed.")
+    debtor_name: str | None = Field(description="None once the visit is closed.")
     phone: str | None
     address: Address
-    location: GeoPoint
+    location: GeoPoint | None = Field(description="None once the visit is closed.")
     balance_overdue: Money | None
     days_past_due: int | None
     deadline: datetime
@@ -73,6 +73,14 @@ class AgentVisit(BaseModel):
     requested_at: datetime
     assigned_at: datetime | None
     checked_in_at: datetime | None
+    debtor_data_withheld: bool = Field(
+        default=False,
+        description=(
+            "True for a closed visit (completed, rejected, expired, cancelled): "
+            "the debtor's name, phone, street address, position and debt are "
+            "withheld and only the area stays."
+        ),
+    )
 
 
 class AgentVisitList(BaseModel):

@@ -43,6 +43,10 @@ def _brief(visit: Visit) -> Brief:
 
 def _agent_visit(row: Row[Any]) -> AgentVisit:
     visit: Visit = row.Visit
+    state = VisitState(visit.state)
+    fee = Money(amount=visit.fee_amount, currency=visit.fee_currency)
+    if state.is_final:
+        return _closed_agent_visit(visit, state, fee)
     balance = None
     if visit.balance_amount is not None and visit.balance_currency is not None:
         balance = Money(amount=visit.balance_amount, currency=visit.balance_currency)
@@ -50,7 +54,7 @@ def _agent_visit(row: Row[Any]) -> AgentVisit:
         visit_id=visit.visit_id,
         campaign_id=visit.campaign_id,
         attempt=visit.attempt,
-        state=VisitState(visit.state),
+        state=state,
         brief=_brief(visit),
         debtor_name=visit.debtor_name,
         phone=visit.phone,
@@ -69,10 +73,38 @@ def _agent_visit(row: Row[Any]) -> AgentVisit:
         balance_overdue=balance,
         days_past_due=visit.days_past_due,
         deadline=visit.deadline,
-        fee=Money(amount=visit.fee_amount, currency=visit.fee_currency),
+        fee=fee,
         requested_at=visit.requested_at,
         assigned_at=visit.assigned_at,
         checked_in_at=visit.checked_in_at,
+    )
+
+
+def _closed_agent_visit(visit: Visit, state: VisitState, fee: Money) -> AgentVisit:
+    """Return a closed visit without the debtor's data: only area, fee and times.
+
+    The agent keeps what it needs to appeal a rejection (its own result is at
+    the review endpoints), but the debtor's name, phone, address, position and
+    debt are no business of a freelancer once the visit is over.
+    """
+    return AgentVisit(
+        visit_id=visit.visit_id,
+        campaign_id=visit.campaign_id,
+        attempt=visit.attempt,
+        state=state,
+        brief=None,
+        debtor_name=None,
+        phone=None,
+        address=Address(municipality=visit.municipality, state=visit.address_state),
+        location=None,
+        balance_overdue=None,
+        days_past_due=None,
+        deadline=visit.deadline,
+        fee=fee,
+        requested_at=visit.requested_at,
+        assigned_at=visit.assigned_at,
+        checked_in_at=visit.checked_in_at,
+        debtor_data_withheld=True,
     )
 
 

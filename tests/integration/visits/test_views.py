@@ -81,6 +81,42 @@ class TestAgentVisits:
         assert open_visits.json()["items"] == []
         assert len(completed.json()["items"]) == 1
 
+    async def test_closed_visit_withholds_debtor_data(
+        self, visits: httpx.AsyncClient
+    ) -> None:
+        agent_visit = await checked_in_visit(visits)
+        result = await visits.post(
+            f"{agent_visit.path}/result",
+            json=result_body(),
+            headers=agent_visit.headers,
+        )
+        assert result.status_code == 201, result.text
+
+        detail = await visits.get(agent_visit.path, headers=agent_visit.headers)
+
+        item = detail.json()
+        assert detail.status_code == 200
+        assert item["debtor_data_withheld"] is True
+        assert item["debtor_name"] is None
+        assert item["phone"] is None
+        assert item["brief"] is None
+        assert item["location"] is None
+        assert item["balance_overdue"] is None
+        assert item["address"]["street"] is None
+        assert (
+            item["address"]["municipality"] == agent_visit.request.address.municipality
+        )
+        assert agent_visit.request.debtor_name not in detail.text
+        assert item["fee"] is not None
+
+    async def test_open_visit_not_withheld(self, visits: httpx.AsyncClient) -> None:
+        agent_visit = await assigned_visit(visits)
+
+        detail = await visits.get(agent_visit.path, headers=agent_visit.headers)
+
+        assert detail.json()["debtor_data_withheld"] is False
+        assert detail.json()["debtor_name"] == agent_visit.request.debtor_name
+
     async def test_other_agents_visit_not_found(
         self, visits: httpx.AsyncClient
     ) -> None:
