@@ -154,6 +154,7 @@ WebhooksManager = Annotated[
 KeysManager = Annotated[
     Tenant, Security(get_current_tenant, scopes=[Scope.KEYS_MANAGE])
 ]
+AuditReader = Annotated[Tenant, Security(get_current_tenant, scopes=[Scope.AUDIT_READ])]
 UsersManager = Annotated[
     Tenant, Security(get_current_tenant, scopes=[Scope.USERS_MANAGE])
 ]

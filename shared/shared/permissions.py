@@ -25,6 +25,7 @@ class Scope(StrEnum):
     WEBHOOKS_MANAGE = "webhooks:manage"
     KEYS_MANAGE = "keys:manage"
     USERS_MANAGE = "users:manage"
+    AUDIT_READ = "audit:read"
 
 
 class Role(StrEnum):
@@ -48,14 +49,17 @@ SCOPE_DESCRIPTIONS: dict[Scope, str] = {
     Scope.WEBHOOKS_MANAGE: "create, change and delete webhook subscriptions",
     Scope.KEYS_MANAGE: "create, list and revoke the tenant's API keys",
     Scope.USERS_MANAGE: "create, change and disable the tenant's users",
+    Scope.AUDIT_READ: "read the log of who read debtors' personal data",
 }
 
 ALL_SCOPES: frozenset[Scope] = frozenset(Scope)
 # A key made without a scope list may do everything except manage keys and
-# users, so that a key handed to an integration cannot mint more access.
+# users and read the audit log, so that a key handed to an integration can
+# neither mint more access nor see who else reads the data.
 DEFAULT_KEY_SCOPES: frozenset[Scope] = ALL_SCOPES - {
     Scope.KEYS_MANAGE,
     Scope.USERS_MANAGE,
+    Scope.AUDIT_READ,
 }
 
 # The permission matrix of people: what each role may do. A director runs
@@ -64,7 +68,12 @@ DEFAULT_KEY_SCOPES: frozenset[Scope] = ALL_SCOPES - {
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.TENANT_ADMIN: ALL_SCOPES,
     Role.DIRECTOR: ALL_SCOPES
-    - {Scope.KEYS_MANAGE, Scope.USERS_MANAGE, Scope.WEBHOOKS_MANAGE},
+    - {
+        Scope.KEYS_MANAGE,
+        Scope.USERS_MANAGE,
+        Scope.WEBHOOKS_MANAGE,
+        Scope.AUDIT_READ,
+    },
     Role.ANALYST: frozenset(
         {
             Scope.ACCOUNTS_READ,

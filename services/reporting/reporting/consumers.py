@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reporting import repository
+from reporting.audit import on_personal_data_read
 from reporting.fanout import fan_out
 from reporting.models import common
 from reporting.notifier import commit_notifier
@@ -21,6 +22,7 @@ from shared.events import Envelope
 from shared.events.payloads import (
     AccountUpserted,
     CampaignLaunched,
+    PersonalDataRead,
     PromiseBroken,
     PromiseKept,
     PromiseMade,
@@ -262,6 +264,7 @@ HANDLERS: dict[type, Any] = {
     VisitRejected: on_review_step,
     VisitAppealed: on_review_step,
     VisitAppealResolved: on_review_step,
+    PersonalDataRead: on_personal_data_read,
 }
 
 

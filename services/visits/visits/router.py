@@ -5,6 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.api import (
     CurrentAgent,
@@ -12,6 +13,8 @@ from shared.api import (
     RuntimeDep,
     SessionDep,
 )
+from shared.audit import record_read
+from shared.auth import Agent
 from shared.errors import (
     ConflictError,
     InvalidStateError,
@@ -20,6 +23,7 @@ from shared.errors import (
     UnprocessableError,
     problem_responses,
 )
+from shared.runtime import ServiceRuntime
 from visits import results, service, views
 from visits.schemas import (
     AgentVisit,
@@ -53,6 +57,7 @@ Offset = Annotated[
 )
 async def list_agent_visits(
     agent: CurrentAgent,
+    runtime: RuntimeDep,
     session: SessionDep,
     state: Annotated[
         list[VisitState] | None,
@@ -61,13 +66,15 @@ async def list_agent_visits(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> AgentVisitList:
-    return await views.list_agent_visits(
+    page = await views.list_agent_visits(
         session,
         agent.agent_id,
         states=state or list(OPEN_AGENT_STATES),
         limit=limit,
         offset=offset,
     )
+    await _record_agent_read(runtime, session, agent, page.items)
+    return page
 
 
 @agent_router.get(
@@ -77,9 +84,34 @@ async def list_agent_visits(
     responses=problem_responses(UnauthorizedError, NotFoundError),
 )
 async def get_agent_visit(
-    visit_id: UUID, agent: CurrentAgent, session: SessionDep
+    visit_id: UUID, agent: CurrentAgent, runtime: RuntimeDep, session: SessionDep
 ) -> AgentVisit:
-    return await views.get_agent_visit(session, agent.agent_id, visit_id)
+    visit = await views.get_agent_visit(session, agent.agent_id, visit_id)
+    await _record_agent_read(runtime, session, agent, [visit])
+    return visit
+
+
+async def _record_agent_read(
+    runtime: ServiceRuntime,
+    session: AsyncSession,
+    agent: Agent,
+    visits: list[AgentVisit],
+) -> None:
+    """Audit the debtor data an agent was shown, one record per tenant."""
+    shown = [visit.visit_id for visit in visits if not visit.debtor_data_withheld]
+    if not shown:
+        return
+    async with session.begin():
+        tenants = await views.tenants_of(session, shown)
+    for tenant_id, visit_ids in tenants.items():
+        await record_read(
+            runtime,
+            tenant_id=tenant_id,
+            actor=f"agent:{agent.agent_id}",
+            resource="visit",
+            resource_ids=visit_ids,
+            visit_id=visit_ids[0] if len(visit_ids) == 1 else None,
+        )
 
 
 @agent_router.post(
@@ -179,6 +211,16 @@ async def list_visits(
     responses=problem_responses(UnauthorizedError, NotFoundError),
 )
 async def get_visit(
-    visit_id: UUID, tenant: ResultsReader, session: SessionDep
+    visit_id: UUID, tenant: ResultsReader, runtime: RuntimeDep, session: SessionDep
 ) -> VisitDetail:
-    return await views.get_tenant_visit(session, tenant.tenant_id, visit_id)
+    visit = await views.get_tenant_visit(session, tenant.tenant_id, visit_id)
+    await record_read(
+        runtime,
+        tenant_id=tenant.tenant_id,
+        actor=tenant.caller,
+        resource="visit",
+        resource_ids=[visit_id],
+        visit_id=visit_id,
+        campaign_id=visit.campaign_id,
+    )
+    return visit

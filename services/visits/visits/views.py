@@ -3,7 +3,7 @@
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import NotFoundError
@@ -253,3 +253,16 @@ def _result_out(result: VisitResult, promise: Promise | None) -> ResultOut:
             else None
         ),
     )
+
+
+async def tenants_of(
+    session: AsyncSession, visit_ids: list[UUID]
+) -> dict[UUID, list[UUID]]:
+    """Group visit ids by the tenant that owns each visit."""
+    rows = await session.execute(
+        select(Visit.tenant_id, Visit.visit_id).where(Visit.visit_id.in_(visit_ids))
+    )
+    grouped: dict[UUID, list[UUID]] = {}
+    for tenant_id, visit_id in rows:
+        grouped.setdefault(tenant_id, []).append(visit_id)
+    return grouped

@@ -172,6 +172,29 @@ class SigningKeyRetired(Payload):
         return "signing-keys"
 
 
+class PersonalDataRead(Payload):
+    """A caller read debtors' personal data: who, what, when and through what.
+
+    `actor` is `key:<key id>`, `user:<user id>` or `agent:<agent id>`;
+    `resource_ids` names the accounts, visits or uploads read (at most 500).
+    """
+
+    event_type = "campo.personal_data.read"
+    topic = topics.AUDIT
+
+    audit_id: UUID
+    actor: str = Field(max_length=100)
+    service: str = Field(max_length=20)
+    resource: str = Field(max_length=40)
+    resource_ids: list[str] = Field(max_length=500)
+    visit_id: UUID | None = None
+    campaign_id: UUID | None = None
+    read_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.tenant_id)
+
+
 class ApiKeyRevoked(Payload):
     """A key revoked by the tenant or the operator; every service stops accepting it."""
 
@@ -989,6 +1012,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         TenantCreated,
         ApiKeyCreated,
         ApiKeyRevoked,
+        PersonalDataRead,
         SigningKeyPublished,
         SigningKeyRetired,
         AccountUpserted,

@@ -7,6 +7,8 @@ VISIT_REQUESTS = "visit-requests.v1"
 ASSIGNMENTS = "assignments.v1"
 VISITS = "visits.v1"
 PAYMENTS = "payments.v1"
+# Who read which debtor's personal data; reporting keeps the log.
+AUDIT = "audit.v1"
 
 ALL_TOPICS = (
     TENANTS,
@@ -16,6 +18,7 @@ ALL_TOPICS = (
     ASSIGNMENTS,
     VISITS,
     PAYMENTS,
+    AUDIT,
 )
 
 DEAD_LETTER_SUFFIX = ".dlt"

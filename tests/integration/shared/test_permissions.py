@@ -21,7 +21,14 @@ import matching.app
 import reporting.app
 import visits.app
 from matching.settings import MatchingSettings
-from shared.permissions import ALL_SCOPES, ROLE_SCOPES, Role, Scope, stored_scopes
+from shared.permissions import (
+    ALL_SCOPES,
+    DEFAULT_KEY_SCOPES,
+    ROLE_SCOPES,
+    Role,
+    Scope,
+    stored_scopes,
+)
 from tests.conftest import IsolatedEnvironment
 from tests.fixtures.apps import eventually, running_app
 from tests.fixtures.tenants import make_tenant
@@ -283,8 +290,9 @@ async def test_default_key_cannot_mint_keys(
     assert created.status_code == 201
     assert Scope.KEYS_MANAGE.value not in created.json()["scopes"]
     assert Scope.USERS_MANAGE.value not in created.json()["scopes"]
+    assert Scope.AUDIT_READ.value not in created.json()["scopes"]
     assert set(created.json()["scopes"]) == {
-        scope.value for scope in ALL_SCOPES - {Scope.KEYS_MANAGE, Scope.USERS_MANAGE}
+        scope.value for scope in DEFAULT_KEY_SCOPES
     }
 
 

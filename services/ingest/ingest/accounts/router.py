@@ -21,6 +21,7 @@ from shared.api import (
     RuntimeDep,
     SessionDep,
 )
+from shared.audit import record_read
 from shared.errors import (
     NotFoundError,
     UnauthorizedError,
@@ -55,6 +56,7 @@ router = APIRouter(prefix="/accounts", tags=["accounts"])
 )
 async def list_accounts(
     tenant: AccountsReader,
+    runtime: RuntimeDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[
@@ -99,12 +101,20 @@ async def list_accounts(
             offset=offset,
             conditions=conditions,
         )
-    return AccountPage(
+    page = AccountPage(
         total=total,
         limit=limit,
         offset=offset,
         items=[service.account_out(r) for r in rows],
     )
+    await record_read(
+        runtime,
+        tenant_id=tenant.tenant_id,
+        actor=tenant.caller,
+        resource="account",
+        resource_ids=[item.account_id for item in page.items],
+    )
+    return page
 
 
 @router.post(
@@ -147,11 +157,22 @@ async def bulk_upsert_accounts(
     responses=problem_responses(UnauthorizedError, NotFoundError),
 )
 async def get_account(
-    account_ref: AccountRef, tenant: AccountsReader, session: SessionDep
+    account_ref: AccountRef,
+    tenant: AccountsReader,
+    runtime: RuntimeDep,
+    session: SessionDep,
 ) -> AccountOut:
-    return await service.get_account(
+    account = await service.get_account(
         session, tenant_id=tenant.tenant_id, account_ref=account_ref
     )
+    await record_read(
+        runtime,
+        tenant_id=tenant.tenant_id,
+        actor=tenant.caller,
+        resource="account",
+        resource_ids=[account.account_id],
+    )
+    return account
 
 
 @router.get(
@@ -160,11 +181,22 @@ async def get_account(
     responses=problem_responses(UnauthorizedError, NotFoundError),
 )
 async def get_account_history(
-    account_ref: AccountRef, tenant: AccountsReader, session: SessionDep
+    account_ref: AccountRef,
+    tenant: AccountsReader,
+    runtime: RuntimeDep,
+    session: SessionDep,
 ) -> AccountHistoryOut:
-    return await service.get_history(
+    history = await service.get_history(
         session, tenant_id=tenant.tenant_id, account_ref=account_ref
     )
+    await record_read(
+        runtime,
+        tenant_id=tenant.tenant_id,
+        actor=tenant.caller,
+        resource="account_history",
+        resource_ids=[account_ref],
+    )
+    return history
 
 
 @router.patch(

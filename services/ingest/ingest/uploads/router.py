@@ -29,6 +29,7 @@ from shared.api import (
     RuntimeDep,
     SessionDep,
 )
+from shared.audit import record_read
 from shared.errors import (
     NotFoundError,
     PayloadTooLargeError,
@@ -287,10 +288,17 @@ async def upload_events(
     },
 )
 async def download_xlsx_report(
-    upload_id: UUID, tenant: AccountsReader, session: SessionDep
+    upload_id: UUID, tenant: AccountsReader, runtime: RuntimeDep, session: SessionDep
 ) -> Response:
     loaded = await report.load_report(
         session, tenant_id=tenant.tenant_id, upload_id=upload_id
+    )
+    await record_read(
+        runtime,
+        tenant_id=tenant.tenant_id,
+        actor=tenant.caller,
+        resource="upload_report",
+        resource_ids=[upload_id],
     )
     content = await asyncio.to_thread(report.xlsx_report, loaded)
     return Response(
@@ -312,10 +320,17 @@ async def download_xlsx_report(
     },
 )
 async def download_csv_report(
-    upload_id: UUID, tenant: AccountsReader, session: SessionDep
+    upload_id: UUID, tenant: AccountsReader, runtime: RuntimeDep, session: SessionDep
 ) -> Response:
     loaded = await report.load_report(
         session, tenant_id=tenant.tenant_id, upload_id=upload_id
+    )
+    await record_read(
+        runtime,
+        tenant_id=tenant.tenant_id,
+        actor=tenant.caller,
+        resource="upload_report",
+        resource_ids=[upload_id],
     )
     return Response(
         report.csv_report(loaded),

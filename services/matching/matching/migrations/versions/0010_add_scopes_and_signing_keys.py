@@ -21,6 +21,7 @@ depends_on: str | Sequence[str] | None = None
 SCOPES_THEN = (
     "accounts:read",
     "accounts:write",
+    "audit:read",
     "campaigns:read",
     "campaigns:write",
     "keys:manage",

@@ -1,4 +1,4 @@
-"""add names and scopes to API keys, and the signing key directory
+"""add API key scopes, the signing key directory and the audit log
 
 Revision ID: 0004
 Revises: 0003
@@ -21,6 +21,7 @@ depends_on: str | Sequence[str] | None = None
 SCOPES_THEN = (
     "accounts:read",
     "accounts:write",
+    "audit:read",
     "campaigns:read",
     "campaigns:write",
     "keys:manage",
@@ -59,9 +60,32 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("kid", name=op.f("pk_signing_keys")),
         schema=SCHEMA,
     )
+    op.create_table(
+        "audit_log",
+        sa.Column("audit_id", sa.UUID(), nullable=False),
+        sa.Column("tenant_id", sa.UUID(), nullable=False),
+        sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.Column("service", sa.String(length=20), nullable=False),
+        sa.Column("resource", sa.String(length=40), nullable=False),
+        sa.Column("resource_ids", postgresql.ARRAY(sa.Text()), nullable=False),
+        sa.Column("visit_id", sa.UUID(), nullable=True),
+        sa.Column("campaign_id", sa.UUID(), nullable=True),
+        sa.Column("read_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("audit_id", name=op.f("pk_audit_log")),
+        schema=SCHEMA,
+    )
+    op.create_index(
+        "ix_audit_log_tenant_read_at",
+        "audit_log",
+        ["tenant_id", "read_at"],
+        unique=False,
+        schema=SCHEMA,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_log_tenant_read_at", table_name="audit_log", schema=SCHEMA)
+    op.drop_table("audit_log", schema=SCHEMA)
     op.drop_table("signing_keys", schema=SCHEMA)
     op.drop_column("api_keys", "scopes", schema=SCHEMA)
     op.drop_column("api_keys", "name", schema=SCHEMA)
