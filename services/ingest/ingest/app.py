@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from ingest.accounts.observed import on_location_observed
 from ingest.accounts.router import router as accounts_router
 from ingest.attempts.consumers import (
     on_appeal_resolved,
@@ -21,6 +22,7 @@ from ingest.uploads.settings_router import router as upload_settings_router
 from shared.consumer import EventConsumer
 from shared.events import topics
 from shared.events.payloads import (
+    AccountLocationObserved,
     VisitAppealResolved,
     VisitCompleted,
     VisitRejected,
@@ -80,6 +82,7 @@ def _consumers(runtime: ServiceRuntime) -> list[EventConsumer]:
                 VisitCompleted: on_visit_completed,
                 VisitRejected: on_visit_rejected,
                 VisitAppealResolved: on_appeal_resolved,
+                AccountLocationObserved: on_location_observed,
             },
         )
     ]

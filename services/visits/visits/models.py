@@ -72,6 +72,12 @@ class Visit(Base):
     location: Mapped[Any] = mapped_column(
         Geography("POINT", srid=4326, spatial_index=False)
     )
+    location_precision: Mapped[str | None] = mapped_column(
+        String(20), doc="The geocode's precision; None for requests without one."
+    )
+    location_accuracy_m: Mapped[float | None] = mapped_column(
+        Float, doc="The fix's accuracy when a visit placed the account."
+    )
     balance_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     balance_currency: Mapped[str | None] = mapped_column(String(3))
     days_past_due: Mapped[int | None] = mapped_column(Integer)

@@ -99,6 +99,8 @@ async def insert_requested(session: AsyncSession, request: VisitRequested) -> bo
             cross_streets=address.cross_streets,
             address_references=address.address_references,
             location=_point(request.location.lat, request.location.lon),
+            location_precision=request.location_precision,
+            location_accuracy_m=request.location_accuracy_m,
             balance_amount=balance.amount if balance else None,
             balance_currency=balance.currency if balance else None,
             days_past_due=request.days_past_due,
@@ -480,7 +482,31 @@ async def mark_checked_in(
             Visit.state,
             Visit.check_in_count,
             distance.label("distance_m"),
+            Visit.account_id,
+            Visit.location_precision,
+            Visit.location_accuracy_m,
+            *_lat_lon(Visit.location),
         )
+    )
+    return (await session.execute(statement)).first()
+
+
+def _lat_lon(location: Any) -> tuple[ColumnElement[float], ColumnElement[float]]:
+    geometry = cast(location, Geometry(srid=WGS84))
+    return func.ST_Y(geometry).label("lat"), func.ST_X(geometry).label("lon")
+
+
+async def has_verified_check_in(session: AsyncSession, visit_id: UUID) -> bool:
+    statement = select(CheckIn.check_in_id).where(
+        CheckIn.visit_id == visit_id, CheckIn.verified.is_(True)
+    )
+    return (await session.execute(statement.limit(1))).first() is not None
+
+
+async def address_precision(session: AsyncSession, visit_id: UUID) -> Row[Any] | None:
+    """Return the precision and accuracy of the point the visit was sent with."""
+    statement = select(Visit.location_precision, Visit.location_accuracy_m).where(
+        Visit.visit_id == visit_id
     )
     return (await session.execute(statement)).first()
 
