@@ -144,12 +144,15 @@ class PaymentHandler:
 
         Each applied payment announces the promise's status and the amount
         paid so far. A payment already applied, even under another event id,
-        changes nothing and announces nothing.
+        changes nothing and announces nothing. A payment with no open promise
+        is stored for the account, and the next promise recorded for it takes
+        the payment when it was made on or after that visit's check-in day.
         """
         ids = {"payment_id": str(payload.payment_id)}
         if await repository.payment_applied(session, payload.payment_id):
             log.info("promises.payment_already_applied", **ids)
             return
+        await repository.lock_account_payments(session, payload.account_id)
         promise_id = await repository.apply_payment(
             session,
             payment_id=payload.payment_id,
@@ -158,9 +161,11 @@ class PaymentHandler:
             amount=payload.amount.amount,
             currency=payload.amount.currency,
             at=payload.reported_at,
+            paid_on=payload.paid_on,
         )
         if promise_id is None:
-            log.info("promises.payment_without_promise", **ids)
+            # Stored for the account: a promise recorded later takes it.
+            log.info("promises.payment_kept_for_later", **ids)
             return
         [promise] = await repository.promises_for_events(session, [promise_id])
         await self._runtime.emit(

@@ -258,7 +258,7 @@ async def withdraw(
 
 
 async def payment_applied(session: AsyncSession, payment_id: UUID) -> bool:
-    """Return whether a payment was already applied to a promise."""
+    """Return whether a payment was already stored, for a promise or for later."""
     statement = select(PromisePayment.payment_id).where(
         PromisePayment.payment_id == payment_id
     )
@@ -274,12 +274,15 @@ async def apply_payment(
     amount: Decimal,
     currency: str,
     at: datetime,
+    paid_on: date | None = None,
 ) -> UUID | None:
     """Add a payment to the account's latest promise not yet kept, in its currency.
 
     A broken promise still accepts the payment. Paid in full it is kept late,
     otherwise partly kept, and its `broken_at` stays. Returns the promise's id, or
-    None without an open promise or when the payment was already applied.
+    None without an open promise or when the payment was already applied. A
+    payment without an open promise is kept for the account, so that a promise
+    recorded later can take it.
     """
     target = (
         await session.execute(
@@ -296,8 +299,6 @@ async def apply_payment(
             .with_for_update(of=Promise)
         )
     ).scalar_one_or_none()
-    if target is None:
-        return None
     recorded = (
         await session.execute(
             pg_insert(PromisePayment)
@@ -305,6 +306,9 @@ async def apply_payment(
                 payment_id=payment_id,
                 promise_id=target,
                 tenant_id=tenant_id,
+                account_id=account_id,
+                currency=currency,
+                paid_on=paid_on,
                 amount=amount,
                 reported_at=at,
             )
@@ -312,12 +316,20 @@ async def apply_payment(
             .returning(PromisePayment.payment_id)
         )
     ).first()
-    if recorded is None:
+    if recorded is None or target is None:
         return None
+    await credit_promise(session, target, amount=amount, at=at)
+    return target
+
+
+async def credit_promise(
+    session: AsyncSession, promise_id: UUID, *, amount: Decimal, at: datetime
+) -> None:
+    """Add a payment to a promise's amount kept, and make it partly kept or kept."""
     kept = Promise.amount_kept + amount
     statement = (
         update(Promise)
-        .where(Promise.promise_id == target)
+        .where(Promise.promise_id == promise_id)
         .values(
             amount_kept=kept,
             status=case((kept >= Promise.amount, "kept"), else_="partly_kept"),
@@ -326,7 +338,54 @@ async def apply_payment(
         .execution_options(synchronize_session=False)
     )
     await session.execute(statement)
-    return target
+
+
+async def lock_account_payments(session: AsyncSession, account_id: UUID) -> None:
+    """Serialize a payment and a new promise of one account until commit.
+
+    Without it, a payment stored as unclaimed while a promise is being
+    recorded would be invisible to both: the payment finds no promise, and
+    the promise does not see the uncommitted payment.
+    """
+    key = func.hashtextextended(str(account_id), 0)
+    await session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+async def claim_payments_since(
+    session: AsyncSession,
+    *,
+    promise_id: UUID,
+    tenant_id: UUID,
+    account_id: UUID,
+    currency: str,
+    since: date,
+) -> list[Row[Any]]:
+    """Give a new promise the account's unclaimed payments paid on `since` or later.
+
+    Returns them oldest first. The rows are claimed in one UPDATE, so a
+    payment consumer running at the same time either claims a payment first
+    or finds it taken.
+    """
+    statement = (
+        update(PromisePayment)
+        .where(
+            PromisePayment.tenant_id == tenant_id,
+            PromisePayment.account_id == account_id,
+            PromisePayment.currency == currency,
+            PromisePayment.promise_id.is_(None),
+            PromisePayment.paid_on >= since,
+        )
+        .values(promise_id=promise_id)
+        .returning(
+            PromisePayment.payment_id,
+            PromisePayment.amount,
+            PromisePayment.paid_on,
+            PromisePayment.reported_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    rows = list(await session.execute(statement))
+    return sorted(rows, key=lambda row: (row.paid_on, row.reported_at))
 
 
 def _promise_columns() -> tuple[Any, ...]:
