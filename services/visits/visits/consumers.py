@@ -25,6 +25,7 @@ from shared.events.payloads import (
     VisitCancelled,
     VisitExpired,
     VisitOutOfCoverage,
+    VisitReleased,
     VisitRequested,
     VisitUnmatched,
     VisitWithdrawn,
@@ -265,7 +266,8 @@ class AssignmentHandlers:
         The release is stored whatever the visit's state, and a repeat of it
         changes nothing. A withdrawal's release leaves the state to the
         withdrawal itself, which cancels the visit. A visit the agent has
-        checked in to stays with the agent.
+        checked in to stays with the agent. A visit put back to `requested`
+        announces it with `campo.visit.released`.
         """
         state = await repository.visit_state(session, payload.visit_id)
         if state is None:
@@ -290,11 +292,24 @@ class AssignmentHandlers:
             assignment_id=payload.assignment_id,
             agent_id=payload.agent_id,
         )
-        if not unassigned:
+        if unassigned is None:
             # The visit is under another assignment now, or the agent has
             # checked in, so the late release changes nothing.
             log.warning("visits.release_ignored", current_state=state, **ids)
             return
+        await self._runtime.emit(
+            session,
+            VisitReleased(
+                tenant_id=unassigned.tenant_id,
+                visit_id=payload.visit_id,
+                campaign_id=unassigned.campaign_id,
+                account_id=unassigned.account_id,
+                agent_id=payload.agent_id,
+                assignment_id=payload.assignment_id,
+                reason=payload.reason,
+                released_at=payload.released_at,
+            ),
+        )
         log.info("visits.unassigned", agent_id=str(payload.agent_id), **ids)
 
     async def on_visit_unmatched(

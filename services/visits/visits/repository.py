@@ -177,12 +177,13 @@ async def was_released(session: AsyncSession, assignment_id: UUID) -> bool:
 
 async def unassign(
     session: AsyncSession, visit_id: UUID, *, assignment_id: UUID, agent_id: UUID
-) -> bool:
+) -> Row[Any] | None:
     """Put an assigned visit back to `requested` if it is under this assignment.
 
     Keyed on the assignment, so a late release of an earlier assignment
     never takes the visit from the next agent. A visit assigned before
-    assignment ids were stored is matched on its agent.
+    assignment ids were stored is matched on its agent. Returns the visit's
+    tenant, campaign and account, or None when nothing changed.
     """
     current = or_(
         Visit.assignment_id == assignment_id,
@@ -192,9 +193,9 @@ async def unassign(
         _transition(visit_id, VisitState.REQUESTED)
         .where(current)
         .values(agent_id=None, assigned_at=None, assignment_id=None)
-        .returning(Visit.visit_id)
+        .returning(Visit.tenant_id, Visit.campaign_id, Visit.account_id)
     )
-    return (await session.execute(statement)).first() is not None
+    return (await session.execute(statement)).first()
 
 
 async def release_from(

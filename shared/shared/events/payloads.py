@@ -693,6 +693,28 @@ class VisitCompleted(Payload):
         return str(self.visit_id)
 
 
+class VisitReleased(Payload):
+    """The agent no longer holds the visit, which waits for another in `requested`.
+
+    Follows `campo.assignment.released` unless the visit was withdrawn (then
+    `campo.visit.cancelled` follows) or the agent had already checked in.
+    """
+
+    event_type = "campo.visit.released"
+    topic = topics.VISITS
+
+    visit_id: UUID
+    campaign_id: UUID
+    account_id: UUID
+    agent_id: UUID
+    assignment_id: UUID
+    reason: ReleaseReason
+    released_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
 class VisitOutOfCoverage(Payload):
     event_type = "campo.visit.out_of_coverage"
     topic = topics.VISITS
@@ -995,6 +1017,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         VisitCheckedIn,
         AccountLocationObserved,
         VisitCompleted,
+        VisitReleased,
         VisitOutOfCoverage,
         VisitExpired,
         PromiseMade,
