@@ -27,10 +27,14 @@ from tests.integration.visits.helpers import offset
 
 
 async def upload_account(
-    services: Services, tenant: CreatedTenant, where: GeoPoint
+    services: Services,
+    tenant: CreatedTenant,
+    where: GeoPoint | None,
+    key: str | None = None,
 ) -> str:
-    key = f"G-{uuid.uuid4().hex[:8]}"
-    content = xlsx_bytes([account_row(key, lat=where.lat, lon=where.lon)])
+    key = key or f"G-{uuid.uuid4().hex[:8]}"
+    lat, lon = (where.lat, where.lon) if where else (None, None)
+    content = xlsx_bytes([account_row(key, lat=lat, lon=lon)])
     uploaded = await services.ingest.post(
         "/uploads",
         headers={"X-API-Key": tenant.api_key.key},
@@ -213,3 +217,31 @@ def observation(
         checked_in_at=now,
         device_time=now,
     )
+
+
+class TestUploadAfterVisit:
+    async def test_same_address_keeps_the_door_file_point_replaces_it(
+        self, services: Services, sessionmaker: Sessionmaker
+    ) -> None:
+        tenant = await make_tenant()
+        headers = {"X-API-Key": tenant.api_key.key}
+        centroid = new_region().point()
+        key = await upload_account(services, tenant, centroid)
+        await place_coarsely(sessionmaker, tenant, key)
+        response = await services.ingest.get(f"/accounts/{key}", headers=headers)
+        observed = observation(
+            tenant, response.json()["account_id"], centroid, accuracy_m=10.0
+        )
+        await redeliver(sessionmaker, observed)
+
+        await upload_account(services, tenant, None, key)
+        kept = (await services.ingest.get(f"/accounts/{key}", headers=headers)).json()
+        creditor_point = new_region().point()
+        await upload_account(services, tenant, creditor_point, key)
+        replaced = await services.ingest.get(f"/accounts/{key}", headers=headers)
+
+        assert kept["location_precision"] == "visit"
+        assert kept["location"] == observed.location.model_dump()
+        assert replaced.json()["location_source"] == "file"
+        assert replaced.json()["location"] == creditor_point.model_dump()
+        assert replaced.json()["location_visit_id"] is None
