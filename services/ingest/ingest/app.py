@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from ingest.accounts.observed import on_location_observed
 from ingest.accounts.router import router as accounts_router
 from ingest.api_keys.router import router as api_keys_router
 from ingest.attempts.consumers import (
@@ -23,6 +24,7 @@ from ingest.users.router import auth_router, jwks_router, users_router
 from shared.consumer import EventConsumer
 from shared.events import topics
 from shared.events.payloads import (
+    AccountLocationObserved,
     VisitAppealResolved,
     VisitCompleted,
     VisitRejected,
@@ -86,6 +88,7 @@ def _consumers(runtime: ServiceRuntime) -> list[EventConsumer]:
                 VisitCompleted: on_visit_completed,
                 VisitRejected: on_visit_rejected,
                 VisitAppealResolved: on_appeal_resolved,
+                AccountLocationObserved: on_location_observed,
             },
         )
     ]

@@ -78,6 +78,15 @@ class Account(Base):
     )
     location_precision: Mapped[str | None] = mapped_column(String(20))
     location_source: Mapped[str | None] = mapped_column(String(20))
+    location_accuracy_m: Mapped[float | None] = mapped_column(
+        Float, doc="The check-in's accuracy; set only while the source is `visit`."
+    )
+    location_visit_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), doc="The visit whose check-in placed the account."
+    )
+    location_observed_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True)
+    )
     location_status: Mapped[str] = mapped_column(
         String(20),
         server_default="unplaced",

@@ -3,7 +3,9 @@
 Events of one visit travel on several topics and are not ordered with each
 other. So every handler is an upsert that sets only the columns its event
 type owns. First times use LEAST, and ids that several events carry use
-COALESCE. Any order and any redelivery of the same events gives the same rows.
+COALESCE. Any order and any redelivery of the same events gives the same rows,
+except a release, which clears only an assignment older than itself: visits
+announces a visit's assignments and releases in order on one key.
 """
 
 from typing import Any
@@ -13,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reporting import repository
 from reporting.audit import on_personal_data_read
 from reporting.fanout import fan_out
-from reporting.models import common
+from reporting.models import VisitFact, common
 from reporting.notifier import commit_notifier
 from reporting.repository import keep_earliest, keep_known
 from shared.auth import tenant_directory_handlers
@@ -37,6 +39,7 @@ from shared.events.payloads import (
     VisitExpired,
     VisitOutOfCoverage,
     VisitRejected,
+    VisitReleased,
     VisitRequested,
 )
 from shared.events.topics import ALL_TOPICS
@@ -102,6 +105,29 @@ async def on_visit_assigned(
             "account_id": keep_known(excluded, "account_id"),
             "requested_at": keep_known(excluded, "requested_at"),
             "assigned_at": keep_earliest(excluded, "assigned_at"),
+        },
+    )
+    await fan_out(session, envelope, payload.campaign_id)
+
+
+async def on_visit_released(
+    session: AsyncSession, envelope: Envelope, payload: VisitReleased
+) -> None:
+    """Show the visit as requested again until the next agent takes it.
+
+    Only an assignment from before the release is cleared, so the next
+    agent's assignment, which visits announces after it, is never lost.
+    """
+    released_at = payload.released_at
+    await repository.upsert_visit_fact(
+        session,
+        _visit_keys(payload) | {"account_id": payload.account_id},
+        lambda excluded: {
+            "campaign_id": keep_known(excluded, "campaign_id"),
+            "account_id": keep_known(excluded, "account_id"),
+            "assigned_at": repository.cleared_before(
+                VisitFact.assigned_at, released_at
+            ),
         },
     )
     await fan_out(session, envelope, payload.campaign_id)
@@ -252,6 +278,7 @@ HANDLERS: dict[type, Any] = {
     CampaignLaunched: on_campaign_launched,
     VisitRequested: on_visit_requested,
     VisitAssigned: on_visit_assigned,
+    VisitReleased: on_visit_released,
     VisitCheckedIn: on_visit_checked_in,
     VisitCompleted: on_visit_completed,
     VisitOutOfCoverage: on_visit_out_of_coverage,

@@ -19,7 +19,14 @@ WEBHOOK_EVENT_TYPES = (
     "visit.appealed",
     "visit.appeal_resolved",
 )
-STREAM_EVENT_TYPES = (*WEBHOOK_EVENT_TYPES, "visit.expired", "campaign.launched")
+# A released visit waits for another agent. It is streamed but not offered
+# to webhooks yet: subscribers learn of the next agent from visit.assigned.
+STREAM_EVENT_TYPES = (
+    *WEBHOOK_EVENT_TYPES,
+    "visit.expired",
+    "campaign.launched",
+    "visit.released",
+)
 
 
 def short_name(cloud_event_type: str) -> str:

@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -10,9 +11,11 @@ from sqlalchemy import (
     Interval,
     Row,
     and_,
+    case,
     cast,
     func,
     literal,
+    null,
     select,
 )
 from sqlalchemy.dialects.postgresql import insert
@@ -82,6 +85,11 @@ def keep_earliest(excluded: Excluded, name: str) -> ColumnElement[Any]:
     """Build a SET term that keeps the earlier of the stored and the new time."""
     # LEAST ignores nulls, so a null on either side keeps the other time.
     return func.least(getattr(VisitFact, name), excluded[name])
+
+
+def cleared_before(column: Any, moment: datetime) -> ColumnElement[Any]:
+    """Build a SET term that clears a time up to `moment` and keeps a later one."""
+    return case((column <= moment, null()), else_=column)
 
 
 async def next_stream_seq(session: AsyncSession, tenant_id: uuid.UUID) -> int:

@@ -25,6 +25,7 @@ from shared.events.payloads import (
     VisitCancelled,
     VisitExpired,
     VisitOutOfCoverage,
+    VisitReleased,
     VisitRequested,
     VisitUnmatched,
     VisitWithdrawn,
@@ -144,12 +145,15 @@ class PaymentHandler:
 
         Each applied payment announces the promise's status and the amount
         paid so far. A payment already applied, even under another event id,
-        changes nothing and announces nothing.
+        changes nothing and announces nothing. A payment with no open promise
+        is stored for the account, and the next promise recorded for it takes
+        the payment when it was made on or after that visit's check-in day.
         """
         ids = {"payment_id": str(payload.payment_id)}
         if await repository.payment_applied(session, payload.payment_id):
             log.info("promises.payment_already_applied", **ids)
             return
+        await repository.lock_account_payments(session, payload.account_id)
         promise_id = await repository.apply_payment(
             session,
             payment_id=payload.payment_id,
@@ -158,9 +162,11 @@ class PaymentHandler:
             amount=payload.amount.amount,
             currency=payload.amount.currency,
             at=payload.reported_at,
+            paid_on=payload.paid_on,
         )
         if promise_id is None:
-            log.info("promises.payment_without_promise", **ids)
+            # Stored for the account: a promise recorded later takes it.
+            log.info("promises.payment_kept_for_later", **ids)
             return
         [promise] = await repository.promises_for_events(session, [promise_id])
         await self._runtime.emit(
@@ -260,7 +266,8 @@ class AssignmentHandlers:
         The release is stored whatever the visit's state, and a repeat of it
         changes nothing. A withdrawal's release leaves the state to the
         withdrawal itself, which cancels the visit. A visit the agent has
-        checked in to stays with the agent.
+        checked in to stays with the agent. A visit put back to `requested`
+        announces it with `campo.visit.released`.
         """
         state = await repository.visit_state(session, payload.visit_id)
         if state is None:
@@ -285,11 +292,24 @@ class AssignmentHandlers:
             assignment_id=payload.assignment_id,
             agent_id=payload.agent_id,
         )
-        if not unassigned:
+        if unassigned is None:
             # The visit is under another assignment now, or the agent has
             # checked in, so the late release changes nothing.
             log.warning("visits.release_ignored", current_state=state, **ids)
             return
+        await self._runtime.emit(
+            session,
+            VisitReleased(
+                tenant_id=unassigned.tenant_id,
+                visit_id=payload.visit_id,
+                campaign_id=unassigned.campaign_id,
+                account_id=unassigned.account_id,
+                agent_id=payload.agent_id,
+                assignment_id=payload.assignment_id,
+                reason=payload.reason,
+                released_at=payload.released_at,
+            ),
+        )
         log.info("visits.unassigned", agent_id=str(payload.agent_id), **ids)
 
     async def on_visit_unmatched(

@@ -72,6 +72,12 @@ class Visit(Base):
     location: Mapped[Any] = mapped_column(
         Geography("POINT", srid=4326, spatial_index=False)
     )
+    location_precision: Mapped[str | None] = mapped_column(
+        String(20), doc="The geocode's precision; None for requests without one."
+    )
+    location_accuracy_m: Mapped[float | None] = mapped_column(
+        Float, doc="The fix's accuracy when a visit placed the account."
+    )
     balance_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     balance_currency: Mapped[str | None] = mapped_column(String(3))
     days_past_due: Mapped[int | None] = mapped_column(Integer)
@@ -238,15 +244,32 @@ class Promise(Base):
 
 
 class PromisePayment(Base):
-    """A reported payment applied to a promise, so that a repeat applies nothing."""
+    """A reported payment, so that a repeat applies nothing.
+
+    `promise_id` is None while no promise took the payment: a promise
+    recorded later takes those paid on or after its visit's check-in day.
+    """
 
     __tablename__ = "promise_payments"
+    __table_args__ = (
+        Index(
+            "ix_promise_payments_unclaimed",
+            "tenant_id",
+            "account_id",
+            postgresql_where=text("promise_id IS NULL"),
+        ),
+    )
 
     payment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    promise_id: Mapped[uuid.UUID] = mapped_column(
+    promise_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey(f"{SCHEMA}.promises.promise_id", ondelete="CASCADE")
     )
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    account_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), doc="None for payments stored before unclaimed ones were."
+    )
+    currency: Mapped[str | None] = mapped_column(String(3))
+    paid_on: Mapped[date | None] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

@@ -23,6 +23,7 @@ from shared.events.payloads import (
 )
 from shared.visiting_hours import address_zones
 from visits import repository
+from visits.models import Visit
 
 DEFAULT_GRACE_DAYS = 3
 MAX_GRACE_DAYS = 60
@@ -107,3 +108,50 @@ async def break_overdue_promises(
         total += len(broken)
         if len(candidates) < batch_size or not broken:
             return total
+
+
+def check_in_day(checked_in_at: datetime, time_zone: str | None) -> date:
+    """Return the local date of the check-in, the earliest one without a zone.
+
+    A payment made on that day counts for the promise, so without a known
+    zone the earliest date of any Mexican zone keeps every such payment.
+    """
+    return min(
+        checked_in_at.astimezone(ZoneInfo(zone)).date()
+        for zone in address_zones(time_zone)
+    )
+
+
+async def apply_earlier_payments(
+    session: AsyncSession,
+    *,
+    emit: Callable[[AsyncSession, Payload], Awaitable[Any]],
+    visit: Visit,
+    promise_id: Any,
+    currency: str,
+    now: datetime,
+) -> int:
+    """Give a new promise the payments reported before it; return how many.
+
+    Only payments made on or after the visit's check-in day count: an older
+    one paid something else. Each applied payment announces the promise's
+    status, as a payment reported after the promise does.
+    """
+    since = check_in_day(visit.checked_in_at or now, visit.time_zone)
+    payments = await repository.claim_payments_since(
+        session,
+        promise_id=promise_id,
+        tenant_id=visit.tenant_id,
+        account_id=visit.account_id,
+        currency=currency,
+        since=since,
+    )
+    for payment in payments:
+        await repository.credit_promise(
+            session, promise_id, amount=payment.amount, at=now
+        )
+        [row] = await repository.promises_for_events(session, [promise_id])
+        await emit(
+            session, status_event(row, changed_at=now, payment_id=payment.payment_id)
+        )
+    return len(payments)

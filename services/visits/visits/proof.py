@@ -10,7 +10,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import UnprocessableError
-from visits import proof_repository, signals
+from visits import door_location, proof_repository, repository, signals
 from visits.models import Photo
 from visits.settings import VisitsSettings
 
@@ -106,12 +106,16 @@ async def gather_evidence(
             session, visit_id, agent_id=agent_id
         )
     ]
+    geocode = await repository.address_precision(session, visit_id)
     return signals.Evidence(
         fixes=fixes,
         result_device_time=device_time,
         result_server_time=server_time,
         previous=previous,
         photos=photos,
+        address_radius_m=(
+            door_location.geocode_radius_meters(geocode) if geocode else None
+        ),
     )
 
 

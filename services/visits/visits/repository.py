@@ -99,6 +99,8 @@ async def insert_requested(session: AsyncSession, request: VisitRequested) -> bo
             cross_streets=address.cross_streets,
             address_references=address.address_references,
             location=_point(request.location.lat, request.location.lon),
+            location_precision=request.location_precision,
+            location_accuracy_m=request.location_accuracy_m,
             balance_amount=balance.amount if balance else None,
             balance_currency=balance.currency if balance else None,
             days_past_due=request.days_past_due,
@@ -175,12 +177,13 @@ async def was_released(session: AsyncSession, assignment_id: UUID) -> bool:
 
 async def unassign(
     session: AsyncSession, visit_id: UUID, *, assignment_id: UUID, agent_id: UUID
-) -> bool:
+) -> Row[Any] | None:
     """Put an assigned visit back to `requested` if it is under this assignment.
 
     Keyed on the assignment, so a late release of an earlier assignment
     never takes the visit from the next agent. A visit assigned before
-    assignment ids were stored is matched on its agent.
+    assignment ids were stored is matched on its agent. Returns the visit's
+    tenant, campaign and account, or None when nothing changed.
     """
     current = or_(
         Visit.assignment_id == assignment_id,
@@ -190,9 +193,9 @@ async def unassign(
         _transition(visit_id, VisitState.REQUESTED)
         .where(current)
         .values(agent_id=None, assigned_at=None, assignment_id=None)
-        .returning(Visit.visit_id)
+        .returning(Visit.tenant_id, Visit.campaign_id, Visit.account_id)
     )
-    return (await session.execute(statement)).first() is not None
+    return (await session.execute(statement)).first()
 
 
 async def release_from(
@@ -256,7 +259,7 @@ async def withdraw(
 
 
 async def payment_applied(session: AsyncSession, payment_id: UUID) -> bool:
-    """Return whether a payment was already applied to a promise."""
+    """Return whether a payment was already stored, for a promise or for later."""
     statement = select(PromisePayment.payment_id).where(
         PromisePayment.payment_id == payment_id
     )
@@ -272,12 +275,15 @@ async def apply_payment(
     amount: Decimal,
     currency: str,
     at: datetime,
+    paid_on: date | None = None,
 ) -> UUID | None:
     """Add a payment to the account's latest promise not yet kept, in its currency.
 
     A broken promise still accepts the payment. Paid in full it is kept late,
     otherwise partly kept, and its `broken_at` stays. Returns the promise's id, or
-    None without an open promise or when the payment was already applied.
+    None without an open promise or when the payment was already applied. A
+    payment without an open promise is kept for the account, so that a promise
+    recorded later can take it.
     """
     target = (
         await session.execute(
@@ -294,8 +300,6 @@ async def apply_payment(
             .with_for_update(of=Promise)
         )
     ).scalar_one_or_none()
-    if target is None:
-        return None
     recorded = (
         await session.execute(
             pg_insert(PromisePayment)
@@ -303,6 +307,9 @@ async def apply_payment(
                 payment_id=payment_id,
                 promise_id=target,
                 tenant_id=tenant_id,
+                account_id=account_id,
+                currency=currency,
+                paid_on=paid_on,
                 amount=amount,
                 reported_at=at,
             )
@@ -310,12 +317,20 @@ async def apply_payment(
             .returning(PromisePayment.payment_id)
         )
     ).first()
-    if recorded is None:
+    if recorded is None or target is None:
         return None
+    await credit_promise(session, target, amount=amount, at=at)
+    return target
+
+
+async def credit_promise(
+    session: AsyncSession, promise_id: UUID, *, amount: Decimal, at: datetime
+) -> None:
+    """Add a payment to a promise's amount kept, and make it partly kept or kept."""
     kept = Promise.amount_kept + amount
     statement = (
         update(Promise)
-        .where(Promise.promise_id == target)
+        .where(Promise.promise_id == promise_id)
         .values(
             amount_kept=kept,
             status=case((kept >= Promise.amount, "kept"), else_="partly_kept"),
@@ -324,7 +339,54 @@ async def apply_payment(
         .execution_options(synchronize_session=False)
     )
     await session.execute(statement)
-    return target
+
+
+async def lock_account_payments(session: AsyncSession, account_id: UUID) -> None:
+    """Serialize a payment and a new promise of one account until commit.
+
+    Without it, a payment stored as unclaimed while a promise is being
+    recorded would be invisible to both: the payment finds no promise, and
+    the promise does not see the uncommitted payment.
+    """
+    key = func.hashtextextended(str(account_id), 0)
+    await session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+async def claim_payments_since(
+    session: AsyncSession,
+    *,
+    promise_id: UUID,
+    tenant_id: UUID,
+    account_id: UUID,
+    currency: str,
+    since: date,
+) -> list[Row[Any]]:
+    """Give a new promise the account's unclaimed payments paid on `since` or later.
+
+    Returns them oldest first. The rows are claimed in one UPDATE, so a
+    payment consumer running at the same time either claims a payment first
+    or finds it taken.
+    """
+    statement = (
+        update(PromisePayment)
+        .where(
+            PromisePayment.tenant_id == tenant_id,
+            PromisePayment.account_id == account_id,
+            PromisePayment.currency == currency,
+            PromisePayment.promise_id.is_(None),
+            PromisePayment.paid_on >= since,
+        )
+        .values(promise_id=promise_id)
+        .returning(
+            PromisePayment.payment_id,
+            PromisePayment.amount,
+            PromisePayment.paid_on,
+            PromisePayment.reported_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    rows = list(await session.execute(statement))
+    return sorted(rows, key=lambda row: (row.paid_on, row.reported_at))
 
 
 def _promise_columns() -> tuple[Any, ...]:
@@ -480,7 +542,31 @@ async def mark_checked_in(
             Visit.state,
             Visit.check_in_count,
             distance.label("distance_m"),
+            Visit.account_id,
+            Visit.location_precision,
+            Visit.location_accuracy_m,
+            *_lat_lon(Visit.location),
         )
+    )
+    return (await session.execute(statement)).first()
+
+
+def _lat_lon(location: Any) -> tuple[ColumnElement[float], ColumnElement[float]]:
+    geometry = cast(location, Geometry(srid=WGS84))
+    return func.ST_Y(geometry).label("lat"), func.ST_X(geometry).label("lon")
+
+
+async def has_verified_check_in(session: AsyncSession, visit_id: UUID) -> bool:
+    statement = select(CheckIn.check_in_id).where(
+        CheckIn.visit_id == visit_id, CheckIn.verified.is_(True)
+    )
+    return (await session.execute(statement.limit(1))).first() is not None
+
+
+async def address_precision(session: AsyncSession, visit_id: UUID) -> Row[Any] | None:
+    """Return the precision and accuracy of the point the visit was sent with."""
+    statement = select(Visit.location_precision, Visit.location_accuracy_m).where(
+        Visit.visit_id == visit_id
     )
     return (await session.execute(statement)).first()
 

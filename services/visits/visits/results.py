@@ -19,7 +19,7 @@ from shared.events.payloads import (
     VisitCompleted,
 )
 from shared.runtime import ServiceRuntime
-from visits import codes, proof, repository, result_rules, rules
+from visits import codes, promises, proof, repository, result_rules, rules
 from visits.models import Visit
 from visits.result_codes import ResultCode
 from visits.schemas import PromiseOut, ResultRequest, ResultResponse
@@ -258,6 +258,16 @@ async def _store_result(
     await _emit_result_events(
         session, runtime, visit, agent_id, request, response, assessment
     )
+    if promise is not None:
+        await repository.lock_account_payments(session, visit.account_id)
+        await promises.apply_earlier_payments(
+            session,
+            emit=runtime.emit,
+            visit=visit,
+            promise_id=promise.promise_id,
+            currency=promise.currency,
+            now=now,
+        )
     log.info(
         "visits.result_stored",
         visit_id=str(visit.visit_id),

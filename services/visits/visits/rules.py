@@ -367,10 +367,15 @@ def is_verified(
     mock_location: bool,
     geofence_radius_meters: float,
     max_accuracy_meters: float,
+    address_radius_meters: float | None = None,
 ) -> bool:
-    """Decide whether a check-in proves presence; an unverified one still counts."""
+    """Decide whether a check-in proves presence; an unverified one still counts.
+
+    A coarse geocode (a postal code's or a town's centre) lies far from the
+    real door, so the geofence widens to the geocode's own radius. The fix
+    must still be accurate and not mocked.
+    """
+    fence = max(geofence_radius_meters, address_radius_meters or 0.0)
     return (
-        distance_m <= geofence_radius_meters
-        and accuracy_m <= max_accuracy_meters
-        and not mock_location
+        distance_m <= fence and accuracy_m <= max_accuracy_meters and not mock_location
     )

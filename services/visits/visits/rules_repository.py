@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Row, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,6 +43,30 @@ async def visit_rules(
     session: AsyncSession, tenant_id: UUID
 ) -> TenantVisitRules | None:
     return await session.get(TenantVisitRules, tenant_id)
+
+
+async def lock_visit_rules(session: AsyncSession, tenant_id: UUID) -> Row[Any]:
+    """Return the tenant's rules locked until commit, stored with defaults if new.
+
+    Two patches of one tenant then apply one after the other, each to the
+    rules the other left, even when the tenant had no row yet. The rules come
+    back as a row, not an entity, so that the session's copy of the entity
+    is the one `save_visit_rules` returns afterwards.
+    """
+    await session.execute(
+        pg_insert(TenantVisitRules)
+        .values(tenant_id=tenant_id)
+        .on_conflict_do_nothing(index_elements=[TenantVisitRules.tenant_id])
+    )
+    statement = (
+        select(
+            TenantVisitRules.max_visits_per_account_week,
+            TenantVisitRules.promise_grace_days,
+        )
+        .where(TenantVisitRules.tenant_id == tenant_id)
+        .with_for_update()
+    )
+    return (await session.execute(statement)).one()
 
 
 async def save_visit_rules(

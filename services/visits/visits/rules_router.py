@@ -1,6 +1,6 @@
 """HTTP routes of the tenant's result codes and visit rules."""
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from shared.api import SessionDep, SettingsReader, SettingsWriter
 from shared.errors import (
@@ -8,6 +8,13 @@ from shared.errors import (
     UnauthorizedError,
     UnprocessableError,
     problem_responses,
+)
+from shared.merge_patch import (
+    MERGE_PATCH_CONTENT_TYPE,
+    UnsupportedMediaTypeError,
+    apply_merge_patch,
+    read_merge_patch,
+    validate_patched,
 )
 from visits import codes, rules_repository
 from visits.result_codes import CATEGORY_LABELS, CATEGORY_PEOPLE, Category, ResultCode
@@ -18,6 +25,7 @@ from visits.rules_schemas import (
     ResultCodeOut,
     VisitRulesIn,
     VisitRulesOut,
+    VisitRulesPatch,
 )
 
 rules_router = APIRouter(tags=["visit rules"])
@@ -104,6 +112,12 @@ async def get_visit_rules(tenant: SettingsReader, session: SessionDep) -> VisitR
 @rules_router.put(
     "/settings/visit-rules",
     summary="Set the tenant's visit rules",
+    description=(
+        "Replaces all the rules: a rule left out of the body takes its default "
+        "(`promise_grace_days` 3), and `max_visits_per_account_week` must be "
+        "sent, null for no limit. To change one rule and keep the others, use "
+        "PATCH with a JSON Merge Patch."
+    ),
     response_model=VisitRulesOut,
     responses=problem_responses(UnauthorizedError, UnprocessableError),
 )
@@ -111,6 +125,58 @@ async def put_visit_rules(
     body: VisitRulesIn, tenant: SettingsWriter, session: SessionDep
 ) -> VisitRulesOut:
     async with session.begin():
+        rules = await rules_repository.save_visit_rules(
+            session,
+            tenant.tenant_id,
+            max_visits_per_account_week=body.max_visits_per_account_week,
+            promise_grace_days=body.promise_grace_days,
+        )
+    return VisitRulesOut(
+        max_visits_per_account_week=rules.max_visits_per_account_week,
+        promise_grace_days=rules.promise_grace_days,
+    )
+
+
+@rules_router.patch(
+    "/settings/visit-rules",
+    summary="Change some of the tenant's visit rules",
+    description=(
+        "A JSON Merge Patch (RFC 7396), sent with Content-Type "
+        f"`{MERGE_PATCH_CONTENT_TYPE}`: a rule left out keeps its value, and "
+        "null restores its default (no weekly limit, 3 grace days). The "
+        "patched rules are checked as a PUT body is, and a 422 names each "
+        "invalid rule. Any other Content-Type is a 415."
+    ),
+    response_model=VisitRulesOut,
+    responses=problem_responses(
+        UnauthorizedError, UnprocessableError, UnsupportedMediaTypeError
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                MERGE_PATCH_CONTENT_TYPE: {
+                    "schema": VisitRulesPatch.model_json_schema()
+                }
+            },
+        }
+    },
+)
+async def patch_visit_rules(
+    request: Request, tenant: CurrentTenant, session: SessionDep
+) -> VisitRulesOut:
+    patch = await read_merge_patch(request)
+    async with session.begin():
+        stored = await rules_repository.lock_visit_rules(session, tenant.tenant_id)
+        current = {
+            "max_visits_per_account_week": stored.max_visits_per_account_week,
+            "promise_grace_days": stored.promise_grace_days,
+        }
+        patched = apply_merge_patch(current, patch)
+        if isinstance(patched, dict):
+            # A removed limit is no limit, as null is in a PUT.
+            patched = {"max_visits_per_account_week": None} | patched
+        body = validate_patched(VisitRulesIn, patched)
         rules = await rules_repository.save_visit_rules(
             session,
             tenant.tenant_id,

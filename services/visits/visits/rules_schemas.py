@@ -94,3 +94,14 @@ class VisitRulesIn(BaseModel):
 
 class VisitRulesOut(VisitRulesIn):
     pass
+
+
+class VisitRulesPatch(BaseModel):
+    """The members a JSON Merge Patch of the visit rules may carry.
+
+    A member left out keeps its value, and null restores the default: no
+    weekly limit, 3 grace days. The patched rules are checked as a PUT is.
+    """
+
+    max_visits_per_account_week: int | None = Field(default=None, ge=1, le=100)
+    promise_grace_days: int | None = Field(default=None, ge=0, le=MAX_GRACE_DAYS)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.errors import InvalidStateError, NotFoundError
 from shared.events.payloads import VisitCheckedIn
 from shared.runtime import ServiceRuntime
-from visits import door_checks, door_rules, repository, rules
+from visits import door_checks, door_location, door_rules, repository, rules
 from visits.schemas import CheckInRequest, CheckInResponse
 from visits.settings import VisitsSettings
 from visits.states import VisitState
@@ -105,8 +105,14 @@ async def check_in(
             mock_location=request.mock_location,
             geofence_radius_meters=settings.geofence_radius_meters,
             max_accuracy_meters=settings.max_accuracy_meters,
+            address_radius_meters=door_location.geocode_radius_meters(visit),
         )
         check_in_id = uuid4()
+        places_door = (
+            verified
+            and door_location.improves_geocode(visit, request)
+            and not await repository.has_verified_check_in(session, visit_id)
+        )
         await repository.insert_check_in(
             session,
             lat=request.lat,
@@ -135,6 +141,16 @@ async def check_in(
                 verified=verified,
             )
             await runtime.emit(session, event)
+        if places_door:
+            observed = door_location.location_observed(
+                visit,
+                request,
+                visit_id=visit_id,
+                agent_id=agent_id,
+                check_in_id=check_in_id,
+                now=now,
+            )
+            await runtime.emit(session, observed)
     log.info(
         "visits.checked_in",
         visit_id=str(visit_id),

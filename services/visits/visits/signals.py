@@ -69,6 +69,8 @@ class Evidence:
     result_server_time: datetime
     previous: PreviousFix | None
     photos: Sequence[PhotoEvidence]
+    address_radius_m: float | None = None
+    """How far the door may lie from a coarse geocode; None for a precise one."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ def assess(evidence: Evidence, settings: VisitsSettings) -> Assessment:
         Signal(
             "distance_from_address",
             closest.distance_m if closest else None,
-            settings.signal_max_distance_meters,
+            distance_threshold_m(evidence, settings),
             weight["distance_from_address"],
             unit="m",
         ),
@@ -199,6 +201,17 @@ def assess(evidence: Evidence, settings: VisitsSettings) -> Assessment:
     return Assessment(
         signals=signals, score=score, flagged=score >= settings.flag_score
     )
+
+
+def distance_threshold_m(evidence: Evidence, settings: VisitsSettings) -> float:
+    """Widen the distance limit to a coarse geocode's radius.
+
+    Far from a postal code's or a town's centre is where an honest agent at
+    the real door stands, so only a fix outside the geocode's own radius
+    counts against the visit. The other signals (mocked fixes, accuracy,
+    travel speed, photos) still judge it as any other.
+    """
+    return max(settings.signal_max_distance_meters, evidence.address_radius_m or 0.0)
 
 
 def seconds_on_site(first: Fix | None, result_device_time: datetime) -> float | None:

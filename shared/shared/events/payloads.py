@@ -78,6 +78,8 @@ class LocationPrecision(StrEnum):
     """The closeness of an account's coordinates to its door, finest first."""
 
     ROOFTOP = "rooftop"
+    VISIT = "visit"
+    """A verified check-in at the door; as close as the fix's accuracy."""
     STREET = "street"
     POSTAL_CODE = "postal_code"
     LOCALITY = "locality"
@@ -91,6 +93,7 @@ class LocationSource(StrEnum):
     GAZETTEER = "gazetteer"
     NOMINATIM = "nominatim"
     CACHE = "cache"
+    VISIT = "visit"
 
 
 class PersonMet(StrEnum):
@@ -480,6 +483,18 @@ class VisitRequested(Payload):
             "time zone of Mexico."
         ),
     )
+    location_precision: LocationPrecision | None = Field(
+        default=None,
+        description=(
+            "How close `location` is to the door; absent in older requests. "
+            "Visits widens its geofence for a coarse one."
+        ),
+    )
+    location_accuracy_m: float | None = Field(
+        default=None,
+        ge=0,
+        description="The fix's accuracy when the precision is `visit`.",
+    )
 
     def aggregate_id(self) -> str:
         return str(self.visit_id)
@@ -680,6 +695,34 @@ class VisitCheckedIn(Payload):
         return str(self.visit_id)
 
 
+class AccountLocationObserved(Payload):
+    """A verified check-in placed the door of a coarsely geocoded address.
+
+    Only the first verified fix of a visit without a mocked location is
+    reported, and only for the address the visit was requested for.
+    `geocoded_location` is the point the visit was sent with, so that ingest
+    applies the observation only while the account still has that point.
+    """
+
+    event_type = "campo.account.location_observed"
+    topic = topics.VISITS
+
+    visit_id: UUID
+    campaign_id: UUID
+    account_id: UUID
+    agent_id: UUID
+    check_in_id: UUID
+    location: GeoPoint
+    accuracy_m: float = Field(ge=0)
+    geocoded_location: GeoPoint
+    geocoded_precision: LocationPrecision
+    checked_in_at: datetime
+    device_time: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
 class PaymentPromise(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -717,6 +760,28 @@ class VisitCompleted(Payload):
         default=None,
         description="True when the score reached the flag mark; None before scoring.",
     )
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
+class VisitReleased(Payload):
+    """The agent no longer holds the visit, which waits for another in `requested`.
+
+    Follows `campo.assignment.released` unless the visit was withdrawn (then
+    `campo.visit.cancelled` follows) or the agent had already checked in.
+    """
+
+    event_type = "campo.visit.released"
+    topic = topics.VISITS
+
+    visit_id: UUID
+    campaign_id: UUID
+    account_id: UUID
+    agent_id: UUID
+    assignment_id: UUID
+    reason: ReleaseReason
+    released_at: datetime
 
     def aggregate_id(self) -> str:
         return str(self.visit_id)
@@ -1026,7 +1091,9 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         VisitUnmatched,
         VisitAssigned,
         VisitCheckedIn,
+        AccountLocationObserved,
         VisitCompleted,
+        VisitReleased,
         VisitOutOfCoverage,
         VisitExpired,
         PromiseMade,

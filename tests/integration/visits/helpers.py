@@ -23,6 +23,7 @@ from shared.events.payloads import (
     Brief,
     DispatchPolicy,
     GeoPoint,
+    LocationPrecision,
     Money,
     VisitRequested,
 )
@@ -57,9 +58,13 @@ def visit_requested(
     account_id: uuid.UUID | None = None,
     time_zone: str | None = None,
     dispatch: DispatchPolicy | None = None,
+    location_precision: LocationPrecision | None = None,
+    location_accuracy_m: float | None = None,
 ) -> VisitRequested:
     now = datetime.now(UTC)
     return VisitRequested(
+        location_precision=location_precision,
+        location_accuracy_m=location_accuracy_m,
         tenant_id=tenant_id or uuid.uuid4(),
         visit_id=uuid.uuid4(),
         campaign_id=uuid.uuid4(),

@@ -22,7 +22,9 @@ from tests.integration.visits.helpers import (
     assigned_visit,
     check_in_body,
     checked_in_visit,
+    event_types,
     result_body,
+    visit_events,
     visit_row,
     wait_for_state,
 )
@@ -164,6 +166,42 @@ class TestAssignmentReleased:
         assert row.agent_id == second_agent
         assert row.assignment_id == second_assignment
 
+    async def test_release_announced_once_per_assignment(
+        self, visits: httpx.AsyncClient, sessionmaker: Sessionmaker
+    ) -> None:
+        first = await assigned_visit(visits)
+        request = first.request
+        first_assignment = await _current_assignment(sessionmaker, first)
+        release = _released(
+            request, first.agent_id, first_assignment, ReleaseReason.CANNOT_REACH
+        )
+        second_agent, second_assignment = uuid.uuid4(), uuid.uuid4()
+
+        await publish(
+            [
+                release,
+                release,
+                _assignment(request, second_agent, second_assignment),
+            ]
+        )
+        await eventually(
+            lambda: _assigned_to(sessionmaker, request.visit_id, second_agent),
+            message="second agent assigned",
+        )
+
+        events = await visit_events(sessionmaker, request.visit_id)
+        assert event_types(events) == [
+            "campo.visit.assigned",
+            "campo.visit.released",
+            "campo.visit.assigned",
+        ]
+        released = events[1].data
+        assert released["agent_id"] == str(first.agent_id)
+        assert released["assignment_id"] == str(first_assignment)
+        assert released["account_id"] == str(request.account_id)
+        assert released["campaign_id"] == str(request.campaign_id)
+        assert released["reason"] == "cannot_reach"
+
     async def test_checked_in_visit_stays_with_agent(
         self, visits: httpx.AsyncClient, sessionmaker: Sessionmaker
     ) -> None:
@@ -191,6 +229,8 @@ class TestAssignmentReleased:
         assert row is not None
         assert row.state == "checked_in"
         assert row.agent_id == visit.agent_id
+        events = await visit_events(sessionmaker, visit.request.visit_id)
+        assert "campo.visit.released" not in event_types(events)
 
     async def test_withdrawal_release_leaves_cancel_to_withdrawal(
         self, visits: httpx.AsyncClient, sessionmaker: Sessionmaker

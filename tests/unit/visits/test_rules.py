@@ -392,6 +392,25 @@ class TestIsVerified:
     def test_mock_location_not_verified(self) -> None:
         assert not self.verified(mock_location=True)
 
+    def test_coarse_geocode_widens_the_geofence(self) -> None:
+        assert self.verified(distance_m=2_000.0, address_radius_meters=2_500.0)
+
+    def test_far_outside_a_coarse_geocode_not_verified(self) -> None:
+        assert not self.verified(distance_m=2_600.0, address_radius_meters=2_500.0)
+
+    def test_coarse_geocode_still_needs_an_accurate_fix(self) -> None:
+        assert not self.verified(
+            distance_m=2_000.0, accuracy_m=150.0, address_radius_meters=2_500.0
+        )
+
+    def test_coarse_geocode_still_refuses_a_mocked_fix(self) -> None:
+        assert not self.verified(
+            distance_m=2_000.0, mock_location=True, address_radius_meters=2_500.0
+        )
+
+    def test_precise_geocode_keeps_the_geofence(self) -> None:
+        assert not self.verified(distance_m=151.0, address_radius_meters=30.0)
+
 
 class TestRaiseIfAny:
     def test_no_errors_passes(self) -> None:

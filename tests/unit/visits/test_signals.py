@@ -161,3 +161,32 @@ class TestScore:
         assert "time_on_site" in {
             s.name for s in assess(honest(), settings).signals if s.fired
         }
+
+
+class TestCoarseGeocode:
+    def test_distance_within_the_geocode_radius_does_not_fire(self) -> None:
+        evidence = honest(fixes=[fix(distance_m=2_400)], address_radius_m=2_500.0)
+
+        [distance] = [
+            s
+            for s in assess(evidence, SETTINGS).signals
+            if s.name == "distance_from_address"
+        ]
+
+        assert distance.threshold == 2_500.0
+        assert not distance.fired
+
+    def test_distance_beyond_the_geocode_radius_fires(self) -> None:
+        evidence = honest(fixes=[fix(distance_m=2_600)], address_radius_m=2_500.0)
+        assert "distance_from_address" in fired(evidence)
+
+    def test_other_signals_still_fire(self) -> None:
+        evidence = honest(
+            fixes=[fix(distance_m=2_400, mock_location=True)],
+            address_radius_m=2_500.0,
+        )
+        assert fired(evidence) == {"mock_location"}
+
+    def test_precise_geocode_keeps_the_distance_limit(self) -> None:
+        evidence = honest(fixes=[fix(distance_m=400)], address_radius_m=30.0)
+        assert "distance_from_address" in fired(evidence)

@@ -3,8 +3,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from geoalchemy2.functions import ST_X, ST_Y
-from geoalchemy2.types import Geometry
-from sqlalchemy import ColumnElement, func, or_, select, update
+from geoalchemy2.types import Geography, Geometry
+from sqlalchemy import ColumnElement, cast, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.accounts.keys import key_matches
@@ -107,3 +107,36 @@ async def account_history(
         .order_by(AccountHistory.id)
     )
     return list(result)
+
+
+async def lock_located_account(
+    session: AsyncSession, *, tenant_id: uuid.UUID, account_id: uuid.UUID
+) -> Any | None:
+    """Lock the account and return it with its coordinates, or None."""
+    rows = await session.execute(
+        _with_coordinates()
+        .where(Account.tenant_id == tenant_id, Account.account_id == account_id)
+        .with_for_update(of=Account)
+    )
+    return rows.first()
+
+
+def point(lat: float, lon: float) -> ColumnElement[Any]:
+    return cast(
+        func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326), Geography(srid=4326)
+    )
+
+
+async def insert_history(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    account_id: uuid.UUID,
+    changes: dict[str, Any],
+) -> None:
+    """Record a change that no upload made; its `upload_id` stays empty."""
+    await session.execute(
+        insert(AccountHistory).values(
+            tenant_id=tenant_id, account_id=account_id, changes=changes
+        )
+    )

@@ -65,6 +65,12 @@ class AccountOut(BaseModel):
     location: GeoPoint | None
     location_precision: LocationPrecision | None
     location_source: LocationSource | None
+    location_accuracy_m: float | None = Field(
+        default=None, description="The check-in's accuracy when the source is `visit`."
+    )
+    location_visit_id: UUID | None = Field(
+        default=None, description="The visit whose check-in placed the account."
+    )
     location_status: str = Field(
         description="`placed`, or `unplaced` when no location could be found."
     )

@@ -19,7 +19,7 @@ from ingest.attempts import repository as attempts
 from ingest.attempts.service import withdraw_visits
 from ingest.models import Account, CampaignVisit, Revisit
 from shared.errors import NotFoundError
-from shared.events.payloads import Address, GeoPoint, WithdrawalReason
+from shared.events.payloads import Address, GeoPoint, LocationSource, WithdrawalReason
 from shared.runtime import ServiceRuntime
 
 log = structlog.get_logger(__name__)
@@ -169,6 +169,16 @@ async def _withdraw_account(
     )
 
 
+def _observed_at_visit(account: Account) -> dict[str, Any]:
+    # The columns outlive a later upload that places the account again.
+    if account.location_source != LocationSource.VISIT:
+        return {}
+    return {
+        "location_accuracy_m": account.location_accuracy_m,
+        "location_visit_id": account.location_visit_id,
+    }
+
+
 def account_out(row: Any) -> AccountOut:
     account: Account = row.Account
     location = None
@@ -189,6 +199,7 @@ def account_out(row: Any) -> AccountOut:
         location=location,
         location_precision=account.location_precision,
         location_source=account.location_source,
+        **_observed_at_visit(account),
         location_status=account.location_status,
         time_zone=account.time_zone,
         extra=account.extra or {},

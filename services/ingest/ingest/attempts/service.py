@@ -16,6 +16,7 @@ from shared.events.payloads import (
     Brief,
     DispatchPolicy,
     GeoPoint,
+    LocationPrecision,
     Money,
     VisitRequested,
     VisitWithdrawn,
@@ -69,6 +70,12 @@ def visit_request(
         brief=campaign_brief(campaign),
         dispatch=DispatchPolicy.model_validate(campaign.dispatch),
         time_zone=account.time_zone,
+        location_precision=account.location_precision,
+        location_accuracy_m=(
+            account.location_accuracy_m
+            if account.location_precision == LocationPrecision.VISIT
+            else None
+        ),
     )
 
 

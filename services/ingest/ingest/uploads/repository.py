@@ -254,9 +254,14 @@ WITH merged AS (
         -- A geocoded location outlives an upload that places the account
         -- nowhere, such as one without address columns, unless it changes
         -- the address.
+        -- A door a verified check-in placed outlives a new geocode of the
+        -- same address, which can only be coarser; the file's own
+        -- coordinates still replace it.
         (a.account_id IS NOT NULL AND {_address_unchanged()} AND (
             ('location' = ANY(s.kept_fields) AND a.location_source = 'file')
             OR (s.lat IS NULL AND a.location_source IS DISTINCT FROM 'file')
+            OR (a.location_source = 'visit'
+                AND s.location_source IS DISTINCT FROM 'file')
         )) AS keeps_location
     FROM pg_temp.{_STAGING_TABLE} s
     LEFT JOIN ingest.accounts a
