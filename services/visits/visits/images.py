@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 MEDIA_TYPES = {
     "jpeg": "image/jpeg",
@@ -97,9 +97,13 @@ def read_facts(
                 raise TooManyPixelsError(width, height, max_pixels)
             exif = image.getexif()
             _decode(image)
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as error:
+    except (UnreadableImageError, TooManyPixelsError):
+        raise
+    except Exception as error:
+        # Pillow's decoders raise more than OSError on hostile bytes (ValueError,
+        # SyntaxError, ZeroDivisionError among them); each means unreadable.
         raise UnreadableImageError(
-            f"the {kind} image cannot be read: {error}"
+            f"the {kind} image cannot be read: {type(error).__name__}: {error}"
         ) from error
     lat, lon = gps_position(exif.get_ifd(GPS_IFD))
     return ImageFacts(
@@ -117,7 +121,8 @@ def _decode(image: Image.Image) -> None:
     if image.format == "JPEG":
         # A JPEG decoded at an eighth of its size still reads all its scan
         # data, with a sixty-fourth of the memory.
-        image.draft(image.mode, (image.width // 8, image.height // 8))
+        # At least one pixel: a 1x1 photo would ask for a size of zero.
+        image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
     image.load()
 
 

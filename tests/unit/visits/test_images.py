@@ -98,6 +98,12 @@ class TestDecode:
         facts = images.read_facts(make_image(size=(640, 480)), "jpeg")
         assert (facts.width, facts.height) == (640, 480)
 
+    @pytest.mark.parametrize("size", [(1, 1), (7, 3), (1, 640)])
+    def test_tiny_jpeg_read(self, size: tuple[int, int]) -> None:
+        facts = images.read_facts(make_image(size=size), "jpeg")
+
+        assert (facts.width, facts.height) == size
+
     def test_pixels_over_limit_refused(self) -> None:
         with pytest.raises(images.TooManyPixelsError, match="9000x9000"):
             images.read_facts(png_declaring(9_000, 9_000), "png")
