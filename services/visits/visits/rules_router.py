@@ -163,7 +163,7 @@ async def put_visit_rules(
     },
 )
 async def patch_visit_rules(
-    request: Request, tenant: CurrentTenant, session: SessionDep
+    request: Request, tenant: SettingsWriter, session: SessionDep
 ) -> VisitRulesOut:
     patch = await read_merge_patch(request)
     async with session.begin():
