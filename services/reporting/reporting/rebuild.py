@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import structlog
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 from sqlalchemy import text
@@ -95,6 +96,8 @@ async def _replay(
     report = RebuildReport()
     try:
         ends = await _end_offsets(consumer, settings)
+        if not ends:
+            return report
         consumer.assign(list(ends))
         await consumer.seek_to_beginning(*ends)
         pending = {tp for tp, end in ends.items() if end > 0}
@@ -115,15 +118,22 @@ async def _end_offsets(
     consumer: AIOKafkaConsumer, settings: ServiceSettings
 ) -> dict[TopicPartition, int]:
     """Read the current end of every partition of the topics that exist."""
-    # Listing the topics loads the cluster's metadata, which the partitions need.
-    existing = await consumer.topics()
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            settings.topic(s) for s in ALL_TOPICS if settings.topic(s) in existing
+        ]
+        described = await admin.describe_topics(wanted) if wanted else []
+    finally:
+        await admin.close()
     partitions = [
-        TopicPartition(topic, partition)
-        for topic in (settings.topic(stream) for stream in ALL_TOPICS)
-        if topic in existing
-        for partition in sorted(consumer.partitions_for_topic(topic) or ())
+        TopicPartition(topic["topic"], partition["partition"])
+        for topic in described
+        for partition in topic["partitions"]
     ]
-    return dict(await consumer.end_offsets(partitions))
+    return dict(await consumer.end_offsets(partitions)) if partitions else {}
 
 
 async def _apply_batch(
