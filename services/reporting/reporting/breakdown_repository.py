@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Date,
+    DateTime,
     Row,
     and_,
     cast,
@@ -134,15 +135,23 @@ async def figures_by_day(
         .distinct()
         .subquery()
     )
+    # The day's bounds as instants, so that each figure compares times
+    # instead of converting every event time to a local date again.
+    bounded = select(
+        days.c.visit_id,
+        days.c.day,
+        func.timezone(time_zone, cast(days.c.day, DateTime)).label("starts"),
+        func.timezone(time_zone, cast(days.c.day + 1, DateTime)).label("ends"),
+    ).subquery()
 
     def when(at: ColumnElement[Any]) -> ColumnElement[bool]:
-        return local_day(at) == days.c.day
+        return and_(at >= bounded.c.starts, at < bounded.c.ends)
 
     query = (
-        select(days.c.day, *figure_columns(currency, when))
-        .select_from(days.join(fact, fact.visit_id == days.c.visit_id))
-        .group_by(days.c.day)
-        .order_by(days.c.day)
+        select(bounded.c.day, *figure_columns(currency, when))
+        .select_from(bounded.join(fact, fact.visit_id == bounded.c.visit_id))
+        .group_by(bounded.c.day)
+        .order_by(bounded.c.day)
     )
     return (await session.execute(query)).all()
 

@@ -128,7 +128,8 @@ def _percentile_columns(on: When) -> list[Any]:
     }
     columns = []
     for name, (interval, at) in durations.items():
-        seconds = func.extract("epoch", interval)
+        # date_part gives float8; extract gives numeric, which sorts far slower.
+        seconds = func.date_part("epoch", interval)
         for percent in (50, 90):
             # Ordered-set aggregates skip nulls, so visits not there yet are ignored.
             percentile = (
