@@ -36,8 +36,8 @@ FALLBACK_TIME_ZONE = "UTC"
 MAX_DAYS = 366
 DEFAULT_DAYS = 31
 
-# Most completed visits first; then the money promised, the contact rate,
-# fewer rejections; agent_id last so that equal agents keep a stable order.
+# Most completed visits first, then the money promised, the contact rate and
+# fewer rejections. The agent_id comes last, so equal agents keep their order.
 LEADERBOARD_KEY = [
     "visits_completed desc",
     "promised_amount desc",

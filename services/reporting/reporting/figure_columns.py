@@ -2,10 +2,10 @@
 
 One builder serves the campaign summary and every breakdown (agent, zone,
 day, leaderboard), so a figure means the same wherever it is shown. The
-definitions are those of the product: contact is meeting the debtor or a
-guarantor, located is a debtor who lives at the address, the promise rate
-is over visits with contact, and time to first visit runs to the first
-verified check-in.
+definitions are those of the product. Contact is meeting the debtor or a
+guarantor, and located is a debtor who lives at the address. The promise
+rate is over visits with contact, and time to first visit runs to the
+first verified check-in.
 
 `when` narrows each figure to the rows whose own event happened in a day or
 a period: a visit requested on Monday and completed on Tuesday counts as

@@ -107,7 +107,7 @@ async def apply_visit_assigned(session: AsyncSession, payload: VisitAssigned) ->
             "account_id": keep_known(excluded, "account_id"),
             "requested_at": keep_known(excluded, "requested_at"),
             "assigned_at": keep_earliest(excluded, "assigned_at"),
-            # A visit given back goes to another agent: the latest one holds it.
+            # A visit given back goes to another agent, so the latest assignment wins.
             **keep_newest(
                 excluded, ("agent_id", "agent_assigned_at"), "agent_assigned_at"
             ),
@@ -281,8 +281,8 @@ async def apply_promise_status(
 def keep_newest(excluded: Excluded, names: tuple[str, ...], at: str) -> dict[str, Any]:
     """Build SET terms that take the new values unless the stored ones are newer.
 
-    On a tie the later event wins; one visit's events share a partition, so a
-    replay applies ties in the same order as the live consumer did.
+    On a tie the event applied last wins. One visit's events share a
+    partition, so a replay applies ties in the order the live consumer did.
     """
     stored_at = getattr(VisitFact, at)
     newer = or_(stored_at.is_(None), excluded[at] >= stored_at)

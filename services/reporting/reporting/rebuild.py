@@ -5,8 +5,8 @@ of the events about it, in any order. So emptying `visit_facts`,
 `campaigns` and `accounts` and applying every event again gives the figures
 the live consumer would have built. The replay reads each partition with no
 consumer group, from its earliest offset to the end it had when the replay
-began, and writes only the read models: the live stream, the webhook queues
-and the live consumer's offsets and handled ids are left alone.
+began. It writes only the read models, so the live stream, the webhook
+queues, and the live consumer's offsets and handled ids stay as they are.
 
 The service may keep running. Its consumer goes on applying new events to
 the emptied tables; the replay covers everything up to the ends it read,
@@ -158,7 +158,7 @@ async def _apply_record(
             key=record.key, value=record.value or b"", headers=list(record.headers)
         )
     except Exception:
-        # The live consumer sent it to the dead-letter topic; so does nothing here.
+        # The live consumer dead-letters such an event and applies nothing either.
         _skip(report, record, "undecodable")
         return 0
     if envelope.type not in APPLIERS_BY_TYPE or envelope.type not in PAYLOAD_TYPES:
