@@ -1,8 +1,9 @@
 """Reporting's counts agree with the tables of the services that made the events.
 
 Ingest requests the visits, matching assigns them, visits files the results,
-promises and rejections, and reporting learns it all from the topics. Read
-at rest, its figures must equal what the source tables say.
+promises and rejections, and reporting learns it all from the topics. Once
+every event is applied, its figures must equal the counts in the source
+tables.
 """
 
 import uuid
@@ -115,7 +116,7 @@ async def assert_counts_agree(
     launched: LaunchedVisit,
     expected: dict[str, int],
 ) -> None:
-    """Wait until the source tables reach `expected` and reporting says the same."""
+    """Wait until the source tables reach `expected` and reporting's counts match."""
     seen: dict[str, Any] = {}
 
     async def agree() -> bool:

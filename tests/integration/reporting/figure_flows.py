@@ -1,9 +1,9 @@
 """A campaign flow spread over zones and two agents, with reviews and promises.
 
-Built on `CampaignFlow`: its five visits, plus addresses in three
+Built on the five visits of `CampaignFlow`. It adds addresses in three
 municipalities, a reassignment of visit 4 to a second agent, a flagged
-result, a deadline that visit 2 misses, and builders of the review and
-promise events that tests add on top.
+result and a deadline that visit 2 misses. Tests add review and promise
+events from its builders.
 """
 
 import uuid

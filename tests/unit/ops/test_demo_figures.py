@@ -1,4 +1,4 @@
-"""The demo's leaderboard and municipality lines, and the summary that holds them."""
+"""The demo's leaderboard and municipality lines, and the summary that prints them."""
 
 import uuid
 
