@@ -57,7 +57,9 @@ class TestTimeZone:
     def test_named_zone_kept(self) -> None:
         assert parse_time_zone("America/Tijuana", "MX") == "America/Tijuana"
 
-    @pytest.mark.parametrize("value", ["Mars/Olympus", "../etc/passwd", "UTC+5"])
+    @pytest.mark.parametrize(
+        "value", ["Mars/Olympus", "../etc/passwd", "UTC+5", "posixrules", "a" * 300]
+    )
     def test_unknown_zone_named(self, value: str) -> None:
         with pytest.raises(UnprocessableError) as raised:
             parse_time_zone(value, "MX")
