@@ -48,7 +48,7 @@ class CampaignFigures(BaseModel):
         description="Withdrawn by the campaign or the account before a check-in."
     )
     visits_final: int = Field(
-        description="Completed, out of coverage, expired or cancelled."
+        description="Completed, rejected, out of coverage, expired or cancelled."
     )
     visits_open: int
     contact_rate: float | None = Field(
