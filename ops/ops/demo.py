@@ -9,7 +9,7 @@ with a reason, and a few never answer, so their offers expire and pass on.
 Then it plays each agent through the visits API (check in near the address,
 upload a photo, submit a result). Two agents fake their last visit, which
 the fraud signals must flag. It prints the campaign summary with the offer
-figures and the flagged visits. It
+figures, the flagged visits, the top agents and the top municipalities. It
 exits 0 only when every visit reached a final state and every expected
 webhook arrived with a valid signature.
 """
@@ -36,6 +36,7 @@ from matching.agents import AgentSpec, register_agent
 from matching.settings import MatchingSettings
 from ops.demo_agents import FAKING_AGENTS, play_agent
 from ops.demo_database import DemoDatabaseError, recreate_demo_database
+from ops.demo_figures import leaderboard_lines, read_breakdowns, zone_lines
 from ops.demo_offers import OfferTally, answer_offers
 from ops.processes import DEFAULT_PORTS, start_services, stop_services
 from ops.webhook_receiver import WebhookReceiver
@@ -375,6 +376,20 @@ class Demo:
         return await wait_for(complete, what="reporting to count every final visit")
 
 
+async def _breakdowns(
+    demo: Demo, reporting_url: str, campaign_id: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    try:
+        return await read_breakdowns(
+            demo.http, reporting_url, demo.headers, campaign_id
+        )
+    except httpx.HTTPStatusError as error:
+        raise DemoFailure(
+            f"reading the leaderboard and zones failed: HTTP "
+            f"{error.response.status_code} {error.response.text[:500]}"
+        ) from error
+
+
 def _expect(response: httpx.Response, status: int, doing: str) -> None:
     if response.status_code != status:
         raise DemoFailure(
@@ -399,6 +414,9 @@ def print_summary(
     tally: OfferTally,
     flagged: list[dict[str, Any]],
     faked: list[str],
+    *,
+    leaders: list[dict[str, Any]] | None = None,
+    zones: list[dict[str, Any]] | None = None,
 ) -> None:
     states: dict[str, int] = {}
     for visit in visits:
@@ -433,6 +451,8 @@ def print_summary(
         + (", ".join(f"{k} {v}" for k, v in sorted(tally.refused.items())) or "none"),
         f"  flagged visits           {len(flagged)} ({len(faked)} faked, all flagged)",
         *[_flag_line(visit, faked) for visit in flagged],
+        *leaderboard_lines(leaders or [], figures.get("currency") or ""),
+        *zone_lines(zones or []),
     ]
     say("\n" + "\n".join(lines))
 
@@ -539,6 +559,10 @@ async def run() -> int:
         flagged = await steps.run(
             "read the flagged visits", lambda: demo.flagged(campaign_id)
         )
+        leaders, zones = await steps.run(
+            "read the leaderboard and the zones from reporting",
+            lambda: _breakdowns(demo, urls["reporting"], campaign_id),
+        )
         offers = await offer_counts(tenant_id)
     except DemoFailure as failure:
         say(f"\nDEMO FAILED: {failure}")
@@ -549,7 +573,16 @@ async def run() -> int:
             await demo.http.aclose()
         stop_services(services)
 
-    print_summary(figures, visits, offers, demo.tally, flagged, demo.faked)
+    print_summary(
+        figures,
+        visits,
+        offers,
+        demo.tally,
+        flagged,
+        demo.faked,
+        leaders=leaders,
+        zones=zones,
+    )
     bad = demo.receiver.failures()
     say(
         f"\nWebhooks: {len(demo.receiver.verified_ids())} verified, {len(bad)} rejected"

@@ -1,7 +1,14 @@
-"""Operator commands of the reporting service: `campo-reporting migrate`."""
+"""Operator commands of the reporting service.
+
+`campo-reporting migrate` applies the schema migrations. `campo-reporting
+rebuild` empties the read models and replays every topic into them; see
+`reporting.rebuild` for what it touches and what it leaves alone.
+"""
 
 import argparse
+import asyncio
 
+from reporting.rebuild import rebuild_read_models
 from reporting.settings import ReportingSettings
 from shared.migrations import upgrade
 
@@ -10,9 +17,19 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="campo-reporting")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply the reporting schema migrations")
+    commands.add_parser(
+        "rebuild",
+        help="empty the read models (visit_facts, campaigns, accounts) and "
+        "replay every topic from its earliest offset into them",
+    )
     args = parser.parse_args(argv)
     if args.command == "migrate":
         upgrade(ReportingSettings().database_url, "reporting")
+    elif args.command == "rebuild":
+        report = asyncio.run(rebuild_read_models(ReportingSettings()))
+        print(report.summary())
+        for example in report.skipped_examples:
+            print(f"  skipped {example}")
 
 
 if __name__ == "__main__":

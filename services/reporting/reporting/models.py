@@ -37,7 +37,7 @@ SCHEMA = "reporting"
 Base = make_base(SCHEMA)
 common = define_common_tables(Base.metadata)
 
-FINAL_STATES = ("completed", "out_of_coverage", "expired", "cancelled")
+FINAL_STATES = ("completed", "out_of_coverage", "expired", "cancelled", "rejected")
 
 SUBSCRIPTION_ENABLED = "enabled"
 SUBSCRIPTION_DISABLED = "disabled"
@@ -49,6 +49,8 @@ DELIVERY_CANCELLED = "cancelled"
 # The most advanced fact wins, whichever event arrived first.
 VISIT_STATE_SQL = (
     "CASE"
+    " WHEN rejected_at IS NOT NULL AND rejection_overturned_at IS NULL"
+    " THEN 'rejected'"
     " WHEN completed_at IS NOT NULL THEN 'completed'"
     " WHEN out_of_coverage_at IS NOT NULL THEN 'out_of_coverage'"
     " WHEN expired_at IS NOT NULL THEN 'expired'"
@@ -78,6 +80,7 @@ class VisitFact(Base):
     __tablename__ = "visit_facts"
     __table_args__ = (
         Index("ix_visit_facts_tenant_campaign", "tenant_id", "campaign_id"),
+        Index("ix_visit_facts_tenant_requested", "tenant_id", "requested_at"),
     )
 
     visit_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -101,6 +104,24 @@ class VisitFact(Base):
     expired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancel_reason: Mapped[str | None] = mapped_column(String(40))
+    # The agent of the latest assignment, and the one who filed the result.
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    agent_assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_agent_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    address_state: Mapped[str | None] = mapped_column(String(100))
+    municipality: Mapped[str | None] = mapped_column(String(200))
+    postal_code: Mapped[str | None] = mapped_column(String(5))
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fraud_score: Mapped[float | None] = mapped_column(Float)
+    flagged: Mapped[bool | None] = mapped_column(Boolean)
+    rejected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rejection_overturned_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True)
+    )
+    promise_status: Mapped[str | None] = mapped_column(String(20))
+    promise_amount_paid: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    promise_status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     state: Mapped[str] = mapped_column(
         String(20), Computed(VISIT_STATE_SQL, persisted=True)
     )

@@ -6,23 +6,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Interval,
-    Row,
-    and_,
-    case,
-    cast,
-    func,
-    literal,
-    null,
-    select,
-)
+from sqlalchemy import ColumnElement, Row, case, func, null, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reporting.figure_columns import completed, figure_columns
 from reporting.models import (
-    FINAL_STATES,
     Account,
     Campaign,
     StreamEvent,
@@ -30,8 +19,6 @@ from reporting.models import (
     VisitFact,
     common,
 )
-
-FIRST_VISIT_WINDOW = "72 hours"
 
 Excluded = Any
 SetClause = Callable[[Excluded], dict[str, ColumnElement[Any]]]
@@ -189,7 +176,7 @@ async def campaign_figures(
 ) -> dict[uuid.UUID, Row[Any]]:
     """Compute the figures of each campaign from its visit rows, by campaign id."""
     query = (
-        select(VisitFact.campaign_id, *_figure_columns(currency))
+        select(VisitFact.campaign_id, *figure_columns(currency))
         .where(
             VisitFact.tenant_id == tenant_id, VisitFact.campaign_id.in_(campaign_ids)
         )
@@ -202,7 +189,6 @@ async def campaign_figures(
 async def promised_by_currency(
     session: AsyncSession, tenant_id: uuid.UUID, campaign_id: uuid.UUID
 ) -> list[tuple[str, Decimal]]:
-    completed = VisitFact.completed_at.is_not(None)
     rows = await session.execute(
         select(VisitFact.promise_currency, func.sum(VisitFact.promise_amount))
         .where(
@@ -215,52 +201,3 @@ async def promised_by_currency(
         .order_by(VisitFact.promise_currency)
     )
     return [(currency, amount) for currency, amount in rows.all()]
-
-
-def _figure_columns(currency: str) -> list[ColumnElement[Any]]:
-    fact = VisitFact
-    completed = fact.completed_at.is_not(None)
-    contact = and_(completed, fact.person_met.in_(("debtor", "guarantor")))
-    promised = and_(completed, fact.promise_amount.is_not(None))
-    # A visit the campaign withdrew before the agent got there does not count
-    # against the first-visit window, like one no agent could reach.
-    in_coverage = and_(fact.out_of_coverage_at.is_(None), fact.cancelled_at.is_(None))
-    to_first_visit = fact.first_verified_check_in_at - fact.requested_at
-    within_window = to_first_visit <= cast(literal(FIRST_VISIT_WINDOW), Interval)
-
-    def count(condition: ColumnElement[bool] | None = None) -> ColumnElement[int]:
-        counted = func.count()
-        return counted if condition is None else counted.filter(condition)
-
-    columns = [
-        count().label("visits_requested"),
-        count(fact.assigned_at.is_not(None)).label("visits_assigned"),
-        count(fact.first_check_in_at.is_not(None)).label("visits_checked_in"),
-        count(completed).label("visits_completed"),
-        count(fact.out_of_coverage_at.is_not(None)).label("visits_out_of_coverage"),
-        count(fact.expired_at.is_not(None)).label("visits_expired"),
-        count(fact.cancelled_at.is_not(None)).label("visits_cancelled"),
-        count(fact.state.in_(FINAL_STATES)).label("visits_final"),
-        count(fact.state.not_in(FINAL_STATES)).label("visits_open"),
-        count(contact).label("contacts"),
-        count(and_(completed, fact.debtor_lives_there.is_(True))).label("located"),
-        count(promised).label("promises"),
-        count(and_(contact, promised)).label("promises_with_contact"),
-        func.sum(fact.promise_amount)
-        .filter(promised, fact.promise_currency == currency)
-        .label("promised_amount"),
-        count(in_coverage).label("in_coverage"),
-        count(and_(in_coverage, within_window)).label("visited_within_window"),
-    ]
-    durations = {
-        "time_to_assignment": fact.assigned_at - fact.requested_at,
-        "time_to_first_visit": to_first_visit,
-        "time_to_result": fact.completed_at - fact.requested_at,
-    }
-    for name, interval in durations.items():
-        seconds = func.extract("epoch", interval)
-        for percent in (50, 90):
-            # Ordered-set aggregates skip nulls, so visits not there yet are ignored.
-            percentile = func.percentile_cont(percent / 100).within_group(seconds)
-            columns.append(percentile.label(f"{name}_p{percent}"))
-    return columns

@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 from reporting.event_names import WEBHOOK_EVENT_TYPES
 
 RATE = "Share between 0 and 1; null while its denominator is 0."
+ZERO_AMOUNT = Decimal("0.00")
 
 
 class Percentiles(BaseModel):
@@ -47,7 +48,7 @@ class CampaignFigures(BaseModel):
         description="Withdrawn by the campaign or the account before a check-in."
     )
     visits_final: int = Field(
-        description="Completed, out of coverage, expired or cancelled."
+        description="Completed, rejected, out of coverage, expired or cancelled."
     )
     visits_open: int
     contact_rate: float | None = Field(
@@ -71,6 +72,32 @@ class CampaignFigures(BaseModel):
     visited_within_72h_rate: float | None = Field(
         description="Visits with a verified check-in within 72 h of the request, "
         "over visits not out of coverage. " + RATE
+    )
+    accounts_visited: int = Field(
+        default=0, description="Distinct accounts among the campaign's visits."
+    )
+    visits_visited: int = Field(
+        default=0, description="Visits with a verified check-in at the address."
+    )
+    visits_rejected: int = Field(
+        default=0,
+        description="Completed visits a director rejected, unless an appeal "
+        "overturned it; they do not count in visits_completed.",
+    )
+    visits_flagged: int = Field(
+        default=0, description="Results the fraud score flagged, rejected or not."
+    )
+    promises_kept: int = Field(default=0, description="Promises paid in full.")
+    promises_partly_kept: int = Field(default=0)
+    promises_broken: int = Field(default=0)
+    kept_amount: Decimal = Field(
+        default=ZERO_AMOUNT,
+        description="Sum paid against the promises, in `currency`.",
+    )
+    within_deadline_rate: float | None = Field(
+        default=None,
+        description="Completed visits filed by the visit's deadline, over "
+        "completed visits. " + RATE,
     )
 
 

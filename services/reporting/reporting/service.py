@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reporting import repository
+from reporting.breakdowns import figures_from_row
 from reporting.models import Campaign
 from reporting.schemas import (
     CampaignFigures,
@@ -33,6 +34,17 @@ COUNT_FIELDS = (
     "visits_open",
     "promises",
 )
+# Figures the summary shares with the breakdowns, computed the same way.
+BREAKDOWN_FIELDS = (
+    "visits_visited",
+    "visits_rejected",
+    "visits_flagged",
+    "promises_kept",
+    "promises_partly_kept",
+    "promises_broken",
+    "kept_amount",
+    "within_deadline_rate",
+)
 
 
 def rate(numerator: int, denominator: int) -> float | None:
@@ -47,6 +59,7 @@ def _figures(
     campaign_id: uuid.UUID, campaign: Campaign | None, row: Any, currency: str
 ) -> dict[str, Any]:
     counts = {name: int(getattr(row, name, 0) or 0) for name in COUNT_FIELDS}
+    breakdown = figures_from_row(row, currency)
     completed = counts["visits_completed"]
     contacts = int(getattr(row, "contacts", 0) or 0)
     return {
@@ -68,6 +81,8 @@ def _figures(
             int(getattr(row, "visited_within_window", 0) or 0),
             int(getattr(row, "in_coverage", 0) or 0),
         ),
+        **{name: breakdown[name] for name in BREAKDOWN_FIELDS},
+        "accounts_visited": breakdown["accounts"],
     }
 
 
