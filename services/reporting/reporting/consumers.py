@@ -21,6 +21,7 @@ from shared.events import Envelope
 from shared.events.payloads import (
     AccountUpserted,
     CampaignLaunched,
+    ContactDataUpdated,
     PromiseBroken,
     PromiseKept,
     PromiseMade,
@@ -236,6 +237,13 @@ async def on_promise_status_changed(
     await fan_out(session, envelope, payload.campaign_id)
 
 
+async def on_contact_data_updated(
+    session: AsyncSession, envelope: Envelope, payload: ContactDataUpdated
+) -> None:
+    # Streamed and sent as webhooks to the tenant that owns the account.
+    await fan_out(session, envelope, payload.campaign_id)
+
+
 def _visit_keys(payload: Any) -> dict[str, Any]:
     return {
         "visit_id": payload.visit_id,
@@ -262,6 +270,7 @@ HANDLERS: dict[type, Any] = {
     VisitRejected: on_review_step,
     VisitAppealed: on_review_step,
     VisitAppealResolved: on_review_step,
+    ContactDataUpdated: on_contact_data_updated,
 }
 
 

@@ -18,8 +18,16 @@ WEBHOOK_EVENT_TYPES = (
     "visit.rejected",
     "visit.appealed",
     "visit.appeal_resolved",
+    "contact_data.updated",
 )
-STREAM_EVENT_TYPES = (*WEBHOOK_EVENT_TYPES, "visit.expired", "campaign.launched")
+# Raised by reporting itself when it stops sending to a failing endpoint.
+WEBHOOK_DISABLED = "webhook.disabled"
+STREAM_EVENT_TYPES = (
+    *WEBHOOK_EVENT_TYPES,
+    "visit.expired",
+    "campaign.launched",
+    WEBHOOK_DISABLED,
+)
 
 
 def short_name(cloud_event_type: str) -> str:

@@ -19,6 +19,8 @@ class CommitNotifier:
     def __init__(self) -> None:
         self._event = asyncio.Event()
         self._listeners: list[Callable[[], None]] = []
+        # True while a LISTEN connection relays other instances' commits too.
+        self.listening = False
 
     def current(self) -> asyncio.Event:
         return self._event
