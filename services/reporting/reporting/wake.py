@@ -25,6 +25,8 @@ CHANNEL = "reporting_rows_written"
 HEALTH_CHECK_SECONDS = 10.0
 HEALTH_CHECK_TIMEOUT_SECONDS = 5.0
 RECONNECT_DELAY_SECONDS = 1.0
+# Names the connection in pg_stat_activity, so operators can tell it apart.
+APPLICATION_NAME = "campo-reporting-listener"
 
 
 async def notify_rows_written(session: AsyncSession) -> None:
@@ -60,7 +62,9 @@ async def listen_for_rows(runtime: ServiceRuntime) -> None:
 
 
 async def _listen_until_lost(dsn: str, notifier: CommitNotifier) -> None:
-    connection = await asyncpg.connect(dsn)
+    connection = await asyncpg.connect(
+        dsn, server_settings={"application_name": APPLICATION_NAME}
+    )
     lost = asyncio.Event()
 
     def on_notification(*_: Any) -> None:
