@@ -33,6 +33,16 @@ class CommitNotifier:
             self._listeners.remove(listener)
 
     def notify(self) -> None:
+        """Wake the waiters after a local commit, unless LISTEN will.
+
+        While listening, every commit that wrote rows worth waking for also
+        sent a NOTIFY, which arrives through `wake`; a second wake-up here
+        would only double the reads of every stream and of the worker.
+        """
+        if not self.listening:
+            self.wake()
+
+    def wake(self) -> None:
         event, self._event = self._event, asyncio.Event()
         event.set()
         for listener in list(self._listeners):

@@ -68,14 +68,14 @@ async def _listen_until_lost(dsn: str, notifier: CommitNotifier) -> None:
     lost = asyncio.Event()
 
     def on_notification(*_: Any) -> None:
-        notifier.notify()
+        notifier.wake()
 
     connection.add_termination_listener(lambda _connection: lost.set())
     try:
         await connection.add_listener(CHANNEL, on_notification)
         notifier.listening = True
         # A commit that landed before LISTEN took effect sent nothing here.
-        notifier.notify()
+        notifier.wake()
         log.info("reporting.listening", channel=CHANNEL)
         while not lost.is_set():
             await wait_for(lost, HEALTH_CHECK_SECONDS)
