@@ -2,10 +2,10 @@
 
     uv run python -m bench.reporting [--rate 200] [--seconds 60]
 
-Creates a database of its own with reporting's schema and topics under a
-prefix of its own, starts the reporting service with uvicorn in a
-subprocess on 127.0.0.1, a webhook receiver and an SSE client in this
-process, and publishes `campo.visit.completed` events to Kafka at a steady
+Creates a database of its own with reporting's schema, and topics under a
+prefix of its own. Starts the reporting service with uvicorn in a
+subprocess on 127.0.0.1, and a webhook receiver and an SSE client in this
+process. Then publishes `campo.visit.completed` events to Kafka at a steady
 rate. Each event's latency runs from the moment it is handed to the Kafka
 producer to its arrival at the receiver and on the stream, both measured
 with this process's clock. Prints p50, p99 and max against the targets.

@@ -1,4 +1,4 @@
-"""What the reporting benchmark measures with: arrival clocks and percentiles."""
+"""Arrival clocks and percentiles for the reporting benchmark."""
 
 import asyncio
 import json

@@ -36,8 +36,8 @@ class CommitNotifier:
         """Wake the waiters after a local commit, unless LISTEN will.
 
         While listening, every commit that wrote rows worth waking for also
-        sent a NOTIFY, which arrives through `wake`; a second wake-up here
-        would only double the reads of every stream and of the worker.
+        sent a NOTIFY, which arrives through `wake`. A second wake-up here
+        would double the reads of every stream and of the worker.
         """
         if not self.listening:
             self.wake()
