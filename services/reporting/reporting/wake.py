@@ -50,10 +50,21 @@ async def listen_for_rows(runtime: ServiceRuntime) -> None:
     while True:
         try:
             await _listen_until_lost(dsn, notifier)
-        except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        except (
+            OSError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            TimeoutError,
+        ) as error:
             log.warning(
                 "reporting.listener_lost",
                 error_type=type(error).__name__,
+                retry_in_seconds=RECONNECT_DELAY_SECONDS,
+            )
+        else:
+            log.warning(
+                "reporting.listener_lost",
+                error_type=None,
                 retry_in_seconds=RECONNECT_DELAY_SECONDS,
             )
         finally:
