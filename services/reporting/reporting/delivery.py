@@ -227,6 +227,10 @@ class DeliveryWorker:
         error = outcome.error[:MAX_ERROR_LENGTH] if outcome.error else None
         now = datetime.now(UTC)
         async with self._runtime.sessionmaker() as session, session.begin():
+            # The subscription row is written before any delivery row, the
+            # order that disabling and PATCH use too, so two attempts of one
+            # subscription wait for each other instead of deadlocking.
+            give_up_because = await self._health(session, row, outcome, now)
             await store.insert_attempt(
                 session,
                 {
@@ -250,7 +254,8 @@ class DeliveryWorker:
                 error=error,
                 now=now,
             )
-            await self._track_health(session, row, outcome, now)
+            if give_up_because is not None:
+                await self._give_up(session, row, give_up_because, outcome, now)
         log.info(
             "webhook.attempted",
             delivery_id=str(row.delivery_id),
@@ -262,25 +267,34 @@ class DeliveryWorker:
             retry_in_seconds=retry_in,
         )
 
-    async def _track_health(
+    async def _health(
         self, session: AsyncSession, row: Any, outcome: AttemptOutcome, now: datetime
-    ) -> None:
-        """Disable the subscription after a 410 or after failing for too long."""
+    ) -> str | None:
+        """Update the failing streak; return why to disable the subscription, if so.
+
+        A 410 disables at once; other failures only once the streak is too long.
+        """
         if outcome.delivered:
             await store.mark_healthy(session, row.subscription_id)
-            return
-        reason = None
+            return None
+        since = await store.mark_failing(session, row.subscription_id, now)
         if outcome.gone:
-            reason = "the receiver answered 410 Gone"
-        else:
-            since = await store.mark_failing(session, row.subscription_id, now)
-            if since is not None and now - since >= self._disable_after:
-                reason = (
-                    f"every attempt has failed since {since.isoformat()}, "
-                    f"the last with: {outcome.error}"
-                )
-        if reason is None:
-            return
+            return "the receiver answered 410 Gone"
+        if since is not None and now - since >= self._disable_after:
+            return (
+                f"every attempt has failed since {since.isoformat()}, "
+                f"the last with: {outcome.error}"
+            )
+        return None
+
+    async def _give_up(
+        self,
+        session: AsyncSession,
+        row: Any,
+        reason: str,
+        outcome: AttemptOutcome,
+        now: datetime,
+    ) -> None:
         disabled = await disable_and_tell_tenant(
             session,
             tenant_id=row.tenant_id,
