@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 include Makefile.infra
 
 .DEFAULT_GOAL := help
-.PHONY: help env migrate demo test test-unit bench-ingest bench-marketplace lint format portfolio
+.PHONY: help env migrate demo test test-unit bench-ingest bench-marketplace bench-reporting lint format portfolio
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -36,6 +36,9 @@ test-unit: env ## Run only the unit tests (no servers needed)
 
 bench-ingest: env infra ## Time ingest's upload path against COPY and openpyxl (not a test)
 	$(SERVER_ENV) $(UV) run --group bench python -m bench.ingest
+
+bench-reporting: env infra ## Time visit results to webhooks and SSE at 200/s (not a test)
+	$(SERVER_ENV) $(UV) run python -m bench.reporting
 
 bench-marketplace: env ## Simulate dispatch in a real city, batched vs greedy (not a test)
 	$(UV) run --group bench python -m bench.marketplace

@@ -4,13 +4,18 @@ from fastapi import FastAPI
 
 from reporting import audit, figures_router, router
 from reporting.consumers import build_consumers
-from reporting.delivery import deliver_webhooks
+from reporting.delivery import deliver_webhooks, use_resolver
 from reporting.models import common
 from reporting.settings import ReportingSettings
+from reporting.wake import listen_for_rows
+from reporting.webhook_urls import Resolver, resolve_host
 from shared.runtime import create_service_app
 
 
-def create_app(settings: ReportingSettings | None = None) -> FastAPI:
+def create_app(
+    settings: ReportingSettings | None = None, *, resolve: Resolver = resolve_host
+) -> FastAPI:
+    """Build the app; `resolve` replaces DNS in webhook URL checks, for tests."""
     settings = settings or ReportingSettings()
     return create_service_app(
         name="reporting",
@@ -24,5 +29,6 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         tables=common,
         routers=[router.router, figures_router.router, audit.router],
         consumers=build_consumers,
-        background=[deliver_webhooks],
+        background=[deliver_webhooks, listen_for_rows],
+        resources=[use_resolver(resolve)],
     )

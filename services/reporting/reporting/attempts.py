@@ -31,10 +31,14 @@ class AttemptOutcome:
 
 
 def signed_headers(
-    secret: str, msg_id: str, body: str, now: datetime
+    secrets: Sequence[str], msg_id: str, body: str, now: datetime
 ) -> dict[str, str]:
-    """Build the Standard Webhooks headers; every attempt is signed anew."""
-    signature = Webhook(secret).sign(msg_id, now, body)
+    """Build the Standard Webhooks headers; every attempt is signed anew.
+
+    During a secret rotation both secrets sign, and the signatures are
+    space-separated, so a receiver holding either one verifies the message.
+    """
+    signature = " ".join(Webhook(secret).sign(msg_id, now, body) for secret in secrets)
     return {
         "webhook-id": msg_id,
         # The library signs the whole seconds, so the header must carry them too.

@@ -21,6 +21,7 @@ from shared.consumer import EventConsumer
 from shared.events import Envelope
 from shared.events.payloads import (
     AccountUpserted,
+    ContactDataUpdated,
     PersonalDataRead,
     PromiseMade,
     VisitAppealed,
@@ -34,9 +35,9 @@ CONSUMER_GROUP = "read-models"
 # The account and the request carry the debtor's name, phone and address.
 NOT_STREAMED = (AccountUpserted, VisitRequested)
 # Streamed and sent as webhooks, with no figure of their own: the promise's
-# amount comes from visit.completed, and an appeal changes nothing until
-# it is resolved.
-STREAMED_ONLY = (PromiseMade, VisitAppealed)
+# amount comes from visit.completed, an appeal changes nothing until it is
+# resolved, and new contact data goes to the tenant that owns the account.
+STREAMED_ONLY = (PromiseMade, VisitAppealed, ContactDataUpdated)
 
 
 def applied_then_streamed(apply: Applier | None) -> Any:

@@ -11,11 +11,14 @@ import asyncio
 import time
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import httpx
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from reporting import webhook_repository as store
 from reporting.attempts import (
@@ -26,16 +29,49 @@ from reporting.attempts import (
 )
 from reporting.notifier import commit_notifier, wait_for
 from reporting.settings import ReportingSettings
-from reporting.webhook_urls import UnsafeWebhookURLError, check_webhook_url
+from reporting.webhook_health import disable_and_tell_tenant
+from reporting.webhook_urls import (
+    Resolver,
+    UnsafeWebhookURLError,
+    check_webhook_url,
+    resolve_host,
+)
 from shared.runtime import ServiceRuntime
 
 log = structlog.get_logger(__name__)
 
 MAX_ERROR_LENGTH = 500
+RESOLVER_KEY = "reporting.webhook_resolver"
 
 
 def require_https(settings: ReportingSettings) -> bool:
     return settings.environment not in ("development", "test")
+
+
+def host_resolver(runtime: ServiceRuntime) -> Resolver:
+    """Return the resolver that webhook URL checks use: DNS unless replaced."""
+    return cast(Resolver, runtime.state.get(RESOLVER_KEY, resolve_host))
+
+
+def use_resolver(
+    resolve: Resolver,
+) -> Callable[[ServiceRuntime], AbstractAsyncContextManager[object]]:
+    """Build a runtime resource that makes every URL check use `resolve`."""
+
+    @asynccontextmanager
+    async def installed(runtime: ServiceRuntime) -> AsyncIterator[object]:
+        runtime.state[RESOLVER_KEY] = resolve
+        yield resolve
+
+    return installed
+
+
+def signing_secrets(row: Any, now: datetime) -> list[str]:
+    """Return the current secret, and the previous one while it has not expired."""
+    expires_at = row.previous_secret_expires_at
+    if row.previous_secret and expires_at is not None and now < expires_at:
+        return [row.secret, row.previous_secret]
+    return [row.secret]
 
 
 class DeliveryWorker:
@@ -46,6 +82,10 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight: dict[uuid.UUID, int] = defaultdict(int)
+        self._resolve = host_resolver(runtime)
+        self._disable_after = timedelta(
+            seconds=self._settings.webhook_disable_after_failing_seconds
+        )
 
     async def run(self) -> None:
         notifier = commit_notifier(self._runtime)
@@ -139,10 +179,12 @@ class DeliveryWorker:
                 row.url,
                 allow_loopback=self._settings.webhook_allow_loopback,
                 require_https=require_https(self._settings),
+                resolve=self._resolve,
             )
         except UnsafeWebhookURLError as error:
             return AttemptOutcome(None, str(error), elapsed_ms())
-        headers = signed_headers(row.secret, row.msg_id, row.body, datetime.now(UTC))
+        now = datetime.now(UTC)
+        headers = signed_headers(signing_secrets(row, now), row.msg_id, row.body, now)
         headers["host"] = checked.host_header()
         # The request goes to the address that passed the check. For https the
         # certificate is still verified against the host name, through SNI.
@@ -185,6 +227,10 @@ class DeliveryWorker:
         error = outcome.error[:MAX_ERROR_LENGTH] if outcome.error else None
         now = datetime.now(UTC)
         async with self._runtime.sessionmaker() as session, session.begin():
+            # The subscription row is written before any delivery row, the
+            # order that disabling and PATCH use too, so two attempts of one
+            # subscription wait for each other instead of deadlocking.
+            give_up_because = await self._health(session, row, outcome, now)
             await store.insert_attempt(
                 session,
                 {
@@ -208,10 +254,8 @@ class DeliveryWorker:
                 error=error,
                 now=now,
             )
-            if outcome.gone:
-                await store.disable_subscription(
-                    session, row.subscription_id, "the receiver answered 410 Gone"
-                )
+            if give_up_because is not None:
+                await self._give_up(session, row, give_up_because, outcome, now)
         log.info(
             "webhook.attempted",
             delivery_id=str(row.delivery_id),
@@ -222,6 +266,49 @@ class DeliveryWorker:
             state=state,
             retry_in_seconds=retry_in,
         )
+
+    async def _health(
+        self, session: AsyncSession, row: Any, outcome: AttemptOutcome, now: datetime
+    ) -> str | None:
+        """Update the failing streak; return why to disable the subscription, if so.
+
+        A 410 disables at once; other failures only once the streak is too long.
+        """
+        if outcome.delivered:
+            await store.mark_healthy(session, row.subscription_id)
+            return None
+        since = await store.mark_failing(session, row.subscription_id, now)
+        if outcome.gone:
+            return "the receiver answered 410 Gone"
+        if since is not None and now - since >= self._disable_after:
+            return (
+                f"every attempt has failed since {since.isoformat()}, "
+                f"the last with: {outcome.error}"
+            )
+        return None
+
+    async def _give_up(
+        self,
+        session: AsyncSession,
+        row: Any,
+        reason: str,
+        outcome: AttemptOutcome,
+        now: datetime,
+    ) -> None:
+        disabled = await disable_and_tell_tenant(
+            session,
+            tenant_id=row.tenant_id,
+            subscription_id=row.subscription_id,
+            reason=reason[:MAX_ERROR_LENGTH],
+            now=now,
+        )
+        if disabled:
+            log.warning(
+                "webhook.subscription_disabled",
+                subscription_id=str(row.subscription_id),
+                tenant_id=str(row.tenant_id),
+                status_code=outcome.status_code,
+            )
 
 
 async def deliver_webhooks(runtime: ServiceRuntime) -> None:

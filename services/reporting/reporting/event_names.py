@@ -18,7 +18,10 @@ WEBHOOK_EVENT_TYPES = (
     "visit.rejected",
     "visit.appealed",
     "visit.appeal_resolved",
+    "contact_data.updated",
 )
+# Raised by reporting itself when it stops sending to a failing endpoint.
+WEBHOOK_DISABLED = "webhook.disabled"
 # A released visit waits for another agent. It is streamed but not offered
 # to webhooks yet: subscribers learn of the next agent from visit.assigned.
 STREAM_EVENT_TYPES = (
@@ -26,6 +29,7 @@ STREAM_EVENT_TYPES = (
     "visit.expired",
     "campaign.launched",
     "visit.released",
+    WEBHOOK_DISABLED,
 )
 
 

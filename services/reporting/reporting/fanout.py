@@ -6,12 +6,14 @@ event id as handled, so a redelivered event is neither streamed nor queued again
 
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reporting import repository, webhook_repository
 from reporting.event_names import WEBHOOK_EVENT_TYPES, short_name
+from reporting.wake import notify_rows_written
 from shared.events import Envelope
 
 
@@ -44,8 +46,34 @@ async def fan_out(
         "data": envelope.data,
     }
     await repository.insert_stream_event(session, stream_values)
+    await notify_rows_written(session)
     if event_type in WEBHOOK_EVENT_TYPES:
         await _queue_webhooks(session, envelope, event_type)
+
+
+async def append_stream_event(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    event_type: str,
+    data: dict[str, Any],
+    occurred_at: datetime,
+) -> None:
+    """Add an event that reporting itself raises to the tenant's live stream."""
+    seq = await repository.next_stream_seq(session, tenant_id)
+    await repository.insert_stream_event(
+        session,
+        {
+            "tenant_id": tenant_id,
+            "seq": seq,
+            "event_id": uuid.uuid4(),
+            "event_type": event_type,
+            "campaign_id": None,
+            "occurred_at": occurred_at,
+            "data": data,
+        },
+    )
+    await notify_rows_written(session)
 
 
 async def _queue_webhooks(

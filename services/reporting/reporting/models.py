@@ -22,7 +22,6 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
-    UniqueConstraint,
     func,
     text,
 )
@@ -45,6 +44,10 @@ DELIVERY_PENDING = "pending"
 DELIVERY_DELIVERED = "delivered"
 DELIVERY_FAILED = "failed"
 DELIVERY_CANCELLED = "cancelled"
+# Why a delivery exists: the event itself, or a tenant's request to send again.
+ORIGIN_EVENT = "event"
+ORIGIN_REDELIVERY = "redelivery"
+ORIGIN_REPLAY = "replay"
 
 # The most advanced fact wins, whichever event arrived first.
 VISIT_STATE_SQL = (
@@ -180,12 +183,23 @@ class WebhookSubscription(Base):
         DateTime(timezone=True), server_default=func.now()
     )
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # After a rotation the old secret still signs until it expires, so that
+    # receivers can switch over without losing a message.
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True)
+    )
+    # The first failed attempt since the last delivered one; None while healthy.
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class WebhookMessage(Base):
     """One event as sent to every subscriber; `body` is the exact signed bytes."""
 
     __tablename__ = "webhook_messages"
+    __table_args__ = (
+        Index("ix_webhook_messages_tenant_created", "tenant_id", "created_at"),
+    )
 
     msg_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
@@ -201,7 +215,13 @@ class WebhookDelivery(Base):
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
-        UniqueConstraint("subscription_id", "msg_id"),
+        Index(
+            "uq_webhook_deliveries_event",
+            "subscription_id",
+            "msg_id",
+            unique=True,
+            postgresql_where=text("origin = 'event'"),
+        ),
         Index(
             "ix_webhook_deliveries_due",
             "next_attempt_at",
@@ -224,6 +244,7 @@ class WebhookDelivery(Base):
         DateTime(timezone=True), server_default=func.now()
     )
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    origin: Mapped[str] = mapped_column(String(20), server_default="event")
 
 
 class WebhookAttempt(Base):

@@ -19,6 +19,8 @@ class CommitNotifier:
     def __init__(self) -> None:
         self._event = asyncio.Event()
         self._listeners: list[Callable[[], None]] = []
+        # True while a LISTEN connection relays other instances' commits too.
+        self.listening = False
 
     def current(self) -> asyncio.Event:
         return self._event
@@ -31,6 +33,16 @@ class CommitNotifier:
             self._listeners.remove(listener)
 
     def notify(self) -> None:
+        """Wake the waiters after a local commit, unless LISTEN will.
+
+        While listening, every commit that wrote rows worth waking for also
+        sent a NOTIFY, which arrives through `wake`. A second wake-up here
+        would double the reads of every stream and of the worker.
+        """
+        if not self.listening:
+            self.wake()
+
+    def wake(self) -> None:
         event, self._event = self._event, asyncio.Event()
         event.set()
         for listener in list(self._listeners):

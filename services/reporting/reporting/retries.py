@@ -2,6 +2,8 @@
 
 import random
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 
 def retry_delay_seconds(
@@ -23,17 +25,24 @@ def retry_delay_seconds(
     return schedule[attempt_number - 1] * spread
 
 
-def parse_retry_after(value: str | None, *, max_seconds: float) -> float | None:
-    """Read a Retry-After header given in seconds, capped at `max_seconds`.
+def parse_retry_after(
+    value: str | None, *, max_seconds: float, now: datetime | None = None
+) -> float | None:
+    """Read a Retry-After header, in seconds or as an HTTP date, capped.
 
-    An HTTP-date or a malformed value returns None, so the schedule applies.
+    A date in the past gives 0; a malformed value returns None, so the
+    schedule applies.
     """
-    if value is None:
+    if value is None or not value.strip():
         return None
+    text = value.strip()
+    if text.isdigit():
+        return float(min(int(text), max_seconds))
     try:
-        seconds = int(value.strip())
-    except ValueError:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
         return None
-    if seconds < 0:
-        return None
-    return float(min(seconds, max_seconds))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return float(min(max(seconds, 0.0), max_seconds))

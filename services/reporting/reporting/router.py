@@ -3,19 +3,24 @@
 import uuid
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse
 
 from reporting import service, stream, webhooks
+from reporting.delivery import host_resolver
 from reporting.schemas import (
     CampaignList,
     CampaignSummary,
     DeliveryAttemptList,
+    RedeliveriesQueued,
     Webhook,
     WebhookCreate,
     WebhookCreated,
     WebhookList,
+    WebhookReplay,
+    WebhookSecret,
+    WebhookUpdate,
 )
 from reporting.settings import ReportingSettings
 from shared.api import (
@@ -126,7 +131,9 @@ async def create_webhook(
     tenant: WebhooksManager,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    await webhooks.check_url(body.url, cast(ReportingSettings, runtime.settings))
+    await webhooks.check_url(
+        body.url, cast(ReportingSettings, runtime.settings), host_resolver(runtime)
+    )
 
     async def action() -> tuple[int, object]:
         created = await webhooks.create_subscription(session, tenant.tenant_id, body)
@@ -196,4 +203,99 @@ async def list_deliveries(
 ) -> DeliveryAttemptList:
     return await webhooks.list_attempts(
         session, tenant.tenant_id, subscription_id, limit=limit
+    )
+
+
+@router.patch(
+    "/webhooks/{subscription_id}",
+    response_model=Webhook,
+    tags=["webhooks"],
+    summary="Change a subscription's URL, event types or description, or "
+    "enable and disable it",
+    responses=problem_responses(UnauthorizedError, NotFoundError, UnprocessableError),
+)
+async def update_webhook(
+    subscription_id: uuid.UUID,
+    body: WebhookUpdate,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    tenant: WebhooksManager,
+) -> Webhook:
+    return await webhooks.update_subscription(
+        session,
+        tenant.tenant_id,
+        subscription_id,
+        body,
+        settings=cast(ReportingSettings, runtime.settings),
+        resolve=host_resolver(runtime),
+    )
+
+
+@router.post(
+    "/webhooks/{subscription_id}/rotate-secret",
+    response_model=WebhookSecret,
+    tags=["webhooks"],
+    summary="Replace the signing secret; the old one keeps signing for a while",
+    description="Returns the new secret, only here. Until "
+    "`previous_secret_expires_at` every delivery carries two signatures, one "
+    "per secret, so receivers can switch at their own pace.",
+    responses=problem_responses(UnauthorizedError, NotFoundError),
+)
+async def rotate_webhook_secret(
+    subscription_id: uuid.UUID,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    tenant: WebhooksManager,
+) -> WebhookSecret:
+    settings = cast(ReportingSettings, runtime.settings)
+    return await webhooks.rotate_secret(
+        session,
+        tenant.tenant_id,
+        subscription_id,
+        overlap_seconds=settings.webhook_secret_overlap_seconds,
+    )
+
+
+@router.post(
+    "/webhooks/{subscription_id}/messages/{msg_id}/redeliver",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RedeliveriesQueued,
+    tags=["webhooks"],
+    summary="Send one message again, with its original webhook-id",
+    responses=problem_responses(UnauthorizedError, NotFoundError, ConflictError),
+)
+async def redeliver_webhook_message(
+    subscription_id: uuid.UUID,
+    msg_id: Annotated[str, Path(min_length=1, max_length=64)],
+    session: SessionDep,
+    tenant: WebhooksManager,
+) -> RedeliveriesQueued:
+    return await webhooks.redeliver_message(
+        session, tenant.tenant_id, subscription_id, msg_id
+    )
+
+
+@router.post(
+    "/webhooks/{subscription_id}/replay",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RedeliveriesQueued,
+    tags=["webhooks"],
+    summary="Send again every message of the subscription's types in a time range",
+    responses=problem_responses(
+        UnauthorizedError, NotFoundError, ConflictError, UnprocessableError
+    ),
+)
+async def replay_webhook_messages(
+    subscription_id: uuid.UUID,
+    body: WebhookReplay,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    tenant: WebhooksManager,
+) -> RedeliveriesQueued:
+    return await webhooks.replay_messages(
+        session,
+        tenant.tenant_id,
+        subscription_id,
+        body,
+        settings=cast(ReportingSettings, runtime.settings),
     )

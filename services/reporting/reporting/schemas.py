@@ -154,6 +154,15 @@ class Webhook(BaseModel):
     disabled_reason: str | None
     created_at: datetime
     disabled_at: datetime | None
+    previous_secret_expires_at: datetime | None = Field(
+        default=None,
+        description="While set and in the future, deliveries carry a second "
+        "signature made with the secret before the last rotation.",
+    )
+    failing_since: datetime | None = Field(
+        default=None,
+        description="Time of the first failed attempt since the last delivered one.",
+    )
 
 
 class WebhookCreated(Webhook):
@@ -167,12 +176,62 @@ class WebhookList(BaseModel):
     webhooks: list[Webhook]
 
 
+class WebhookUpdate(BaseModel):
+    """Fields to change; omitted ones keep their value."""
+
+    url: str | None = Field(default=None, min_length=1, max_length=2000)
+    event_types: list[str] | None = Field(default=None, min_length=1)
+    description: str | None = Field(default=None, max_length=500)
+    enabled: bool | None = Field(
+        default=None,
+        description="false stops deliveries and cancels pending ones; true resumes "
+        "them for new events (use replay for the ones missed meanwhile).",
+    )
+
+    @field_validator("url", "description")
+    @classmethod
+    def check_no_nul(cls, value: str | None) -> str | None:
+        return WebhookCreate.check_no_nul(value)
+
+    @field_validator("event_types")
+    @classmethod
+    def check_event_types(cls, values: list[str] | None) -> list[str] | None:
+        return None if values is None else WebhookCreate.check_event_types(values)
+
+
+class WebhookSecret(BaseModel):
+    subscription_id: uuid.UUID
+    secret: str = Field(
+        description="The new signing secret, returned only in this response."
+    )
+    previous_secret_expires_at: datetime = Field(
+        description="Until then deliveries are signed with both secrets."
+    )
+
+
+class WebhookReplay(BaseModel):
+    since: datetime = Field(description="Start of the range, inclusive.")
+    until: datetime | None = Field(
+        default=None, description="End of the range, exclusive; now when omitted."
+    )
+
+
+class RedeliveriesQueued(BaseModel):
+    delivery_ids: list[uuid.UUID] = Field(
+        description="New deliveries, visible in the delivery log once attempted."
+    )
+    msg_ids: list[str] = Field(description="Their webhook-id headers, unchanged.")
+
+
 class DeliveryAttempt(BaseModel):
     delivery_id: uuid.UUID
     msg_id: str = Field(description="Sent as webhook-id; the same on every retry.")
     event_type: str
     delivery_state: str = Field(
         description="pending, delivered, failed or cancelled, for the delivery."
+    )
+    origin: str = Field(
+        default="event", description="event, redelivery or replay: why it was sent."
     )
     attempt_number: int
     status_code: int | None = Field(description="Null when no response arrived.")

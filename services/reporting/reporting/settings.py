@@ -28,6 +28,13 @@ class ReportingSettings(ServiceSettings):
         description="Maximum wait of the live stream between two reads when no "
         "consumer commit wakes it.",
     )
+    stream_listening_poll_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="Maximum wait of the live stream between two reads while the "
+        "LISTEN connection wakes it on every commit; stream_poll_seconds applies "
+        "while that connection is down.",
+    )
     stream_keepalive_seconds: float = Field(
         default=15.0, gt=0, description="Interval of keep-alive comments on /stream."
     )
@@ -71,6 +78,23 @@ class ReportingSettings(ServiceSettings):
     )
     webhook_max_in_flight: int = Field(
         default=64, gt=0, description="Max concurrent webhook POSTs of one worker."
+    )
+    webhook_secret_overlap_seconds: float = Field(
+        default=86400.0,
+        ge=0,
+        description="How long the old secret keeps signing after a rotation.",
+    )
+    webhook_disable_after_failing_seconds: float = Field(
+        default=5 * 86400.0,
+        gt=0,
+        description="A subscription whose attempts have all failed for this long "
+        "is disabled and the tenant is told on the stream.",
+    )
+    webhook_replay_max_range_seconds: float = Field(
+        default=14 * 86400.0, gt=0, description="Longest range one replay may cover."
+    )
+    webhook_replay_max_messages: int = Field(
+        default=1000, gt=0, description="Most messages one replay may queue."
     )
 
     @field_validator("webhook_retry_schedule_seconds", mode="before")

@@ -2,8 +2,9 @@
 
 The stream keeps no database connection open while it waits: each poll opens a
 session, reads at most a batch of events after the last sequence number
-sent, and closes it. Between polls it sleeps until the consumer commits or
-the poll interval passes.
+sent, and closes it. Between polls it sleeps until a commit of stream events
+wakes it (this instance's consumer, or any instance through LISTEN/NOTIFY)
+or the poll interval passes; that interval is long while LISTEN works.
 """
 
 import json
@@ -99,7 +100,14 @@ async def stream_events(
                 id=str(row.seq),
             )
         if len(rows) < settings.stream_batch_size:
-            await wait_for(wake, settings.stream_poll_seconds)
+            await wait_for(wake, _poll_seconds(settings, listening=notifier.listening))
+
+
+def _poll_seconds(settings: ReportingSettings, *, listening: bool) -> float:
+    """Poll rarely while LISTEN relays every commit, often when it is down."""
+    if listening:
+        return max(settings.stream_poll_seconds, settings.stream_listening_poll_seconds)
+    return settings.stream_poll_seconds
 
 
 def _event_document(row: StreamEvent) -> dict[str, object]:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reporting.models import (
     DELIVERY_CANCELLED,
     DELIVERY_PENDING,
+    ORIGIN_EVENT,
     SUBSCRIPTION_DISABLED,
     SUBSCRIPTION_ENABLED,
     WebhookAttempt,
@@ -107,6 +108,7 @@ async def insert_deliveries(
     tenant_id: uuid.UUID,
     msg_id: str,
     subscription_ids: Sequence[uuid.UUID],
+    origin: str = ORIGIN_EVENT,
 ) -> None:
     rows = [
         {
@@ -117,6 +119,7 @@ async def insert_deliveries(
             "state": DELIVERY_PENDING,
             "attempts": 0,
             "next_attempt_at": func.now(),
+            "origin": origin,
         }
         for subscription_id in subscription_ids
     ]
@@ -136,6 +139,7 @@ async def list_attempts(
             WebhookDelivery.msg_id,
             WebhookMessage.event_type,
             WebhookDelivery.state.label("delivery_state"),
+            WebhookDelivery.origin,
             WebhookAttempt.attempt_number,
             WebhookAttempt.status_code,
             WebhookAttempt.latency_ms,
@@ -204,6 +208,8 @@ async def lease_deliveries(
             WebhookDelivery.attempts,
             WebhookSubscription.url,
             WebhookSubscription.secret,
+            WebhookSubscription.previous_secret,
+            WebhookSubscription.previous_secret_expires_at,
             WebhookMessage.body,
         )
         .join(
@@ -256,3 +262,152 @@ async def finish_attempt(
         .returning(WebhookDelivery.delivery_id)
     )
     return updated is not None
+
+
+async def lock_subscription(
+    session: AsyncSession, tenant_id: uuid.UUID, subscription_id: uuid.UUID
+) -> WebhookSubscription | None:
+    """Read a subscription and lock it until the transaction ends."""
+    return await session.scalar(
+        select(WebhookSubscription)
+        .where(
+            WebhookSubscription.tenant_id == tenant_id,
+            WebhookSubscription.subscription_id == subscription_id,
+        )
+        .with_for_update()
+        # Reload a row that this session read before an UPDATE changed it.
+        .execution_options(populate_existing=True)
+    )
+
+
+async def enable_subscription(
+    session: AsyncSession, subscription_id: uuid.UUID
+) -> None:
+    """Enable a subscription again; it starts healthy, with no failing streak."""
+    await session.execute(
+        update(WebhookSubscription)
+        .where(WebhookSubscription.subscription_id == subscription_id)
+        .values(
+            state=SUBSCRIPTION_ENABLED,
+            disabled_reason=None,
+            disabled_at=None,
+            failing_since=None,
+        )
+    )
+
+
+async def update_subscription(
+    session: AsyncSession, subscription_id: uuid.UUID, values: dict[str, Any]
+) -> None:
+    await session.execute(
+        update(WebhookSubscription)
+        .where(WebhookSubscription.subscription_id == subscription_id)
+        .values(**values)
+    )
+
+
+async def mark_failing(
+    session: AsyncSession, subscription_id: uuid.UUID, now: datetime
+) -> datetime | None:
+    """Start the failing streak at `now` unless one runs; return its start.
+
+    Return None when the subscription is not enabled any more.
+    """
+    since = await session.scalar(
+        update(WebhookSubscription)
+        .where(
+            WebhookSubscription.subscription_id == subscription_id,
+            WebhookSubscription.state == SUBSCRIPTION_ENABLED,
+        )
+        .values(failing_since=func.coalesce(WebhookSubscription.failing_since, now))
+        .returning(WebhookSubscription.failing_since)
+    )
+    return since
+
+
+async def mark_healthy(session: AsyncSession, subscription_id: uuid.UUID) -> None:
+    await session.execute(
+        update(WebhookSubscription)
+        .where(
+            WebhookSubscription.subscription_id == subscription_id,
+            WebhookSubscription.failing_since.is_not(None),
+        )
+        .values(failing_since=None)
+    )
+
+
+async def get_message(
+    session: AsyncSession, tenant_id: uuid.UUID, msg_id: str
+) -> WebhookMessage | None:
+    return await session.scalar(
+        select(WebhookMessage).where(
+            WebhookMessage.tenant_id == tenant_id, WebhookMessage.msg_id == msg_id
+        )
+    )
+
+
+async def was_queued_for(
+    session: AsyncSession, subscription_id: uuid.UUID, msg_id: str
+) -> bool:
+    """Tell whether the message was ever queued for this subscription."""
+    found = await session.scalar(
+        select(WebhookDelivery.delivery_id)
+        .where(
+            WebhookDelivery.subscription_id == subscription_id,
+            WebhookDelivery.msg_id == msg_id,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def messages_in_range(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    event_types: Sequence[str],
+    since: datetime,
+    until: datetime,
+    limit: int,
+) -> list[str]:
+    """Return the ids of the tenant's messages of these types in [since, until)."""
+    rows = await session.scalars(
+        select(WebhookMessage.msg_id)
+        .where(
+            WebhookMessage.tenant_id == tenant_id,
+            WebhookMessage.event_type.in_(list(event_types)),
+            WebhookMessage.created_at >= since,
+            WebhookMessage.created_at < until,
+        )
+        .order_by(WebhookMessage.created_at, WebhookMessage.msg_id)
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+async def insert_redeliveries(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    subscription_id: uuid.UUID,
+    msg_ids: Sequence[str],
+    origin: str,
+) -> list[uuid.UUID]:
+    """Queue new deliveries of existing messages; they keep their webhook-id."""
+    if not msg_ids:
+        return []
+    rows = [
+        {
+            "delivery_id": uuid.uuid4(),
+            "tenant_id": tenant_id,
+            "subscription_id": subscription_id,
+            "msg_id": msg_id,
+            "state": DELIVERY_PENDING,
+            "attempts": 0,
+            "next_attempt_at": func.now(),
+            "origin": origin,
+        }
+        for msg_id in msg_ids
+    ]
+    await session.execute(insert(WebhookDelivery).values(rows))
+    return [row["delivery_id"] for row in rows]

@@ -26,21 +26,30 @@ class TestSignedHeaders:
     def test_library_verifies(self) -> None:
         secret = new_secret()
         body = '{"type":"visit.completed","data":{"a":1}}'
-        headers = signed_headers(secret, "msg_abc", body, datetime.now(UTC))
+        headers = signed_headers([secret], "msg_abc", body, datetime.now(UTC))
 
         assert Webhook(secret).verify(body, headers) == json.loads(body)
 
     def test_other_secret_fails(self) -> None:
         body = "{}"
-        headers = signed_headers(new_secret(), "msg_abc", body, datetime.now(UTC))
+        headers = signed_headers([new_secret()], "msg_abc", body, datetime.now(UTC))
 
         with pytest.raises(WebhookVerificationError):
             Webhook(new_secret()).verify(body, headers)
 
+    def test_two_secrets_each_verify(self) -> None:
+        old, new = new_secret(), new_secret()
+        body = '{"type":"visit.completed"}'
+        headers = signed_headers([new, old], "msg_abc", body, datetime.now(UTC))
+
+        assert len(headers["webhook-signature"].split(" ")) == 2
+        assert Webhook(old).verify(body, headers) == json.loads(body)
+        assert Webhook(new).verify(body, headers) == json.loads(body)
+
     def test_timestamp_whole_seconds(self) -> None:
         now = datetime(2026, 1, 2, 3, 4, 5, 999000, tzinfo=UTC)
 
-        headers = signed_headers(new_secret(), "msg_abc", "{}", now)
+        headers = signed_headers([new_secret()], "msg_abc", "{}", now)
 
         assert headers["webhook-timestamp"] == str(int(now.timestamp()))
 

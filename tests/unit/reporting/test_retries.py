@@ -1,4 +1,5 @@
 import random
+from datetime import UTC, datetime
 
 import pytest
 
@@ -50,11 +51,36 @@ class TestRetryAfter:
     def test_capped(self) -> None:
         assert parse_retry_after("999999", max_seconds=3600) == 3600.0
 
-    @pytest.mark.parametrize(
-        "value", [None, "", "soon", "-5", "Wed, 21 Oct 2015 07:28:00 GMT"]
-    )
+    @pytest.mark.parametrize("value", [None, "", "soon", "-5", "1.5"])
     def test_unusable_values_none(self, value: str | None) -> None:
         assert parse_retry_after(value, max_seconds=3600) is None
+
+    def test_http_date_counted_from_now(self) -> None:
+        now = datetime(2015, 10, 21, 7, 27, 0, tzinfo=UTC)
+
+        seconds = parse_retry_after(
+            "Wed, 21 Oct 2015 07:28:00 GMT", max_seconds=3600, now=now
+        )
+
+        assert seconds == 60.0
+
+    def test_http_date_capped(self) -> None:
+        now = datetime(2015, 10, 20, 7, 28, 0, tzinfo=UTC)
+
+        seconds = parse_retry_after(
+            "Wed, 21 Oct 2015 07:28:00 GMT", max_seconds=3600, now=now
+        )
+
+        assert seconds == 3600.0
+
+    def test_http_date_in_past_zero(self) -> None:
+        now = datetime(2016, 1, 1, tzinfo=UTC)
+
+        seconds = parse_retry_after(
+            "Wed, 21 Oct 2015 07:28:00 GMT", max_seconds=3600, now=now
+        )
+
+        assert seconds == 0.0
 
 
 class TestScheduleSetting:
