@@ -6,8 +6,9 @@ closes. The ledger holds only movements of money:
 - `earned` (the fee) when the window closes with no rejection, written by
   a periodic pass, or when an appeal is overturned, at the resolution;
 - `reversed` (minus the fee) when a rejection comes after the fee was
-  earned, which happens only when the pass's clock ran ahead of the
-  rejecting request's or the review window was lengthened meanwhile.
+  earned. That takes a pass that earned it between the rejecting request
+  reading its clock and updating the visit, a pass whose clock runs ahead,
+  or a review window lengthened meanwhile.
 
 Pending is read from the visits, not written: it is every completed visit
 with no earned movement. Rows are never changed, and the unique key
@@ -232,6 +233,7 @@ async def reverse_if_earned(
     row = _movement(
         visit, kind=MovementKind.REVERSED, reason=MovementReason.REJECTED, at=at
     )
+    log.info("earnings.fee_reversed", visit_id=str(visit_id))
     return await _write(session, emit, [row]) == 1
 
 
@@ -248,6 +250,7 @@ async def earn_on_overturn(
         reason=MovementReason.APPEAL_OVERTURNED,
         at=at,
     )
+    log.info("earnings.fee_earned_on_appeal", visit_id=str(visit_id))
     return await _write(session, emit, [row]) == 1
 
 
