@@ -1,7 +1,7 @@
 """add the agent earnings ledger, insert-only
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-05 02:10:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
