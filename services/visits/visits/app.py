@@ -1,13 +1,15 @@
 """The visits service: the visit state machine, check-ins and results."""
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from fastapi import FastAPI
 
 from shared.runtime import ServiceRuntime, create_service_app
 from visits.consumers import build_consumers
+from visits.earnings import earn_closed_windows
+from visits.earnings_router import earnings_router
 from visits.models import common
 from visits.promises import break_overdue_promises
 from visits.proof_router import build_proof_routers, photo_body_limit
@@ -34,10 +36,11 @@ def create_app(settings: VisitsSettings | None = None) -> FastAPI:
             agent_router,
             tenant_router,
             rules_router,
+            earnings_router,
             *build_proof_routers(settings),
         ],
         consumers=build_consumers,
-        background=[break_promises],
+        background=[break_promises, earn_fees],
         body_limits=photo_body_limit(settings),
     )
 
@@ -54,3 +57,21 @@ async def break_promises(runtime: ServiceRuntime) -> None:
             runtime.relay.notify()
             log.info("promises.broken_pass", broken=broken)
         await asyncio.sleep(settings.promise_check_interval_seconds)
+
+
+async def earn_fees(runtime: ServiceRuntime) -> None:
+    """Earn the fees whose review window closed, every interval."""
+    settings = runtime.settings
+    assert isinstance(settings, VisitsSettings)
+    window = timedelta(hours=settings.review_window_hours)
+    while True:
+        earned = await earn_closed_windows(
+            runtime.sessionmaker,
+            emit=runtime.emit,
+            now=datetime.now(UTC),
+            review_window=window,
+        )
+        if earned:
+            runtime.relay.notify()
+            log.info("earnings.earned_pass", earned=earned)
+        await asyncio.sleep(settings.earnings_check_interval_seconds)

@@ -359,3 +359,40 @@ class Review(Base):
     appealed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolution_note: Mapped[str | None] = mapped_column(Text)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AgentEarning(Base):
+    """One movement of an agent's fee: earned (positive) or reversed (negative).
+
+    Rows are only ever inserted; a trigger refuses UPDATE and DELETE. The
+    unique key makes each movement happen once per visit, kind and cause,
+    so a pass run twice or a retried request writes no second row.
+    """
+
+    __tablename__ = "agent_earnings"
+    __table_args__ = (
+        UniqueConstraint("visit_id", "kind", "reason"),
+        Index("ix_agent_earnings_agent_id_occurred_at", "agent_id", "occurred_at"),
+        Index(
+            "ix_agent_earnings_tenant_id_agent_id_occurred_at",
+            "tenant_id",
+            "agent_id",
+            "occurred_at",
+        ),
+    )
+
+    movement_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    visit_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    agent_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    attempt: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    kind: Mapped[str] = mapped_column(String(20), doc="earned or reversed.")
+    reason: Mapped[str] = mapped_column(
+        String(40), doc="review_window_closed, appeal_overturned or rejected."
+    )
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

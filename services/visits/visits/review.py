@@ -24,7 +24,7 @@ from shared.events.payloads import (
     VisitRejected,
 )
 from shared.runtime import ServiceRuntime
-from visits import proof_repository
+from visits import earnings, proof_repository
 from visits.models import Review
 from visits.schemas import ReviewOut, ReviewStatus
 from visits.service import visit_not_found, visits_settings
@@ -84,6 +84,9 @@ async def reject_visit(
                 fee=Money(amount=visit.fee_amount, currency=visit.fee_currency),
                 rejected_at=now,
             ),
+        )
+        await earnings.reverse_if_earned(
+            session, runtime.emit, visit_id=visit_id, at=now
         )
         review = await proof_repository.review_of(session, visit_id)
     log.info("visits.rejected", visit_id=str(visit_id), tenant_id=str(tenant_id))
@@ -251,6 +254,10 @@ async def resolve_appeal(
                 resolved_at=now,
             ),
         )
+        if outcome == AppealOutcome.OVERTURNED:
+            await earnings.earn_on_overturn(
+                session, runtime.emit, visit_id=visit_id, at=now
+            )
         review = await proof_repository.review_of(session, visit_id)
     log.info("visits.appeal_resolved", visit_id=str(visit_id), outcome=outcome.value)
     return _review_out(review)

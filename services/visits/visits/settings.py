@@ -151,3 +151,13 @@ class VisitsSettings(ServiceSettings):
         gt=0,
         description="Seconds between passes that mark overdue promises broken.",
     )
+
+    # --- earnings ---------------------------------------------------------------
+    earnings_check_interval_seconds: float = Field(
+        default=300,
+        gt=0,
+        description=(
+            "Seconds between passes that earn the fees of visits whose review "
+            "window closed without a rejection."
+        ),
+    )

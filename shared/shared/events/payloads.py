@@ -1050,6 +1050,36 @@ class VisitAppealResolved(Payload):
         return str(self.visit_id)
 
 
+class AgentFeeMoved(Payload):
+    """A movement in an agent's earnings ledger, one subclass per kind.
+
+    `amount` is signed as the ledger row: positive when earned, negative
+    when reversed. `reason` says what caused it (`review_window_closed`,
+    `appeal_overturned`, `rejected`).
+    """
+
+    topic = topics.VISITS
+
+    movement_id: UUID
+    visit_id: UUID
+    agent_id: UUID
+    attempt: int
+    amount: Money
+    reason: str
+    occurred_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.visit_id)
+
+
+class AgentFeeEarned(AgentFeeMoved):
+    event_type = "campo.agent.fee_earned"
+
+
+class AgentFeeReversed(AgentFeeMoved):
+    event_type = "campo.agent.fee_reversed"
+
+
 # --- payments.v1 ------------------------------------------------------------
 
 
@@ -1105,5 +1135,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         VisitRejected,
         VisitAppealed,
         VisitAppealResolved,
+        AgentFeeEarned,
+        AgentFeeReversed,
     )
 }

@@ -601,10 +601,11 @@ class TestReview:
         assert again.status_code == 409
 
         events = event_types(await visit_events(sessionmaker, visit.request.visit_id))
-        assert events[-3:] == [
+        assert events[-4:] == [
             "campo.visit.rejected",
             "campo.visit.appealed",
             "campo.visit.appeal_resolved",
+            "campo.agent.fee_earned",
         ]
 
     async def test_upheld_appeal_keeps_rejection(
