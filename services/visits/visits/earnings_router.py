@@ -5,7 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from shared.api import CurrentAgent, CurrentTenant, SessionDep
+from shared.api import CurrentAgent, ResultsReader, SessionDep
 from shared.errors import (
     NotFoundError,
     UnauthorizedError,
@@ -68,7 +68,7 @@ async def my_earnings(
 )
 async def tenant_agent_earnings(
     agent_id: UUID,
-    tenant: CurrentTenant,
+    tenant: ResultsReader,
     session: SessionDep,
     from_: From,
     to: To,

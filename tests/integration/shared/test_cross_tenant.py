@@ -172,6 +172,7 @@ async def _tenant_a(clients: dict[str, httpx.AsyncClient]) -> TenantA:
             "subscription_id": hook.json()["subscription_id"],
             "visit_id": str(visit.request.visit_id),
             "photo_id": photo.json()["photo_id"],
+            "agent_id": str(visit.agent_id),
         },
     )
 
