@@ -12,6 +12,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -42,6 +43,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("patch", "/users/{user_id}"): {"disabled": True},
     ("post", "/visits/{visit_id}/reject"): {"reason": "No hay evidencia"},
     ("post", "/visits/{visit_id}/appeal/resolve"): {"outcome": "upheld"},
+    ("patch", "/webhooks/{subscription_id}"): {"enabled": False},
+    ("post", "/webhooks/{subscription_id}/replay"): {
+        "since": (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    },
 }
 
 
@@ -173,6 +178,9 @@ async def _tenant_a(clients: dict[str, httpx.AsyncClient]) -> TenantA:
             "visit_id": str(visit.request.visit_id),
             "photo_id": photo.json()["photo_id"],
             "agent_id": str(visit.agent_id),
+            # No delivery has happened, so the message id is made up: the
+            # subscription is what must not be found.
+            "msg_id": f"msg_{uuid.uuid4().hex}",
         },
     )
 
@@ -297,4 +305,6 @@ def test_suite_covers_every_id_kind() -> None:
         "subscription_id",
         "visit_id",
         "photo_id",
+        "msg_id",
+        "agent_id",
     }
