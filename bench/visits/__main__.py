@@ -38,17 +38,32 @@ from shared.settings import ServiceSettings
 WARMUP_RATE = 50
 WARMUP_SECONDS = 5.0
 SETTLE_SECONDS = 2.0
+# What each server writes: the bench waits until the count stands still and
+# the service's outbox is sent.
+WRITTEN_ROWS = {
+    "service": (
+        "SELECT (SELECT count(*) FROM visits.check_ins)"
+        " + (SELECT count(*) FROM visits.results),"
+        " (SELECT count(*) FROM visits.outbox WHERE sent_at IS NULL)"
+    ),
+    "ceiling": "SELECT count(*), 0 FROM bench_ceiling.requests",
+}
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", default="100,250,500,750")
+    parser.add_argument("--rates", default="25,50,100,250,500,750")
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--agents", type=int, default=2000)
     parser.add_argument("--uvicorn-workers", type=int, default=1)
     parser.add_argument(
         "--targets", default="service,ceiling", help="which servers to measure"
+    )
+    parser.add_argument(
+        "--every-rate",
+        action="store_true",
+        help="run every rate, also past the rate at which a server saturated",
     )
     parser.add_argument("--keep-database", action="store_true")
     return parser.parse_args()
@@ -84,7 +99,8 @@ def drive(
     url: str, items: list[dict[str, Any]], rate: float, clients: int
 ) -> list[dict[str, Any]]:
     """Send `items` at `rate` requests a second over `clients` processes."""
-    start_at = time.time() + 1.5
+    # Client processes start in about a second; three leave them time to load.
+    start_at = time.time() + 3.0
     processes = []
     for client in range(clients):
         plan = {
@@ -123,28 +139,39 @@ def measure(
     database_url: str,
 ) -> list[report.Figures]:
     rates = [int(rate) for rate in args.rates.split(",")]
-    runs = []
+    runs: list[report.Figures] = []
     # Each run gets visits no earlier run touched; the ceiling keeps no
     # state, so it is sent the same requests as the service.
     warmup = int(WARMUP_RATE * WARMUP_SECONDS)
-    for server in targets.values():
-        items = requests_for(visits, tokens, 0, warmup)
-        drive(server.url, items, 2 * WARMUP_RATE, 1)
-    servers.wait_for_outbox(database_url)
+    for name, server in targets.items():
+        drive(server.url, requests_for(visits, tokens, 0, warmup), 2 * WARMUP_RATE, 1)
+        servers.wait_until_idle(database_url, WRITTEN_ROWS[name])
     used = warmup
+    saturated: set[str] = set()
     for rate in rates:
         count = int(rate * args.duration)
         items = requests_for(visits, tokens, used, count)
         used += count
         for name, server in targets.items():
+            if name in saturated:
+                print(f"==> {name} skipped at {rate} results/s: saturated", flush=True)
+                continue
             print(
                 f"==> {name} at {rate} results/s for {args.duration:.0f} s", flush=True
             )
             outcomes = drive(server.url, items, 2 * rate, args.clients)
-            runs.append(report.figures(name, rate, args.duration, outcomes))
-            if name == "service":
-                drained = servers.wait_for_outbox(database_url)
-                print(f"    outbox sent {drained:.1f} s after the run", flush=True)
+            figure = report.figures(name, rate, args.duration, outcomes)
+            runs.append(figure)
+            # A server behind its load keeps working after the clients give
+            # up; the next run starts only once it is done.
+            idle = servers.wait_until_idle(database_url, WRITTEN_ROWS[name])
+            print(
+                f"    {figure.results_per_s:.0f} results/s, "
+                f"p99 {figure.p99_ms:.0f} ms; idle {idle:.1f} s after the run",
+                flush=True,
+            )
+            if report.is_saturated(figure) and not args.every_rate:
+                saturated.add(name)
             time.sleep(SETTLE_SECONDS)
     return runs
 

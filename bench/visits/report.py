@@ -9,6 +9,10 @@ from typing import Any
 TARGET_RATE = 500
 TARGET_SHARE_OF_CEILING = 0.5
 TARGET_P99_MS = 50.0
+# A run that answers under 90 % of the offered rate, or fails over 1 % of
+# its requests, marks the server saturated.
+SATURATED_SHARE = 0.9
+SATURATED_ERRORS = 0.01
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -70,6 +74,13 @@ def figures(
     )
 
 
+def is_saturated(figure: Figures) -> bool:
+    return (
+        figure.results_per_s < SATURATED_SHARE * figure.rate
+        or figure.errors > SATURATED_ERRORS * figure.sent
+    )
+
+
 HEADER = (
     f"{'results/s':>9} {'target':<8} {'sent':>6} {'res/s':>7} {'req/s':>7} "
     f"{'p50 ms':>7} {'p99 ms':>7} {'res p99':>8} {'errors':>6} {'lag p99':>8} "
@@ -103,24 +114,45 @@ def print_table(runs: list[Figures]) -> None:
 
 
 def print_verdict(runs: list[Figures]) -> None:
-    at_target = {f.target: f for f in runs if f.rate == TARGET_RATE}
-    service, ceiling = at_target.get("service"), at_target.get("ceiling")
-    if service is None or ceiling is None:
-        print(f"Targets: not judged, no run of both targets at {TARGET_RATE}/s")
+    """Judge the targets: half the ceiling's peak, p99 under 50 ms at 500/s.
+
+    Throughput is each server's peak of answered results a second, so a
+    server that saturated below 500/s is judged on what it reached.
+    """
+    peaks = {
+        target: max(f.results_per_s for f in runs if f.target == target)
+        for target in {f.target for f in runs}
+    }
+    if "service" not in peaks or "ceiling" not in peaks:
+        print("Targets: not judged, the run did not measure both servers")
         return
-    share = service.results_per_s / ceiling.results_per_s
-    print(f"Targets at {TARGET_RATE} results/s:")
+    share = peaks["service"] / peaks["ceiling"]
+    print(
+        f"Peak results/s: service {peaks['service']:.0f}, "
+        f"ceiling {peaks['ceiling']:.0f}"
+    )
+    print("Targets:")
     verdict(
-        "throughput / ceiling",
+        "peak service / ceiling",
         f"{share:.2f}",
         f"at least {TARGET_SHARE_OF_CEILING}",
         share >= TARGET_SHARE_OF_CEILING,
     )
+    at_target = [f for f in runs if f.target == "service" and f.rate == TARGET_RATE]
+    if not at_target:
+        verdict(
+            f"p99 at {TARGET_RATE} results/s",
+            "not run",
+            f"under {TARGET_P99_MS:.0f} ms; the service saturated below",
+            False,
+        )
+        return
+    service = at_target[0]
     verdict(
-        "p99 latency",
+        f"p99 at {TARGET_RATE} results/s",
         f"{service.p99_ms:.1f} ms",
         f"under {TARGET_P99_MS:.0f} ms",
-        service.p99_ms < TARGET_P99_MS,
+        service.p99_ms < TARGET_P99_MS and not is_saturated(service),
     )
 
 

@@ -66,28 +66,34 @@ def drop_database(admin_url: str, name: str) -> None:
     asyncio.run(admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def unsent_events(url: str) -> int:
+async def written_and_unsent(url: str, query: str) -> tuple[int, int]:
     connection = await asyncpg.connect(plain_dsn(url))
     try:
-        count = await connection.fetchval(
-            "SELECT count(*) FROM visits.outbox WHERE sent_at IS NULL"
-        )
+        row = await connection.fetchrow(query)
     finally:
         await connection.close()
-    return int(count)
+    return int(row[0]), int(row[1])
 
 
-def wait_for_outbox(url: str, timeout_seconds: float = 120.0) -> float:
-    """Wait until the service's relay has sent every event; return the seconds."""
+def wait_until_idle(url: str, query: str, timeout_seconds: float = 300.0) -> float:
+    """Wait until a server stops writing and its outbox is sent; return seconds.
+
+    `query` returns the rows the server has written and its unsent events.
+    Idle is one second with the same count and nothing unsent.
+    """
     started = time.monotonic()
-    while asyncio.run(unsent_events(url)) > 0:
+    last = -1
+    while True:
+        written, unsent = asyncio.run(written_and_unsent(url, query))
+        if written == last and unsent == 0:
+            return time.monotonic() - started - 1.0
         if time.monotonic() - started > timeout_seconds:
             raise TimeoutError(
-                f"the visits outbox still holds unsent events after "
-                f"{timeout_seconds:.0f} s; see the service log in {LOG_DIR}"
+                f"the server still writes {timeout_seconds:.0f} s after its run "
+                f"({unsent} events unsent); see the logs in {LOG_DIR}"
             )
-        time.sleep(0.5)
-    return time.monotonic() - started
+        last = written
+        time.sleep(1.0)
 
 
 def free_port() -> int:
