@@ -5,7 +5,7 @@ from typing import Any
 from uuid import UUID
 
 from geoalchemy2 import Geometry
-from sqlalchemy import Row, cast, func, or_, select, update
+from sqlalchemy import Row, and_, cast, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -150,8 +150,12 @@ async def check_ins_for_evidence(
     statement = (
         select(*_check_in_columns())
         .where(
-            CheckIn.agent_id == agent_id,
-            or_(CheckIn.visit_id == visit_id, CheckIn.check_in_id == previous),
+            # Either side can use an index (the visit's, the primary key),
+            # however many check-ins the agent has made before.
+            or_(
+                and_(CheckIn.visit_id == visit_id, CheckIn.agent_id == agent_id),
+                CheckIn.check_in_id == previous,
+            )
         )
         .order_by(CheckIn.device_time, CheckIn.check_in_id)
     )
