@@ -159,12 +159,14 @@ def measure(
             print(
                 f"==> {name} at {rate} results/s for {args.duration:.0f} s", flush=True
             )
+            cpu_before = server.cpu_seconds()
             outcomes = drive(server.url, items, 2 * rate, args.clients)
-            figure = report.figures(name, rate, args.duration, outcomes)
-            runs.append(figure)
             # A server behind its load keeps working after the clients give
             # up; the next run starts only once it is done.
             idle = servers.wait_until_idle(database_url, WRITTEN_ROWS[name])
+            cpu = server.cpu_seconds() - cpu_before
+            figure = report.figures(name, rate, args.duration, outcomes, cpu=cpu)
+            runs.append(figure)
             print(
                 f"    {figure.results_per_s:.0f} results/s, "
                 f"p99 {figure.p99_ms:.0f} ms; idle {idle:.1f} s after the run",

@@ -42,15 +42,24 @@ class Figures:
     errors: int
     error_kinds: dict[str, int]
     lag_p99_ms: float
+    cpu_ms_per_pair: float
+    """Server CPU per check-in and result, the requests given up on included."""
 
 
 def figures(
-    target: str, rate: int, duration: float, outcomes: list[dict[str, Any]]
+    target: str,
+    rate: int,
+    duration: float,
+    outcomes: list[dict[str, Any]],
+    *,
+    cpu: float,
 ) -> Figures:
     """Summarise one run; throughput counts 2xx answers over the run's span.
 
     The span ends at the scheduled end or at the last answer, whichever is
     later, so a server that falls behind shows a lower rate than was sent.
+    `cpu` is the server's CPU seconds over the run and until it was idle:
+    unlike latency, it barely moves when other programs share the cores.
     """
     ok = [o for o in outcomes if succeeded(o)]
     span = max([duration, *(o["done_s"] for o in outcomes)])
@@ -71,6 +80,7 @@ def figures(
         errors=sum(errors.values()),
         error_kinds=dict(errors),
         lag_p99_ms=percentile([o["lag_ms"] for o in outcomes], 0.99),
+        cpu_ms_per_pair=cpu * 1000 / max(1, len(outcomes) / 2),
     )
 
 
@@ -84,7 +94,7 @@ def is_saturated(figure: Figures) -> bool:
 HEADER = (
     f"{'results/s':>9} {'target':<8} {'sent':>6} {'res/s':>7} {'req/s':>7} "
     f"{'p50 ms':>7} {'p99 ms':>7} {'res p99':>8} {'errors':>6} {'lag p99':>8} "
-    f"{'ratio':>6}"
+    f"{'cpu/pair':>8} {'ratio':>6}"
 )
 
 
@@ -96,7 +106,8 @@ def row(figure: Figures, ceiling: Figures | None) -> str:
         f"{figure.rate:>9} {figure.target:<8} {figure.sent:>6} "
         f"{figure.results_per_s:>7.0f} {figure.requests_per_s:>7.0f} "
         f"{figure.p50_ms:>7.1f} {figure.p99_ms:>7.1f} {figure.result_p99_ms:>8.1f} "
-        f"{figure.errors:>6} {figure.lag_p99_ms:>8.1f} {ratio:>6}"
+        f"{figure.errors:>6} {figure.lag_p99_ms:>8.1f} "
+        f"{figure.cpu_ms_per_pair:>8.1f} {ratio:>6}"
     )
 
 
@@ -127,6 +138,7 @@ def print_verdict(runs: list[Figures]) -> None:
         print("Targets: not judged, the run did not measure both servers")
         return
     share = peaks["service"] / peaks["ceiling"]
+    print_cpu_capacity(runs)
     print(
         f"Peak results/s: service {peaks['service']:.0f}, "
         f"ceiling {peaks['ceiling']:.0f}"
@@ -154,6 +166,24 @@ def print_verdict(runs: list[Figures]) -> None:
         f"under {TARGET_P99_MS:.0f} ms",
         service.p99_ms < TARGET_P99_MS and not is_saturated(service),
     )
+
+
+def print_cpu_capacity(runs: list[Figures]) -> None:
+    """Print each server's CPU per check-in and result, and what one core allows.
+
+    The least CPU of a server's runs: a saturated run adds the cost of
+    requests that waited long, which a dedicated core would not see.
+    """
+    cpu = {
+        target: min(f.cpu_ms_per_pair for f in runs if f.target == target)
+        for target in sorted({f.target for f in runs})
+    }
+    parts = ", ".join(
+        f"{target} {ms:.1f} ms (one core: {1000 / ms:.0f} results/s)"
+        for target, ms in cpu.items()
+        if ms > 0
+    )
+    print(f"Server CPU per check-in and result: {parts}")
 
 
 def verdict(name: str, figure: str, target: str, met: bool) -> None:

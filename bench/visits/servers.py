@@ -96,6 +96,29 @@ def wait_until_idle(url: str, query: str, timeout_seconds: float = 300.0) -> flo
         time.sleep(1.0)
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """Return user plus system CPU seconds of one process, 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except FileNotFoundError:
+        return 0.0
+    # After the command name: state is field 3, utime 14 and stime 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """Return the ids of the processes whose parent is `pid` (uvicorn workers)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rpartition(")")[2].split()[1])
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+        if parent == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -165,6 +188,14 @@ class Server:
         raise TimeoutError(
             f"{self.name} did not answer /health within "
             f"{HEALTH_TIMEOUT_SECONDS:.0f} s; see {self.log_path}"
+        )
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU time of the server and its worker processes so far."""
+        assert self.process is not None
+        return sum(
+            process_cpu_seconds(pid)
+            for pid in [self.process.pid, *children(self.process.pid)]
         )
 
     def stop(self) -> None:
