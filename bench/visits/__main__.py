@@ -38,8 +38,8 @@ from shared.settings import ServiceSettings
 WARMUP_RATE = 50
 WARMUP_SECONDS = 5.0
 SETTLE_SECONDS = 2.0
-# What each server writes: the bench waits until the count stands still and
-# the service's outbox is sent.
+# What each server writes: the bench waits until the count stays the same
+# and the service's outbox is sent.
 WRITTEN_ROWS = {
     "service": (
         "SELECT (SELECT count(*) FROM visits.check_ins)"
@@ -211,28 +211,9 @@ def main() -> None:
         )
         if name in args.targets.split(",")
     }
+
     try:
-        started = time.perf_counter()
-        visits = asyncio.run(
-            seed.seed(
-                servers.plain_dsn(database_url),
-                visits=visits_needed(args),
-                agents=args.agents,
-            )
-        )
-        secret = ServiceSettings().agent_token_secret.get_secret_value()
-        tokens = {
-            agent: issue_agent_token(uuid.UUID(agent), secret=secret)
-            for agent in {
-                visit.agent_id for visit in visits.assigned + visits.checked_in
-            }
-        }
-        print(
-            f"==> seeded {len(visits.assigned)} assigned and "
-            f"{len(visits.checked_in)} checked-in visits in "
-            f"{time.perf_counter() - started:.0f} s",
-            flush=True,
-        )
+        visits, tokens = seed_visits(args, database_url)
         env = server_env(database_url, kafka, run_id)
         for server in targets.values():
             server.start(env)
@@ -249,6 +230,36 @@ def main() -> None:
                 )
             )
             servers.drop_database(admin_url, database)
+    print_summary(args, runs)
+
+
+def seed_visits(
+    args: argparse.Namespace, database_url: str
+) -> tuple[seed.Seeded, dict[str, str]]:
+    """Seed the visits and return them with a token for each agent."""
+    started = time.perf_counter()
+    visits = asyncio.run(
+        seed.seed(
+            servers.plain_dsn(database_url),
+            visits=visits_needed(args),
+            agents=args.agents,
+        )
+    )
+    secret = ServiceSettings().agent_token_secret.get_secret_value()
+    agents = {visit.agent_id for visit in visits.assigned + visits.checked_in}
+    tokens = {
+        agent: issue_agent_token(uuid.UUID(agent), secret=secret) for agent in agents
+    }
+    print(
+        f"==> seeded {len(visits.assigned)} assigned and "
+        f"{len(visits.checked_in)} checked-in visits in "
+        f"{time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
+    return visits, tokens
+
+
+def print_summary(args: argparse.Namespace, runs: list[report.Figures]) -> None:
     print()
     print(
         f"machine: {os.cpu_count()} cores, load average "

@@ -5,7 +5,7 @@
 The plan names the base URL, the requests (check-ins and results, each with
 its visit and token), the rate, and a wall-clock start shared by every
 client process. Request k is due at start + phase + k / rate and is sent
-then, whether or not the earlier ones were answered, so a slow server
+then, whether or not the earlier ones got a response, so a slow server
 never slows the schedule. Latency runs from the due time, not from the
 send: time spent waiting for the client or for a free connection counts
 against the server, as a user would see it. The lag between the due time
@@ -38,7 +38,7 @@ def check_in_body() -> dict[str, Any]:
 
 
 def result_body(photo_id: str | None) -> dict[str, Any]:
-    """Return a promise to pay with an answered form and the visit's photo."""
+    """Return a promise to pay, with the form filled in and the visit's photo."""
     today = datetime.now(UTC)
     return {
         "submission_id": f"bench-{uuid.uuid4().hex}",

@@ -9,7 +9,7 @@ from typing import Any
 TARGET_RATE = 500
 TARGET_SHARE_OF_CEILING = 0.5
 TARGET_P99_MS = 50.0
-# A run that answers under 90 % of the offered rate, or fails over 1 % of
+# A run that responds to under 90 % of the offered rate, or fails over 1 % of
 # its requests, marks the server saturated.
 SATURATED_SHARE = 0.9
 SATURATED_ERRORS = 0.01
@@ -54,9 +54,9 @@ def figures(
     *,
     cpu: float,
 ) -> Figures:
-    """Summarise one run; throughput counts 2xx answers over the run's span.
+    """Summarise one run; throughput counts 2xx responses over the run's span.
 
-    The span ends at the scheduled end or at the last answer, whichever is
+    The span ends at the scheduled end or at the last response, whichever is
     later, so a server that falls behind shows a lower rate than was sent.
     `cpu` is the server's CPU seconds over the run and until it was idle:
     unlike latency, it barely moves when other programs share the cores.
@@ -127,7 +127,7 @@ def print_table(runs: list[Figures]) -> None:
 def print_verdict(runs: list[Figures]) -> None:
     """Judge the targets: half the ceiling's peak, p99 under 50 ms at 500/s.
 
-    Throughput is each server's peak of answered results a second, so a
+    Throughput is each server's peak of results a second with a 2xx response, so a
     server that saturated below 500/s is judged on what it reached.
     """
     peaks = {
@@ -139,6 +139,8 @@ def print_verdict(runs: list[Figures]) -> None:
         return
     share = peaks["service"] / peaks["ceiling"]
     print_cpu_capacity(runs)
+    if not any(is_saturated(f) for f in runs if f.target == "ceiling"):
+        print("The ceiling did not saturate: its peak is the highest rate sent.")
     print(
         f"Peak results/s: service {peaks['service']:.0f}, "
         f"ceiling {peaks['ceiling']:.0f}"

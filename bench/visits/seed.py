@@ -5,7 +5,7 @@ would have left. One tenant sets a weekly visit limit, so every first
 check-in runs the limit's lock and count. Visits are spread over campaigns
 and agents round-robin, and each agent already has a few check-ins of the
 day, so the travel-speed signal finds a previous visit. A checked-in visit
-holds the agent's check-in 20 minutes ago and one photo with its own
+has the agent's check-in 20 minutes ago and one photo with its own
 bytes, which the result cites.
 """
 
