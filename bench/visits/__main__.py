@@ -6,10 +6,10 @@
 Creates a database of its own with visits' schema and seeds it with
 assigned and checked-in visits of many agents (see `bench.visits.seed`),
 so neither ingest nor matching has to run. It starts two servers on
-127.0.0.1: the visits service itself, on that database and the real
-Kafka, and the ceiling (`bench.visits.ceiling`), which validates the same
-bodies with the same pydantic models and does one INSERT in a scratch
-schema of the same database.
+127.0.0.1. One is the visits service itself, on that database and the
+real Kafka. The other is the ceiling (`bench.visits.ceiling`), which
+validates the same bodies with the same pydantic models and does one
+INSERT in a scratch schema of the same database.
 
 At each rate R, R check-ins a second go to assigned visits and R results a
 second to checked-in visits, for the given duration, first to the service
@@ -38,8 +38,8 @@ from shared.settings import ServiceSettings
 WARMUP_RATE = 50
 WARMUP_SECONDS = 5.0
 SETTLE_SECONDS = 2.0
-# What each server writes: the bench waits until the count stays the same
-# and the service's outbox is sent.
+# The rows each server writes, and the service's unsent events: the bench
+# waits until the count stays the same and nothing is unsent.
 WRITTEN_ROWS = {
     "service": (
         "SELECT (SELECT count(*) FROM visits.check_ins)"

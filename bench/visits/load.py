@@ -9,7 +9,7 @@ then, whether or not the earlier ones got a response, so a slow server
 never slows the schedule. Latency runs from the due time, not from the
 send: time spent waiting for the client or for a free connection counts
 against the server, as a user would see it. The lag between the due time
-and the actual send tells whether this process kept up.
+and the actual send shows whether this process kept up.
 """
 
 import asyncio
