@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 include Makefile.infra
 
 .DEFAULT_GOAL := help
-.PHONY: help env migrate demo test test-unit bench-ingest bench-marketplace bench-reporting lint format portfolio
+.PHONY: help env migrate demo test test-unit bench-ingest bench-marketplace bench-reporting bench-visits lint format portfolio
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -42,6 +42,9 @@ bench-reporting: env infra ## Time visit results to webhooks and SSE at 200/s (n
 
 bench-marketplace: env ## Simulate dispatch in a real city, batched vs greedy (not a test)
 	$(UV) run --group bench python -m bench.marketplace
+
+bench-visits: env infra ## Drive visits' check-ins and results at rising rates against a ceiling (not a test)
+	$(SERVER_ENV) $(UV) run python -m bench.visits
 
 lint: env ## Check formatting and lint with ruff
 	$(UV) run ruff format --check .

@@ -25,7 +25,7 @@ async def check_at_door(
     the same visit. A missing or closed visit is left to the state
     transition's 404 or 409.
     """
-    row = await repository.agent_visit(session, agent_id, visit_id)
+    row = await repository.visit_at_door(session, agent_id, visit_id)
     if row is None or row.Visit.state not in OPEN_AGENT_STATES:
         return
     visit: Visit = row.Visit
@@ -38,18 +38,14 @@ async def check_at_door(
             end=visit.visiting_end,
             days=visit.visiting_days,
         )
-    if visit.state == VisitState.ASSIGNED:
-        errors += await _weekly_limit_errors(session, visit, judged)
+    if visit.state == VisitState.ASSIGNED and row.weekly_limit is not None:
+        errors += await _weekly_limit_errors(session, visit, judged, row.weekly_limit)
     rules.raise_if_any(errors)
 
 
 async def _weekly_limit_errors(
-    session: AsyncSession, visit: Visit, judged: datetime
+    session: AsyncSession, visit: Visit, judged: datetime, limit: int
 ) -> list[rules.FieldError]:
-    settings = await rules_repository.visit_rules(session, visit.tenant_id)
-    limit = settings.max_visits_per_account_week if settings is not None else None
-    if limit is None:
-        return []
     # Held until commit, so a concurrent first check-in on the same account
     # waits here and then counts this one.
     await rules_repository.lock_account(session, visit.tenant_id, visit.account_id)

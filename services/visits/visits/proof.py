@@ -1,7 +1,8 @@
 """The proof filed with a result: its photos and the fraud assessment.
 
-Runs inside the result's transaction, so the score is stored with the
-result and travels in the same `visit.completed` event.
+Runs inside the result's transaction, before the result row is written, so
+the score is stored with the result and travels in the same
+`visit.completed` event.
 """
 
 from datetime import datetime
@@ -26,7 +27,10 @@ async def file_proof(
     device_time: datetime,
     server_time: datetime,
 ) -> signals.Assessment:
-    """Link the cited photos, then assess and store the visit's signals."""
+    """Link the cited photos to `result_id`, then assess the visit's signals.
+
+    The caller stores the assessment in the result row it inserts next.
+    """
     # A visit given back and handed over keeps the previous agent's photos,
     # which neither prove nor incriminate the agent filing now.
     cited = await proof_repository.attach_photos(
@@ -54,15 +58,7 @@ async def file_proof(
         device_time=device_time,
         server_time=server_time,
     )
-    assessment = signals.assess(evidence, settings)
-    await proof_repository.store_assessment(
-        session,
-        result_id,
-        score=assessment.score,
-        flagged=assessment.flagged,
-        signals=[signal.as_dict() for signal in assessment.signals],
-    )
-    return assessment
+    return signals.assess(evidence, settings)
 
 
 async def gather_evidence(
@@ -73,7 +69,7 @@ async def gather_evidence(
     device_time: datetime,
     server_time: datetime,
 ) -> signals.Evidence:
-    rows = await proof_repository.check_ins_with_position(
+    rows, before = await proof_repository.check_ins_for_evidence(
         session, visit_id, agent_id=agent_id
     )
     fixes = [
@@ -89,20 +85,13 @@ async def gather_evidence(
         for row in rows
     ]
     previous = None
-    if fixes:
-        row = await proof_repository.previous_check_in(
-            session,
-            agent_id=agent_id,
-            visit_id=visit_id,
-            before=fixes[0].device_time,
+    if before is not None:
+        previous = signals.PreviousFix(
+            lat=before.lat, lon=before.lon, device_time=before.CheckIn.device_time
         )
-        if row is not None:
-            previous = signals.PreviousFix(
-                lat=row.lat, lon=row.lon, device_time=row.CheckIn.device_time
-            )
     photos = [
-        await _photo_evidence(session, photo)
-        for photo in await proof_repository.photos_of(
+        _photo_evidence(row.Photo, other_visits=row.other_visits)
+        for row in await proof_repository.photos_with_shared_bytes(
             session, visit_id, agent_id=agent_id
         )
     ]
@@ -119,13 +108,10 @@ async def gather_evidence(
     )
 
 
-async def _photo_evidence(session: AsyncSession, photo: Photo) -> signals.PhotoEvidence:
-    others = await proof_repository.visits_sharing_hash(
-        session, photo.sha256, other_than=photo.visit_id
-    )
+def _photo_evidence(photo: Photo, *, other_visits: int) -> signals.PhotoEvidence:
     return signals.PhotoEvidence(
         taken_at=photo.taken_at,
         lat=photo.exif_lat,
         lon=photo.exif_lon,
-        other_visits=others,
+        other_visits=other_visits,
     )

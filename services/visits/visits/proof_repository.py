@@ -5,11 +5,12 @@ from typing import Any
 from uuid import UUID
 
 from geoalchemy2 import Geometry
-from sqlalchemy import Row, cast, func, select, update
+from sqlalchemy import Row, and_, cast, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from visits.models import CheckIn, Photo, Review, Visit, VisitResult
+from visits.models import CheckIn, Photo, Review, Visit
 from visits.states import VisitState
 
 WGS84 = 4326
@@ -106,18 +107,6 @@ async def attach_photos(
     return list((await session.scalars(statement)).all())
 
 
-async def visits_sharing_hash(
-    session: AsyncSession, sha256: str, *, other_than: UUID
-) -> int:
-    """Count the other visits that hold a photo with these bytes."""
-    count = await session.scalar(
-        select(func.count(func.distinct(Photo.visit_id))).where(
-            Photo.sha256 == sha256, Photo.visit_id != other_than
-        )
-    )
-    return count or 0
-
-
 # --- fraud signals ----------------------------------------------------------
 
 
@@ -130,56 +119,73 @@ def _check_in_columns() -> tuple[Any, ...]:
     )
 
 
-async def check_ins_with_position(
+async def check_ins_for_evidence(
     session: AsyncSession, visit_id: UUID, *, agent_id: UUID
-) -> list[Row[Any]]:
-    """Return the agent's own check-ins at the visit, by device time.
+) -> tuple[list[Row[Any]], Row[Any] | None]:
+    """Return the agent's own check-ins at the visit, and the one before them.
 
-    A visit handed over keeps the earlier agent's check-ins, which say
-    nothing of the agent filing now.
+    The own check-ins are ordered by device time. A visit handed over keeps
+    the earlier agent's check-ins, which say nothing of the agent filing
+    now. The one before is the agent's latest check-in at another visit no
+    later than the first own one, by device time; None without own
+    check-ins. One statement instead of two: the result's transaction runs
+    it on every result.
     """
-    statement = (
-        select(*_check_in_columns())
+    first_own = (
+        select(func.min(CheckIn.device_time))
         .where(CheckIn.visit_id == visit_id, CheckIn.agent_id == agent_id)
-        .order_by(CheckIn.device_time, CheckIn.check_in_id)
+        .scalar_subquery()
     )
-    return list((await session.execute(statement)).all())
-
-
-async def previous_check_in(
-    session: AsyncSession, *, agent_id: UUID, visit_id: UUID, before: datetime
-) -> Row[Any] | None:
-    """Return the agent's latest check-in at another visit before `before`.
-
-    Check-ins are ordered by device time.
-    """
-    statement = (
-        select(*_check_in_columns())
+    previous = (
+        select(CheckIn.check_in_id)
         .where(
             CheckIn.agent_id == agent_id,
             CheckIn.visit_id != visit_id,
-            CheckIn.device_time <= before,
+            CheckIn.device_time <= first_own,
         )
         .order_by(CheckIn.device_time.desc(), CheckIn.check_in_id)
         .limit(1)
+        .scalar_subquery()
     )
-    return (await session.execute(statement)).first()
+    statement = (
+        select(*_check_in_columns())
+        .where(
+            # Either side can use an index (the visit's, the primary key),
+            # however many check-ins the agent has made before.
+            or_(
+                and_(CheckIn.visit_id == visit_id, CheckIn.agent_id == agent_id),
+                CheckIn.check_in_id == previous,
+            )
+        )
+        .order_by(CheckIn.device_time, CheckIn.check_in_id)
+    )
+    rows = list((await session.execute(statement)).all())
+    own = [row for row in rows if row.CheckIn.visit_id == visit_id]
+    before = [row for row in rows if row.CheckIn.visit_id != visit_id]
+    return own, before[0] if before else None
 
 
-async def store_assessment(
-    session: AsyncSession,
-    result_id: UUID,
-    *,
-    score: float,
-    flagged: bool,
-    signals: list[dict[str, Any]],
-) -> None:
-    await session.execute(
-        update(VisitResult)
-        .where(VisitResult.result_id == result_id)
-        .values(fraud_score=score, flagged=flagged, signals=signals)
-        .execution_options(synchronize_session=False)
+async def photos_with_shared_bytes(
+    session: AsyncSession, visit_id: UUID, *, agent_id: UUID
+) -> list[Row[Any]]:
+    """Return the agent's photos of the visit, each with `other_visits`.
+
+    `other_visits` counts the other visits that hold a photo with the same
+    bytes. Ordered by upload, like `photos_of`.
+    """
+    other = aliased(Photo)
+    sharing = (
+        select(func.count(func.distinct(other.visit_id)))
+        .where(other.sha256 == Photo.sha256, other.visit_id != visit_id)
+        .scalar_subquery()
+        .label("other_visits")
     )
+    statement = (
+        select(Photo, sharing)
+        .where(Photo.visit_id == visit_id, Photo.agent_id == agent_id)
+        .order_by(Photo.uploaded_at, Photo.photo_id)
+    )
+    return list((await session.execute(statement)).all())
 
 
 # --- review -----------------------------------------------------------------

@@ -516,6 +516,59 @@ async def agent_visit(
     return (await session.execute(statement)).first()
 
 
+async def visit_at_door(
+    session: AsyncSession, agent_id: UUID, visit_id: UUID
+) -> Row[Any] | None:
+    """Return the agent's visit with its tenant's weekly limit, as `weekly_limit`.
+
+    `weekly_limit` is None when the tenant set none. One statement, since
+    every check-in reads both.
+    """
+    statement = (
+        select(
+            Visit, TenantVisitRules.max_visits_per_account_week.label("weekly_limit")
+        )
+        .outerjoin(TenantVisitRules, TenantVisitRules.tenant_id == Visit.tenant_id)
+        .where(
+            Visit.visit_id == visit_id,
+            Visit.agent_id == agent_id,
+            Visit.state != VisitState.CANCELLED.value,
+        )
+    )
+    return (await session.execute(statement)).first()
+
+
+async def agent_visit_and_submission(
+    session: AsyncSession, agent_id: UUID, visit_id: UUID, submission_id: str
+) -> Row[Any] | None:
+    """Return `agent_visit`'s row with the agent's result under `submission_id`.
+
+    `stored_visit_id` and `stored_response` are None when the agent filed
+    nothing under that id, for any visit. One statement, so the visit and
+    the stored result come from the same snapshot.
+    """
+    statement = (
+        _with_coordinates()
+        .add_columns(
+            VisitResult.visit_id.label("stored_visit_id"),
+            VisitResult.response.label("stored_response"),
+        )
+        .outerjoin(
+            VisitResult,
+            and_(
+                VisitResult.agent_id == agent_id,
+                VisitResult.submission_id == submission_id,
+            ),
+        )
+        .where(
+            Visit.visit_id == visit_id,
+            Visit.agent_id == agent_id,
+            Visit.state != VisitState.CANCELLED.value,
+        )
+    )
+    return (await session.execute(statement)).first()
+
+
 async def mark_checked_in(
     session: AsyncSession,
     visit_id: UUID,

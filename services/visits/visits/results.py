@@ -54,13 +54,15 @@ async def submit_result(
     result decide any case that slips past it.
     """
     async with session.begin():
-        row = await repository.agent_visit(session, agent_id, visit_id)
+        # The visit and a stored result are read in one statement, so from
+        # one snapshot: a completed state below never hides a replay.
+        row = await repository.agent_visit_and_submission(
+            session, agent_id, visit_id, request.submission_id
+        )
         if row is None:
             await raise_if_released(session, visit_id, agent_id)
             raise visit_not_found(visit_id)
-        # Read after the visit: a result committed before that read is seen
-        # here, so a completed state below never hides a replay.
-        stored = await _stored_response(session, agent_id, visit_id, request)
+        stored = _replay(row.stored_visit_id, row.stored_response, visit_id, request)
         code = await codes.find_code(session, row.Visit.tenant_id, request.result_code)
     if stored is not None:
         return 200, stored
@@ -96,13 +98,25 @@ async def _stored_response(
     )
     if stored is None:
         return None
-    if stored.visit_id != visit_id:
+    return _replay(stored.visit_id, stored.response, visit_id, request)
+
+
+def _replay(
+    stored_visit_id: UUID | None,
+    stored_response: dict[str, Any] | None,
+    visit_id: UUID,
+    request: ResultRequest,
+) -> dict[str, Any] | None:
+    """Return the first response to this submission; None when there was none."""
+    if stored_visit_id is None or stored_response is None:
+        return None
+    if stored_visit_id != visit_id:
         raise ConflictError(
             f"submission_id {request.submission_id!r} was already used for visit "
-            f"{stored.visit_id}; send a new submission_id for each visit"
+            f"{stored_visit_id}; send a new submission_id for each visit"
         )
     # JSONB reorders keys; the model restores the order of the first response.
-    return ResultResponse.model_validate(stored.response).model_dump(mode="json")
+    return ResultResponse.model_validate(stored_response).model_dump(mode="json")
 
 
 def _result_state_error(visit_id: UUID, state: str) -> InvalidStateError:
@@ -215,6 +229,18 @@ async def _store_result(
         result_code=request.result_code,
     )
     body = response.model_dump(mode="json")
+    # Assessed before the insert, so the result row is written once, score
+    # included; the photos are linked to the result id it is about to take.
+    assessment = await proof.file_proof(
+        session,
+        visits_settings(runtime),
+        visit_id=visit.visit_id,
+        agent_id=agent_id,
+        result_id=response.result_id,
+        photo_ids=request.photo_ids,
+        device_time=request.device_time,
+        server_time=now,
+    )
     await repository.insert_result(
         session,
         result_id=response.result_id,
@@ -233,6 +259,9 @@ async def _store_result(
         device_time=request.device_time,
         server_time=now,
         response=body,
+        fraud_score=assessment.score,
+        flagged=assessment.flagged,
+        signals=[signal.as_dict() for signal in assessment.signals],
     )
     if promise is not None:
         await repository.insert_promise(
@@ -245,16 +274,6 @@ async def _store_result(
             currency=promise.currency,
             due_date=promise.due_date,
         )
-    assessment = await proof.file_proof(
-        session,
-        visits_settings(runtime),
-        visit_id=visit.visit_id,
-        agent_id=agent_id,
-        result_id=response.result_id,
-        photo_ids=request.photo_ids,
-        device_time=request.device_time,
-        server_time=now,
-    )
     await _emit_result_events(
         session, runtime, visit, agent_id, request, response, assessment
     )

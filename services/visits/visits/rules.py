@@ -5,6 +5,8 @@ input), so that one 422 response lists every field to fix.
 """
 
 import asyncio
+import functools
+import json
 import math
 import re
 from datetime import date, datetime, timedelta
@@ -28,6 +30,8 @@ DEFAULT_MAX_PROMISE_DAYS = 365
 MAX_ANSWER_CHARS = 4000
 MAX_ANSWER_DEPTH = 32
 MAX_ANSWER_ERRORS = 50
+# Forms whose meta-schema check is remembered; a campaign has one form.
+CHECKED_FORMS_CACHED = 128
 
 FieldError = dict[str, Any]
 
@@ -288,6 +292,26 @@ def check_answers(answers: dict[str, Any], schema: dict[str, Any]) -> list[Field
 
 
 def _schema_failures(answers: dict[str, Any], schema: dict[str, Any]) -> list[Any]:
+    validator_class = _checked_validator_class(json.dumps(schema))
+    validator = validator_class(
+        schema,
+        registry=OFFLINE_REGISTRY,
+        format_checker=validator_class.FORMAT_CHECKER,
+    )
+    return sorted(
+        validator.iter_errors(answers), key=lambda e: [str(p) for p in e.path]
+    )
+
+
+@functools.lru_cache(maxsize=CHECKED_FORMS_CACHED)
+def _checked_validator_class(schema_text: str) -> Any:
+    """Return the validator class of a form, once the form passed its meta-schema.
+
+    Cached by the form's JSON text: every result of a campaign carries the
+    same form, and the meta-schema check costs milliseconds of CPU. A form
+    that fails is not cached, so it is checked, and refused, every time.
+    """
+    schema = json.loads(schema_text)
     validator_class = validator_for(schema, default=Draft202012Validator)
     try:
         validator_class.check_schema(schema)
@@ -297,14 +321,7 @@ def _schema_failures(answers: dict[str, Any], schema: dict[str, Any]) -> list[An
             f"({error.message}). The campaign's director must fix the campaign's "
             "questions."
         ) from error
-    validator = validator_class(
-        schema,
-        registry=OFFLINE_REGISTRY,
-        format_checker=validator_class.FORMAT_CHECKER,
-    )
-    return sorted(
-        validator.iter_errors(answers), key=lambda e: [str(p) for p in e.path]
-    )
+    return validator_class
 
 
 def _invalid_form(message: str, ref: str | None = None) -> UnprocessableError:
