@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from reporting import router
+from reporting import export_router, router
 from reporting.consumers import build_consumers
 from reporting.delivery import deliver_webhooks
 from reporting.models import common
@@ -22,7 +22,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         ),
         settings=settings,
         tables=common,
-        routers=[router.router],
+        routers=[router.router, export_router.router],
         consumers=build_consumers,
         background=[deliver_webhooks],
     )

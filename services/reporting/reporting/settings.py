@@ -72,6 +72,21 @@ class ReportingSettings(ServiceSettings):
     webhook_max_in_flight: int = Field(
         default=64, gt=0, description="Max concurrent webhook POSTs of one worker."
     )
+    export_visits_base_url: str = Field(
+        default="http://127.0.0.1:8003",
+        description="Public base URL of the visits API, for the photo links of "
+        "campaign exports.",
+    )
+    export_time_zone: str = Field(
+        default="America/Mexico_City",
+        description="IANA time zone of the dates and times in campaign exports.",
+    )
+    export_batch_rows: int = Field(
+        default=1000,
+        gt=0,
+        le=50_000,
+        description="Visits read from the database and written out at a time.",
+    )
 
     @field_validator("webhook_retry_schedule_seconds", mode="before")
     @classmethod
