@@ -5,7 +5,7 @@ figures' table stays narrow: the export joins the two. Like every read
 model, each column comes from one event type, and upserts make any order and
 any redelivery of the events give the same row.
 
-NOTE: this table holds debtors' names, addresses and phones, copied from the
+NOTE: this table contains debtors' names, addresses and phones, copied from the
 visit requests and results, because a director's export must show them.
 """
 

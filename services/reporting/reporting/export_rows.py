@@ -1,10 +1,11 @@
 """The columns of a campaign export and the cells of one visit's row.
 
 Both the CSV and the XLSX writer take the cells built here, so the two files
-always agree. Text is neutralised against formula injection here, once:
-a spreadsheet would run a cell that starts with `=`, `+`, `-` or `@` (and
-some read a leading tab or carriage return the same way) as a formula, so
-such text gets a leading single quote. Numbers stay numbers.
+always agree. Text is neutralised against formula injection here, once. A
+spreadsheet runs a cell that starts with `=`, `+`, `-` or `@` as a formula,
+and some treat a leading tab or carriage return the same way. So such text
+gets a leading single quote, as OWASP's CSV injection page advises. Numbers
+stay numbers.
 """
 
 import uuid
@@ -99,7 +100,7 @@ CANCEL_REASONS = {
 
 @dataclass(frozen=True)
 class RowContext:
-    """What turns a stored visit into cells beyond the row itself."""
+    """Settings that turn a stored visit into cells, beyond the row itself."""
 
     zone: ZoneInfo
     photo_base_url: str

@@ -3,9 +3,9 @@
 The campaign is looked up in a short session of its own, before the
 response starts, so that a wrong id is a 404 problem and not a broken
 download. The rows are then read with a server-side cursor on a connection
-that the stream opens and closes itself: the connection is held exactly as
-long as the download, and a client that goes away cancels the stream, which
-closes the cursor and gives the connection back.
+that the stream opens and closes itself, so the connection is held only
+while the download runs. A client that goes away cancels the stream, which
+closes the cursor and returns the connection to the pool.
 """
 
 import re
@@ -66,7 +66,7 @@ class ExportPlan:
 
 
 def negotiate_format(accept: str | None) -> str:
-    """Return the format an Accept header asks for; CSV when any will do."""
+    """Return the format an Accept header requests, or CSV when any will do."""
     if not accept:
         return "csv"
     ranked = sorted(_accept_ranges(accept), key=lambda item: -item[1])
@@ -162,8 +162,8 @@ async def export_bytes(
         yield writer.finish()
         finished = True
     finally:
-        # Reached on a cancelled or abandoned download too: the connection
-        # above is closed by then, and the log says how far it got.
+        # Also reached when the download is cancelled or abandoned. The
+        # connection above is closed by then, and the log records the rows.
         log.info(
             "export.finished" if finished else "export.stopped",
             campaign_id=str(plan.campaign_id),
@@ -192,7 +192,7 @@ def ascii_slug(text: str) -> str:
 def _filename_safe(text: str) -> str:
     # Keep letters with accents, drop what a file system or a header would
     # read as a separator, a quote or a control character.
-    kept = "".join(
+    cleaned = "".join(
         char if char.isalnum() else "-" for char in unicodedata.normalize("NFC", text)
     )
-    return re.sub(r"-+", "-", kept).strip("-")[:80] or "exportacion"
+    return re.sub(r"-+", "-", cleaned).strip("-")[:80] or "exportacion"

@@ -1,10 +1,11 @@
 """An XLSX workbook of a campaign export, zipped in pieces as the rows arrive.
 
-A workbook is a zip of XML parts. The fixed parts are written first; the
+A workbook is a zip of XML parts. The fixed parts are written first. The
 sheet is one zip entry whose XML is compressed and handed out batch by
-batch, so memory holds one batch, never the workbook. `zipfile` writes to a
-stream that cannot seek by putting each entry's sizes after its data (a data
-descriptor), which Excel, LibreOffice and openpyxl read.
+batch, so memory contains one batch at a time, never the workbook.
+`zipfile` writes to a stream that cannot seek by putting each entry's sizes
+after its data, in a data descriptor. openpyxl reads such files, as the
+tests check. NOTE: Excel and LibreOffice were not tried on them here.
 
 Strings are inline (no shared-strings table, which would have to hold every
 distinct text until the end). Times are Excel serial numbers with a date

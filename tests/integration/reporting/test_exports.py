@@ -123,7 +123,7 @@ class TestCsvExport:
         assert tuple(next(reader)) == HEADERS
         assert len(list(reader)) == 5
 
-    async def test_hostile_text_is_quoted_and_numbers_stay_numbers(
+    async def test_hostile_text_quoted_numbers_kept(
         self,
         reporting: httpx.AsyncClient,
         tenant: CreatedTenant,
@@ -145,8 +145,8 @@ class TestCsvExport:
         assert first["Latitud"] == "19.4326"
         assert first["Distancia al domicilio (m)"] == "20.0"
         assert first["Evidencias"] == " ".join(
-            f"http://127.0.0.1:8003/visits/{exported_flow.visit_ids[0]}/photos/{p}"
-            for p in PHOTO_IDS
+            f"http://127.0.0.1:8003/visits/{exported_flow.visit_ids[0]}/photos/{photo}"
+            for photo in PHOTO_IDS
         )
         assert by_account(rows)["ACC-3"]["Estado"] == "Fuera de cobertura"
 
@@ -183,7 +183,7 @@ class TestXlsxExport:
 
 
 class TestExportErrors:
-    async def test_other_tenants_campaign_is_not_found(
+    async def test_other_tenant_not_found(
         self, reporting: httpx.AsyncClient, exported_flow: CampaignFlow
     ) -> None:
         stranger = await provision_tenant(reporting)
@@ -274,7 +274,7 @@ DISCONNECT_ROWS = 100_000
 
 
 class TestExportDisconnect:
-    async def test_client_that_leaves_stops_the_query(
+    async def test_disconnect_stops_query(
         self,
         reporting_app: FastAPI,
         reporting: httpx.AsyncClient,

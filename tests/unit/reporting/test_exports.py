@@ -70,7 +70,7 @@ class TestNeutralise:
 
 
 class TestVisitCells:
-    def test_times_are_local_and_without_zone(self) -> None:
+    def test_times_local_without_zone(self) -> None:
         # 18:30 UTC on 1 December is 12:30 in Mexico City (UTC-6).
         assert cell(stored_visit(), "Fecha de solicitud") == datetime(
             2026, 12, 1, 12, 30
@@ -87,7 +87,7 @@ class TestVisitCells:
             "'+525500000000; +523312345678 (casa, familiar)"
         )
 
-    def test_evidence_links_point_at_the_visits_photos(self) -> None:
+    def test_evidence_links_photo_urls(self) -> None:
         photo = uuid.UUID(int=9)
         row = stored_visit(photo_ids=[photo])
         assert cell(row, "Evidencias") == (
@@ -113,7 +113,7 @@ class TestCsvExport:
 
 
 class TestXlsxExport:
-    def test_zip_entries_stream_with_data_descriptors(self) -> None:
+    def test_pieces_form_one_zip(self) -> None:
         writer = XlsxExport()
         pieces = [writer.start(), writer.rows([["x"]]), writer.finish()]
 
@@ -168,7 +168,7 @@ class TestFileName:
             "filename*=UTF-8''campa%C3%B1a-A%C3%B1o-%C3%91u%C3%B1oa-2-2026-12-05.csv"
         )
 
-    def test_name_of_symbols_only_still_names_a_file(self) -> None:
+    def test_symbols_only_name_fallback(self) -> None:
         assert ascii_slug("¡¿!?") == "exportacion"
 
 
