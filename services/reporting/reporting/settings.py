@@ -1,4 +1,5 @@
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
@@ -101,6 +102,18 @@ class ReportingSettings(ServiceSettings):
     def check_schedule(cls, value: tuple[float, ...]) -> tuple[float, ...]:
         if any(delay < 0 for delay in value):
             raise ValueError("retry delays must be zero or positive seconds")
+        return value
+
+    @field_validator("export_time_zone")
+    @classmethod
+    def check_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(
+                f"REPORTING_EXPORT_TIME_ZONE={value!r} is not an IANA time zone; "
+                "use a name such as America/Mexico_City"
+            ) from error
         return value
 
     @model_validator(mode="after")

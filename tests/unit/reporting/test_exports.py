@@ -21,6 +21,7 @@ from reporting.export_service import (
     negotiate_format,
 )
 from reporting.export_xlsx import XlsxExport, column_letters, excel_serial
+from reporting.settings import ReportingSettings
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CONTEXT = RowContext(ZoneInfo("America/Mexico_City"), "https://visitas.example/")
@@ -190,3 +191,9 @@ class TestNegotiateFormat:
     def test_unknown_media_type_is_not_acceptable(self) -> None:
         with pytest.raises(NotAcceptableError, match="application/pdf"):
             negotiate_format("application/pdf")
+
+
+class TestExportSettings:
+    def test_unknown_time_zone_rejected(self) -> None:
+        with pytest.raises(ValueError, match="REPORTING_EXPORT_TIME_ZONE"):
+            ReportingSettings(export_time_zone="Mexico/Narnia")
