@@ -32,6 +32,8 @@ FILE_CONTENT = {
 EXPORT_ERRORS = problem_responses(
     UnauthorizedError, NotFoundError, NotAcceptableError, UnprocessableError
 )
+CSV_ERRORS = problem_responses(UnauthorizedError, NotFoundError)
+XLSX_ERRORS = problem_responses(UnauthorizedError, NotFoundError, UnprocessableError)
 DESCRIPTION = (
     "One row per visit with Spanish headers: account, debtor, address, agent, "
     "dates, result, person met, promise, new phones, notes, check-in GPS and "
@@ -65,7 +67,7 @@ async def export_campaign(
     summary="Export a campaign's visits as CSV (UTF-8 with BOM)",
     description=DESCRIPTION,
     response_class=StreamingResponse,
-    responses={**FILE_CONTENT, **EXPORT_ERRORS},
+    responses={**FILE_CONTENT, **CSV_ERRORS},
 )
 async def export_campaign_csv(
     campaign_id: uuid.UUID, runtime: RuntimeDep, tenant: CurrentTenant
@@ -78,7 +80,7 @@ async def export_campaign_csv(
     summary="Export a campaign's visits as an XLSX workbook",
     description=DESCRIPTION,
     response_class=StreamingResponse,
-    responses={**FILE_CONTENT, **EXPORT_ERRORS},
+    responses={**FILE_CONTENT, **XLSX_ERRORS},
 )
 async def export_campaign_xlsx(
     campaign_id: uuid.UUID, runtime: RuntimeDep, tenant: CurrentTenant

@@ -5,7 +5,8 @@ sheet is one zip entry whose XML is compressed and handed out batch by
 batch, so memory contains one batch at a time, never the workbook.
 `zipfile` writes to a stream that cannot seek by putting each entry's sizes
 after its data, in a data descriptor. openpyxl reads such files, as the
-tests check. NOTE: Excel and LibreOffice were not tried on them here.
+tests check, and LibreOffice 7.4 converts them with dates and amounts
+intact. NOTE: Excel itself was not tried on them.
 
 Strings are inline (no shared-strings table, which would have to hold every
 distinct text until the end). Times are Excel serial numbers with a date
