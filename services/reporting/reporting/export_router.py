@@ -4,8 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal, cast
 
+import anyio
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from reporting import export_service
 from reporting.export_csv import CsvExport
@@ -22,6 +24,25 @@ from shared.errors import (
 from shared.runtime import ServiceRuntime
 
 router = APIRouter(tags=["exports"])
+
+
+class ClosingStreamingResponse(StreamingResponse):
+    """A streamed response that closes its body however the response ends.
+
+    Starlette cancels the sending task when the client disconnects and
+    leaves the body generator suspended until garbage collection. Closing
+    it here releases the export's cursor and connection at once.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            body = self.body_iterator
+            if hasattr(body, "aclose"):
+                with anyio.CancelScope(shield=True):
+                    await body.aclose()
+
 
 FILE_CONTENT = {
     200: {
@@ -113,7 +134,7 @@ async def _stream(
         context=context,
         batch_rows=settings.export_batch_rows,
     )
-    return StreamingResponse(
+    return ClosingStreamingResponse(
         body,
         media_type=writer.media_type,
         headers={

@@ -31,7 +31,6 @@ from shared.errors import AppError, NotFoundError, UnprocessableError
 
 log = structlog.get_logger(__name__)
 
-FORMATS = ("csv", "xlsx")
 MEDIA_TYPES = {
     "text/csv": "csv",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
