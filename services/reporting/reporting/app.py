@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from reporting import audit, figures_router, router
+from reporting import audit, export_router, figures_router, router
 from reporting.consumers import build_consumers
 from reporting.delivery import deliver_webhooks, use_resolver
 from reporting.models import common
@@ -27,7 +27,12 @@ def create_app(
         ),
         settings=settings,
         tables=common,
-        routers=[router.router, figures_router.router, audit.router],
+        routers=[
+            router.router,
+            figures_router.router,
+            export_router.router,
+            audit.router,
+        ],
         consumers=build_consumers,
         background=[deliver_webhooks, listen_for_rows],
         resources=[use_resolver(resolve)],

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reporting.audit import on_personal_data_read
+from reporting.export_consumers import with_export_details
 from reporting.fanout import fan_out
 from reporting.models import common
 from reporting.notifier import commit_notifier
@@ -77,7 +78,7 @@ def build_consumers(runtime: ServiceRuntime) -> list[EventConsumer]:
     consumer = runtime.consumer(
         group=CONSUMER_GROUP,
         streams=list(ALL_TOPICS),
-        handlers=HANDLERS,
+        handlers=with_export_details(HANDLERS),
         after_commit=notifier.notify,
     )
     return [consumer]

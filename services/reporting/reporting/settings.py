@@ -1,4 +1,5 @@
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
@@ -96,6 +97,21 @@ class ReportingSettings(ServiceSettings):
     webhook_replay_max_messages: int = Field(
         default=1000, gt=0, description="Most messages one replay may queue."
     )
+    export_visits_base_url: str = Field(
+        default="http://127.0.0.1:8003",
+        description="Public base URL of the visits API, for the photo links of "
+        "campaign exports.",
+    )
+    export_time_zone: str = Field(
+        default="America/Mexico_City",
+        description="IANA time zone of the dates and times in campaign exports.",
+    )
+    export_batch_rows: int = Field(
+        default=1000,
+        gt=0,
+        le=50_000,
+        description="Visits read from the database and written out at a time.",
+    )
 
     @field_validator("webhook_retry_schedule_seconds", mode="before")
     @classmethod
@@ -110,6 +126,18 @@ class ReportingSettings(ServiceSettings):
     def check_schedule(cls, value: tuple[float, ...]) -> tuple[float, ...]:
         if any(delay < 0 for delay in value):
             raise ValueError("retry delays must be zero or positive seconds")
+        return value
+
+    @field_validator("export_time_zone")
+    @classmethod
+    def check_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(
+                f"REPORTING_EXPORT_TIME_ZONE={value!r} is not an IANA time zone; "
+                "use a name such as America/Mexico_City"
+            ) from error
         return value
 
     @model_validator(mode="after")

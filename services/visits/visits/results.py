@@ -357,6 +357,7 @@ async def _emit_result_events(
         result_code=request.result_code,
         fraud_score=assessment.score,
         flagged=assessment.flagged,
+        photo_ids=request.photo_ids,
     )
     await runtime.emit(session, completed)
     update = _contact_update(request)

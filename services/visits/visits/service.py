@@ -139,6 +139,8 @@ async def check_in(
                 distance_m=visit.distance_m,
                 accuracy_m=request.accuracy_m,
                 verified=verified,
+                lat=request.lat,
+                lon=request.lon,
             )
             await runtime.emit(session, event)
         if places_door:

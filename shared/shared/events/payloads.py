@@ -690,6 +690,13 @@ class VisitCheckedIn(Payload):
     distance_m: float
     accuracy_m: float
     verified: bool
+    lat: float | None = Field(
+        default=None, description="The check-in's GPS latitude; absent in older events."
+    )
+    lon: float | None = Field(
+        default=None,
+        description="The check-in's GPS longitude; absent in older events.",
+    )
 
     def aggregate_id(self) -> str:
         return str(self.visit_id)
@@ -759,6 +766,10 @@ class VisitCompleted(Payload):
     flagged: bool | None = Field(
         default=None,
         description="True when the score reached the flag mark; None before scoring.",
+    )
+    photo_ids: list[UUID] = Field(
+        default_factory=list,
+        description="The photos the result cites; empty in events from before.",
     )
 
     def aggregate_id(self) -> str:

@@ -1,0 +1,333 @@
+"""Campaign exports: contents, formula injection, errors, memory and disconnects."""
+
+import csv
+import io
+import tracemalloc
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import httpx
+import openpyxl
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from bench.export.seed import seed_campaign
+from ingest.tenants import CreatedTenant
+from reporting.export_rows import HEADERS, RowContext
+from reporting.export_service import ExportPlan, export_bytes, new_writer
+from shared.events import Payload
+from shared.events.payloads import (
+    ContactDataUpdated,
+    ContactUpdate,
+    PhoneKind,
+    Relation,
+    ReportedPhone,
+    VisitCheckedIn,
+    VisitCompleted,
+    VisitRequested,
+)
+from shared.runtime import ServiceRuntime
+from tests.fixtures.apps import eventually
+from tests.fixtures.events import publish
+from tests.integration.reporting.helpers import (
+    CampaignFlow,
+    auth,
+    provision_tenant,
+    serve_http,
+    wait_consumed,
+)
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+HOSTILE_NAME = '=HYPERLINK("http://evil.example","Pagar")'
+HOSTILE_NOTE = "@SUM(1+1)*cmd|' /C calc'!A0"
+HOSTILE_PHONE = "-2+3+cmd|' /C calc'!A0"
+PHOTO_IDS = [uuid.uuid4(), uuid.uuid4()]
+
+
+def hostile_flow(flow: CampaignFlow) -> list[Payload]:
+    """Return the flow's events with hostile text in the first visit's fields."""
+    first = flow.visit_ids[0]
+    events: list[Payload] = []
+    for event in flow.all_events():
+        if isinstance(event, VisitRequested) and event.visit_id == first:
+            event = event.model_copy(update={"debtor_name": HOSTILE_NAME})
+        if isinstance(event, VisitCheckedIn) and event.visit_id == first:
+            event = event.model_copy(update={"lat": 19.4326, "lon": -99.1332})
+        if isinstance(event, VisitCompleted) and event.visit_id == first:
+            event = event.model_copy(
+                update={
+                    "notes": HOSTILE_NOTE,
+                    "result_code": "promesa_pago",
+                    "photo_ids": PHOTO_IDS,
+                }
+            )
+        events.append(event)
+    phone = ReportedPhone(
+        number=HOSTILE_PHONE,
+        kind=PhoneKind.WORK,
+        owner=Relation.SPOUSE,
+        given_by=Relation.SELF,
+    )
+    events.append(
+        ContactDataUpdated(
+            tenant_id=flow.tenant_id,
+            visit_id=first,
+            campaign_id=flow.campaign_id,
+            account_id=flow.account_ids[0],
+            account_key="ACC-0",
+            agent_id=flow.agent_id,
+            result_id=uuid.uuid4(),
+            result_code="promesa_pago",
+            reported_at=flow.at(5400),
+            update=ContactUpdate(phones=[phone]),
+        )
+    )
+    return events
+
+
+@pytest.fixture
+async def exported_flow(
+    reporting: httpx.AsyncClient, tenant: CreatedTenant
+) -> CampaignFlow:
+    flow = CampaignFlow(tenant.tenant_id)
+    await publish(hostile_flow(flow))
+    await wait_consumed()
+    return flow
+
+
+def by_account(rows: list[dict[str, object]]) -> dict[object, dict[str, object]]:
+    return {row["Cuenta"]: row for row in rows}
+
+
+class TestCsvExport:
+    async def test_headers_bom_and_attachment_name(
+        self,
+        reporting: httpx.AsyncClient,
+        tenant: CreatedTenant,
+        exported_flow: CampaignFlow,
+    ) -> None:
+        response = await reporting.get(
+            f"/campaigns/{exported_flow.campaign_id}/export.csv", headers=auth(tenant)
+        )
+
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "text/csv; charset=utf-8"
+        disposition = response.headers["content-disposition"]
+        assert disposition.startswith('attachment; filename="campana-cobranza-norte-')
+        assert "filename*=UTF-8''campa%C3%B1a-Cobranza-norte-" in disposition
+        assert response.content.startswith("\ufeff".encode())
+        assert b"\r\n" in response.content
+        reader = csv.reader(io.StringIO(response.content.decode("utf-8-sig")))
+        assert tuple(next(reader)) == HEADERS
+        assert len(list(reader)) == 5
+
+    async def test_hostile_text_quoted_numbers_kept(
+        self,
+        reporting: httpx.AsyncClient,
+        tenant: CreatedTenant,
+        exported_flow: CampaignFlow,
+    ) -> None:
+        response = await reporting.get(
+            f"/campaigns/{exported_flow.campaign_id}/export?format=csv",
+            headers=auth(tenant),
+        )
+
+        rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+        first = by_account(rows)["ACC-0"]
+        assert first["Deudor"] == "'" + HOSTILE_NAME
+        assert first["Notas"] == "'" + HOSTILE_NOTE
+        assert first["Teléfonos nuevos"] == "'" + HOSTILE_PHONE + " (trabajo, cónyuge)"
+        assert first["Promesa: monto"] == "1500.00"
+        assert first["Resultado"] == "promesa_pago"
+        assert first["Persona contactada"] == "Deudor"
+        assert first["Latitud"] == "19.4326"
+        assert first["Distancia al domicilio (m)"] == "20.0"
+        assert first["Evidencias"] == " ".join(
+            f"http://127.0.0.1:8003/visits/{exported_flow.visit_ids[0]}/photos/{photo}"
+            for photo in PHOTO_IDS
+        )
+        assert by_account(rows)["ACC-3"]["Estado"] == "Fuera de cobertura"
+
+
+class TestXlsxExport:
+    async def test_opens_with_typed_cells(
+        self,
+        reporting: httpx.AsyncClient,
+        tenant: CreatedTenant,
+        exported_flow: CampaignFlow,
+    ) -> None:
+        response = await reporting.get(
+            f"/campaigns/{exported_flow.campaign_id}/export",
+            headers=auth(tenant) | {"Accept": XLSX_TYPE},
+        )
+
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == XLSX_TYPE
+        assert ".xlsx" in response.headers["content-disposition"]
+        book = openpyxl.load_workbook(io.BytesIO(response.content), read_only=True)
+        sheet = book["Visitas"]
+        header, *values = list(sheet.iter_rows(values_only=True))
+        assert header == HEADERS
+        rows = by_account([dict(zip(HEADERS, row, strict=True)) for row in values])
+        first = rows["ACC-0"]
+        assert first["Deudor"] == "'" + HOSTILE_NAME
+        assert first["Notas"] == "'" + HOSTILE_NOTE
+        assert first["Promesa: monto"] == 1500
+        assert isinstance(first["Promesa: monto"], int | float)
+        assert isinstance(first["Fecha del resultado"], datetime)
+        assert isinstance(first["Latitud"], float)
+        assert first["Contacto"] == "Sí"
+        assert len(rows) == 5
+
+
+class TestExportErrors:
+    async def test_other_tenant_not_found(
+        self, reporting: httpx.AsyncClient, exported_flow: CampaignFlow
+    ) -> None:
+        stranger = await provision_tenant(reporting)
+
+        response = await reporting.get(
+            f"/campaigns/{exported_flow.campaign_id}/export.xlsx",
+            headers=auth(stranger),
+        )
+
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/problem+json"
+
+    async def test_unknown_format_is_unprocessable(
+        self, reporting: httpx.AsyncClient, tenant: CreatedTenant
+    ) -> None:
+        response = await reporting.get(
+            f"/campaigns/{uuid.uuid4()}/export?format=pdf", headers=auth(tenant)
+        )
+
+        assert response.status_code == 422
+        assert response.headers["content-type"] == "application/problem+json"
+
+    async def test_unacceptable_media_type_is_406(
+        self, reporting: httpx.AsyncClient, tenant: CreatedTenant
+    ) -> None:
+        response = await reporting.get(
+            f"/campaigns/{uuid.uuid4()}/export",
+            headers=auth(tenant) | {"Accept": "application/pdf"},
+        )
+
+        assert response.status_code == 406
+        assert response.json()["type"].endswith("/not-acceptable")
+        assert response.json()["available"] == ["text/csv", XLSX_TYPE]
+
+
+async def export_peak_bytes(
+    runtime: ServiceRuntime, plan: ExportPlan, context: RowContext
+) -> tuple[int, int]:
+    """Stream an export to nowhere; return its size and the traced memory peak."""
+    size = 0
+    tracemalloc.start()
+    try:
+        async for chunk in export_bytes(
+            runtime.engine,
+            plan,
+            new_writer(plan.file_format),
+            context=context,
+            batch_rows=1000,
+        ):
+            size += len(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return size, peak
+
+
+class TestExportMemory:
+    @pytest.mark.parametrize("file_format", ["csv", "xlsx"])
+    async def test_peak_does_not_grow_with_rows(
+        self,
+        reporting_app: FastAPI,
+        reporting: httpx.AsyncClient,
+        tenant: CreatedTenant,
+        file_format: str,
+    ) -> None:
+        runtime: ServiceRuntime = reporting_app.state.runtime
+        context = RowContext(
+            zone=ZoneInfo("America/Mexico_City"),
+            photo_base_url="https://visits.example",
+        )
+        peaks = {}
+        for rows in (2_000, 20_000):
+            campaign_id = await seed_campaign(
+                runtime.engine, tenant_id=tenant.tenant_id, rows=rows
+            )
+            plan = ExportPlan(tenant.tenant_id, campaign_id, "Carga", rows, file_format)
+            size, peaks[rows] = await export_peak_bytes(runtime, plan, context)
+            assert size > rows * 100, "the export left rows out"
+
+        # Ten times the rows, about the same peak: one batch is in memory.
+        assert peaks[20_000] < peaks[2_000] * 1.5 + 1_000_000, peaks
+        assert peaks[20_000] < 16 * 1024 * 1024, peaks
+
+
+# Tens of megabytes of CSV: far more than the socket buffers between the
+# server and a client that stopped reading, so the export must wait for it.
+DISCONNECT_ROWS = 100_000
+
+
+class TestExportDisconnect:
+    async def test_disconnect_stops_query(
+        self,
+        reporting_app: FastAPI,
+        reporting: httpx.AsyncClient,
+        tenant: CreatedTenant,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        runtime: ServiceRuntime = reporting_app.state.runtime
+        campaign_id = await seed_campaign(
+            runtime.engine, tenant_id=tenant.tenant_id, rows=DISCONNECT_ROWS
+        )
+
+        async with serve_http(reporting_app) as base_url:
+            async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+                async with client.stream(
+                    "GET", f"/campaigns/{campaign_id}/export.csv", headers=auth(tenant)
+                ) as response:
+                    assert response.status_code == 200
+                    # Held in a name: a dropped iterator would close the stream.
+                    chunks = response.aiter_raw()
+                    await anext(chunks)
+                    # The client stops reading: the server blocks mid-export.
+                    await eventually(
+                        lambda: export_query_open(runtime), message="no export query"
+                    )
+            await eventually(
+                lambda: no_export_queries(runtime),
+                message="the export query outlived its client",
+            )
+        ends = [
+            record.msg
+            for record in caplog.records
+            if isinstance(record.msg, dict)
+            and str(record.msg.get("event")).startswith("export.")
+        ]
+        assert [end["event"] for end in ends] == ["export.stopped"]
+        assert ends[0]["rows"] < DISCONNECT_ROWS
+
+
+EXPORT_BACKENDS = text(
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+    " AND state <> 'idle' AND query LIKE '%reporting.visit_details%'"
+    " AND pid <> pg_backend_pid()"
+)
+
+
+async def export_queries(runtime: ServiceRuntime) -> int:
+    async with runtime.engine.connect() as connection:
+        return int((await connection.execute(EXPORT_BACKENDS)).scalar_one())
+
+
+async def export_query_open(runtime: ServiceRuntime) -> bool:
+    return await export_queries(runtime) > 0
+
+
+async def no_export_queries(runtime: ServiceRuntime) -> bool:
+    return await export_queries(runtime) == 0
