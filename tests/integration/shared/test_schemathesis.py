@@ -42,6 +42,10 @@ SCHEMAS = {
     name: schemathesis.openapi.from_dict(app.openapi())  # type: ignore[attr-defined]
     for name, app in _apps().items()
 }
+# With valid credentials the live stream never ends, so it cannot be read to
+# the end; it is fuzzed without credentials, and its resume logic has tests
+# of its own.
+STREAMS = "/stream"
 CALLS: Counter[str] = Counter()
 
 
@@ -131,7 +135,7 @@ def test_visits_anonymous(case, services) -> None:
     _call("visits", case, services, {})
 
 
-@SCHEMAS["reporting"].parametrize()
+@SCHEMAS["reporting"].exclude(path=STREAMS).parametrize()
 @FUZZ
 def test_reporting(case, services, credentials) -> None:
     _call("reporting", case, services, credentials)
