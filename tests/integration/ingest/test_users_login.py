@@ -72,7 +72,9 @@ async def test_login_token_works_in_other_service(apps, tenant) -> None:
         response = await visits_client.get("/visits", headers=bearer(token))
         return response.status_code == 200
 
-    await eventually(accepted, message="visits accepts the access token")
+    await eventually(
+        accepted, timeout_seconds=90, message="visits accepts the access token"
+    )
     assert login.status_code == 200
     assert login.json()["role"] == "director"
     assert login.json()["tenant_id"] == str(tenant.tenant_id)

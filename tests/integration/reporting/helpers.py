@@ -65,7 +65,9 @@ async def provision_tenant(reporting: httpx.AsyncClient) -> CreatedTenant:
             response = await reporting.get("/campaigns", headers=auth(tenant))
             return response.status_code == 200
 
-        await eventually(key_accepted, message="reporting never saw the API key")
+        await eventually(
+            key_accepted, timeout_seconds=90, message="reporting never saw the API key"
+        )
     return tenant
 
 

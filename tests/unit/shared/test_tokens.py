@@ -14,11 +14,12 @@ from shared.tokens import (
     verify_user_token,
 )
 
-NOW = datetime.now(UTC)
 USER, TENANT = uuid.uuid4(), uuid.uuid4()
 
 
-def token(now: datetime = NOW, ttl: timedelta = timedelta(minutes=15)) -> tuple:
+def token(now: datetime | None = None, ttl: timedelta = timedelta(minutes=15)) -> tuple:
+    """Sign a director's token issued at `now` (the moment of the call by default)."""
+    now = now or datetime.now(UTC)
     key = new_signing_key()
     issued = issue_user_token(
         key, user_id=USER, tenant_id=TENANT, role=Role.DIRECTOR, now=now, ttl=ttl
@@ -56,7 +57,7 @@ def test_other_key_rejected() -> None:
 
 
 def test_expired_token_names_refresh() -> None:
-    key, issued = token(now=NOW - timedelta(hours=1))
+    key, issued = token(now=datetime.now(UTC) - timedelta(hours=1))
 
     with pytest.raises(UnauthorizedError, match="/auth/refresh"):
         verify_user_token(issued, key.public_jwk())
