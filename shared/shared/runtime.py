@@ -42,6 +42,8 @@ ConsumerFactory = Callable[["ServiceRuntime"], Sequence[EventConsumer]]
 ResourceFactory = Callable[["ServiceRuntime"], AbstractAsyncContextManager[object]]
 
 SUPERVISOR_MIN_DELAY_SECONDS = 1.0
+# Longest wait for each step of a shutdown: tasks, resources, producer, engine.
+SHUTDOWN_TIMEOUT_SECONDS = 20.0
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 SUPERVISOR_MAX_DELAY_SECONDS = 30.0
 
@@ -152,10 +154,19 @@ def create_service_app(
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await entered.aclose()
-            await runtime.producer.stop()
-            await runtime.engine.dispose()
+            # The relay is always among the tasks, so the set is never empty.
+            _, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_TIMEOUT_SECONDS)
+            if stuck:
+                # A task that swallows its cancellation would hold the process
+                # forever; stop waiting for it and say which one it was.
+                log.error(
+                    "service.tasks_not_stopped",
+                    service=name,
+                    tasks=sorted(task.get_name() for task in stuck),
+                )
+            await _bounded(entered.aclose(), name, "resources")
+            await _bounded(runtime.producer.stop(), name, "producer")
+            await _bounded(runtime.engine.dispose(), name, "engine")
             log.info("service.stopped", service=name)
 
     app = FastAPI(
@@ -184,6 +195,14 @@ def create_service_app(
         return {"status": "ok", "service": name}
 
     return app
+
+
+async def _bounded(step: Awaitable[object], service: str, what: str) -> None:
+    """Await one shutdown step, giving up after SHUTDOWN_TIMEOUT_SECONDS."""
+    try:
+        await asyncio.wait_for(step, timeout=SHUTDOWN_TIMEOUT_SECONDS)
+    except TimeoutError:
+        log.error("service.stop_timed_out", service=service, step=what)
 
 
 async def _start_runtime(
