@@ -21,6 +21,7 @@ from ingest.users.schemas import (
 )
 from ingest.users.signing import public_keys
 from shared.api import SessionDep, UsersManager
+from shared.auth import Tenant
 from shared.errors import (
     ConflictError,
     ForbiddenError,
@@ -30,7 +31,7 @@ from shared.errors import (
     UnprocessableError,
     problem_responses,
 )
-from shared.permissions import Role
+from shared.permissions import ROLE_SCOPES, Role
 from shared.rate_limit import RateLimiter, retry_after_header
 
 auth_router = APIRouter(prefix="/auth", tags=["login"])
@@ -66,6 +67,29 @@ def _check_login_rate(request: Request, email: str) -> None:
                 "too many login attempts; wait before trying again",
                 retry_after=retry_after_header(wait),
             )
+
+
+def _check_role_within_caller(tenant: Tenant, role: Role) -> None:
+    """Raise 403 when `role` grants a scope that the caller does not have.
+
+    Roles follow the rule for API key scopes. Without it, a key with only
+    users:manage could create a tenant administrator and log in as one.
+    """
+    beyond = sorted(scope.value for scope in ROLE_SCOPES[role] - tenant.scopes)
+    if beyond:
+        service.log.info(
+            "users.role_beyond_caller",
+            tenant_id=str(tenant.tenant_id),
+            caller=tenant.caller,
+            role=role.value,
+            missing=beyond,
+        )
+        raise ForbiddenError(
+            f"the role {role.value} would grant {', '.join(beyond)}, which the "
+            "caller lacks; grant a role whose scopes the caller has, or ask an "
+            "administrator",
+            missing_scopes=beyond,
+        )
 
 
 def _token_out(pair: service.TokenPair) -> TokenOut:
@@ -166,6 +190,7 @@ async def jwks(session: SessionDep) -> JwkSet:
 async def create_user(
     body: UserIn, tenant: UsersManager, session: SessionDep
 ) -> UserOut:
+    _check_role_within_caller(tenant, body.role)
     async with session.begin():
         user = await service.create_user(
             session,
@@ -215,6 +240,8 @@ async def change_user(
     session: SessionDep,
 ) -> UserOut:
     now = datetime.now(UTC)
+    if body.role is not None:
+        _check_role_within_caller(tenant, body.role)
     async with session.begin():
         user = await session.scalar(
             select(User)
