@@ -183,3 +183,23 @@ async def test_inverted_period_rejected(clients, tenant) -> None:
 
     assert response.status_code == 422
     assert "2026-12-05T10:00:00+00:00" in response.json()["detail"]
+
+
+async def test_long_account_page_logged_whole(clients, tenant) -> None:
+    prefix = f"LP-{uuid.uuid4().hex[:6]}"
+    rows = [account_row(f"{prefix}-{number:04d}") for number in range(620)]
+    upload = await clients["ingest"].post(
+        "/uploads",
+        headers=admin(tenant),
+        files={"file": ("cartera.xlsx", xlsx_bytes(rows))},
+    )
+    assert upload.status_code == 201, upload.text
+
+    page = await clients["ingest"].get(
+        "/accounts", headers=admin(tenant), params={"limit": 1000}
+    )
+    listed_ids = [item["account_id"] for item in page.json()["items"]]
+    last_entries = await entries_for(clients, tenant, resource_id=listed_ids[-1])
+
+    assert len(listed_ids) > 500
+    assert last_entries[0]["resource"] == "account"
