@@ -203,3 +203,35 @@ async def test_long_account_page_logged_whole(clients, tenant) -> None:
 
     assert len(listed_ids) > 500
     assert last_entries[0]["resource"] == "account"
+
+
+async def test_upload_errors_read_logged(clients, tenant) -> None:
+    key = f"UE-{uuid.uuid4().hex[:8]}"
+    upload = await clients["ingest"].post(
+        "/uploads",
+        headers=admin(tenant),
+        files={"file": ("cartera.xlsx", xlsx_bytes([account_row(key, balance="x")]))},
+    )
+    upload_id = upload.json()["upload_id"]
+    reader = await clients["ingest"].post(
+        "/api-keys", headers=admin(tenant), json={"scopes": ["accounts:read"]}
+    )
+    reader_headers = {"X-API-Key": reader.json()["key"]}
+    actor = f"key:{reader.json()['key_id']}"
+
+    errors = await clients["ingest"].get(
+        f"/uploads/{upload_id}/errors", headers=reader_headers
+    )
+    detail = await clients["ingest"].get(
+        f"/uploads/{upload_id}", headers=reader_headers
+    )
+
+    async def both_logged() -> list[dict[str, Any]] | None:
+        entries = await entries_for(clients, tenant, resource_id=upload_id, actor=actor)
+        return entries if len(entries) == 2 else None
+
+    entries = await eventually(both_logged, message="both reads of the errors")
+
+    assert errors.json()["items"], errors.text
+    assert detail.json()["errors"], detail.text
+    assert {entry["resource"] for entry in entries} == {"upload_report"}
