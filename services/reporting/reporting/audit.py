@@ -53,7 +53,7 @@ class AuditEntry(BaseModel):
     )
     service: str
     resource: str = Field(
-        description="account, account_history, visit or upload_report."
+        description="account, account_history, visit, visit_photo or upload_report."
     )
     resource_ids: list[str]
     visit_id: uuid.UUID | None

@@ -13,9 +13,11 @@ import visits.app
 from ingest.tenants import CreatedTenant
 from tests.conftest import IsolatedEnvironment
 from tests.fixtures.apps import eventually, running_app
+from tests.fixtures.photos import make_image
 from tests.fixtures.portfolios import account_row, xlsx_bytes
 from tests.fixtures.tenants import make_tenant
 from tests.integration.visits.helpers import assigned_visit, check_in_body, result_body
+from visits.photo_store import STORE_KEY, LocalPhotoStore
 
 PASSWORD = "caballo correcto batería"
 
@@ -235,3 +237,30 @@ async def test_upload_errors_read_logged(clients, tenant) -> None:
     assert errors.json()["items"], errors.text
     assert detail.json()["errors"], detail.text
     assert {entry["resource"] for entry in entries} == {"upload_report"}
+
+
+async def test_photo_download_logged(clients, tenant, tmp_path) -> None:
+    runtime = clients["visits"]._transport.app.state.runtime  # type: ignore[attr-defined]
+    runtime.state[STORE_KEY] = LocalPhotoStore(tmp_path)
+    visit = await assigned_visit(clients["visits"], tenant.tenant_id)
+    visit_id = str(visit.request.visit_id)
+    await clients["visits"].post(
+        f"{visit.path}/check-in", json=check_in_body(), headers=visit.headers
+    )
+    uploaded = await clients["visits"].post(
+        f"{visit.path}/photos",
+        content=make_image(),
+        headers={**visit.headers, "Content-Type": "image/jpeg"},
+    )
+    photo_id = uploaded.json()["photo_id"]
+
+    photo = await clients["visits"].get(
+        f"/visits/{visit_id}/photos/{photo_id}", headers=admin(tenant)
+    )
+    [entry] = await entries_for(
+        clients, tenant, resource="visit_photo", resource_id=photo_id
+    )
+
+    assert photo.status_code == 200
+    assert entry["visit_id"] == visit_id
+    assert entry["actor"] == f"key:{tenant.api_key.key_id}"
