@@ -282,3 +282,26 @@ async def test_role_beyond_caller_scopes_forbidden(apps, tenant) -> None:
     assert promoted.status_code == 403
     assert login.status_code == 200
     assert login.json()["role"] == "analyst"
+
+
+async def test_wider_user_left_alone(apps, tenant) -> None:
+    ingest_client, _ = apps
+    admin_email = await new_user(ingest_client, tenant, role="tenant_admin")
+    admin_id = (await log_in(ingest_client, admin_email)).json()["user_id"]
+    scopes = ["users:manage", *sorted(ROLE_SCOPES[Role.ANALYST])]
+    narrow = await ingest_client.post(
+        "/api-keys", headers={"X-API-Key": tenant.api_key.key}, json={"scopes": scopes}
+    )
+    headers = {"X-API-Key": narrow.json()["key"]}
+
+    demoted = await ingest_client.patch(
+        f"/users/{admin_id}", headers=headers, json={"role": "analyst"}
+    )
+    disabled = await ingest_client.patch(
+        f"/users/{admin_id}", headers=headers, json={"disabled": True}
+    )
+    login = await log_in(ingest_client, admin_email)
+
+    assert demoted.status_code == 403
+    assert disabled.status_code == 403
+    assert login.json()["role"] == "tenant_admin"

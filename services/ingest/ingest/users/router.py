@@ -72,8 +72,9 @@ def _check_login_rate(request: Request, email: str) -> None:
 def _check_role_within_caller(tenant: Tenant, role: Role) -> None:
     """Raise 403 when `role` grants a scope that the caller does not have.
 
-    Roles follow the rule for API key scopes. Without it, a key with only
-    users:manage could create a tenant administrator and log in as one.
+    Roles follow the rule for API key scopes, checked for the role given and
+    for a changed user's current role. Without it, a key with only
+    users:manage could create a tenant administrator, or disable one.
     """
     beyond = sorted(scope.value for scope in ROLE_SCOPES[role] - tenant.scopes)
     if beyond:
@@ -85,9 +86,9 @@ def _check_role_within_caller(tenant: Tenant, role: Role) -> None:
             missing=beyond,
         )
         raise ForbiddenError(
-            f"the role {role.value} would grant {', '.join(beyond)}, which the "
-            "caller lacks; grant a role whose scopes the caller has, or ask an "
-            "administrator",
+            f"the role {role.value} grants {', '.join(beyond)}, which the caller "
+            "lacks; only a caller with every scope of a role may give it or "
+            "change a user who has it, so ask the tenant's administrator",
             missing_scopes=beyond,
         )
 
@@ -250,6 +251,8 @@ async def change_user(
         )
         if user is None:
             raise NotFoundError(f"user {user_id} not found")
+        # A caller also may not demote or disable a user with wider access.
+        _check_role_within_caller(tenant, Role(user.role))
         if body.role is not None:
             user.role = body.role.value
             await service.revoke_user_sessions(session, user.user_id, now=now)
