@@ -42,6 +42,11 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("patch", "/users/{user_id}"): {"disabled": True},
     ("post", "/visits/{visit_id}/reject"): {"reason": "No hay evidencia"},
     ("post", "/visits/{visit_id}/appeal/resolve"): {"outcome": "upheld"},
+    ("patch", "/webhooks/{subscription_id}"): {"enabled": False},
+    ("post", "/webhooks/{subscription_id}/replay"): {
+        "since": "2026-01-01T00:00:00Z",
+        "until": "2026-01-02T00:00:00Z",
+    },
 }
 
 
@@ -172,6 +177,9 @@ async def _tenant_a(clients: dict[str, httpx.AsyncClient]) -> TenantA:
             "subscription_id": hook.json()["subscription_id"],
             "visit_id": str(visit.request.visit_id),
             "photo_id": photo.json()["photo_id"],
+            # NOTE: no event reached the subscription yet, so this message id is
+            # made up. Its path still carries tenant A's subscription id.
+            "msg_id": f"msg_{uuid.uuid4().hex}",
         },
     )
 
@@ -296,4 +304,5 @@ def test_suite_covers_every_id_kind() -> None:
         "subscription_id",
         "visit_id",
         "photo_id",
+        "msg_id",
     }
