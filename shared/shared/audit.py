@@ -28,23 +28,29 @@ async def record_read(
     visit_id: UUID | None = None,
     campaign_id: UUID | None = None,
 ) -> None:
-    """Publish one audit record; a list read past 500 ids records the first 500."""
-    ids = [str(value) for value in resource_ids][:MAX_IDS_PER_RECORD]
+    """Publish the audit records of one read, one per 500 ids.
+
+    A page can show more ids than one record carries (GET /accounts shows up
+    to 1,000), so every id lands in some record.
+    """
+    ids = [str(value) for value in resource_ids]
     if not ids:
         return
+    read_at = datetime.now(UTC)
     async with runtime.sessionmaker() as session, session.begin():
-        await runtime.emit(
-            session,
-            PersonalDataRead(
-                tenant_id=tenant_id,
-                audit_id=uuid.uuid4(),
-                actor=actor,
-                service=runtime.name,
-                resource=resource,
-                resource_ids=ids,
-                visit_id=visit_id,
-                campaign_id=campaign_id,
-                read_at=datetime.now(UTC),
-            ),
-        )
+        for start in range(0, len(ids), MAX_IDS_PER_RECORD):
+            await runtime.emit(
+                session,
+                PersonalDataRead(
+                    tenant_id=tenant_id,
+                    audit_id=uuid.uuid4(),
+                    actor=actor,
+                    service=runtime.name,
+                    resource=resource,
+                    resource_ids=ids[start : start + MAX_IDS_PER_RECORD],
+                    visit_id=visit_id,
+                    campaign_id=campaign_id,
+                    read_at=read_at,
+                ),
+            )
     runtime.relay.notify()

@@ -16,6 +16,9 @@ from pydantic import BaseModel, ValidationError
 from shared.errors import AppError, UnprocessableError
 
 MERGE_PATCH_CONTENT_TYPE = "application/merge-patch+json"
+# `apply_merge_patch` recurses once per level, so a deeper body could exhaust
+# Python's recursion limit (1000 by default) and fail with a 500.
+MAX_PATCH_DEPTH = 32
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -51,15 +54,41 @@ async def read_merge_patch(request: Request) -> Any:
         )
     body = await request.body()
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        message = (
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise _invalid_body(
             f"the body is not valid JSON ({error}); send a JSON object with the "
             "members to change"
-        )
-        raise UnprocessableError(
-            message, errors=[{"location": "body", "message": message, "input": None}]
         ) from error
+    if _nesting_depth(document) > MAX_PATCH_DEPTH:
+        raise _invalid_body(
+            f"the body nests deeper than {MAX_PATCH_DEPTH} levels; send a JSON "
+            "object with the members to change"
+        )
+    return document
+
+
+def _invalid_body(message: str) -> UnprocessableError:
+    return UnprocessableError(
+        message, errors=[{"location": "body", "message": message, "input": None}]
+    )
+
+
+def _nesting_depth(document: Any) -> int:
+    """Return how many objects and arrays deep `document` goes, without recursion."""
+    deepest = 0
+    pending = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        deepest = max(deepest, depth)
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def validate_patched(model: type[Model], document: Any) -> Model:

@@ -2,7 +2,7 @@
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -12,8 +12,12 @@ from shared.edges import parse_cors_origins
 DEVELOPMENT_TOKEN_SECRET = "development-only-agent-token-secret-change-me"
 DEVELOPMENT_DATABASE_PASSWORD = "campo:campo@"
 # Secrets that may come from a file named by `<VARIABLE>_FILE`, as container
-# orchestrators mount them, instead of from the variable itself.
-SECRET_VARIABLES = ("AGENT_TOKEN_SECRET", "DATABASE_URL")
+# orchestrators mount them, instead of from the variable itself. The map goes
+# from each variable to the key of its value in the settings input.
+SECRET_VARIABLES = {
+    "AGENT_TOKEN_SECRET": "AGENT_TOKEN_SECRET",
+    "DATABASE_URL": "DATABASE_URL",
+}
 
 
 def common_alias(name: str) -> AliasChoices:
@@ -106,16 +110,19 @@ class ServiceSettings(BaseSettings):
         validation_alias=common_alias("CONSUMER_RETRY_BACKOFF_SECONDS"),
     )
 
+    # A subclass adds its own secrets, such as INGEST_SIGNING_KEY_SECRET.
+    secret_variables: ClassVar[dict[str, str]] = SECRET_VARIABLES
+
     @model_validator(mode="before")
     @classmethod
     def read_secret_files(cls, data: Any) -> Any:
         """Fill each secret missing from the environment from its `_FILE` path."""
         if not isinstance(data, dict):
             return data
-        for variable in SECRET_VARIABLES:
+        for variable, key in cls.secret_variables.items():
             path = os.environ.get(f"{variable}_FILE")
-            if path and variable not in data:
-                data = {**data, variable: _read_secret_file(variable, path)}
+            if path and key not in data:
+                data = {**data, key: _read_secret_file(variable, path)}
         return data
 
     @model_validator(mode="after")

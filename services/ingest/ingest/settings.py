@@ -1,16 +1,20 @@
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.events.payloads import LocationPrecision
-from shared.settings import ServiceSettings
+from shared.settings import SECRET_VARIABLES, ServiceSettings
 
 DEVELOPMENT_SIGNING_KEY_SECRET = "development-only-signing-key-secret-change-me"
 
 
 class IngestSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="INGEST_", extra="ignore")
+    secret_variables: ClassVar[dict[str, str]] = {
+        **SECRET_VARIABLES,
+        "INGEST_SIGNING_KEY_SECRET": "signing_key_secret",
+    }
 
     max_upload_bytes: int = Field(
         default=20 * 1024 * 1024, gt=0, description="Largest portfolio file accepted."

@@ -53,7 +53,10 @@ class AuditEntry(BaseModel):
     )
     service: str
     resource: str = Field(
-        description="account, account_history, visit, upload_report or campaign_export."
+        description=(
+            "account, account_history, visit, visit_photo, upload_report or "
+            "campaign_export."
+        )
     )
     resource_ids: list[str]
     visit_id: uuid.UUID | None

@@ -139,8 +139,13 @@ def _split(url: str) -> tuple[str, str, int]:
 
 
 def _unmapped(address: IPAddress) -> IPAddress:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return address.ipv4_mapped
+    """Return the IPv4 address that an IPv4-mapped or 6to4 address embeds."""
+    if isinstance(address, ipaddress.IPv6Address):
+        # A 6to4 address (2002::/16) is routed to the IPv4 address it embeds,
+        # so 2002:a9fe:a9fe:: would reach 169.254.169.254.
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is not None:
+            return embedded
     return address
 
 

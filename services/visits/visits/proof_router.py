@@ -18,6 +18,7 @@ from shared.api import (
     SessionDep,
     VisitsReviewer,
 )
+from shared.audit import record_read
 from shared.errors import (
     InvalidStateError,
     NotFoundError,
@@ -187,6 +188,15 @@ def build_proof_routers(settings: VisitsSettings) -> list[APIRouter]:
             tenant_id=tenant.tenant_id,
             visit_id=visit_id,
             photo_id=photo_id,
+        )
+        # A photo from the door often shows the debtor's home or the debtor.
+        await record_read(
+            runtime,
+            tenant_id=tenant.tenant_id,
+            actor=tenant.caller,
+            resource="visit_photo",
+            resource_ids=[photo_id],
+            visit_id=visit_id,
         )
         return Response(data, media_type=media_type, headers=PHOTO_HEADERS)
 

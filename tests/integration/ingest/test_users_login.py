@@ -16,6 +16,7 @@ from ingest.tenants import CreatedTenant
 from ingest.users.signing import rotate_signing_key
 from shared.auth import issue_agent_token
 from shared.db import create_engine, create_sessionmaker
+from shared.permissions import ROLE_SCOPES, Role
 from tests.conftest import IsolatedEnvironment
 from tests.fixtures.apps import eventually, running_app
 from tests.fixtures.tenants import make_tenant
@@ -251,3 +252,58 @@ async def test_login_attempts_limited(apps, tenant) -> None:
 
     assert statuses[:5] == [401] * 5
     assert 429 in statuses[5:]
+
+
+async def test_role_beyond_caller_scopes_forbidden(apps, tenant) -> None:
+    ingest_client, _ = apps
+    admin = {"X-API-Key": tenant.api_key.key}
+    scopes = ["users:manage", *sorted(ROLE_SCOPES[Role.ANALYST])]
+    narrow = await ingest_client.post(
+        "/api-keys", headers=admin, json={"scopes": scopes}
+    )
+    headers = {"X-API-Key": narrow.json()["key"]}
+    email = f"persona-{uuid.uuid4().hex[:8]}@financiera.mx"
+    body = {"email": email, "name": "Ana", "role": "tenant_admin", "password": PASSWORD}
+
+    created = await ingest_client.post("/users", headers=headers, json=body)
+    analyst = await ingest_client.post(
+        "/users",
+        headers=headers,
+        json={**body, "email": "b" + email, "role": "analyst"},
+    )
+    promoted = await ingest_client.patch(
+        f"/users/{analyst.json()['user_id']}",
+        headers=headers,
+        json={"role": "tenant_admin"},
+    )
+    login = await log_in(ingest_client, "b" + email)
+
+    assert created.status_code == 403
+    assert "audit:read" in created.json()["missing_scopes"]
+    assert analyst.status_code == 201
+    assert promoted.status_code == 403
+    assert login.status_code == 200
+    assert login.json()["role"] == "analyst"
+
+
+async def test_wider_user_left_alone(apps, tenant) -> None:
+    ingest_client, _ = apps
+    admin_email = await new_user(ingest_client, tenant, role="tenant_admin")
+    admin_id = (await log_in(ingest_client, admin_email)).json()["user_id"]
+    scopes = ["users:manage", *sorted(ROLE_SCOPES[Role.ANALYST])]
+    narrow = await ingest_client.post(
+        "/api-keys", headers={"X-API-Key": tenant.api_key.key}, json={"scopes": scopes}
+    )
+    headers = {"X-API-Key": narrow.json()["key"]}
+
+    demoted = await ingest_client.patch(
+        f"/users/{admin_id}", headers=headers, json={"role": "analyst"}
+    )
+    disabled = await ingest_client.patch(
+        f"/users/{admin_id}", headers=headers, json={"disabled": True}
+    )
+    login = await log_in(ingest_client, admin_email)
+
+    assert demoted.status_code == 403
+    assert disabled.status_code == 403
+    assert login.json()["role"] == "tenant_admin"

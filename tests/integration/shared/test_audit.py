@@ -13,9 +13,11 @@ import visits.app
 from ingest.tenants import CreatedTenant
 from tests.conftest import IsolatedEnvironment
 from tests.fixtures.apps import eventually, running_app
+from tests.fixtures.photos import make_image
 from tests.fixtures.portfolios import account_row, xlsx_bytes
 from tests.fixtures.tenants import make_tenant
 from tests.integration.visits.helpers import assigned_visit, check_in_body, result_body
+from visits.photo_store import STORE_KEY, LocalPhotoStore
 
 PASSWORD = "caballo correcto batería"
 
@@ -183,3 +185,82 @@ async def test_inverted_period_rejected(clients, tenant) -> None:
 
     assert response.status_code == 422
     assert "2026-12-05T10:00:00+00:00" in response.json()["detail"]
+
+
+async def test_long_account_page_logged_whole(clients, tenant) -> None:
+    prefix = f"LP-{uuid.uuid4().hex[:6]}"
+    rows = [account_row(f"{prefix}-{number:04d}") for number in range(620)]
+    upload = await clients["ingest"].post(
+        "/uploads",
+        headers=admin(tenant),
+        files={"file": ("cartera.xlsx", xlsx_bytes(rows))},
+    )
+    assert upload.status_code == 201, upload.text
+
+    page = await clients["ingest"].get(
+        "/accounts", headers=admin(tenant), params={"limit": 1000}
+    )
+    listed_ids = [item["account_id"] for item in page.json()["items"]]
+    last_entries = await entries_for(clients, tenant, resource_id=listed_ids[-1])
+
+    assert len(listed_ids) > 500
+    assert last_entries[0]["resource"] == "account"
+
+
+async def test_upload_errors_read_logged(clients, tenant) -> None:
+    key = f"UE-{uuid.uuid4().hex[:8]}"
+    upload = await clients["ingest"].post(
+        "/uploads",
+        headers=admin(tenant),
+        files={"file": ("cartera.xlsx", xlsx_bytes([account_row(key, balance="x")]))},
+    )
+    upload_id = upload.json()["upload_id"]
+    reader = await clients["ingest"].post(
+        "/api-keys", headers=admin(tenant), json={"scopes": ["accounts:read"]}
+    )
+    reader_headers = {"X-API-Key": reader.json()["key"]}
+    actor = f"key:{reader.json()['key_id']}"
+
+    errors = await clients["ingest"].get(
+        f"/uploads/{upload_id}/errors", headers=reader_headers
+    )
+    detail = await clients["ingest"].get(
+        f"/uploads/{upload_id}", headers=reader_headers
+    )
+
+    async def both_logged() -> list[dict[str, Any]] | None:
+        entries = await entries_for(clients, tenant, resource_id=upload_id, actor=actor)
+        return entries if len(entries) == 2 else None
+
+    entries = await eventually(both_logged, message="both reads of the errors")
+
+    assert errors.json()["items"], errors.text
+    assert detail.json()["errors"], detail.text
+    assert {entry["resource"] for entry in entries} == {"upload_report"}
+
+
+async def test_photo_download_logged(clients, tenant, tmp_path) -> None:
+    runtime = clients["visits"]._transport.app.state.runtime  # type: ignore[attr-defined]
+    runtime.state[STORE_KEY] = LocalPhotoStore(tmp_path)
+    visit = await assigned_visit(clients["visits"], tenant.tenant_id)
+    visit_id = str(visit.request.visit_id)
+    await clients["visits"].post(
+        f"{visit.path}/check-in", json=check_in_body(), headers=visit.headers
+    )
+    uploaded = await clients["visits"].post(
+        f"{visit.path}/photos",
+        content=make_image(),
+        headers={**visit.headers, "Content-Type": "image/jpeg"},
+    )
+    photo_id = uploaded.json()["photo_id"]
+
+    photo = await clients["visits"].get(
+        f"/visits/{visit_id}/photos/{photo_id}", headers=admin(tenant)
+    )
+    [entry] = await entries_for(
+        clients, tenant, resource="visit_photo", resource_id=photo_id
+    )
+
+    assert photo.status_code == 200
+    assert entry["visit_id"] == visit_id
+    assert entry["actor"] == f"key:{tenant.api_key.key_id}"

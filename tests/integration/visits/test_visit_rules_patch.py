@@ -157,6 +157,18 @@ class TestPatchVisitRules:
         assert response.status_code == 422, response.text
         assert response.json()["errors"][0]["location"] == "body"
 
+    @pytest.mark.parametrize("depth", [3_000, 900])
+    async def test_deeply_nested_patch_rejected(
+        self, visits: httpx.AsyncClient, tenant: CreatedTenant, depth: int
+    ) -> None:
+        headers = tenant_headers(tenant) | {"Content-Type": MERGE_PATCH}
+        body = b'{"a":' * depth + b"1" + b"}" * depth
+
+        response = await visits.patch(PATH, content=body, headers=headers)
+
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["location"] == "body"
+
     async def test_plain_json_is_unsupported(
         self, visits: httpx.AsyncClient, tenant: CreatedTenant
     ) -> None:

@@ -44,6 +44,8 @@ class TestForbiddenReason:
             ("fd00:ec2::254", "cloud metadata"),
             ("100.64.0.1", "non-global"),
             ("::ffff:10.0.0.1", "private"),
+            ("2002:a00:1::1", "private"),
+            ("2002:a9fe:a9fe::1", "cloud metadata"),
         ],
     )
     def test_forbidden_classes(self, address: str, reason: str) -> None:

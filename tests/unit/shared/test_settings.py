@@ -70,3 +70,14 @@ def test_production_accepts_own_database(monkeypatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://campo:Xy7@db:5432/campo")
 
     assert ServiceSettings().environment == "production"
+
+
+def test_signing_secret_read_from_file(monkeypatch, tmp_path) -> None:
+    secret_file = tmp_path / "signing-key-secret"
+    secret_file.write_text("k" * 40 + "\n")
+    monkeypatch.delenv("INGEST_SIGNING_KEY_SECRET", raising=False)
+    monkeypatch.setenv("INGEST_SIGNING_KEY_SECRET_FILE", str(secret_file))
+
+    settings = IngestSettings()
+
+    assert settings.signing_key_secret.get_secret_value() == "k" * 40

@@ -20,8 +20,9 @@ class ApiKeyIn(RequestModel):
         default_factory=lambda: stored_scopes(DEFAULT_KEY_SCOPES),
         max_length=50,
         description=(
-            "What the key may do. Default: every scope except keys:manage. A key "
-            "can grant only scopes the calling key holds."
+            "What the key may do. Default: every scope except keys:manage, "
+            "users:manage and audit:read. A key can grant only scopes the "
+            "calling key holds."
         ),
     )
 

@@ -30,6 +30,7 @@ from shared.api import (
     SessionDep,
 )
 from shared.audit import record_read
+from shared.auth import Tenant
 from shared.errors import (
     NotFoundError,
     PayloadTooLargeError,
@@ -38,6 +39,7 @@ from shared.errors import (
     problem_responses,
 )
 from shared.idempotency import IdempotencyKeyReusedError
+from shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/uploads", tags=["uploads"])
 
@@ -220,11 +222,15 @@ async def list_uploads(
     responses=problem_responses(UnauthorizedError, NotFoundError),
 )
 async def get_upload(
-    upload_id: UUID, tenant: AccountsReader, session: SessionDep
+    upload_id: UUID, tenant: AccountsReader, runtime: RuntimeDep, session: SessionDep
 ) -> UploadOut:
-    return await service.get_upload(
+    upload = await service.get_upload(
         session, tenant_id=tenant.tenant_id, upload_id=upload_id
     )
+    # Row errors quote the invalid cells, which often contain debtors' data.
+    if upload.errors:
+        await _record_report_read(runtime, tenant, upload_id)
+    return upload
 
 
 @router.get(
@@ -235,18 +241,34 @@ async def get_upload(
 async def list_upload_errors(
     upload_id: UUID,
     tenant: AccountsReader,
+    runtime: RuntimeDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=5_000)] = 1_000,
     cursor: Annotated[
         str | None, Query(description="`next_cursor` of the previous page.")
     ] = None,
 ) -> RowErrorPage:
-    return await service.page_row_issues(
+    page = await service.page_row_issues(
         session,
         tenant_id=tenant.tenant_id,
         upload_id=upload_id,
         limit=limit,
         cursor=cursor,
+    )
+    if page.items:
+        await _record_report_read(runtime, tenant, upload_id)
+    return page
+
+
+async def _record_report_read(
+    runtime: ServiceRuntime, tenant: Tenant, upload_id: UUID
+) -> None:
+    await record_read(
+        runtime,
+        tenant_id=tenant.tenant_id,
+        actor=tenant.caller,
+        resource="upload_report",
+        resource_ids=[upload_id],
     )
 
 

@@ -21,6 +21,7 @@ from ingest.users.schemas import (
 )
 from ingest.users.signing import public_keys
 from shared.api import SessionDep, UsersManager
+from shared.auth import Tenant
 from shared.errors import (
     ConflictError,
     ForbiddenError,
@@ -30,7 +31,7 @@ from shared.errors import (
     UnprocessableError,
     problem_responses,
 )
-from shared.permissions import Role
+from shared.permissions import ROLE_SCOPES, Role
 from shared.rate_limit import RateLimiter, retry_after_header
 
 auth_router = APIRouter(prefix="/auth", tags=["login"])
@@ -66,6 +67,30 @@ def _check_login_rate(request: Request, email: str) -> None:
                 "too many login attempts; wait before trying again",
                 retry_after=retry_after_header(wait),
             )
+
+
+def _check_role_within_caller(tenant: Tenant, role: Role) -> None:
+    """Raise 403 when `role` grants a scope that the caller does not have.
+
+    Roles follow the rule for API key scopes, checked for the role given and
+    for a changed user's current role. Without it, a key with only
+    users:manage could create a tenant administrator, or disable one.
+    """
+    beyond = sorted(scope.value for scope in ROLE_SCOPES[role] - tenant.scopes)
+    if beyond:
+        service.log.info(
+            "users.role_beyond_caller",
+            tenant_id=str(tenant.tenant_id),
+            caller=tenant.caller,
+            role=role.value,
+            missing=beyond,
+        )
+        raise ForbiddenError(
+            f"the role {role.value} grants {', '.join(beyond)}, which the caller "
+            "lacks; only a caller with every scope of a role may give it or "
+            "change a user who has it, so ask the tenant's administrator",
+            missing_scopes=beyond,
+        )
 
 
 def _token_out(pair: service.TokenPair) -> TokenOut:
@@ -166,6 +191,7 @@ async def jwks(session: SessionDep) -> JwkSet:
 async def create_user(
     body: UserIn, tenant: UsersManager, session: SessionDep
 ) -> UserOut:
+    _check_role_within_caller(tenant, body.role)
     async with session.begin():
         user = await service.create_user(
             session,
@@ -215,6 +241,8 @@ async def change_user(
     session: SessionDep,
 ) -> UserOut:
     now = datetime.now(UTC)
+    if body.role is not None:
+        _check_role_within_caller(tenant, body.role)
     async with session.begin():
         user = await session.scalar(
             select(User)
@@ -223,6 +251,8 @@ async def change_user(
         )
         if user is None:
             raise NotFoundError(f"user {user_id} not found")
+        # A caller also may not demote or disable a user with wider access.
+        _check_role_within_caller(tenant, Role(user.role))
         if body.role is not None:
             user.role = body.role.value
             await service.revoke_user_sessions(session, user.user_id, now=now)
