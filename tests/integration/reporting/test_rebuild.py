@@ -4,6 +4,7 @@ import asyncio
 import uuid
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from ingest.tenants import CreatedTenant
@@ -16,6 +17,16 @@ from shared.events.payloads import AppealOutcome, PromiseKept, PromisePartlyKept
 from tests.fixtures.events import publish
 from tests.integration.reporting.figure_flows import ZonedFlow, all_figures
 from tests.integration.reporting.helpers import auth, wait_consumed
+
+
+@pytest.fixture(autouse=True)
+def _own_topics(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give each rebuild test topics of its own.
+
+    A rebuild replays every topic from the start; on the topics the whole
+    suite shares it would replay every other test's events too.
+    """
+    monkeypatch.setenv("KAFKA_TOPIC_PREFIX", f"rebuild-{uuid.uuid4().hex[:8]}.")
 
 
 async def _count(model: type, tenant_id: uuid.UUID) -> int:
