@@ -74,7 +74,7 @@ async def get_current_tenant(
     x_api_key: ApiKeyHeader,
     bearer: BearerCredentials,
 ) -> Tenant:
-    """Authenticate the caller's API key and check it holds the route's scopes."""
+    """Authenticate the caller's API key and check that it has the route's scopes."""
     credential = x_api_key or (bearer.credentials if bearer else None)
     if credential and not x_api_key and looks_like_jwt(credential):
         tenant = await authenticate_user_token(
@@ -118,7 +118,7 @@ def _forbidden_detail(tenant: Tenant, missing: list[str]) -> str:
 CurrentTenant = Annotated[Tenant, Depends(get_current_tenant)]
 
 
-# A tenant caller whose key holds one scope. The scope lands in the
+# A tenant caller whose key has one scope. The scope lands in the
 # operation's security requirement in the OpenAPI document, so integrators
 # see what each endpoint needs.
 AccountsReader = Annotated[

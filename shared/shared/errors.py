@@ -212,7 +212,7 @@ def _describe_problems(errors: list[type[AppError]]) -> str:
 def _log_not_found(request: Request) -> None:
     """Record who asked for something that is not theirs or does not exist.
 
-    Another tenant's resource answers 404 like a missing one, so this line is
+    Another tenant's resource returns 404 like a missing one, so this line is
     how an operator sees a caller probing ids that are not its own.
     """
     log.info(

@@ -42,7 +42,7 @@ ConsumerFactory = Callable[["ServiceRuntime"], Sequence[EventConsumer]]
 ResourceFactory = Callable[["ServiceRuntime"], AbstractAsyncContextManager[object]]
 
 SUPERVISOR_MIN_DELAY_SECONDS = 1.0
-# Longest wait for each step of a shutdown: tasks, resources, producer, engine.
+# Maximum wait for each step of a shutdown: tasks, resources, producer, engine.
 SHUTDOWN_TIMEOUT_SECONDS = 20.0
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 SUPERVISOR_MAX_DELAY_SECONDS = 30.0
@@ -158,7 +158,7 @@ def create_service_app(
             _, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_TIMEOUT_SECONDS)
             if stuck:
                 # A task that swallows its cancellation would hold the process
-                # forever; stop waiting for it and say which one it was.
+                # forever; stop waiting for it and log which one it was.
                 log.error(
                     "service.tasks_not_stopped",
                     service=name,

@@ -128,7 +128,7 @@ async def _stream(
             campaign_id=campaign_id,
             file_format=file_format,
         )
-    # The file holds every debtor of the campaign: name, address, phones.
+    # The file contains every debtor of the campaign: name, address, phones.
     await record_read(
         runtime,
         tenant_id=tenant_id,
