@@ -1,10 +1,15 @@
 """Campaign exports: contents, formula injection, errors, memory and disconnects."""
 
+import asyncio
 import csv
 import io
+import threading
+import time
 import tracemalloc
 import uuid
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -15,6 +20,7 @@ from sqlalchemy import text
 
 from bench.export.seed import seed_campaign
 from ingest.tenants import CreatedTenant
+from reporting import export_service
 from reporting.export_rows import HEADERS, RowContext
 from reporting.export_service import ExportPlan, export_bytes, new_writer
 from shared.events import Payload
@@ -274,17 +280,24 @@ DISCONNECT_ROWS = 100_000
 
 
 class TestExportDisconnect:
-    async def test_disconnect_stops_query(
+    @pytest.mark.parametrize("leaves", ["while_blocked", "while_encoding"])
+    async def test_disconnect_ends_query_and_transaction(
         self,
         reporting_app: FastAPI,
         reporting: httpx.AsyncClient,
         tenant: CreatedTenant,
         caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch,
+        leaves: str,
     ) -> None:
         runtime: ServiceRuntime = reporting_app.state.runtime
         campaign_id = await seed_campaign(
             runtime.engine, tenant_id=tenant.tenant_id, rows=DISCONNECT_ROWS
         )
+        encoding = threading.Event()
+        if leaves == "while_encoding":
+            monkeypatch.setattr(export_service, "encode_batch", slow_encode(encoding))
+        before = await export_backends(runtime)
 
         async with serve_http(reporting_app) as base_url:
             async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
@@ -295,13 +308,18 @@ class TestExportDisconnect:
                     # Held in a name: a dropped iterator would close the stream.
                     chunks = response.aiter_raw()
                     await anext(chunks)
-                    # The client stops reading: the server blocks mid-export.
-                    await eventually(
-                        lambda: export_query_open(runtime), message="no export query"
+                    ours = await eventually(
+                        lambda: new_export_backends(runtime, before),
+                        message="no export query",
                     )
+                    if leaves == "while_encoding":
+                        # The client leaves while a batch is in the thread.
+                        assert await asyncio.to_thread(encoding.wait, 30)
+            # Idle in a transaction counts too: the read's locks would stay,
+            # and a TRUNCATE of the read models would wait for them forever.
             await eventually(
-                lambda: no_export_queries(runtime),
-                message="the export query outlived its client",
+                lambda: backends_released(runtime, ours),
+                message="the export's transaction outlived its client",
             )
         ends = [
             record.msg
@@ -313,8 +331,20 @@ class TestExportDisconnect:
         assert ends[0]["rows"] < DISCONNECT_ROWS
 
 
+def slow_encode(encoding: threading.Event) -> Callable[..., bytes]:
+    """Return an encoder that takes a while and says when it has started."""
+    encode = export_service.encode_batch
+
+    def encode_slowly(*args: Any) -> bytes:
+        encoding.set()
+        time.sleep(0.5)
+        return encode(*args)
+
+    return encode_slowly
+
+
 EXPORT_BACKENDS = text(
-    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
     " AND state <> 'idle' AND query LIKE '%reporting.visit_details%'"
     # The live consumer writes visit_details too; only a read is the export.
     " AND query ILIKE 'select%'"
@@ -322,14 +352,17 @@ EXPORT_BACKENDS = text(
 )
 
 
-async def export_queries(runtime: ServiceRuntime) -> int:
+async def export_backends(runtime: ServiceRuntime) -> set[int]:
+    """Return the backends reading visit details or idle in a transaction after it."""
     async with runtime.engine.connect() as connection:
-        return int((await connection.execute(EXPORT_BACKENDS)).scalar_one())
+        return set((await connection.execute(EXPORT_BACKENDS)).scalars())
 
 
-async def export_query_open(runtime: ServiceRuntime) -> bool:
-    return await export_queries(runtime) > 0
+async def new_export_backends(
+    runtime: ServiceRuntime, before: set[int]
+) -> set[int] | None:
+    return (await export_backends(runtime) - before) or None
 
 
-async def no_export_queries(runtime: ServiceRuntime) -> bool:
-    return await export_queries(runtime) == 0
+async def backends_released(runtime: ServiceRuntime, pids: set[int]) -> bool:
+    return not (await export_backends(runtime) & pids)
