@@ -5,10 +5,10 @@ import uuid
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from ingest.tenants import CreatedTenant
-from reporting import cli
+from reporting import cli, rebuild
 from reporting.models import StreamEvent, VisitFact
 from reporting.rebuild import truncate_read_models
 from reporting.settings import ReportingSettings
@@ -107,3 +107,24 @@ class TestRebuildByReplay:
         figures = await all_figures(reporting, tenant, flow)
         assert figures["summary"]["visits_requested"] == 5
         assert figures["summary"]["visits_completed"] == 3
+
+
+class TestRebuildWaitsBounded:
+    async def test_session_idle_in_transaction_is_named(
+        self, service_env: object, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(rebuild, "LOCK_WAIT", "1s")
+        settings = ReportingSettings()
+        engine = create_engine(settings.database_url, pool_size=1)
+        try:
+            async with engine.connect() as holder:
+                # A reader left open: TRUNCATE must wait for its lock.
+                await holder.execute(text("SELECT 1 FROM reporting.visit_facts"))
+                pid = (await holder.execute(text("SELECT pg_backend_pid()"))).scalar()
+                with pytest.raises(rebuild.ReadModelsBusyError) as raised:
+                    await rebuild.rebuild_read_models(settings)
+                await holder.rollback()
+        finally:
+            await engine.dispose()
+        assert f"pid {pid} (idle in transaction" in str(raised.value)
+        assert "pg_terminate_backend" in str(raised.value)
