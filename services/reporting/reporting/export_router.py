@@ -1,8 +1,9 @@
 """HTTP routes of campaign exports: one visit a row, as CSV or XLSX."""
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 import anyio
 from fastapi import APIRouter, Header, Query
@@ -12,6 +13,7 @@ from starlette.types import Receive, Scope, Send
 from reporting import export_service
 from reporting.export_csv import CsvExport
 from reporting.export_service import NotAcceptableError
+from reporting.export_slots import export_slots
 from reporting.export_xlsx import XlsxExport
 from reporting.settings import ReportingSettings
 from shared.api import ResultsReader, RuntimeDep
@@ -19,6 +21,7 @@ from shared.audit import record_read
 from shared.auth import Tenant
 from shared.errors import (
     NotFoundError,
+    TooManyRequestsError,
     UnauthorizedError,
     UnprocessableError,
     problem_responses,
@@ -33,17 +36,25 @@ class ClosingStreamingResponse(StreamingResponse):
 
     Starlette cancels the sending task when the client disconnects and
     leaves the body generator suspended until garbage collection. Closing
-    it here releases the export's cursor and connection at once.
+    it here releases the export's cursor and connection at once. `on_close`
+    runs after that, even when the body never started.
     """
+
+    def __init__(self, *args: Any, on_close: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.on_close = on_close
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            body = self.body_iterator
-            if hasattr(body, "aclose"):
-                with anyio.CancelScope(shield=True):
-                    await body.aclose()
+            try:
+                body = self.body_iterator
+                if hasattr(body, "aclose"):
+                    with anyio.CancelScope(shield=True):
+                        await body.aclose()
+            finally:
+                self.on_close()
 
 
 FILE_CONTENT = {
@@ -53,10 +64,16 @@ FILE_CONTENT = {
     }
 }
 EXPORT_ERRORS = problem_responses(
-    UnauthorizedError, NotFoundError, NotAcceptableError, UnprocessableError
+    UnauthorizedError,
+    NotFoundError,
+    NotAcceptableError,
+    UnprocessableError,
+    TooManyRequestsError,
 )
-CSV_ERRORS = problem_responses(UnauthorizedError, NotFoundError)
-XLSX_ERRORS = problem_responses(UnauthorizedError, NotFoundError, UnprocessableError)
+CSV_ERRORS = problem_responses(UnauthorizedError, NotFoundError, TooManyRequestsError)
+XLSX_ERRORS = problem_responses(
+    UnauthorizedError, NotFoundError, UnprocessableError, TooManyRequestsError
+)
 DESCRIPTION = (
     "One row per visit with Spanish headers: account, debtor, address, agent, "
     "dates, result, person met, promise, new phones, notes, check-in GPS and "
@@ -146,8 +163,12 @@ async def _stream(
         context=context,
         batch_rows=settings.export_batch_rows,
     )
+    # Taken last, so that a refused plan or a failed audit write holds none;
+    # the response gives it back however the download ends.
+    end_slot = export_slots(runtime).take(tenant_id)
     return ClosingStreamingResponse(
         body,
+        on_close=end_slot,
         media_type=writer.media_type,
         headers={
             "Content-Disposition": export_service.content_disposition(
