@@ -2,6 +2,7 @@
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -14,19 +15,22 @@ from reporting.rebuild import truncate_read_models
 from reporting.settings import ReportingSettings
 from shared.db import create_engine, create_sessionmaker
 from shared.events.payloads import AppealOutcome, PromiseKept, PromisePartlyKept
-from tests.fixtures.events import publish
+from tests.fixtures.events import delete_topics, publish
 from tests.integration.reporting.figure_flows import ZonedFlow, all_figures
 from tests.integration.reporting.helpers import auth, wait_consumed
 
 
 @pytest.fixture(autouse=True)
-def _own_topics(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Give each rebuild test topics of its own.
+async def _own_topics(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """Give each rebuild test topics of its own, deleted after it.
 
     A rebuild replays every topic from the start; on the topics the whole
     suite shares it would replay every other test's events too.
     """
-    monkeypatch.setenv("KAFKA_TOPIC_PREFIX", f"rebuild-{uuid.uuid4().hex[:8]}.")
+    prefix = f"rebuild-{uuid.uuid4().hex[:8]}."
+    monkeypatch.setenv("KAFKA_TOPIC_PREFIX", prefix)
+    yield
+    await delete_topics(ReportingSettings().kafka_bootstrap_servers, prefix)
 
 
 async def _count(model: type, tenant_id: uuid.UUID) -> int:
