@@ -102,15 +102,40 @@ async def insert_message(session: AsyncSession, values: dict[str, Any]) -> None:
     )
 
 
-async def insert_deliveries(
-    session: AsyncSession,
+async def enabled_subscriptions(
+    session: AsyncSession, tenant_ids: Collection[uuid.UUID]
+) -> Sequence[Row[Any]]:
+    """Return the enabled subscriptions of these tenants with their event types."""
+    rows = await session.execute(
+        select(
+            WebhookSubscription.tenant_id,
+            WebhookSubscription.subscription_id,
+            WebhookSubscription.event_types,
+        ).where(
+            WebhookSubscription.tenant_id.in_(tenant_ids),
+            WebhookSubscription.state == SUBSCRIPTION_ENABLED,
+        )
+    )
+    return rows.all()
+
+
+async def insert_messages(
+    session: AsyncSession, rows: Sequence[dict[str, Any]]
+) -> None:
+    if rows:
+        await session.execute(
+            insert(WebhookMessage).values(list(rows)).on_conflict_do_nothing()
+        )
+
+
+def delivery_rows(
     *,
     tenant_id: uuid.UUID,
     msg_id: str,
     subscription_ids: Sequence[uuid.UUID],
     origin: str = ORIGIN_EVENT,
-) -> None:
-    rows = [
+) -> list[dict[str, Any]]:
+    return [
         {
             "delivery_id": uuid.uuid4(),
             "tenant_id": tenant_id,
@@ -123,7 +148,37 @@ async def insert_deliveries(
         }
         for subscription_id in subscription_ids
     ]
-    await session.execute(insert(WebhookDelivery).values(rows).on_conflict_do_nothing())
+
+
+async def insert_deliveries(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    msg_id: str,
+    subscription_ids: Sequence[uuid.UUID],
+    origin: str = ORIGIN_EVENT,
+) -> None:
+    rows = delivery_rows(
+        tenant_id=tenant_id,
+        msg_id=msg_id,
+        subscription_ids=subscription_ids,
+        origin=origin,
+    )
+    await insert_delivery_rows(session, rows)
+
+
+# Eight columns a row: well below the 32,767 parameters of one statement.
+DELIVERY_ROWS_PER_STATEMENT = 2000
+
+
+async def insert_delivery_rows(
+    session: AsyncSession, rows: Sequence[dict[str, Any]]
+) -> None:
+    for start in range(0, len(rows), DELIVERY_ROWS_PER_STATEMENT):
+        chunk = rows[start : start + DELIVERY_ROWS_PER_STATEMENT]
+        await session.execute(
+            insert(WebhookDelivery).values(list(chunk)).on_conflict_do_nothing()
+        )
 
 
 async def list_attempts(
