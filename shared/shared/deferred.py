@@ -101,20 +101,19 @@ class DeferredEvents:
         """
         if not envelopes:
             return set()
+        rows = [
+            {
+                "consumer_group": self._group_id,
+                "event_id": envelope.id,
+                "event_type": envelope.type,
+            }
+            for envelope in envelopes
+        ]
         inserted = await session.scalars(
             insert(self._handled)
-            .values(
-                [
-                    {
-                        "consumer_group": self._group_id,
-                        "event_id": envelope.id,
-                        "event_type": envelope.type,
-                    }
-                    for envelope in envelopes
-                ]
-            )
             .on_conflict_do_nothing()
-            .returning(self._handled.c.event_id)
+            .returning(self._handled.c.event_id),
+            rows,
         )
         return set(inserted.all())
 

@@ -69,14 +69,15 @@ async def upsert_visit_rows(
     refuses to update one row twice in a statement. An update never touches
     a row of another tenant, whatever the visit id.
     """
-    statement = insert(table).values(list(rows))
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[table.visit_id],
-            set_=set_clause(statement.excluded),
-            where=table.tenant_id == statement.excluded.tenant_id,
-        )
+    statement = insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.visit_id],
+        set_=set_clause(statement.excluded),
+        where=table.tenant_id == statement.excluded.tenant_id,
     )
+    # Rows as parameters: SQLAlchemy compiles the statement once and caches
+    # it, and sends the rows as multi-row VALUES pages.
+    await session.execute(statement, list(rows))
 
 
 @dataclass(frozen=True)
@@ -148,17 +149,16 @@ async def reserve_stream_seqs(
     """
     if not counts:
         return {}
-    statement = insert(TenantStreamCounter).values(
-        [
-            {"tenant_id": tenant_id, "last_seq": counts[tenant_id]}
-            for tenant_id in sorted(counts)
-        ]
-    )
+    statement = insert(TenantStreamCounter)
     statement = statement.on_conflict_do_update(
         index_elements=[TenantStreamCounter.tenant_id],
         set_={"last_seq": TenantStreamCounter.last_seq + statement.excluded.last_seq},
     ).returning(TenantStreamCounter.tenant_id, TenantStreamCounter.last_seq)
-    rows = (await session.execute(statement)).all()
+    taken = [
+        {"tenant_id": tenant_id, "last_seq": counts[tenant_id]}
+        for tenant_id in sorted(counts)
+    ]
+    rows = (await session.execute(statement, taken)).all()
     return {row.tenant_id: int(row.last_seq) for row in rows}
 
 
@@ -166,7 +166,7 @@ async def insert_stream_events(
     session: AsyncSession, rows: Sequence[dict[str, Any]]
 ) -> None:
     if rows:
-        await session.execute(insert(StreamEvent).values(list(rows)))
+        await session.execute(insert(StreamEvent), list(rows))
 
 
 async def latest_stream_seq(session: AsyncSession, tenant_id: uuid.UUID) -> int:

@@ -124,7 +124,7 @@ async def insert_messages(
 ) -> None:
     if rows:
         await session.execute(
-            insert(WebhookMessage).values(list(rows)).on_conflict_do_nothing()
+            insert(WebhookMessage).on_conflict_do_nothing(), list(rows)
         )
 
 
@@ -143,7 +143,6 @@ def delivery_rows(
             "msg_id": msg_id,
             "state": DELIVERY_PENDING,
             "attempts": 0,
-            "next_attempt_at": func.now(),
             "origin": origin,
         }
         for subscription_id in subscription_ids
@@ -167,18 +166,13 @@ async def insert_deliveries(
     await insert_delivery_rows(session, rows)
 
 
-# Eight columns a row: well below the 32,767 parameters of one statement.
-DELIVERY_ROWS_PER_STATEMENT = 2000
-
-
 async def insert_delivery_rows(
     session: AsyncSession, rows: Sequence[dict[str, Any]]
 ) -> None:
-    for start in range(0, len(rows), DELIVERY_ROWS_PER_STATEMENT):
-        chunk = rows[start : start + DELIVERY_ROWS_PER_STATEMENT]
-        await session.execute(
-            insert(WebhookDelivery).values(list(chunk)).on_conflict_do_nothing()
-        )
+    """Queue deliveries, due at once, in one statement for all rows."""
+    if rows:
+        statement = insert(WebhookDelivery).values(next_attempt_at=func.now())
+        await session.execute(statement.on_conflict_do_nothing(), list(rows))
 
 
 async def list_attempts(
