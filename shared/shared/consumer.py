@@ -199,8 +199,13 @@ class EventConsumer:
 
         Records of one partition must come in offset order. Undecodable ones
         are dead-lettered first. Events behind a parked event of their key
-        are parked after the batch commits.
+        are parked after the batch commits. A consumer without a batch
+        handler applies the records one by one.
         """
+        if self._batch_handler is None:
+            for record in records:
+                await self._process(record)
+            return
         fetched = []
         for record in records:
             envelope = await self._decode(record)
