@@ -300,7 +300,7 @@ class EventConsumer:
             structlog.contextvars.unbind_contextvars("event_id")
 
     async def _decode(self, record: ConsumerRecord[bytes, bytes]) -> Envelope | None:
-        """Parse the record's envelope; dead-letter it and return None if it is bad."""
+        """Parse the record's envelope, or dead-letter the record and return None."""
         try:
             envelope = Envelope.from_kafka(
                 key=record.key, value=record.value or b"", headers=list(record.headers)

@@ -95,7 +95,7 @@ class DeferredEvents:
     async def mark_all_handled(
         self, session: AsyncSession, envelopes: Sequence[Envelope]
     ) -> set[uuid.UUID]:
-        """Record the ids in one statement; return those this group had not handled.
+        """Record the ids in one statement and return those not handled before.
 
         The ids must be distinct: the caller drops repeats inside its batch.
         """

@@ -63,11 +63,11 @@ async def upsert_visit_rows(
     rows: Sequence[dict[str, Any]],
     set_clause: SetClause,
 ) -> None:
-    """Upsert rows keyed by visit id into `table` in one statement.
+    """Upsert rows keyed by visit id into `table` in one execute call.
 
-    The rows must have the same columns and distinct visit ids: PostgreSQL
-    refuses to update one row twice in a statement. An update never touches
-    a row of another tenant, whatever the visit id.
+    The rows must have the same columns and distinct visit ids, because
+    PostgreSQL rejects a statement that updates one row twice. An update
+    never touches a row of another tenant, whatever the visit id.
     """
     statement = insert(table)
     statement = statement.on_conflict_do_update(
@@ -76,7 +76,7 @@ async def upsert_visit_rows(
         where=table.tenant_id == statement.excluded.tenant_id,
     )
     # Rows as parameters: SQLAlchemy compiles the statement once and caches
-    # it, and sends the rows as multi-row VALUES pages.
+    # it. Rows given to .values() would make a new statement to compile each time.
     await session.execute(statement, list(rows))
 
 
@@ -86,8 +86,8 @@ class VisitUpsert:
 
     `row` builds the event's row (None when the event writes nothing) and
     `set_clause` the SET terms that merge it into a stored row. Calling it
-    applies one event; the batch path upserts many rows of one type at once
-    with `upsert_visit_rows`.
+    applies one event, and the batch path upserts many rows of one type at
+    once with `upsert_visit_rows`.
     """
 
     table: Any
@@ -144,8 +144,8 @@ async def reserve_stream_seqs(
 
     Returns each tenant's last number taken: the tenant's numbers run from
     `last - count + 1` to `last`. The counter rows stay locked until the
-    transaction ends, as in `next_stream_seq`; they are locked in tenant id
-    order so that two batches never wait on each other in a cycle.
+    transaction ends, as in `next_stream_seq`. They are locked in tenant id
+    order, so two batches never wait on each other in a cycle.
     """
     if not counts:
         return {}
@@ -154,11 +154,11 @@ async def reserve_stream_seqs(
         index_elements=[TenantStreamCounter.tenant_id],
         set_={"last_seq": TenantStreamCounter.last_seq + statement.excluded.last_seq},
     ).returning(TenantStreamCounter.tenant_id, TenantStreamCounter.last_seq)
-    taken = [
+    counter_rows = [
         {"tenant_id": tenant_id, "last_seq": counts[tenant_id]}
         for tenant_id in sorted(counts)
     ]
-    rows = (await session.execute(statement, taken)).all()
+    rows = (await session.execute(statement, counter_rows)).all()
     return {row.tenant_id: int(row.last_seq) for row in rows}
 
 
