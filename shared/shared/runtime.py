@@ -20,7 +20,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.body_limit import BodyLimitMiddleware
-from shared.consumer import EventConsumer
+from shared.consumer import BatchHandler, EventConsumer
 from shared.db import create_engine, create_sessionmaker
 from shared.edges import install_edges
 from shared.errors import install_error_handlers
@@ -90,11 +90,13 @@ class ServiceRuntime:
         streams: list[str],
         handlers: dict[Any, Any],
         after_commit: Callable[[], None] | None = None,
+        batch_handler: BatchHandler | None = None,
     ) -> EventConsumer:
         """Build a consumer whose commits wake the relay, or `after_commit` instead.
 
         A hook that replaces the relay wake-up should call `relay.notify` too
-        when its handlers emit events.
+        when its handlers emit events. With `batch_handler`, the consumer
+        applies each fetched batch in one transaction (see `shared.consumer`).
         """
         return EventConsumer(
             group_id=f"{self.name}.{group}",
@@ -105,6 +107,7 @@ class ServiceRuntime:
             producer=self.producer,
             settings=self.settings,
             after_commit=after_commit or self.relay.notify,
+            batch_handler=batch_handler,
         )
 
 
