@@ -14,7 +14,7 @@ from shared.errors import NotFoundError
 from shared.events.payloads import ApiKeyCreated, ApiKeyRevoked, TenantCreated
 from shared.outbox import add_event
 from shared.permissions import ALL_SCOPES, Scope, stored_scopes
-from shared.schemas import currency_problem
+from shared.schemas import currency_problem, is_visible_char
 from shared.settings import ServiceSettings
 
 SOURCE = "/ingest"
@@ -44,6 +44,11 @@ async def create_tenant(
     name = " ".join(name.split())
     if not name or len(name) > MAX_NAME_CHARS:
         raise ValueError(f"tenant name must be 1 to {MAX_NAME_CHARS} characters")
+    if not any(is_visible_char(char) for char in name):
+        raise ValueError(
+            "tenant name shows no visible character (only invisible ones such "
+            "as the zero-width space U+200B); give a visible name"
+        )
     if not COUNTRY_CODE.fullmatch(country):
         raise ValueError(f"country {country!r} is not an ISO 3166-1 code such as MX")
     problem = currency_problem(currency)

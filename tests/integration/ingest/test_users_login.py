@@ -194,6 +194,26 @@ async def test_other_tenants_user_not_found(apps, tenant) -> None:
     assert listed.json()["items"] == []
 
 
+async def test_invisible_name_refused(apps, tenant) -> None:
+    ingest_client, _ = apps
+    email = f"persona-{uuid.uuid4().hex[:8]}@financiera.mx"
+    body = {"email": email, "role": "analyst", "password": PASSWORD}
+
+    refused = [
+        await ingest_client.post(
+            "/users",
+            headers={"X-API-Key": tenant.api_key.key},
+            json={**body, "name": name},
+        )
+        for name in ("\u200b", "\u200b \u200d", "\u3164", "\ufeff\u2060")
+    ]
+
+    assert [response.status_code for response in refused] == [422] * 4
+    for response in refused:
+        assert "name" in response.json()["detail"]
+        assert "invisible" in response.json()["detail"]
+
+
 async def test_rotation_keeps_old_tokens_until_retired(apps, tenant) -> None:
     ingest_client, _ = apps
     email = await new_user(ingest_client, tenant)

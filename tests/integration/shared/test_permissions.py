@@ -315,7 +315,8 @@ async def test_grant_beyond_own_scopes_forbidden(
     [
         ({"scopes": ["results:write"]}, "results:write"),
         ({"scopes": []}, "at least one scope"),
-        ({"name": "   "}, "blank"),
+        ({"name": "   "}, "empty"),
+        ({"name": "\u200b\u2060"}, "invisible characters"),
         ({"scopes": ["results:read"], "role": "admin"}, "role"),
     ],
 )
