@@ -103,6 +103,18 @@ def parse_scopes(values: list[str] | tuple[str, ...]) -> frozenset[Scope]:
     return frozenset(Scope(value) for value in values)
 
 
+def scopes_beyond(
+    requested: frozenset[Scope], caller_scopes: frozenset[Scope]
+) -> list[str]:
+    """Return the names of scopes in `requested` that the caller lacks, sorted.
+
+    A caller may hand out, take away or touch only access it has itself: a
+    key it creates or revokes, a role it gives or changes. A non-empty
+    result means the request must be rejected.
+    """
+    return sorted(scope.value for scope in requested - caller_scopes)
+
+
 def stored_scopes(scopes: frozenset[Scope]) -> list[str]:
     """Return scopes as a sorted list of names, as stored and sent in events."""
     return sorted(scope.value for scope in scopes)

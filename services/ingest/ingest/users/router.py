@@ -31,7 +31,7 @@ from shared.errors import (
     UnprocessableError,
     problem_responses,
 )
-from shared.permissions import ROLE_SCOPES, Role
+from shared.permissions import ROLE_SCOPES, Role, scopes_beyond
 from shared.rate_limit import RateLimiter, retry_after_header
 
 auth_router = APIRouter(prefix="/auth", tags=["login"])
@@ -76,7 +76,7 @@ def _check_role_within_caller(tenant: Tenant, role: Role) -> None:
     for a changed user's current role. Without it, a key with only
     users:manage could create a tenant administrator, or disable one.
     """
-    beyond = sorted(scope.value for scope in ROLE_SCOPES[role] - tenant.scopes)
+    beyond = scopes_beyond(ROLE_SCOPES[role], tenant.scopes)
     if beyond:
         service.log.info(
             "users.role_beyond_caller",
