@@ -271,7 +271,36 @@ async def test_login_attempts_limited(apps, tenant) -> None:
     ]
 
     assert statuses[:5] == [401] * 5
-    assert 429 in statuses[5:]
+    assert statuses[5:] == [429] * 3
+
+
+async def test_lockout_holds_one_address_only(service_env) -> None:
+    app = ingest.app.create_app()
+    async with running_app(app) as stranger:
+        owner = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("10.1.2.3", 40000)),
+            base_url="http://testserver",
+        )
+        tenant = await make_tenant()
+        email = await new_user(stranger, tenant)
+        wrong = {"email": email, "password": "guess " * 3}
+        for _ in range(5):
+            await stranger.post("/auth/login", json=wrong)
+
+        locked = await stranger.post("/auth/login", json=wrong)
+        locked_right = await log_in(stranger, email)
+        from_owner = await log_in(owner, email)
+        other_email = await stranger.post(
+            "/auth/login", json={"email": "b" + email, "password": PASSWORD}
+        )
+        await owner.aclose()
+
+    assert locked.status_code == 429
+    assert 1 <= int(locked.headers["Retry-After"]) <= 30
+    assert email not in locked.text
+    assert locked_right.status_code == 429
+    assert from_owner.status_code == 200
+    assert other_email.status_code == 401
 
 
 async def test_role_beyond_caller_scopes_forbidden(apps, tenant) -> None:
