@@ -173,8 +173,27 @@ async def test_weak_password_and_taken_email(apps, tenant) -> None:
 
     assert weak.status_code == 422
     assert taken.status_code == 409
-    assert email in taken.json()["detail"]
+    assert email not in taken.json()["detail"]
     assert bad_role.status_code == 422
+
+
+async def test_email_taken_elsewhere_answers_like_taken_here(apps, tenant) -> None:
+    ingest_client, _ = apps
+    email = await new_user(ingest_client, tenant)
+    other = await make_tenant()
+    body = {"email": email, "name": "Otra", "role": "analyst", "password": PASSWORD}
+
+    here = await ingest_client.post(
+        "/users", headers={"X-API-Key": tenant.api_key.key}, json=body
+    )
+    elsewhere = await ingest_client.post(
+        "/users", headers={"X-API-Key": other.api_key.key}, json=body
+    )
+
+    assert elsewhere.status_code == here.status_code == 409
+    assert elsewhere.json()["detail"] == here.json()["detail"]
+    assert email not in elsewhere.text
+    assert "exists" not in elsewhere.json()["detail"]
 
 
 async def test_other_tenants_user_not_found(apps, tenant) -> None:
