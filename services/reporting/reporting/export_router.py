@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal, cast
 
@@ -26,6 +27,7 @@ from shared.errors import (
     UnprocessableError,
     problem_responses,
 )
+from shared.masking import shows_personal_data
 from shared.runtime import ServiceRuntime
 
 router = APIRouter(tags=["exports"])
@@ -79,7 +81,8 @@ DESCRIPTION = (
     "dates, result, person met, promise, new phones, notes, check-in GPS and "
     "distance, and links to the photos on the visits API. Dates and times are "
     "local to REPORTING_EXPORT_TIME_ZONE. Text that a spreadsheet would run as "
-    "a formula starts with a single quote."
+    "a formula starts with a single quote. Without the personal:read scope, "
+    "debtors' names and phones are masked."
 )
 
 
@@ -136,7 +139,8 @@ async def _stream(
 ) -> StreamingResponse:
     tenant_id = tenant.tenant_id
     settings = cast(ReportingSettings, runtime.settings)
-    context = export_service.row_context(settings)
+    full = shows_personal_data(tenant)
+    context = replace(export_service.row_context(settings), mask_personal=not full)
     # A session of its own, closed before the body streams: see export_service.
     async with runtime.sessionmaker() as session:
         plan = await export_service.plan_export(
@@ -145,15 +149,17 @@ async def _stream(
             campaign_id=campaign_id,
             file_format=file_format,
         )
-    # The file contains every debtor of the campaign: name, address, phones.
-    await record_read(
-        runtime,
-        tenant_id=tenant_id,
-        actor=tenant.caller,
-        resource="campaign_export",
-        resource_ids=[campaign_id],
-        campaign_id=campaign_id,
-    )
+    # The full file contains every debtor of the campaign: name, address,
+    # phones; a masked one shows no name or phone and is not audited.
+    if full:
+        await record_read(
+            runtime,
+            tenant_id=tenant_id,
+            actor=tenant.caller,
+            resource="campaign_export",
+            resource_ids=[campaign_id],
+            campaign_id=campaign_id,
+        )
     writer = export_service.new_writer(file_format)
     today = datetime.now(context.zone).date()
     body = export_service.export_bytes(
