@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reporting.audit import on_personal_data_read
+from reporting.audit import on_operator_command_run, on_personal_data_read
 from reporting.export_consumers import with_export_details
 from reporting.fanout import fan_out
 from reporting.models import common
@@ -23,6 +23,7 @@ from shared.events import Envelope
 from shared.events.payloads import (
     AccountUpserted,
     ContactDataUpdated,
+    OperatorCommandRun,
     PersonalDataRead,
     PromiseMade,
     VisitAppealed,
@@ -70,6 +71,7 @@ HANDLERS: dict[type, Any] = {
     **{event: applied_then_streamed(None) for event in STREAMED_ONLY},
     # Kept in the audit log only: never streamed, and not a read model.
     PersonalDataRead: on_personal_data_read,
+    OperatorCommandRun: on_operator_command_run,
 }
 
 
