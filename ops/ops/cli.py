@@ -82,7 +82,7 @@ def _tables_of(settings: ServiceSettings) -> CommonTables:
 
 
 def _touched_tenant(args: argparse.Namespace, result: object) -> uuid.UUID:
-    """The tenant a command touched; the platform's for agents and keys."""
+    """Return the tenant a command touched, or the platform for agents and keys."""
     if isinstance(getattr(args, "tenant", None), uuid.UUID):
         return args.tenant  # type: ignore[no-any-return]
     if isinstance(result, dict) and "tenant_id" in result:
@@ -91,7 +91,7 @@ def _touched_tenant(args: argparse.Namespace, result: object) -> uuid.UUID:
 
 
 def _touched_ids(args: argparse.Namespace, result: object) -> list[str]:
-    """The ids a command named or made: the tenant, key, user or agents."""
+    """Return the ids a command named or created: tenant, key, user or agents."""
     named = [value for value in vars(args).values() if isinstance(value, uuid.UUID)]
     items = result if isinstance(result, list) else [result]
     made = [

@@ -50,8 +50,8 @@ async def on_personal_data_read(
 async def on_operator_command_run(
     session: AsyncSession, envelope: Envelope, payload: OperatorCommandRun
 ) -> None:
-    """Keep an operator's command in the same log, so that the administrator of
-    the tenant it touched sees it next to the reads."""
+    """Store an operator's command in the same log, so that the administrator
+    of the tenant it touched reads it next to the reads of personal data."""
     await session.execute(
         insert(AuditRecord)
         .values(

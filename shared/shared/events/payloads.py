@@ -203,7 +203,7 @@ class OperatorCommandRun(Payload):
     security: who, which command, and the ids it touched.
 
     `tenant_id` is the tenant the command touched, or PLATFORM_TENANT_ID for
-    commands on agents, signing keys or the schema, which no tenant sees.
+    commands on agents, signing keys or the schema, shown to no tenant.
     """
 
     event_type = "campo.operator.command_run"

@@ -1,6 +1,6 @@
 """Operators' commands bypass row-level security, so each one lands in the audit log.
 
-`campo-admin` runs as a separate process, as an operator runs it; the record
+`campo-admin` runs as a separate process, as an operator runs it. The record
 travels through ingest's outbox to reporting, where the touched tenant's
 administrator reads it on `GET /audit`.
 """
@@ -78,7 +78,7 @@ async def _entries(
     return await eventually(found, message=f"audit entry of {actor}")
 
 
-async def test_an_operators_command_is_shown_to_the_tenant_it_touched(
+async def test_operator_command_shown_to_touched_tenant(
     reporting_client: httpx.AsyncClient, tenant: CreatedTenant
 ) -> None:
     operator = f"ops-{uuid.uuid4().hex[:6]}"
