@@ -28,7 +28,23 @@ SCHEMA = "ingest"
 # Tenant-owned tables. The outbox, handled events, the tenant directory, API
 # keys and idempotency records are the platform's machinery: they are read
 # before a tenant is known (authentication) or across tenants (the relay).
-TENANT_TABLES: tuple[str, ...] = ()
+# Users and refresh tokens stay out too: logging in finds a person by email
+# before any tenant is known.
+TENANT_TABLES = (
+    "account_history",
+    "accounts",
+    "campaign_accounts",
+    "campaign_visits",
+    "campaigns",
+    "column_mappings",
+    "payments",
+    "revisits",
+    "upload_errors",
+    "upload_row_cells",
+    "upload_settings",
+    "uploads",
+    "visit_policies",
+)
 
 
 def upgrade() -> None:
