@@ -32,7 +32,7 @@ from shared.outbox import OutboxRelay, add_event, add_events
 from shared.rate_limit import RateLimiter
 from shared.settings import ServiceSettings
 from shared.tables import CommonTables
-from shared.tenancy import use_platform
+from shared.tenancy import check_app_role, use_platform
 
 log = structlog.get_logger(__name__)
 
@@ -214,6 +214,7 @@ async def _start_runtime(
         pool_size=settings.database_pool_size,
         role=settings.database_role,
     )
+    await check_app_role(engine, schema=name)
     sessionmaker = create_sessionmaker(engine)
     await ensure_topics(settings)
     producer = create_producer(settings)

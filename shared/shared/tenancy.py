@@ -1,9 +1,9 @@
-"""Which tenant's rows a transaction sees: the key that row-level security reads.
+"""Which tenant's rows a transaction may read: the key row-level security checks.
 
 Every query filters by tenant; the policies on tenant-owned tables (see
 `shared.rls`) are the second lock. They compare each row's `tenant_id` with
 the transaction-local setting `campo.tenant_id`, or let every row through
-when `campo.scope` is `platform`. A transaction with neither sees no tenant
+when `campo.scope` is `platform`. A transaction with neither reads no tenant
 rows, so a forgotten filter returns nothing instead of another tenant's rows.
 
 The scope lives in a context variable: authentication sets the tenant for
@@ -23,7 +23,7 @@ from uuid import UUID
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 TENANT_SETTING = "campo.tenant_id"
@@ -32,6 +32,12 @@ PLATFORM = "platform"
 
 # Both settings in one round trip; `true` makes them last until the
 # transaction ends, so a pooled connection never carries a scope over.
+ROLE_ESCAPES = text(
+    "SELECT current_user AS role, rolsuper, rolbypassrls, "
+    "(SELECT count(*) FROM pg_tables WHERE schemaname = :schema "
+    "AND tableowner = current_user) AS owned "
+    "FROM pg_roles WHERE rolname = current_user"
+)
 SET_SCOPE = text(
     f"SELECT set_config('{TENANT_SETTING}', :tenant_id, true), "
     f"set_config('{SCOPE_SETTING}', :scope, true)"
@@ -115,8 +121,30 @@ def _send_scope(
     session: Session, transaction: SessionTransaction, connection: Connection
 ) -> None:
     # Runs inside the greenlet of the async session, so a plain execute is
-    # allowed; no scope means no statement, and the transaction sees no
+    # allowed; no scope means no statement, and the transaction reads no
     # tenant rows.
     scope = current_scope()
     if scope is not None:
         connection.execute(SET_SCOPE, scope.parameters())
+
+
+class UnsafeDatabaseRoleError(RuntimeError):
+    """The role a service runs as escapes row-level security."""
+
+
+async def check_app_role(engine: AsyncEngine, *, schema: str) -> None:
+    """Refuse to serve when the service's role would bypass the policies.
+
+    A superuser, a BYPASSRLS role or the tables' owner reads every tenant's
+    rows whatever the policies say, so a DATABASE_ROLE that names one of
+    them would quietly turn the second lock off.
+    """
+    async with engine.connect() as connection:
+        row = (await connection.execute(ROLE_ESCAPES, {"schema": schema})).one()
+    if row.rolsuper or row.rolbypassrls or row.owned:
+        raise UnsafeDatabaseRoleError(
+            f"the service runs as the database role {row.role}, which is a "
+            "superuser, bypasses row-level security or owns the tables of "
+            f"schema {schema}; set DATABASE_ROLE to campo_app, the role the "
+            "migrations create"
+        )
