@@ -28,7 +28,19 @@ SCHEMA = "visits"
 # Tenant-owned tables. The outbox, handled events, the tenant directory, API
 # keys and idempotency records are the platform's machinery: they are read
 # before a tenant is known (authentication) or across tenants (the relay).
-TENANT_TABLES: tuple[str, ...] = ()
+# The agents' earnings ledger stays out too: it is the platform's, per agent.
+TENANT_TABLES = (
+    "assignment_releases",
+    "check_ins",
+    "photos",
+    "promise_payments",
+    "promises",
+    "results",
+    "reviews",
+    "tenant_result_codes",
+    "tenant_visit_rules",
+    "visits",
+)
 
 
 def upgrade() -> None:
