@@ -28,7 +28,12 @@ SCHEMA = "matching"
 # Tenant-owned tables. The outbox, handled events, the tenant directory, API
 # keys and idempotency records are the platform's machinery: they are read
 # before a tenant is known (authentication) or across tenants (the relay).
-TENANT_TABLES: tuple[str, ...] = ()
+# Agents, their working hours and daily load are the platform's.
+TENANT_TABLES = (
+    "assignments",
+    "offers",
+    "visit_requests",
+)
 
 
 def upgrade() -> None:
