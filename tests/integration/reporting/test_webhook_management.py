@@ -25,6 +25,7 @@ from reporting.notifier import commit_notifier
 from reporting.wake import APPLICATION_NAME
 from reporting.webhook_urls import Resolver, resolve_host
 from shared.runtime import ServiceRuntime
+from shared.tenancy import platform_scope, tenant_scope
 from tests.fixtures.apps import eventually, running_app
 from tests.fixtures.events import publish
 from tests.integration.reporting.helpers import (
@@ -53,6 +54,11 @@ class Reporting:
         return auth(self.tenant)
 
     async def execute(self, statement: Any) -> None:
+        # Seeding and checking rows of any tenant, as background work does.
+        with platform_scope():
+            await self._execute(statement)
+
+    async def _execute(self, statement: Any) -> None:
         async with self.runtime.sessionmaker() as session, session.begin():
             await session.execute(statement)
 
@@ -462,6 +468,13 @@ async def _disabled(reporting: Reporting, path: str) -> dict[str, Any] | None:
 
 
 async def _stream_events(reporting: Reporting, event_type: str) -> list[StreamEvent]:
+    with tenant_scope(reporting.tenant.tenant_id):
+        return await _tenant_stream_events(reporting, event_type)
+
+
+async def _tenant_stream_events(
+    reporting: Reporting, event_type: str
+) -> list[StreamEvent]:
     async with reporting.runtime.sessionmaker() as session, session.begin():
         rows = await session.scalars(
             select(StreamEvent).where(

@@ -28,7 +28,19 @@ SCHEMA = "reporting"
 # Tenant-owned tables. The outbox, handled events, the tenant directory, API
 # keys and idempotency records are the platform's machinery: they are read
 # before a tenant is known (authentication) or across tenants (the relay).
-TENANT_TABLES: tuple[str, ...] = ()
+TENANT_TABLES = (
+    "accounts",
+    "audit_log",
+    "campaigns",
+    "stream_events",
+    "tenant_stream_counters",
+    "visit_details",
+    "visit_facts",
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhook_messages",
+    "webhook_subscriptions",
+)
 
 
 def upgrade() -> None:
