@@ -39,8 +39,8 @@ def create_engine(
     """Build the engine; with `role`, every new connection switches to it.
 
     Services pass their DATABASE_ROLE (campo_app), which row-level security
-    binds; migrations, operators' tools and test fixtures pass none and keep
-    the login role.
+    binds, and campo-admin passes campo_operator. Migrations and test
+    fixtures pass none and keep the login role, which owns the tables.
     """
     engine = create_async_engine(
         database_url,
