@@ -24,6 +24,7 @@ from reporting.models import StreamEvent, WebhookSubscription
 from reporting.notifier import commit_notifier
 from reporting.wake import APPLICATION_NAME
 from reporting.webhook_urls import Resolver, resolve_host
+from shared.db import create_engine
 from shared.runtime import ServiceRuntime
 from shared.tenancy import platform_scope, tenant_scope
 from tests.fixtures.apps import eventually, running_app
@@ -626,9 +627,7 @@ class TestListenWakeUp:
         async with reporting_running(monkeypatch) as reporting:
             await eventually(lambda: _listening(reporting))
             [old_pid] = await _listener_pids(reporting)
-            await reporting.execute(
-                text("SELECT pg_terminate_backend(:pid)").bindparams(pid=old_pid)
-            )
+            await _terminate_as_owner(reporting, old_pid)
             await eventually(
                 lambda: _new_listener(reporting, old_pid), timeout_seconds=15
             )
@@ -639,6 +638,18 @@ class TestListenWakeUp:
 
 async def _listening(reporting: Reporting) -> bool:
     return commit_notifier(reporting.runtime).listening
+
+
+async def _terminate_as_owner(reporting: Reporting, pid: int) -> None:
+    """Drop a backend as the login role: the service's role may not end it."""
+    engine = create_engine(reporting.runtime.settings.database_url, pool_size=1)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("SELECT pg_terminate_backend(:pid)").bindparams(pid=pid)
+            )
+    finally:
+        await engine.dispose()
 
 
 async def _listener_pids(reporting: Reporting) -> list[int]:
