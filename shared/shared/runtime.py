@@ -32,6 +32,7 @@ from shared.outbox import OutboxRelay, add_event, add_events
 from shared.rate_limit import RateLimiter
 from shared.settings import ServiceSettings
 from shared.tables import CommonTables
+from shared.tenancy import check_app_role, use_platform
 
 log = structlog.get_logger(__name__)
 
@@ -211,7 +212,12 @@ async def _bounded(step: Awaitable[object], service: str, what: str) -> None:
 async def _start_runtime(
     name: str, settings: ServiceSettings, tables: CommonTables
 ) -> ServiceRuntime:
-    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        role=settings.database_role,
+    )
+    await check_app_role(engine, schema=name)
     sessionmaker = create_sessionmaker(engine)
     await ensure_topics(settings)
     producer = create_producer(settings)
@@ -247,6 +253,11 @@ async def _supervise(name: str, run: Callable[[], Awaitable[None]]) -> None:
     A consumer that loses the broker, or a relay whose database restarts,
     comes back by itself instead of leaving the service half alive.
     """
+    # Every supervised task spans tenants: the outbox relay, the consumers,
+    # and the background loops (sweeps, webhook delivery, upload jobs,
+    # dispatch). Their transactions see every tenant's rows; each handler
+    # still filters by the tenant its event or row names.
+    use_platform()
     delay = SUPERVISOR_MIN_DELAY_SECONDS
     while True:
         started = time.monotonic()

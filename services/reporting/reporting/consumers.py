@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reporting.audit import on_personal_data_read
+from reporting.audit import on_operator_command_run, on_personal_data_read
 from reporting.batch import Step, apply_in_rounds, run_step
 from reporting.export_consumers import RECORDERS
 from reporting.fanout import fan_out, fan_out_batch
@@ -31,6 +31,7 @@ from shared.events import Envelope
 from shared.events.payloads import (
     AccountUpserted,
     ContactDataUpdated,
+    OperatorCommandRun,
     PersonalDataRead,
     PromiseMade,
     VisitAppealed,
@@ -76,6 +77,7 @@ def _effects() -> dict[type, tuple[Step, ...]]:
         effects.setdefault(event, []).append(record)
     # Kept in the audit log only: never streamed, and not a read model.
     effects[PersonalDataRead] = [on_personal_data_read]
+    effects[OperatorCommandRun] = [on_operator_command_run]
     return {event: tuple(steps) for event, steps in effects.items()}
 
 

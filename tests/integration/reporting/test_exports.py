@@ -24,6 +24,7 @@ from reporting import export_service
 from reporting.export_rows import HEADERS, RowContext
 from reporting.export_service import ExportPlan, export_bytes, new_writer
 from reporting.export_slots import SLOTS_KEY, ExportSlots
+from shared.db import create_engine
 from shared.events import Payload
 from shared.events.payloads import (
     ContactDataUpdated,
@@ -355,8 +356,14 @@ EXPORT_BACKENDS = text(
 
 async def export_backends(runtime: ServiceRuntime) -> set[int]:
     """Return the backends reading visit details or idle in a transaction after it."""
-    async with runtime.engine.connect() as connection:
-        return set((await connection.execute(EXPORT_BACKENDS)).scalars())
+    # As the login role: the service's own role is not shown the query text
+    # of sessions that logged in as another.
+    engine = create_engine(runtime.settings.database_url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            return set((await connection.execute(EXPORT_BACKENDS)).scalars())
+    finally:
+        await engine.dispose()
 
 
 async def new_export_backends(
