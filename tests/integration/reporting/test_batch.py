@@ -8,7 +8,7 @@ also check that the batch itself committed, unless they expect a fallback.
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -42,6 +42,7 @@ from shared.events.payloads import (
     VisitCompleted,
 )
 from shared.runtime import ServiceRuntime
+from shared.tenancy import platform_scope
 from tests.fixtures.events import read_events
 
 T0 = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
@@ -76,6 +77,13 @@ class Batch:
             serialized_value_size=len(message.value or b""),
             headers=list(message.headers.items()),
         )
+
+
+@pytest.fixture(autouse=True)
+def _platform_scope() -> Iterator[None]:
+    """Drive the consumer and read its tables across tenants, as its task does."""
+    with platform_scope():
+        yield
 
 
 @pytest.fixture
