@@ -208,7 +208,11 @@ async def _bounded(step: Awaitable[object], service: str, what: str) -> None:
 async def _start_runtime(
     name: str, settings: ServiceSettings, tables: CommonTables
 ) -> ServiceRuntime:
-    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        pre_ping=settings.database_pool_pre_ping,
+    )
     sessionmaker = create_sessionmaker(engine)
     await ensure_topics(settings)
     producer = create_producer(settings)
