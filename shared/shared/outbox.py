@@ -9,10 +9,11 @@ import asyncio
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import insert, select, update
+from sqlalchemy import Insert, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.events import Envelope, Payload
@@ -35,19 +36,45 @@ async def add_event(
     """Write an event to the outbox inside the caller's transaction."""
     envelope = Envelope.wrap(payload, source=source)
     await session.execute(
-        insert(tables.outbox).values(
-            event_id=envelope.id,
-            topic=settings.topic(payload.topic),
-            key=envelope.subject,
-            event_type=envelope.type,
-            source=envelope.source,
-            subject=envelope.subject,
-            tenant_id=envelope.tenant_id,
-            event_time=envelope.time,
-            data=envelope.data,
-        )
+        insert(tables.outbox).values(outbox_row(envelope, payload, settings))
     )
     return envelope
+
+
+def outbox_insert(
+    tables: CommonTables,
+    payloads: Sequence[Payload],
+    *,
+    source: str,
+    settings: ServiceSettings,
+) -> Insert:
+    """Build the INSERT of events' outbox rows, for a caller to execute.
+
+    A caller can attach it to the statement that writes the state change
+    the events announce, as a CTE, and save a round trip. `payloads` must
+    not be empty.
+    """
+    rows = [
+        outbox_row(Envelope.wrap(payload, source=source), payload, settings)
+        for payload in payloads
+    ]
+    return insert(tables.outbox).values(rows)
+
+
+def outbox_row(
+    envelope: Envelope, payload: Payload, settings: ServiceSettings
+) -> dict[str, Any]:
+    return {
+        "event_id": envelope.id,
+        "topic": settings.topic(payload.topic),
+        "key": envelope.subject,
+        "event_type": envelope.type,
+        "source": envelope.source,
+        "subject": envelope.subject,
+        "tenant_id": envelope.tenant_id,
+        "event_time": envelope.time,
+        "data": envelope.data,
+    }
 
 
 async def add_events(

@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request, Response
+from sqlalchemy import Insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.body_limit import BodyLimitMiddleware
@@ -28,7 +29,7 @@ from shared.events import Envelope, Payload
 from shared.kafka import create_producer, ensure_topics
 from shared.logging import configure_logging
 from shared.openapi import install_problem_openapi
-from shared.outbox import OutboxRelay, add_event, add_events
+from shared.outbox import OutboxRelay, add_event, add_events, outbox_insert
 from shared.rate_limit import RateLimiter
 from shared.settings import ServiceSettings
 from shared.tables import CommonTables
@@ -69,6 +70,12 @@ class ServiceRuntime:
             payload,
             source=f"/{self.name}",
             settings=self.settings,
+        )
+
+    def outbox_insert(self, payloads: Sequence[Payload]) -> Insert:
+        """Build the INSERT of the events' outbox rows; see `outbox_insert`."""
+        return outbox_insert(
+            self.tables, payloads, source=f"/{self.name}", settings=self.settings
         )
 
     async def emit_many(

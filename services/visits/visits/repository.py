@@ -12,7 +12,9 @@ from uuid import UUID
 from geoalchemy2 import Geography, Geometry
 from sqlalchemy import (
     ColumnElement,
+    Insert,
     Row,
+    String,
     and_,
     case,
     cast,
@@ -38,6 +40,9 @@ from visits.models import (
 from visits.states import VisitState, allowed_sources
 
 WGS84 = 4326
+# The key of the advisory lock on one account's first check-ins, followed
+# by "<tenant_id>:<account_id>".
+ACCOUNT_LOCK_PREFIX = "visits.account:"
 OPEN_STATUSES = ("pending", "partly_kept")
 # A broken promise still accepts a late payment.
 PAYABLE_STATUSES = (*OPEN_STATUSES, "broken")
@@ -516,28 +521,6 @@ async def agent_visit(
     return (await session.execute(statement)).first()
 
 
-async def visit_at_door(
-    session: AsyncSession, agent_id: UUID, visit_id: UUID
-) -> Row[Any] | None:
-    """Return the agent's visit with its tenant's weekly limit, as `weekly_limit`.
-
-    `weekly_limit` is None when the tenant set none. One statement, since
-    every check-in reads both.
-    """
-    statement = (
-        select(
-            Visit, TenantVisitRules.max_visits_per_account_week.label("weekly_limit")
-        )
-        .outerjoin(TenantVisitRules, TenantVisitRules.tenant_id == Visit.tenant_id)
-        .where(
-            Visit.visit_id == visit_id,
-            Visit.agent_id == agent_id,
-            Visit.state != VisitState.CANCELLED.value,
-        )
-    )
-    return (await session.execute(statement)).first()
-
-
 async def agent_visit_and_submission(
     session: AsyncSession, agent_id: UUID, visit_id: UUID, submission_id: str
 ) -> Row[Any] | None:
@@ -578,11 +561,45 @@ async def mark_checked_in(
     lon: float,
     now: datetime,
 ) -> Row[Any] | None:
-    """Move to `checked_in` (or stay) and return the distance to the address.
+    """Move to `checked_in` (or stay); return all a check-in reads of the visit.
 
-    `check_in_count` is 1 in the returned row only for the first check-in.
+    `check_in_count` is 1 in the returned row only for the first check-in,
+    the one that moved the visit from `assigned`. The row carries the
+    distance to the address, the visiting hours, the tenant's weekly limit
+    as `weekly_limit` (None when it set none) and `has_verified_check_in`
+    from before this one. On a first check-in under a weekly limit the
+    account's advisory lock is taken before the row comes back and held
+    until commit: two agents at two visits of one account could otherwise
+    both count the account's visits under the limit and both check in. The
+    count follows in its own statement, so it sees every first check-in
+    committed before the lock was granted. One statement, where reading the
+    visit, locking and moving it took three.
     """
     distance = func.ST_Distance(Visit.location, _point(lat, lon))
+    weekly_limit = (
+        select(TenantVisitRules.max_visits_per_account_week)
+        .where(TenantVisitRules.tenant_id == Visit.tenant_id)
+        .scalar_subquery()
+    )
+    verified_before = (
+        select(CheckIn.check_in_id)
+        .where(CheckIn.visit_id == Visit.visit_id, CheckIn.verified.is_(True))
+        .exists()
+    )
+    account_lock = case(
+        (
+            and_(Visit.check_in_count == 1, weekly_limit.is_not(None)),
+            func.pg_advisory_xact_lock(
+                func.hashtextextended(
+                    ACCOUNT_LOCK_PREFIX
+                    + cast(Visit.tenant_id, String)
+                    + ":"
+                    + cast(Visit.account_id, String),
+                    0,
+                )
+            ),
+        )
+    )
     statement = (
         _transition(visit_id, VisitState.CHECKED_IN, agent_id=agent_id)
         .values(
@@ -590,15 +607,23 @@ async def mark_checked_in(
             check_in_count=Visit.check_in_count + 1,
         )
         .returning(
+            Visit.visit_id,
             Visit.tenant_id,
             Visit.campaign_id,
+            Visit.account_id,
             Visit.state,
             Visit.check_in_count,
             distance.label("distance_m"),
-            Visit.account_id,
             Visit.location_precision,
             Visit.location_accuracy_m,
             *_lat_lon(Visit.location),
+            Visit.time_zone,
+            Visit.visiting_start,
+            Visit.visiting_end,
+            Visit.visiting_days,
+            weekly_limit.label("weekly_limit"),
+            verified_before.label("has_verified_check_in"),
+            account_lock.label("account_locked"),
         )
     )
     return (await session.execute(statement)).first()
@@ -607,13 +632,6 @@ async def mark_checked_in(
 def _lat_lon(location: Any) -> tuple[ColumnElement[float], ColumnElement[float]]:
     geometry = cast(location, Geometry(srid=WGS84))
     return func.ST_Y(geometry).label("lat"), func.ST_X(geometry).label("lon")
-
-
-async def has_verified_check_in(session: AsyncSession, visit_id: UUID) -> bool:
-    statement = select(CheckIn.check_in_id).where(
-        CheckIn.visit_id == visit_id, CheckIn.verified.is_(True)
-    )
-    return (await session.execute(statement.limit(1))).first() is not None
 
 
 async def address_precision(session: AsyncSession, visit_id: UUID) -> Row[Any] | None:
@@ -625,9 +643,23 @@ async def address_precision(session: AsyncSession, visit_id: UUID) -> Row[Any] |
 
 
 async def insert_check_in(
-    session: AsyncSession, *, lat: float, lon: float, **values: Any
+    session: AsyncSession,
+    *,
+    lat: float,
+    lon: float,
+    events: Insert | None = None,
+    **values: Any,
 ) -> None:
-    await session.execute(insert(CheckIn).values(location=_point(lat, lon), **values))
+    """Insert a check-in, and the outbox rows in `events` in the same statement."""
+    statement = insert(CheckIn).values(location=_point(lat, lon), **values)
+    await session.execute(_with_events(statement, events))
+
+
+def _with_events(statement: Insert, events: Insert | None) -> Insert:
+    """Run `statement` as a CTE of the events' outbox INSERT: one round trip."""
+    if events is None:
+        return statement
+    return events.add_cte(statement.cte("written"))
 
 
 async def stored_submission(
