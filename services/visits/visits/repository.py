@@ -353,8 +353,14 @@ async def lock_account_payments(session: AsyncSession, account_id: UUID) -> None
     recorded would be invisible to both: the payment finds no promise, and
     the promise does not see the uncommitted payment.
     """
-    key = func.hashtextextended(str(account_id), 0)
-    await session.execute(select(func.pg_advisory_xact_lock(key)))
+    await session.execute(select(_payments_lock(str(account_id))))
+
+
+def _payments_lock(account_id: Any) -> ColumnElement[Any]:
+    """Take the lock keyed on the account id's text: a column, or a str value."""
+    return func.pg_advisory_xact_lock(
+        func.hashtextextended(cast(account_id, String), 0)
+    )
 
 
 async def claim_payments_since(
@@ -524,15 +530,16 @@ async def agent_visit(
 async def agent_visit_and_submission(
     session: AsyncSession, agent_id: UUID, visit_id: UUID, submission_id: str
 ) -> Row[Any] | None:
-    """Return `agent_visit`'s row with the agent's result under `submission_id`.
+    """Return what a result reads of the agent's visit, and a stored result.
 
     `stored_visit_id` and `stored_response` are None when the agent filed
-    nothing under that id, for any visit. One statement, so the visit and
-    the stored result come from the same snapshot.
+    nothing under `submission_id`, for any visit. One statement, so the
+    visit and the stored result come from the same snapshot. Only the
+    columns a result needs: the whole row cost more to load than to read.
     """
     statement = (
-        _with_coordinates()
-        .add_columns(
+        select(
+            *RESULT_VISIT_COLUMNS,
             VisitResult.visit_id.label("stored_visit_id"),
             VisitResult.response.label("stored_response"),
         )
@@ -550,6 +557,25 @@ async def agent_visit_and_submission(
         )
     )
     return (await session.execute(statement)).first()
+
+
+# What validating, storing and announcing a result reads of its visit.
+RESULT_VISIT_COLUMNS = (
+    Visit.visit_id,
+    Visit.tenant_id,
+    Visit.campaign_id,
+    Visit.account_id,
+    Visit.account_key,
+    Visit.state,
+    Visit.questions,
+    Visit.balance_amount,
+    Visit.balance_currency,
+    Visit.fee_currency,
+    Visit.checked_in_at,
+    Visit.time_zone,
+    Visit.location_precision,
+    Visit.location_accuracy_m,
+)
 
 
 async def mark_checked_in(
@@ -634,14 +660,6 @@ def _lat_lon(location: Any) -> tuple[ColumnElement[float], ColumnElement[float]]
     return func.ST_Y(geometry).label("lat"), func.ST_X(geometry).label("lon")
 
 
-async def address_precision(session: AsyncSession, visit_id: UUID) -> Row[Any] | None:
-    """Return the precision and accuracy of the point the visit was sent with."""
-    statement = select(Visit.location_precision, Visit.location_accuracy_m).where(
-        Visit.visit_id == visit_id
-    )
-    return (await session.execute(statement)).first()
-
-
 async def insert_check_in(
     session: AsyncSession,
     *,
@@ -673,22 +691,47 @@ async def stored_submission(
 
 
 async def mark_completed(
-    session: AsyncSession, visit_id: UUID, *, agent_id: UUID, now: datetime
+    session: AsyncSession,
+    visit_id: UUID,
+    *,
+    agent_id: UUID,
+    now: datetime,
+    lock_payments: bool,
 ) -> bool:
+    """Move a checked-in visit to `completed`; False when it is not checked in.
+
+    With `lock_payments`, the account's payments lock (see
+    `lock_account_payments`) is taken in the same statement, after the
+    visit's row lock, and held until commit.
+    """
+    columns: list[Any] = [Visit.visit_id]
+    if lock_payments:
+        columns.append(_payments_lock(Visit.account_id).label("payments_locked"))
     statement = (
         _transition(visit_id, VisitState.COMPLETED, agent_id=agent_id)
         .values(completed_at=now, closed_at=now)
-        .returning(Visit.visit_id)
+        .returning(*columns)
     )
     return (await session.execute(statement)).first() is not None
 
 
-async def insert_result(session: AsyncSession, **values: Any) -> None:
-    await session.execute(insert(VisitResult).values(**values))
+async def insert_result(
+    session: AsyncSession,
+    *,
+    promise: dict[str, Any] | None,
+    events: Insert,
+    **values: Any,
+) -> None:
+    """Insert a result, its promise if any, and its events: one statement.
 
-
-async def insert_promise(session: AsyncSession, **values: Any) -> None:
-    await session.execute(insert(Promise).values(**values))
+    The result, the promise and the outbox rows are CTEs of one INSERT; the
+    promise's foreign key to the result holds, since PostgreSQL checks it
+    at the end of the statement.
+    """
+    statement = events.add_cte(insert(VisitResult).values(**values).cte("result"))
+    if promise is not None:
+        statement = statement.add_cte(insert(Promise).values(**promise).cte("promise"))
+    await session.execute(statement)
 
 
 # --- tenant API -------------------------------------------------------------
