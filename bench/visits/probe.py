@@ -40,6 +40,7 @@ class StatementCounter:
     def __init__(self) -> None:
         self.kinds: Counter[str] = Counter()
         self.pre_ping = False
+        self.uncached: Counter[str] = Counter()
 
     def attach(self, engine: Any) -> None:
         sync_engine = engine.sync_engine
@@ -59,6 +60,11 @@ class StatementCounter:
 
     def _on_statement(self, *args: Any) -> None:
         self._count(args[2].split(None, 1)[0].upper())
+        # A statement compiled anew on every request costs more than its
+        # round trip; its first line names it.
+        stats = args[4]._get_cache_stats() if args[4].compiled is not None else ""
+        if PROBED.get() and not stats.startswith("cached"):
+            self.uncached[args[2].split("\n", 1)[0][:60]] += 1
 
     def _on_begin(self, *args: Any) -> None:
         self._count("BEGIN")
@@ -166,6 +172,8 @@ async def probe(args: argparse.Namespace, database_url: str, kafka: str) -> None
         if profiler:
             profiler.disable()
             profiler.dump_stats(args.profile)
+    for statement, times in counter.uncached.most_common(10):
+        print(f"compiled {times} times, not cached: {statement}")
     for kind, runs in figures.items():
         statuses = Counter(status for _, _, status in runs)
         cpu = [run[0] * 1000 for run in runs]

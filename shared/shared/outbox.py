@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import Insert, insert, select, update
+from sqlalchemy import Insert, insert, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.events import Envelope, Payload
@@ -50,15 +50,25 @@ def outbox_insert(
 ) -> Insert:
     """Build the INSERT of events' outbox rows, for a caller to execute.
 
-    A caller can attach it to the statement that writes the state change
-    the events announce, as a CTE, and save a round trip. `payloads` must
-    not be empty.
+    A caller can attach the statement that writes the state change the
+    events announce to it, as a CTE, and save a round trip. `payloads` must
+    not be empty. The rows take their `seq` in the order given.
     """
+    outbox = tables.outbox
     rows = [
         outbox_row(Envelope.wrap(payload, source=source), payload, settings)
         for payload in payloads
     ]
-    return insert(tables.outbox).values(rows)
+    if len(rows) == 1:
+        return insert(outbox).values(rows[0])
+    # A multi-row VALUES has no cache key, so SQLAlchemy would compile it on
+    # every call; a UNION ALL of one SELECT per row keeps one per row count.
+    names = list(rows[0])
+    selects = [
+        select(*[literal(row[name], outbox.c[name].type).label(name) for name in names])
+        for row in rows
+    ]
+    return insert(outbox).from_select(names, union_all(*selects))
 
 
 def outbox_row(
