@@ -7,8 +7,8 @@ process (lifespan, relay and all) behind httpx's in-memory transport, and
 sends check-ins and results one at a time, never two at once. Each request
 is counted with an engine listener: every round trip to PostgreSQL,
 BEGIN, COMMIT and the pool's pre-ping included. The CPU time is this
-process's (`time.process_time`) per request, so it holds the client's
-share (about 0.2 ms) and whatever the relay does between requests.
+process's (`time.process_time`) per request, so it includes the client's
+share (about 0.2 ms) and any relay work that runs while a request waits.
 `--profile` writes cProfile statistics of the timed requests to FILE.
 """
 
@@ -44,7 +44,7 @@ class StatementCounter:
 
     def attach(self, engine: Any) -> None:
         sync_engine = engine.sync_engine
-        # A pre-ping is a round trip on checkout that no statement event sees.
+        # A pre-ping is a round trip on checkout that fires no statement event.
         self.pre_ping = bool(getattr(sync_engine.pool, "_pre_ping", False))
         event.listen(sync_engine, "before_cursor_execute", self._on_statement)
         event.listen(sync_engine, "begin", self._on_begin)
@@ -115,7 +115,9 @@ async def probe(args: argparse.Namespace, database_url: str, kafka: str) -> None
         {
             "DATABASE_URL": database_url,
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
-            "KAFKA_TOPIC_PREFIX": f"bench-probe-{uuid.uuid4().hex[:8]}.",
+            # One prefix for every run: each new topic costs the broker open
+            # files, and the probe reads none of its events back.
+            "KAFKA_TOPIC_PREFIX": "bench-probe.",
             "VISITS_VISITING_HOURS": "false",
         }
     )

@@ -30,9 +30,9 @@ def make_base(schema: str) -> type[DeclarativeBase]:
     return Base
 
 
-# A connection older than this is closed at checkout and replaced, a check
-# that costs no round trip. It bounds how long a pool keeps a connection a
-# server-side idle timeout or a failover may have cut.
+# A connection older than this is closed at checkout and replaced, at no
+# round trip. It limits how long the pool keeps a connection that a
+# server-side idle timeout or a failover may have closed.
 POOL_RECYCLE_SECONDS = 1800
 
 
@@ -45,11 +45,11 @@ def create_engine(
 ) -> AsyncEngine:
     """Build the engine; `pre_ping` tests each connection before lending it.
 
-    Pre-ping costs one round trip on every checkout, which is about one in
-    ten of a check-in's. Without it, a connection the server closed fails
-    on its first statement: the request gets a 503 problem asking for a
-    retry (see `shared.errors`), and the pool drops that connection and
-    every older one, so the retry gets a fresh one.
+    Pre-ping costs one round trip on every checkout. Without it, a
+    connection the server closed fails on its first statement, and the
+    request gets a 503 problem asking for a retry (see `shared.errors`).
+    The pool then drops that connection and every older one, so the retry
+    gets a fresh one.
     """
     return create_async_engine(
         database_url,

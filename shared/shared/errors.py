@@ -314,8 +314,8 @@ def install_error_handlers(app: FastAPI) -> None:
 _DATA_EXCEPTION = "22"
 _TRANSACTION_ROLLBACK = "40"
 _INTEGRITY = "23"
-# Class 08 is a lost connection; 57P01 to 57P03 a server shutting down or
-# starting up.
+# Class 08 is a lost connection, and 57P01 to 57P03 a server shutting down
+# or starting up.
 _CONNECTION_LOST = ("08", "57P01", "57P02", "57P03")
 
 
@@ -382,7 +382,8 @@ def _database_problem(request: Request, error: DBAPIError) -> JSONResponse:
             instance=request.url.path,
         )
     if error.connection_invalidated or code.startswith(_CONNECTION_LOST):
-        # A pooled connection the server closed; the pool has dropped it.
+        # A pooled connection the server closed. SQLAlchemy has already
+        # dropped it from the pool, so a retry gets a new one.
         return problem_response(
             status=503,
             code="database-unavailable",

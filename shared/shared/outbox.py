@@ -61,8 +61,9 @@ def outbox_insert(
     ]
     if len(rows) == 1:
         return insert(outbox).values(rows[0])
-    # A multi-row VALUES has no cache key, so SQLAlchemy would compile it on
-    # every call; a UNION ALL of one SELECT per row keeps one per row count.
+    # SQLAlchemy gives a multi-row VALUES no cache key and compiles it on
+    # every call. A UNION ALL of one SELECT per row is compiled once per
+    # number of rows.
     names = list(rows[0])
     selects = [
         select(*[literal(row[name], outbox.c[name].type).label(name) for name in names])

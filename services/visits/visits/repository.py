@@ -559,7 +559,7 @@ async def agent_visit_and_submission(
     return (await session.execute(statement)).first()
 
 
-# What validating, storing and announcing a result reads of its visit.
+# The visit's columns that validating, storing and announcing a result read.
 RESULT_VISIT_COLUMNS = (
     Visit.visit_id,
     Visit.tenant_id,
@@ -593,9 +593,9 @@ async def mark_checked_in(
     the one that moved the visit from `assigned`. The row carries the
     distance to the address, the visiting hours, the tenant's weekly limit
     as `weekly_limit` (None when it set none) and `has_verified_check_in`
-    from before this one. On a first check-in under a weekly limit the
+    from before this one. On a first check-in under a weekly limit, the
     account's advisory lock is taken before the row comes back and held
-    until commit: two agents at two visits of one account could otherwise
+    until commit. Without it, two agents at two visits of one account could
     both count the account's visits under the limit and both check in. The
     count follows in its own statement, so it sees every first check-in
     committed before the lock was granted. One statement, where reading the
@@ -724,9 +724,9 @@ async def insert_result(
 ) -> None:
     """Insert a result, its promise if any, and its events: one statement.
 
-    The result, the promise and the outbox rows are CTEs of one INSERT; the
-    promise's foreign key to the result holds, since PostgreSQL checks it
-    at the end of the statement.
+    The result and the promise are CTEs of the outbox rows' INSERT. The
+    promise's foreign key to the result is satisfied, because PostgreSQL
+    checks it at the end of the statement.
     """
     statement = events.add_cte(insert(VisitResult).values(**values).cte("result"))
     if promise is not None:

@@ -27,7 +27,7 @@ async def engine(service_env: IsolatedEnvironment) -> AsyncIterator[AsyncEngine]
 
 
 def backend_app(engine: AsyncEngine) -> FastAPI:
-    """An app with one route that answers with its connection's backend pid."""
+    """Build an app whose one route returns its connection's backend pid."""
     app = FastAPI()
     install_error_handlers(app)
 
@@ -55,7 +55,7 @@ def test_pre_ping_is_off_by_default(service_env: IsolatedEnvironment) -> None:
 
 
 @pytest.mark.asyncio
-async def test_closed_connection_answers_503_then_recovers(
+async def test_closed_connection_returns_503_then_recovers(
     engine: AsyncEngine,
 ) -> None:
     transport = httpx.ASGITransport(app=backend_app(engine))
