@@ -12,10 +12,13 @@ from uuid import UUID
 from geoalchemy2 import Geography, Geometry
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
+    Float,
     Insert,
     Row,
     String,
     and_,
+    bindparam,
     case,
     cast,
     func,
@@ -55,7 +58,7 @@ def _point(lat: float, lon: float) -> ColumnElement[Any]:
 
 
 def _transition(
-    visit_id: UUID, target: VisitState, *, agent_id: UUID | None = None
+    visit_id: Any, target: VisitState, *, agent_id: Any | None = None
 ) -> Any:
     conditions = [
         Visit.visit_id == visit_id,
@@ -601,6 +604,19 @@ async def mark_checked_in(
     committed before the lock was granted. One statement, where reading the
     visit, locking and moving it took three.
     """
+    # Named apart from the columns, which UPDATE reserves for its SET values.
+    parameters = {
+        "target_visit_id": visit_id,
+        "target_agent_id": agent_id,
+        "lat": lat,
+        "lon": lon,
+        "now": now,
+    }
+    return (await session.execute(CHECK_IN_STATEMENT, parameters)).first()
+
+
+def _check_in_statement() -> Any:
+    lat, lon = bindparam("lat", type_=Float), bindparam("lon", type_=Float)
     distance = func.ST_Distance(Visit.location, _point(lat, lon))
     weekly_limit = (
         select(TenantVisitRules.max_visits_per_account_week)
@@ -627,9 +643,15 @@ async def mark_checked_in(
         )
     )
     statement = (
-        _transition(visit_id, VisitState.CHECKED_IN, agent_id=agent_id)
+        _transition(
+            bindparam("target_visit_id"),
+            VisitState.CHECKED_IN,
+            agent_id=bindparam("target_agent_id"),
+        )
         .values(
-            checked_in_at=func.coalesce(Visit.checked_in_at, now),
+            checked_in_at=func.coalesce(
+                Visit.checked_in_at, bindparam("now", type_=DateTime(timezone=True))
+            ),
             check_in_count=Visit.check_in_count + 1,
         )
         .returning(
@@ -652,12 +674,17 @@ async def mark_checked_in(
             account_lock.label("account_locked"),
         )
     )
-    return (await session.execute(statement)).first()
+    return statement
 
 
 def _lat_lon(location: Any) -> tuple[ColumnElement[float], ColumnElement[float]]:
     geometry = cast(location, Geometry(srid=WGS84))
     return func.ST_Y(geometry).label("lat"), func.ST_X(geometry).label("lon")
+
+
+# Built once: SQLAlchemy then derives its cache key once, instead of building
+# and keying its subqueries on every check-in (about 1 ms of CPU).
+CHECK_IN_STATEMENT = _check_in_statement()
 
 
 async def insert_check_in(
