@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 
 from shared.migrations import upgrade
+from tests.fixtures.events import delete_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE_PACKAGES = ("ingest", "matching", "visits", "reporting")
@@ -124,6 +125,7 @@ def test_environment(infra: Infra) -> Iterator[IsolatedEnvironment]:
     )
     if not os.environ.get("CAMPO_KEEP_TEST_DATABASE"):
         asyncio.run(_drop_database(infra.database_url, name))
+        asyncio.run(delete_topics(infra.kafka_bootstrap_servers, f"test-{run_id}."))
 
 
 @pytest.fixture(scope="session")

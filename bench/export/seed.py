@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.tenancy import RowScope, apply_scope
+
 CAMPAIGN = text(
     "INSERT INTO reporting.campaigns (campaign_id, tenant_id, name, account_count,"
     " visit_count, excluded_count, launched_at, deadline)"
@@ -60,6 +62,8 @@ async def seed_campaign(
         "t0": datetime(2026, 12, 1, 15, 0, tzinfo=UTC),
     }
     async with engine.begin() as connection:
+        # The engine may be a service's, whose role row-level security binds.
+        await apply_scope(connection, RowScope(tenant_id=tenant_id))
         await connection.execute(CAMPAIGN, params)
         await connection.execute(FACTS, params)
         await connection.execute(DETAILS, params)

@@ -357,6 +357,13 @@ def report(
     print(f"published {sent} visit.completed events in {seconds:g} s")
     print(f"rate asked {rate:g}/s, achieved {real_rate:.1f}/s")
     print(f"load average 1/5/15 min: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    applied = arrivals.stream_rate()
+    if applied is not None:
+        count, span, per_second = applied
+        print(
+            f"applied and streamed {count} events in {span:.1f} s from the first "
+            f"sent to the last seen: {per_second:.1f}/s"
+        )
     print()
     print("| path | received | p50 ms | p99 ms | max ms | target p99 | met |")
     print("| --- | --- | --- | --- | --- | --- | --- |")

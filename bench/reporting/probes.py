@@ -29,6 +29,17 @@ class Arrivals:
             if visit_id in seen
         ]
 
+    def stream_rate(self) -> tuple[int, float, float] | None:
+        """Return the events seen on the stream, their span in s and their rate.
+
+        The span runs from the first event sent to the last one seen, so a
+        consumer that falls behind shows a rate below the rate offered.
+        """
+        if not self.sse or not self.sent:
+            return None
+        span = max(self.sse.values()) - min(self.sent.values())
+        return len(self.sse), span, len(self.sse) / span
+
     def all_seen(self) -> bool:
         return len(self.webhook) >= len(self.sent) and len(self.sse) >= len(self.sent)
 

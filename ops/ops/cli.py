@@ -4,10 +4,18 @@ It writes through each service's own code into that service's schema:
 tenants and API keys into ingest (which publishes them, so the other
 services learn the key within seconds of ingest running), agents into
 matching. Secrets are printed once and never stored in clear.
+
+Every command runs as the database role `campo_operator`, which bypasses
+row-level security, and so every command leaves an audit record: who ran it
+(`--operator`, by default the OS user), the command, and the tenant and ids
+it touched. The record goes on `audit.v1` through the outbox, in the same
+transaction as the command's writes, and reporting shows it to the touched
+tenant's administrator on `GET /audit`.
 """
 
 import argparse
 import asyncio
+import getpass
 import json
 import os
 import secrets
@@ -22,17 +30,21 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ingest.models import common as ingest_tables
 from ingest.settings import IngestSettings
 from ingest.tenants import create_api_key, create_tenant, revoke_api_key
 from ingest.users.service import create_user
 from ingest.users.signing import rotate_signing_key
 from matching.agents import AgentSpec, register_agent, set_operator_status
 from matching.cli import OPERATOR_DECISIONS, suspension_report
+from matching.models import common as matching_tables
 from matching.release import Suspension, outbox_emit, suspend_agent
 from matching.settings import MatchingSettings
 from shared.db import create_engine, create_sessionmaker
 from shared.errors import AppError
+from shared.events.payloads import PLATFORM_TENANT_ID, OperatorCommandRun
 from shared.migrations import upgrade
+from shared.outbox import add_event
 from shared.permissions import (
     ALL_SCOPES,
     DEFAULT_KEY_SCOPES,
@@ -41,21 +53,95 @@ from shared.permissions import (
     parse_scopes,
     stored_scopes,
 )
+from shared.rls import OPERATOR_ROLE
 from shared.settings import ServiceSettings
+from shared.tables import CommonTables
 
 SERVICE_PACKAGES = ("ingest", "matching", "visits", "reporting")
 T = TypeVar("T")
 
 
 async def _in_transaction(
-    settings: ServiceSettings, work: Callable[[AsyncSession], Awaitable[T]]
+    settings: ServiceSettings,
+    work: Callable[[AsyncSession], Awaitable[T]],
+    args: argparse.Namespace,
 ) -> T:
-    engine = create_engine(settings.database_url, pool_size=1)
+    """Run `work` as the operator role, with its audit record in the same commit."""
+    engine = create_engine(settings.database_url, pool_size=1, role=OPERATOR_ROLE)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
-            return await work(session)
+            result = await work(session)
+            await _record_command(session, settings, args, result)
+            return result
     finally:
         await engine.dispose()
+
+
+def _tables_of(settings: ServiceSettings) -> CommonTables:
+    return matching_tables if isinstance(settings, MatchingSettings) else ingest_tables
+
+
+def _touched_tenant(args: argparse.Namespace, result: object) -> uuid.UUID:
+    """Return the tenant a command touched, or the platform for agents and keys."""
+    if isinstance(getattr(args, "tenant", None), uuid.UUID):
+        return args.tenant  # type: ignore[no-any-return]
+    if isinstance(result, dict) and "tenant_id" in result:
+        return uuid.UUID(str(result["tenant_id"]))
+    return PLATFORM_TENANT_ID
+
+
+def _touched_ids(args: argparse.Namespace, result: object) -> list[str]:
+    """Return the ids a command named or created: tenant, key, user or agents."""
+    named = [value for value in vars(args).values() if isinstance(value, uuid.UUID)]
+    items = result if isinstance(result, list) else [result]
+    made = [
+        value
+        for item in items
+        if isinstance(item, dict)
+        for name, value in item.items()
+        if name.endswith("_id")
+    ]
+    return list(dict.fromkeys(str(value) for value in [*named, *made]))
+
+
+async def _record_command(
+    session: AsyncSession,
+    settings: ServiceSettings,
+    args: argparse.Namespace,
+    result: object,
+) -> None:
+    await add_event(
+        session,
+        _tables_of(settings),
+        OperatorCommandRun(
+            tenant_id=_touched_tenant(args, result),
+            audit_id=uuid.uuid4(),
+            operator=args.operator,
+            command=args.command_name,
+            target_ids=_touched_ids(args, result),
+            run_at=datetime.now(UTC),
+        ),
+        source="/campo-admin",
+        settings=settings,
+    )
+
+
+async def _record_alone(
+    settings: ServiceSettings, args: argparse.Namespace, result: object
+) -> None:
+    """Audit a command whose own writes committed in transactions of their own."""
+
+    async def nothing(session: AsyncSession) -> object:
+        return result
+
+    await _in_transaction(settings, nothing, args)
+
+
+def _default_operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def _create_tenant(args: argparse.Namespace) -> dict[str, Any]:
@@ -76,7 +162,7 @@ def _create_tenant(args: argparse.Namespace) -> dict[str, Any]:
             "api_key_prefix": tenant.api_key.prefix,
         }
 
-    return asyncio.run(_in_transaction(settings, work))
+    return asyncio.run(_in_transaction(settings, work, args))
 
 
 def _create_api_key(args: argparse.Namespace) -> dict[str, Any]:
@@ -97,7 +183,7 @@ def _create_api_key(args: argparse.Namespace) -> dict[str, Any]:
             "scopes": stored_scopes(args.scopes),
         }
 
-    return asyncio.run(_in_transaction(settings, work))
+    return asyncio.run(_in_transaction(settings, work, args))
 
 
 def _revoke_api_key(args: argparse.Namespace) -> dict[str, Any]:
@@ -109,7 +195,7 @@ def _revoke_api_key(args: argparse.Namespace) -> dict[str, Any]:
         )
         return {"key_id": str(args.key), "revoked_at": revoked_at.isoformat()}
 
-    return asyncio.run(_in_transaction(settings, work))
+    return asyncio.run(_in_transaction(settings, work, args))
 
 
 def _create_user(args: argparse.Namespace) -> dict[str, Any]:
@@ -139,7 +225,7 @@ def _create_user(args: argparse.Namespace) -> dict[str, Any]:
             result["password"] = password
         return result
 
-    return asyncio.run(_in_transaction(settings, work))
+    return asyncio.run(_in_transaction(settings, work, args))
 
 
 def _rotate_signing_key(args: argparse.Namespace) -> dict[str, Any]:
@@ -151,10 +237,12 @@ def _rotate_signing_key(args: argparse.Namespace) -> dict[str, Any]:
         )
         return {"kid": key.kid, "retiring": retiring}
 
-    return asyncio.run(_in_transaction(settings, work))
+    return asyncio.run(_in_transaction(settings, work, args))
 
 
-def _register_agents(specs: Sequence[AgentSpec]) -> list[dict[str, Any]]:
+def _register_agents(
+    specs: Sequence[AgentSpec], args: argparse.Namespace
+) -> list[dict[str, Any]]:
     settings = MatchingSettings()
 
     async def work(session: AsyncSession) -> list[dict[str, Any]]:
@@ -170,7 +258,7 @@ def _register_agents(specs: Sequence[AgentSpec]) -> list[dict[str, Any]]:
             )
         return registered
 
-    return asyncio.run(_in_transaction(settings, work))
+    return asyncio.run(_in_transaction(settings, work, args))
 
 
 def _agent_register(args: argparse.Namespace) -> dict[str, Any]:
@@ -182,7 +270,7 @@ def _agent_register(args: argparse.Namespace) -> dict[str, Any]:
         coverage_radius_m=args.radius_m,
         daily_capacity=args.capacity,
     )
-    return _register_agents([spec])[0]
+    return _register_agents([spec], args)[0]
 
 
 def _agent_import(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -200,7 +288,7 @@ def _agent_import(args: argparse.Namespace) -> list[dict[str, Any]]:
             raise SystemExit(
                 f"{args.file}: agent #{index + 1} is invalid:\n{error}"
             ) from None
-    return _register_agents(specs)
+    return _register_agents(specs, args)
 
 
 def _agent_decide(args: argparse.Namespace) -> dict[str, Any]:
@@ -211,7 +299,7 @@ def _agent_decide(args: argparse.Namespace) -> dict[str, Any]:
     async def work(session: AsyncSession) -> bool:
         return await set_operator_status(session, args.agent_id, **values)  # type: ignore[arg-type]
 
-    if not asyncio.run(_in_transaction(MatchingSettings(), work)):
+    if not asyncio.run(_in_transaction(MatchingSettings(), work, args)):
         raise SystemExit(f"campo-admin: agent {args.agent_id} not found")
     return {"agent_id": str(args.agent_id), args.decision: True}
 
@@ -220,7 +308,7 @@ def _agent_suspend(args: argparse.Namespace) -> dict[str, Any]:
     settings = MatchingSettings()
 
     async def suspend() -> Suspension | None:
-        engine = create_engine(settings.database_url, pool_size=1)
+        engine = create_engine(settings.database_url, pool_size=1, role=OPERATOR_ROLE)
         try:
             return await suspend_agent(
                 create_sessionmaker(engine),
@@ -234,14 +322,19 @@ def _agent_suspend(args: argparse.Namespace) -> dict[str, Any]:
     suspension = asyncio.run(suspend())
     if suspension is None:
         raise SystemExit(f"campo-admin: agent {args.agent_id} not found")
-    return suspension_report(args.agent_id, suspension)
+    report = suspension_report(args.agent_id, suspension)
+    asyncio.run(_record_alone(settings, args, report))
+    return report
 
 
 def _migrate(args: argparse.Namespace) -> dict[str, Any]:
     database_url = ServiceSettings().database_url
+    # Schema changes need the owner, so migrations run as the login role.
     for package in SERVICE_PACKAGES:
         upgrade(database_url, package)
-    return {"migrated": list(SERVICE_PACKAGES)}
+    result = {"migrated": list(SERVICE_PACKAGES)}
+    asyncio.run(_record_alone(IngestSettings(), args, result))
+    return result
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -249,11 +342,19 @@ def build_parser() -> argparse.ArgumentParser:
         prog="campo-admin",
         description="Operator commands. Connection settings come from DATABASE_URL.",
     )
+    parser.add_argument(
+        "--operator",
+        default=_default_operator(),
+        help=(
+            "who runs the command, for the audit log; default: the OS user "
+            "(%(default)s)"
+        ),
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     commands.add_parser(
         "migrate", help="apply every service's migrations"
-    ).set_defaults(run=_migrate)
+    ).set_defaults(run=_migrate, command_name="migrate")
 
     tenant = commands.add_parser("tenant", help="tenants").add_subparsers(required=True)
     create = tenant.add_parser(
@@ -262,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--country", default="MX", help="ISO 3166-1 alpha-2 code")
     create.add_argument("--currency", default="MXN", help="ISO 4217 code")
-    create.set_defaults(run=_create_tenant)
+    create.set_defaults(run=_create_tenant, command_name="tenant create")
 
     key = commands.add_parser("api-key", help="API keys").add_subparsers(required=True)
     key_create = key.add_parser("create", help="add an API key to a tenant")
@@ -278,11 +379,11 @@ def build_parser() -> argparse.ArgumentParser:
             + ", ".join(stored_scopes(ALL_SCOPES))
         ),
     )
-    key_create.set_defaults(run=_create_api_key)
+    key_create.set_defaults(run=_create_api_key, command_name="api-key create")
     key_revoke = key.add_parser("revoke", help="revoke an API key in every service")
     key_revoke.add_argument("--tenant", required=True, type=_uuid)
     key_revoke.add_argument("--key", required=True, type=_uuid, help="the key_id")
-    key_revoke.set_defaults(run=_revoke_api_key)
+    key_revoke.set_defaults(run=_revoke_api_key, command_name="api-key revoke")
 
     user = commands.add_parser("user", help="people who log in").add_subparsers(
         required=True
@@ -300,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     user_create.add_argument(
         "--role", required=True, choices=[role.value for role in Role]
     )
-    user_create.set_defaults(run=_create_user)
+    user_create.set_defaults(run=_create_user, command_name="user create")
 
     auth = commands.add_parser("auth", help="access token signing").add_subparsers(
         required=True
@@ -309,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
         "rotate-signing-key",
         help="sign new tokens with a new key; older keys stop verifying later",
     )
-    rotate.set_defaults(run=_rotate_signing_key)
+    rotate.set_defaults(run=_rotate_signing_key, command_name="auth rotate-signing-key")
 
     agent = commands.add_parser("agent", help="field agents").add_subparsers(
         required=True
@@ -321,10 +422,10 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument("--lon", required=True, type=float)
     register.add_argument("--radius-m", type=int, default=5000, help="coverage, meters")
     register.add_argument("--capacity", type=int, default=8, help="visits a day")
-    register.set_defaults(run=_agent_register)
+    register.set_defaults(run=_agent_register, command_name="agent register")
     bulk = agent.add_parser("import", help="register agents from a JSON list")
     bulk.add_argument("file", help="JSON list of {name, phone, lat, lon, ...}")
-    bulk.set_defaults(run=_agent_import)
+    bulk.set_defaults(run=_agent_import, command_name="agent import")
     decisions = {
         "verify": "record that the agent's identity was checked; only "
         "verified agents get offers",
@@ -335,7 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in decisions.items():
         decision = agent.add_parser(name, help=text)
         decision.add_argument("agent_id", type=_uuid)
-        decision.set_defaults(run=_agent_decide, decision=name)
+        decision.set_defaults(
+            run=_agent_decide, decision=name, command_name=f"agent {name}"
+        )
     return parser
 
 

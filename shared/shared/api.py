@@ -24,6 +24,7 @@ from shared.errors import ForbiddenError, TooManyRequestsError
 from shared.permissions import Scope, scopes_help
 from shared.rate_limit import RateLimiter, retry_after_header
 from shared.runtime import ServiceRuntime
+from shared.tenancy import use_platform, use_tenant
 from shared.tokens import looks_like_jwt
 
 log = structlog.get_logger(__name__)
@@ -89,6 +90,8 @@ async def get_current_tenant(
     # Read by the error handlers, so that a 404 names who asked (see errors.py).
     request.state.caller = tenant.caller
     request.state.tenant_id = str(tenant.tenant_id)
+    # The rest of the request's transactions see this tenant's rows only.
+    use_tenant(tenant.tenant_id)
     missing = sorted(set(required.scopes) - {scope.value for scope in tenant.scopes})
     if missing:
         log.info(
@@ -166,6 +169,10 @@ async def get_current_agent(
     secret = runtime.settings.agent_token_secret.get_secret_value()
     agent = verify_agent_token(bearer.credentials if bearer else None, secret=secret)
     request.state.caller = f"agent:{agent.agent_id}"
+    # An agent serves many tenants' visits; the agent's own filter (offers
+    # and assignments it holds) is the lock, so its requests use the
+    # platform scope.
+    use_platform()
     _enforce_limit(runtime.agent_limiter, f"agent:{agent.agent_id}", "agent")
     return agent
 

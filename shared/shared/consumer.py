@@ -16,11 +16,21 @@ Contract for handlers:
   is parked in `deferred_events` and retried there with backoff (see
   `shared.deferred`). Later events with the same key are parked behind it,
   so one aggregate's events still apply in order.
+
+A consumer built with a `batch_handler` applies each fetched batch (up to
+`BATCH_MAX_RECORDS` records, all partitions together) in one transaction:
+one statement records the batch's event ids, the batch handler writes the
+effect of the new ones, and the offsets are committed once after that.
+Events of one partition reach the batch handler in partition order. If any
+event of the batch fails validation or the batch transaction raises, the
+whole batch is rolled back and applied again one event at a time. So the
+bad event is retried and dead-lettered as above, and the others still apply.
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
@@ -33,11 +43,36 @@ from shared.events.topics import dead_letter_topic
 from shared.settings import ServiceSettings
 from shared.tables import CommonTables
 
-__all__ = ["EventConsumer", "Handler", "RetryLaterError"]
+__all__ = [
+    "BatchHandler",
+    "EventConsumer",
+    "HandledEvent",
+    "Handler",
+    "RetryLaterError",
+]
 
 log = structlog.get_logger(__name__)
 
+# Records per transaction on the batch path. A bigger batch saves little
+# once the per-batch statements are spread thin, and holds the tenants'
+# stream counters locked for longer.
+BATCH_MAX_RECORDS = 500
+EVENT_MAX_RECORDS = 200
+POLL_TIMEOUT_MS = 500
+
+
+class HandledEvent(NamedTuple):
+    envelope: Envelope
+    payload: Any
+
+
 Handler = Callable[[AsyncSession, Envelope, Any], Awaitable[None]]
+BatchHandler = Callable[[AsyncSession, Sequence[HandledEvent]], Awaitable[None]]
+
+
+class _Fetched(NamedTuple):
+    record: ConsumerRecord[bytes, bytes]
+    envelope: Envelope
 
 
 class _LoggingRebalanceListener(ConsumerRebalanceListener):
@@ -77,6 +112,7 @@ class EventConsumer:
         producer: AIOKafkaProducer,
         settings: ServiceSettings,
         after_commit: Callable[[], None] | None = None,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         self.group_id = settings.topic(group_id)
         self._topics = [settings.topic(s) for s in streams]
@@ -86,6 +122,7 @@ class EventConsumer:
         self._producer = producer
         self._settings = settings
         self._after_commit = after_commit
+        self._batch_handler = batch_handler
         self._deferred = DeferredEvents(
             group_id=self.group_id,
             sessionmaker=sessionmaker,
@@ -120,11 +157,10 @@ class EventConsumer:
                 if retries.done():
                     # Surface a crash of the retry loop; the supervisor restarts us.
                     retries.result()
-                batches = await consumer.getmany(timeout_ms=500, max_records=200)
-                for partition, records in batches.items():
-                    for record in records:
-                        await self._process(record)
-                    await consumer.commit({partition: records[-1].offset + 1})
+                if self._batch_handler is None:
+                    await self._consume_one_by_one(consumer)
+                else:
+                    await self._consume_in_batches(consumer)
         finally:
             if retries is not None:
                 retries.cancel()
@@ -132,18 +168,147 @@ class EventConsumer:
             await consumer.stop()
             log.info("consumer.stopped", group=self.group_id)
 
+    async def _consume_one_by_one(self, consumer: AIOKafkaConsumer) -> None:
+        batches = await consumer.getmany(
+            timeout_ms=POLL_TIMEOUT_MS, max_records=EVENT_MAX_RECORDS
+        )
+        for partition, records in batches.items():
+            for record in records:
+                await self._process(record)
+            await consumer.commit({partition: records[-1].offset + 1})
+
+    async def _consume_in_batches(self, consumer: AIOKafkaConsumer) -> None:
+        # getmany returns what is already fetched without waiting for more,
+        # so a batch grows with the backlog and an idle consumer adds no delay.
+        batches = await consumer.getmany(
+            timeout_ms=POLL_TIMEOUT_MS, max_records=BATCH_MAX_RECORDS
+        )
+        if not batches:
+            return
+        await self.handle_records(
+            [record for records in batches.values() for record in records]
+        )
+        await consumer.commit(
+            {partition: rows[-1].offset + 1 for partition, rows in batches.items()}
+        )
+
+    async def handle_records(
+        self, records: Sequence[ConsumerRecord[bytes, bytes]]
+    ) -> None:
+        """Apply fetched records in one transaction, or one by one if that fails.
+
+        Records of one partition must come in offset order. Undecodable ones
+        are dead-lettered first. Events behind a parked event of their key
+        are parked after the batch commits. A consumer without a batch
+        handler applies the records one by one.
+        """
+        if self._batch_handler is None:
+            for record in records:
+                await self._process(record)
+            return
+        fetched = []
+        for record in records:
+            envelope = await self._decode(record)
+            if envelope is not None and envelope.type in self._handlers:
+                fetched.append(_Fetched(record, envelope))
+        if not fetched:
+            return
+        try:
+            events = [self._validated(item.envelope) for item in fetched]
+        except Exception as error:
+            log.warning(
+                "consumer.batch_has_invalid_event",
+                group=self.group_id,
+                error_type=type(error).__name__,
+                error=str(error)[:500],
+                size=len(fetched),
+            )
+            await self._handle_each(fetched)
+            return
+        try:
+            waiting = await self._handle_batch_once(fetched, events)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.warning(
+                "consumer.batch_failed",
+                group=self.group_id,
+                error_type=type(error).__name__,
+                error=str(error)[:500],
+                size=len(fetched),
+            )
+            await self._handle_each(fetched)
+            return
+        await self._handle_each(waiting)
+
+    def _validated(self, envelope: Envelope) -> HandledEvent:
+        model, _ = self._handlers[envelope.type]
+        return HandledEvent(envelope, model.model_validate(envelope.data))
+
+    async def _handle_batch_once(
+        self, fetched: Sequence[_Fetched], events: Sequence[HandledEvent]
+    ) -> list[_Fetched]:
+        """Apply a batch in one transaction and return the events left to park.
+
+        An event whose key has a parked event stays out of the batch: it is
+        returned so that the one-by-one path parks it behind that event.
+        """
+        assert self._batch_handler is not None
+        async with self._sessionmaker() as session, session.begin():
+            parked = await self._deferred.parked_keys(
+                session, {item.envelope.subject for item in fetched}
+            )
+            ready = unique_by_id(
+                event for event in events if event.envelope.subject not in parked
+            )
+            handled = await self._deferred.mark_all_handled(
+                session, [event.envelope for event in ready]
+            )
+            new = [event for event in ready if event.envelope.id in handled]
+            if len(new) < len(events):
+                log.info(
+                    "consumer.batch_skipped",
+                    group=self.group_id,
+                    size=len(events),
+                    new=len(new),
+                    parked_keys=len(parked),
+                )
+            if new:
+                await self._batch_handler(session, new)
+        if self._after_commit is not None:
+            self._after_commit()
+        return [item for item in fetched if item.envelope.subject in parked]
+
+    async def _handle_each(self, fetched: Sequence[_Fetched]) -> None:
+        for item in fetched:
+            structlog.contextvars.bind_contextvars(event_id=str(item.envelope.id))
+            try:
+                await self._handle_with_retries(
+                    item.record, item.envelope, _location(item.record)
+                )
+            finally:
+                structlog.contextvars.unbind_contextvars("event_id")
+
     async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        location = {
-            "topic": record.topic,
-            "partition": record.partition,
-            "offset": record.offset,
-        }
+        envelope = await self._decode(record)
+        if envelope is None or envelope.type not in self._handlers:
+            return
+        structlog.contextvars.bind_contextvars(event_id=str(envelope.id))
+        try:
+            await self._handle_with_retries(record, envelope, _location(record))
+        finally:
+            structlog.contextvars.unbind_contextvars("event_id")
+
+    async def _decode(self, record: ConsumerRecord[bytes, bytes]) -> Envelope | None:
+        """Parse the record's envelope, or dead-letter the record and return None."""
         try:
             envelope = Envelope.from_kafka(
                 key=record.key, value=record.value or b"", headers=list(record.headers)
             )
         except Exception as error:
-            log.warning("consumer.undecodable_event", group=self.group_id, **location)
+            log.warning(
+                "consumer.undecodable_event", group=self.group_id, **_location(record)
+            )
             await self._dead_letter(
                 topic=record.topic,
                 key=record.key,
@@ -154,14 +319,8 @@ class EventConsumer:
                 partition=record.partition,
                 offset=record.offset,
             )
-            return
-        if envelope.type not in self._handlers:
-            return
-        structlog.contextvars.bind_contextvars(event_id=str(envelope.id))
-        try:
-            await self._handle_with_retries(record, envelope, location)
-        finally:
-            structlog.contextvars.unbind_contextvars("event_id")
+            return None
+        return envelope
 
     async def _handle_with_retries(
         self,
@@ -278,3 +437,22 @@ class EventConsumer:
             error_type=type(error).__name__,
             error=str(error)[:500],
         )
+
+
+def unique_by_id(events: Iterable[HandledEvent]) -> list[HandledEvent]:
+    """Keep the first of each event id: a repeat inside a batch is a duplicate."""
+    seen: set[uuid.UUID] = set()
+    unique = []
+    for event in events:
+        if event.envelope.id not in seen:
+            seen.add(event.envelope.id)
+            unique.append(event)
+    return unique
+
+
+def _location(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
+    return {
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+    }

@@ -2,8 +2,9 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -11,6 +12,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+
+from shared.tenancy import ScopedSession
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -42,16 +45,21 @@ def create_engine(
     pool_size: int = 5,
     pre_ping: bool = False,
     recycle_seconds: int = POOL_RECYCLE_SECONDS,
+    role: str | None = None,
 ) -> AsyncEngine:
-    """Build the engine; `pre_ping` tests each connection before lending it.
+    """Build the engine; with `role`, every new connection switches to it.
 
-    Pre-ping costs one round trip on every checkout. Without it, a
-    connection the server closed fails on its first statement, and the
-    request gets a 503 problem asking for a retry (see `shared.errors`).
-    The pool then drops that connection and every older one, so the retry
-    gets a fresh one.
+    Services pass their DATABASE_ROLE (campo_app), which row-level security
+    binds, and campo-admin passes campo_operator. Migrations and test
+    fixtures pass none and keep the login role, which owns the tables.
+
+    `pre_ping` tests each connection before lending it, at one round trip on
+    every checkout. Without it, a connection the server closed fails on its
+    first statement, and the request gets a 503 problem asking for a retry
+    (see `shared.errors`). The pool then drops that connection and every
+    older one, so the retry gets a fresh one.
     """
-    return create_async_engine(
+    engine = create_async_engine(
         database_url,
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -61,12 +69,29 @@ def create_engine(
         # messages of database errors, which end up in logs.
         hide_parameters=True,
     )
+    if role:
+        _switch_role_on_connect(engine, role)
+    return engine
+
+
+def _switch_role_on_connect(engine: AsyncEngine, role: str) -> None:
+    statement = 'SET ROLE "{}"'.format(role.replace('"', '""'))
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def switch(dbapi_connection: Any, connection_record: Any) -> None:
+        # On the raw asyncpg connection, outside any transaction, so that a
+        # rollback cannot undo it: the role holds for the connection's life.
+        dbapi_connection.run_async(lambda raw: raw.execute(statement))
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # expire_on_commit=False: objects stay readable after commit, because lazy
     # refreshes are impossible under asyncio.
-    return async_sessionmaker(engine, expire_on_commit=False)
+    # ScopedSession sends the tenant of the current request, or the platform
+    # scope of background work, when each transaction begins.
+    return async_sessionmaker(
+        engine, expire_on_commit=False, sync_session_class=ScopedSession
+    )
 
 
 @asynccontextmanager

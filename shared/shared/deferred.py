@@ -10,7 +10,8 @@ and only the oldest of each key, so one aggregate's events keep their order.
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -90,6 +91,45 @@ class DeferredEvents:
             .returning(self._handled.c.event_id)
         )
         return inserted.first() is not None
+
+    async def mark_all_handled(
+        self, session: AsyncSession, envelopes: Sequence[Envelope]
+    ) -> set[uuid.UUID]:
+        """Record the ids in one statement and return those not handled before.
+
+        The ids must be distinct: the caller drops repeats inside its batch.
+        """
+        if not envelopes:
+            return set()
+        rows = [
+            {
+                "consumer_group": self._group_id,
+                "event_id": envelope.id,
+                "event_type": envelope.type,
+            }
+            for envelope in envelopes
+        ]
+        inserted = await session.scalars(
+            insert(self._handled)
+            .on_conflict_do_nothing()
+            .returning(self._handled.c.event_id),
+            rows,
+        )
+        return set(inserted.all())
+
+    async def parked_keys(self, session: AsyncSession, keys: set[str]) -> set[str]:
+        """Return those of `keys` that have an event parked in this group."""
+        if not keys:
+            return set()
+        rows = await session.scalars(
+            select(self._table.c.key)
+            .where(
+                self._table.c.consumer_group == self._group_id,
+                self._table.c.key.in_(keys),
+            )
+            .distinct()
+        )
+        return set(rows.all())
 
     async def has_parked(
         self, session: AsyncSession, key: str, *, before_seq: int | None = None

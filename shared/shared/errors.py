@@ -319,7 +319,8 @@ _INTEGRITY = "23"
 _CONNECTION_LOST = ("08", "57P01", "57P02", "57P03")
 
 
-def _sqlstate(error: DBAPIError) -> str | None:
+def sqlstate(error: DBAPIError) -> str | None:
+    """Return the SQLSTATE code of a database error, wherever the driver put it."""
     for candidate in (error.orig, getattr(error.orig, "__cause__", None)):
         code = getattr(candidate, "sqlstate", None) or getattr(
             candidate, "pgcode", None
@@ -343,7 +344,7 @@ def _database_problem(request: Request, error: DBAPIError) -> JSONResponse:
     The database is the last line of defence: input checks should catch
     these first, and the message never echoes SQL or parameters.
     """
-    code = _sqlstate(error) or ""
+    code = sqlstate(error) or ""
     log.warning(
         "request.database_error",
         path=request.url.path,

@@ -185,8 +185,12 @@ class OutboxRelay:
                 sent = 0
                 await asyncio.sleep(1.0)
             if sent < RELAY_BATCH_SIZE:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for
+                # returns normally when the task is cancelled as the wake-up
+                # comes, and the relay would miss its shutdown.
                 try:
-                    await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
+                    async with asyncio.timeout(self._poll_interval):
+                        await self._wakeup.wait()
                 except TimeoutError:
                     pass
                 self._wakeup.clear()

@@ -26,6 +26,7 @@ class Scope(StrEnum):
     KEYS_MANAGE = "keys:manage"
     USERS_MANAGE = "users:manage"
     AUDIT_READ = "audit:read"
+    PERSONAL_READ = "personal:read"
 
 
 class Role(StrEnum):
@@ -50,6 +51,10 @@ SCOPE_DESCRIPTIONS: dict[Scope, str] = {
     Scope.KEYS_MANAGE: "create, list and revoke the tenant's API keys",
     Scope.USERS_MANAGE: "create, change and disable the tenant's users",
     Scope.AUDIT_READ: "read the log of who read debtors' personal data",
+    Scope.PERSONAL_READ: (
+        "see debtors' full names and phones in what the other scopes read; "
+        "without it they come masked"
+    ),
 }
 
 ALL_SCOPES: frozenset[Scope] = frozenset(Scope)
@@ -62,9 +67,13 @@ DEFAULT_KEY_SCOPES: frozenset[Scope] = ALL_SCOPES - {
     Scope.AUDIT_READ,
 }
 
+# Scopes that guard no endpoint of their own but widen what others return.
+WIDENING_SCOPES: frozenset[Scope] = frozenset({Scope.PERSONAL_READ})
+
 # The permission matrix of people: what each role may do. A director runs
 # campaigns and reviews visits; integrations (keys, webhooks) and people are
-# the administrator's; an analyst only reads.
+# the administrator's; an analyst only reads, and reads figures, not people:
+# debtors' names and phones come masked.
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.TENANT_ADMIN: ALL_SCOPES,
     Role.DIRECTOR: ALL_SCOPES
@@ -101,6 +110,18 @@ def parse_scopes(values: list[str] | tuple[str, ...]) -> frozenset[Scope]:
             f"{', '.join(sorted(scope.value for scope in Scope))}"
         )
     return frozenset(Scope(value) for value in values)
+
+
+def scopes_beyond(
+    requested: frozenset[Scope], caller_scopes: frozenset[Scope]
+) -> list[str]:
+    """Return the names of scopes in `requested` that the caller lacks, sorted.
+
+    A caller may hand out, take away or touch only access it has itself: a
+    key it creates or revokes, a role it gives or changes. A non-empty
+    result means the request must be rejected.
+    """
+    return sorted(scope.value for scope in requested - caller_scopes)
 
 
 def stored_scopes(scopes: frozenset[Scope]) -> list[str]:

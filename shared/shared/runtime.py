@@ -23,7 +23,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.body_limit import BodyLimitMiddleware
-from shared.consumer import EventConsumer
+from shared.consumer import BatchHandler, EventConsumer
 from shared.db import create_engine, create_sessionmaker
 from shared.edges import install_edges
 from shared.errors import install_error_handlers
@@ -35,6 +35,7 @@ from shared.outbox import OutboxRelay, add_event, add_events, outbox_insert
 from shared.rate_limit import RateLimiter
 from shared.settings import ServiceSettings
 from shared.tables import CommonTables
+from shared.tenancy import check_app_role, use_platform
 
 log = structlog.get_logger(__name__)
 
@@ -99,11 +100,13 @@ class ServiceRuntime:
         streams: list[str],
         handlers: dict[Any, Any],
         after_commit: Callable[[], None] | None = None,
+        batch_handler: BatchHandler | None = None,
     ) -> EventConsumer:
         """Build a consumer whose commits wake the relay, or `after_commit` instead.
 
         A hook that replaces the relay wake-up should call `relay.notify` too
-        when its handlers emit events.
+        when its handlers emit events. With `batch_handler`, the consumer
+        applies each fetched batch in one transaction (see `shared.consumer`).
         """
         return EventConsumer(
             group_id=f"{self.name}.{group}",
@@ -114,6 +117,7 @@ class ServiceRuntime:
             producer=self.producer,
             settings=self.settings,
             after_commit=after_commit or self.relay.notify,
+            batch_handler=batch_handler,
         )
 
 
@@ -220,7 +224,9 @@ async def _start_runtime(
         settings.database_url,
         pool_size=settings.database_pool_size,
         pre_ping=settings.database_pool_pre_ping,
+        role=settings.database_role,
     )
+    await check_app_role(engine, schema=name)
     sessionmaker = create_sessionmaker(engine)
     await ensure_topics(settings)
     producer = create_producer(settings)
@@ -256,6 +262,11 @@ async def _supervise(name: str, run: Callable[[], Awaitable[None]]) -> None:
     A consumer that loses the broker, or a relay whose database restarts,
     comes back by itself instead of leaving the service half alive.
     """
+    # Every supervised task spans tenants: the outbox relay, the consumers,
+    # and the background loops (sweeps, webhook delivery, upload jobs,
+    # dispatch). Their transactions see every tenant's rows; each handler
+    # still filters by the tenant its event or row names.
+    use_platform()
     delay = SUPERVISOR_MIN_DELAY_SECONDS
     while True:
         started = time.monotonic()

@@ -1,5 +1,6 @@
 """Request body building blocks: unknown fields and blank or NUL text rejected."""
 
+import unicodedata
 from typing import Annotated, Any
 
 import pycountry
@@ -70,7 +71,53 @@ def _trim_required(value: str, info: ValidationInfo) -> str:
             "{field} is empty after trimming spaces; give a value",
             {"field": info.field_name or "the value"},
         )
+    return reject_invisible(value, info)
+
+
+# Unicode categories that draw nothing on their own: format characters (the
+# zero-width space and joiners, direction marks), controls, separators,
+# combining marks, private use and unassigned code points.
+_UNSEEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"})
+# Letters and symbols that render as blank space although their category
+# suggests otherwise: Hangul fillers and the blank Braille pattern.
+_BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def is_visible_char(char: str) -> bool:
+    """Tell whether `char` shows something on screen by itself."""
+    if char.isspace() or char in _BLANK_LOOKING:
+        return False
+    return unicodedata.category(char) not in _UNSEEN_CATEGORIES
+
+
+def reject_invisible(value: str, info: ValidationInfo) -> str:
+    """Reject text made only of spaces and characters that show nothing.
+
+    A name of one zero-width space passes a plain strip() yet reads as
+    empty in every list and log, so such a name is refused here.
+    """
+    if not any(is_visible_char(char) for char in value):
+        raise PydanticCustomError(
+            "invisible_text",
+            "{field} shows no visible character (only spaces or invisible "
+            "characters such as the zero-width space U+200B); write visible text",
+            {"field": info.field_name or "the value"},
+        )
     return value
+
+
+def visible_name(max_length: int) -> Any:
+    """Return the type of a required name: trimmed, spaces collapsed, visible."""
+    return Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=max_length),
+        AfterValidator(_trim_required),
+        AfterValidator(_collapse_spaces),
+    ]
+
+
+def _collapse_spaces(value: str) -> str:
+    return " ".join(value.split())
 
 
 def required_text(max_length: int) -> Any:

@@ -56,6 +56,15 @@ class ServiceSettings(BaseSettings):
             "connection the server closed answers one request with a 503."
         ),
     )
+    database_role: str = Field(
+        default="campo_app",
+        min_length=1,
+        validation_alias=common_alias("DATABASE_ROLE"),
+        description=(
+            "Role each connection switches to (SET ROLE). It must be neither a "
+            "superuser nor a table owner, or row-level security does not apply."
+        ),
+    )
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:59092",
         validation_alias=common_alias("KAFKA_BOOTSTRAP_SERVERS"),

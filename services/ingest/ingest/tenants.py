@@ -10,11 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.models import common
 from shared.auth import NewApiKey, generate_api_key
-from shared.errors import NotFoundError
+from shared.errors import ForbiddenError, NotFoundError
 from shared.events.payloads import ApiKeyCreated, ApiKeyRevoked, TenantCreated
 from shared.outbox import add_event
 from shared.permissions import ALL_SCOPES, Scope, stored_scopes
-from shared.schemas import currency_problem
+from shared.schemas import currency_problem, is_visible_char
 from shared.settings import ServiceSettings
 
 SOURCE = "/ingest"
@@ -44,6 +44,11 @@ async def create_tenant(
     name = " ".join(name.split())
     if not name or len(name) > MAX_NAME_CHARS:
         raise ValueError(f"tenant name must be 1 to {MAX_NAME_CHARS} characters")
+    if not any(is_visible_char(char) for char in name):
+        raise ValueError(
+            "tenant name shows no visible character (only invisible ones such "
+            "as the zero-width space U+200B); give a visible name"
+        )
     if not COUNTRY_CODE.fullmatch(country):
         raise ValueError(f"country {country!r} is not an ISO 3166-1 code such as MX")
     problem = currency_problem(currency)
@@ -128,22 +133,34 @@ async def revoke_api_key(
     tenant_id: uuid.UUID,
     key_id: uuid.UUID,
     settings: ServiceSettings,
+    caller_scopes: frozenset[Scope] = ALL_SCOPES,
 ) -> datetime:
     """Revoke a tenant's key here and, through the event, in every service.
 
     Revoking a revoked key returns its first revocation time, so a retried
-    request gets the same answer. Another tenant's key is not found.
+    request gets the same result. Another tenant's key is not found. A
+    caller may revoke only keys whose scopes it holds all of, so a key with
+    keys:manage cannot cut off the administrator's wider key.
     """
     keys = common.api_keys
     row = (
         await session.execute(
-            select(keys.c.revoked_at)
+            select(keys.c.revoked_at, keys.c.scopes)
             .where(keys.c.key_id == key_id, keys.c.tenant_id == tenant_id)
             .with_for_update()
         )
     ).first()
     if row is None:
         raise NotFoundError(f"API key {key_id} not found")
+    # Compared by name: a key may hold a scope this version no longer defines.
+    beyond = sorted(set(row.scopes) - {scope.value for scope in caller_scopes})
+    if beyond:
+        raise ForbiddenError(
+            f"API key {key_id} holds {', '.join(beyond)}, which the caller lacks; "
+            "a caller may revoke only keys whose scopes it holds, so ask the "
+            "tenant's administrator",
+            missing_scopes=beyond,
+        )
     if row.revoked_at is not None:
         return row.revoked_at
     now = datetime.now(UTC)

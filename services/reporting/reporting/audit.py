@@ -19,11 +19,12 @@ from reporting.models import AuditRecord
 from shared.api import AuditReader, SessionDep
 from shared.errors import UnauthorizedError, UnprocessableError, problem_responses
 from shared.events import Envelope
-from shared.events.payloads import PersonalDataRead
+from shared.events.payloads import OperatorCommandRun, PersonalDataRead
 
 router = APIRouter(tags=["audit"])
 
 MAX_LIMIT = 500
+OPERATOR_SERVICE = "campo-admin"
 
 
 async def on_personal_data_read(
@@ -46,16 +47,40 @@ async def on_personal_data_read(
     )
 
 
+async def on_operator_command_run(
+    session: AsyncSession, envelope: Envelope, payload: OperatorCommandRun
+) -> None:
+    """Store an operator's command in the same log, so that the administrator
+    of the tenant it touched reads it next to the reads of personal data."""
+    await session.execute(
+        insert(AuditRecord)
+        .values(
+            audit_id=payload.audit_id,
+            tenant_id=payload.tenant_id,
+            actor=f"operator:{payload.operator}",
+            service=OPERATOR_SERVICE,
+            resource=f"command:{payload.command}",
+            resource_ids=payload.target_ids,
+            read_at=payload.run_at,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
 class AuditEntry(BaseModel):
     audit_id: uuid.UUID
     actor: str = Field(
-        description="`user:<id>`, `key:<id>` (an API key) or `agent:<id>`."
+        description=(
+            "`user:<id>`, `key:<id>` (an API key), `agent:<id>`, or "
+            "`operator:<name>` for a platform operator's command."
+        )
     )
     service: str
     resource: str = Field(
         description=(
             "account, account_history, visit, visit_photo, upload_report or "
-            "campaign_export."
+            "campaign_export; `command:<name>` for an operator's command, "
+            "whose resource_ids are the ids it touched."
         )
     )
     resource_ids: list[str]

@@ -7,8 +7,9 @@ rebuild` empties the read models and replays every topic into them; see
 
 import argparse
 import asyncio
+import sys
 
-from reporting.rebuild import rebuild_read_models
+from reporting.rebuild import ReadModelsBusyError, rebuild_read_models
 from reporting.settings import ReportingSettings
 from shared.migrations import upgrade
 
@@ -26,7 +27,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "migrate":
         upgrade(ReportingSettings().database_url, "reporting")
     elif args.command == "rebuild":
-        report = asyncio.run(rebuild_read_models(ReportingSettings()))
+        try:
+            report = asyncio.run(rebuild_read_models(ReportingSettings()))
+        except ReadModelsBusyError as error:
+            sys.exit(f"campo-reporting rebuild: {error}")
         print(report.summary())
         for example in report.skipped_examples:
             print(f"  skipped {example}")

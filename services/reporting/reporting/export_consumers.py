@@ -1,17 +1,14 @@
-"""Handlers that keep `visit_details` for campaign exports.
+"""The writes that keep `visit_details` for campaign exports.
 
-`with_export_details` wraps the read models' handlers: each wrapped handler
-runs the original one, then records the event's details in the same
-transaction, so the two tables never disagree about which events were seen.
+Each is a `VisitUpsert`, which the consumer runs in the transaction that
+applies the event to the read models (see `consumers.py`).
 """
 
-from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from reporting.export_repository import known_or_new, upsert_visit_detail
-from shared.events import Envelope
+from reporting.export_models import VisitDetail
+from reporting.export_repository import known_or_new
+from reporting.repository import VisitUpsert
 from shared.events.payloads import (
     Address,
     ContactDataUpdated,
@@ -20,8 +17,6 @@ from shared.events.payloads import (
     VisitCompleted,
     VisitRequested,
 )
-
-Handler = Callable[[AsyncSession, Envelope, Any], Awaitable[None]]
 
 
 def format_address(address: Address) -> str:
@@ -36,59 +31,90 @@ def format_address(address: Address) -> str:
     return ", ".join(part for part in parts if part)
 
 
-async def record_requested(session: AsyncSession, payload: VisitRequested) -> None:
-    owned = {
+REQUESTED_OWNED = (
+    "account_key",
+    "debtor_name",
+    "address",
+    "address_lat",
+    "address_lon",
+)
+
+
+def _requested_row(payload: VisitRequested) -> dict[str, Any]:
+    return _keys(payload) | {
         "account_key": payload.account_key,
         "debtor_name": payload.debtor_name,
         "address": format_address(payload.address),
         "address_lat": payload.location.lat,
         "address_lon": payload.location.lon,
     }
-    await upsert_visit_detail(
-        session,
-        _keys(payload) | owned,
-        lambda excluded: {
-            "campaign_id": known_or_new(excluded, "campaign_id"),
-            **{name: excluded[name] for name in owned},
-        },
-    )
 
 
-async def record_assigned(session: AsyncSession, payload: VisitAssigned) -> None:
-    # The agent who filed the result wins over any assignment, whatever the
-    # order the events arrive in; see record_completed.
-    await upsert_visit_detail(
-        session,
-        _keys(payload) | {"agent_id": payload.agent_id},
-        lambda excluded: {
-            "campaign_id": known_or_new(excluded, "campaign_id"),
-            "agent_id": known_or_new(excluded, "agent_id"),
-        },
-    )
+record_requested = VisitUpsert(
+    VisitDetail,
+    _requested_row,
+    lambda excluded: {
+        "campaign_id": known_or_new(excluded, "campaign_id"),
+        **{name: excluded[name] for name in REQUESTED_OWNED},
+    },
+)
+
+# The agent who filed the result wins over any assignment, whatever the
+# order the events arrive in; see record_completed.
+record_assigned = VisitUpsert(
+    VisitDetail,
+    lambda payload: _keys(payload) | {"agent_id": payload.agent_id},
+    lambda excluded: {
+        "campaign_id": known_or_new(excluded, "campaign_id"),
+        "agent_id": known_or_new(excluded, "agent_id"),
+    },
+)
+
+# Visits publish only the first check-in of a visit.
+CHECKED_IN_OWNED = (
+    "check_in_lat",
+    "check_in_lon",
+    "check_in_distance_m",
+    "check_in_accuracy_m",
+    "check_in_verified",
+)
 
 
-async def record_checked_in(session: AsyncSession, payload: VisitCheckedIn) -> None:
-    # Visits publish only the first check-in of a visit.
-    owned = {
+def _checked_in_row(payload: VisitCheckedIn) -> dict[str, Any]:
+    return _keys(payload) | {
+        "agent_id": payload.agent_id,
         "check_in_lat": payload.lat,
         "check_in_lon": payload.lon,
         "check_in_distance_m": payload.distance_m,
         "check_in_accuracy_m": payload.accuracy_m,
         "check_in_verified": payload.verified,
     }
-    await upsert_visit_detail(
-        session,
-        _keys(payload) | {"agent_id": payload.agent_id} | owned,
-        lambda excluded: {
-            "campaign_id": known_or_new(excluded, "campaign_id"),
-            "agent_id": known_or_new(excluded, "agent_id"),
-            **{name: excluded[name] for name in owned},
-        },
-    )
 
 
-async def record_completed(session: AsyncSession, payload: VisitCompleted) -> None:
-    owned = {
+record_checked_in = VisitUpsert(
+    VisitDetail,
+    _checked_in_row,
+    lambda excluded: {
+        "campaign_id": known_or_new(excluded, "campaign_id"),
+        "agent_id": known_or_new(excluded, "agent_id"),
+        **{name: excluded[name] for name in CHECKED_IN_OWNED},
+    },
+)
+
+COMPLETED_OWNED = (
+    "agent_id",
+    "result_code",
+    "notes",
+    "new_phone",
+    "promise_due_date",
+    "flagged",
+    "photo_ids",
+)
+
+
+def _completed_row(payload: VisitCompleted) -> dict[str, Any]:
+    return _keys(payload) | {
+        "account_key": payload.account_key,
         "agent_id": payload.agent_id,
         "result_code": payload.result_code,
         "notes": payload.notes,
@@ -97,59 +123,45 @@ async def record_completed(session: AsyncSession, payload: VisitCompleted) -> No
         "flagged": payload.flagged,
         "photo_ids": list(payload.photo_ids),
     }
-    await upsert_visit_detail(
-        session,
-        _keys(payload) | {"account_key": payload.account_key} | owned,
-        lambda excluded: {
-            "campaign_id": known_or_new(excluded, "campaign_id"),
-            "account_key": known_or_new(excluded, "account_key"),
-            **{name: excluded[name] for name in owned},
-        },
-    )
 
 
-async def record_contact_update(
-    session: AsyncSession, payload: ContactDataUpdated
-) -> None:
+record_completed = VisitUpsert(
+    VisitDetail,
+    _completed_row,
+    lambda excluded: {
+        "campaign_id": known_or_new(excluded, "campaign_id"),
+        "account_key": known_or_new(excluded, "account_key"),
+        **{name: excluded[name] for name in COMPLETED_OWNED},
+    },
+)
+
+
+def _contact_update_row(payload: ContactDataUpdated) -> dict[str, Any]:
     phones = [phone.model_dump(mode="json") for phone in payload.update.phones]
-    await upsert_visit_detail(
-        session,
-        _keys(payload)
-        | {"account_key": payload.account_key, "reported_phones": phones},
-        lambda excluded: {
-            "campaign_id": known_or_new(excluded, "campaign_id"),
-            "account_key": known_or_new(excluded, "account_key"),
-            "reported_phones": excluded.reported_phones,
-        },
-    )
+    return _keys(payload) | {
+        "account_key": payload.account_key,
+        "reported_phones": phones,
+    }
 
 
-RECORDERS: dict[type, Callable[[AsyncSession, Any], Awaitable[None]]] = {
+record_contact_update = VisitUpsert(
+    VisitDetail,
+    _contact_update_row,
+    lambda excluded: {
+        "campaign_id": known_or_new(excluded, "campaign_id"),
+        "account_key": known_or_new(excluded, "account_key"),
+        "reported_phones": excluded.reported_phones,
+    },
+)
+
+
+RECORDERS: dict[type, VisitUpsert] = {
     VisitRequested: record_requested,
     VisitAssigned: record_assigned,
     VisitCheckedIn: record_checked_in,
     VisitCompleted: record_completed,
     ContactDataUpdated: record_contact_update,
 }
-
-
-def with_export_details(handlers: Mapping[type, Handler]) -> dict[type, Handler]:
-    """Return the handlers, each also recording its event's export details."""
-    combined = dict(handlers)
-    for event_type, record in RECORDERS.items():
-        combined[event_type] = _then_record(handlers.get(event_type), record)
-    return combined
-
-
-def _then_record(
-    handler: Handler | None, record: Callable[[AsyncSession, Any], Awaitable[None]]
-) -> Handler:
-    async def handle(session: AsyncSession, envelope: Envelope, payload: Any) -> None:
-        if handler is not None:
-            await handler(session, envelope, payload)
-        await record(session, payload)
-
-    return handle
 
 
 def _keys(payload: Any) -> dict[str, Any]:

@@ -1,35 +1,15 @@
-"""SQL of campaign exports: the visit details' upserts and the rows' query."""
+"""SQL of campaign exports: the visit details' merge terms and the rows' query."""
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reporting.export_models import VisitDetail
 from reporting.models import Campaign, VisitFact
 
 Excluded = Any
-SetClause = Callable[[Excluded], dict[str, ColumnElement[Any]]]
-
-
-async def upsert_visit_detail(
-    session: AsyncSession, values: dict[str, Any], set_clause: SetClause
-) -> None:
-    """Insert a visit's details or update the columns `set_clause` names.
-
-    The update never touches a row of another tenant, whatever the visit id.
-    """
-    statement = insert(VisitDetail).values(**values)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[VisitDetail.visit_id],
-            set_=set_clause(statement.excluded),
-            where=VisitDetail.tenant_id == statement.excluded.tenant_id,
-        )
-    )
 
 
 def known_or_new(excluded: Excluded, name: str) -> ColumnElement[Any]:

@@ -1,8 +1,10 @@
 """HTTP routes of campaign exports: one visit a row, as CSV or XLSX."""
 
 import uuid
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
-from typing import Annotated, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 import anyio
 from fastapi import APIRouter, Header, Query
@@ -12,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 from reporting import export_service
 from reporting.export_csv import CsvExport
 from reporting.export_service import NotAcceptableError
+from reporting.export_slots import export_slots
 from reporting.export_xlsx import XlsxExport
 from reporting.settings import ReportingSettings
 from shared.api import ResultsReader, RuntimeDep
@@ -19,10 +22,12 @@ from shared.audit import record_read
 from shared.auth import Tenant
 from shared.errors import (
     NotFoundError,
+    TooManyRequestsError,
     UnauthorizedError,
     UnprocessableError,
     problem_responses,
 )
+from shared.masking import shows_personal_data
 from shared.runtime import ServiceRuntime
 
 router = APIRouter(tags=["exports"])
@@ -33,17 +38,25 @@ class ClosingStreamingResponse(StreamingResponse):
 
     Starlette cancels the sending task when the client disconnects and
     leaves the body generator suspended until garbage collection. Closing
-    it here releases the export's cursor and connection at once.
+    it here releases the export's cursor and connection at once. `on_close`
+    runs after that, even when the body never started.
     """
+
+    def __init__(self, *args: Any, on_close: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.on_close = on_close
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            body = self.body_iterator
-            if hasattr(body, "aclose"):
-                with anyio.CancelScope(shield=True):
-                    await body.aclose()
+            try:
+                body = self.body_iterator
+                if hasattr(body, "aclose"):
+                    with anyio.CancelScope(shield=True):
+                        await body.aclose()
+            finally:
+                self.on_close()
 
 
 FILE_CONTENT = {
@@ -53,16 +66,23 @@ FILE_CONTENT = {
     }
 }
 EXPORT_ERRORS = problem_responses(
-    UnauthorizedError, NotFoundError, NotAcceptableError, UnprocessableError
+    UnauthorizedError,
+    NotFoundError,
+    NotAcceptableError,
+    UnprocessableError,
+    TooManyRequestsError,
 )
-CSV_ERRORS = problem_responses(UnauthorizedError, NotFoundError)
-XLSX_ERRORS = problem_responses(UnauthorizedError, NotFoundError, UnprocessableError)
+CSV_ERRORS = problem_responses(UnauthorizedError, NotFoundError, TooManyRequestsError)
+XLSX_ERRORS = problem_responses(
+    UnauthorizedError, NotFoundError, UnprocessableError, TooManyRequestsError
+)
 DESCRIPTION = (
     "One row per visit with Spanish headers: account, debtor, address, agent, "
     "dates, result, person met, promise, new phones, notes, check-in GPS and "
     "distance, and links to the photos on the visits API. Dates and times are "
     "local to REPORTING_EXPORT_TIME_ZONE. Text that a spreadsheet would run as "
-    "a formula starts with a single quote."
+    "a formula starts with a single quote. Without the personal:read scope, "
+    "debtors' names and phones are masked."
 )
 
 
@@ -119,7 +139,8 @@ async def _stream(
 ) -> StreamingResponse:
     tenant_id = tenant.tenant_id
     settings = cast(ReportingSettings, runtime.settings)
-    context = export_service.row_context(settings)
+    full = shows_personal_data(tenant)
+    context = replace(export_service.row_context(settings), mask_personal=not full)
     # A session of its own, closed before the body streams: see export_service.
     async with runtime.sessionmaker() as session:
         plan = await export_service.plan_export(
@@ -128,15 +149,17 @@ async def _stream(
             campaign_id=campaign_id,
             file_format=file_format,
         )
-    # The file contains every debtor of the campaign: name, address, phones.
-    await record_read(
-        runtime,
-        tenant_id=tenant_id,
-        actor=tenant.caller,
-        resource="campaign_export",
-        resource_ids=[campaign_id],
-        campaign_id=campaign_id,
-    )
+    # The full file contains every debtor of the campaign: name, address,
+    # phones; a masked one shows no name or phone and is not audited.
+    if full:
+        await record_read(
+            runtime,
+            tenant_id=tenant_id,
+            actor=tenant.caller,
+            resource="campaign_export",
+            resource_ids=[campaign_id],
+            campaign_id=campaign_id,
+        )
     writer = export_service.new_writer(file_format)
     today = datetime.now(context.zone).date()
     body = export_service.export_bytes(
@@ -146,8 +169,12 @@ async def _stream(
         context=context,
         batch_rows=settings.export_batch_rows,
     )
+    # Taken last, so that a refused plan or a failed audit write holds none;
+    # the response gives it back however the download ends.
+    end_slot = export_slots(runtime).take(tenant_id)
     return ClosingStreamingResponse(
         body,
+        on_close=end_slot,
         media_type=writer.media_type,
         headers={
             "Content-Disposition": export_service.content_disposition(

@@ -16,6 +16,8 @@ from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from shared.masking import mask_name, mask_phone, mask_phones
+
 Cell = str | int | float | Decimal | datetime | date | None
 Kind = Literal["text", "number", "money", "datetime", "date"]
 
@@ -104,6 +106,8 @@ class RowContext:
 
     zone: ZoneInfo
     photo_base_url: str
+    # True for a caller without personal:read: names and phones masked.
+    mask_personal: bool = False
 
 
 def neutralise(text: str) -> str:
@@ -114,9 +118,12 @@ def neutralise(text: str) -> str:
 def visit_cells(row: Mapping[str, Any], context: RowContext) -> list[Cell]:
     """Return one visit's cells, in the order of COLUMNS."""
     local = _local_time(context.zone)
+    debtor_name, phones = row["debtor_name"], _phones_of(row)
+    if context.mask_personal:
+        debtor_name, phones = mask_name(debtor_name), _masked_phones(phones)
     cells: list[Cell] = [
         row["account_key"],
-        row["debtor_name"],
+        debtor_name,
         row["address"],
         STATES.get(row["state"], row["state"]),
         _text_id(row["agent_id"]),
@@ -130,7 +137,7 @@ def visit_cells(row: Mapping[str, Any], context: RowContext) -> list[Cell]:
         row["promise_amount"],
         row["promise_currency"],
         row["promise_due_date"],
-        phones_text(row["new_phone"], row["reported_phones"]),
+        phones_text(*phones),
         row["notes"],
         _rounded(row["check_in_lat"], 6),
         _rounded(row["check_in_lon"], 6),
@@ -145,6 +152,17 @@ def visit_cells(row: Mapping[str, Any], context: RowContext) -> list[Cell]:
         str(row["visit_id"]),
     ]
     return [neutralise(cell) if isinstance(cell, str) else cell for cell in cells]
+
+
+def _phones_of(row: Mapping[str, Any]) -> tuple[str | None, Sequence[Any] | None]:
+    return row["new_phone"], row["reported_phones"]
+
+
+def _masked_phones(
+    phones: tuple[str | None, Sequence[Any] | None],
+) -> tuple[str | None, Sequence[Any] | None]:
+    new_phone, reported = phones
+    return mask_phone(new_phone), mask_phones(reported) if reported else reported
 
 
 def phones_text(new_phone: str | None, reported: Sequence[Any] | None) -> str | None:

@@ -28,6 +28,7 @@ from reporting.export_rows import Cell, RowContext, visit_cells
 from reporting.export_xlsx import MAX_DATA_ROWS, XlsxExport
 from reporting.settings import ReportingSettings
 from shared.errors import AppError, NotFoundError, UnprocessableError
+from shared.tenancy import RowScope, apply_scope
 
 log = structlog.get_logger(__name__)
 
@@ -148,6 +149,9 @@ async def export_bytes(
     try:
         yield writer.start()
         async with engine.connect() as connection:
+            # A bare connection, not a session: it sends the plan's tenant
+            # itself, or row-level security would hide every row.
+            await apply_scope(connection, RowScope(tenant_id=plan.tenant_id))
             result = await connection.stream(
                 query.execution_options(yield_per=batch_rows)
             )

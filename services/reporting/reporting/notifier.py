@@ -59,8 +59,14 @@ def commit_notifier(runtime: ServiceRuntime) -> CommitNotifier:
 
 
 async def wait_for(event: asyncio.Event, timeout_seconds: float) -> None:
-    """Wait until `event` is set or the timeout passes, whichever comes first."""
+    """Wait until `event` is set or the timeout passes, whichever comes first.
+
+    Not `asyncio.wait_for`: on Python 3.11 it returns normally when the task
+    is cancelled just as the event is set, so a worker woken often (the
+    delivery worker is) can miss its shutdown and run on forever.
+    """
     try:
-        await asyncio.wait_for(event.wait(), timeout_seconds)
+        async with asyncio.timeout(timeout_seconds):
+            await event.wait()
     except TimeoutError:
         pass

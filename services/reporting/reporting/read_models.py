@@ -12,6 +12,9 @@ visits announces a visit's assignments and releases in order on one key.
 
 Appliers write nothing else: the live stream and the webhook queues are
 fed by the consumer (`consumers.py`), never by a replay.
+
+Most appliers are a `VisitUpsert`: a row and its SET terms, which the
+consumer's batch path also upserts many rows at a time (`batch.py`).
 """
 
 from collections.abc import Awaitable, Callable
@@ -22,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reporting import repository
 from reporting.models import Account, Campaign, VisitFact
-from reporting.repository import Excluded, keep_earliest, keep_known
+from reporting.repository import Excluded, VisitUpsert, keep_earliest, keep_known
 from shared.events.payloads import (
     AccountUpserted,
     AppealOutcome,
@@ -30,7 +33,6 @@ from shared.events.payloads import (
     PromiseBroken,
     PromiseKept,
     PromisePartlyKept,
-    PromiseStatusChanged,
     VisitAppealResolved,
     VisitAssigned,
     VisitCancelled,
@@ -73,9 +75,20 @@ async def apply_account_upserted(
     await repository.insert_account(session, payload.tenant_id, payload.account_id)
 
 
-async def apply_visit_requested(session: AsyncSession, payload: VisitRequested) -> None:
+VISIT_REQUESTED_OWNED = (
+    "account_id",
+    "requested_at",
+    "deadline",
+    "address_state",
+    "municipality",
+    "postal_code",
+    "time_zone",
+)
+
+
+def _visit_requested_row(payload: VisitRequested) -> dict[str, Any]:
     address = payload.address
-    owned = {
+    return _visit_keys(payload) | {
         "account_id": payload.account_id,
         "requested_at": payload.requested_at,
         "deadline": payload.deadline,
@@ -84,14 +97,16 @@ async def apply_visit_requested(session: AsyncSession, payload: VisitRequested) 
         "postal_code": address.postal_code,
         "time_zone": payload.time_zone,
     }
-    await repository.upsert_visit_fact(
-        session,
-        _visit_keys(payload) | owned,
-        lambda excluded: {
-            "campaign_id": excluded.campaign_id,
-            **{name: excluded[name] for name in owned},
-        },
-    )
+
+
+apply_visit_requested = VisitUpsert(
+    VisitFact,
+    _visit_requested_row,
+    lambda excluded: {
+        "campaign_id": excluded.campaign_id,
+        **{name: excluded[name] for name in VISIT_REQUESTED_OWNED},
+    },
+)
 
 
 async def apply_visit_released(session: AsyncSession, payload: VisitReleased) -> None:
@@ -99,7 +114,8 @@ async def apply_visit_released(session: AsyncSession, payload: VisitReleased) ->
 
     Only an assignment from before the release is cleared, so the next
     agent's assignment, which visits announces after it on the same key, is
-    never lost.
+    never lost. The release time goes into the SET terms themselves, so the
+    batch path applies releases one statement each.
     """
     released_at = payload.released_at
     await repository.upsert_visit_fact(
@@ -115,54 +131,67 @@ async def apply_visit_released(session: AsyncSession, payload: VisitReleased) ->
     )
 
 
-async def apply_visit_assigned(session: AsyncSession, payload: VisitAssigned) -> None:
-    values = _visit_keys(payload) | {
-        "account_id": payload.account_id,
-        "requested_at": payload.requested_at,
-        "assigned_at": payload.assigned_at,
-        "agent_id": payload.agent_id,
-        "agent_assigned_at": payload.assigned_at,
-    }
-    await repository.upsert_visit_fact(
-        session,
-        values,
-        lambda excluded: {
-            "campaign_id": keep_known(excluded, "campaign_id"),
-            "account_id": keep_known(excluded, "account_id"),
-            "requested_at": keep_known(excluded, "requested_at"),
-            "assigned_at": keep_earliest(excluded, "assigned_at"),
-            # A visit given back goes to another agent, so the latest assignment wins.
-            **keep_newest(
-                excluded, ("agent_id", "agent_assigned_at"), "agent_assigned_at"
-            ),
-        },
-    )
+apply_visit_assigned = VisitUpsert(
+    VisitFact,
+    lambda payload: (
+        _visit_keys(payload)
+        | {
+            "account_id": payload.account_id,
+            "requested_at": payload.requested_at,
+            "assigned_at": payload.assigned_at,
+            "agent_id": payload.agent_id,
+            "agent_assigned_at": payload.assigned_at,
+        }
+    ),
+    lambda excluded: {
+        "campaign_id": keep_known(excluded, "campaign_id"),
+        "account_id": keep_known(excluded, "account_id"),
+        "requested_at": keep_known(excluded, "requested_at"),
+        "assigned_at": keep_earliest(excluded, "assigned_at"),
+        # A visit given back goes to another agent, so the latest assignment wins.
+        **keep_newest(excluded, ("agent_id", "agent_assigned_at"), "agent_assigned_at"),
+    },
+)
 
 
-async def apply_visit_checked_in(
-    session: AsyncSession, payload: VisitCheckedIn
-) -> None:
-    verified_at = payload.checked_in_at if payload.verified else None
-    values = _visit_keys(payload) | {
-        "first_check_in_at": payload.checked_in_at,
-        "first_verified_check_in_at": verified_at,
-    }
-    await repository.upsert_visit_fact(
-        session,
-        values,
-        lambda excluded: {
-            "campaign_id": keep_known(excluded, "campaign_id"),
-            "first_check_in_at": keep_earliest(excluded, "first_check_in_at"),
-            "first_verified_check_in_at": keep_earliest(
-                excluded, "first_verified_check_in_at"
-            ),
-        },
-    )
+apply_visit_checked_in = VisitUpsert(
+    VisitFact,
+    lambda payload: (
+        _visit_keys(payload)
+        | {
+            "first_check_in_at": payload.checked_in_at,
+            "first_verified_check_in_at": payload.checked_in_at
+            if payload.verified
+            else None,
+        }
+    ),
+    lambda excluded: {
+        "campaign_id": keep_known(excluded, "campaign_id"),
+        "first_check_in_at": keep_earliest(excluded, "first_check_in_at"),
+        "first_verified_check_in_at": keep_earliest(
+            excluded, "first_verified_check_in_at"
+        ),
+    },
+)
 
 
-async def apply_visit_completed(session: AsyncSession, payload: VisitCompleted) -> None:
+VISIT_COMPLETED_OWNED = (
+    "completed_at",
+    "completed_agent_id",
+    "person_met",
+    "contact",
+    "debtor_lives_there",
+    "promise_amount",
+    "promise_currency",
+    "fraud_score",
+    "flagged",
+)
+
+
+def _visit_completed_row(payload: VisitCompleted) -> dict[str, Any]:
     promise = payload.promise
-    owned = {
+    return _visit_keys(payload) | {
+        "account_id": payload.account_id,
         "completed_at": payload.completed_at,
         "completed_agent_id": payload.agent_id,
         "person_met": payload.person_met.value,
@@ -173,133 +202,128 @@ async def apply_visit_completed(session: AsyncSession, payload: VisitCompleted) 
         "fraud_score": payload.fraud_score,
         "flagged": payload.flagged,
     }
-    await repository.upsert_visit_fact(
-        session,
-        _visit_keys(payload) | {"account_id": payload.account_id} | owned,
-        lambda excluded: {
-            "campaign_id": keep_known(excluded, "campaign_id"),
-            "account_id": keep_known(excluded, "account_id"),
-            **{name: excluded[name] for name in owned},
-        },
-    )
 
 
-async def apply_visit_out_of_coverage(
-    session: AsyncSession, payload: VisitOutOfCoverage
-) -> None:
-    values = _visit_keys(payload) | {
-        "account_id": payload.account_id,
-        "out_of_coverage_at": payload.decided_at,
-        "nearest_agent_distance_m": payload.nearest_agent_distance_m,
-    }
-    await repository.upsert_visit_fact(
-        session,
-        values,
-        lambda excluded: {
-            "campaign_id": keep_known(excluded, "campaign_id"),
-            "account_id": keep_known(excluded, "account_id"),
-            "out_of_coverage_at": excluded.out_of_coverage_at,
-            "nearest_agent_distance_m": excluded.nearest_agent_distance_m,
-        },
-    )
+apply_visit_completed = VisitUpsert(
+    VisitFact,
+    _visit_completed_row,
+    lambda excluded: {
+        "campaign_id": keep_known(excluded, "campaign_id"),
+        "account_id": keep_known(excluded, "account_id"),
+        **{name: excluded[name] for name in VISIT_COMPLETED_OWNED},
+    },
+)
 
 
-async def apply_visit_expired(session: AsyncSession, payload: VisitExpired) -> None:
-    values = _visit_keys(payload) | {
-        "account_id": payload.account_id,
-        "expired_at": payload.decided_at,
-    }
-    await repository.upsert_visit_fact(
-        session,
-        values,
-        lambda excluded: {
-            "campaign_id": keep_known(excluded, "campaign_id"),
-            "account_id": keep_known(excluded, "account_id"),
-            "expired_at": excluded.expired_at,
-        },
-    )
+apply_visit_out_of_coverage = VisitUpsert(
+    VisitFact,
+    lambda payload: (
+        _visit_keys(payload)
+        | {
+            "account_id": payload.account_id,
+            "out_of_coverage_at": payload.decided_at,
+            "nearest_agent_distance_m": payload.nearest_agent_distance_m,
+        }
+    ),
+    lambda excluded: {
+        "campaign_id": keep_known(excluded, "campaign_id"),
+        "account_id": keep_known(excluded, "account_id"),
+        "out_of_coverage_at": excluded.out_of_coverage_at,
+        "nearest_agent_distance_m": excluded.nearest_agent_distance_m,
+    },
+)
 
 
-async def apply_visit_cancelled(session: AsyncSession, payload: VisitCancelled) -> None:
-    values = _visit_keys(payload) | {
-        "account_id": payload.account_id,
-        "cancelled_at": payload.decided_at,
-        "cancel_reason": payload.reason.value,
-    }
-    await repository.upsert_visit_fact(
-        session,
-        values,
-        lambda excluded: {
-            "campaign_id": keep_known(excluded, "campaign_id"),
-            "account_id": keep_known(excluded, "account_id"),
-            "cancelled_at": excluded.cancelled_at,
-            "cancel_reason": excluded.cancel_reason,
-        },
-    )
+apply_visit_expired = VisitUpsert(
+    VisitFact,
+    lambda payload: (
+        _visit_keys(payload)
+        | {"account_id": payload.account_id, "expired_at": payload.decided_at}
+    ),
+    lambda excluded: {
+        "campaign_id": keep_known(excluded, "campaign_id"),
+        "account_id": keep_known(excluded, "account_id"),
+        "expired_at": excluded.expired_at,
+    },
+)
 
 
-async def apply_visit_rejected(session: AsyncSession, payload: VisitRejected) -> None:
-    values = _visit_keys(payload) | {
-        "account_id": payload.account_id,
-        "rejected_at": payload.rejected_at,
-    }
-    await repository.upsert_visit_fact(
-        session,
-        values,
-        lambda excluded: {
-            "campaign_id": keep_known(excluded, "campaign_id"),
-            "account_id": keep_known(excluded, "account_id"),
-            # A visit is reviewed once, so its first rejection is the one.
-            "rejected_at": keep_earliest(excluded, "rejected_at"),
-        },
-    )
+apply_visit_cancelled = VisitUpsert(
+    VisitFact,
+    lambda payload: (
+        _visit_keys(payload)
+        | {
+            "account_id": payload.account_id,
+            "cancelled_at": payload.decided_at,
+            "cancel_reason": payload.reason.value,
+        }
+    ),
+    lambda excluded: {
+        "campaign_id": keep_known(excluded, "campaign_id"),
+        "account_id": keep_known(excluded, "account_id"),
+        "cancelled_at": excluded.cancelled_at,
+        "cancel_reason": excluded.cancel_reason,
+    },
+)
 
 
-async def apply_appeal_resolved(
-    session: AsyncSession, payload: VisitAppealResolved
-) -> None:
+apply_visit_rejected = VisitUpsert(
+    VisitFact,
+    lambda payload: (
+        _visit_keys(payload)
+        | {"account_id": payload.account_id, "rejected_at": payload.rejected_at}
+    ),
+    lambda excluded: {
+        "campaign_id": keep_known(excluded, "campaign_id"),
+        "account_id": keep_known(excluded, "account_id"),
+        # A visit is reviewed once, so its first rejection is the one.
+        "rejected_at": keep_earliest(excluded, "rejected_at"),
+    },
+)
+
+
+def _overturned_row(payload: VisitAppealResolved) -> dict[str, Any] | None:
     # An upheld appeal changes no figure: the visit stays rejected.
     if payload.outcome is not AppealOutcome.OVERTURNED:
-        return
-    values = _visit_keys(payload) | {
+        return None
+    return _visit_keys(payload) | {
         "account_id": payload.account_id,
         "rejection_overturned_at": payload.resolved_at,
     }
-    await repository.upsert_visit_fact(
-        session,
-        values,
-        lambda excluded: {
-            "campaign_id": keep_known(excluded, "campaign_id"),
-            "account_id": keep_known(excluded, "account_id"),
-            "rejection_overturned_at": keep_earliest(
-                excluded, "rejection_overturned_at"
-            ),
-        },
-    )
 
 
-async def apply_promise_status(
-    session: AsyncSession, payload: PromiseStatusChanged
-) -> None:
-    values = _visit_keys(payload) | {
-        "account_id": payload.account_id,
-        "promise_status": payload.status,
-        "promise_amount_paid": payload.amount_paid.amount,
-        "promise_status_at": payload.changed_at,
-    }
-    await repository.upsert_visit_fact(
-        session,
-        values,
-        lambda excluded: {
-            "campaign_id": keep_known(excluded, "campaign_id"),
-            "account_id": keep_known(excluded, "account_id"),
-            **keep_newest(
-                excluded,
-                ("promise_status", "promise_amount_paid", "promise_status_at"),
-                "promise_status_at",
-            ),
-        },
-    )
+apply_appeal_resolved = VisitUpsert(
+    VisitFact,
+    _overturned_row,
+    lambda excluded: {
+        "campaign_id": keep_known(excluded, "campaign_id"),
+        "account_id": keep_known(excluded, "account_id"),
+        "rejection_overturned_at": keep_earliest(excluded, "rejection_overturned_at"),
+    },
+)
+
+
+apply_promise_status = VisitUpsert(
+    VisitFact,
+    lambda payload: (
+        _visit_keys(payload)
+        | {
+            "account_id": payload.account_id,
+            "promise_status": payload.status,
+            "promise_amount_paid": payload.amount_paid.amount,
+            "promise_status_at": payload.changed_at,
+        }
+    ),
+    lambda excluded: {
+        "campaign_id": keep_known(excluded, "campaign_id"),
+        "account_id": keep_known(excluded, "account_id"),
+        **keep_newest(
+            excluded,
+            ("promise_status", "promise_amount_paid", "promise_status_at"),
+            "promise_status_at",
+        ),
+    },
+)
 
 
 def keep_newest(excluded: Excluded, names: tuple[str, ...], at: str) -> dict[str, Any]:

@@ -24,10 +24,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reporting.read_models import APPLIERS, READ_MODEL_TABLES
 from shared.db import create_engine, create_sessionmaker
+from shared.errors import sqlstate
 from shared.events import Envelope
 from shared.events.payloads import PAYLOAD_TYPES
 from shared.events.topics import ALL_TOPICS
@@ -37,6 +39,7 @@ log = structlog.get_logger(__name__)
 
 APPLIERS_BY_TYPE = {model.event_type: (model, APPLIERS[model]) for model in APPLIERS}
 BATCH_RECORDS = 500
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 @dataclass
@@ -78,9 +81,43 @@ async def rebuild_read_models(settings: ServiceSettings) -> RebuildReport:
     return report
 
 
+class ReadModelsBusyError(RuntimeError):
+    """Another session held the read models past the rebuild's lock wait."""
+
+
+# TRUNCATE waits for every open transaction that touched the tables. A
+# session left idle in a transaction would make the rebuild wait forever.
+LOCK_WAIT = "30s"
+HOLDERS = text(
+    "SELECT DISTINCT a.pid, a.state, a.application_name,"
+    " now() - a.xact_start AS held_for"
+    " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+    " WHERE l.relation = ANY(CAST(:tables AS regclass[]))"
+    " AND a.pid <> pg_backend_pid()"
+)
+
+
 async def truncate_read_models(session: AsyncSession) -> None:
-    names = ", ".join(f"{t.schema}.{t.name}" for t in READ_MODEL_TABLES)
-    await session.execute(text(f"TRUNCATE {names}"))
+    """Empty the read models, or fail naming the sessions that hold them."""
+    names = [f"{t.schema}.{t.name}" for t in READ_MODEL_TABLES]
+    await session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
+    try:
+        async with session.begin_nested():
+            await session.execute(text(f"TRUNCATE {', '.join(names)}"))
+    except DBAPIError as error:
+        if sqlstate(error) != LOCK_NOT_AVAILABLE:
+            raise
+        holders = (await session.execute(HOLDERS, {"tables": names})).all()
+        described = "; ".join(
+            f"pid {row.pid} ({row.state}, {row.application_name or 'no name'},"
+            f" in a transaction for {row.held_for})"
+            for row in holders
+        )
+        raise ReadModelsBusyError(
+            f"the read models stayed locked for {LOCK_WAIT} by "
+            f"{described or 'a session that has since ended'}; end those "
+            "sessions (pg_terminate_backend) or retry when they are done"
+        ) from error
 
 
 async def _replay(

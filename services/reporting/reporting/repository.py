@@ -1,7 +1,8 @@
 """SQL of the read models, the figures and the stream log."""
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -53,14 +54,50 @@ async def upsert_visit_fact(
 
     The update never touches a row of another tenant, whatever the visit id.
     """
-    statement = insert(VisitFact).values(**values)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[VisitFact.visit_id],
-            set_=set_clause(statement.excluded),
-            where=VisitFact.tenant_id == statement.excluded.tenant_id,
-        )
+    await upsert_visit_rows(session, VisitFact, [values], set_clause)
+
+
+async def upsert_visit_rows(
+    session: AsyncSession,
+    table: Any,
+    rows: Sequence[dict[str, Any]],
+    set_clause: SetClause,
+) -> None:
+    """Upsert rows keyed by visit id into `table` in one execute call.
+
+    The rows must have the same columns and distinct visit ids, because
+    PostgreSQL rejects a statement that updates one row twice. An update
+    never touches a row of another tenant, whatever the visit id.
+    """
+    statement = insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.visit_id],
+        set_=set_clause(statement.excluded),
+        where=table.tenant_id == statement.excluded.tenant_id,
     )
+    # Rows as parameters: SQLAlchemy compiles the statement once and caches
+    # it. Rows given to .values() would make a new statement to compile each time.
+    await session.execute(statement, list(rows))
+
+
+@dataclass(frozen=True)
+class VisitUpsert:
+    """One event type's write to a table keyed by visit id.
+
+    `row` builds the event's row (None when the event writes nothing) and
+    `set_clause` the SET terms that merge it into a stored row. Calling it
+    applies one event, and the batch path upserts many rows of one type at
+    once with `upsert_visit_rows`.
+    """
+
+    table: Any
+    row: Callable[[Any], dict[str, Any] | None]
+    set_clause: SetClause
+
+    async def __call__(self, session: AsyncSession, payload: Any) -> None:
+        row = self.row(payload)
+        if row is not None:
+            await upsert_visit_rows(session, self.table, [row], self.set_clause)
 
 
 def keep_known(excluded: Excluded, name: str) -> ColumnElement[Any]:
@@ -98,6 +135,38 @@ async def next_stream_seq(session: AsyncSession, tenant_id: uuid.UUID) -> int:
 
 async def insert_stream_event(session: AsyncSession, values: dict[str, Any]) -> None:
     await session.execute(insert(StreamEvent).values(**values))
+
+
+async def reserve_stream_seqs(
+    session: AsyncSession, counts: Mapping[uuid.UUID, int]
+) -> dict[uuid.UUID, int]:
+    """Take `counts[tenant]` sequence numbers per tenant in one statement.
+
+    Returns each tenant's last number taken: the tenant's numbers run from
+    `last - count + 1` to `last`. The counter rows stay locked until the
+    transaction ends, as in `next_stream_seq`. They are locked in tenant id
+    order, so two batches never wait on each other in a cycle.
+    """
+    if not counts:
+        return {}
+    statement = insert(TenantStreamCounter)
+    statement = statement.on_conflict_do_update(
+        index_elements=[TenantStreamCounter.tenant_id],
+        set_={"last_seq": TenantStreamCounter.last_seq + statement.excluded.last_seq},
+    ).returning(TenantStreamCounter.tenant_id, TenantStreamCounter.last_seq)
+    counter_rows = [
+        {"tenant_id": tenant_id, "last_seq": counts[tenant_id]}
+        for tenant_id in sorted(counts)
+    ]
+    rows = (await session.execute(statement, counter_rows)).all()
+    return {row.tenant_id: int(row.last_seq) for row in rows}
+
+
+async def insert_stream_events(
+    session: AsyncSession, rows: Sequence[dict[str, Any]]
+) -> None:
+    if rows:
+        await session.execute(insert(StreamEvent), list(rows))
 
 
 async def latest_stream_seq(session: AsyncSession, tenant_id: uuid.UUID) -> int:

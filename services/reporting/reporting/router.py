@@ -38,6 +38,7 @@ from shared.errors import (
     problem_responses,
 )
 from shared.idempotency import fingerprint, run_idempotent
+from shared.masking import shows_personal_data
 
 router = APIRouter()
 
@@ -86,7 +87,9 @@ async def campaign_summary(
     summary="Live Server-Sent Events of the tenant's visits, promises and campaigns",
     description="Each event's id is its sequence number in the tenant's stream. "
     "Reconnect with `Last-Event-ID: N` to get every event after N, in order; "
-    "without it the stream starts from now. `Last-Event-ID: 0` replays all.",
+    "without it the stream starts from now. `Last-Event-ID: 0` replays all. "
+    "Without the personal:read scope, phones and names in events are masked; "
+    "webhooks always carry them in full.",
     response_class=EventSourceResponse,
     responses={200: EVENT_STREAM, **problem_responses(UnauthorizedError)},
 )
@@ -111,6 +114,7 @@ async def live_stream(
         after_seq=after,
         campaign_id=campaign_id,
         event_types=event_types,
+        mask_personal=not shows_personal_data(tenant),
     )
     return EventSourceResponse(events, ping=settings.stream_keepalive_seconds)
 

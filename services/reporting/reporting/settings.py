@@ -112,6 +112,19 @@ class ReportingSettings(ServiceSettings):
         le=50_000,
         description="Visits read from the database and written out at a time.",
     )
+    export_max_per_tenant: int = Field(
+        default=2,
+        gt=0,
+        description="Exports one tenant may have running at once in a process; "
+        "each holds a database connection while its client reads.",
+    )
+    export_max_running: int = Field(
+        default=4,
+        gt=0,
+        description="Exports all tenants together may have running at once in "
+        "a process; the pool opens at most twice DATABASE_POOL_SIZE "
+        "connections, and the consumer and the API need some of them.",
+    )
 
     @field_validator("webhook_retry_schedule_seconds", mode="before")
     @classmethod

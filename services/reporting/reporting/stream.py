@@ -21,6 +21,7 @@ from reporting.models import StreamEvent
 from reporting.notifier import commit_notifier, wait_for
 from reporting.settings import ReportingSettings
 from shared.errors import UnprocessableError
+from shared.masking import mask_document
 from shared.runtime import ServiceRuntime
 
 
@@ -75,8 +76,12 @@ async def stream_events(
     after_seq: int,
     campaign_id: uuid.UUID | None,
     event_types: Sequence[str] | None,
+    mask_personal: bool = False,
 ) -> AsyncIterator[ServerSentEvent]:
-    """Yield the tenant's events with seq > after_seq, in order, until cancelled."""
+    """Yield the tenant's events with seq > after_seq, in order, until cancelled.
+
+    With `mask_personal`, names and phones in the events come masked.
+    """
     settings = cast(ReportingSettings, runtime.settings)
     notifier = commit_notifier(runtime)
     last_seq = after_seq
@@ -95,7 +100,9 @@ async def stream_events(
         for row in rows:
             last_seq = row.seq
             yield ServerSentEvent(
-                data=json.dumps(_event_document(row), separators=(",", ":")),
+                data=json.dumps(
+                    _event_document(row, mask_personal), separators=(",", ":")
+                ),
                 event=row.event_type,
                 id=str(row.seq),
             )
@@ -110,12 +117,12 @@ def _poll_seconds(settings: ReportingSettings, *, listening: bool) -> float:
     return settings.stream_poll_seconds
 
 
-def _event_document(row: StreamEvent) -> dict[str, object]:
+def _event_document(row: StreamEvent, mask_personal: bool) -> dict[str, object]:
     return {
         "seq": row.seq,
         "type": row.event_type,
         "event_id": str(row.event_id),
         "time": row.occurred_at.isoformat(),
         "campaign_id": str(row.campaign_id) if row.campaign_id else None,
-        "data": row.data,
+        "data": mask_document(row.data) if mask_personal else row.data,
     }

@@ -92,9 +92,9 @@ async def _listen_until_lost(dsn: str, notifier: CommitNotifier) -> None:
             await wait_for(lost, HEALTH_CHECK_SECONDS)
             if not lost.is_set():
                 # A silently dead connection sends no termination: ask it.
-                await asyncio.wait_for(
-                    connection.execute("SELECT 1"), HEALTH_CHECK_TIMEOUT_SECONDS
-                )
+                # asyncio.timeout, not wait_for: see notifier.wait_for.
+                async with asyncio.timeout(HEALTH_CHECK_TIMEOUT_SECONDS):
+                    await connection.execute("SELECT 1")
     finally:
         notifier.listening = False
         if not connection.is_closed():

@@ -102,6 +102,53 @@ async def insert_message(session: AsyncSession, values: dict[str, Any]) -> None:
     )
 
 
+async def enabled_subscriptions(
+    session: AsyncSession, tenant_ids: Collection[uuid.UUID]
+) -> Sequence[Row[Any]]:
+    """Return the enabled subscriptions of these tenants with their event types."""
+    rows = await session.execute(
+        select(
+            WebhookSubscription.tenant_id,
+            WebhookSubscription.subscription_id,
+            WebhookSubscription.event_types,
+        ).where(
+            WebhookSubscription.tenant_id.in_(tenant_ids),
+            WebhookSubscription.state == SUBSCRIPTION_ENABLED,
+        )
+    )
+    return rows.all()
+
+
+async def insert_messages(
+    session: AsyncSession, rows: Sequence[dict[str, Any]]
+) -> None:
+    if rows:
+        await session.execute(
+            insert(WebhookMessage).on_conflict_do_nothing(), list(rows)
+        )
+
+
+def delivery_rows(
+    *,
+    tenant_id: uuid.UUID,
+    msg_id: str,
+    subscription_ids: Sequence[uuid.UUID],
+    origin: str = ORIGIN_EVENT,
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "delivery_id": uuid.uuid4(),
+            "tenant_id": tenant_id,
+            "subscription_id": subscription_id,
+            "msg_id": msg_id,
+            "state": DELIVERY_PENDING,
+            "attempts": 0,
+            "origin": origin,
+        }
+        for subscription_id in subscription_ids
+    ]
+
+
 async def insert_deliveries(
     session: AsyncSession,
     *,
@@ -110,20 +157,22 @@ async def insert_deliveries(
     subscription_ids: Sequence[uuid.UUID],
     origin: str = ORIGIN_EVENT,
 ) -> None:
-    rows = [
-        {
-            "delivery_id": uuid.uuid4(),
-            "tenant_id": tenant_id,
-            "subscription_id": subscription_id,
-            "msg_id": msg_id,
-            "state": DELIVERY_PENDING,
-            "attempts": 0,
-            "next_attempt_at": func.now(),
-            "origin": origin,
-        }
-        for subscription_id in subscription_ids
-    ]
-    await session.execute(insert(WebhookDelivery).values(rows).on_conflict_do_nothing())
+    rows = delivery_rows(
+        tenant_id=tenant_id,
+        msg_id=msg_id,
+        subscription_ids=subscription_ids,
+        origin=origin,
+    )
+    await insert_delivery_rows(session, rows)
+
+
+async def insert_delivery_rows(
+    session: AsyncSession, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Queue deliveries, due at once, in one statement for all rows."""
+    if rows:
+        statement = insert(WebhookDelivery).values(next_attempt_at=func.now())
+        await session.execute(statement.on_conflict_do_nothing(), list(rows))
 
 
 async def list_attempts(

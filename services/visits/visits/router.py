@@ -23,6 +23,7 @@ from shared.errors import (
     UnprocessableError,
     problem_responses,
 )
+from shared.masking import disclose
 from shared.runtime import ServiceRuntime
 from visits import results, service, views
 from visits.schemas import (
@@ -214,13 +215,12 @@ async def get_visit(
     visit_id: UUID, tenant: ResultsReader, runtime: RuntimeDep, session: SessionDep
 ) -> VisitDetail:
     visit = await views.get_tenant_visit(session, tenant.tenant_id, visit_id)
-    await record_read(
+    return await disclose(
+        visit,
+        tenant,
         runtime,
-        tenant_id=tenant.tenant_id,
-        actor=tenant.caller,
         resource="visit",
         resource_ids=[visit_id],
         visit_id=visit_id,
         campaign_id=visit.campaign_id,
     )
-    return visit

@@ -27,6 +27,7 @@ from shared.events.payloads import (
     PhoneKind,
     Relation,
 )
+from shared.masking import mask_phone
 from shared.schemas import CurrencyCode
 from shared.visiting_hours import Weekday
 from visits.states import VisitState
@@ -291,6 +292,19 @@ class ResultOut(BaseModel):
     server_time: datetime
     promise: PromiseOut | None
 
+    def masked(self) -> "ResultOut":
+        """Return the result with the phones heard at the door masked."""
+        update: dict[str, Any] = {"new_phone": mask_phone(self.new_phone)}
+        if self.contact_update is not None:
+            phones = [
+                phone.model_copy(update={"number": mask_phone(phone.number)})
+                for phone in self.contact_update.phones
+            ]
+            update["contact_update"] = self.contact_update.model_copy(
+                update={"phones": phones}
+            )
+        return self.model_copy(update=update)
+
 
 class VisitDetail(VisitSummary):
     check_ins: list[CheckInOut]
@@ -300,6 +314,11 @@ class VisitDetail(VisitSummary):
         default=None, description="Fraud signals measured when the result was filed."
     )
     review: "ReviewOut | None" = None
+
+    def masked(self) -> "VisitDetail":
+        if self.result is None:
+            return self
+        return self.model_copy(update={"result": self.result.masked()})
 
 
 # --- proof and review -------------------------------------------------------

@@ -198,6 +198,27 @@ class PersonalDataRead(Payload):
         return str(self.tenant_id)
 
 
+class OperatorCommandRun(Payload):
+    """A platform operator ran a `campo-admin` command, which bypasses row-level
+    security: who, which command, and the ids it touched.
+
+    `tenant_id` is the tenant the command touched, or PLATFORM_TENANT_ID for
+    commands on agents, signing keys or the schema, shown to no tenant.
+    """
+
+    event_type = "campo.operator.command_run"
+    topic = topics.AUDIT
+
+    audit_id: UUID
+    operator: str = Field(max_length=80)
+    command: str = Field(max_length=32)
+    target_ids: list[str] = Field(max_length=500)
+    run_at: datetime
+
+    def aggregate_id(self) -> str:
+        return str(self.tenant_id)
+
+
 class ApiKeyRevoked(Payload):
     """A key revoked by the tenant or the operator; every service stops accepting it."""
 
@@ -1119,6 +1140,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         ApiKeyCreated,
         ApiKeyRevoked,
         PersonalDataRead,
+        OperatorCommandRun,
         SigningKeyPublished,
         SigningKeyRetired,
         AccountUpserted,

@@ -173,8 +173,27 @@ async def test_weak_password_and_taken_email(apps, tenant) -> None:
 
     assert weak.status_code == 422
     assert taken.status_code == 409
-    assert email in taken.json()["detail"]
+    assert email not in taken.json()["detail"]
     assert bad_role.status_code == 422
+
+
+async def test_email_taken_elsewhere_answers_like_taken_here(apps, tenant) -> None:
+    ingest_client, _ = apps
+    email = await new_user(ingest_client, tenant)
+    other = await make_tenant()
+    body = {"email": email, "name": "Otra", "role": "analyst", "password": PASSWORD}
+
+    here = await ingest_client.post(
+        "/users", headers={"X-API-Key": tenant.api_key.key}, json=body
+    )
+    elsewhere = await ingest_client.post(
+        "/users", headers={"X-API-Key": other.api_key.key}, json=body
+    )
+
+    assert elsewhere.status_code == here.status_code == 409
+    assert elsewhere.json()["detail"] == here.json()["detail"]
+    assert email not in elsewhere.text
+    assert "exists" not in elsewhere.json()["detail"]
 
 
 async def test_other_tenants_user_not_found(apps, tenant) -> None:
@@ -192,6 +211,26 @@ async def test_other_tenants_user_not_found(apps, tenant) -> None:
 
     assert response.status_code == 404
     assert listed.json()["items"] == []
+
+
+async def test_invisible_name_refused(apps, tenant) -> None:
+    ingest_client, _ = apps
+    email = f"persona-{uuid.uuid4().hex[:8]}@financiera.mx"
+    body = {"email": email, "role": "analyst", "password": PASSWORD}
+
+    refused = [
+        await ingest_client.post(
+            "/users",
+            headers={"X-API-Key": tenant.api_key.key},
+            json={**body, "name": name},
+        )
+        for name in ("\u200b", "\u200b \u200d", "\u3164", "\ufeff\u2060")
+    ]
+
+    assert [response.status_code for response in refused] == [422] * 4
+    for response in refused:
+        assert "name" in response.json()["detail"]
+        assert "invisible" in response.json()["detail"]
 
 
 async def test_rotation_keeps_old_tokens_until_retired(apps, tenant) -> None:
@@ -251,7 +290,36 @@ async def test_login_attempts_limited(apps, tenant) -> None:
     ]
 
     assert statuses[:5] == [401] * 5
-    assert 429 in statuses[5:]
+    assert statuses[5:] == [429] * 3
+
+
+async def test_lockout_holds_one_address_only(service_env) -> None:
+    app = ingest.app.create_app()
+    async with running_app(app) as stranger:
+        owner = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("10.1.2.3", 40000)),
+            base_url="http://testserver",
+        )
+        tenant = await make_tenant()
+        email = await new_user(stranger, tenant)
+        wrong = {"email": email, "password": "guess " * 3}
+        for _ in range(5):
+            await stranger.post("/auth/login", json=wrong)
+
+        locked = await stranger.post("/auth/login", json=wrong)
+        locked_right = await log_in(stranger, email)
+        from_owner = await log_in(owner, email)
+        other_email = await stranger.post(
+            "/auth/login", json={"email": "b" + email, "password": PASSWORD}
+        )
+        await owner.aclose()
+
+    assert locked.status_code == 429
+    assert 1 <= int(locked.headers["Retry-After"]) <= 30
+    assert email not in locked.text
+    assert locked_right.status_code == 429
+    assert from_owner.status_code == 200
+    assert other_email.status_code == 401
 
 
 async def test_role_beyond_caller_scopes_forbidden(apps, tenant) -> None:

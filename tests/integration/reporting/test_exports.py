@@ -23,6 +23,8 @@ from ingest.tenants import CreatedTenant
 from reporting import export_service
 from reporting.export_rows import HEADERS, RowContext
 from reporting.export_service import ExportPlan, export_bytes, new_writer
+from reporting.export_slots import SLOTS_KEY, ExportSlots
+from shared.db import create_engine
 from shared.events import Payload
 from shared.events.payloads import (
     ContactDataUpdated,
@@ -354,8 +356,14 @@ EXPORT_BACKENDS = text(
 
 async def export_backends(runtime: ServiceRuntime) -> set[int]:
     """Return the backends reading visit details or idle in a transaction after it."""
-    async with runtime.engine.connect() as connection:
-        return set((await connection.execute(EXPORT_BACKENDS)).scalars())
+    # As the login role: the service's own role is not shown the query text
+    # of sessions that logged in as another.
+    engine = create_engine(runtime.settings.database_url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            return set((await connection.execute(EXPORT_BACKENDS)).scalars())
+    finally:
+        await engine.dispose()
 
 
 async def new_export_backends(
@@ -366,3 +374,67 @@ async def new_export_backends(
 
 async def backends_released(runtime: ServiceRuntime, pids: set[int]) -> bool:
     return not (await export_backends(runtime) & pids)
+
+
+class TestExportLimits:
+    async def test_tenant_limit_refuses_then_frees_its_slot(
+        self,
+        reporting_app: FastAPI,
+        reporting: httpx.AsyncClient,
+        tenant: CreatedTenant,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        runtime: ServiceRuntime = reporting_app.state.runtime
+        runtime.state[SLOTS_KEY] = ExportSlots(per_tenant=1, total=2)
+        campaign_id = await seed_campaign(
+            runtime.engine, tenant_id=tenant.tenant_id, rows=50
+        )
+        other = await provision_tenant(reporting)
+        other_campaign = await seed_campaign(
+            runtime.engine, tenant_id=other.tenant_id, rows=50
+        )
+        release = threading.Event()
+        encode = export_service.encode_batch
+
+        def held_encode(*args: Any) -> bytes:
+            release.wait(30)
+            return encode(*args)
+
+        monkeypatch.setattr(export_service, "encode_batch", held_encode)
+        path = f"/campaigns/{campaign_id}/export.csv"
+
+        async with serve_http(reporting_app) as base_url:
+            async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+                async with client.stream("GET", path, headers=auth(tenant)) as first:
+                    assert first.status_code == 200
+                    refused = await reporting.get(path, headers=auth(tenant))
+                    assert refused.status_code == 429
+                    assert refused.headers["Retry-After"] == "30"
+                    assert refused.headers["content-type"] == "application/problem+json"
+                    assert "1 exports of this tenant" in refused.json()["detail"]
+                    # Another tenant has slots of its own.
+                    release.set()
+                    elsewhere = await reporting.get(
+                        f"/campaigns/{other_campaign}/export.csv", headers=auth(other)
+                    )
+                    assert elsewhere.status_code == 200
+                    await first.aread()
+
+        # The finished download gave its slot back.
+        again = await reporting.get(path, headers=auth(tenant))
+        assert again.status_code == 200
+        assert runtime.state[SLOTS_KEY].running == {}
+
+    async def test_refused_plan_takes_no_slot(
+        self,
+        reporting_app: FastAPI,
+        reporting: httpx.AsyncClient,
+        tenant: CreatedTenant,
+    ) -> None:
+        runtime: ServiceRuntime = reporting_app.state.runtime
+        runtime.state[SLOTS_KEY] = ExportSlots(per_tenant=1, total=1)
+        missing = await reporting.get(
+            f"/campaigns/{uuid.uuid4()}/export.csv", headers=auth(tenant)
+        )
+        assert missing.status_code == 404
+        assert runtime.state[SLOTS_KEY].running == {}

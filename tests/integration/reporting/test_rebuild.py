@@ -2,31 +2,35 @@
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from ingest.tenants import CreatedTenant
-from reporting import cli
+from reporting import cli, rebuild
 from reporting.models import StreamEvent, VisitFact
 from reporting.rebuild import truncate_read_models
 from reporting.settings import ReportingSettings
 from shared.db import create_engine, create_sessionmaker
 from shared.events.payloads import AppealOutcome, PromiseKept, PromisePartlyKept
-from tests.fixtures.events import publish
+from tests.fixtures.events import delete_topics, publish
 from tests.integration.reporting.figure_flows import ZonedFlow, all_figures
 from tests.integration.reporting.helpers import auth, wait_consumed
 
 
 @pytest.fixture(autouse=True)
-def _own_topics(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Give each rebuild test topics of its own.
+async def _own_topics(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """Give each rebuild test topics of its own, deleted after it.
 
     A rebuild replays every topic from the start; on the topics the whole
     suite shares it would replay every other test's events too.
     """
-    monkeypatch.setenv("KAFKA_TOPIC_PREFIX", f"rebuild-{uuid.uuid4().hex[:8]}.")
+    prefix = f"rebuild-{uuid.uuid4().hex[:8]}."
+    monkeypatch.setenv("KAFKA_TOPIC_PREFIX", prefix)
+    yield
+    await delete_topics(ReportingSettings().kafka_bootstrap_servers, prefix)
 
 
 async def _count(model: type, tenant_id: uuid.UUID) -> int:
@@ -107,3 +111,24 @@ class TestRebuildByReplay:
         figures = await all_figures(reporting, tenant, flow)
         assert figures["summary"]["visits_requested"] == 5
         assert figures["summary"]["visits_completed"] == 3
+
+
+class TestRebuildWaitsBounded:
+    async def test_session_idle_in_transaction_is_named(
+        self, service_env: object, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(rebuild, "LOCK_WAIT", "1s")
+        settings = ReportingSettings()
+        engine = create_engine(settings.database_url, pool_size=1)
+        try:
+            async with engine.connect() as holder:
+                # A reader left open: TRUNCATE must wait for its lock.
+                await holder.execute(text("SELECT 1 FROM reporting.visit_facts"))
+                pid = (await holder.execute(text("SELECT pg_backend_pid()"))).scalar()
+                with pytest.raises(rebuild.ReadModelsBusyError) as raised:
+                    await rebuild.rebuild_read_models(settings)
+                await holder.rollback()
+        finally:
+            await engine.dispose()
+        assert f"pid {pid} (idle in transaction" in str(raised.value)
+        assert "pg_terminate_backend" in str(raised.value)

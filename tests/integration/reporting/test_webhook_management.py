@@ -24,7 +24,9 @@ from reporting.models import StreamEvent, WebhookSubscription
 from reporting.notifier import commit_notifier
 from reporting.wake import APPLICATION_NAME
 from reporting.webhook_urls import Resolver, resolve_host
+from shared.db import create_engine
 from shared.runtime import ServiceRuntime
+from shared.tenancy import platform_scope, tenant_scope
 from tests.fixtures.apps import eventually, running_app
 from tests.fixtures.events import publish
 from tests.integration.reporting.helpers import (
@@ -53,6 +55,11 @@ class Reporting:
         return auth(self.tenant)
 
     async def execute(self, statement: Any) -> None:
+        # Seeding and checking rows of any tenant, as background work does.
+        with platform_scope():
+            await self._execute(statement)
+
+    async def _execute(self, statement: Any) -> None:
         async with self.runtime.sessionmaker() as session, session.begin():
             await session.execute(statement)
 
@@ -462,6 +469,13 @@ async def _disabled(reporting: Reporting, path: str) -> dict[str, Any] | None:
 
 
 async def _stream_events(reporting: Reporting, event_type: str) -> list[StreamEvent]:
+    with tenant_scope(reporting.tenant.tenant_id):
+        return await _tenant_stream_events(reporting, event_type)
+
+
+async def _tenant_stream_events(
+    reporting: Reporting, event_type: str
+) -> list[StreamEvent]:
     async with reporting.runtime.sessionmaker() as session, session.begin():
         rows = await session.scalars(
             select(StreamEvent).where(
@@ -613,9 +627,7 @@ class TestListenWakeUp:
         async with reporting_running(monkeypatch) as reporting:
             await eventually(lambda: _listening(reporting))
             [old_pid] = await _listener_pids(reporting)
-            await reporting.execute(
-                text("SELECT pg_terminate_backend(:pid)").bindparams(pid=old_pid)
-            )
+            await _terminate_as_owner(reporting, old_pid)
             await eventually(
                 lambda: _new_listener(reporting, old_pid), timeout_seconds=15
             )
@@ -626,6 +638,18 @@ class TestListenWakeUp:
 
 async def _listening(reporting: Reporting) -> bool:
     return commit_notifier(reporting.runtime).listening
+
+
+async def _terminate_as_owner(reporting: Reporting, pid: int) -> None:
+    """Drop a backend as the login role: the service's role may not end it."""
+    engine = create_engine(reporting.runtime.settings.database_url, pool_size=1)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("SELECT pg_terminate_backend(:pid)").bindparams(pid=pid)
+            )
+    finally:
+        await engine.dispose()
 
 
 async def _listener_pids(reporting: Reporting) -> list[int]:

@@ -264,7 +264,10 @@ class TestDelivery:
     async def test_slow_receiver_capped_others_served(
         self, monkeypatch: pytest.MonkeyPatch, service_env: object
     ) -> None:
-        slow = Receiver([204], delay_seconds=1.5)
+        # Each answer takes 5 s, so with 4 in flight the slow receiver needs
+        # 10 s for its 8 messages: time enough for the fast one on a busy
+        # machine too.
+        slow = Receiver([204], delay_seconds=5.0)
         fast = Receiver([204])
         async with (
             serve_http(slow.app) as slow_base,
@@ -276,10 +279,12 @@ class TestDelivery:
             flow = CampaignFlow(tenant.tenant_id)
             events = flow.assignments() + CampaignFlow(tenant.tenant_id).assignments()
             await publish(events)
-            await eventually(lambda: _at_least(fast, 8), timeout_seconds=10)
+            await eventually(lambda: _at_least(fast, 8), timeout_seconds=30)
             slow_seen_when_fast_done = len(slow.requests)
-            await eventually(lambda: _at_least(slow, 8), timeout_seconds=15)
+            await eventually(lambda: _at_least(slow, 8), timeout_seconds=60)
 
+        # The fast receiver had all of its messages while the slow one still
+        # waited for its second four.
         assert slow_seen_when_fast_done <= 4
         assert slow.max_in_flight == 4
 

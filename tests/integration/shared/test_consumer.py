@@ -7,7 +7,7 @@ back with the handled-event record exactly as in a service.
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest.models import common
-from shared.consumer import EventConsumer, RetryLaterError
+from shared.consumer import EventConsumer, HandledEvent, RetryLaterError
 from shared.db import create_engine, create_sessionmaker
 from shared.events import Envelope, topics
 from shared.events.payloads import TenantCreated
@@ -59,6 +59,12 @@ class Harness:
         )
         self.applied.append(payload.name)
 
+    async def handle_batch(
+        self, session: AsyncSession, events: Sequence[HandledEvent]
+    ) -> None:
+        for envelope, payload in events:
+            await self.handle(session, envelope, payload)
+
     async def stored(self, name: str) -> int:
         async with self.sessionmaker() as session:
             rows = await session.scalars(
@@ -67,8 +73,11 @@ class Harness:
             return len(list(rows))
 
 
-@pytest.fixture
-async def harness() -> AsyncIterator[tuple[Harness, Callable[[Envelope], object]]]:
+@pytest.fixture(params=["per_event", "batch"])
+async def harness(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[Harness, Callable[[Envelope], object]]]:
+    """Run a consumer one event per transaction, or one batch per transaction."""
     settings = ServiceSettings(
         CONSUMER_MAX_ATTEMPTS=2, CONSUMER_RETRY_BACKOFF_SECONDS=0
     )
@@ -85,6 +94,7 @@ async def harness() -> AsyncIterator[tuple[Harness, Callable[[Envelope], object]
         tables=common,
         producer=producer,
         settings=settings,
+        batch_handler=harness.handle_batch if request.param == "batch" else None,
     )
     task = asyncio.create_task(consumer.run())
 
@@ -163,3 +173,35 @@ class TestEventConsumer:
 
         await eventually(both_stored, message="parked events applied")
         assert state.applied.index(first) < state.applied.index(second)
+
+    async def test_later_event_waits_behind_parked_key(self, harness):
+        state, send = harness
+        key = uuid.uuid4()
+        first = f"gated-first-{uuid.uuid4().hex[:6]}"
+        other = f"other-{uuid.uuid4().hex[:6]}"
+        await send(tenant_event(first, key=key))
+        await send(tenant_event(other))
+
+        async def other_stored() -> bool:
+            return await state.stored(other) == 1
+
+        await eventually(other_stored, message="an unrelated key went ahead")
+        # Sent after the first one was parked, so it comes in a later fetch.
+        later = f"later-{uuid.uuid4().hex[:6]}"
+        await send(tenant_event(later, key=key))
+        marker = f"marker-{uuid.uuid4().hex[:6]}"
+        await send(tenant_event(marker))
+
+        async def marker_stored() -> bool:
+            return await state.stored(marker) == 1
+
+        await eventually(marker_stored, message="the consumer moved past the later")
+        assert await state.stored(later) == 0
+
+        state.gate_open.set()
+
+        async def later_stored() -> bool:
+            return await state.stored(later) == 1
+
+        await eventually(later_stored, message="parked events applied")
+        assert state.applied.index(first) < state.applied.index(later)

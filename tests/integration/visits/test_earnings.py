@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from ingest.tenants import CreatedTenant
 from shared.events.payloads import Money
 from shared.runtime import ServiceRuntime
+from shared.tenancy import platform_scope
 from tests.fixtures.apps import eventually
 from tests.fixtures.events import publish
 from tests.integration.visits.helpers import (
@@ -45,9 +46,11 @@ def runtime(visits: httpx.AsyncClient) -> ServiceRuntime:
 
 async def earn(runtime: ServiceRuntime, now: datetime) -> int:
     """Run the earning pass as if the clock read `now`."""
-    earned = await earn_closed_windows(
-        runtime.sessionmaker, emit=runtime.emit, now=now, review_window=WINDOW
-    )
+    # The service runs the pass in a background task under the platform scope.
+    with platform_scope():
+        earned = await earn_closed_windows(
+            runtime.sessionmaker, emit=runtime.emit, now=now, review_window=WINDOW
+        )
     runtime.relay.notify()
     return earned
 

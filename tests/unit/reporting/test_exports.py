@@ -4,6 +4,7 @@ import csv
 import io
 import uuid
 import zipfile
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -71,6 +72,25 @@ class TestNeutralise:
 
 
 class TestVisitCells:
+    def test_masked_context_masks_name_and_phones(self) -> None:
+        row = stored_visit(
+            new_phone="+525511112222",
+            reported_phones=[
+                {"number": "+525533334444", "kind": "home", "owner": "self"}
+            ],
+        )
+        masked = replace(CONTEXT, mask_personal=True)
+
+        cells = visit_cells(row, masked)
+        full = visit_cells(row, CONTEXT)
+
+        assert cells[HEADERS.index("Deudor")] == "A*** P***"
+        assert cells[HEADERS.index("Teléfonos nuevos")] == (
+            "'+5255******22; +5255******44 (casa, titular)"
+        )
+        assert full[HEADERS.index("Deudor")] == "Ana Pérez"
+        assert "+525533334444" in str(full[HEADERS.index("Teléfonos nuevos")])
+
     def test_times_local_without_zone(self) -> None:
         # 18:30 UTC on 1 December is 12:30 in Mexico City (UTC-6).
         assert cell(stored_visit(), "Fecha de solicitud") == datetime(

@@ -21,7 +21,6 @@ from shared.api import (
     RuntimeDep,
     SessionDep,
 )
-from shared.audit import record_read
 from shared.errors import (
     NotFoundError,
     UnauthorizedError,
@@ -29,6 +28,7 @@ from shared.errors import (
     problem_responses,
 )
 from shared.idempotency import IdempotencyKeyReusedError
+from shared.masking import disclose, for_caller, shows_personal_data
 from shared.schemas import required_text
 
 # Far above any tenant's portfolio, and well inside PostgreSQL's bigint.
@@ -50,7 +50,9 @@ router = APIRouter(prefix="/accounts", tags=["accounts"])
         "Filters combine with AND; a repeated filter (`state`, `municipality`, "
         "`postal_code`, `tag`) matches any of its values. `q` matches part of "
         "the debtor's name, the account key or the credit number, ignoring "
-        "case. Accounts come sorted by account key."
+        "case; without the personal:read scope, names come masked and `q` "
+        "matches only keys and credit numbers. Accounts come sorted by "
+        "account key."
     ),
     responses=problem_responses(UnauthorizedError, UnprocessableError),
 )
@@ -91,6 +93,7 @@ async def list_accounts(
             max_balance=max_balance,
             location_status=location_status,
             do_not_visit=do_not_visit,
+            names_searchable=shows_personal_data(tenant),
         )
     )
     async with session.begin():
@@ -107,14 +110,13 @@ async def list_accounts(
         offset=offset,
         items=[service.account_out(r) for r in rows],
     )
-    await record_read(
+    return await disclose(
+        page,
+        tenant,
         runtime,
-        tenant_id=tenant.tenant_id,
-        actor=tenant.caller,
         resource="account",
         resource_ids=[item.account_id for item in page.items],
     )
-    return page
 
 
 @router.post(
@@ -165,14 +167,9 @@ async def get_account(
     account = await service.get_account(
         session, tenant_id=tenant.tenant_id, account_ref=account_ref
     )
-    await record_read(
-        runtime,
-        tenant_id=tenant.tenant_id,
-        actor=tenant.caller,
-        resource="account",
-        resource_ids=[account.account_id],
+    return await disclose(
+        account, tenant, runtime, resource="account", resource_ids=[account.account_id]
     )
-    return account
 
 
 @router.get(
@@ -189,14 +186,13 @@ async def get_account_history(
     history = await service.get_history(
         session, tenant_id=tenant.tenant_id, account_ref=account_ref
     )
-    await record_read(
+    return await disclose(
+        history,
+        tenant,
         runtime,
-        tenant_id=tenant.tenant_id,
-        actor=tenant.caller,
         resource="account_history",
         resource_ids=[account_ref],
     )
-    return history
 
 
 @router.patch(
@@ -211,13 +207,14 @@ async def patch_account(
     runtime: RuntimeDep,
     session: SessionDep,
 ) -> AccountOut:
-    return await service.update_account(
+    account = await service.update_account(
         runtime,
         session,
         tenant_id=tenant.tenant_id,
         account_ref=account_ref,
         patch=body,
     )
+    return for_caller(account, tenant)
 
 
 @router.post(
@@ -232,10 +229,11 @@ async def recall_account(
     session: SessionDep,
     body: RecallRequest | None = None,
 ) -> AccountOut:
-    return await service.recall_account(
+    account = await service.recall_account(
         runtime,
         session,
         tenant_id=tenant.tenant_id,
         account_ref=account_ref,
         request=body or RecallRequest(),
     )
+    return for_caller(account, tenant)

@@ -12,6 +12,7 @@ from shared.events.payloads import (
     LocationPrecision,
     LocationSource,
 )
+from shared.masking import mask_name, mask_phone
 from shared.schemas import RequestModel, free_text
 
 Tag = Annotated[
@@ -88,6 +89,15 @@ class AccountOut(BaseModel):
     created_at: datetime
     updated_at: datetime
 
+    def masked(self) -> "AccountOut":
+        """Return the account with the debtor's name and phone masked."""
+        return self.model_copy(
+            update={
+                "debtor_name": mask_name(self.debtor_name),
+                "phone": mask_phone(self.phone),
+            }
+        )
+
 
 class AccountPage(BaseModel):
     total: int
@@ -95,10 +105,17 @@ class AccountPage(BaseModel):
     offset: int
     items: list[AccountOut]
 
+    def masked(self) -> "AccountPage":
+        return self.model_copy(update={"items": [a.masked() for a in self.items]})
+
 
 class FieldChange(BaseModel):
     old: Any = Field(description="The value before the upload, as JSON.")
     new: Any = Field(description="The value the upload set, as JSON.")
+
+
+# The personal fields of an account's history and how each is masked.
+_MASKED_CHANGES = {"debtor_name": mask_name, "phone": mask_phone}
 
 
 class AccountChangeOut(BaseModel):
@@ -110,8 +127,27 @@ class AccountChangeOut(BaseModel):
         description="Field name -> old and new value; a location reads as WKT."
     )
 
+    def masked(self) -> "AccountChangeOut":
+        changes = {
+            name: _masked_change(name, change) for name, change in self.changes.items()
+        }
+        return self.model_copy(update={"changes": changes})
+
+
+def _masked_change(name: str, change: FieldChange) -> FieldChange:
+    mask = _MASKED_CHANGES.get(name)
+    if mask is None:
+        return change
+    return FieldChange(
+        old=mask(change.old) if isinstance(change.old, str) else change.old,
+        new=mask(change.new) if isinstance(change.new, str) else change.new,
+    )
+
 
 class AccountHistoryOut(BaseModel):
     account_id: UUID
     account_key: str
     items: list[AccountChangeOut]
+
+    def masked(self) -> "AccountHistoryOut":
+        return self.model_copy(update={"items": [i.masked() for i in self.items]})

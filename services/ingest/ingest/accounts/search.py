@@ -40,6 +40,9 @@ class AccountSearch:
     max_balance: Decimal | None = None
     location_status: LocationStatus | None = None
     do_not_visit: bool | None = None
+    # False for a caller who sees names masked: a name search would let it
+    # confirm a guessed full name one letter at a time.
+    names_searchable: bool = True
 
 
 def search_conditions(search: AccountSearch) -> list[ColumnElement[bool]]:
@@ -49,13 +52,13 @@ def search_conditions(search: AccountSearch) -> list[ColumnElement[bool]]:
     conditions = selection_filters(_as_selection(search), datetime.now(UTC))
     if search.q is not None and search.q.strip():
         pattern = f"%{_escape_like(search.q.strip())}%"
-        conditions.append(
-            or_(
-                Account.debtor_name.ilike(pattern, escape="\\"),
-                Account.account_key.ilike(pattern, escape="\\"),
-                Account.credit_number.ilike(pattern, escape="\\"),
-            )
-        )
+        matched = [
+            Account.account_key.ilike(pattern, escape="\\"),
+            Account.credit_number.ilike(pattern, escape="\\"),
+        ]
+        if search.names_searchable:
+            matched.append(Account.debtor_name.ilike(pattern, escape="\\"))
+        conditions.append(or_(*matched))
     if search.location_status is not None:
         conditions.append(Account.location_status == search.location_status.value)
     if search.do_not_visit is True:

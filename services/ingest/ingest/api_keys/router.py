@@ -17,7 +17,7 @@ from shared.errors import (
     UnauthorizedError,
     problem_responses,
 )
-from shared.permissions import parse_scopes
+from shared.permissions import parse_scopes, scopes_beyond
 
 router = APIRouter(prefix="/api-keys", tags=["API keys"])
 
@@ -34,7 +34,7 @@ async def create_key(
     body: ApiKeyIn, tenant: KeysManager, session: SessionDep, settings: SettingsDep
 ) -> NewApiKeyOut:
     scopes = parse_scopes(body.scopes)
-    beyond = sorted(scope.value for scope in scopes - tenant.scopes)
+    beyond = scopes_beyond(scopes, tenant.scopes)
     if beyond:
         raise ForbiddenError(
             f"the new key would hold {', '.join(beyond)}, which the calling key "
@@ -79,7 +79,8 @@ async def list_keys(tenant: KeysManager, session: SessionDep) -> ApiKeyList:
     description=(
         "The key stops working in ingest at once and in the other services "
         "as soon as they read the revocation event, usually within a second. "
-        "Revoking a revoked key succeeds again."
+        "Revoking a revoked key succeeds again. A caller may revoke only "
+        "keys whose scopes it holds all of."
     ),
     responses=problem_responses(UnauthorizedError, ForbiddenError, NotFoundError),
 )
@@ -88,7 +89,11 @@ async def revoke_key(
 ) -> Response:
     async with session.begin():
         await revoke_api_key(
-            session, tenant_id=tenant.tenant_id, key_id=key_id, settings=settings
+            session,
+            tenant_id=tenant.tenant_id,
+            key_id=key_id,
+            settings=settings,
+            caller_scopes=tenant.scopes,
         )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

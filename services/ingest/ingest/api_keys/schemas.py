@@ -6,14 +6,12 @@ from uuid import UUID
 from pydantic import BaseModel, Field, field_validator
 
 from shared.permissions import DEFAULT_KEY_SCOPES, parse_scopes, stored_scopes
-from shared.schemas import RequestModel
+from shared.schemas import RequestModel, visible_name
 
 
 class ApiKeyIn(RequestModel):
-    name: str | None = Field(
+    name: visible_name(200) | None = Field(
         default=None,
-        min_length=1,
-        max_length=200,
         description="What the key is for, such as 'ERP nightly sync'.",
     )
     scopes: list[str] = Field(
@@ -25,13 +23,6 @@ class ApiKeyIn(RequestModel):
             "calling key holds."
         ),
     )
-
-    @field_validator("name")
-    @classmethod
-    def name_not_blank(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip():
-            raise ValueError("name is blank; describe what the key is for, or omit it")
-        return " ".join(value.split()) if value is not None else None
 
     @field_validator("scopes")
     @classmethod

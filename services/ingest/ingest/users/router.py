@@ -9,6 +9,7 @@ from sqlalchemy import select
 from ingest.dependencies import SettingsDep
 from ingest.models import User
 from ingest.users import service
+from ingest.users.lockout import LoginLockout
 from ingest.users.schemas import (
     JwkSet,
     LoginIn,
@@ -31,7 +32,7 @@ from shared.errors import (
     UnprocessableError,
     problem_responses,
 )
-from shared.permissions import ROLE_SCOPES, Role
+from shared.permissions import ROLE_SCOPES, Role, scopes_beyond
 from shared.rate_limit import RateLimiter, retry_after_header
 
 auth_router = APIRouter(prefix="/auth", tags=["login"])
@@ -39,34 +40,50 @@ users_router = APIRouter(prefix="/users", tags=["users"])
 jwks_router = APIRouter(tags=["login"])
 
 MAX_USERS_LISTED = 1_000
-# Password guessing is slowed per email (10 attempts a minute, in bursts of
-# 5) and per client address, which an office behind one NAT shares (60 a
-# minute, in bursts of 30).
-LOGIN_LIMITS = {"email": (10, 5), "client": (60, 30)}
+# Every login attempt from one client address counts against 60 a minute,
+# in bursts of 30 (an office behind one NAT shares an address). Failed
+# attempts also count per email and address in `lockout.py`.
+CLIENT_LOGIN_LIMIT = (60, 30)
 
 
-def _login_limiter(request: Request, kind: str) -> RateLimiter:
-    limiters: dict[str, RateLimiter] | None = getattr(
-        request.app.state, "login_limiters", None
-    )
-    if limiters is None:
-        limiters = {
-            name: RateLimiter(per_minute=per_minute, burst=burst)
-            for name, (per_minute, burst) in LOGIN_LIMITS.items()
-        }
-        request.app.state.login_limiters = limiters
-    return limiters[kind]
+def _client_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter | None = getattr(request.app.state, "login_limiter", None)
+    if limiter is None:
+        per_minute, burst = CLIENT_LOGIN_LIMIT
+        limiter = RateLimiter(per_minute=per_minute, burst=burst)
+        request.app.state.login_limiter = limiter
+    return limiter
 
 
-def _check_login_rate(request: Request, email: str) -> None:
-    client = request.client.host if request.client else "unknown"
-    for kind, caller in (("email", email.lower()), ("client", client)):
-        wait = _login_limiter(request, kind).retry_after(caller)
-        if wait is not None:
-            raise TooManyRequestsError(
-                "too many login attempts; wait before trying again",
-                retry_after=retry_after_header(wait),
-            )
+def _lockout(request: Request) -> LoginLockout:
+    lockout: LoginLockout | None = getattr(request.app.state, "login_lockout", None)
+    if lockout is None:
+        lockout = request.app.state.login_lockout = LoginLockout()
+    return lockout
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _check_login_allowed(request: Request, email: str) -> None:
+    """Raise 429 with Retry-After while the address or the pair must wait."""
+    client = _client_address(request)
+    wait = _client_limiter(request).retry_after(client)
+    if wait is not None:
+        raise TooManyRequestsError(
+            "too many login attempts from this address; wait as Retry-After "
+            "says before trying again",
+            retry_after=retry_after_header(wait),
+        )
+    wait = _lockout(request).retry_after(email, client)
+    if wait is not None:
+        raise TooManyRequestsError(
+            "too many wrong passwords for this email from this address; wait as "
+            "Retry-After says, or reset the password with the tenant's "
+            "administrator",
+            retry_after=retry_after_header(wait),
+        )
 
 
 def _check_role_within_caller(tenant: Tenant, role: Role) -> None:
@@ -76,7 +93,7 @@ def _check_role_within_caller(tenant: Tenant, role: Role) -> None:
     for a changed user's current role. Without it, a key with only
     users:manage could create a tenant administrator, or disable one.
     """
-    beyond = sorted(scope.value for scope in ROLE_SCOPES[role] - tenant.scopes)
+    beyond = scopes_beyond(ROLE_SCOPES[role], tenant.scopes)
     if beyond:
         service.log.info(
             "users.role_beyond_caller",
@@ -111,22 +128,33 @@ def _token_out(pair: service.TokenPair) -> TokenOut:
     description=(
         "Send the access token as `Authorization: Bearer <token>` to every "
         "service. It lasts INGEST_ACCESS_TOKEN_MINUTES (15); swap the refresh "
-        "token at POST /auth/refresh before then."
+        "token at POST /auth/refresh before then. Five wrong passwords for "
+        "one email from one address within 30 s lock that pair out for 30 s, "
+        "twice as long on each repeat (at most 15 min); the answer is a 429 "
+        "with Retry-After."
     ),
     responses=problem_responses(UnauthorizedError, TooManyRequestsError),
 )
 async def login(
     body: LoginIn, request: Request, session: SessionDep, settings: SettingsDep
 ) -> TokenOut:
-    _check_login_rate(request, body.email)
-    async with session.begin():
-        pair = await service.login(
-            session,
-            settings,
-            email=body.email,
-            password=body.password,
-            now=datetime.now(UTC),
-        )
+    _check_login_allowed(request, body.email)
+    client = _client_address(request)
+    try:
+        async with session.begin():
+            pair = await service.login(
+                session,
+                settings,
+                email=body.email,
+                password=body.password,
+                now=datetime.now(UTC),
+            )
+    except UnauthorizedError:
+        locked_for = _lockout(request).failed(body.email, client)
+        if locked_for is not None:
+            service.log.warning("auth.login_locked", lock_seconds=locked_for)
+        raise
+    _lockout(request).succeeded(body.email, client)
     return _token_out(pair)
 
 

@@ -3,10 +3,10 @@
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from shared.permissions import Role
-from shared.schemas import RequestModel
+from shared.schemas import RequestModel, visible_name
 
 
 class LoginIn(RequestModel):
@@ -38,20 +38,13 @@ class UserIn(RequestModel):
     email: str = Field(
         max_length=320, pattern=EMAIL_PATTERN, examples=["ana.torres@financiera.mx"]
     )
-    name: str = Field(min_length=1, max_length=200)
+    name: visible_name(200)
     role: Role
     password: str = Field(
         min_length=12,
         max_length=256,
         description="At least 12 characters; the user may change it later.",
     )
-
-    @field_validator("name")
-    @classmethod
-    def name_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("name is blank; write the person's name")
-        return " ".join(value.split())
 
 
 class UserPatch(RequestModel):

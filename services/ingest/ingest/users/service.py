@@ -48,6 +48,10 @@ class RefreshTokenReusedError(Exception):
         self.user_id = user_id
 
 
+EMAIL_UNAVAILABLE = (
+    "this email cannot be given to a new user; use another address, or, if "
+    "the person already has a user in this tenant, change that one (GET /users)"
+)
 REUSED_DETAIL = (
     "this refresh token was used already, so every session started from the "
     "same login is ended; log in again at POST /auth/login"
@@ -77,7 +81,13 @@ async def create_user(
     password: str,
     now: datetime,
 ) -> User:
-    """Add a person to a tenant; raise 409 when the email is taken anywhere."""
+    """Add a person to a tenant; raise 409 when the email is taken anywhere.
+
+    Emails are unique across tenants because login names no tenant. The 409
+    reads the same whether the email belongs to this tenant or another, and
+    does not repeat the email, so a tenant learns no more than that the
+    address cannot be used.
+    """
     problem = password_problem(password, email)
     if problem is not None:
         raise UnprocessableError(problem)
@@ -92,10 +102,7 @@ async def create_user(
         select(User.user_id).where(func.lower(User.email) == email.lower())
     )
     if taken is not None:
-        raise ConflictError(
-            f"a user with the email {email} already exists; each person logs in "
-            "with one email"
-        )
+        raise ConflictError(EMAIL_UNAVAILABLE)
     user = User(
         user_id=uuid.uuid4(),
         tenant_id=tenant_id,

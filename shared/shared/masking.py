@@ -1,0 +1,139 @@
+"""Debtors' names and phones, shown in full or masked by what the caller holds.
+
+A caller with the `personal:read` scope (tenant administrators, directors,
+and keys given it) sees names and phones as stored; any other tenant caller
+(an analyst working on figures, a key without the scope) sees them masked:
+`J*** P***` for a name, `+52 55 **** **78` for a phone. The masked forms
+keep enough to tell records apart on a screen and nothing to call or greet
+the debtor by.
+
+Each response schema that carries a name or a phone has one `masked()`
+method built on these functions, and each endpoint answers through
+`disclose` (reads, audited when full) or `for_caller` (answers to writes).
+Only a full read is audited as a read of personal data.
+"""
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol, Self, TypeVar
+from uuid import UUID
+
+from shared.audit import record_read
+from shared.auth import Tenant
+from shared.permissions import Scope
+from shared.runtime import ServiceRuntime
+
+MASK = "***"
+# A phone keeps its leading digits (country and area code) and its last two.
+PHONE_KEPT_LEADING_DIGITS = 4
+PHONE_KEPT_TRAILING_DIGITS = 2
+# Shorter numbers keep only their last two digits.
+PHONE_SHORTEST_WITH_PREFIX = 8
+
+
+def shows_personal_data(tenant: Tenant) -> bool:
+    """Tell whether `tenant`'s caller sees debtors' names and phones in full."""
+    return Scope.PERSONAL_READ in tenant.scopes
+
+
+def mask_name(name: str | None) -> str | None:
+    """Return each word's first letter followed by `***`: `J*** P***`."""
+    if name is None:
+        return None
+    words = name.split()
+    if not words:
+        return MASK
+    return " ".join(word[0] + MASK for word in words)
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """Star every digit of `phone` but the area prefix and the last two.
+
+    Separators stay where they were, so `+52 55 1234 5678` reads
+    `+52 55 **** **78` and `+525512345678` reads `+5255******78`.
+    """
+    if phone is None:
+        return None
+    digits = sum(char.isdigit() for char in phone)
+    leading = PHONE_KEPT_LEADING_DIGITS if digits >= PHONE_SHORTEST_WITH_PREFIX else 0
+    last_hidden = digits - PHONE_KEPT_TRAILING_DIGITS
+    masked, seen = [], 0
+    for char in phone:
+        if char.isdigit():
+            masked.append(char if not leading <= seen < last_hidden else "*")
+            seen += 1
+        else:
+            masked.append(char)
+    return "".join(masked)
+
+
+def mask_phones(phones: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Mask the `number` of each phone object, keeping its kind and owner."""
+    return [{**phone, "number": mask_phone(phone.get("number"))} for phone in phones]
+
+
+# Keys of event documents (as streamed) that hold a debtor's name or phone.
+NAME_KEYS = frozenset({"debtor_name"})
+PHONE_KEYS = frozenset({"phone", "new_phone", "number"})
+
+
+def mask_document(value: Any) -> Any:
+    """Return a JSON value with every name and phone under a known key masked.
+
+    For documents whose shape this service does not own, such as the events
+    on the live stream: any `debtor_name` is masked as a name, and any
+    `phone`, `new_phone` or phone object's `number` as a phone.
+    """
+    if isinstance(value, list):
+        return [mask_document(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {key: _mask_entry(key, item) for key, item in value.items()}
+
+
+def _mask_entry(key: str, value: Any) -> Any:
+    if isinstance(value, str) and key in NAME_KEYS:
+        return mask_name(value)
+    if isinstance(value, str) and key in PHONE_KEYS:
+        return mask_phone(value)
+    return mask_document(value)
+
+
+class Maskable(Protocol):
+    def masked(self) -> Self: ...
+
+
+M = TypeVar("M", bound=Maskable)
+
+
+def for_caller(out: M, tenant: Tenant) -> M:
+    """Return `out` as `tenant`'s caller may see it: in full or masked."""
+    return out if shows_personal_data(tenant) else out.masked()
+
+
+async def disclose(
+    out: M,
+    tenant: Tenant,
+    runtime: ServiceRuntime,
+    *,
+    resource: str,
+    resource_ids: Iterable[object],
+    visit_id: UUID | None = None,
+    campaign_id: UUID | None = None,
+) -> M:
+    """Return a read's response for the caller, auditing it when shown in full.
+
+    A masked response shows no name or phone to audit, so it records
+    nothing; a full one records who read which records, as before.
+    """
+    if not shows_personal_data(tenant):
+        return out.masked()
+    await record_read(
+        runtime,
+        tenant_id=tenant.tenant_id,
+        actor=tenant.caller,
+        resource=resource,
+        resource_ids=resource_ids,
+        visit_id=visit_id,
+        campaign_id=campaign_id,
+    )
+    return out
