@@ -33,20 +33,38 @@ def make_base(schema: str) -> type[DeclarativeBase]:
     return Base
 
 
+# A connection older than this is closed at checkout and replaced, at no
+# round trip. It limits how long the pool keeps a connection that a
+# server-side idle timeout or a failover may have closed.
+POOL_RECYCLE_SECONDS = 1800
+
+
 def create_engine(
-    database_url: str, *, pool_size: int = 5, role: str | None = None
+    database_url: str,
+    *,
+    pool_size: int = 5,
+    pre_ping: bool = False,
+    recycle_seconds: int = POOL_RECYCLE_SECONDS,
+    role: str | None = None,
 ) -> AsyncEngine:
     """Build the engine; with `role`, every new connection switches to it.
 
     Services pass their DATABASE_ROLE (campo_app), which row-level security
     binds, and campo-admin passes campo_operator. Migrations and test
     fixtures pass none and keep the login role, which owns the tables.
+
+    `pre_ping` tests each connection before lending it, at one round trip on
+    every checkout. Without it, a connection the server closed fails on its
+    first statement, and the request gets a 503 problem asking for a retry
+    (see `shared.errors`). The pool then drops that connection and every
+    older one, so the retry gets a fresh one.
     """
     engine = create_async_engine(
         database_url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
+        pool_recycle=recycle_seconds,
         # Statement parameters carry personal data; keep them out of the
         # messages of database errors, which end up in logs.
         hide_parameters=True,

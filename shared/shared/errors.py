@@ -314,6 +314,9 @@ def install_error_handlers(app: FastAPI) -> None:
 _DATA_EXCEPTION = "22"
 _TRANSACTION_ROLLBACK = "40"
 _INTEGRITY = "23"
+# Class 08 is a lost connection, and 57P01 to 57P03 a server shutting down
+# or starting up.
+_CONNECTION_LOST = ("08", "57P01", "57P02", "57P03")
 
 
 def sqlstate(error: DBAPIError) -> str | None:
@@ -378,6 +381,17 @@ def _database_problem(request: Request, error: DBAPIError) -> JSONResponse:
             title="Conflict",
             detail="the request conflicts with existing data; reload it and retry",
             instance=request.url.path,
+        )
+    if error.connection_invalidated or code.startswith(_CONNECTION_LOST):
+        # A pooled connection the server closed. SQLAlchemy has already
+        # dropped it from the pool, so a retry gets a new one.
+        return problem_response(
+            status=503,
+            code="database-unavailable",
+            title="Database unavailable",
+            detail="the connection to the database was lost; send the request again",
+            instance=request.url.path,
+            headers={"Retry-After": "1"},
         )
     log.error("request.failed", path=request.url.path, error_type=type(error).__name__)
     return problem_response(

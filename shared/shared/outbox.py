@@ -9,10 +9,11 @@ import asyncio
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import insert, select, update
+from sqlalchemy import Insert, insert, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.events import Envelope, Payload
@@ -35,19 +36,56 @@ async def add_event(
     """Write an event to the outbox inside the caller's transaction."""
     envelope = Envelope.wrap(payload, source=source)
     await session.execute(
-        insert(tables.outbox).values(
-            event_id=envelope.id,
-            topic=settings.topic(payload.topic),
-            key=envelope.subject,
-            event_type=envelope.type,
-            source=envelope.source,
-            subject=envelope.subject,
-            tenant_id=envelope.tenant_id,
-            event_time=envelope.time,
-            data=envelope.data,
-        )
+        insert(tables.outbox).values(outbox_row(envelope, payload, settings))
     )
     return envelope
+
+
+def outbox_insert(
+    tables: CommonTables,
+    payloads: Sequence[Payload],
+    *,
+    source: str,
+    settings: ServiceSettings,
+) -> Insert:
+    """Build the INSERT of events' outbox rows, for a caller to execute.
+
+    A caller can attach the statement that writes the state change the
+    events announce to it, as a CTE, and save a round trip. `payloads` must
+    not be empty. The rows take their `seq` in the order given.
+    """
+    outbox = tables.outbox
+    rows = [
+        outbox_row(Envelope.wrap(payload, source=source), payload, settings)
+        for payload in payloads
+    ]
+    if len(rows) == 1:
+        return insert(outbox).values(rows[0])
+    # SQLAlchemy gives a multi-row VALUES no cache key and compiles it on
+    # every call. A UNION ALL of one SELECT per row is compiled once per
+    # number of rows.
+    names = list(rows[0])
+    selects = [
+        select(*[literal(row[name], outbox.c[name].type).label(name) for name in names])
+        for row in rows
+    ]
+    return insert(outbox).from_select(names, union_all(*selects))
+
+
+def outbox_row(
+    envelope: Envelope, payload: Payload, settings: ServiceSettings
+) -> dict[str, Any]:
+    return {
+        "event_id": envelope.id,
+        "topic": settings.topic(payload.topic),
+        "key": envelope.subject,
+        "event_type": envelope.type,
+        "source": envelope.source,
+        "subject": envelope.subject,
+        "tenant_id": envelope.tenant_id,
+        "event_time": envelope.time,
+        "data": envelope.data,
+    }
 
 
 async def add_events(
@@ -147,8 +185,12 @@ class OutboxRelay:
                 sent = 0
                 await asyncio.sleep(1.0)
             if sent < RELAY_BATCH_SIZE:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for
+                # returns normally when the task is cancelled as the wake-up
+                # comes, and the relay would miss its shutdown.
                 try:
-                    await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
+                    async with asyncio.timeout(self._poll_interval):
+                        await self._wakeup.wait()
                 except TimeoutError:
                     pass
                 self._wakeup.clear()

@@ -16,8 +16,11 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import Insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.body_limit import BodyLimitMiddleware
 from shared.consumer import BatchHandler, EventConsumer
@@ -28,7 +31,7 @@ from shared.events import Envelope, Payload
 from shared.kafka import create_producer, ensure_topics
 from shared.logging import configure_logging
 from shared.openapi import install_problem_openapi
-from shared.outbox import OutboxRelay, add_event, add_events
+from shared.outbox import OutboxRelay, add_event, add_events, outbox_insert
 from shared.rate_limit import RateLimiter
 from shared.settings import ServiceSettings
 from shared.tables import CommonTables
@@ -70,6 +73,12 @@ class ServiceRuntime:
             payload,
             source=f"/{self.name}",
             settings=self.settings,
+        )
+
+    def outbox_insert(self, payloads: Sequence[Payload]) -> Insert:
+        """Build the INSERT of the events' outbox rows; see `outbox_insert`."""
+        return outbox_insert(
+            self.tables, payloads, source=f"/{self.name}", settings=self.settings
         )
 
     async def emit_many(
@@ -178,14 +187,13 @@ def create_service_app(
     )
     install_error_handlers(app)
     install_problem_openapi(app)
-    # Added first so that it sits inside `_request_context`: the route reads
-    # the body through its `receive`, with no task group in between.
+    # Added first so that it sits inside `RequestContextMiddleware`.
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.max_request_bytes,
         route_limits=body_limits,
     )
-    app.middleware("http")(_request_context)
+    app.add_middleware(RequestContextMiddleware)
     install_edges(
         app,
         cors_origins=settings.allowed_cors_origins(),
@@ -215,6 +223,7 @@ async def _start_runtime(
     engine = create_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
+        pre_ping=settings.database_pool_pre_ping,
         role=settings.database_role,
     )
     await check_app_role(engine, schema=name)
@@ -280,25 +289,51 @@ async def _supervise(name: str, run: Callable[[], Awaitable[None]]) -> None:
             delay = min(delay * 2, SUPERVISOR_MAX_DELAY_SECONDS)
 
 
-async def _request_context(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    request_id = _request_id(request.headers.get("x-request-id"))
-    structlog.contextvars.bind_contextvars(request_id=request_id)
-    started = time.perf_counter()
-    try:
-        response = await call_next(request)
-    finally:
-        structlog.contextvars.unbind_contextvars("request_id")
-    response.headers["X-Request-ID"] = request_id
-    log.debug(
-        "request.handled",
-        method=request.method,
-        path=request.url.path,
-        status=response.status_code,
-        duration_ms=round((time.perf_counter() - started) * 1000, 1),
-    )
-    return response
+class RequestContextMiddleware:
+    """Give each request an id: in its log lines and in `X-Request-ID`.
+
+    A plain ASGI middleware rather than `BaseHTTPMiddleware`, which runs
+    the rest of the app in a task group of its own: about 0.5 ms of CPU a
+    request, a twentieth of a check-in's.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = Headers(scope=scope).get("x-request-id")
+        request_id = _request_id(sent)
+        header = (b"x-request-id", request_id.encode())
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.lower() != b"x-request-id"
+                ]
+                message = {**message, "headers": [*headers, header]}
+            await send(message)
+
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+        log.debug(
+            "request.handled",
+            method=scope["method"],
+            path=scope["path"],
+            status=status,
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
 
 
 def _request_id(sent: str | None) -> str:

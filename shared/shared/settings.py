@@ -48,6 +48,14 @@ class ServiceSettings(BaseSettings):
     database_pool_size: int = Field(
         default=5, ge=1, validation_alias=common_alias("DATABASE_POOL_SIZE")
     )
+    database_pool_pre_ping: bool = Field(
+        default=False,
+        validation_alias=common_alias("DATABASE_POOL_PRE_PING"),
+        description=(
+            "Test each pooled connection with a round trip before use. Off, a "
+            "connection the server closed answers one request with a 503."
+        ),
+    )
     database_role: str = Field(
         default="campo_app",
         min_length=1,

@@ -23,7 +23,6 @@ from shared.events.payloads import (
 )
 from shared.visiting_hours import address_zones
 from visits import repository
-from visits.models import Visit
 
 DEFAULT_GRACE_DAYS = 3
 MAX_GRACE_DAYS = 60
@@ -126,7 +125,7 @@ async def apply_earlier_payments(
     session: AsyncSession,
     *,
     emit: Callable[[AsyncSession, Payload], Awaitable[Any]],
-    visit: Visit,
+    visit: Any,
     promise_id: Any,
     currency: str,
     now: datetime,

@@ -11,8 +11,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import UnprocessableError
-from visits import door_location, proof_repository, repository, signals
-from visits.models import Photo
+from visits import proof_repository, signals
 from visits.settings import VisitsSettings
 
 
@@ -26,17 +25,19 @@ async def file_proof(
     photo_ids: list[UUID],
     device_time: datetime,
     server_time: datetime,
+    address_radius_m: float | None,
 ) -> signals.Assessment:
     """Link the cited photos to `result_id`, then assess the visit's signals.
 
-    The caller stores the assessment in the result row it inserts next.
+    `address_radius_m` is the uncertainty of the visit's geocode. The
+    caller stores the assessment in the result row it inserts next.
     """
     # A visit given back and handed over keeps the previous agent's photos,
     # which neither prove nor incriminate the agent filing now.
     cited = await proof_repository.attach_photos(
         session, visit_id, photo_ids, result_id, agent_id=agent_id
     )
-    missing = sorted(set(photo_ids) - {photo.photo_id for photo in cited}, key=str)
+    missing = sorted(set(photo_ids) - set(cited), key=str)
     if missing:
         raise UnprocessableError(
             f"photos {', '.join(map(str, missing))} were not uploaded by this agent "
@@ -57,6 +58,7 @@ async def file_proof(
         agent_id=agent_id,
         device_time=device_time,
         server_time=server_time,
+        address_radius_m=address_radius_m,
     )
     return signals.assess(evidence, settings)
 
@@ -68,6 +70,7 @@ async def gather_evidence(
     agent_id: UUID,
     device_time: datetime,
     server_time: datetime,
+    address_radius_m: float | None,
 ) -> signals.Evidence:
     rows, before = await proof_repository.check_ins_for_evidence(
         session, visit_id, agent_id=agent_id
@@ -76,42 +79,35 @@ async def gather_evidence(
         signals.Fix(
             lat=row.lat,
             lon=row.lon,
-            distance_m=row.CheckIn.distance_m,
-            accuracy_m=row.CheckIn.accuracy_m,
-            mock_location=row.CheckIn.mock_location,
-            device_time=row.CheckIn.device_time,
-            server_time=row.CheckIn.server_time,
+            distance_m=row.distance_m,
+            accuracy_m=row.accuracy_m,
+            mock_location=row.mock_location,
+            device_time=row.device_time,
+            server_time=row.server_time,
         )
         for row in rows
     ]
     previous = None
     if before is not None:
         previous = signals.PreviousFix(
-            lat=before.lat, lon=before.lon, device_time=before.CheckIn.device_time
+            lat=before.lat, lon=before.lon, device_time=before.device_time
         )
     photos = [
-        _photo_evidence(row.Photo, other_visits=row.other_visits)
+        signals.PhotoEvidence(
+            taken_at=row.taken_at,
+            lat=row.exif_lat,
+            lon=row.exif_lon,
+            other_visits=row.other_visits,
+        )
         for row in await proof_repository.photos_with_shared_bytes(
             session, visit_id, agent_id=agent_id
         )
     ]
-    geocode = await repository.address_precision(session, visit_id)
     return signals.Evidence(
         fixes=fixes,
         result_device_time=device_time,
         result_server_time=server_time,
         previous=previous,
         photos=photos,
-        address_radius_m=(
-            door_location.geocode_radius_meters(geocode) if geocode else None
-        ),
-    )
-
-
-def _photo_evidence(photo: Photo, *, other_visits: int) -> signals.PhotoEvidence:
-    return signals.PhotoEvidence(
-        taken_at=photo.taken_at,
-        lat=photo.exif_lat,
-        lon=photo.exif_lon,
-        other_visits=other_visits,
+        address_radius_m=address_radius_m,
     )

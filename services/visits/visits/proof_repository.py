@@ -86,10 +86,10 @@ async def attach_photos(
     result_id: UUID,
     *,
     agent_id: UUID,
-) -> list[Photo]:
+) -> list[UUID]:
     """Link the photos `agent_id` uploaded to the visit to its result.
 
-    Return those found.
+    Return the ids of those found.
     """
     if not photo_ids:
         return []
@@ -101,7 +101,7 @@ async def attach_photos(
             Photo.photo_id.in_(photo_ids),
         )
         .values(result_id=result_id)
-        .returning(Photo)
+        .returning(Photo.photo_id)
         .execution_options(synchronize_session=False)
     )
     return list((await session.scalars(statement)).all())
@@ -113,7 +113,12 @@ async def attach_photos(
 def _check_in_columns() -> tuple[Any, ...]:
     geometry = cast(CheckIn.location, Geometry(srid=WGS84))
     return (
-        CheckIn,
+        CheckIn.visit_id,
+        CheckIn.distance_m,
+        CheckIn.accuracy_m,
+        CheckIn.mock_location,
+        CheckIn.device_time,
+        CheckIn.server_time,
         func.ST_Y(geometry).label("lat"),
         func.ST_X(geometry).label("lon"),
     )
@@ -160,18 +165,18 @@ async def check_ins_for_evidence(
         .order_by(CheckIn.device_time, CheckIn.check_in_id)
     )
     rows = list((await session.execute(statement)).all())
-    own = [row for row in rows if row.CheckIn.visit_id == visit_id]
-    before = [row for row in rows if row.CheckIn.visit_id != visit_id]
+    own = [row for row in rows if row.visit_id == visit_id]
+    before = [row for row in rows if row.visit_id != visit_id]
     return own, before[0] if before else None
 
 
 async def photos_with_shared_bytes(
     session: AsyncSession, visit_id: UUID, *, agent_id: UUID
 ) -> list[Row[Any]]:
-    """Return the agent's photos of the visit, each with `other_visits`.
+    """Return when and where the agent's photos of the visit were taken.
 
-    `other_visits` counts the other visits that hold a photo with the same
-    bytes. Ordered by upload, like `photos_of`.
+    Each row also has `other_visits`, the count of the other visits that
+    hold a photo with the same bytes. Ordered by upload, like `photos_of`.
     """
     other = aliased(Photo)
     sharing = (
@@ -181,7 +186,7 @@ async def photos_with_shared_bytes(
         .label("other_visits")
     )
     statement = (
-        select(Photo, sharing)
+        select(Photo.taken_at, Photo.exif_lat, Photo.exif_lon, sharing)
         .where(Photo.visit_id == visit_id, Photo.agent_id == agent_id)
         .order_by(Photo.uploaded_at, Photo.photo_id)
     )

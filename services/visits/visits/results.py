@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import ConflictError, InvalidStateError
+from shared.events import Payload
 from shared.events.payloads import (
     ContactDataUpdated,
     ContactUpdate,
@@ -19,8 +20,15 @@ from shared.events.payloads import (
     VisitCompleted,
 )
 from shared.runtime import ServiceRuntime
-from visits import codes, promises, proof, repository, result_rules, rules
-from visits.models import Visit
+from visits import (
+    codes,
+    door_location,
+    promises,
+    proof,
+    repository,
+    result_rules,
+    rules,
+)
 from visits.result_codes import ResultCode
 from visits.schemas import PromiseOut, ResultRequest, ResultResponse
 from visits.service import (
@@ -53,27 +61,11 @@ async def submit_result(
     conditional UPDATE on the visit row, and the unique constraints on the
     result decide any case that slips past it.
     """
-    async with session.begin():
-        # The visit and a stored result are read in one statement, so from
-        # one snapshot: a completed state below never hides a replay.
-        row = await repository.agent_visit_and_submission(
-            session, agent_id, visit_id, request.submission_id
-        )
-        if row is None:
-            await raise_if_released(session, visit_id, agent_id)
-            raise visit_not_found(visit_id)
-        stored = _replay(row.stored_visit_id, row.stored_response, visit_id, request)
-        code = await codes.find_code(session, row.Visit.tenant_id, request.result_code)
-    if stored is not None:
-        return 200, stored
-    visit: Visit = row.Visit
-    if visit.state != VisitState.CHECKED_IN:
-        raise _result_state_error(visit_id, visit.state)
-    now = datetime.now(UTC)
-    await _validate_result(request, visit, now, visits_settings(runtime), code)
     try:
         async with session.begin():
-            return await _store_result(session, runtime, visit, agent_id, request, now)
+            return await _submit_once(
+                session, runtime, agent_id=agent_id, visit_id=visit_id, request=request
+            )
     except IntegrityError:
         log.info(
             "visits.result_conflict",
@@ -88,6 +80,39 @@ async def submit_result(
             "fetch the visit to see its state"
         )
     return 200, stored
+
+
+async def _submit_once(
+    session: AsyncSession,
+    runtime: ServiceRuntime,
+    *,
+    agent_id: UUID,
+    visit_id: UUID,
+    request: ResultRequest,
+) -> tuple[int, dict[str, Any]]:
+    """Read, check and store a result in the caller's transaction.
+
+    One transaction from the first read to the last write. The answers'
+    check against the form runs inside it, holding a pooled connection for
+    at most `answers_timeout_seconds`.
+    """
+    # The visit and a stored result are read in one statement, so from one
+    # snapshot: a completed state below never hides a replay.
+    visit = await repository.agent_visit_and_submission(
+        session, agent_id, visit_id, request.submission_id
+    )
+    if visit is None:
+        await raise_if_released(session, visit_id, agent_id)
+        raise visit_not_found(visit_id)
+    stored = _replay(visit.stored_visit_id, visit.stored_response, visit_id, request)
+    if stored is not None:
+        return 200, stored
+    code = await codes.find_code(session, visit.tenant_id, request.result_code)
+    if visit.state != VisitState.CHECKED_IN:
+        raise _result_state_error(visit_id, visit.state)
+    now = datetime.now(UTC)
+    await _validate_result(request, visit, now, visits_settings(runtime), code)
+    return await _store_result(session, runtime, visit, agent_id, request, now)
 
 
 async def _stored_response(
@@ -133,7 +158,7 @@ def _result_state_error(visit_id: UUID, state: str) -> InvalidStateError:
 
 async def _validate_result(
     request: ResultRequest,
-    visit: Visit,
+    visit: Any,
     now: datetime,
     settings: VisitsSettings,
     code: ResultCode | None,
@@ -176,7 +201,7 @@ async def _validate_result(
 
 
 def _code_and_disclosure_errors(
-    request: ResultRequest, visit: Visit, code: ResultCode | None
+    request: ResultRequest, visit: Any, code: ResultCode | None
 ) -> list[rules.FieldError]:
     """Check the code against the result, and who may hear about the debt."""
     errors = result_rules.check_disclosure(
@@ -203,13 +228,18 @@ def _code_and_disclosure_errors(
 async def _store_result(
     session: AsyncSession,
     runtime: ServiceRuntime,
-    visit: Visit,
+    visit: Any,
     agent_id: UUID,
     request: ResultRequest,
     now: datetime,
 ) -> tuple[int, dict[str, Any]]:
+    promise = _new_promise(request)
     completed = await repository.mark_completed(
-        session, visit.visit_id, agent_id=agent_id, now=now
+        session,
+        visit.visit_id,
+        agent_id=agent_id,
+        now=now,
+        lock_payments=promise is not None,
     )
     if not completed:
         stored = await _stored_response(session, agent_id, visit.visit_id, request)
@@ -217,7 +247,6 @@ async def _store_result(
             return 200, stored
         state = await repository.visit_state(session, visit.visit_id)
         raise _result_state_error(visit.visit_id, state or "unknown")
-    promise = _new_promise(request)
     response = ResultResponse(
         result_id=uuid4(),
         visit_id=visit.visit_id,
@@ -240,9 +269,14 @@ async def _store_result(
         photo_ids=request.photo_ids,
         device_time=request.device_time,
         server_time=now,
+        address_radius_m=door_location.geocode_radius_meters(visit),
     )
     await repository.insert_result(
         session,
+        promise=None if promise is None else _promise_row(promise, visit, response),
+        events=runtime.outbox_insert(
+            _result_events(visit, agent_id, request, response, assessment)
+        ),
         result_id=response.result_id,
         visit_id=visit.visit_id,
         tenant_id=visit.tenant_id,
@@ -264,21 +298,8 @@ async def _store_result(
         signals=[signal.as_dict() for signal in assessment.signals],
     )
     if promise is not None:
-        await repository.insert_promise(
-            session,
-            promise_id=promise.promise_id,
-            result_id=response.result_id,
-            visit_id=visit.visit_id,
-            tenant_id=visit.tenant_id,
-            amount=promise.amount,
-            currency=promise.currency,
-            due_date=promise.due_date,
-        )
-    await _emit_result_events(
-        session, runtime, visit, agent_id, request, response, assessment
-    )
-    if promise is not None:
-        await repository.lock_account_payments(session, visit.account_id)
+        # The account's payments lock, taken with the state change, keeps a
+        # payment from slipping between this claim and the commit.
         await promises.apply_earlier_payments(
             session,
             emit=runtime.emit,
@@ -322,15 +343,28 @@ def _new_promise(request: ResultRequest) -> PromiseOut | None:
     )
 
 
-async def _emit_result_events(
-    session: AsyncSession,
-    runtime: ServiceRuntime,
-    visit: Visit,
+def _promise_row(
+    promise: PromiseOut, visit: Any, response: ResultResponse
+) -> dict[str, Any]:
+    return {
+        "promise_id": promise.promise_id,
+        "result_id": response.result_id,
+        "visit_id": visit.visit_id,
+        "tenant_id": visit.tenant_id,
+        "amount": promise.amount,
+        "currency": promise.currency,
+        "due_date": promise.due_date,
+    }
+
+
+def _result_events(
+    visit: Any,
     agent_id: UUID,
     request: ResultRequest,
     response: ResultResponse,
     assessment: Assessment,
-) -> None:
+) -> list[Payload]:
+    """Return the result's events in the order they are published."""
     promise = response.promise
     payment = None
     if promise is not None:
@@ -338,51 +372,55 @@ async def _emit_result_events(
             amount=Money(amount=promise.amount, currency=promise.currency),
             due_date=promise.due_date,
         )
-    completed = VisitCompleted(
-        tenant_id=visit.tenant_id,
-        visit_id=visit.visit_id,
-        campaign_id=visit.campaign_id,
-        account_id=visit.account_id,
-        account_key=visit.account_key,
-        agent_id=agent_id,
-        submission_id=request.submission_id,
-        completed_at=response.server_time,
-        device_time=request.device_time,
-        person_met=request.person_met,
-        contact=response.contact,
-        debtor_lives_there=request.debtor_lives_there,
-        promise=payment,
-        new_phone=request.new_phone,
-        notes=request.notes,
-        result_code=request.result_code,
-        fraud_score=assessment.score,
-        flagged=assessment.flagged,
-        photo_ids=request.photo_ids,
-    )
-    await runtime.emit(session, completed)
-    update = _contact_update(request)
-    if update is not None:
-        updated = ContactDataUpdated(
+    events: list[Payload] = [
+        VisitCompleted(
             tenant_id=visit.tenant_id,
             visit_id=visit.visit_id,
             campaign_id=visit.campaign_id,
             account_id=visit.account_id,
             account_key=visit.account_key,
             agent_id=agent_id,
-            result_id=response.result_id,
+            submission_id=request.submission_id,
+            completed_at=response.server_time,
+            device_time=request.device_time,
+            person_met=request.person_met,
+            contact=response.contact,
+            debtor_lives_there=request.debtor_lives_there,
+            promise=payment,
+            new_phone=request.new_phone,
+            notes=request.notes,
             result_code=request.result_code,
-            reported_at=response.server_time,
-            update=update,
+            fraud_score=assessment.score,
+            flagged=assessment.flagged,
+            photo_ids=request.photo_ids,
         )
-        await runtime.emit(session, updated)
+    ]
+    update = _contact_update(request)
+    if update is not None:
+        events.append(
+            ContactDataUpdated(
+                tenant_id=visit.tenant_id,
+                visit_id=visit.visit_id,
+                campaign_id=visit.campaign_id,
+                account_id=visit.account_id,
+                account_key=visit.account_key,
+                agent_id=agent_id,
+                result_id=response.result_id,
+                result_code=request.result_code,
+                reported_at=response.server_time,
+                update=update,
+            )
+        )
     if promise is not None and payment is not None:
-        promise_made = PromiseMade(
-            tenant_id=visit.tenant_id,
-            promise_id=promise.promise_id,
-            visit_id=visit.visit_id,
-            campaign_id=visit.campaign_id,
-            account_id=visit.account_id,
-            amount=payment.amount,
-            due_date=payment.due_date,
+        events.append(
+            PromiseMade(
+                tenant_id=visit.tenant_id,
+                promise_id=promise.promise_id,
+                visit_id=visit.visit_id,
+                campaign_id=visit.campaign_id,
+                account_id=visit.account_id,
+                amount=payment.amount,
+                due_date=payment.due_date,
+            )
         )
-        await runtime.emit(session, promise_made)
+    return events

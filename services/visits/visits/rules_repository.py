@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, select, text
+from sqlalchemy import Row, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -94,20 +94,6 @@ async def save_visit_rules(
         .returning(TenantVisitRules)
     )
     return (await session.scalars(statement)).one()
-
-
-async def lock_account(
-    session: AsyncSession, tenant_id: UUID, account_id: UUID
-) -> None:
-    """Serialise first check-ins on one account until the transaction ends.
-
-    Two agents at two visits of the same account could otherwise both see
-    a count under the limit and both check in.
-    """
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-        {"key": f"visits.account:{tenant_id}:{account_id}"},
-    )
 
 
 async def account_visit_times(

@@ -1,13 +1,14 @@
 """Check-ins at the door, and the helpers every agent action shares."""
 
 from datetime import UTC, datetime
-from typing import NoReturn
+from typing import Any, NoReturn
 from uuid import UUID, uuid4
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import InvalidStateError, NotFoundError
+from shared.events import Payload
 from shared.events.payloads import VisitCheckedIn
 from shared.runtime import ServiceRuntime
 from visits import door_checks, door_location, door_rules, repository, rules
@@ -77,13 +78,6 @@ async def check_in(
     now = datetime.now(UTC)
     rules.raise_if_any(device_time_errors(request.device_time, now, settings))
     async with session.begin():
-        await door_checks.check_at_door(
-            session,
-            agent_id=agent_id,
-            visit_id=visit_id,
-            judged=door_rules.judged_time(request.device_time, now),
-            visiting_hours=settings.visiting_hours,
-        )
         visit = await repository.mark_checked_in(
             session,
             visit_id,
@@ -99,6 +93,12 @@ async def check_in(
                 agent_id,
                 "a check-in needs the visit assigned or already checked in",
             )
+        await door_checks.check_at_door(
+            session,
+            visit,
+            judged=door_rules.judged_time(request.device_time, now),
+            visiting_hours=settings.visiting_hours,
+        )
         verified = rules.is_verified(
             distance_m=visit.distance_m,
             accuracy_m=request.accuracy_m,
@@ -108,15 +108,19 @@ async def check_in(
             address_radius_meters=door_location.geocode_radius_meters(visit),
         )
         check_in_id = uuid4()
-        places_door = (
-            verified
-            and door_location.improves_geocode(visit, request)
-            and not await repository.has_verified_check_in(session, visit_id)
+        events = _check_in_events(
+            visit,
+            request,
+            agent_id=agent_id,
+            check_in_id=check_in_id,
+            verified=verified,
+            now=now,
         )
         await repository.insert_check_in(
             session,
             lat=request.lat,
             lon=request.lon,
+            events=runtime.outbox_insert(events) if events else None,
             check_in_id=check_in_id,
             visit_id=visit_id,
             tenant_id=visit.tenant_id,
@@ -128,31 +132,6 @@ async def check_in(
             device_time=request.device_time,
             server_time=now,
         )
-        if visit.check_in_count == 1:
-            event = VisitCheckedIn(
-                tenant_id=visit.tenant_id,
-                visit_id=visit_id,
-                campaign_id=visit.campaign_id,
-                agent_id=agent_id,
-                checked_in_at=now,
-                device_time=request.device_time,
-                distance_m=visit.distance_m,
-                accuracy_m=request.accuracy_m,
-                verified=verified,
-                lat=request.lat,
-                lon=request.lon,
-            )
-            await runtime.emit(session, event)
-        if places_door:
-            observed = door_location.location_observed(
-                visit,
-                request,
-                visit_id=visit_id,
-                agent_id=agent_id,
-                check_in_id=check_in_id,
-                now=now,
-            )
-            await runtime.emit(session, observed)
     log.info(
         "visits.checked_in",
         visit_id=str(visit_id),
@@ -169,6 +148,51 @@ async def check_in(
         verified=verified,
         checked_in_at=now,
     )
+
+
+def _check_in_events(
+    visit: Any,
+    request: CheckInRequest,
+    *,
+    agent_id: UUID,
+    check_in_id: UUID,
+    verified: bool,
+    now: datetime,
+) -> list[Payload]:
+    """Announce the first check-in, and a first verified fix that places the door."""
+    events: list[Payload] = []
+    if visit.check_in_count == 1:
+        events.append(
+            VisitCheckedIn(
+                tenant_id=visit.tenant_id,
+                visit_id=visit.visit_id,
+                campaign_id=visit.campaign_id,
+                agent_id=agent_id,
+                checked_in_at=now,
+                device_time=request.device_time,
+                distance_m=visit.distance_m,
+                accuracy_m=request.accuracy_m,
+                verified=verified,
+                lat=request.lat,
+                lon=request.lon,
+            )
+        )
+    if (
+        verified
+        and door_location.improves_geocode(visit, request)
+        and not visit.has_verified_check_in
+    ):
+        events.append(
+            door_location.location_observed(
+                visit,
+                request,
+                visit_id=visit.visit_id,
+                agent_id=agent_id,
+                check_in_id=check_in_id,
+                now=now,
+            )
+        )
+    return events
 
 
 def device_time_errors(
