@@ -9,8 +9,9 @@ the debtor by.
 
 Each response schema that carries a name or a phone has one `masked()`
 method built on these functions, and each endpoint answers through
-`disclose` (reads, audited when full) or `for_caller` (answers to writes).
-Only a full read is audited as a read of personal data.
+`disclose` (reads, always audited) or `for_caller` (answers to writes).
+A masked read is audited too: it still shows the debtor's address, debt
+and visit results.
 """
 
 from collections.abc import Iterable, Mapping
@@ -120,13 +121,11 @@ async def disclose(
     visit_id: UUID | None = None,
     campaign_id: UUID | None = None,
 ) -> M:
-    """Return a read's response for the caller, auditing it when shown in full.
+    """Return a read's response for the caller and record who read which records.
 
-    A masked response shows no name or phone to audit, so it records
-    nothing; a full one records who read which records, as before.
+    Masked or not, the response shows personal data (the address, the debt,
+    the visit's results), so both are recorded.
     """
-    if not shows_personal_data(tenant):
-        return out.masked()
     await record_read(
         runtime,
         tenant_id=tenant.tenant_id,
@@ -136,4 +135,4 @@ async def disclose(
         visit_id=visit_id,
         campaign_id=campaign_id,
     )
-    return out
+    return out if shows_personal_data(tenant) else out.masked()

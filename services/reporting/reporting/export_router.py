@@ -149,17 +149,16 @@ async def _stream(
             campaign_id=campaign_id,
             file_format=file_format,
         )
-    # The full file contains every debtor of the campaign: name, address,
-    # phones; a masked one shows no name or phone and is not audited.
-    if full:
-        await record_read(
-            runtime,
-            tenant_id=tenant_id,
-            actor=tenant.caller,
-            resource="campaign_export",
-            resource_ids=[campaign_id],
-            campaign_id=campaign_id,
-        )
+    # The file contains every debtor of the campaign: address, debt and
+    # results, and the names and phones unless masked. Recorded either way.
+    await record_read(
+        runtime,
+        tenant_id=tenant_id,
+        actor=tenant.caller,
+        resource="campaign_export",
+        resource_ids=[campaign_id],
+        campaign_id=campaign_id,
+    )
     writer = export_service.new_writer(file_format)
     today = datetime.now(context.zone).date()
     body = export_service.export_bytes(
