@@ -156,8 +156,8 @@ async def revoke_api_key(
     beyond = sorted(set(row.scopes) - {scope.value for scope in caller_scopes})
     if beyond:
         raise ForbiddenError(
-            f"API key {key_id} holds {', '.join(beyond)}, which the caller lacks; "
-            "a caller may revoke only keys whose scopes it holds, so ask the "
+            f"API key {key_id} has scopes the caller lacks: {', '.join(beyond)}. "
+            "A caller may revoke only keys whose scopes it has, so ask the "
             "tenant's administrator",
             missing_scopes=beyond,
         )

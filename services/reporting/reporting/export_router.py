@@ -168,8 +168,8 @@ async def _stream(
         context=context,
         batch_rows=settings.export_batch_rows,
     )
-    # Taken last, so that a refused plan or a failed audit write holds none;
-    # the response gives it back however the download ends.
+    # Taken last, so that a rejected plan or a failed audit write takes no
+    # slot. The response releases it however the download ends.
     end_slot = export_slots(runtime).take(tenant_id)
     return ClosingStreamingResponse(
         body,

@@ -1,10 +1,10 @@
 """How many campaign exports may run at once, per tenant and in the process.
 
-Each running export holds a database connection and a server-side cursor
-for as long as its client keeps reading, so an unbounded number of them
-would empty the pool that the figures and the consumer need. A download
-past either limit is refused before it starts, with a 429 that says which
-limit and when to retry.
+Each running export keeps a database connection and a server-side cursor
+open while its client reads, so an unbounded number of them would empty
+the pool that the figures and the consumer need. A download past either
+limit is rejected before it starts, with a 429 that names the limit and
+when to retry.
 """
 
 import uuid

@@ -334,7 +334,7 @@ class TestExportDisconnect:
 
 
 def slow_encode(encoding: threading.Event) -> Callable[..., bytes]:
-    """Return an encoder that takes a while and says when it has started."""
+    """Return an encoder that sets `encoding` on each batch, then sleeps 0.5 s."""
     encode = export_service.encode_batch
 
     def encode_slowly(*args: Any) -> bytes:

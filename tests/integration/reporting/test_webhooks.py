@@ -264,9 +264,9 @@ class TestDelivery:
     async def test_slow_receiver_capped_others_served(
         self, monkeypatch: pytest.MonkeyPatch, service_env: object
     ) -> None:
-        # Each answer takes 5 s, so with 4 in flight the slow receiver needs
-        # 10 s for its 8 messages: time enough for the fast one on a busy
-        # machine too.
+        # Each response takes 5 s, so with 4 in flight the slow receiver
+        # needs 10 s for its 8 messages. That leaves the fast one time on a
+        # busy machine too.
         slow = Receiver([204], delay_seconds=5.0)
         fast = Receiver([204])
         async with (

@@ -47,9 +47,9 @@ DEBTOR = "María Guadalupe Hernández"
 READ_SCOPES = ["accounts:read", "accounts:write", "results:read"]
 NEW_PHONE = "+525598765432"
 HEARD_PHONE = "+525511112222"
-# Fields of a response that hold a debtor's name or phone, by their names.
+# Names of the response fields that contain a debtor's name or phone.
 PERSONAL_FIELD = re.compile(r"debtor_name|phone")
-# Every tenant operation whose response holds such a field, so must mask it.
+# Every tenant operation whose response contains such a field and is masked.
 MASKED_OPERATIONS = {
     "ingest GET /accounts",
     "ingest GET /accounts/{account_ref}",

@@ -7,8 +7,8 @@ the pair. The lock holds the pair, not the email, so a stranger who types
 wrong passwords for someone else's email locks out only their own address,
 and the owner logs in from theirs as usual.
 
-NOTE: the state is held in each ingest process, so N replicas allow N times
-the attempts; a shared store (the database or Redis) would close that.
+NOTE: the state lives in each ingest process, so N replicas allow N times
+the attempts. A shared store (the database or Redis) would close that gap.
 """
 
 import time
