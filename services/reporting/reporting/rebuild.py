@@ -2,8 +2,9 @@
 
 The read models hold nothing that the events do not: each row is the upsert
 of the events about it, in any order. So emptying `visit_facts`,
-`campaigns` and `accounts` and applying every event again gives the figures
-the live consumer would have built. The replay reads each partition with no
+`campaigns`, `accounts` and the export details (`visit_details`) and
+applying every event again gives the figures and the exports the live
+consumer would have built. The replay reads each partition with no
 consumer group, from its earliest offset to the end it had when the replay
 began. It writes only the read models, so the live stream, the webhook
 queues, and the live consumer's offsets and handled ids stay as they are.
@@ -27,7 +28,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reporting.read_models import APPLIERS, READ_MODEL_TABLES
+from reporting.export_consumers import RECORDERS
+from reporting.export_models import VisitDetail
+from reporting.read_models import APPLIERS, READ_MODEL_TABLES, Applier
 from shared.db import create_engine, create_sessionmaker
 from shared.errors import sqlstate
 from shared.events import Envelope
@@ -37,7 +40,20 @@ from shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
 
-APPLIERS_BY_TYPE = {model.event_type: (model, APPLIERS[model]) for model in APPLIERS}
+REBUILT_TABLES = (*READ_MODEL_TABLES, VisitDetail.__table__)
+
+
+def _writes_by_type() -> dict[str, tuple[type, tuple[Applier, ...]]]:
+    """Map each event type to its payload model and its read-model writes."""
+    writes: dict[type, list[Applier]] = {}
+    for model, apply in APPLIERS.items():
+        writes.setdefault(model, []).append(apply)
+    for model, record in RECORDERS.items():
+        writes.setdefault(model, []).append(record)
+    return {model.event_type: (model, tuple(w)) for model, w in writes.items()}
+
+
+WRITES_BY_TYPE = _writes_by_type()
 BATCH_RECORDS = 500
 LOCK_NOT_AVAILABLE = "55P03"
 
@@ -66,7 +82,7 @@ async def rebuild_read_models(settings: ServiceSettings) -> RebuildReport:
     try:
         async with sessionmaker() as session, session.begin():
             await truncate_read_models(session)
-        log.info("rebuild.truncated", tables=[t.name for t in READ_MODEL_TABLES])
+        log.info("rebuild.truncated", tables=[t.name for t in REBUILT_TABLES])
         report = await _replay(settings, sessionmaker)
     finally:
         await engine.dispose()
@@ -99,7 +115,7 @@ HOLDERS = text(
 
 async def truncate_read_models(session: AsyncSession) -> None:
     """Empty the read models, or fail naming the sessions that hold them."""
-    names = [f"{t.schema}.{t.name}" for t in READ_MODEL_TABLES]
+    names = [f"{t.schema}.{t.name}" for t in REBUILT_TABLES]
     await session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
     try:
         async with session.begin_nested():
@@ -198,15 +214,16 @@ async def _apply_record(
         # The live consumer dead-letters such an event and applies nothing either.
         _skip(report, record, "undecodable")
         return 0
-    if envelope.type not in APPLIERS_BY_TYPE or envelope.type not in PAYLOAD_TYPES:
+    if envelope.type not in WRITES_BY_TYPE or envelope.type not in PAYLOAD_TYPES:
         return 0
-    model, apply = APPLIERS_BY_TYPE[envelope.type]
+    model, writes = WRITES_BY_TYPE[envelope.type]
     try:
         payload = model.model_validate(envelope.data)
     except ValidationError:
         _skip(report, record, "invalid payload")
         return 0
-    await apply(session, payload)
+    for write in writes:
+        await write(session, payload)
     return 1
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 
 from ingest.tenants import CreatedTenant
 from reporting import cli, rebuild
+from reporting.export_models import VisitDetail
 from reporting.models import StreamEvent, VisitFact
 from reporting.rebuild import truncate_read_models
 from reporting.settings import ReportingSettings
@@ -47,6 +48,22 @@ async def _count(model: type, tenant_id: uuid.UUID) -> int:
     return int(total or 0)
 
 
+async def _details(tenant_id: uuid.UUID) -> list[dict[str, object]]:
+    """Read the tenant's export details, one dict a visit, in visit order."""
+    engine = create_engine(ReportingSettings().database_url, pool_size=1)
+    columns = VisitDetail.__table__.columns
+    try:
+        async with create_sessionmaker(engine)() as session:
+            rows = await session.execute(
+                select(*columns)
+                .where(VisitDetail.tenant_id == tenant_id)
+                .order_by(VisitDetail.visit_id)
+            )
+            return [dict(row._mapping) for row in rows]
+    finally:
+        await engine.dispose()
+
+
 async def _truncate() -> None:
     engine = create_engine(ReportingSettings().database_url, pool_size=1)
     try:
@@ -81,6 +98,7 @@ class TestRebuildByReplay:
         await wait_consumed()
         live = [await all_figures(reporting, tenant, flow) for flow in flows]
         streamed = await _count(StreamEvent, tenant.tenant_id)
+        details = await _details(tenant.tenant_id)
         assert live[0]["summary"]["visits_completed"] == 3
         assert live[1]["summary"]["visits_rejected"] == 1
 
@@ -89,11 +107,17 @@ class TestRebuildByReplay:
             f"/campaigns/{flows[0].campaign_id}/summary", headers=auth(tenant)
         )
         assert emptied.status_code == 404
+        assert await _details(tenant.tenant_id) == []
         await asyncio.to_thread(cli.main, ["rebuild"])
 
         rebuilt = [await all_figures(reporting, tenant, flow) for flow in flows]
         assert rebuilt == live
         assert await _count(VisitFact, tenant.tenant_id) == 10
+        # The export details come back too, column for column.
+        assert len(details) == 10
+        assert any(row["flagged"] for row in details)
+        assert any(row["check_in_verified"] for row in details)
+        assert await _details(tenant.tenant_id) == details
         # The replay feeds the read models only, never the live stream.
         assert await _count(StreamEvent, tenant.tenant_id) == streamed
 
