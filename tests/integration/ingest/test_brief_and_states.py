@@ -128,6 +128,15 @@ class TestBriefValidation:
                 },
                 "external reference",
             ),
+            (
+                "questions",
+                {
+                    "type": "object",
+                    "required": ["a"],
+                    "properties": {"a": {"$ref": "#/properties/a", "title": "A"}},
+                },
+                "loop of $ref (#/properties/a -> #/properties/a)",
+            ),
         ],
     )
     async def test_invalid_brief_names_field(

@@ -10,6 +10,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import Field, field_validator, model_validator
 
+from ingest.campaigns.form_refs import ref_loop
 from shared.events.payloads import ObjectiveKind
 from shared.schemas import RequestModel, free_text, required_text
 
@@ -175,6 +176,14 @@ def validate_questions(value: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(
             f"questions is not a valid JSON Schema: {error.message}"
         ) from None
+    loop = ref_loop(value)
+    if loop is not None:
+        chain = " -> ".join(f"#{pointer}" for pointer in loop)
+        raise ValueError(
+            f"questions refers to itself in a loop of $ref ({chain}), so no "
+            "answer could ever be checked; point $ref at a definition in $defs "
+            "that does not lead back to the question"
+        )
 
     properties = value.get("properties")
     if value.get("type") != "object" or not isinstance(properties, dict):
