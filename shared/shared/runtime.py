@@ -16,7 +16,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import Insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.datastructures import Headers
@@ -32,6 +32,7 @@ from shared.kafka import create_producer, ensure_topics
 from shared.logging import configure_logging
 from shared.openapi import install_problem_openapi
 from shared.outbox import OutboxRelay, add_event, add_events, outbox_insert
+from shared.query_names import reject_unknown_query_parameters
 from shared.rate_limit import RateLimiter
 from shared.settings import ServiceSettings
 from shared.tables import CommonTables
@@ -183,7 +184,11 @@ def create_service_app(
             log.info("service.stopped", service=name)
 
     app = FastAPI(
-        title=title, version=version, description=description, lifespan=lifespan
+        title=title,
+        version=version,
+        description=description,
+        lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query_parameters)],
     )
     install_error_handlers(app)
     install_problem_openapi(app)

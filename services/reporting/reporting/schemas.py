@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from reporting.event_names import WEBHOOK_EVENT_TYPES
+from shared.schemas import RequestModel
 
 RATE = "Share between 0 and 1; null while its denominator is 0."
 ZERO_AMOUNT = Decimal("0.00")
@@ -117,7 +118,7 @@ class CampaignList(BaseModel):
     offset: int
 
 
-class WebhookCreate(BaseModel):
+class WebhookCreate(RequestModel):
     url: str = Field(min_length=1, max_length=2000, examples=["https://example.com/h"])
     event_types: list[str] = Field(min_length=1, examples=[["visit.completed"]])
     description: str | None = Field(default=None, max_length=500)
@@ -176,7 +177,7 @@ class WebhookList(BaseModel):
     webhooks: list[Webhook]
 
 
-class WebhookUpdate(BaseModel):
+class WebhookUpdate(RequestModel):
     """Fields to change; omitted ones keep their value."""
 
     url: str | None = Field(default=None, min_length=1, max_length=2000)
@@ -209,7 +210,7 @@ class WebhookSecret(BaseModel):
     )
 
 
-class WebhookReplay(BaseModel):
+class WebhookReplay(RequestModel):
     since: datetime = Field(description="Start of the range, inclusive.")
     until: datetime | None = Field(
         default=None, description="End of the range, exclusive; now when omitted."

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StrictInt, model_validator
 
+from shared.schemas import RequestModel
 from visits.promises import DEFAULT_GRACE_DAYS, MAX_GRACE_DAYS
 from visits.result_codes import Category
 from visits.schemas import RESULT_CODE_PATTERN, Text
@@ -11,7 +12,7 @@ from visits.schemas import RESULT_CODE_PATTERN, Text
 Label = Annotated[Text, Field(min_length=1, max_length=200)]
 
 
-class ResultCodeIn(BaseModel):
+class ResultCodeIn(RequestModel):
     """A tenant's own result code, under one of the standard categories."""
 
     code: str = Field(
@@ -71,7 +72,7 @@ class ResultCodeCatalogue(BaseModel):
     codes: list[ResultCodeOut]
 
 
-class VisitRulesIn(BaseModel):
+class VisitRulesIn(RequestModel):
     # Strict, so that true or "1" is not taken for a limit of 1.
     max_visits_per_account_week: StrictInt | None = Field(
         ge=1,
@@ -96,7 +97,7 @@ class VisitRulesOut(VisitRulesIn):
     pass
 
 
-class VisitRulesPatch(BaseModel):
+class VisitRulesPatch(RequestModel):
     """The members a JSON Merge Patch of the visit rules may carry.
 
     A member left out keeps its value, and null restores the default: no

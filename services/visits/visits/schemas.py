@@ -28,7 +28,7 @@ from shared.events.payloads import (
     Relation,
 )
 from shared.masking import mask_phone
-from shared.schemas import CurrencyCode
+from shared.schemas import CurrencyCode, RequestModel
 from shared.visiting_hours import Weekday
 from visits.states import VisitState
 
@@ -90,7 +90,7 @@ class AgentVisitList(BaseModel):
     offset: int
 
 
-class CheckInRequest(BaseModel):
+class CheckInRequest(RequestModel):
     lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
     lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
     accuracy_m: float = Field(
@@ -113,7 +113,7 @@ class CheckInResponse(BaseModel):
     checked_in_at: datetime = Field(description="Server time of this check-in.")
 
 
-class PromiseRequest(BaseModel):
+class PromiseRequest(RequestModel):
     amount: Decimal = Field(lt=Decimal("1000000000000"))
     currency: CurrencyCode
     due_date: date
@@ -124,7 +124,7 @@ RESULT_CODE_PATTERN = r"^[a-z][a-z0-9_]{1,59}$"
 ShortText = Annotated[Text, Field(max_length=300)]
 
 
-class AddressIn(BaseModel):
+class AddressIn(RequestModel):
     street: ShortText | None = None
     exterior_number: Annotated[Text, Field(max_length=50)] | None = None
     interior_number: Annotated[Text, Field(max_length=50)] | None = None
@@ -136,14 +136,14 @@ class AddressIn(BaseModel):
     address_references: Annotated[Text, Field(max_length=500)] | None = None
 
 
-class NewAddressIn(BaseModel):
+class NewAddressIn(RequestModel):
     address: AddressIn
     given_by: Relation = Field(
         description="Who gave the address, relative to the debtor; self for the debtor."
     )
 
 
-class PhoneIn(BaseModel):
+class PhoneIn(RequestModel):
     number: Annotated[Text, Field(max_length=32)] = Field(
         description="E.164, e.g. +525512345678."
     )
@@ -158,13 +158,13 @@ class PhoneIn(BaseModel):
     whatsapp: bool = False
 
 
-class BestTimeIn(BaseModel):
+class BestTimeIn(RequestModel):
     days: list[Weekday] = Field(min_length=1, max_length=7)
     start: LocalTime = Field(description="Local time at the address, no offset.")
     end: LocalTime
 
 
-class ContactUpdateIn(BaseModel):
+class ContactUpdateIn(RequestModel):
     """Contact data gathered at the door; a new address never moves the visit."""
 
     phones: list[PhoneIn] = Field(default_factory=list, max_length=10)
@@ -175,7 +175,7 @@ class ContactUpdateIn(BaseModel):
         return ContactUpdate.model_validate(self.model_dump())
 
 
-class ResultRequest(BaseModel):
+class ResultRequest(RequestModel):
     submission_id: Text = Field(
         min_length=1,
         max_length=100,
@@ -382,7 +382,7 @@ class ReviewOut(BaseModel):
     resolved_at: datetime | None
 
 
-class RejectRequest(BaseModel):
+class RejectRequest(RequestModel):
     reason: TrimmedText = Field(
         min_length=3,
         max_length=2000,
@@ -390,7 +390,7 @@ class RejectRequest(BaseModel):
     )
 
 
-class AppealRequest(BaseModel):
+class AppealRequest(RequestModel):
     text: TrimmedText = Field(
         min_length=3,
         max_length=4000,
@@ -398,7 +398,7 @@ class AppealRequest(BaseModel):
     )
 
 
-class AppealResolution(BaseModel):
+class AppealResolution(RequestModel):
     outcome: AppealOutcome
     note: Text | None = Field(default=None, max_length=2000)
 

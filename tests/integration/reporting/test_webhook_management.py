@@ -274,6 +274,7 @@ class TestEnableDisable:
             ({"url": "http://10.0.0.1/hook"}, "private address"),
             ({"url": "ftp://127.0.0.1/hook"}, "must use http or https"),
             ({"event_types": ["visit.exploded"]}, "visit.exploded"),
+            ({"enabeld": False}, "unknown field enabeld;"),
         ],
     )
     async def test_bad_change_refused(

@@ -1,0 +1,66 @@
+"""Reject query parameters an endpoint does not define.
+
+FastAPI ignores a query parameter it does not know, so `?campaign=` where
+the filter is `campaign_id` answers as if no filter were given: a list or
+an export of everything the caller may read. Every endpoint that the
+service's routers define checks the names against its own parameters first
+and answers 422 with the unknown name and the valid ones.
+"""
+
+from fastapi import Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+_known: dict[int, frozenset[str]] = {}
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    names = _known.get(id(route))
+    if names is None:
+        names = frozenset(_walk(route.dependant))
+        _known[id(route)] = names
+    return names
+
+
+def _walk(dependant: Dependant) -> set[str]:
+    """Collect the query names of an endpoint and of all its dependencies."""
+    names: set[str] = set()
+    for param in dependant.query_params:
+        model = param.field_info.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            # A query model spreads its fields over the query string.
+            names.update(f.alias or n for n, f in model.model_fields.items())
+        else:
+            names.add(param.alias)
+    for child in dependant.dependencies:
+        names |= _walk(child)
+    return names
+
+
+async def reject_unknown_query_parameters(request: Request) -> None:
+    """Raise a validation error for each query name the endpoint does not define."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.query_params:
+        return
+    valid = _query_names(route)
+    unknown = sorted({name for name in request.query_params if name not in valid})
+    if not unknown:
+        return
+    listed = ", ".join(sorted(valid)) if valid else "none"
+    raise RequestValidationError(
+        [
+            {
+                "type": "extra_forbidden",
+                "loc": ("query", name),
+                "ctx": {"valid": listed},
+                "msg": (
+                    f"unknown query parameter {name[:100]!r}; the valid ones are "
+                    f"{listed}; check the spelling or remove it"
+                ),
+                "input": request.query_params.get(name),
+            }
+            for name in unknown
+        ]
+    )
