@@ -13,6 +13,12 @@ from typing import Any
 
 from PIL import Image
 
+# Pillow refuses images over twice its own pixel limit when it opens them,
+# with a message of its own, before `read_facts` can apply the service's
+# limit (VISITS_PHOTO_MAX_PIXELS). Opening reads only the header; the
+# service's check runs right after it, before any pixel is decoded.
+Image.MAX_IMAGE_PIXELS = None
+
 MEDIA_TYPES = {
     "jpeg": "image/jpeg",
     "png": "image/png",
@@ -33,6 +39,9 @@ EXIF_TIME_FORMAT = "%Y:%m:%d %H:%M:%S"
 
 # Above the 12 to 48 megapixels phone cameras usually save (an estimate).
 DEFAULT_MAX_PIXELS = 50_000_000
+# The highest limit an operator may set: 400 million pixels of RGBA take
+# 1.6 GB to decode, and an upload is decoded whole.
+MAX_PHOTO_PIXELS_SETTING = 400_000_000
 
 
 class UnreadableImageError(ValueError):

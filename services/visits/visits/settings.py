@@ -5,7 +5,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
-from visits.images import DEFAULT_MAX_PIXELS
+from visits.images import DEFAULT_MAX_PIXELS, MAX_PHOTO_PIXELS_SETTING
 
 
 class VisitsSettings(ServiceSettings):
@@ -59,9 +59,12 @@ class VisitsSettings(ServiceSettings):
     photo_max_pixels: int = Field(
         default=DEFAULT_MAX_PIXELS,
         gt=0,
+        le=MAX_PHOTO_PIXELS_SETTING,
         description=(
             "Most pixels (width times height) a photo may have. Each upload is "
-            "decoded to check it, so this bounds the memory an upload takes."
+            "decoded to check it, so this bounds the memory an upload takes "
+            f"(at most {MAX_PHOTO_PIXELS_SETTING:,}: a PNG that large takes "
+            "about 1.6 GB to decode)."
         ),
     )
     photo_types: list[Literal["jpeg", "png", "webp", "heic"]] = Field(
