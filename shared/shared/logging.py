@@ -49,3 +49,7 @@ def configure_logging(*, service: str, level: str = "INFO") -> None:
     # aiokafka logs every coordinator step at INFO; its warnings still show.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # httpx logs every request's full URL at INFO; a webhook URL may carry a
+    # token in its query string. The services log their own calls.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
