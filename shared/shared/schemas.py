@@ -71,7 +71,29 @@ def _trim_required(value: str, info: ValidationInfo) -> str:
             "{field} is empty after trimming spaces; give a value",
             {"field": info.field_name or "the value"},
         )
-    return reject_invisible(value, info)
+    return reject_direction_controls(reject_invisible(value, info), info)
+
+
+# Embeddings, overrides and isolates: U+202E turns "\u202egpj.exe" into
+# what a screen shows as "exe.jpg". Uploads remove them from cells; a name
+# typed into the API is refused instead, so that what is stored is what the
+# caller sees.
+_DIRECTION_CONTROLS = frozenset(
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def reject_direction_controls(value: str, info: ValidationInfo) -> str:
+    """Reject text holding a Unicode bidirectional embedding, override or isolate."""
+    found = next((char for char in value if char in _DIRECTION_CONTROLS), None)
+    if found is not None:
+        raise PydanticCustomError(
+            "direction_control",
+            "{field} contains the bidirectional control {code}, which makes "
+            "the text display in another order than it is stored; remove it",
+            {"field": info.field_name or "the value", "code": f"U+{ord(found):04X}"},
+        )
+    return value
 
 
 # Unicode categories that draw nothing on their own: format characters (the

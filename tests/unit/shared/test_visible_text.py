@@ -43,3 +43,27 @@ def test_letters_are_visible_and_format_characters_are_not() -> None:
     assert is_visible_char("a")
     assert not is_visible_char("\u200b")
     assert not is_visible_char("\u202e")
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("\u202egpj.exe", "U+202E"),
+        ("ERP\u202dsync", "U+202D"),
+        ("Ana \u2067Torres\u2069", "U+2067"),
+        ("\u202aCampaña", "U+202A"),
+    ],
+)
+def test_direction_control_refused_naming_it(text: str, code: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Named(name=text)
+
+    error = raised.value.errors()[0]
+    assert error["type"] == "direction_control"
+    assert code in error["msg"]
+    assert error["msg"].startswith("name contains")
+
+
+@pytest.mark.parametrize("text", ["عبد الله", "שרה כהן", "Ana\u200fTorres"])
+def test_right_to_left_names_and_marks_kept(text: str) -> None:
+    assert Named(name=text).name == text
