@@ -32,7 +32,7 @@ from shared.events.payloads import (
 )
 from shared.permissions import ALL_SCOPES, ROLE_SCOPES, Role, Scope
 from shared.tables import CommonTables
-from shared.tokens import token_key_id, verify_user_token
+from shared.tokens import explain_token_error, token_key_id, verify_user_token
 
 API_KEY_PREFIX = "ck_"
 AGENT_TOKEN_AUDIENCE = "campo-agent"
@@ -192,7 +192,7 @@ def verify_agent_token(token: str | None, *, secret: str) -> Agent:
             raise UnauthorizedError("invalid agent token: it is not an agent's token")
         return Agent(agent_id=UUID(claims["sub"]))
     except (jwt.PyJWTError, KeyError, ValueError) as error:
-        raise UnauthorizedError(f"invalid agent token: {error}") from error
+        raise UnauthorizedError(explain_token_error(error, agent=True)) from error
 
 
 def tenant_directory_handlers(tables: CommonTables) -> dict[type, object]:

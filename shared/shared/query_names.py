@@ -4,7 +4,9 @@ FastAPI ignores a query parameter it does not know, so `?campaign=` where
 the filter is `campaign_id` answers as if no filter were given: a list or
 an export of everything the caller may read. Every endpoint that the
 service's routers define checks the names against its own parameters first
-and answers 422 with the unknown name and the valid ones.
+and answers 422 with the unknown name and the valid ones. A value holding
+NUL is refused there too, naming the parameter: PostgreSQL cannot compare
+text with NUL, so the database would refuse it with a vaguer message.
 """
 
 from fastapi import Request
@@ -47,6 +49,7 @@ async def reject_unknown_query_parameters(request: Request) -> None:
     valid = _query_names(route)
     unknown = sorted({name for name in request.query_params if name not in valid})
     if not unknown:
+        _reject_nul_values(request)
         return
     listed = ", ".join(sorted(valid)) if valid else "none"
     raise RequestValidationError(
@@ -64,3 +67,21 @@ async def reject_unknown_query_parameters(request: Request) -> None:
             for name in unknown
         ]
     )
+
+
+def _reject_nul_values(request: Request) -> None:
+    with_nul = sorted(
+        {name for name, value in request.query_params.multi_items() if "\x00" in value}
+    )
+    if with_nul:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "nul_character",
+                    "loc": ("query", name),
+                    "msg": f"{name} contains a NUL character (\\x00); remove it",
+                    "input": None,
+                }
+                for name in with_nul
+            ]
+        )

@@ -108,12 +108,40 @@ def issue_user_token(
     )
 
 
+def explain_token_error(error: Exception, *, agent: bool) -> str:
+    """Say in plain words why a token was refused and what to send instead."""
+    if agent:
+        what, renew = "agent token", "ask the platform's operator for a new one"
+    else:
+        what, renew = "access token", "log in again at POST /auth/login"
+    if isinstance(error, jwt.ExpiredSignatureError):
+        return f"the {what} expired; {renew}"
+    if isinstance(error, jwt.InvalidAlgorithmError) and agent:
+        return (
+            "this endpoint needs an agent's token (printed by campo-admin agent "
+            "register); a person's access token works only on tenant endpoints"
+        )
+    if isinstance(error, jwt.InvalidAlgorithmError | jwt.InvalidSignatureError):
+        return f"invalid {what}: it is not signed by this platform; {renew}"
+    if isinstance(error, jwt.InvalidAudienceError | jwt.InvalidIssuerError):
+        return f"invalid {what}: it was issued for another use; {renew}"
+    if isinstance(error, jwt.MissingRequiredClaimError):
+        return f"invalid {what}: it lacks the {error.claim!r} claim; {renew}"
+    if isinstance(error, jwt.ImmatureSignatureError):
+        return f"invalid {what}: it is dated in the future; check the clock"
+    if isinstance(error, jwt.DecodeError):
+        return f"invalid {what}: it is not a well-formed JWT; {renew}"
+    if isinstance(error, KeyError | ValueError):
+        return f"invalid {what}: a claim is missing or malformed; {renew}"
+    return f"invalid {what}; {renew}"
+
+
 def token_key_id(token: str) -> str:
     """Return the `kid` of a user token's header, or raise 401."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as error:
-        raise UnauthorizedError(f"invalid access token: {error}") from None
+        raise UnauthorizedError(explain_token_error(error, agent=False)) from None
     kid = header.get("kid")
     if header.get("alg") != ALGORITHM or not isinstance(kid, str):
         raise UnauthorizedError(
@@ -146,7 +174,7 @@ def verify_user_token(token: str, jwk: Mapping[str, Any]) -> UserClaims:
             "the access token expired; get a new one at POST /auth/refresh"
         ) from None
     except (jwt.PyJWTError, KeyError, ValueError) as error:
-        raise UnauthorizedError(f"invalid access token: {error}") from None
+        raise UnauthorizedError(explain_token_error(error, agent=False)) from None
 
 
 def looks_like_jwt(credential: str) -> bool:

@@ -50,6 +50,12 @@ def parse_last_event_id(value: str | None) -> int | None:
     text = value.strip()
     seq = int(text) if EVENT_ID_PATTERN.fullmatch(text) else -1
     if not 0 <= seq <= MAX_EVENT_ID:
+        # Starlette decodes headers as Latin-1; the bytes sent were most
+        # likely UTF-8, so show them as such, escaped if they are not.
+        try:
+            text = text.encode("latin-1").decode("utf-8", errors="backslashreplace")
+        except UnicodeEncodeError:
+            pass  # Not a decoded header: already text.
         quoted_value = text if len(text) <= 40 else text[:40] + "..."
         raise UnprocessableError(
             f"Last-Event-ID {quoted_value!r} is not an event id of this stream, "

@@ -101,7 +101,8 @@ async def check_webhook_url(
         reason = forbidden_reason(address, allow_loopback=allow_loopback)
         if reason is not None:
             raise UnsafeWebhookURLError(
-                f"webhook URL {url!r} resolves to {address}, a {reason} address; "
+                f"webhook URL {url!r} resolves to {address}, "
+                f"{'an' if reason[:1] in 'aeiou' else 'a'} {reason} address; "
                 "use a publicly reachable URL"
             )
 

@@ -1,4 +1,5 @@
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -181,6 +182,23 @@ class TestCampaigns:
         )
         assert response.status_code == 422
         assert response.json()["unknown_account_keys"] == ["nope-1"]
+        assert response.json()["detail"].startswith(
+            "1 account key is not in the portfolio: nope-1;"
+        )
+
+    async def test_unknown_account_ids_named_as_ids(self, ingest_client):
+        tenant = await make_tenant()
+        missing = [str(uuid.uuid4()), str(uuid.uuid4())]
+        body = campaign_body(account_keys=["x"])
+        body["selection"] = {"account_ids": missing}
+
+        response = await ingest_client.post(
+            "/campaigns", headers={"X-API-Key": tenant.api_key.key}, json=body
+        )
+
+        assert response.status_code == 422
+        assert sorted(response.json()["unknown_account_ids"]) == sorted(missing)
+        assert response.json()["detail"].startswith("2 account ids are not in")
 
     async def test_idempotency_key_replays_first_campaign(self, ingest_client):
         tenant = await make_tenant()

@@ -101,9 +101,16 @@ class TestAgentProfile:
         assert response.headers["www-authenticate"] == "Bearer"
         assert "missing agent token" in response.json()["detail"]
 
-    @pytest.mark.parametrize("kind", ["malformed", "other-secret", "expired"])
+    @pytest.mark.parametrize(
+        ("kind", "expected"),
+        [
+            ("malformed", "invalid agent token: it is not a well-formed JWT"),
+            ("other-secret", "invalid agent token: it is not signed by this platform"),
+            ("expired", "the agent token expired"),
+        ],
+    )
     async def test_invalid_token_is_401(
-        self, matching: httpx.AsyncClient, kind: str
+        self, matching: httpx.AsyncClient, kind: str, expected: str
     ) -> None:
         secret = ServiceSettings().agent_token_secret.get_secret_value()
         tokens = {
@@ -118,7 +125,7 @@ class TestAgentProfile:
 
         assert response.status_code == 401
         assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
-        assert "invalid agent token" in response.json()["detail"]
+        assert response.json()["detail"].startswith(expected)
 
     async def test_unregistered_agent_is_404(self, matching: httpx.AsyncClient) -> None:
         secret = ServiceSettings().agent_token_secret.get_secret_value()

@@ -53,3 +53,15 @@ class TestUnknownNames:
 
         assert response.status_code == 422, response.text
         assert "unknown field enabeld;" in response.json()["detail"]
+
+    async def test_nul_in_a_filter_names_the_parameter(
+        self, reporting: httpx.AsyncClient, tenant: CreatedTenant
+    ) -> None:
+        response = await reporting.get(
+            "/audit", params={"actor": "x\x00"}, headers=auth(tenant)
+        )
+
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"] == (
+            "query.actor: actor contains a NUL character (\\x00); remove it"
+        )

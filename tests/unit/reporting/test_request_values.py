@@ -43,6 +43,15 @@ class TestParseLastEventId:
         assert "9223372036854775807" in detail
         assert len(detail) < 400
 
+    def test_utf8_header_echoed_as_sent(self) -> None:
+        # Starlette hands over the header's bytes decoded as Latin-1.
+        as_decoded = "\u0661".encode().decode("latin-1")
+
+        with pytest.raises(UnprocessableError) as raised:
+            parse_last_event_id(as_decoded)
+
+        assert raised.value.detail.startswith("Last-Event-ID '\u0661' is not")
+
 
 class TestWebhookCreate:
     @pytest.mark.parametrize(

@@ -98,6 +98,14 @@ class TestCheckWebhookURL:
                 resolve=resolver("93.184.215.14", "10.1.2.3"),
             )
 
+    async def test_unspecified_address_named_with_an(self) -> None:
+        with pytest.raises(
+            UnsafeWebhookURLError, match=re.escape("0.0.0.0, an unspecified address")
+        ):
+            await check_webhook_url(
+                "http://0.0.0.0:9/h", allow_loopback=False, require_https=False
+            )
+
     async def test_metadata_rejected_with_loopback(self) -> None:
         with pytest.raises(UnsafeWebhookURLError, match=re.escape("169.254.169.254")):
             await check_webhook_url(

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
+from shared.auth import verify_agent_token
 from shared.errors import UnauthorizedError
 from shared.permissions import Role
 from shared.tokens import (
@@ -89,3 +90,27 @@ def test_hs256_token_not_a_user_token() -> None:
 )
 def test_tells_tokens_from_keys(credential: str, is_jwt: bool) -> None:
     assert looks_like_jwt(credential) is is_jwt
+
+
+def test_person_token_on_agent_endpoint_says_which_token_to_send() -> None:
+    _, issued = token()
+
+    with pytest.raises(UnauthorizedError) as raised:
+        verify_agent_token(issued, secret="s" * 40)
+
+    assert "needs an agent's token" in raised.value.detail
+    assert "person's access token" in raised.value.detail
+
+
+@pytest.mark.parametrize(
+    ("credential", "expected"),
+    [
+        ("not.a.jwt", "not a well-formed JWT"),
+        ("a.b", "not a well-formed JWT"),
+    ],
+)
+def test_malformed_access_token_named_in_plain_words(
+    credential: str, expected: str
+) -> None:
+    with pytest.raises(UnauthorizedError, match=expected):
+        token_key_id(credential)

@@ -103,22 +103,27 @@ def _unknown(selection: Selection, matched: list[Any]) -> tuple[list[str], str]:
         found = {key_form(row.account_key) for row in matched}
         requested = list(dict.fromkeys(selection.account_keys))
         unknown = [value for value in requested if key_form(value) not in found]
-        return unknown, "account keys"
+        return unknown, "key"
     if selection.account_ids is not None:
         found = {str(row.account_id) for row in matched}
         requested = [str(i) for i in dict.fromkeys(selection.account_ids)]
-        return [value for value in requested if value not in found], "account ids"
+        return [value for value in requested if value not in found], "id"
     return [], ""
 
 
 def _reject_unknown(selection: Selection, matched: list[Any]) -> None:
-    unknown, label = _unknown(selection, matched)
+    unknown, kind = _unknown(selection, matched)
     if unknown:
         shown = ", ".join(unknown[:MAX_UNKNOWN_KEYS_SHOWN])
+        counted = (
+            f"1 account {kind} is"
+            if len(unknown) == 1
+            else f"{len(unknown)} account {kind}s are"
+        )
         raise UnknownAccountsError(
-            f"{len(unknown)} {label} are not in the portfolio: {shown}; "
+            f"{counted} not in the portfolio: {shown}; "
             "upload those accounts first or remove them from the selection",
-            unknown_account_keys=unknown[:MAX_UNKNOWN_KEYS_SHOWN],
+            **{f"unknown_account_{kind}s": unknown[:MAX_UNKNOWN_KEYS_SHOWN]},
         )
 
 
