@@ -63,6 +63,9 @@ class Tenant:
     key_id: UUID
     scopes: frozenset[Scope] = ALL_SCOPES
     role: Role | None = None
+    # For a person: when the access token stops being accepted. A key has no
+    # end of its own; it lasts until revoked.
+    usable_until: datetime | None = None
 
     @property
     def caller(self) -> str:
@@ -158,6 +161,7 @@ async def authenticate_user_token(
         key_id=claims.user_id,
         scopes=ROLE_SCOPES[claims.role],
         role=claims.role,
+        usable_until=claims.usable_until,
     )
 
 

@@ -14,7 +14,7 @@ import base64
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -50,6 +50,8 @@ class UserClaims:
     user_id: UUID
     tenant_id: UUID
     role: Role
+    # The last moment the token is accepted: its `exp` plus the clock leeway.
+    usable_until: datetime | None = None
 
 
 def new_signing_key() -> SigningKey:
@@ -168,6 +170,7 @@ def verify_user_token(token: str, jwk: Mapping[str, Any]) -> UserClaims:
             user_id=UUID(claims["sub"]),
             tenant_id=UUID(claims["tenant_id"]),
             role=Role(claims["role"]),
+            usable_until=datetime.fromtimestamp(claims["exp"], UTC) + CLOCK_LEEWAY,
         )
     except jwt.ExpiredSignatureError:
         raise UnauthorizedError(

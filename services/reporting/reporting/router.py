@@ -89,7 +89,8 @@ async def campaign_summary(
     "Reconnect with `Last-Event-ID: N` to get every event after N, in order; "
     "without it the stream starts from now. `Last-Event-ID: 0` replays all. "
     "Without the personal:read scope, phones and names in events are masked; "
-    "webhooks always carry them in full.",
+    "webhooks always carry them in full. The stream ends with a `stream.ended` "
+    "event once the API key is revoked or the access token expires.",
     response_class=EventSourceResponse,
     responses={200: EVENT_STREAM, **problem_responses(UnauthorizedError)},
 )
@@ -115,6 +116,7 @@ async def live_stream(
         campaign_id=campaign_id,
         event_types=event_types,
         mask_personal=not shows_personal_data(tenant),
+        caller=tenant,
     )
     return EventSourceResponse(events, ping=settings.stream_keepalive_seconds)
 

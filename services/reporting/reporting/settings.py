@@ -36,6 +36,12 @@ class ReportingSettings(ServiceSettings):
         "LISTEN connection wakes it on every commit; stream_poll_seconds applies "
         "while that connection is down.",
     )
+    stream_credential_check_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often an open stream checks that its API key is not "
+        "revoked; a stream ends at its access token's expiry in any case.",
+    )
     stream_keepalive_seconds: float = Field(
         default=15.0, gt=0, description="Interval of keep-alive comments on /stream."
     )

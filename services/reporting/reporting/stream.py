@@ -9,10 +9,13 @@ or the poll interval passes; that interval is long while LISTEN works.
 
 import json
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from typing import cast
 
+from sqlalchemy import select
 from sse_starlette import ServerSentEvent
 
 from reporting import repository
@@ -20,6 +23,7 @@ from reporting.event_names import STREAM_EVENT_TYPES
 from reporting.models import StreamEvent
 from reporting.notifier import commit_notifier, wait_for
 from reporting.settings import ReportingSettings
+from shared.auth import Tenant
 from shared.errors import UnprocessableError
 from shared.masking import mask_document
 from shared.runtime import ServiceRuntime
@@ -40,6 +44,9 @@ def parse_event_types(types: str | None) -> list[str] | None:
 
 
 MAX_EVENT_ID = 2**63 - 1
+# The last event of a stream whose caller lost access; a client that
+# reconnects then gets the 401 that says what to do.
+STREAM_ENDED = "stream.ended"
 EVENT_ID_PATTERN = re.compile(r"[0-9]{1,19}")
 
 
@@ -83,17 +90,31 @@ async def stream_events(
     campaign_id: uuid.UUID | None,
     event_types: Sequence[str] | None,
     mask_personal: bool = False,
+    caller: Tenant | None = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """Yield the tenant's events with seq > after_seq, in order, until cancelled.
 
-    With `mask_personal`, names and phones in the events come masked.
+    With `mask_personal`, names and phones in the events come masked. With a
+    `caller`, the stream ends, with a last `stream.ended` event that says
+    why, once the caller's API key is revoked or its access token expires,
+    as any other request with that credential would then get a 401.
     """
     settings = cast(ReportingSettings, runtime.settings)
     notifier = commit_notifier(runtime)
     last_seq = after_seq
+    checked_at = time.monotonic()
     while True:
         # Taken before the read, so a commit after the read still wakes us.
         wake = notifier.current()
+        due = time.monotonic() - checked_at >= settings.stream_credential_check_seconds
+        ended = await credential_ended(runtime, caller, check_key=due)
+        if due:
+            checked_at = time.monotonic()
+        if ended is not None:
+            yield ServerSentEvent(
+                data=json.dumps({"reason": ended}), event=STREAM_ENDED
+            )
+            return
         async with runtime.sessionmaker() as session, session.begin():
             rows = await repository.stream_events_after(
                 session,
@@ -113,7 +134,35 @@ async def stream_events(
                 id=str(row.seq),
             )
         if len(rows) < settings.stream_batch_size:
-            await wait_for(wake, _poll_seconds(settings, listening=notifier.listening))
+            wait = _poll_seconds(settings, listening=notifier.listening)
+            if caller is not None and caller.role is None:
+                wait = min(wait, settings.stream_credential_check_seconds)
+            if caller is not None and caller.usable_until is not None:
+                left = (caller.usable_until - datetime.now(UTC)).total_seconds()
+                wait = max(0.0, min(wait, left))
+            await wait_for(wake, wait)
+
+
+async def credential_ended(
+    runtime: ServiceRuntime, caller: Tenant | None, *, check_key: bool
+) -> str | None:
+    """Say why the caller's credential no longer admits it, or None if it does."""
+    if caller is None:
+        return None
+    if caller.usable_until is not None and datetime.now(UTC) >= caller.usable_until:
+        return "the access token expired; get a new one and reconnect"
+    if caller.role is None and check_key:
+        api_keys = runtime.tables.api_keys
+        async with runtime.sessionmaker() as session, session.begin():
+            live = await session.scalar(
+                select(api_keys.c.key_id).where(
+                    api_keys.c.key_id == caller.key_id,
+                    api_keys.c.revoked_at.is_(None),
+                )
+            )
+        if live is None:
+            return "the API key was revoked; reconnect with a valid key"
+    return None
 
 
 def _poll_seconds(settings: ReportingSettings, *, listening: bool) -> float:

@@ -3,19 +3,27 @@
 import asyncio
 import contextlib
 import json
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from ingest.tenants import CreatedTenant
 from reporting.app import create_app
 from reporting.settings import ReportingSettings
+from reporting.stream import credential_ended, stream_events
+from shared.auth import Tenant
 from shared.events.payloads import PromiseBroken, PromiseKept, PromisePartlyKept
+from shared.permissions import Role
+from shared.runtime import ServiceRuntime
+from shared.tenancy import platform_scope
 from tests.fixtures.apps import running_app
 from tests.fixtures.events import publish
 from tests.integration.reporting.helpers import (
@@ -254,3 +262,82 @@ class TestConnectionUse:
                         listing = await reporting.get("/campaigns", headers=headers)
 
         assert listing.status_code == 200
+
+
+class TestCredentialEnds:
+    """A stream lasts only as long as the credential that opened it."""
+
+    async def test_revoked_key_ends_an_open_stream(self, service_env: object) -> None:
+        app = create_app(ReportingSettings(stream_credential_check_seconds=0.2))
+        async with running_app(app) as reporting:
+            tenant = await provision_tenant(reporting)
+            runtime: ServiceRuntime = app.state.runtime
+            async with serve_http(app) as url, http_client(url) as client:
+                async with client.stream("GET", "/stream", headers=auth(tenant)) as r:
+                    assert r.status_code == 200
+                    await revoke(runtime, tenant.api_key.key_id)
+                    # The server closes the response: the loop ends by itself.
+                    async with asyncio.timeout(10):
+                        lines = [line async for line in r.aiter_lines()]
+                after = await client.get("/stream", headers=auth(tenant))
+
+        fields = [line for line in lines if line and not line.startswith(":")]
+        assert fields[0] == "event: stream.ended"
+        assert (
+            "API key was revoked"
+            in json.loads(fields[1].removeprefix("data: "))["reason"]
+        )
+        assert len(fields) == 2
+        assert after.status_code == 401
+
+    async def test_stream_ends_when_the_access_token_expires(
+        self, reporting_app: FastAPI, reporting: httpx.AsyncClient
+    ) -> None:
+        tenant = await provision_tenant(reporting)
+        runtime: ServiceRuntime = reporting_app.state.runtime
+        person = Tenant(
+            tenant_id=tenant.tenant_id,
+            key_id=uuid.uuid4(),
+            role=Role.ANALYST,
+            usable_until=datetime.now(UTC) + timedelta(seconds=1),
+        )
+        events = stream_events(
+            runtime,
+            tenant.tenant_id,
+            after_seq=0,
+            campaign_id=None,
+            event_types=None,
+            caller=person,
+        )
+
+        async with asyncio.timeout(10):
+            first = await anext(events)
+        with pytest.raises(StopAsyncIteration):
+            await anext(events)
+
+        assert first.event == "stream.ended"
+        assert datetime.now(UTC) >= person.usable_until
+        assert "access token expired" in json.loads(first.data)["reason"]
+
+    async def test_live_key_keeps_its_stream(
+        self, reporting_app: FastAPI, reporting: httpx.AsyncClient
+    ) -> None:
+        tenant = await provision_tenant(reporting)
+        runtime: ServiceRuntime = reporting_app.state.runtime
+        caller = Tenant(tenant_id=tenant.tenant_id, key_id=tenant.api_key.key_id)
+
+        ended = await credential_ended(runtime, caller, check_key=True)
+
+        assert ended is None
+
+
+async def revoke(runtime: ServiceRuntime, key_id: uuid.UUID) -> None:
+    """Mark the key revoked in reporting's copy, as the tenants topic would."""
+    api_keys = runtime.tables.api_keys
+    with platform_scope():
+        async with runtime.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(api_keys)
+                .where(api_keys.c.key_id == key_id)
+                .values(revoked_at=datetime.now(UTC))
+            )
