@@ -436,11 +436,19 @@ def _validation_item(item: Any, *, form: bool) -> dict[str, Any]:
             f"unknown field {str(parts[-1]) if parts else ''!r}; check the spelling "
             "or remove it"
         )
+    secret = bool(parts) and str(parts[-1]) in SECRET_FIELDS
     return {
         "location": location,
         "message": message,
-        "input": _safe_input(item.get("input")),
+        "input": None if secret else _safe_input(item.get("input")),
     }
+
+
+# Body fields whose value must never come back in an error: a response to a
+# login ends up in browser tools, client logs and error trackers.
+SECRET_FIELDS = frozenset(
+    {"password", "new_password", "current_password", "refresh_token", "secret", "key"}
+)
 
 
 def _safe_input(value: Any) -> Any:

@@ -289,3 +289,34 @@ async def test_two_files_in_one_upload_rejected(client, headers) -> None:
     assert "2 files in the `file` field" in response.text
     missing = await client.get("/accounts/TWO-2", headers=headers)
     assert missing.status_code == 404
+
+
+class TestSecretsNotEchoed:
+    @pytest.mark.parametrize(
+        ("path", "body"),
+        [
+            ("/auth/login", {"email": "luis@uno.mx", "password": 123456789012}),
+            ("/auth/login", {"email": "luis@uno.mx", "password": "p" * 5000}),
+            ("/auth/refresh", {"refresh_token": 98765432109}),
+        ],
+    )
+    async def test_secret_left_out_of_the_error(
+        self, client, path: str, body: dict
+    ) -> None:
+        response = await client.post(path, json=body)
+
+        assert response.status_code == 422, response.text
+        [error] = response.json()["errors"]
+        assert error["input"] is None
+        assert str(body[error["location"].split(".")[-1]])[:50] not in response.text
+
+    async def test_other_inputs_still_shown(self, client, headers) -> None:
+        response = await client.post(
+            "/users",
+            headers=headers,
+            json={"email": "x@uno.mx", "name": "X", "role": "boss", "password": "s"},
+        )
+
+        assert response.status_code == 422
+        assert {e["input"] for e in response.json()["errors"]} >= {"boss"}
+        assert '"s"' not in response.text
