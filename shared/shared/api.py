@@ -20,7 +20,7 @@ from shared.auth import (
     authenticate_user_token,
     verify_agent_token,
 )
-from shared.errors import ForbiddenError, TooManyRequestsError
+from shared.errors import ForbiddenError, TooManyRequestsError, UnauthorizedError
 from shared.permissions import Scope, scopes_help
 from shared.rate_limit import RateLimiter, retry_after_header
 from shared.runtime import ServiceRuntime
@@ -76,6 +76,7 @@ async def get_current_tenant(
     bearer: BearerCredentials,
 ) -> Tenant:
     """Authenticate the caller's API key and check that it has the route's scopes."""
+    reject_two_credentials(request)
     credential = x_api_key or (bearer.credentials if bearer else None)
     if credential and not x_api_key and looks_like_jwt(credential):
         tenant = await authenticate_user_token(
@@ -102,6 +103,23 @@ async def get_current_tenant(
         )
         raise ForbiddenError(_forbidden_detail(tenant, missing), missing_scopes=missing)
     return tenant
+
+
+def reject_two_credentials(request: Request) -> None:
+    """Refuse a request that carries more than one credential.
+
+    Served with one of them, a client that sent two by mistake (an SDK or a
+    proxy adding its own header) would act as another caller without a word.
+    """
+    keys = request.headers.getlist("x-api-key")
+    bearers = request.headers.getlist("authorization")
+    if len(keys) + len(bearers) > 1:
+        sent = ["X-API-Key"] * len(keys) + ["Authorization"] * len(bearers)
+        raise UnauthorizedError(
+            f"the request carries {len(sent)} credentials ({', '.join(sent)}); "
+            "send exactly one: an API key, a person's access token or an "
+            "agent's token"
+        )
 
 
 def _forbidden_detail(tenant: Tenant, missing: list[str]) -> str:
@@ -166,6 +184,7 @@ UsersManager = Annotated[
 async def get_current_agent(
     request: Request, runtime: RuntimeDep, bearer: BearerCredentials
 ) -> Agent:
+    reject_two_credentials(request)
     secret = runtime.settings.agent_token_secret.get_secret_value()
     agent = verify_agent_token(bearer.credentials if bearer else None, secret=secret)
     request.state.caller = f"agent:{agent.agent_id}"

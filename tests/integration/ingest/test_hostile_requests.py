@@ -320,3 +320,26 @@ class TestSecretsNotEchoed:
         assert response.status_code == 422
         assert {e["input"] for e in response.json()["errors"]} >= {"boss"}
         assert '"s"' not in response.text
+
+
+class TestOneCredential:
+    @pytest.mark.parametrize(
+        "extra",
+        [
+            [("Authorization", "Bearer ck_other")],
+            [("X-API-Key", "ck_other")],
+        ],
+    )
+    async def test_second_credential_refused(self, client, headers, extra) -> None:
+        sent = [*headers.items(), *extra]
+
+        response = await client.get("/accounts", headers=sent)
+
+        assert response.status_code == 401
+        assert "carries 2 credentials" in response.json()["detail"]
+        assert "send exactly one" in response.json()["detail"]
+
+    async def test_one_credential_served(self, client, headers) -> None:
+        response = await client.get("/accounts", headers=headers)
+
+        assert response.status_code == 200
