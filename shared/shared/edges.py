@@ -3,7 +3,8 @@
 The APIs return JSON, problem documents, photos, file exports and an event
 stream; none of them is a page to frame or a script to run, so the headers
 forbid both. The interactive documentation under `/docs` and `/redoc` loads
-its scripts and styles from a CDN and gets a policy that allows them.
+its scripts and styles from a CDN and gets a policy that allows them; it
+is not served in production (see `docs_pages` in `runtime.py`).
 
 CORS is off unless `CAMPO_CORS_ORIGINS` lists the director portal's origins.
 The portal sends bearer tokens, never cookies, so credentials stay off and a

@@ -189,6 +189,7 @@ def create_service_app(
         description=description,
         lifespan=lifespan,
         dependencies=[Depends(reject_unknown_query_parameters)],
+        **docs_pages(settings.environment),
     )
     install_error_handlers(app)
     install_problem_openapi(app)
@@ -212,6 +213,17 @@ def create_service_app(
         return {"status": "ok", "service": name}
 
     return app
+
+
+def docs_pages(environment: str) -> dict[str, str | None]:
+    """Serve /docs and /redoc outside production only.
+
+    The pages load their scripts from a CDN, and an administrator types live
+    keys into them; in production integrators read /openapi.json instead.
+    """
+    if environment == "production":
+        return {"docs_url": None, "redoc_url": None}
+    return {"docs_url": "/docs", "redoc_url": "/redoc"}
 
 
 async def _bounded(step: Awaitable[object], service: str, what: str) -> None:

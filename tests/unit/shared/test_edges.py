@@ -19,6 +19,7 @@ from ingest.settings import IngestSettings
 from matching.settings import MatchingSettings
 from reporting.settings import ReportingSettings
 from shared.edges import parse_cors_origins
+from shared.runtime import docs_pages
 from visits.settings import VisitsSettings
 
 PORTAL = "https://portal.example.mx"
@@ -194,3 +195,8 @@ async def test_request_id_echoed_only_when_plain(sent: str, kept: bool) -> None:
 
     assert (response.headers["x-request-id"] == sent) is kept
     assert len(response.headers["x-request-id"]) <= 128
+
+
+def test_docs_pages_left_out_in_production() -> None:
+    assert docs_pages("production") == {"docs_url": None, "redoc_url": None}
+    assert docs_pages("development") == {"docs_url": "/docs", "redoc_url": "/redoc"}
