@@ -11,6 +11,8 @@ import argparse
 import asyncio
 import signal
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from reporting.app import create_delivery_app
 from reporting.rebuild import ReadModelsBusyError, rebuild_read_models
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     if args.command == "deliver":
-        asyncio.run(deliver_until_stopped(ReportingSettings()))
+        run_event_loop(deliver_until_stopped(ReportingSettings()))
     elif args.command == "migrate":
         upgrade(ReportingSettings().database_url, "reporting")
     elif args.command == "rebuild":
@@ -45,6 +47,20 @@ def main(argv: list[str] | None = None) -> None:
         print(report.summary())
         for example in report.skipped_examples:
             print(f"  skipped {example}")
+
+
+def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop where uvicorn[standard] installed it, as the API does.
+
+    The worker spends most of its time writing POSTs to sockets, which
+    uvloop does for a fraction of the CPU of the standard loop.
+    """
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 async def deliver_until_stopped(settings: ReportingSettings) -> None:

@@ -45,6 +45,7 @@ from shared.runtime import ServiceRuntime
 log = structlog.get_logger(__name__)
 
 MAX_ERROR_LENGTH = 500
+MAX_REUSED_BODY_BYTES = 64 * 1024
 RESOLVER_KEY = "reporting.webhook_resolver"
 
 
@@ -208,9 +209,11 @@ class DeliveryWorker:
                     headers=headers,
                     extensions=extensions,
                 )
-                # The body is never read: only the status and headers count.
                 response = await client.send(request, stream=True)
-                await response.aclose()
+                try:
+                    await _read_small_body(response)
+                finally:
+                    await response.aclose()
         except (TimeoutError, httpx.TimeoutException):
             return AttemptOutcome(None, f"timed out after {seconds:g} s", elapsed_ms())
         except httpx.HTTPError as error:
@@ -241,6 +244,20 @@ class DeliveryWorker:
             retry_in_seconds=retry_in,
             finished_at=datetime.now(UTC),
         )
+
+
+async def _read_small_body(response: httpx.Response) -> None:
+    """Read a short response body to its end, and drop a long one unread.
+
+    Only the status and headers count. A body read to its end lets the
+    connection go back to the pool for the next POST; closing a response
+    with unread bytes closes its connection too, which a large body costs.
+    """
+    read = 0
+    async for chunk in response.aiter_raw():
+        read += len(chunk)
+        if read > MAX_REUSED_BODY_BYTES:
+            return
 
 
 async def _cancel_all(tasks: Sequence[asyncio.Task[None]]) -> None:
