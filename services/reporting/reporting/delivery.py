@@ -46,6 +46,7 @@ log = structlog.get_logger(__name__)
 
 MAX_ERROR_LENGTH = 500
 MAX_REUSED_BODY_BYTES = 64 * 1024
+CLAIM_GATHER_SECONDS = 0.005
 RESOLVER_KEY = "reporting.webhook_resolver"
 
 
@@ -112,10 +113,13 @@ class DeliveryWorker:
     def _client(self) -> httpx.AsyncClient:
         # Every delivery to one receiver goes to the same pinned address, so
         # kept-alive connections serve the next POSTs without a new handshake.
-        most = self._settings.webhook_max_in_flight
+        max_connections = self._settings.webhook_max_in_flight
         return httpx.AsyncClient(
             timeout=httpx.Timeout(self._settings.webhook_timeout_seconds),
-            limits=httpx.Limits(max_connections=most, max_keepalive_connections=most),
+            limits=httpx.Limits(
+                max_connections=max_connections,
+                max_keepalive_connections=max_connections,
+            ),
             follow_redirects=False,
             trust_env=False,
         )
@@ -138,8 +142,15 @@ class DeliveryWorker:
                 task = asyncio.create_task(self._deliver(client, row))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-            if not claimed:
+            if not claimed or len(claimed) < self._free_slots_before(claimed):
+                # Nothing more is due, or the caps hold the rest back: wait
+                # for a commit or a finished POST, then for the ones that
+                # finish with it, so that one claim serves them all.
                 await wait_for(self._wake, self._settings.webhook_poll_interval_seconds)
+                await asyncio.sleep(CLAIM_GATHER_SECONDS)
+
+    def _free_slots_before(self, claimed: Sequence[Any]) -> int:
+        return self._settings.webhook_max_in_flight - len(self._tasks) + len(claimed)
 
     async def _claim(self) -> Sequence[Any]:
         free = self._settings.webhook_max_in_flight - len(self._tasks)

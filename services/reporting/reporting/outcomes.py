@@ -39,10 +39,11 @@ class FinishedAttempt:
 
 @dataclass(frozen=True)
 class SubscriptionHealth:
-    """What a batch says about one subscription, its attempts in finishing order.
+    """The change a batch makes to one subscription's health.
 
-    `failing_since` is the first failure after the last delivery, the start of
-    a failing streak when none runs yet; `last` is the latest attempt.
+    `failing_since` is the first failure after the batch's last delivery: it
+    starts a failing streak when none is running yet. `last` is the
+    subscription's latest attempt in the batch.
     """
 
     tenant_id: uuid.UUID

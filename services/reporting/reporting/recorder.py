@@ -3,9 +3,9 @@
 A POST's outcome waits in memory until the recorder writes it, together with
 every other outcome that finished meanwhile: the attempt rows, the delivery
 states, the subscriptions' failing streaks and any subscription given up on.
-An outcome lost before it is written (the process dies) leaves its delivery
-leased; when the lease runs out the delivery is sent again under the same
-webhook-id, which is the at-least-once contract receivers already handle.
+An outcome lost before it is written, because the process died, leaves its
+delivery leased. When the lease runs out the delivery is sent again under
+the same webhook-id, as at-least-once delivery allows.
 """
 
 import asyncio
@@ -32,8 +32,8 @@ log = structlog.get_logger(__name__)
 # A short wait lets outcomes that finish together share one transaction.
 GATHER_SECONDS = 0.005
 MAX_BATCH = 500
-# A batch the database refuses this often is dropped; its deliveries are
-# sent again when their leases run out.
+# A batch whose write fails this often is dropped. Its deliveries are sent
+# again when their leases run out.
 MAX_WRITE_TRIES = 3
 RETRY_WRITE_SECONDS = 1.0
 
@@ -147,7 +147,7 @@ class OutcomeRecorder:
 
 
 def _log_batch(batch: Sequence[FinishedAttempt], disabled: list[str]) -> None:
-    """One line per batch, and one per failed attempt: not one per delivery."""
+    """Log one line per batch and one per failed attempt, not one per delivery."""
     states = Counter(item.state for item in batch)
     log.info("webhook.attempts_recorded", attempts=len(batch), **states)
     for item in batch:

@@ -332,7 +332,7 @@ async def update_health(
     """Apply each subscription's last outcome; return failing streak starts.
 
     `columns` holds `subscription_ids`, `healthy` and `failing_since`, one
-    entry per subscription. The answer names the subscriptions written.
+    entry per subscription. The result contains only the subscriptions written.
     """
     rows = await session.execute(UPDATE_HEALTH, columns)
     return {row.subscription_id: row.failing_since for row in rows}
