@@ -1,14 +1,17 @@
 """Measure how fast a visit result reaches a webhook receiver and an SSE client.
 
-    uv run python -m bench.reporting [--rate 200] [--seconds 60]
+    uv run python -m bench.reporting [--rate 200] [--seconds 60] [--deliver-apart]
 
 Creates a database of its own with reporting's schema, and topics under a
 prefix of its own. Starts the reporting service with uvicorn in a
 subprocess on 127.0.0.1, and a webhook receiver and an SSE client in this
-process. Then publishes `campo.visit.completed` events to Kafka at a steady
-rate. Each event's latency runs from the moment it is handed to the Kafka
-producer to its arrival at the receiver and on the stream, both measured
-with this process's clock. Prints p50, p99 and max against the targets.
+process. With --deliver-apart, the API process runs with
+REPORTING_DELIVERY_IN_PROCESS=false and `campo-reporting deliver` runs the
+webhook delivery worker in a third process. Then publishes
+`campo.visit.completed` events to Kafka at a steady rate. Each event's
+latency runs from the moment it is handed to the Kafka producer to its
+arrival at the receiver and on the stream, both measured with this
+process's clock. Prints p50, p99 and max against the targets.
 """
 
 import argparse
@@ -106,6 +109,32 @@ async def bench_database(admin_url: str) -> AsyncIterator[str]:
 
 
 LOG_PATH = Path(".local") / "bench" / "reporting-service.log"
+
+
+DELIVERY_LOG_PATH = Path(".local") / "bench" / "reporting-deliver.log"
+
+
+def start_delivery(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start `campo-reporting deliver`; its output goes to DELIVERY_LOG_PATH."""
+    command = [sys.executable, "-m", "reporting.cli", "deliver"]
+    DELIVERY_LOG_PATH.parent.mkdir(parents=True, exist_ok=True)
+    with DELIVERY_LOG_PATH.open("w") as log_file:
+        return subprocess.Popen(
+            command, env=env, stdout=log_file, stderr=subprocess.STDOUT
+        )
+
+
+@asynccontextmanager
+async def delivery_process(env: dict[str, str], apart: bool) -> AsyncIterator[None]:
+    """Run the delivery worker in a process of its own when `apart` is set."""
+    if not apart:
+        yield
+        return
+    process = start_delivery(env)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(stop, process)
 
 
 def start_reporting(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
@@ -290,7 +319,7 @@ async def publish_steadily(
     return total / (time.perf_counter() - started)
 
 
-async def run(rate: float, seconds: float) -> None:
+async def run(rate: float, seconds: float, *, deliver_apart: bool = False) -> None:
     admin_url, kafka = server_urls()
     prefix = f"bench-reporting-{uuid.uuid4().hex[:8]}."
     arrivals = Arrivals()
@@ -302,6 +331,7 @@ async def run(rate: float, seconds: float) -> None:
             "CAMPO_ENVIRONMENT": "development",
             "REPORTING_WEBHOOK_ALLOW_LOOPBACK": "true",
             "LOG_LEVEL": "WARNING",
+            "REPORTING_DELIVERY_IN_PROCESS": "false" if deliver_apart else "true",
         }
         os.environ.update(
             {"KAFKA_BOOTSTRAP_SERVERS": kafka, "KAFKA_TOPIC_PREFIX": prefix}
@@ -310,6 +340,7 @@ async def run(rate: float, seconds: float) -> None:
         await ensure_topics(settings)
         async with (
             reporting_process(env, free_port()) as base,
+            delivery_process(env, deliver_apart),
             serve(webhook_receiver(arrivals), free_port()) as receiver_base,
             httpx.AsyncClient(base_url=base, trust_env=False) as client,
             Publisher(settings) as publisher,
@@ -329,13 +360,41 @@ async def run(rate: float, seconds: float) -> None:
                 read_stream(client, headers, arrivals, connected)
             )
             await asyncio.wait_for(connected.wait(), 10)
+            await warm_up(publisher, tenant_id, arrivals)
             real_rate = await publish_steadily(
                 publisher, tenant_id, arrivals, rate=rate, seconds=seconds
             )
             await drain(arrivals)
             reader.cancel()
             load = os.getloadavg()
+    print(
+        "delivery worker: "
+        + ("a process of its own" if deliver_apart else "in the API process")
+    )
     report(arrivals, rate=rate, real_rate=real_rate, seconds=seconds, load=load)
+
+
+async def warm_up(
+    publisher: Publisher, tenant_id: uuid.UUID, arrivals: Arrivals
+) -> None:
+    """Send one untimed event and wait until both paths have seen it.
+
+    With --deliver-apart the worker's process may still be starting when the
+    API answers, and its start-up is not what the bench measures.
+    """
+    payload = visit_completed(tenant_id, uuid.uuid4())
+    await publisher.send_and_wait(payload)
+    visit_id = str(payload.visit_id)
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while visit_id not in arrivals.webhook or visit_id not in arrivals.sse:
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"the warm-up event did not reach the receiver and the stream in "
+                f"{STARTUP_SECONDS:g} s; see {LOG_PATH} and {DELIVERY_LOG_PATH}"
+            )
+        await asyncio.sleep(0.1)
+    del arrivals.webhook[visit_id]
+    del arrivals.sse[visit_id]
 
 
 async def drain(arrivals: Arrivals) -> None:
@@ -390,8 +449,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=200.0, help="events per second")
     parser.add_argument("--seconds", type=float, default=60.0, help="publishing time")
+    parser.add_argument(
+        "--deliver-apart",
+        action="store_true",
+        help="run the webhook delivery worker as `campo-reporting deliver`, "
+        "in a process of its own",
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.rate, args.seconds))
+    asyncio.run(run(args.rate, args.seconds, deliver_apart=args.deliver_apart))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ from reporting.models import common
 from reporting.settings import ReportingSettings
 from reporting.wake import listen_for_rows
 from reporting.webhook_urls import Resolver, resolve_host
-from shared.runtime import create_service_app
+from shared.consumer import EventConsumer
+from shared.runtime import BackgroundTask, ServiceRuntime, create_service_app
 
 
 def create_app(
@@ -34,6 +35,40 @@ def create_app(
             audit.router,
         ],
         consumers=build_consumers,
+        background=background_tasks(settings),
+        resources=[use_resolver(resolve)],
+    )
+
+
+def background_tasks(settings: ReportingSettings) -> list[BackgroundTask]:
+    """The LISTEN connection always; the delivery worker unless it runs apart."""
+    if settings.delivery_in_process:
+        return [deliver_webhooks, listen_for_rows]
+    return [listen_for_rows]
+
+
+def create_delivery_app(
+    settings: ReportingSettings | None = None, *, resolve: Resolver = resolve_host
+) -> FastAPI:
+    """Build the app whose lifespan `campo-reporting deliver` runs.
+
+    Only its lifespan runs: the delivery worker and the LISTEN connection
+    that wakes it, with no consumer and no HTTP server. The API process
+    keeps consuming events and serving the stream.
+    """
+    settings = settings or ReportingSettings()
+    return create_service_app(
+        name="reporting",
+        title="Campo reporting webhook delivery",
+        version="0.1.0",
+        settings=settings,
+        tables=common,
+        routers=[],
+        consumers=no_consumers,
         background=[deliver_webhooks, listen_for_rows],
         resources=[use_resolver(resolve)],
     )
+
+
+def no_consumers(_runtime: ServiceRuntime) -> list[EventConsumer]:
+    return []

@@ -1,24 +1,27 @@
-"""The webhook delivery worker, a background task of the reporting app.
+"""The webhook delivery worker: claims due deliveries, POSTs them, records outcomes.
 
-A delivery is claimed in a short transaction that counts the attempt and
-leases the row (next_attempt_at moves a lease ahead), then the POST runs with
-no database session open, and its outcome is stored in a second short
-transaction. A worker that dies mid-POST leaves the lease to run out, and
-the delivery is tried again under the same webhook-id.
+One statement claims a set of due deliveries: it counts an attempt on each
+and leases it (next_attempt_at moves a lease ahead). The POSTs run with no
+database session open. Their outcomes go to an `OutcomeRecorder`, which
+writes all that finished within a few milliseconds in one transaction. A
+worker that dies between a POST and that write leaves the lease to run out,
+and the delivery is tried again under the same webhook-id.
+
+The worker runs in the API process unless REPORTING_DELIVERY_IN_PROCESS is
+false; `campo-reporting deliver` runs it in a process of its own.
 """
 
 import asyncio
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import httpx
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from reporting import webhook_repository as store
 from reporting.attempts import (
@@ -28,8 +31,9 @@ from reporting.attempts import (
     signed_headers,
 )
 from reporting.notifier import commit_notifier, wait_for
+from reporting.outcomes import FinishedAttempt
+from reporting.recorder import OutcomeRecorder
 from reporting.settings import ReportingSettings
-from reporting.webhook_health import disable_and_tell_tenant
 from reporting.webhook_urls import (
     Resolver,
     UnsafeWebhookURLError,
@@ -41,6 +45,8 @@ from shared.runtime import ServiceRuntime
 log = structlog.get_logger(__name__)
 
 MAX_ERROR_LENGTH = 500
+MAX_REUSED_BODY_BYTES = 64 * 1024
+CLAIM_GATHER_SECONDS = 0.005
 RESOLVER_KEY = "reporting.webhook_resolver"
 
 
@@ -83,24 +89,40 @@ class DeliveryWorker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight: dict[uuid.UUID, int] = defaultdict(int)
         self._resolve = host_resolver(runtime)
-        self._disable_after = timedelta(
-            seconds=self._settings.webhook_disable_after_failing_seconds
+        self._recorder = OutcomeRecorder(
+            runtime.sessionmaker,
+            disable_after=timedelta(
+                seconds=self._settings.webhook_disable_after_failing_seconds
+            ),
         )
 
     async def run(self) -> None:
         notifier = commit_notifier(self._runtime)
         notifier.add_listener(self._wake.set)
-        timeout = httpx.Timeout(self._settings.webhook_timeout_seconds)
+        recording = asyncio.create_task(self._recorder.run())
         try:
-            async with httpx.AsyncClient(
-                timeout=timeout, follow_redirects=False, trust_env=False
-            ) as client:
+            async with self._client() as client:
                 await self._loop(client)
         finally:
             notifier.remove_listener(self._wake.set)
-            for task in self._tasks:
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await _cancel_all([*self._tasks, recording])
+            # Outcomes already known are written; a POST cut short is not,
+            # and its delivery goes again once its lease runs out.
+            await self._recorder.flush()
+
+    def _client(self) -> httpx.AsyncClient:
+        # Every delivery to one receiver goes to the same pinned address, so
+        # kept-alive connections serve the next POSTs without a new handshake.
+        max_connections = self._settings.webhook_max_in_flight
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(self._settings.webhook_timeout_seconds),
+            limits=httpx.Limits(
+                max_connections=max_connections,
+                max_keepalive_connections=max_connections,
+            ),
+            follow_redirects=False,
+            trust_env=False,
+        )
 
     async def _loop(self, client: httpx.AsyncClient) -> None:
         while True:
@@ -120,39 +142,35 @@ class DeliveryWorker:
                 task = asyncio.create_task(self._deliver(client, row))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-            if not claimed:
+            if not claimed or len(claimed) < self._free_slots_before(claimed):
+                # Nothing more is due, or the caps hold the rest back: wait
+                # for a commit or a finished POST, then for the ones that
+                # finish with it, so that one claim serves them all.
                 await wait_for(self._wake, self._settings.webhook_poll_interval_seconds)
+                await asyncio.sleep(CLAIM_GATHER_SECONDS)
 
-    async def _claim(self) -> list[Any]:
+    def _free_slots_before(self, claimed: Sequence[Any]) -> int:
+        return self._settings.webhook_max_in_flight - len(self._tasks) + len(claimed)
+
+    async def _claim(self) -> Sequence[Any]:
         free = self._settings.webhook_max_in_flight - len(self._tasks)
         if free <= 0:
             return []
-        cap = self._settings.webhook_max_in_flight_per_subscription
-        full = {sid for sid, count in self._in_flight.items() if count >= cap}
         async with self._runtime.sessionmaker() as session, session.begin():
-            locked = await store.lock_due_deliveries(
-                session, skip_subscriptions=full, limit=free
+            return await store.claim_deliveries(
+                session,
+                in_flight=dict(self._in_flight),
+                cap_per_subscription=(
+                    self._settings.webhook_max_in_flight_per_subscription
+                ),
+                limit=free,
+                lease_seconds=self._settings.webhook_lease_seconds,
             )
-            # Rows over a subscription's cap stay untouched and are unlocked
-            # at commit, for a later claim.
-            claims: dict[uuid.UUID, int] = defaultdict(int)
-            claimed_ids = []
-            for row in locked:
-                sid = row.subscription_id
-                if self._in_flight.get(sid, 0) + claims[sid] < cap:
-                    claims[sid] += 1
-                    claimed_ids.append(row.delivery_id)
-            if not claimed_ids:
-                return []
-            leased = await store.lease_deliveries(
-                session, claimed_ids, self._settings.webhook_lease_seconds
-            )
-        return list(leased)
 
     async def _deliver(self, client: httpx.AsyncClient, row: Any) -> None:
         try:
             outcome = await self._attempt(client, row)
-            await self._record(row, outcome)
+            self._recorder.add(self._finished(row, outcome))
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -202,9 +220,11 @@ class DeliveryWorker:
                     headers=headers,
                     extensions=extensions,
                 )
-                # The body is never read: only the status and headers count.
                 response = await client.send(request, stream=True)
-                await response.aclose()
+                try:
+                    await _read_small_body(response)
+                finally:
+                    await response.aclose()
         except (TimeoutError, httpx.TimeoutException):
             return AttemptOutcome(None, f"timed out after {seconds:g} s", elapsed_ms())
         except httpx.HTTPError as error:
@@ -217,98 +237,44 @@ class DeliveryWorker:
             max_retry_after_seconds=max(self._schedule, default=0),
         )
 
-    async def _record(self, row: Any, outcome: AttemptOutcome) -> None:
+    def _finished(self, row: Any, outcome: AttemptOutcome) -> FinishedAttempt:
         state, retry_in = next_step(
             row.attempts,
             outcome,
             self._schedule,
             jitter_ratio=self._settings.webhook_retry_jitter_ratio,
         )
-        error = outcome.error[:MAX_ERROR_LENGTH] if outcome.error else None
-        now = datetime.now(UTC)
-        async with self._runtime.sessionmaker() as session, session.begin():
-            # The subscription row is written before any delivery row, the
-            # order that disabling and PATCH use too, so two attempts of one
-            # subscription wait for each other instead of deadlocking.
-            give_up_because = await self._health(session, row, outcome, now)
-            await store.insert_attempt(
-                session,
-                {
-                    "tenant_id": row.tenant_id,
-                    "delivery_id": row.delivery_id,
-                    "subscription_id": row.subscription_id,
-                    "attempt_number": row.attempts,
-                    "status_code": outcome.status_code,
-                    "latency_ms": outcome.latency_ms,
-                    "error": error,
-                    "attempted_at": now,
-                },
-            )
-            await store.finish_attempt(
-                session,
-                delivery_id=row.delivery_id,
-                attempt_number=row.attempts,
-                state=state,
-                retry_in_seconds=retry_in,
-                status_code=outcome.status_code,
-                error=error,
-                now=now,
-            )
-            if give_up_because is not None:
-                await self._give_up(session, row, give_up_because, outcome, now)
-        log.info(
-            "webhook.attempted",
-            delivery_id=str(row.delivery_id),
-            subscription_id=str(row.subscription_id),
+        return FinishedAttempt(
+            tenant_id=row.tenant_id,
+            delivery_id=row.delivery_id,
+            subscription_id=row.subscription_id,
             msg_id=row.msg_id,
-            attempt=row.attempts,
-            status_code=outcome.status_code,
+            attempt_number=row.attempts,
+            outcome=outcome,
             state=state,
             retry_in_seconds=retry_in,
+            finished_at=datetime.now(UTC),
         )
 
-    async def _health(
-        self, session: AsyncSession, row: Any, outcome: AttemptOutcome, now: datetime
-    ) -> str | None:
-        """Update the failing streak; return why to disable the subscription, if so.
 
-        A 410 disables at once; other failures only once the streak is too long.
-        """
-        if outcome.delivered:
-            await store.mark_healthy(session, row.subscription_id)
-            return None
-        since = await store.mark_failing(session, row.subscription_id, now)
-        if outcome.gone:
-            return "the receiver answered 410 Gone"
-        if since is not None and now - since >= self._disable_after:
-            return (
-                f"every attempt has failed since {since.isoformat()}, "
-                f"the last with: {outcome.error}"
-            )
-        return None
+async def _read_small_body(response: httpx.Response) -> None:
+    """Read a short response body to its end, and drop a long one unread.
 
-    async def _give_up(
-        self,
-        session: AsyncSession,
-        row: Any,
-        reason: str,
-        outcome: AttemptOutcome,
-        now: datetime,
-    ) -> None:
-        disabled = await disable_and_tell_tenant(
-            session,
-            tenant_id=row.tenant_id,
-            subscription_id=row.subscription_id,
-            reason=reason[:MAX_ERROR_LENGTH],
-            now=now,
-        )
-        if disabled:
-            log.warning(
-                "webhook.subscription_disabled",
-                subscription_id=str(row.subscription_id),
-                tenant_id=str(row.tenant_id),
-                status_code=outcome.status_code,
-            )
+    Only the status and headers count. A body read to its end lets the
+    connection go back to the pool for the next POST; closing a response
+    with unread bytes closes its connection too, which a large body costs.
+    """
+    read = 0
+    async for chunk in response.aiter_raw():
+        read += len(chunk)
+        if read > MAX_REUSED_BODY_BYTES:
+            return
+
+
+async def _cancel_all(tasks: Sequence[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def deliver_webhooks(runtime: ServiceRuntime) -> None:

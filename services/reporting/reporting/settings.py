@@ -48,6 +48,13 @@ class ReportingSettings(ServiceSettings):
     stream_batch_size: int = Field(
         default=100, gt=0, description="Max stream events read in one poll."
     )
+    delivery_in_process: bool = Field(
+        default=True,
+        description="Run the webhook delivery worker in the API process. Set it "
+        "to false where `campo-reporting deliver` runs the worker in a process "
+        "of its own, so that POSTs and their bookkeeping take no CPU from the "
+        "consumer and the live stream.",
+    )
     webhook_allow_loopback: bool = Field(
         default=False,
         description="Accept webhook URLs on loopback addresses (127.0.0.0/8, ::1), "

@@ -5,7 +5,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Interval, Row, any_, func, literal, select, update
+from sqlalchemy import Interval, Row, any_, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +13,7 @@ from reporting.models import (
     DELIVERY_CANCELLED,
     DELIVERY_PENDING,
     ORIGIN_EVENT,
+    SCHEMA,
     SUBSCRIPTION_DISABLED,
     SUBSCRIPTION_ENABLED,
     WebhookAttempt,
@@ -210,107 +211,196 @@ async def list_attempts(
     return rows.all()
 
 
-async def lock_due_deliveries(
-    session: AsyncSession, *, skip_subscriptions: Collection[uuid.UUID], limit: int
-) -> Sequence[Row[Any]]:
-    """Lock due deliveries of enabled subscriptions that no other worker holds."""
-    query = (
-        select(WebhookDelivery.delivery_id, WebhookDelivery.subscription_id)
-        .join(
-            WebhookSubscription,
-            WebhookSubscription.subscription_id == WebhookDelivery.subscription_id,
-        )
-        .where(
-            WebhookDelivery.state == DELIVERY_PENDING,
-            WebhookDelivery.next_attempt_at <= func.now(),
-            WebhookSubscription.state == SUBSCRIPTION_ENABLED,
-        )
-        .order_by(WebhookDelivery.next_attempt_at)
-        .limit(limit)
-        .with_for_update(of=WebhookDelivery, skip_locked=True)
+# The claim picks due deliveries of enabled subscriptions that no other worker
+# holds, applies the per-subscription cap to what this worker already has in
+# flight, and leases what it picked, all in one statement. Rows over the cap
+# stay locked only until the statement's transaction commits.
+CLAIM_DELIVERIES = text(
+    f"""
+    WITH busy AS (
+        SELECT *
+        FROM unnest(CAST(:busy_ids AS uuid[]), CAST(:busy_counts AS int[]))
+            AS busy(subscription_id, in_flight)
+    ),
+    due AS (
+        SELECT d.delivery_id, d.subscription_id, d.next_attempt_at
+        FROM {SCHEMA}.webhook_deliveries AS d
+        JOIN {SCHEMA}.webhook_subscriptions AS s
+            ON s.subscription_id = d.subscription_id
+        WHERE d.state = '{DELIVERY_PENDING}'
+            AND d.next_attempt_at <= now()
+            AND s.state = '{SUBSCRIPTION_ENABLED}'
+            AND d.subscription_id NOT IN (
+                SELECT subscription_id FROM busy WHERE in_flight >= :cap
+            )
+        ORDER BY d.next_attempt_at
+        LIMIT :limit
+        FOR UPDATE OF d SKIP LOCKED
+    ),
+    ranked AS (
+        SELECT due.delivery_id, due.subscription_id, due.next_attempt_at,
+            row_number() OVER (
+                PARTITION BY due.subscription_id
+                ORDER BY due.next_attempt_at, due.delivery_id
+            ) AS place
+        FROM due
+    ),
+    picked AS (
+        SELECT ranked.delivery_id
+        FROM ranked
+        LEFT JOIN busy ON busy.subscription_id = ranked.subscription_id
+        WHERE ranked.place + coalesce(busy.in_flight, 0) <= :cap
     )
-    if skip_subscriptions:
-        query = query.where(
-            WebhookDelivery.subscription_id.not_in(list(skip_subscriptions))
-        )
-    return (await session.execute(query)).all()
+    UPDATE {SCHEMA}.webhook_deliveries AS d
+    SET attempts = d.attempts + 1,
+        next_attempt_at = now() + make_interval(secs => :lease_seconds)
+    FROM picked, {SCHEMA}.webhook_subscriptions AS s, {SCHEMA}.webhook_messages AS m
+    WHERE d.delivery_id = picked.delivery_id
+        AND s.subscription_id = d.subscription_id
+        AND m.msg_id = d.msg_id
+    RETURNING d.delivery_id, d.tenant_id, d.subscription_id, d.msg_id,
+        d.attempts, s.url, s.secret, s.previous_secret,
+        s.previous_secret_expires_at, m.body
+    """
+)
 
 
-async def lease_deliveries(
-    session: AsyncSession, delivery_ids: Sequence[uuid.UUID], lease_seconds: float
+async def claim_deliveries(
+    session: AsyncSession,
+    *,
+    in_flight: dict[uuid.UUID, int],
+    cap_per_subscription: int,
+    limit: int,
+    lease_seconds: float,
 ) -> Sequence[Row[Any]]:
-    """Count an attempt on each locked delivery and hide it for the lease."""
-    await session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.delivery_id.in_(delivery_ids))
-        .values(
-            attempts=WebhookDelivery.attempts + 1,
-            next_attempt_at=_seconds_from_now(lease_seconds),
-        )
-    )
+    """Count an attempt on up to `limit` due deliveries and hide them for the lease.
+
+    `in_flight` counts the POSTs this worker has running per subscription; no
+    subscription gets more than `cap_per_subscription` in all.
+    """
     rows = await session.execute(
-        select(
-            WebhookDelivery.delivery_id,
-            WebhookDelivery.tenant_id,
-            WebhookDelivery.subscription_id,
-            WebhookDelivery.msg_id,
-            WebhookDelivery.attempts,
-            WebhookSubscription.url,
-            WebhookSubscription.secret,
-            WebhookSubscription.previous_secret,
-            WebhookSubscription.previous_secret_expires_at,
-            WebhookMessage.body,
-        )
-        .join(
-            WebhookSubscription,
-            WebhookSubscription.subscription_id == WebhookDelivery.subscription_id,
-        )
-        .join(WebhookMessage, WebhookMessage.msg_id == WebhookDelivery.msg_id)
-        .where(WebhookDelivery.delivery_id.in_(delivery_ids))
+        CLAIM_DELIVERIES,
+        {
+            "busy_ids": list(in_flight),
+            "busy_counts": list(in_flight.values()),
+            "cap": cap_per_subscription,
+            "limit": limit,
+            "lease_seconds": float(lease_seconds),
+        },
     )
     return rows.all()
 
 
-async def insert_attempt(session: AsyncSession, values: dict[str, Any]) -> None:
-    await session.execute(insert(WebhookAttempt).values(**values))
-
-
-async def finish_attempt(
-    session: AsyncSession,
-    *,
-    delivery_id: uuid.UUID,
-    attempt_number: int,
-    state: str,
-    retry_in_seconds: float | None,
-    status_code: int | None,
-    error: str | None,
-    now: datetime,
-) -> bool:
-    """Store an attempt's outcome unless another worker took the delivery over.
-
-    The delivery must still be pending with this attempt count: a worker whose
-    lease ran out finds another attempt counted and changes nothing.
-    """
-    values: dict[str, Any] = {
-        "state": state,
-        "last_status_code": status_code,
-        "last_error": error,
-    }
-    if retry_in_seconds is not None:
-        values["next_attempt_at"] = _seconds_from_now(retry_in_seconds)
-    else:
-        values["finished_at"] = now
-    updated = await session.scalar(
-        update(WebhookDelivery)
-        .where(
-            WebhookDelivery.delivery_id == delivery_id,
-            WebhookDelivery.attempts == attempt_number,
-            WebhookDelivery.state == DELIVERY_PENDING,
-        )
-        .values(**values)
-        .returning(WebhookDelivery.delivery_id)
+# Subscription rows are locked in id order, so that two workers recording
+# outcomes of the same subscriptions wait for each other instead of
+# deadlocking. A delivery clears the failing streak; a failure starts it
+# unless one runs, and only on an enabled subscription.
+UPDATE_HEALTH = text(
+    f"""
+    WITH outcome AS (
+        SELECT *
+        FROM unnest(
+            CAST(:subscription_ids AS uuid[]),
+            CAST(:healthy AS boolean[]),
+            CAST(:failing_since AS timestamptz[])
+        ) AS outcome(subscription_id, healthy, failing_since)
+    ),
+    locked AS (
+        SELECT s.subscription_id
+        FROM {SCHEMA}.webhook_subscriptions AS s
+        JOIN outcome ON outcome.subscription_id = s.subscription_id
+        WHERE (outcome.healthy AND s.failing_since IS NOT NULL)
+            OR (NOT outcome.healthy AND s.state = '{SUBSCRIPTION_ENABLED}')
+        ORDER BY s.subscription_id
+        FOR UPDATE OF s
     )
-    return updated is not None
+    UPDATE {SCHEMA}.webhook_subscriptions AS s
+    SET failing_since = CASE
+        WHEN outcome.healthy THEN NULL
+        ELSE coalesce(s.failing_since, outcome.failing_since)
+    END
+    FROM outcome JOIN locked ON locked.subscription_id = outcome.subscription_id
+    WHERE s.subscription_id = outcome.subscription_id
+    RETURNING s.subscription_id, s.failing_since
+    """
+)
+
+
+async def update_health(
+    session: AsyncSession, columns: dict[str, list[Any]]
+) -> dict[uuid.UUID, datetime | None]:
+    """Apply each subscription's last outcome; return failing streak starts.
+
+    `columns` holds `subscription_ids`, `healthy` and `failing_since`, one
+    entry per subscription. The result contains only the subscriptions written.
+    """
+    rows = await session.execute(UPDATE_HEALTH, columns)
+    return {row.subscription_id: row.failing_since for row in rows}
+
+
+INSERT_ATTEMPTS = text(
+    f"""
+    INSERT INTO {SCHEMA}.webhook_attempts (
+        tenant_id, delivery_id, subscription_id, attempt_number,
+        status_code, latency_ms, error, attempted_at
+    )
+    SELECT *
+    FROM unnest(
+        CAST(:tenant_ids AS uuid[]),
+        CAST(:delivery_ids AS uuid[]),
+        CAST(:subscription_ids AS uuid[]),
+        CAST(:attempt_numbers AS int[]),
+        CAST(:status_codes AS int[]),
+        CAST(:latencies_ms AS int[]),
+        CAST(:errors AS text[]),
+        CAST(:attempted_at AS timestamptz[])
+    )
+    """
+)
+
+
+async def insert_attempts(session: AsyncSession, columns: dict[str, list[Any]]) -> None:
+    await session.execute(INSERT_ATTEMPTS, columns)
+
+
+# A delivery must still be pending with the attempt count that was leased: a
+# worker whose lease ran out finds another attempt counted and changes
+# nothing. A retry delay keeps the delivery pending; none ends it.
+FINISH_ATTEMPTS = text(
+    f"""
+    UPDATE {SCHEMA}.webhook_deliveries AS d
+    SET state = outcome.state,
+        last_status_code = outcome.status_code,
+        last_error = outcome.error,
+        next_attempt_at = CASE
+            WHEN outcome.retry_in_seconds IS NULL THEN d.next_attempt_at
+            ELSE now() + make_interval(secs => outcome.retry_in_seconds)
+        END,
+        finished_at = CASE
+            WHEN outcome.retry_in_seconds IS NULL THEN outcome.finished_at
+            ELSE d.finished_at
+        END
+    FROM unnest(
+        CAST(:delivery_ids AS uuid[]),
+        CAST(:attempt_numbers AS int[]),
+        CAST(:states AS text[]),
+        CAST(:retry_in_seconds AS float8[]),
+        CAST(:status_codes AS int[]),
+        CAST(:errors AS text[]),
+        CAST(:finished_at AS timestamptz[])
+    ) AS outcome(
+        delivery_id, attempt_number, state, retry_in_seconds,
+        status_code, error, finished_at
+    )
+    WHERE d.delivery_id = outcome.delivery_id
+        AND d.attempts = outcome.attempt_number
+        AND d.state = '{DELIVERY_PENDING}'
+    """
+)
+
+
+async def finish_attempts(session: AsyncSession, columns: dict[str, list[Any]]) -> None:
+    await session.execute(FINISH_ATTEMPTS, columns)
 
 
 async def lock_subscription(
@@ -352,36 +442,6 @@ async def update_subscription(
         update(WebhookSubscription)
         .where(WebhookSubscription.subscription_id == subscription_id)
         .values(**values)
-    )
-
-
-async def mark_failing(
-    session: AsyncSession, subscription_id: uuid.UUID, now: datetime
-) -> datetime | None:
-    """Start the failing streak at `now` unless one runs; return its start.
-
-    Return None when the subscription is not enabled any more.
-    """
-    since = await session.scalar(
-        update(WebhookSubscription)
-        .where(
-            WebhookSubscription.subscription_id == subscription_id,
-            WebhookSubscription.state == SUBSCRIPTION_ENABLED,
-        )
-        .values(failing_since=func.coalesce(WebhookSubscription.failing_since, now))
-        .returning(WebhookSubscription.failing_since)
-    )
-    return since
-
-
-async def mark_healthy(session: AsyncSession, subscription_id: uuid.UUID) -> None:
-    await session.execute(
-        update(WebhookSubscription)
-        .where(
-            WebhookSubscription.subscription_id == subscription_id,
-            WebhookSubscription.failing_since.is_not(None),
-        )
-        .values(failing_since=None)
     )
 
 
