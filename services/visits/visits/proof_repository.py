@@ -5,10 +5,9 @@ from typing import Any
 from uuid import UUID
 
 from geoalchemy2 import Geometry
-from sqlalchemy import Row, and_, cast, func, or_, select, update
+from sqlalchemy import Row, and_, bindparam, cast, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from visits.models import CheckIn, Photo, Review, Visit
 from visits.states import VisitState
@@ -93,32 +92,47 @@ async def attach_photos(
     """
     if not photo_ids:
         return []
-    statement = (
-        update(Photo)
+    parameters = {
+        "target_visit_id": visit_id,
+        "target_agent_id": agent_id,
+        "photo_ids": photo_ids,
+        "new_result_id": result_id,
+    }
+    return list((await session.scalars(ATTACH_PHOTOS, parameters)).all())
+
+
+def _attach_photos_statement() -> Any:
+    photos = Photo.__table__
+    return (
+        update(photos)
         .where(
-            Photo.visit_id == visit_id,
-            Photo.agent_id == agent_id,
-            Photo.photo_id.in_(photo_ids),
+            photos.c.visit_id == bindparam("target_visit_id"),
+            photos.c.agent_id == bindparam("target_agent_id"),
+            photos.c.photo_id.in_(bindparam("photo_ids", expanding=True)),
         )
-        .values(result_id=result_id)
-        .returning(Photo.photo_id)
-        .execution_options(synchronize_session=False)
+        .values(result_id=bindparam("new_result_id"))
+        .returning(photos.c.photo_id)
     )
-    return list((await session.scalars(statement)).all())
+
+
+# The statements a result runs are built once, on the tables rather than the
+# mapped classes: building and keying them on every result, and the ORM's
+# handling of each, cost more CPU than the database's work for them.
+ATTACH_PHOTOS = _attach_photos_statement()
 
 
 # --- fraud signals ----------------------------------------------------------
 
 
-def _check_in_columns() -> tuple[Any, ...]:
-    geometry = cast(CheckIn.location, Geometry(srid=WGS84))
+def _check_in_columns(check_ins: Any) -> tuple[Any, ...]:
+    geometry = cast(check_ins.c.location, Geometry(srid=WGS84))
     return (
-        CheckIn.visit_id,
-        CheckIn.distance_m,
-        CheckIn.accuracy_m,
-        CheckIn.mock_location,
-        CheckIn.device_time,
-        CheckIn.server_time,
+        check_ins.c.visit_id,
+        check_ins.c.distance_m,
+        check_ins.c.accuracy_m,
+        check_ins.c.mock_location,
+        check_ins.c.device_time,
+        check_ins.c.server_time,
         func.ST_Y(geometry).label("lat"),
         func.ST_X(geometry).label("lon"),
     )
@@ -136,38 +150,50 @@ async def check_ins_for_evidence(
     check-ins. One statement instead of two: the result's transaction runs
     it on every result.
     """
+    parameters = {"target_visit_id": visit_id, "target_agent_id": agent_id}
+    rows = list((await session.execute(EVIDENCE_CHECK_INS, parameters)).all())
+    own = [row for row in rows if row.visit_id == visit_id]
+    before = [row for row in rows if row.visit_id != visit_id]
+    return own, before[0] if before else None
+
+
+def _evidence_check_ins_statement() -> Any:
+    check_ins = CheckIn.__table__
+    visit_id, agent_id = bindparam("target_visit_id"), bindparam("target_agent_id")
     first_own = (
-        select(func.min(CheckIn.device_time))
-        .where(CheckIn.visit_id == visit_id, CheckIn.agent_id == agent_id)
+        select(func.min(check_ins.c.device_time))
+        .where(check_ins.c.visit_id == visit_id, check_ins.c.agent_id == agent_id)
         .scalar_subquery()
     )
     previous = (
-        select(CheckIn.check_in_id)
+        select(check_ins.c.check_in_id)
         .where(
-            CheckIn.agent_id == agent_id,
-            CheckIn.visit_id != visit_id,
-            CheckIn.device_time <= first_own,
+            check_ins.c.agent_id == agent_id,
+            check_ins.c.visit_id != visit_id,
+            check_ins.c.device_time <= first_own,
         )
-        .order_by(CheckIn.device_time.desc(), CheckIn.check_in_id)
+        .order_by(check_ins.c.device_time.desc(), check_ins.c.check_in_id)
         .limit(1)
         .scalar_subquery()
     )
-    statement = (
-        select(*_check_in_columns())
+    return (
+        select(*_check_in_columns(check_ins))
         .where(
             # Either side can use an index (the visit's, the primary key),
             # however many check-ins the agent has made before.
             or_(
-                and_(CheckIn.visit_id == visit_id, CheckIn.agent_id == agent_id),
-                CheckIn.check_in_id == previous,
+                and_(
+                    check_ins.c.visit_id == visit_id,
+                    check_ins.c.agent_id == agent_id,
+                ),
+                check_ins.c.check_in_id == previous,
             )
         )
-        .order_by(CheckIn.device_time, CheckIn.check_in_id)
+        .order_by(check_ins.c.device_time, check_ins.c.check_in_id)
     )
-    rows = list((await session.execute(statement)).all())
-    own = [row for row in rows if row.visit_id == visit_id]
-    before = [row for row in rows if row.visit_id != visit_id]
-    return own, before[0] if before else None
+
+
+EVIDENCE_CHECK_INS = _evidence_check_ins_statement()
 
 
 async def photos_with_shared_bytes(
@@ -178,19 +204,31 @@ async def photos_with_shared_bytes(
     Each row also has `other_visits`, the count of the other visits that
     hold a photo with the same bytes. Ordered by upload, like `photos_of`.
     """
-    other = aliased(Photo)
+    parameters = {"target_visit_id": visit_id, "target_agent_id": agent_id}
+    return list((await session.execute(EVIDENCE_PHOTOS, parameters)).all())
+
+
+def _evidence_photos_statement() -> Any:
+    photos = Photo.__table__
+    other = photos.alias("other")
+    visit_id = bindparam("target_visit_id")
     sharing = (
-        select(func.count(func.distinct(other.visit_id)))
-        .where(other.sha256 == Photo.sha256, other.visit_id != visit_id)
+        select(func.count(func.distinct(other.c.visit_id)))
+        .where(other.c.sha256 == photos.c.sha256, other.c.visit_id != visit_id)
         .scalar_subquery()
         .label("other_visits")
     )
-    statement = (
-        select(Photo.taken_at, Photo.exif_lat, Photo.exif_lon, sharing)
-        .where(Photo.visit_id == visit_id, Photo.agent_id == agent_id)
-        .order_by(Photo.uploaded_at, Photo.photo_id)
+    return (
+        select(photos.c.taken_at, photos.c.exif_lat, photos.c.exif_lon, sharing)
+        .where(
+            photos.c.visit_id == visit_id,
+            photos.c.agent_id == bindparam("target_agent_id"),
+        )
+        .order_by(photos.c.uploaded_at, photos.c.photo_id)
     )
-    return list((await session.execute(statement)).all())
+
+
+EVIDENCE_PHOTOS = _evidence_photos_statement()
 
 
 # --- review -----------------------------------------------------------------

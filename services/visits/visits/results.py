@@ -274,7 +274,7 @@ async def _store_result(
     await repository.insert_result(
         session,
         promise=None if promise is None else _promise_row(promise, visit, response),
-        events=runtime.outbox_insert(
+        events=runtime.outbox_rows(
             _result_events(visit, agent_id, request, response, assessment)
         ),
         result_id=response.result_id,
