@@ -78,49 +78,6 @@ async def photos_of(
     return list((await session.scalars(statement)).all())
 
 
-async def attach_photos(
-    session: AsyncSession,
-    visit_id: UUID,
-    photo_ids: list[UUID],
-    result_id: UUID,
-    *,
-    agent_id: UUID,
-) -> list[UUID]:
-    """Link the photos `agent_id` uploaded to the visit to its result.
-
-    Return the ids of those found.
-    """
-    if not photo_ids:
-        return []
-    parameters = {
-        "target_visit_id": visit_id,
-        "target_agent_id": agent_id,
-        "photo_ids": photo_ids,
-        "new_result_id": result_id,
-    }
-    return list((await session.scalars(ATTACH_PHOTOS, parameters)).all())
-
-
-def _attach_photos_statement() -> Any:
-    photos = Photo.__table__
-    return (
-        update(photos)
-        .where(
-            photos.c.visit_id == bindparam("target_visit_id"),
-            photos.c.agent_id == bindparam("target_agent_id"),
-            photos.c.photo_id.in_(bindparam("photo_ids", expanding=True)),
-        )
-        .values(result_id=bindparam("new_result_id"))
-        .returning(photos.c.photo_id)
-    )
-
-
-# The statements a result runs are built once, on the tables rather than the
-# mapped classes: building and keying them on every result, and the ORM's
-# handling of each, cost more CPU than the database's work for them.
-ATTACH_PHOTOS = _attach_photos_statement()
-
-
 # --- fraud signals ----------------------------------------------------------
 
 
@@ -196,39 +153,71 @@ def _evidence_check_ins_statement() -> Any:
 EVIDENCE_CHECK_INS = _evidence_check_ins_statement()
 
 
-async def photos_with_shared_bytes(
-    session: AsyncSession, visit_id: UUID, *, agent_id: UUID
+async def attach_and_read_photos(
+    session: AsyncSession,
+    visit_id: UUID,
+    photo_ids: list[UUID],
+    result_id: UUID,
+    *,
+    agent_id: UUID,
 ) -> list[Row[Any]]:
-    """Return when and where the agent's photos of the visit were taken.
+    """Link the cited photos to the result; return all the agent's photos.
 
-    Each row also has `other_visits`, the count of the other visits that
-    hold a photo with the same bytes. Ordered by upload, like `photos_of`.
+    Only photos `agent_id` uploaded to the visit are linked. Each row says
+    when and where the photo was taken, whether it was `cited` (and so
+    linked now), and `other_visits`, the count of the other visits that hold
+    a photo with the same bytes. Ordered by upload, like `photos_of`. One
+    statement where linking and reading took two.
     """
-    parameters = {"target_visit_id": visit_id, "target_agent_id": agent_id}
-    return list((await session.execute(EVIDENCE_PHOTOS, parameters)).all())
+    parameters = {
+        "target_visit_id": visit_id,
+        "target_agent_id": agent_id,
+        "photo_ids": photo_ids,
+        "new_result_id": result_id,
+    }
+    return list((await session.execute(ATTACH_AND_READ_PHOTOS, parameters)).all())
 
 
-def _evidence_photos_statement() -> Any:
+def _attach_and_read_photos_statement() -> Any:
     photos = Photo.__table__
     other = photos.alias("other")
-    visit_id = bindparam("target_visit_id")
+    visit_id, agent_id = bindparam("target_visit_id"), bindparam("target_agent_id")
+    attached = (
+        update(photos)
+        .where(
+            photos.c.visit_id == visit_id,
+            photos.c.agent_id == agent_id,
+            photos.c.photo_id.in_(bindparam("photo_ids", expanding=True)),
+        )
+        .values(result_id=bindparam("new_result_id"))
+        .returning(photos.c.photo_id)
+        .cte("attached")
+    )
     sharing = (
         select(func.count(func.distinct(other.c.visit_id)))
         .where(other.c.sha256 == photos.c.sha256, other.c.visit_id != visit_id)
         .scalar_subquery()
         .label("other_visits")
     )
+    # The SELECT reads the rows as they were before the UPDATE in the CTE,
+    # which changes only `result_id`, a column it does not read.
+    cited = photos.c.photo_id.in_(select(attached.c.photo_id)).label("cited")
     return (
-        select(photos.c.taken_at, photos.c.exif_lat, photos.c.exif_lon, sharing)
-        .where(
-            photos.c.visit_id == visit_id,
-            photos.c.agent_id == bindparam("target_agent_id"),
+        select(
+            photos.c.photo_id,
+            photos.c.taken_at,
+            photos.c.exif_lat,
+            photos.c.exif_lon,
+            sharing,
+            cited,
         )
+        .add_cte(attached)
+        .where(photos.c.visit_id == visit_id, photos.c.agent_id == agent_id)
         .order_by(photos.c.uploaded_at, photos.c.photo_id)
     )
 
 
-EVIDENCE_PHOTOS = _evidence_photos_statement()
+ATTACH_AND_READ_PHOTOS = _attach_and_read_photos_statement()
 
 
 # --- review -----------------------------------------------------------------

@@ -24,6 +24,7 @@ from sqlalchemy import (
     cast,
     func,
     insert,
+    literal,
     or_,
     select,
     update,
@@ -369,30 +370,28 @@ def _payments_lock(account_id: Any) -> ColumnElement[Any]:
     )
 
 
-async def claim_payments_since(
-    session: AsyncSession,
+def claim_parameters(
     *,
     promise_id: UUID,
     tenant_id: UUID,
     account_id: UUID,
     currency: str,
     since: date,
-) -> list[Row[Any]]:
-    """Give a new promise the account's unclaimed payments paid on `since` or later.
+) -> dict[str, Any]:
+    """Bind a new promise's claim on the account's unclaimed payments.
 
-    Returns them oldest first. The rows are claimed in one UPDATE, so a
-    payment consumer running at the same time either claims a payment first
-    or finds it taken.
+    The claim takes the payments in the account's currency paid on `since`
+    or later that no promise took yet. It runs in `insert_result`'s
+    statement, as one UPDATE, so a payment consumer running at the same
+    time either claims a payment first or finds it taken.
     """
-    parameters = {
+    return {
         "target_tenant_id": tenant_id,
         "target_account_id": account_id,
         "target_currency": currency,
         "since": since,
         "new_promise_id": promise_id,
     }
-    rows = list(await session.execute(CLAIM_PAYMENTS, parameters))
-    return sorted(rows, key=lambda row: (row.paid_on, row.reported_at))
 
 
 def _claim_payments_statement() -> Any:
@@ -416,7 +415,7 @@ def _claim_payments_statement() -> Any:
     )
 
 
-# Run on every result with a promise; built once, like RESULT_VISIT.
+# Run with every result with a promise; built once, like RESULT_VISIT.
 CLAIM_PAYMENTS = _claim_payments_statement()
 
 
@@ -765,11 +764,26 @@ def _bound(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _bindparams(table: Any, prefix: str, columns: tuple[str, ...]) -> dict[str, Any]:
-    """Bind each column's value as `<prefix>_<column>`, typed like the column."""
-    return {
+    """Bind each column's value as `<prefix>_<column>`, typed like the column.
+
+    The other columns with a Python default get it as a literal. SQLAlchemy
+    fills those defaults in only when the whole statement is an INSERT, and
+    a claiming result's statement is a SELECT over INSERT CTEs.
+    """
+    values: dict[str, Any] = {
         name: bindparam(f"{prefix}_{name}", type_=table.c[name].type)
         for name in columns
     }
+    for column in table.c:
+        if column.name in values or column.default is None:
+            continue
+        if not column.default.is_scalar:
+            raise ValueError(
+                f"column {table.name}.{column.name} has a computed default; "
+                "pass its value to the statement"
+            )
+        values[column.name] = literal(column.default.arg, column.type)
+    return values
 
 
 async def stored_submission(
@@ -833,39 +847,58 @@ async def insert_result(
     *,
     promise: dict[str, Any] | None,
     events: OutboxRows,
+    claim: dict[str, Any] | None = None,
     **values: Any,
-) -> None:
+) -> list[Row[Any]]:
     """Insert a result, its promise if any, and its events: one statement.
 
-    The result and the promise are CTEs of the outbox rows' INSERT. The
-    promise's foreign key to the result is satisfied, because PostgreSQL
-    checks it at the end of the statement.
+    The result, the promise and the outbox rows are written by CTEs of one
+    statement. The promise's foreign key to the result, and a claimed
+    payment's to the promise, are satisfied, because PostgreSQL checks them
+    at the end of the statement. With `claim` (see `claim_parameters`), the
+    same statement gives the promise the payments it claims, and they are
+    returned oldest first; without, nothing is returned.
     """
     parameters = {**_bound("result", values), **events.parameters}
     promise_columns = None
     if promise is not None:
         parameters.update(_bound("promise", promise))
         promise_columns = tuple(promise)
-    statement = _result_insert(tuple(values), promise_columns, events.count)
-    await session.execute(statement, parameters)
+    if claim is not None:
+        parameters.update(claim)
+    statement = _result_insert(
+        tuple(values), promise_columns, events.count, claiming=claim is not None
+    )
+    result = await session.execute(statement, parameters)
+    if claim is None:
+        return []
+    return sorted(result.all(), key=lambda row: (row.paid_on, row.reported_at))
 
 
 @functools.cache
 def _result_insert(
-    columns: tuple[str, ...], promise_columns: tuple[str, ...] | None, event_count: int
-) -> Insert:
-    """The result's INSERT with its promise and outbox rows; built once per shape."""
+    columns: tuple[str, ...],
+    promise_columns: tuple[str, ...] | None,
+    event_count: int,
+    *,
+    claiming: bool,
+) -> Any:
+    """The result's INSERT with its promise, outbox rows and claim; built once."""
     results = VisitResult.__table__
-    statement = outbox_rows_insert(common.outbox, event_count).add_cte(
+    written = [
         insert(results).values(**_bindparams(results, "result", columns)).cte("result")
-    )
+    ]
     if promise_columns is not None:
         promises = Promise.__table__
-        written = insert(promises).values(
+        promise_insert = insert(promises).values(
             **_bindparams(promises, "promise", promise_columns)
         )
-        statement = statement.add_cte(written.cte("promise"))
-    return statement
+        written.append(promise_insert.cte("promise"))
+    events = outbox_rows_insert(common.outbox, event_count)
+    if not claiming:
+        return events.add_cte(*written)
+    claimed = CLAIM_PAYMENTS.cte("claimed")
+    return select(claimed).add_cte(*written, events.cte("events"), claimed)
 
 
 # --- tenant API -------------------------------------------------------------
