@@ -103,7 +103,7 @@ def outbox_rows(
 
 @functools.cache
 def outbox_rows_insert(outbox: Table, count: int) -> Insert:
-    """The INSERT of `count` outbox rows whose values are bound by name.
+    """Build the INSERT of `count` outbox rows whose values are bound by name.
 
     Built once per table and count, so SQLAlchemy keys and compiles it
     once: a hot path then pays only for binding the values (`outbox_rows`).

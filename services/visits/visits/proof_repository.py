@@ -163,8 +163,8 @@ async def attach_and_read_photos(
 ) -> list[Row[Any]]:
     """Link the cited photos to the result; return all the agent's photos.
 
-    Only photos `agent_id` uploaded to the visit are linked. Each row says
-    when and where the photo was taken, whether it was `cited` (and so
+    Only photos `agent_id` uploaded to the visit are linked. Each row gives
+    the photo's EXIF time and position, whether it was `cited` (and so
     linked now), and `other_visits`, the count of the other visits that hold
     a photo with the same bytes. Ordered by upload, like `photos_of`. One
     statement where linking and reading took two.

@@ -415,7 +415,7 @@ def _claim_payments_statement() -> Any:
     )
 
 
-# Run with every result with a promise; built once, like RESULT_VISIT.
+# Runs in the INSERT of every result with a promise. Built once, like RESULT_VISIT.
 CLAIM_PAYMENTS = _claim_payments_statement()
 
 
@@ -746,7 +746,7 @@ async def insert_check_in(
 
 @functools.cache
 def _check_in_insert(columns: tuple[str, ...], event_count: int) -> Insert:
-    """The check-in's INSERT, its outbox rows' as a CTE; built once per shape."""
+    """Build the check-in's INSERT as a CTE of its outbox rows' INSERT."""
     check_ins = CheckIn.__table__
     lat, lon = bindparam("lat", type_=Float), bindparam("lon", type_=Float)
     statement = insert(check_ins).values(
@@ -779,7 +779,7 @@ def _bindparams(table: Any, prefix: str, columns: tuple[str, ...]) -> dict[str, 
             continue
         if not column.default.is_scalar:
             raise ValueError(
-                f"column {table.name}.{column.name} has a computed default; "
+                f"column {table.name}.{column.name} has a computed default, so "
                 "pass its value to the statement"
             )
         values[column.name] = literal(column.default.arg, column.type)
@@ -883,7 +883,7 @@ def _result_insert(
     *,
     claiming: bool,
 ) -> Any:
-    """The result's INSERT with its promise, outbox rows and claim; built once."""
+    """Build the statement that writes a result, its promise, events and claim."""
     results = VisitResult.__table__
     written = [
         insert(results).values(**_bindparams(results, "result", columns)).cte("result")

@@ -135,6 +135,6 @@ def _account_visit_times_statement() -> Any:
     )
 
 
-# Run on every first check-in under a weekly limit; built once, on the
+# Runs on every first check-in under a weekly limit. Built once, on the
 # tables, so neither SQLAlchemy's statement building nor the ORM runs per call.
 ACCOUNT_VISIT_TIMES = _account_visit_times_statement()
