@@ -179,11 +179,34 @@ def issue_agent_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
+# An agent's app sends the same token on every request. A verified token is
+# kept with its expiry, so its signature is checked once: about 0.15 ms of
+# CPU a request, by a profile. A refused token is never kept.
+VERIFIED_AGENT_TOKENS_MAX = 4096
+_verified_agent_tokens: dict[tuple[str, str], tuple[Agent, float]] = {}
+
+
 def verify_agent_token(token: str | None, *, secret: str) -> Agent:
     if not token:
         raise UnauthorizedError(
             "missing agent token: send 'Authorization: Bearer <token>'"
         )
+    cached = _verified_agent_tokens.get((secret, token))
+    if cached is not None:
+        agent, expires_at = cached
+        # PyJWT's own rule: a token expires at its `exp`, with no leeway.
+        if datetime.now(UTC).timestamp() < expires_at:
+            return agent
+        del _verified_agent_tokens[(secret, token)]
+    agent, expires_at = _decode_agent_token(token, secret=secret)
+    if len(_verified_agent_tokens) >= VERIFIED_AGENT_TOKENS_MAX:
+        _verified_agent_tokens.clear()
+    _verified_agent_tokens[(secret, token)] = (agent, expires_at)
+    return agent
+
+
+def _decode_agent_token(token: str, *, secret: str) -> tuple[Agent, float]:
+    """Check the token's signature and claims; return the agent and `exp`."""
     try:
         claims = jwt.decode(
             token,
@@ -194,7 +217,7 @@ def verify_agent_token(token: str | None, *, secret: str) -> Agent:
         )
         if claims.get("role") != "agent":
             raise UnauthorizedError("invalid agent token: it is not an agent's token")
-        return Agent(agent_id=UUID(claims["sub"]))
+        return Agent(agent_id=UUID(claims["sub"])), float(claims["exp"])
     except (jwt.PyJWTError, KeyError, ValueError) as error:
         raise UnauthorizedError(explain_token_error(error, agent=True)) from error
 

@@ -6,14 +6,24 @@ later publishes unsent rows with an idempotent producer and marks them sent.
 """
 
 import asyncio
+import functools
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import Insert, insert, literal, select, union_all, update
+from sqlalchemy import (
+    Insert,
+    Table,
+    bindparam,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.events import Envelope, Payload
@@ -70,6 +80,65 @@ def outbox_insert(
         for row in rows
     ]
     return insert(outbox).from_select(names, union_all(*selects))
+
+
+class OutboxRows(NamedTuple):
+    """Events' outbox rows as the bound values of `outbox_rows_insert(count)`."""
+
+    count: int
+    parameters: dict[str, Any]
+
+
+def outbox_rows(
+    payloads: Sequence[Payload], *, source: str, settings: ServiceSettings
+) -> OutboxRows:
+    """Bind the events' outbox rows to the names `outbox_rows_insert` uses."""
+    parameters: dict[str, Any] = {}
+    for index, payload in enumerate(payloads):
+        row = outbox_row(Envelope.wrap(payload, source=source), payload, settings)
+        for name, value in row.items():
+            parameters[_bound_name(index, name)] = value
+    return OutboxRows(len(payloads), parameters)
+
+
+@functools.cache
+def outbox_rows_insert(outbox: Table, count: int) -> Insert:
+    """Build the INSERT of `count` outbox rows whose values are bound by name.
+
+    Built once per table and count, so SQLAlchemy keys and compiles it
+    once: a hot path then pays only for binding the values (`outbox_rows`).
+    The rows take their `seq` in the order bound.
+    """
+    selects = [
+        select(
+            *[
+                bindparam(_bound_name(index, name), type_=outbox.c[name].type).label(
+                    name
+                )
+                for name in OUTBOX_COLUMNS
+            ]
+        )
+        for index in range(count)
+    ]
+    source = selects[0] if count == 1 else union_all(*selects)
+    return insert(outbox).from_select(list(OUTBOX_COLUMNS), source)
+
+
+def _bound_name(index: int, column: str) -> str:
+    return f"event{index}_{column}"
+
+
+OUTBOX_COLUMNS = (
+    "event_id",
+    "topic",
+    "key",
+    "event_type",
+    "source",
+    "subject",
+    "tenant_id",
+    "event_time",
+    "data",
+)
 
 
 def outbox_row(

@@ -31,7 +31,14 @@ from shared.events import Envelope, Payload
 from shared.kafka import create_producer, ensure_topics
 from shared.logging import configure_logging
 from shared.openapi import install_problem_openapi
-from shared.outbox import OutboxRelay, add_event, add_events, outbox_insert
+from shared.outbox import (
+    OutboxRelay,
+    OutboxRows,
+    add_event,
+    add_events,
+    outbox_insert,
+    outbox_rows,
+)
 from shared.query_names import reject_unknown_query_parameters
 from shared.rate_limit import RateLimiter
 from shared.settings import ServiceSettings
@@ -81,6 +88,10 @@ class ServiceRuntime:
         return outbox_insert(
             self.tables, payloads, source=f"/{self.name}", settings=self.settings
         )
+
+    def outbox_rows(self, payloads: Sequence[Payload]) -> OutboxRows:
+        """Bind the events' outbox rows for `outbox_rows_insert`; see there."""
+        return outbox_rows(payloads, source=f"/{self.name}", settings=self.settings)
 
     async def emit_many(
         self, session: AsyncSession, payloads: Sequence[Payload]

@@ -121,30 +121,36 @@ def check_in_day(checked_in_at: datetime, time_zone: str | None) -> date:
     )
 
 
-async def apply_earlier_payments(
-    session: AsyncSession,
-    *,
-    emit: Callable[[AsyncSession, Payload], Awaitable[Any]],
-    visit: Any,
-    promise_id: Any,
-    currency: str,
-    now: datetime,
-) -> int:
-    """Give a new promise the payments reported before it; return how many.
+def earlier_payments_claim(
+    visit: Any, *, promise_id: Any, currency: str, now: datetime
+) -> dict[str, Any]:
+    """Bind the claim of a new promise on the payments reported before it.
 
     Only payments made on or after the visit's check-in day count: an older
-    one paid something else. Each applied payment announces the promise's
-    status, as a payment reported after the promise does.
+    one paid something else. The result's INSERT runs the claim.
     """
-    since = check_in_day(visit.checked_in_at or now, visit.time_zone)
-    payments = await repository.claim_payments_since(
-        session,
+    return repository.claim_parameters(
         promise_id=promise_id,
         tenant_id=visit.tenant_id,
         account_id=visit.account_id,
         currency=currency,
-        since=since,
+        since=check_in_day(visit.checked_in_at or now, visit.time_zone),
     )
+
+
+async def apply_claimed_payments(
+    session: AsyncSession,
+    *,
+    emit: Callable[[AsyncSession, Payload], Awaitable[Any]],
+    promise_id: Any,
+    payments: list[Any],
+    now: datetime,
+) -> int:
+    """Credit a new promise with the payments it claimed; return how many.
+
+    Each applied payment announces the promise's status, as a payment
+    reported after the promise does.
+    """
     for payment in payments:
         await repository.credit_promise(
             session, promise_id, amount=payment.amount, at=now

@@ -6,8 +6,10 @@ the score is stored with the result and travels in the same
 """
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import UnprocessableError
@@ -34,9 +36,10 @@ async def file_proof(
     """
     # A visit given back and handed over keeps the previous agent's photos,
     # which neither prove nor incriminate the agent filing now.
-    cited = await proof_repository.attach_photos(
+    photo_rows = await proof_repository.attach_and_read_photos(
         session, visit_id, photo_ids, result_id, agent_id=agent_id
     )
+    cited = [row.photo_id for row in photo_rows if row.cited]
     missing = sorted(set(photo_ids) - set(cited), key=str)
     if missing:
         raise UnprocessableError(
@@ -54,6 +57,7 @@ async def file_proof(
         )
     evidence = await gather_evidence(
         session,
+        photo_rows,
         visit_id=visit_id,
         agent_id=agent_id,
         device_time=device_time,
@@ -65,6 +69,7 @@ async def file_proof(
 
 async def gather_evidence(
     session: AsyncSession,
+    photo_rows: list[Row[Any]],
     *,
     visit_id: UUID,
     agent_id: UUID,
@@ -99,9 +104,7 @@ async def gather_evidence(
             lon=row.exif_lon,
             other_visits=row.other_visits,
         )
-        for row in await proof_repository.photos_with_shared_bytes(
-            session, visit_id, agent_id=agent_id
-        )
+        for row in photo_rows
     ]
     return signals.Evidence(
         fixes=fixes,

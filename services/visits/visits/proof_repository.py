@@ -5,10 +5,9 @@ from typing import Any
 from uuid import UUID
 
 from geoalchemy2 import Geometry
-from sqlalchemy import Row, and_, cast, func, or_, select, update
+from sqlalchemy import Row, and_, bindparam, cast, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from visits.models import CheckIn, Photo, Review, Visit
 from visits.states import VisitState
@@ -79,46 +78,18 @@ async def photos_of(
     return list((await session.scalars(statement)).all())
 
 
-async def attach_photos(
-    session: AsyncSession,
-    visit_id: UUID,
-    photo_ids: list[UUID],
-    result_id: UUID,
-    *,
-    agent_id: UUID,
-) -> list[UUID]:
-    """Link the photos `agent_id` uploaded to the visit to its result.
-
-    Return the ids of those found.
-    """
-    if not photo_ids:
-        return []
-    statement = (
-        update(Photo)
-        .where(
-            Photo.visit_id == visit_id,
-            Photo.agent_id == agent_id,
-            Photo.photo_id.in_(photo_ids),
-        )
-        .values(result_id=result_id)
-        .returning(Photo.photo_id)
-        .execution_options(synchronize_session=False)
-    )
-    return list((await session.scalars(statement)).all())
-
-
 # --- fraud signals ----------------------------------------------------------
 
 
-def _check_in_columns() -> tuple[Any, ...]:
-    geometry = cast(CheckIn.location, Geometry(srid=WGS84))
+def _check_in_columns(check_ins: Any) -> tuple[Any, ...]:
+    geometry = cast(check_ins.c.location, Geometry(srid=WGS84))
     return (
-        CheckIn.visit_id,
-        CheckIn.distance_m,
-        CheckIn.accuracy_m,
-        CheckIn.mock_location,
-        CheckIn.device_time,
-        CheckIn.server_time,
+        check_ins.c.visit_id,
+        check_ins.c.distance_m,
+        check_ins.c.accuracy_m,
+        check_ins.c.mock_location,
+        check_ins.c.device_time,
+        check_ins.c.server_time,
         func.ST_Y(geometry).label("lat"),
         func.ST_X(geometry).label("lon"),
     )
@@ -136,61 +107,117 @@ async def check_ins_for_evidence(
     check-ins. One statement instead of two: the result's transaction runs
     it on every result.
     """
-    first_own = (
-        select(func.min(CheckIn.device_time))
-        .where(CheckIn.visit_id == visit_id, CheckIn.agent_id == agent_id)
-        .scalar_subquery()
-    )
-    previous = (
-        select(CheckIn.check_in_id)
-        .where(
-            CheckIn.agent_id == agent_id,
-            CheckIn.visit_id != visit_id,
-            CheckIn.device_time <= first_own,
-        )
-        .order_by(CheckIn.device_time.desc(), CheckIn.check_in_id)
-        .limit(1)
-        .scalar_subquery()
-    )
-    statement = (
-        select(*_check_in_columns())
-        .where(
-            # Either side can use an index (the visit's, the primary key),
-            # however many check-ins the agent has made before.
-            or_(
-                and_(CheckIn.visit_id == visit_id, CheckIn.agent_id == agent_id),
-                CheckIn.check_in_id == previous,
-            )
-        )
-        .order_by(CheckIn.device_time, CheckIn.check_in_id)
-    )
-    rows = list((await session.execute(statement)).all())
+    parameters = {"target_visit_id": visit_id, "target_agent_id": agent_id}
+    rows = list((await session.execute(EVIDENCE_CHECK_INS, parameters)).all())
     own = [row for row in rows if row.visit_id == visit_id]
     before = [row for row in rows if row.visit_id != visit_id]
     return own, before[0] if before else None
 
 
-async def photos_with_shared_bytes(
-    session: AsyncSession, visit_id: UUID, *, agent_id: UUID
-) -> list[Row[Any]]:
-    """Return when and where the agent's photos of the visit were taken.
+def _evidence_check_ins_statement() -> Any:
+    check_ins = CheckIn.__table__
+    visit_id, agent_id = bindparam("target_visit_id"), bindparam("target_agent_id")
+    first_own = (
+        select(func.min(check_ins.c.device_time))
+        .where(check_ins.c.visit_id == visit_id, check_ins.c.agent_id == agent_id)
+        .scalar_subquery()
+    )
+    previous = (
+        select(check_ins.c.check_in_id)
+        .where(
+            check_ins.c.agent_id == agent_id,
+            check_ins.c.visit_id != visit_id,
+            check_ins.c.device_time <= first_own,
+        )
+        .order_by(check_ins.c.device_time.desc(), check_ins.c.check_in_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        select(*_check_in_columns(check_ins))
+        .where(
+            # Either side can use an index (the visit's, the primary key),
+            # however many check-ins the agent has made before.
+            or_(
+                and_(
+                    check_ins.c.visit_id == visit_id,
+                    check_ins.c.agent_id == agent_id,
+                ),
+                check_ins.c.check_in_id == previous,
+            )
+        )
+        .order_by(check_ins.c.device_time, check_ins.c.check_in_id)
+    )
 
-    Each row also has `other_visits`, the count of the other visits that
-    hold a photo with the same bytes. Ordered by upload, like `photos_of`.
+
+EVIDENCE_CHECK_INS = _evidence_check_ins_statement()
+
+
+async def attach_and_read_photos(
+    session: AsyncSession,
+    visit_id: UUID,
+    photo_ids: list[UUID],
+    result_id: UUID,
+    *,
+    agent_id: UUID,
+) -> list[Row[Any]]:
+    """Link the cited photos to the result; return all the agent's photos.
+
+    Only photos `agent_id` uploaded to the visit are linked. Each row gives
+    the photo's EXIF time and position, whether it was `cited` (and so
+    linked now), and `other_visits`, the count of the other visits that hold
+    a photo with the same bytes. Ordered by upload, like `photos_of`. One
+    statement where linking and reading took two.
     """
-    other = aliased(Photo)
+    parameters = {
+        "target_visit_id": visit_id,
+        "target_agent_id": agent_id,
+        "photo_ids": photo_ids,
+        "new_result_id": result_id,
+    }
+    return list((await session.execute(ATTACH_AND_READ_PHOTOS, parameters)).all())
+
+
+def _attach_and_read_photos_statement() -> Any:
+    photos = Photo.__table__
+    other = photos.alias("other")
+    visit_id, agent_id = bindparam("target_visit_id"), bindparam("target_agent_id")
+    attached = (
+        update(photos)
+        .where(
+            photos.c.visit_id == visit_id,
+            photos.c.agent_id == agent_id,
+            photos.c.photo_id.in_(bindparam("photo_ids", expanding=True)),
+        )
+        .values(result_id=bindparam("new_result_id"))
+        .returning(photos.c.photo_id)
+        .cte("attached")
+    )
     sharing = (
-        select(func.count(func.distinct(other.visit_id)))
-        .where(other.sha256 == Photo.sha256, other.visit_id != visit_id)
+        select(func.count(func.distinct(other.c.visit_id)))
+        .where(other.c.sha256 == photos.c.sha256, other.c.visit_id != visit_id)
         .scalar_subquery()
         .label("other_visits")
     )
-    statement = (
-        select(Photo.taken_at, Photo.exif_lat, Photo.exif_lon, sharing)
-        .where(Photo.visit_id == visit_id, Photo.agent_id == agent_id)
-        .order_by(Photo.uploaded_at, Photo.photo_id)
+    # The SELECT reads the rows as they were before the UPDATE in the CTE,
+    # which changes only `result_id`, a column it does not read.
+    cited = photos.c.photo_id.in_(select(attached.c.photo_id)).label("cited")
+    return (
+        select(
+            photos.c.photo_id,
+            photos.c.taken_at,
+            photos.c.exif_lat,
+            photos.c.exif_lon,
+            sharing,
+            cited,
+        )
+        .add_cte(attached)
+        .where(photos.c.visit_id == visit_id, photos.c.agent_id == agent_id)
+        .order_by(photos.c.uploaded_at, photos.c.photo_id)
     )
-    return list((await session.execute(statement)).all())
+
+
+ATTACH_AND_READ_PHOTOS = _attach_and_read_photos_statement()
 
 
 # --- review -----------------------------------------------------------------

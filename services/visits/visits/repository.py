@@ -4,6 +4,7 @@ Every state change is one conditional UPDATE ... WHERE state IN (allowed)
 RETURNING; `None` back means the visit is missing or in another state.
 """
 
+import functools
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy import (
     cast,
     func,
     insert,
+    literal,
     or_,
     select,
     update,
@@ -31,6 +33,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.events.payloads import AssignmentReleased, ReleaseReason, VisitRequested
+from shared.outbox import OutboxRows, outbox_rows_insert
 from visits.models import (
     AssignmentRelease,
     CheckIn,
@@ -39,6 +42,7 @@ from visits.models import (
     TenantVisitRules,
     Visit,
     VisitResult,
+    common,
 )
 from visits.states import VisitState, allowed_sources
 
@@ -366,41 +370,53 @@ def _payments_lock(account_id: Any) -> ColumnElement[Any]:
     )
 
 
-async def claim_payments_since(
-    session: AsyncSession,
+def claim_parameters(
     *,
     promise_id: UUID,
     tenant_id: UUID,
     account_id: UUID,
     currency: str,
     since: date,
-) -> list[Row[Any]]:
-    """Give a new promise the account's unclaimed payments paid on `since` or later.
+) -> dict[str, Any]:
+    """Bind a new promise's claim on the account's unclaimed payments.
 
-    Returns them oldest first. The rows are claimed in one UPDATE, so a
-    payment consumer running at the same time either claims a payment first
-    or finds it taken.
+    The claim takes the payments in the account's currency paid on `since`
+    or later that no promise took yet. It runs in `insert_result`'s
+    statement, as one UPDATE, so a payment consumer running at the same
+    time either claims a payment first or finds it taken.
     """
-    statement = (
-        update(PromisePayment)
+    return {
+        "target_tenant_id": tenant_id,
+        "target_account_id": account_id,
+        "target_currency": currency,
+        "since": since,
+        "new_promise_id": promise_id,
+    }
+
+
+def _claim_payments_statement() -> Any:
+    payments = PromisePayment.__table__
+    return (
+        update(payments)
         .where(
-            PromisePayment.tenant_id == tenant_id,
-            PromisePayment.account_id == account_id,
-            PromisePayment.currency == currency,
-            PromisePayment.promise_id.is_(None),
-            PromisePayment.paid_on >= since,
+            payments.c.tenant_id == bindparam("target_tenant_id"),
+            payments.c.account_id == bindparam("target_account_id"),
+            payments.c.currency == bindparam("target_currency"),
+            payments.c.promise_id.is_(None),
+            payments.c.paid_on >= bindparam("since"),
         )
-        .values(promise_id=promise_id)
+        .values(promise_id=bindparam("new_promise_id"))
         .returning(
-            PromisePayment.payment_id,
-            PromisePayment.amount,
-            PromisePayment.paid_on,
-            PromisePayment.reported_at,
+            payments.c.payment_id,
+            payments.c.amount,
+            payments.c.paid_on,
+            payments.c.reported_at,
         )
-        .execution_options(synchronize_session=False)
     )
-    rows = list(await session.execute(statement))
-    return sorted(rows, key=lambda row: (row.paid_on, row.reported_at))
+
+
+# Runs in the INSERT of every result with a promise. Built once, like RESULT_VISIT.
+CLAIM_PAYMENTS = _claim_payments_statement()
 
 
 def _promise_columns() -> tuple[Any, ...]:
@@ -540,45 +556,61 @@ async def agent_visit_and_submission(
     visit and the stored result come from the same snapshot. Only the
     columns a result needs: the whole row cost more to load than to read.
     """
-    statement = (
-        select(
-            *RESULT_VISIT_COLUMNS,
-            VisitResult.visit_id.label("stored_visit_id"),
-            VisitResult.response.label("stored_response"),
-        )
-        .outerjoin(
-            VisitResult,
-            and_(
-                VisitResult.agent_id == agent_id,
-                VisitResult.submission_id == submission_id,
-            ),
-        )
-        .where(
-            Visit.visit_id == visit_id,
-            Visit.agent_id == agent_id,
-            Visit.state != VisitState.CANCELLED.value,
-        )
-    )
-    return (await session.execute(statement)).first()
+    parameters = {
+        "target_visit_id": visit_id,
+        "target_agent_id": agent_id,
+        "submission_id": submission_id,
+    }
+    return (await session.execute(RESULT_VISIT, parameters)).first()
 
 
 # The visit's columns that validating, storing and announcing a result read.
 RESULT_VISIT_COLUMNS = (
-    Visit.visit_id,
-    Visit.tenant_id,
-    Visit.campaign_id,
-    Visit.account_id,
-    Visit.account_key,
-    Visit.state,
-    Visit.questions,
-    Visit.balance_amount,
-    Visit.balance_currency,
-    Visit.fee_currency,
-    Visit.checked_in_at,
-    Visit.time_zone,
-    Visit.location_precision,
-    Visit.location_accuracy_m,
+    "visit_id",
+    "tenant_id",
+    "campaign_id",
+    "account_id",
+    "account_key",
+    "state",
+    "questions",
+    "balance_amount",
+    "balance_currency",
+    "fee_currency",
+    "checked_in_at",
+    "time_zone",
+    "location_precision",
+    "location_accuracy_m",
 )
+
+
+def _result_visit_statement() -> Any:
+    visits, results = Visit.__table__, VisitResult.__table__
+    agent_id = bindparam("target_agent_id")
+    return (
+        select(
+            *(visits.c[name] for name in RESULT_VISIT_COLUMNS),
+            results.c.visit_id.label("stored_visit_id"),
+            results.c.response.label("stored_response"),
+        )
+        .outerjoin(
+            results,
+            and_(
+                results.c.agent_id == agent_id,
+                results.c.submission_id == bindparam("submission_id"),
+            ),
+        )
+        .where(
+            visits.c.visit_id == bindparam("target_visit_id"),
+            visits.c.agent_id == agent_id,
+            visits.c.state != VisitState.CANCELLED.value,
+        )
+    )
+
+
+# The statements a result runs on every request are built once, on the
+# tables rather than the mapped classes: building and keying them anew,
+# and the ORM's handling of each, cost more CPU than the database's work.
+RESULT_VISIT = _result_visit_statement()
 
 
 async def mark_checked_in(
@@ -616,59 +648,66 @@ async def mark_checked_in(
 
 
 def _check_in_statement() -> Any:
+    visits, check_ins = Visit.__table__, CheckIn.__table__
+    rules = TenantVisitRules.__table__
     lat, lon = bindparam("lat", type_=Float), bindparam("lon", type_=Float)
-    distance = func.ST_Distance(Visit.location, _point(lat, lon))
+    distance = func.ST_Distance(visits.c.location, _point(lat, lon))
     weekly_limit = (
-        select(TenantVisitRules.max_visits_per_account_week)
-        .where(TenantVisitRules.tenant_id == Visit.tenant_id)
+        select(rules.c.max_visits_per_account_week)
+        .where(rules.c.tenant_id == visits.c.tenant_id)
         .scalar_subquery()
     )
     verified_before = (
-        select(CheckIn.check_in_id)
-        .where(CheckIn.visit_id == Visit.visit_id, CheckIn.verified.is_(True))
+        select(check_ins.c.check_in_id)
+        .where(
+            check_ins.c.visit_id == visits.c.visit_id, check_ins.c.verified.is_(True)
+        )
         .exists()
     )
     account_lock = case(
         (
-            and_(Visit.check_in_count == 1, weekly_limit.is_not(None)),
+            and_(visits.c.check_in_count == 1, weekly_limit.is_not(None)),
             func.pg_advisory_xact_lock(
                 func.hashtextextended(
                     ACCOUNT_LOCK_PREFIX
-                    + cast(Visit.tenant_id, String)
+                    + cast(visits.c.tenant_id, String)
                     + ":"
-                    + cast(Visit.account_id, String),
+                    + cast(visits.c.account_id, String),
                     0,
                 )
             ),
         )
     )
     statement = (
-        _transition(
-            bindparam("target_visit_id"),
-            VisitState.CHECKED_IN,
-            agent_id=bindparam("target_agent_id"),
+        update(visits)
+        .where(
+            visits.c.visit_id == bindparam("target_visit_id"),
+            visits.c.state.in_(allowed_sources(VisitState.CHECKED_IN)),
+            visits.c.agent_id == bindparam("target_agent_id"),
         )
         .values(
+            state=VisitState.CHECKED_IN.value,
+            updated_at=func.now(),
             checked_in_at=func.coalesce(
-                Visit.checked_in_at, bindparam("now", type_=DateTime(timezone=True))
+                visits.c.checked_in_at, bindparam("now", type_=DateTime(timezone=True))
             ),
-            check_in_count=Visit.check_in_count + 1,
+            check_in_count=visits.c.check_in_count + 1,
         )
         .returning(
-            Visit.visit_id,
-            Visit.tenant_id,
-            Visit.campaign_id,
-            Visit.account_id,
-            Visit.state,
-            Visit.check_in_count,
+            visits.c.visit_id,
+            visits.c.tenant_id,
+            visits.c.campaign_id,
+            visits.c.account_id,
+            visits.c.state,
+            visits.c.check_in_count,
             distance.label("distance_m"),
-            Visit.location_precision,
-            Visit.location_accuracy_m,
-            *_lat_lon(Visit.location),
-            Visit.time_zone,
-            Visit.visiting_start,
-            Visit.visiting_end,
-            Visit.visiting_days,
+            visits.c.location_precision,
+            visits.c.location_accuracy_m,
+            *_lat_lon(visits.c.location),
+            visits.c.time_zone,
+            visits.c.visiting_start,
+            visits.c.visiting_end,
+            visits.c.visiting_days,
             weekly_limit.label("weekly_limit"),
             verified_before.label("has_verified_check_in"),
             account_lock.label("account_locked"),
@@ -692,19 +731,59 @@ async def insert_check_in(
     *,
     lat: float,
     lon: float,
-    events: Insert | None = None,
+    events: OutboxRows | None = None,
     **values: Any,
 ) -> None:
     """Insert a check-in, and the outbox rows in `events` in the same statement."""
-    statement = insert(CheckIn).values(location=_point(lat, lon), **values)
-    await session.execute(_with_events(statement, events))
+    parameters = {"lat": lat, "lon": lon, **_bound("check_in", values)}
+    event_count = 0
+    if events is not None:
+        event_count = events.count
+        parameters.update(events.parameters)
+    statement = _check_in_insert(tuple(values), event_count)
+    await session.execute(statement, parameters)
 
 
-def _with_events(statement: Insert, events: Insert | None) -> Insert:
-    """Run `statement` as a CTE of the events' outbox INSERT: one round trip."""
-    if events is None:
+@functools.cache
+def _check_in_insert(columns: tuple[str, ...], event_count: int) -> Insert:
+    """Build the check-in's INSERT as a CTE of its outbox rows' INSERT."""
+    check_ins = CheckIn.__table__
+    lat, lon = bindparam("lat", type_=Float), bindparam("lon", type_=Float)
+    statement = insert(check_ins).values(
+        location=_point(lat, lon), **_bindparams(check_ins, "check_in", columns)
+    )
+    if not event_count:
         return statement
-    return events.add_cte(statement.cte("written"))
+    return outbox_rows_insert(common.outbox, event_count).add_cte(
+        statement.cte("written")
+    )
+
+
+def _bound(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
+    return {f"{prefix}_{name}": value for name, value in values.items()}
+
+
+def _bindparams(table: Any, prefix: str, columns: tuple[str, ...]) -> dict[str, Any]:
+    """Bind each column's value as `<prefix>_<column>`, typed like the column.
+
+    The other columns with a Python default get it as a literal. SQLAlchemy
+    fills those defaults in only when the whole statement is an INSERT, and
+    a claiming result's statement is a SELECT over INSERT CTEs.
+    """
+    values: dict[str, Any] = {
+        name: bindparam(f"{prefix}_{name}", type_=table.c[name].type)
+        for name in columns
+    }
+    for column in table.c:
+        if column.name in values or column.default is None:
+            continue
+        if not column.default.is_scalar:
+            raise ValueError(
+                f"column {table.name}.{column.name} has a computed default, so "
+                "pass its value to the statement"
+            )
+        values[column.name] = literal(column.default.arg, column.type)
+    return values
 
 
 async def stored_submission(
@@ -731,34 +810,95 @@ async def mark_completed(
     `lock_account_payments`) is taken in the same statement, after the
     visit's row lock, and held until commit.
     """
-    columns: list[Any] = [Visit.visit_id]
+    statement = COMPLETE_AND_LOCK_PAYMENTS if lock_payments else COMPLETE
+    parameters = {"target_visit_id": visit_id, "target_agent_id": agent_id, "now": now}
+    return (await session.execute(statement, parameters)).first() is not None
+
+
+def _complete_statement(*, lock_payments: bool) -> Any:
+    visits = Visit.__table__
+    now = bindparam("now", type_=DateTime(timezone=True))
+    columns: list[Any] = [visits.c.visit_id]
     if lock_payments:
-        columns.append(_payments_lock(Visit.account_id).label("payments_locked"))
-    statement = (
-        _transition(visit_id, VisitState.COMPLETED, agent_id=agent_id)
-        .values(completed_at=now, closed_at=now)
+        columns.append(_payments_lock(visits.c.account_id).label("payments_locked"))
+    return (
+        update(visits)
+        .where(
+            visits.c.visit_id == bindparam("target_visit_id"),
+            visits.c.state.in_(allowed_sources(VisitState.COMPLETED)),
+            visits.c.agent_id == bindparam("target_agent_id"),
+        )
+        .values(
+            state=VisitState.COMPLETED.value,
+            updated_at=func.now(),
+            completed_at=now,
+            closed_at=now,
+        )
         .returning(*columns)
     )
-    return (await session.execute(statement)).first() is not None
+
+
+COMPLETE = _complete_statement(lock_payments=False)
+COMPLETE_AND_LOCK_PAYMENTS = _complete_statement(lock_payments=True)
 
 
 async def insert_result(
     session: AsyncSession,
     *,
     promise: dict[str, Any] | None,
-    events: Insert,
+    events: OutboxRows,
+    claim: dict[str, Any] | None = None,
     **values: Any,
-) -> None:
+) -> list[Row[Any]]:
     """Insert a result, its promise if any, and its events: one statement.
 
-    The result and the promise are CTEs of the outbox rows' INSERT. The
-    promise's foreign key to the result is satisfied, because PostgreSQL
-    checks it at the end of the statement.
+    The result, the promise and the outbox rows are written by CTEs of one
+    statement. The promise's foreign key to the result, and a claimed
+    payment's to the promise, are satisfied, because PostgreSQL checks them
+    at the end of the statement. With `claim` (see `claim_parameters`), the
+    same statement gives the promise the payments it claims, and they are
+    returned oldest first; without, nothing is returned.
     """
-    statement = events.add_cte(insert(VisitResult).values(**values).cte("result"))
+    parameters = {**_bound("result", values), **events.parameters}
+    promise_columns = None
     if promise is not None:
-        statement = statement.add_cte(insert(Promise).values(**promise).cte("promise"))
-    await session.execute(statement)
+        parameters.update(_bound("promise", promise))
+        promise_columns = tuple(promise)
+    if claim is not None:
+        parameters.update(claim)
+    statement = _result_insert(
+        tuple(values), promise_columns, events.count, claiming=claim is not None
+    )
+    result = await session.execute(statement, parameters)
+    if claim is None:
+        return []
+    return sorted(result.all(), key=lambda row: (row.paid_on, row.reported_at))
+
+
+@functools.cache
+def _result_insert(
+    columns: tuple[str, ...],
+    promise_columns: tuple[str, ...] | None,
+    event_count: int,
+    *,
+    claiming: bool,
+) -> Any:
+    """Build the statement that writes a result, its promise, events and claim."""
+    results = VisitResult.__table__
+    written = [
+        insert(results).values(**_bindparams(results, "result", columns)).cte("result")
+    ]
+    if promise_columns is not None:
+        promises = Promise.__table__
+        promise_insert = insert(promises).values(
+            **_bindparams(promises, "promise", promise_columns)
+        )
+        written.append(promise_insert.cte("promise"))
+    events = outbox_rows_insert(common.outbox, event_count)
+    if not claiming:
+        return events.add_cte(*written)
+    claimed = CLAIM_PAYMENTS.cte("claimed")
+    return select(claimed).add_cte(*written, events.cte("events"), claimed)
 
 
 # --- tenant API -------------------------------------------------------------

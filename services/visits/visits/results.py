@@ -271,10 +271,16 @@ async def _store_result(
         server_time=now,
         address_radius_m=door_location.geocode_radius_meters(visit),
     )
-    await repository.insert_result(
+    claim = None
+    if promise is not None:
+        claim = promises.earlier_payments_claim(
+            visit, promise_id=promise.promise_id, currency=promise.currency, now=now
+        )
+    claimed = await repository.insert_result(
         session,
         promise=None if promise is None else _promise_row(promise, visit, response),
-        events=runtime.outbox_insert(
+        claim=claim,
+        events=runtime.outbox_rows(
             _result_events(visit, agent_id, request, response, assessment)
         ),
         result_id=response.result_id,
@@ -299,13 +305,12 @@ async def _store_result(
     )
     if promise is not None:
         # The account's payments lock, taken with the state change, keeps a
-        # payment from slipping between this claim and the commit.
-        await promises.apply_earlier_payments(
+        # payment from slipping between the claim and the commit.
+        await promises.apply_claimed_payments(
             session,
             emit=runtime.emit,
-            visit=visit,
             promise_id=promise.promise_id,
-            currency=promise.currency,
+            payments=claimed,
             now=now,
         )
     log.info(

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import DateTime, Row, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -109,17 +109,32 @@ async def account_visit_times(
     Only visits whose first check-in falls at or after `since` are returned,
     oldest first.
     """
-    first = func.min(CheckIn.device_time)
-    statement = (
+    parameters = {
+        "target_tenant_id": tenant_id,
+        "target_account_id": account_id,
+        "since": since,
+        "except_visit_id": except_visit_id,
+    }
+    return list((await session.scalars(ACCOUNT_VISIT_TIMES, parameters)).all())
+
+
+def _account_visit_times_statement() -> Any:
+    check_ins, visits = CheckIn.__table__, Visit.__table__
+    first = func.min(check_ins.c.device_time)
+    return (
         select(first)
-        .join(Visit, Visit.visit_id == CheckIn.visit_id)
+        .join(visits, visits.c.visit_id == check_ins.c.visit_id)
         .where(
-            Visit.tenant_id == tenant_id,
-            Visit.account_id == account_id,
-            Visit.visit_id != except_visit_id,
+            visits.c.tenant_id == bindparam("target_tenant_id"),
+            visits.c.account_id == bindparam("target_account_id"),
+            visits.c.visit_id != bindparam("except_visit_id"),
         )
-        .group_by(CheckIn.visit_id)
-        .having(first >= since)
+        .group_by(check_ins.c.visit_id)
+        .having(first >= bindparam("since", type_=DateTime(timezone=True)))
         .order_by(first)
     )
-    return list((await session.scalars(statement)).all())
+
+
+# Runs on every first check-in under a weekly limit. Built once, on the
+# tables, so neither SQLAlchemy's statement building nor the ORM runs per call.
+ACCOUNT_VISIT_TIMES = _account_visit_times_statement()

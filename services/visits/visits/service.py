@@ -120,7 +120,7 @@ async def check_in(
             session,
             lat=request.lat,
             lon=request.lon,
-            events=runtime.outbox_insert(events) if events else None,
+            events=runtime.outbox_rows(events) if events else None,
             check_in_id=check_in_id,
             visit_id=visit_id,
             tenant_id=visit.tenant_id,

@@ -1,3 +1,4 @@
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -56,6 +57,20 @@ class TestAgentTokens:
     def test_other_secret_rejected(self):
         with pytest.raises(UnauthorizedError):
             verify_agent_token(token(), secret=SECRET + "x")
+
+    def test_verified_token_still_expires(self):
+        expires_at = int(time.time()) + 1
+        signed = token(exp=expires_at)
+        verify_agent_token(signed, secret=SECRET)
+        time.sleep(expires_at - time.time() + 0.05)
+        with pytest.raises(UnauthorizedError, match="expired"):
+            verify_agent_token(signed, secret=SECRET)
+
+    def test_verified_token_rejected_under_another_secret(self):
+        signed = token()
+        verify_agent_token(signed, secret=SECRET)
+        with pytest.raises(UnauthorizedError):
+            verify_agent_token(signed, secret=SECRET + "x")
 
 
 class TestApiKeys:
