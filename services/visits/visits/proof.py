@@ -11,6 +11,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import UnprocessableError
+from shared.tenancy import across_agents
 from visits import proof_repository, signals
 from visits.settings import VisitsSettings
 
@@ -92,6 +93,12 @@ async def gather_evidence(
         previous = signals.PreviousFix(
             lat=before.lat, lon=before.lon, device_time=before.device_time
         )
+    # A photo's bytes are looked for in every agent's visits; only the count
+    # of those visits reaches the signal.
+    async with across_agents(session):
+        shared = await proof_repository.photos_with_shared_bytes(
+            session, visit_id, agent_id=agent_id
+        )
     photos = [
         signals.PhotoEvidence(
             taken_at=row.taken_at,
@@ -99,9 +106,7 @@ async def gather_evidence(
             lon=row.exif_lon,
             other_visits=row.other_visits,
         )
-        for row in await proof_repository.photos_with_shared_bytes(
-            session, visit_id, agent_id=agent_id
-        )
+        for row in shared
     ]
     return signals.Evidence(
         fixes=fixes,
