@@ -67,6 +67,16 @@ def mask_phone(phone: str | None) -> str | None:
     return "".join(masked)
 
 
+def mask_email(email: str | None) -> str | None:
+    """Keep the first letter and the top-level domain: `a***@***.mx`."""
+    if email is None:
+        return None
+    local, _, domain = email.strip().partition("@")
+    top = domain.rpartition(".")[2] if "." in domain else ""
+    first = local[:1] or MASK
+    return f"{first}{MASK}@{MASK}" + (f".{top}" if top else "")
+
+
 def mask_phones(phones: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Mask the `number` of each phone object, keeping its kind and owner."""
     return [{**phone, "number": mask_phone(phone.get("number"))} for phone in phones]
