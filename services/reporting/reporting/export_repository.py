@@ -55,6 +55,7 @@ def export_rows_query(tenant_id: uuid.UUID, campaign_id: uuid.UUID) -> Select[An
             detail.account_key,
             detail.debtor_name,
             detail.address,
+            detail.address_zone,
             detail.address_lat,
             detail.address_lon,
             detail.agent_id,
