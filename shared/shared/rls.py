@@ -34,7 +34,7 @@ TENANT_PREDICATE = (
 
 
 # Restrictive, so it narrows what the tenant policy lets through instead of
-# adding to it: under an agent's scope only the agent's rows pass; with the
+# adding to it. Under an agent's scope only the agent's rows pass. With the
 # setting empty (tenant and platform scopes) every row does.
 _AGENT_ID = "nullif(current_setting('campo.agent_id', true), '')"
 AGENT_PREDICATE = f"{_AGENT_ID} IS NULL OR agent_id = {_AGENT_ID}::uuid"

@@ -93,9 +93,9 @@ async def limit_export(
 ) -> None:
     """Bound how long the export's open transaction may run and wait.
 
-    The statement limit cancels a read the database takes too long over;
-    the idle limit ends the connection of an export whose client stopped
-    reading, so that neither holds a connection and its locks for an hour.
+    The statement limit cancels a statement of the read that runs too long.
+    The idle limit ends the connection of an export whose client stopped
+    reading. So neither holds a connection and its locks for an hour.
     """
     await connection.execute(
         EXPORT_LIMITS,

@@ -1,7 +1,7 @@
 """What an upload's error report may show of the cell it complains about.
 
-The report is stored, listed to every caller who may read uploads and may
-be copied into logs and tickets, so it names the row, the column and the
+The report is stored, listed to every caller who may read uploads, and may
+be copied into logs and tickets. So it names the row, the column and the
 reason, and shows the cell only where the cell is no debtor's personal
 data: a bad amount, a bad date of payment, a postal code, an Excel error.
 A name, a phone or an email is shown masked, as `shared.masking` masks
@@ -56,14 +56,14 @@ def reported_value(column: str, value: str | None) -> str | None:
 
 def reportable(issue: RowIssue) -> RowIssue:
     """Return the issue with its value, and any copy of it in its message, masked."""
-    shown = reported_value(issue.column, issue.value)
-    if shown == issue.value or issue.value is None:
+    reported = reported_value(issue.column, issue.value)
+    if reported == issue.value or issue.value is None:
         return issue
     message = issue.message
     for raw in {issue.value, issue.value.strip()}:
         if len(raw) >= _MIN_SCRUBBED_CHARS:
-            message = message.replace(raw, shown or WITHHELD)
-    return replace(issue, value=shown, message=message)
+            message = message.replace(raw, reported or WITHHELD)
+    return replace(issue, value=reported, message=message)
 
 
 def _not_personal(column: str, value: str) -> bool:

@@ -32,7 +32,7 @@ FORGET_AFTER = timedelta(hours=1)
 
 @dataclass(frozen=True)
 class PairRecord:
-    """What is known of one pair: its recent failures and its locks."""
+    """The state of one pair: its recent failures and its locks."""
 
     failures: tuple[datetime, ...] = ()
     locks: int = 0
@@ -74,7 +74,7 @@ def lock_seconds(previous_locks: int) -> float:
 
 
 def pair_key(email: str, client: str) -> str:
-    """The row's key: a digest, so the table stores no email or address."""
+    """Return the row's key, a digest, so that the table stores no email or address."""
     pair = f"{email.strip().lower()}\n{client}"
     return hashlib.sha256(pair.encode()).hexdigest()
 
