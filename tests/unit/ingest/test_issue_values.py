@@ -1,5 +1,6 @@
 """An upload's error report shows a cell only where it is no debtor's data."""
 
+from ingest.geocoding.base import AddressQuery
 from ingest.uploads.issue_values import WITHHELD, reportable, reported_value
 from ingest.uploads.normalize import RowIssue
 from ingest.uploads.parsing import parse_file
@@ -22,12 +23,28 @@ class TestReportedValue:
         assert reported_value("street", "Av. Insurgentes Sur 1234") == WITHHELD
         assert reported_value("birth_date", "31/02/1980") == WITHHELD
         assert reported_value("latitude", "19.43, -99.13") == WITHHELD
-        assert reported_value("location", "Insurgentes Sur 1234, Del Valle") == WITHHELD
         assert reported_value("notas", "debe a su cuñado") == WITHHELD
 
     def test_excel_errors_and_cell_references_shown(self) -> None:
         assert reported_value("debtor_name", "#N/A") == "#N/A"
         assert reported_value("street", "C12") == "C12"
+
+
+class TestGeocoderZone:
+    def test_unplaced_address_reported_by_its_zone(self) -> None:
+        query = AddressQuery(
+            street="Av. Insurgentes Sur",
+            exterior_number="1234",
+            colonia="Del Valle",
+            municipality="Benito Juárez",
+            state="Ciudad de México",
+            postal_code="03100",
+        )
+
+        zone = query.zone_text()
+
+        assert zone == "03100 Benito Juárez, Ciudad de México"
+        assert reported_value("location", zone) == zone
 
 
 class TestReportable:

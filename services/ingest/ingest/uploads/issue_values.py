@@ -27,6 +27,8 @@ SHOWN_COLUMNS = frozenset(
         "postal_code",
         "municipality",
         "state",
+        # The geocoder reports an unplaced address by its zone alone.
+        "location",
     }
 )
 NAME_COLUMNS = frozenset({"debtor_name"})
