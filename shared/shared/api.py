@@ -24,7 +24,7 @@ from shared.errors import ForbiddenError, TooManyRequestsError, UnauthorizedErro
 from shared.permissions import Scope, scopes_help
 from shared.rate_limit import RateLimiter, retry_after_header
 from shared.runtime import ServiceRuntime
-from shared.tenancy import use_platform, use_tenant
+from shared.tenancy import use_agent, use_tenant
 from shared.tokens import looks_like_jwt
 
 log = structlog.get_logger(__name__)
@@ -188,10 +188,10 @@ async def get_current_agent(
     secret = runtime.settings.agent_token_secret.get_secret_value()
     agent = verify_agent_token(bearer.credentials if bearer else None, secret=secret)
     request.state.caller = f"agent:{agent.agent_id}"
-    # An agent serves many tenants' visits; the agent's own filter (offers
-    # and assignments it holds) is the lock, so its requests use the
-    # platform scope.
-    use_platform()
+    # An agent serves many tenants' visits: its requests see every tenant's
+    # rows, and the agent policies narrow the tables of agents' work to the
+    # rows it holds, behind the queries' own agent filter.
+    use_agent(agent.agent_id)
     _enforce_limit(runtime.agent_limiter, f"agent:{agent.agent_id}", "agent")
     return agent
 

@@ -1,11 +1,14 @@
-"""Debtors' names and phones, shown in full or masked by what the caller holds.
+"""Debtors' personal data, shown in full or masked by what the caller holds.
 
 A caller with the `personal:read` scope (tenant administrators, directors,
-and keys given it) sees names and phones as stored; any other tenant caller
-(an analyst working on figures, a key without the scope) sees them masked:
-`J*** P***` for a name, `+52 55 **** **78` for a phone. The masked forms
-keep enough to tell records apart on a screen and nothing to call or greet
-the debtor by.
+and keys given it) sees names, phones, addresses and notes as stored; any
+other tenant caller (an analyst working on figures, a key without the
+scope) sees them masked: `J*** P***` for a name, `+52 55 **** **78` for a
+phone, `***` for each line of a street address and for a free-text note,
+and coordinates rounded to about a kilometre. The masked forms keep enough
+to tell records apart on a screen and nothing to call, greet or find the
+debtor by. The postal code, municipality and state stay: figures by zone
+need them.
 
 Each response schema that carries a name or a phone has one `masked()`
 method built on these functions, and each endpoint answers through
@@ -29,6 +32,18 @@ PHONE_KEPT_LEADING_DIGITS = 4
 PHONE_KEPT_TRAILING_DIGITS = 2
 # Shorter numbers keep only their last two digits.
 PHONE_SHORTEST_WITH_PREFIX = 8
+# The lines of an address that find the door; the zone (postal code,
+# municipality, state) is not among them.
+ADDRESS_LINE_KEYS = (
+    "street",
+    "exterior_number",
+    "interior_number",
+    "colonia",
+    "cross_streets",
+    "address_references",
+)
+# Two decimals of a degree are about 1.1 km: the neighbourhood, not the door.
+COARSE_COORDINATE_DECIMALS = 2
 
 
 def shows_personal_data(tenant: Tenant) -> bool:
@@ -67,22 +82,54 @@ def mask_phone(phone: str | None) -> str | None:
     return "".join(masked)
 
 
+def mask_email(email: str | None) -> str | None:
+    """Keep the first letter and the top-level domain: `a***@***.mx`."""
+    if email is None:
+        return None
+    local, _, domain = email.strip().partition("@")
+    top = domain.rpartition(".")[2] if "." in domain else ""
+    first = local[:1] or MASK
+    return f"{first}{MASK}@{MASK}" + (f".{top}" if top else "")
+
+
+def mask_text(text: str | None) -> str | None:
+    """Hide a free-text note or an address line whole: it may say anything."""
+    return None if text is None else MASK
+
+
+def coarse_coordinate(degrees: float | None) -> float | None:
+    """Round a latitude or longitude to about a kilometre."""
+    return None if degrees is None else round(degrees, COARSE_COORDINATE_DECIMALS)
+
+
+def mask_address_lines(address: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the address with its street lines masked and its zone kept."""
+    return {
+        key: mask_text(value) if key in ADDRESS_LINE_KEYS else value
+        for key, value in address.items()
+    }
+
+
 def mask_phones(phones: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Mask the `number` of each phone object, keeping its kind and owner."""
     return [{**phone, "number": mask_phone(phone.get("number"))} for phone in phones]
 
 
-# Keys of event documents (as streamed) that hold a debtor's name or phone.
+# Keys of event documents (as streamed) that hold a debtor's name or phone,
+# an address line or a free-text note.
 NAME_KEYS = frozenset({"debtor_name"})
 PHONE_KEYS = frozenset({"phone", "new_phone", "number"})
+TEXT_KEYS = frozenset({*ADDRESS_LINE_KEYS, "notes", "note"})
+COORDINATE_KEYS = frozenset({"lat", "lon"})
 
 
 def mask_document(value: Any) -> Any:
-    """Return a JSON value with every name and phone under a known key masked.
+    """Return a JSON value with every personal value under a known key masked.
 
     For documents whose shape this service does not own, such as the events
-    on the live stream: any `debtor_name` is masked as a name, and any
-    `phone`, `new_phone` or phone object's `number` as a phone.
+    on the live stream: any `debtor_name` is masked as a name, any `phone`,
+    `new_phone` or phone object's `number` as a phone, any address line or
+    note whole, and any `lat` or `lon` rounded.
     """
     if isinstance(value, list):
         return [mask_document(item) for item in value]
@@ -96,6 +143,10 @@ def _mask_entry(key: str, value: Any) -> Any:
         return mask_name(value)
     if isinstance(value, str) and key in PHONE_KEYS:
         return mask_phone(value)
+    if isinstance(value, str) and key in TEXT_KEYS:
+        return mask_text(value)
+    if isinstance(value, float) and key in COORDINATE_KEYS:
+        return coarse_coordinate(value)
     return mask_document(value)
 
 

@@ -7,7 +7,8 @@ which bypasses row-level security and is audited instead (see ops/cli.py).
 Migrations keep running as the owner, which row-level security never binds.
 
 Each service's migration calls `ensure_roles` and `grant_schema`, then
-`enable_tenant_policy` on each of its tenant-owned tables. Every step can
+`enable_tenant_policies` on its tenant-owned tables and
+`enable_agent_policies` on the tables that record agents' work. Every step can
 run again: the roles are cluster-wide and every service's migrations, and
 every test database, run them.
 """
@@ -19,6 +20,8 @@ from alembic import op
 APP_ROLE = "campo_app"
 OPERATOR_ROLE = "campo_operator"
 POLICY_NAME = "tenant_isolation"
+AGENT_POLICY_NAME = "agent_isolation"
+OPEN_POLICY_NAME = "platform_rows"
 
 # A row is visible and writable when it belongs to the transaction's tenant,
 # or when the transaction declared the platform scope. nullif turns the
@@ -28,6 +31,13 @@ TENANT_PREDICATE = (
     "tenant_id = nullif(current_setting('campo.tenant_id', true), '')::uuid "
     "OR current_setting('campo.scope', true) = 'platform'"
 )
+
+
+# Restrictive, so it narrows what the tenant policy lets through instead of
+# adding to it. Under an agent's scope only the agent's rows pass. With the
+# setting empty (tenant and platform scopes) every row does.
+_AGENT_ID = "nullif(current_setting('campo.agent_id', true), '')"
+AGENT_PREDICATE = f"{_AGENT_ID} IS NULL OR agent_id = {_AGENT_ID}::uuid"
 
 
 def _create_role_sql(role: str, attributes: str) -> str:
@@ -97,4 +107,39 @@ def disable_tenant_policies(schema: str, tables: Iterable[str]) -> None:
     for table in tables:
         name = f'"{schema}"."{table}"'
         op.execute(f"DROP POLICY IF EXISTS {POLICY_NAME} ON {name}")
+        op.execute(f"ALTER TABLE {name} DISABLE ROW LEVEL SECURITY")
+
+
+def enable_agent_policies(
+    schema: str, tables: Iterable[str], *, platform_tables: Iterable[str] = ()
+) -> None:
+    """Narrow `tables` to the agent's own rows under an agent's scope.
+
+    `tables` already have row-level security on (a tenant policy). Tables
+    in `platform_tables` had none: they get it here with a policy that lets
+    every row through, so that the agent policy alone decides.
+    """
+    for table in platform_tables:
+        name = f'"{schema}"."{table}"'
+        op.execute(f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY")
+        op.execute(
+            f"CREATE POLICY {OPEN_POLICY_NAME} ON {name} USING (true) WITH CHECK (true)"
+        )
+    for table in (*tables, *platform_tables):
+        name = f'"{schema}"."{table}"'
+        op.execute(
+            f"CREATE POLICY {AGENT_POLICY_NAME} ON {name} AS RESTRICTIVE "
+            f"USING ({AGENT_PREDICATE}) WITH CHECK ({AGENT_PREDICATE})"
+        )
+
+
+def disable_agent_policies(
+    schema: str, tables: Iterable[str], *, platform_tables: Iterable[str] = ()
+) -> None:
+    for table in (*tables, *platform_tables):
+        name = f'"{schema}"."{table}"'
+        op.execute(f"DROP POLICY IF EXISTS {AGENT_POLICY_NAME} ON {name}")
+    for table in platform_tables:
+        name = f'"{schema}"."{table}"'
+        op.execute(f"DROP POLICY IF EXISTS {OPEN_POLICY_NAME} ON {name}")
         op.execute(f"ALTER TABLE {name} DISABLE ROW LEVEL SECURITY")

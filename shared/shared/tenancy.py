@@ -6,6 +6,13 @@ the transaction-local setting `campo.tenant_id`, or let every row through
 when `campo.scope` is `platform`. A transaction with neither reads no tenant
 rows, so a forgotten filter returns nothing instead of another tenant's rows.
 
+Agents belong to the platform and serve many tenants, so an agent's request
+runs in the platform scope and also names the agent in `campo.agent_id`.
+The tables that hold an agent's work (visits, check-ins, results, offers,
+assignments) carry a second policy that then lets through only the rows
+whose `agent_id` is that agent's. Tenant and platform scopes leave the
+setting empty, and that policy lets every row through.
+
 The scope lives in a context variable: authentication sets the tenant for
 the rest of a request, and background work that spans tenants (relay,
 consumers, sweeps, webhook delivery, dispatch) sets the platform scope once
@@ -14,8 +21,8 @@ sends the scope when its transaction begins, in one statement. Code that
 opens a connection without a session calls `apply_scope` itself.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -28,9 +35,10 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 TENANT_SETTING = "campo.tenant_id"
 SCOPE_SETTING = "campo.scope"
+AGENT_SETTING = "campo.agent_id"
 PLATFORM = "platform"
 
-# Both settings in one round trip; `true` makes them last until the
+# The three settings in one round trip; `true` makes them last until the
 # transaction ends, so a pooled connection never carries a scope over.
 ROLE_ESCAPES = text(
     "SELECT current_user AS role, rolsuper, rolbypassrls, "
@@ -40,21 +48,28 @@ ROLE_ESCAPES = text(
 )
 SET_SCOPE = text(
     f"SELECT set_config('{TENANT_SETTING}', :tenant_id, true), "
-    f"set_config('{SCOPE_SETTING}', :scope, true)"
+    f"set_config('{SCOPE_SETTING}', :scope, true), "
+    f"set_config('{AGENT_SETTING}', :agent_id, true)"
 )
 
 
 @dataclass(frozen=True)
 class RowScope:
-    """One tenant's rows, or every tenant's rows for platform work."""
+    """One tenant's rows, every tenant's rows for platform work, or an agent's.
+
+    An agent's scope is the platform scope narrowed to the rows of one agent
+    on the tables that record agents' work.
+    """
 
     tenant_id: UUID | None = None
     platform: bool = False
+    agent_id: UUID | None = None
 
     def parameters(self) -> dict[str, str]:
         return {
             "tenant_id": str(self.tenant_id) if self.tenant_id else "",
             "scope": PLATFORM if self.platform else "",
+            "agent_id": str(self.agent_id) if self.agent_id else "",
         }
 
 
@@ -76,9 +91,22 @@ def use_platform() -> None:
     """Let the rest of the current task see every tenant's rows.
 
     Only for work that spans tenants by design and filters by tenant itself
-    where it must: the outbox relay, consumers, sweeps, agents' requests.
+    where it must: the outbox relay, consumers, sweeps, dispatch.
     """
     _current.set(PLATFORM_SCOPE)
+
+
+def agent_row_scope(agent_id: UUID) -> RowScope:
+    return RowScope(platform=True, agent_id=agent_id)
+
+
+def use_agent(agent_id: UUID) -> None:
+    """Scope the rest of the current task (an agent's request) to one agent.
+
+    The agent reads every tenant's visits it holds, and only those: the
+    agent policies hide other agents' visits, offers and assignments.
+    """
+    _current.set(agent_row_scope(agent_id))
 
 
 @contextmanager
@@ -99,6 +127,10 @@ def platform_scope() -> Any:
     return row_scope(PLATFORM_SCOPE)
 
 
+def agent_scope(agent_id: UUID) -> Any:
+    return row_scope(agent_row_scope(agent_id))
+
+
 async def apply_scope(
     target: AsyncSession | AsyncConnection, scope: RowScope | None = None
 ) -> None:
@@ -110,6 +142,38 @@ async def apply_scope(
     chosen = scope or current_scope()
     if chosen is not None:
         await target.execute(SET_SCOPE, chosen.parameters())
+
+
+async def leave_agent_scope(target: AsyncSession | AsyncConnection) -> None:
+    """Widen an agent's open transaction to the platform scope.
+
+    For the steps an agent's answer sets off on other agents' rows, once the
+    answer was checked against the agent's own: accepting an offer withdraws
+    the others' offers, declining or giving a visit back offers it to the
+    next agent. Outside an agent's scope this does nothing, so a tenant's
+    transaction is never widened.
+    """
+    scope = current_scope()
+    if scope is not None and scope.agent_id is not None:
+        await target.execute(SET_SCOPE, PLATFORM_SCOPE.parameters())
+
+
+@asynccontextmanager
+async def across_agents(target: AsyncSession | AsyncConnection) -> AsyncIterator[None]:
+    """Read other agents' rows for one step of an agent's request, then narrow again.
+
+    For a rule that counts other agents' work without showing it, such as
+    the weekly limit of visits to one account. The agent's scope is sent
+    again only when the block succeeds: an error ends the transaction, and
+    the scope with it.
+    """
+    scope = current_scope()
+    if scope is None or scope.agent_id is None:
+        yield
+        return
+    await target.execute(SET_SCOPE, PLATFORM_SCOPE.parameters())
+    yield
+    await target.execute(SET_SCOPE, scope.parameters())
 
 
 class ScopedSession(Session):

@@ -453,3 +453,20 @@ class SigningKeySecret(Base):
     nonce: Mapped[bytes] = mapped_column(LargeBinary)
     encrypted_key: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LoginFailure(Base):
+    """Recent failed logins of one email from one client address, and its lock.
+
+    Shared by every ingest process, so replicas and restarts do not reset the
+    count. The pair is stored as a digest: the table holds no email or address.
+    """
+
+    __tablename__ = "login_failures"
+
+    pair_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The failures inside the window, oldest first; a lock empties it.
+    failures: Mapped[list[datetime]] = mapped_column(ARRAY(DateTime(timezone=True)))
+    locks: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_failure: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -4,6 +4,12 @@
 and `agents import` register agents and print their access tokens as JSON;
 `agents verify`, `agents suspend` and `agents reinstate` record the
 operator's decisions on an agent.
+
+Migrations run as the login role, which owns the schema. Every other
+command runs as `campo_operator`, because a suspension withdraws offers and
+releases assignments of every tenant, which row-level security hides from
+the app role. Each of those commands leaves an audit record naming
+`--operator` (by default the OS user), as `campo-admin` does.
 """
 
 import argparse
@@ -15,13 +21,17 @@ from pathlib import Path
 
 import structlog
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from matching.agents import AgentSpec, register_agent, set_operator_status
 from matching.models import AgentStatus, TravelMode
+from matching.models import common as matching_tables
 from matching.release import Suspension, outbox_emit, suspend_agent
 from matching.settings import MatchingSettings
 from shared.db import create_engine, create_sessionmaker
 from shared.migrations import upgrade
+from shared.operator_audit import add_operator_option, record_command
+from shared.rls import OPERATOR_ROLE
 
 AGENT_SPECS = TypeAdapter(list[AgentSpec])
 
@@ -45,11 +55,15 @@ def main(argv: list[str] | None = None) -> None:
         suspension = asyncio.run(_suspend(args.agent_id, settings))
         if suspension is None:
             sys.exit(f"campo-matching: agent {args.agent_id} not found")
-        print(json.dumps(suspension_report(args.agent_id, suspension), indent=2))
+        report = suspension_report(args.agent_id, suspension)
+        asyncio.run(_record_alone(settings, args, _suspension_ids(report)))
+        print(json.dumps(report, indent=2))
         return
     if args.agents_command in OPERATOR_DECISIONS:
         found = asyncio.run(
-            _decide(args.agent_id, OPERATOR_DECISIONS[args.agents_command], settings)
+            _decide(
+                args.agent_id, OPERATOR_DECISIONS[args.agents_command], settings, args
+            )
         )
         if not found:
             sys.exit(f"campo-matching: agent {args.agent_id} not found")
@@ -58,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         specs = _specs_from_args(args)
     except (ValidationError, OSError, ValueError) as error:
         sys.exit(f"campo-matching: {error}")
-    registered = asyncio.run(_register(specs, settings))
+    registered = asyncio.run(_register(specs, settings, args))
     if args.agents_command == "register":
         agent = registered[0]
         print(json.dumps({"agent_id": agent["agent_id"], "token": agent["token"]}))
@@ -68,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="campo-matching")
+    add_operator_option(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply the matching schema migrations")
     agents = commands.add_parser("agents", help="register field agents")
@@ -112,13 +127,51 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _decide(
-    agent_id: uuid.UUID, values: dict[str, object], settings: MatchingSettings
-) -> bool:
-    engine = create_engine(settings.database_url, pool_size=1)
+def _command(args: argparse.Namespace) -> str:
+    return f"campo-matching agent {args.agents_command}"
+
+
+async def _record(
+    session: AsyncSession,
+    settings: MatchingSettings,
+    args: argparse.Namespace,
+    target_ids: list[object],
+) -> None:
+    await record_command(
+        session,
+        matching_tables,
+        settings,
+        operator=args.operator,
+        command=_command(args),
+        target_ids=target_ids,
+    )
+
+
+async def _record_alone(
+    settings: MatchingSettings, args: argparse.Namespace, target_ids: list[object]
+) -> None:
+    """Audit a command whose writes committed in transactions of their own."""
+    engine = create_engine(settings.database_url, pool_size=1, role=OPERATOR_ROLE)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
-            return await set_operator_status(session, agent_id, **values)  # type: ignore[arg-type]
+            await _record(session, settings, args, target_ids)
+    finally:
+        await engine.dispose()
+
+
+async def _decide(
+    agent_id: uuid.UUID,
+    values: dict[str, object],
+    settings: MatchingSettings,
+    args: argparse.Namespace,
+) -> bool:
+    engine = create_engine(settings.database_url, pool_size=1, role=OPERATOR_ROLE)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            found = await set_operator_status(session, agent_id, **values)  # type: ignore[arg-type]
+            if found:
+                await _record(session, settings, args, [agent_id])
+            return found
     finally:
         await engine.dispose()
 
@@ -126,7 +179,7 @@ async def _decide(
 async def _suspend(
     agent_id: uuid.UUID, settings: MatchingSettings
 ) -> Suspension | None:
-    engine = create_engine(settings.database_url, pool_size=1)
+    engine = create_engine(settings.database_url, pool_size=1, role=OPERATOR_ROLE)
     try:
         return await suspend_agent(
             create_sessionmaker(engine),
@@ -156,6 +209,16 @@ def suspension_report(agent_id: uuid.UUID, suspension: Suspension) -> dict[str, 
     }
 
 
+def _suspension_ids(report: dict[str, object]) -> list[object]:
+    """Return the agent and the visits a suspension touched, for the audit."""
+    visits = [
+        visit
+        for name in ("offers_withdrawn", "assignments_released")
+        for visit in report[name]  # type: ignore[attr-defined]
+    ]
+    return [report["agent_id"], *visits]
+
+
 def _specs_from_args(args: argparse.Namespace) -> list[AgentSpec]:
     if args.agents_command == "register":
         return [
@@ -173,15 +236,17 @@ def _specs_from_args(args: argparse.Namespace) -> list[AgentSpec]:
 
 
 async def _register(
-    specs: list[AgentSpec], settings: MatchingSettings
+    specs: list[AgentSpec], settings: MatchingSettings, args: argparse.Namespace
 ) -> list[dict[str, str]]:
-    engine = create_engine(settings.database_url, pool_size=1)
+    engine = create_engine(settings.database_url, pool_size=1, role=OPERATOR_ROLE)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
             registered = [
                 (spec, await register_agent(session, spec, settings=settings))
                 for spec in specs
             ]
+            agent_ids = [agent.agent_id for _, agent in registered]
+            await _record(session, settings, args, agent_ids)
     finally:
         await engine.dispose()
     return [

@@ -28,6 +28,7 @@ from matching.schemas import AgentAssignment, DeclineIn, OfferAnswer
 from matching.settings import MatchingSettings
 from shared.errors import ConflictError, NotFoundError
 from shared.events.payloads import Money, OfferDeclined, OfferExpired
+from shared.tenancy import leave_agent_scope
 
 log = structlog.get_logger(__name__)
 
@@ -83,6 +84,8 @@ async def accept_offer(
         await repository.close_offer(
             session, offer_id, target=OfferState.ACCEPTED, at=now
         )
+        # The other agents' open offers of the visit are withdrawn next.
+        await leave_agent_scope(session)
         withdrawn = await repository.withdraw_open_offers(
             session, offer.visit_id, at=now
         )
@@ -153,6 +156,8 @@ async def decline_offer(
                 declined_at=now,
             ),
         )
+        # Passing the visit on reads and makes other agents' offers.
+        await leave_agent_scope(session)
         outcome = await pass_on(session, offer.visit_id, emit, settings, now)
         log.info(
             "offer.declined",

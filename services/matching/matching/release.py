@@ -40,6 +40,7 @@ from shared.events.payloads import (
     VisitCheckedIn,
 )
 from shared.outbox import add_event
+from shared.tenancy import leave_agent_scope
 
 log = structlog.get_logger(__name__)
 
@@ -136,6 +137,8 @@ async def release_by_agent(
                 f"visit {visit_id} not found among this agent's assignments"
             )
         _require_releasable(visit_id, assignment)
+        # Dispatching the visit again reads and makes other agents' offers.
+        await leave_agent_scope(session)
         now = datetime.now(UTC)
         await release_locked(
             session,

@@ -2,7 +2,8 @@
 
 `campo-reporting migrate` applies the schema migrations. `campo-reporting
 rebuild` empties the read models and replays every topic into them; see
-`reporting.rebuild` for what it touches and what it leaves alone.
+`reporting.rebuild` for what it touches and what it leaves alone. The
+rebuild runs as `campo_operator` and is audited under `--operator`.
 `campo-reporting deliver` runs the webhook delivery worker until SIGTERM or
 SIGINT, for API processes started with REPORTING_DELIVERY_IN_PROCESS=false.
 """
@@ -18,10 +19,12 @@ from reporting.app import create_delivery_app
 from reporting.rebuild import ReadModelsBusyError, rebuild_read_models
 from reporting.settings import ReportingSettings
 from shared.migrations import upgrade
+from shared.operator_audit import add_operator_option
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="campo-reporting")
+    add_operator_option(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply the reporting schema migrations")
     commands.add_parser(
@@ -41,7 +44,9 @@ def main(argv: list[str] | None = None) -> None:
         upgrade(ReportingSettings().database_url, "reporting")
     elif args.command == "rebuild":
         try:
-            report = asyncio.run(rebuild_read_models(ReportingSettings()))
+            report = asyncio.run(
+                rebuild_read_models(ReportingSettings(), operator=args.operator)
+            )
         except ReadModelsBusyError as error:
             sys.exit(f"campo-reporting rebuild: {error}")
         print(report.summary())

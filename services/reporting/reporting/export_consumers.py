@@ -26,8 +26,14 @@ def format_address(address: Address) -> str:
     )
     if address.interior_number:
         street = f"{street} int. {address.interior_number}".strip()
+    parts = (street, address.colonia, format_zone(address))
+    return ", ".join(part for part in parts if part)
+
+
+def format_zone(address: Address) -> str:
+    """Return the municipality, state and postal code: no line that finds the door."""
     postal = f"C.P. {address.postal_code}" if address.postal_code else None
-    parts = (street, address.colonia, address.municipality, address.state, postal)
+    parts = (address.municipality, address.state, postal)
     return ", ".join(part for part in parts if part)
 
 
@@ -35,6 +41,7 @@ REQUESTED_OWNED = (
     "account_key",
     "debtor_name",
     "address",
+    "address_zone",
     "address_lat",
     "address_lon",
 )
@@ -45,6 +52,7 @@ def _requested_row(payload: VisitRequested) -> dict[str, Any]:
         "account_key": payload.account_key,
         "debtor_name": payload.debtor_name,
         "address": format_address(payload.address),
+        "address_zone": format_zone(payload.address),
         "address_lat": payload.location.lat,
         "address_lon": payload.location.lon,
     }

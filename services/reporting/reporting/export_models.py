@@ -33,6 +33,8 @@ class VisitDetail(Base):
     account_key: Mapped[str | None] = mapped_column(String(200))
     debtor_name: Mapped[str | None] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(Text)
+    # Municipality, state and postal code: what a masked export shows.
+    address_zone: Mapped[str | None] = mapped_column(Text)
     address_lat: Mapped[float | None] = mapped_column(Float)
     address_lon: Mapped[float | None] = mapped_column(Float)
     # From visit.assigned, visit.checked_in and visit.completed.

@@ -3,13 +3,20 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Select, func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from reporting.export_models import VisitDetail
 from reporting.models import Campaign, VisitFact
 
 Excluded = Any
+
+# SET LOCAL for both limits, in one round trip: set_config with `true` lasts
+# until the transaction ends, so the pooled connection keeps no limit.
+EXPORT_LIMITS = text(
+    "SELECT set_config('statement_timeout', :statement, true), "
+    "set_config('idle_in_transaction_session_timeout', :idle, true)"
+)
 
 
 def known_or_new(excluded: Excluded, name: str) -> ColumnElement[Any]:
@@ -55,6 +62,7 @@ def export_rows_query(tenant_id: uuid.UUID, campaign_id: uuid.UUID) -> Select[An
             detail.account_key,
             detail.debtor_name,
             detail.address,
+            detail.address_zone,
             detail.address_lat,
             detail.address_lon,
             detail.agent_id,
@@ -78,3 +86,26 @@ def export_rows_query(tenant_id: uuid.UUID, campaign_id: uuid.UUID) -> Select[An
         .where(fact.tenant_id == tenant_id, fact.campaign_id == campaign_id)
         .order_by(fact.requested_at, fact.visit_id)
     )
+
+
+async def limit_export(
+    connection: AsyncConnection, *, statement_seconds: float, idle_seconds: float
+) -> None:
+    """Bound how long the export's open transaction may run and wait.
+
+    The statement limit cancels a statement of the read that runs too long.
+    The idle limit ends the connection of an export whose client stopped
+    reading. So neither holds a connection and its locks for an hour.
+    """
+    await connection.execute(
+        EXPORT_LIMITS,
+        {
+            "statement": _milliseconds(statement_seconds),
+            "idle": _milliseconds(idle_seconds),
+        },
+    )
+
+
+def _milliseconds(seconds: float) -> str:
+    # Zero would turn the limit off, so the shortest limit is 1 ms.
+    return f"{max(1, round(seconds * 1000))}ms"

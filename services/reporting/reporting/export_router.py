@@ -167,6 +167,7 @@ async def _stream(
         writer,
         context=context,
         batch_rows=settings.export_batch_rows,
+        limits=export_service.ExportLimits.of(settings),
     )
     # Taken last, so that a rejected plan or a failed audit write takes no
     # slot. The response releases it however the download ends.

@@ -16,7 +16,14 @@ from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from shared.masking import mask_name, mask_phone, mask_phones
+from shared.masking import (
+    MASK,
+    coarse_coordinate,
+    mask_name,
+    mask_phone,
+    mask_phones,
+    mask_text,
+)
 
 Cell = str | int | float | Decimal | datetime | date | None
 Kind = Literal["text", "number", "money", "datetime", "date"]
@@ -106,7 +113,8 @@ class RowContext:
 
     zone: ZoneInfo
     photo_base_url: str
-    # True for a caller without personal:read: names and phones masked.
+    # True for a caller without personal:read: names, phones, street lines
+    # and notes masked, coordinates rounded to about a kilometre.
     mask_personal: bool = False
 
 
@@ -118,12 +126,11 @@ def neutralise(text: str) -> str:
 def visit_cells(row: Mapping[str, Any], context: RowContext) -> list[Cell]:
     """Return one visit's cells, in the order of COLUMNS."""
     local = _local_time(context.zone)
-    debtor_name, phones = row["debtor_name"], _phones_of(row)
     if context.mask_personal:
-        debtor_name, phones = mask_name(debtor_name), _masked_phones(phones)
+        row = _masked_row(row)
     cells: list[Cell] = [
         row["account_key"],
-        debtor_name,
+        row["debtor_name"],
         row["address"],
         STATES.get(row["state"], row["state"]),
         _text_id(row["agent_id"]),
@@ -137,7 +144,7 @@ def visit_cells(row: Mapping[str, Any], context: RowContext) -> list[Cell]:
         row["promise_amount"],
         row["promise_currency"],
         row["promise_due_date"],
-        phones_text(*phones),
+        phones_text(*_phones_of(row)),
         row["notes"],
         _rounded(row["check_in_lat"], 6),
         _rounded(row["check_in_lon"], 6),
@@ -158,11 +165,25 @@ def _phones_of(row: Mapping[str, Any]) -> tuple[str | None, Sequence[Any] | None
     return row["new_phone"], row["reported_phones"]
 
 
-def _masked_phones(
-    phones: tuple[str | None, Sequence[Any] | None],
-) -> tuple[str | None, Sequence[Any] | None]:
-    new_phone, reported = phones
-    return mask_phone(new_phone), mask_phones(reported) if reported else reported
+_COORDINATES = ("check_in_lat", "check_in_lon", "address_lat", "address_lon")
+
+
+def _masked_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the row as a caller without personal:read may see it.
+
+    The address keeps its zone (municipality, state, postal code); rows
+    stored before the zone was kept show it masked whole.
+    """
+    reported = row["reported_phones"]
+    return {
+        **row,
+        "debtor_name": mask_name(row["debtor_name"]),
+        "address": row["address_zone"] or (MASK if row["address"] else None),
+        "notes": mask_text(row["notes"]),
+        "new_phone": mask_phone(row["new_phone"]),
+        "reported_phones": mask_phones(reported) if reported else reported,
+        **{name: coarse_coordinate(row[name]) for name in _COORDINATES},
+    }
 
 
 def phones_text(new_phone: str | None, reported: Sequence[Any] | None) -> str | None:

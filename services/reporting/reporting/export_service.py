@@ -124,6 +124,21 @@ async def plan_export(
     return ExportPlan(tenant_id, campaign_id, name, visits, file_format)
 
 
+@dataclass(frozen=True)
+class ExportLimits:
+    """How long an export's read may run, and wait for its client, in seconds."""
+
+    statement_seconds: float = 600.0
+    idle_seconds: float = 60.0
+
+    @classmethod
+    def of(cls, settings: ReportingSettings) -> "ExportLimits":
+        return cls(
+            statement_seconds=settings.export_statement_timeout_seconds,
+            idle_seconds=settings.export_idle_timeout_seconds,
+        )
+
+
 def new_writer(file_format: str) -> ExportWriter:
     return XlsxExport() if file_format == "xlsx" else CsvExport()
 
@@ -141,8 +156,10 @@ async def export_bytes(
     *,
     context: RowContext,
     batch_rows: int,
+    limits: ExportLimits | None = None,
 ) -> AsyncIterator[bytes]:
     """Yield the file's bytes, one piece per batch of visits read."""
+    limits = limits or ExportLimits()
     rows = 0
     finished = False
     query = export_repository.export_rows_query(plan.tenant_id, plan.campaign_id)
@@ -152,6 +169,11 @@ async def export_bytes(
             # A bare connection, not a session: it sends the plan's tenant
             # itself, or row-level security would hide every row.
             await apply_scope(connection, RowScope(tenant_id=plan.tenant_id))
+            await export_repository.limit_export(
+                connection,
+                statement_seconds=limits.statement_seconds,
+                idle_seconds=limits.idle_seconds,
+            )
             result = await connection.stream(
                 query.execution_options(yield_per=batch_rows)
             )

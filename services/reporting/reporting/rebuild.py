@@ -30,12 +30,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reporting.export_consumers import RECORDERS
 from reporting.export_models import VisitDetail
+from reporting.models import common
 from reporting.read_models import APPLIERS, READ_MODEL_TABLES, Applier
 from shared.db import create_engine, create_sessionmaker
 from shared.errors import sqlstate
 from shared.events import Envelope
 from shared.events.payloads import PAYLOAD_TYPES
 from shared.events.topics import ALL_TOPICS
+from shared.operator_audit import record_command
+from shared.rls import OPERATOR_ROLE
 from shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -74,16 +77,33 @@ class RebuildReport:
         )
 
 
-async def rebuild_read_models(settings: ServiceSettings) -> RebuildReport:
-    """Empty the read models, then replay every topic into them."""
+async def rebuild_read_models(
+    settings: ServiceSettings, *, operator: str | None = None
+) -> RebuildReport:
+    """Empty the read models, then replay every topic into them.
+
+    With `operator`, the rebuild runs as `campo_operator`, since it reads and
+    writes every tenant's rows, and leaves an audit record naming the
+    operator. Without it, it keeps the login role.
+    """
     started = time.monotonic()
-    engine = create_engine(settings.database_url, pool_size=2)
+    role = OPERATOR_ROLE if operator is not None else None
+    engine = create_engine(settings.database_url, pool_size=2, role=role)
     sessionmaker = create_sessionmaker(engine)
     try:
         async with sessionmaker() as session, session.begin():
             await truncate_read_models(session)
         log.info("rebuild.truncated", tables=[t.name for t in REBUILT_TABLES])
         report = await _replay(settings, sessionmaker)
+        if operator is not None:
+            async with sessionmaker() as session, session.begin():
+                await record_command(
+                    session,
+                    common,
+                    settings,
+                    operator=operator,
+                    command="campo-reporting rebuild",
+                )
     finally:
         await engine.dispose()
     report.seconds = time.monotonic() - started

@@ -138,6 +138,18 @@ class ReportingSettings(ServiceSettings):
         "a process; the pool opens at most twice DATABASE_POOL_SIZE "
         "connections, and the consumer and the API need some of them.",
     )
+    export_statement_timeout_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="Longest a statement of an export's read may run in the "
+        "database before it is cancelled and the download ends unfinished.",
+    )
+    export_idle_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Longest an export's transaction may wait for its client "
+        "between batches before the database ends its connection.",
+    )
 
     @field_validator("webhook_retry_schedule_seconds", mode="before")
     @classmethod

@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.tenancy import across_agents
 from visits import door_rules, rules, rules_repository
 
 
@@ -41,14 +42,16 @@ async def _weekly_limit_errors(
 ) -> list[rules.FieldError]:
     # The account's lock, taken with the state change, is held until commit,
     # so a concurrent first check-in on the same account waits for it and
-    # then counts this one.
-    earlier = await rules_repository.account_visit_times(
-        session,
-        tenant_id=visit.tenant_id,
-        account_id=visit.account_id,
-        since=judged - door_rules.WEEK,
-        except_visit_id=visit.visit_id,
-    )
+    # then counts this one. The limit counts every agent's visits to the
+    # account; only their dates reach the agent, in the refusal.
+    async with across_agents(session):
+        earlier = await rules_repository.account_visit_times(
+            session,
+            tenant_id=visit.tenant_id,
+            account_id=visit.account_id,
+            since=judged - door_rules.WEEK,
+            except_visit_id=visit.visit_id,
+        )
     return door_rules.check_weekly_limit(
         earlier, limit=visit.weekly_limit, time_zone=visit.time_zone
     )

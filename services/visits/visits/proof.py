@@ -13,6 +13,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import UnprocessableError
+from shared.tenancy import across_agents
 from visits import proof_repository, signals
 from visits.settings import VisitsSettings
 
@@ -36,9 +37,13 @@ async def file_proof(
     """
     # A visit given back and handed over keeps the previous agent's photos,
     # which neither prove nor incriminate the agent filing now.
-    photo_rows = await proof_repository.attach_and_read_photos(
-        session, visit_id, photo_ids, result_id, agent_id=agent_id
-    )
+    # A photo's bytes are looked for in every agent's visits; only the count
+    # of those visits reaches the signal. The statement links and reads only
+    # this agent's photos of this visit.
+    async with across_agents(session):
+        photo_rows = await proof_repository.attach_and_read_photos(
+            session, visit_id, photo_ids, result_id, agent_id=agent_id
+        )
     cited = [row.photo_id for row in photo_rows if row.cited]
     missing = sorted(set(photo_ids) - set(cited), key=str)
     if missing:

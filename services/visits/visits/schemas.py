@@ -27,7 +27,13 @@ from shared.events.payloads import (
     PhoneKind,
     Relation,
 )
-from shared.masking import mask_phone
+from shared.masking import (
+    MASK,
+    coarse_coordinate,
+    mask_address_lines,
+    mask_phone,
+    mask_text,
+)
 from shared.schemas import CurrencyCode, RequestModel
 from shared.visiting_hours import Weekday
 from visits.states import VisitState
@@ -293,17 +299,29 @@ class ResultOut(BaseModel):
     promise: PromiseOut | None
 
     def masked(self) -> "ResultOut":
-        """Return the result with the phones heard at the door masked."""
-        update: dict[str, Any] = {"new_phone": mask_phone(self.new_phone)}
+        """Return the result with the phones, address and notes heard masked."""
+        update: dict[str, Any] = {
+            "new_phone": mask_phone(self.new_phone),
+            "notes": mask_text(self.notes),
+        }
         if self.contact_update is not None:
-            phones = [
-                phone.model_copy(update={"number": mask_phone(phone.number)})
-                for phone in self.contact_update.phones
-            ]
-            update["contact_update"] = self.contact_update.model_copy(
-                update={"phones": phones}
-            )
+            update["contact_update"] = _masked_contact(self.contact_update)
         return self.model_copy(update=update)
+
+
+def _masked_contact(contact: ContactUpdate) -> ContactUpdate:
+    phones = [
+        phone.model_copy(update={"number": mask_phone(phone.number)})
+        for phone in contact.phones
+    ]
+    update: dict[str, Any] = {"phones": phones}
+    if contact.new_address is not None:
+        reported = contact.new_address
+        address = reported.address.model_validate(
+            mask_address_lines(reported.address.model_dump())
+        )
+        update["new_address"] = reported.model_copy(update={"address": address})
+    return contact.model_copy(update=update)
 
 
 class VisitDetail(VisitSummary):
@@ -316,9 +334,19 @@ class VisitDetail(VisitSummary):
     review: "ReviewOut | None" = None
 
     def masked(self) -> "VisitDetail":
-        if self.result is None:
-            return self
-        return self.model_copy(update={"result": self.result.masked()})
+        """Return the visit with the result's personal data and free text masked.
+
+        Photos keep their EXIF coordinates rounded to about a kilometre; the
+        review's texts are hidden, as notes are.
+        """
+        update: dict[str, Any] = {
+            "photos": [photo.masked() for photo in self.photos],
+        }
+        if self.result is not None:
+            update["result"] = self.result.masked()
+        if self.review is not None:
+            update["review"] = self.review.masked()
+        return self.model_copy(update=update)
 
 
 # --- proof and review -------------------------------------------------------
@@ -344,6 +372,14 @@ class PhotoOut(BaseModel):
     exif_lon: float | None
     result_id: UUID | None = Field(description="The result citing the photo.")
     uploaded_at: datetime
+
+    def masked(self) -> "PhotoOut":
+        return self.model_copy(
+            update={
+                "exif_lat": coarse_coordinate(self.exif_lat),
+                "exif_lon": coarse_coordinate(self.exif_lon),
+            }
+        )
 
 
 class SignalOut(BaseModel):
@@ -380,6 +416,15 @@ class ReviewOut(BaseModel):
     appealed_at: datetime | None
     resolution_note: str | None
     resolved_at: datetime | None
+
+    def masked(self) -> "ReviewOut":
+        return self.model_copy(
+            update={
+                "reason": MASK,
+                "appeal_text": mask_text(self.appeal_text),
+                "resolution_note": mask_text(self.resolution_note),
+            }
+        )
 
 
 class RejectRequest(RequestModel):

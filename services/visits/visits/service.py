@@ -11,6 +11,7 @@ from shared.errors import InvalidStateError, NotFoundError
 from shared.events import Payload
 from shared.events.payloads import VisitCheckedIn
 from shared.runtime import ServiceRuntime
+from shared.tenancy import across_agents
 from visits import door_checks, door_location, door_rules, repository, rules
 from visits.schemas import CheckInRequest, CheckInResponse
 from visits.settings import VisitsSettings
@@ -55,7 +56,10 @@ async def raise_if_released(
     released = await repository.release_from(session, visit_id, agent_id)
     if released is None:
         return
-    state = await repository.visit_state(session, visit_id)
+    # The visit is another agent's or nobody's now; the agent that held it
+    # learns its state, nothing else.
+    async with across_agents(session):
+        state = await repository.visit_state(session, visit_id)
     raise InvalidStateError(
         f"visit {visit_id} is no longer this agent's: its assignment was "
         f"released ({released.reason}) at {released.released_at.isoformat()}, "

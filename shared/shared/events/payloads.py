@@ -31,7 +31,9 @@ class Payload(BaseModel):
     `aggregate_id` the Kafka key, so that one aggregate's events stay ordered.
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # An invalid event's error is logged and dead-lettered: without its
+    # input, it cannot carry the debtor's name, phone or address along.
+    model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
 
     event_type: ClassVar[str]
     topic: ClassVar[str]

@@ -5,7 +5,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from matching.models import Agent
@@ -109,3 +109,62 @@ class TestAgentsCommand:
         assert result.returncode != 0
         assert "'5511112222' is not in E.164 format" in result.stderr
         assert await _agents_named(sessionmaker, names) == 0
+
+
+async def _audit_records(
+    sessionmaker: Sessionmaker, operator: str
+) -> list[dict[str, object]]:
+    """The command records `operator` left in matching's outbox, oldest first."""
+    async with sessionmaker() as session:
+        rows = await session.scalars(
+            text(
+                "SELECT data FROM matching.outbox WHERE event_type = :type"
+                " AND data->>'operator' = :operator ORDER BY seq"
+            ),
+            {"type": "campo.operator.command_run", "operator": operator},
+        )
+        return list(rows)
+
+
+def _register(operator: str) -> str:
+    where = new_region().point()
+    result = _run_cli(
+        "--operator", operator, "agents", "register", "--name", "Audited agent",
+        "--phone", "+525511112222", "--lat", str(where.lat), "--lon", str(where.lon),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    agent_id: str = json.loads(result.stdout)["agent_id"]
+    return agent_id
+
+
+class TestOperatorAudit:
+    async def test_register_and_decisions_recorded(
+        self, sessionmaker: Sessionmaker
+    ) -> None:
+        operator = f"ops-{uuid.uuid4().hex[:6]}"
+        agent_id = _register(operator)
+
+        verified = _run_cli("--operator", operator, "agents", "verify", agent_id)
+        suspended = _run_cli("--operator", operator, "agents", "suspend", agent_id)
+
+        assert verified.returncode == 0, verified.stderr
+        assert suspended.returncode == 0, suspended.stderr
+        records = await _audit_records(sessionmaker, operator)
+        assert [record["command"] for record in records] == [
+            "campo-matching agent register",
+            "campo-matching agent verify",
+            "campo-matching agent suspend",
+        ]
+        for record in records:
+            assert record["target_ids"][0] == agent_id  # type: ignore[index]
+
+    async def test_unknown_agent_leaves_no_record(
+        self, sessionmaker: Sessionmaker
+    ) -> None:
+        operator = f"ops-{uuid.uuid4().hex[:6]}"
+
+        result = _run_cli("--operator", operator, "agents", "verify", str(uuid.uuid4()))
+
+        assert result.returncode != 0
+        assert "not found" in result.stderr
+        assert await _audit_records(sessionmaker, operator) == []

@@ -156,3 +156,37 @@ class TestRebuildWaitsBounded:
             await engine.dispose()
         assert f"pid {pid} (idle in transaction" in str(raised.value)
         assert "pg_terminate_backend" in str(raised.value)
+
+
+class TestRebuildAudited:
+    async def test_cli_rebuild_leaves_operator_record(
+        self, reporting: httpx.AsyncClient, tenant: CreatedTenant
+    ) -> None:
+        flow = ZonedFlow(tenant.tenant_id)
+        await publish([*flow.launch(), *flow.requests()])
+        await wait_consumed()
+        operator = f"ops-{uuid.uuid4().hex[:6]}"
+
+        await asyncio.to_thread(cli.main, ["--operator", operator, "rebuild"])
+
+        engine = create_engine(ReportingSettings().database_url, pool_size=1)
+        try:
+            async with engine.connect() as connection:
+                records = (
+                    (
+                        await connection.execute(
+                            text(
+                                "SELECT data FROM reporting.outbox WHERE event_type ="
+                                " 'campo.operator.command_run'"
+                                " AND data->>'operator' = :operator"
+                            ),
+                            {"operator": operator},
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+        finally:
+            await engine.dispose()
+        assert [record["command"] for record in records] == ["campo-reporting rebuild"]
+        assert await _count(VisitFact, tenant.tenant_id) == 5

@@ -1,8 +1,9 @@
-"""Debtors' names and phones by caller: full with personal:read, masked without.
+"""Debtors' personal data by caller: full with personal:read, masked without.
 
 The matrix: a tenant administrator, a director and a key holding
-personal:read see names and phones in full. An analyst and a key without
-the scope see them masked. Every read is audited either way. Each endpoint
+personal:read see names, phones, street addresses and notes in full. An
+analyst and a key without the scope see them masked, with the postal code,
+municipality and state kept. Every read is audited either way. Each endpoint
 that returns a name or a phone is checked for each caller, and a check
 generated from the OpenAPI documents makes sure that no other tenant
 endpoint returns a field named like one.
@@ -47,6 +48,8 @@ DEBTOR = "María Guadalupe Hernández"
 READ_SCOPES = ["accounts:read", "accounts:write", "results:read"]
 NEW_PHONE = "+525598765432"
 HEARD_PHONE = "+525511112222"
+STREET = "Av. Insurgentes Sur"
+RESULT_NOTES = "Promised to pay next week"
 # Names of the response fields that contain a debtor's name or phone.
 PERSONAL_FIELD = re.compile(r"debtor_name|phone")
 # Every tenant operation whose response contains such a field and is masked.
@@ -186,7 +189,18 @@ async def visit_id(clients: dict[str, httpx.AsyncClient], tenant: CreatedTenant)
     checked_in = await clients["visits"].post(
         f"{visit.path}/check-in", json=check_in_body(), headers=visit.headers
     )
-    contact = {"phones": [{"number": HEARD_PHONE, "given_by": "self"}]}
+    contact = {
+        "phones": [{"number": HEARD_PHONE, "given_by": "self"}],
+        "new_address": {
+            "address": {
+                "street": "Calle Mina",
+                "exterior_number": "15",
+                "postal_code": "06300",
+                "municipality": "Cuauhtémoc",
+            },
+            "given_by": "self",
+        },
+    }
     filed = await clients["visits"].post(
         f"{visit.path}/result",
         json=result_body(new_phone=NEW_PHONE, contact_update=contact),
@@ -275,6 +289,17 @@ async def test_accounts_by_caller(clients, callers, account_key, who) -> None:
     for account in (one.json(), page.json()["items"][0]):
         assert account["debtor_name"] == expect_name(caller, DEBTOR)
         assert account["phone"] == expect_phone(caller, full["phone"])
+        assert account["address"]["street"] == (STREET if caller.full else "***")
+        assert account["address"]["colonia"] == (
+            full["address"]["colonia"] if caller.full else "***"
+        )
+        for kept in ("postal_code", "municipality", "state"):
+            assert account["address"][kept] == full["address"][kept]
+        assert account["location"]["lat"] == (
+            full["location"]["lat"]
+            if caller.full
+            else round(full["location"]["lat"], 2)
+        )
     [change] = [
         item["changes"]["phone"]
         for item in history.json()["items"]
@@ -298,6 +323,22 @@ async def test_account_changes_answered_by_caller(
 
     assert patched.status_code == 200, patched.text
     assert patched.json()["debtor_name"] == expect_name(caller, DEBTOR)
+
+
+@pytest.mark.parametrize("who", CALLERS)
+async def test_account_notes_by_caller(clients, callers, account_key, who) -> None:
+    caller = callers[who]
+    note = "su hermano pide que no vengan antes de las 10"
+    flagged = await clients["ingest"].patch(
+        f"/accounts/{account_key}",
+        json={"do_not_contact": {"reason": "other", "note": note}},
+        **_h(callers["admin"]),
+    )
+    assert flagged.status_code == 200, flagged.text
+
+    one = await clients["ingest"].get(f"/accounts/{account_key}", **_h(caller))
+
+    assert one.json()["do_not_contact_note"] == (note if caller.full else "***")
 
 
 async def test_masked_caller_cannot_search_by_name(
@@ -327,6 +368,11 @@ async def test_visit_detail_by_caller(clients, callers, visit_id, who) -> None:
     assert result["new_phone"] == expect_phone(caller, NEW_PHONE)
     heard = result["contact_update"]["phones"][0]["number"]
     assert heard == expect_phone(caller, HEARD_PHONE)
+    assert result["notes"] == (RESULT_NOTES if caller.full else "***")
+    moved = result["contact_update"]["new_address"]["address"]
+    assert moved["street"] == ("Calle Mina" if caller.full else "***")
+    assert moved["exterior_number"] == ("15" if caller.full else "***")
+    assert (moved["postal_code"], moved["municipality"]) == ("06300", "Cuauhtémoc")
 
 
 @pytest.mark.parametrize("who", CALLERS)
@@ -340,6 +386,8 @@ async def test_export_by_caller(clients, callers, exported_campaign, who) -> Non
     assert names == {expect_name(caller, "Deudor de prueba")}
     assert str(expect_phone(caller, HEARD_PHONE)) in phones
     assert (HEARD_PHONE in phones) is caller.full
+    addresses = {row["Dirección"] for row in rows}
+    assert addresses == ({"Calle 1, C.P. 64000"} if caller.full else {"C.P. 64000"})
 
 
 async def test_masked_and_full_reads_audited(

@@ -1,77 +1,83 @@
 """Failed logins lock one email from one address, briefly and growing."""
 
+from datetime import UTC, datetime, timedelta
+
 from ingest.users.lockout import (
     FAILURES_TO_LOCK,
     MAX_LOCK_SECONDS,
-    LoginLockout,
+    PairRecord,
+    after_failure,
     lock_seconds,
+    pair_key,
+    wait_seconds,
 )
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
+START = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 
 
-def fail_until_locked(lockout: LoginLockout, email: str, client: str) -> float:
-    results = [lockout.failed(email, client) for _ in range(FAILURES_TO_LOCK)]
-    assert results[:-1] == [None] * (FAILURES_TO_LOCK - 1)
-    assert results[-1] is not None
-    return results[-1]
+def fail_until_locked(
+    record: PairRecord | None, now: datetime
+) -> tuple[PairRecord, float]:
+    locks = []
+    for _ in range(FAILURES_TO_LOCK):
+        record, locked_for = after_failure(record, now)
+        locks.append(locked_for)
+    assert locks[:-1] == [None] * (FAILURES_TO_LOCK - 1)
+    assert locks[-1] is not None
+    assert record is not None
+    return record, locks[-1]
 
 
-class TestLoginLockout:
+class TestAfterFailure:
     def test_fifth_failure_locks_the_pair_for_thirty_seconds(self) -> None:
-        clock = Clock()
-        lockout = LoginLockout(clock=clock)
-
-        locked_for = fail_until_locked(lockout, "ana@x.mx", "10.0.0.1")
+        record, locked_for = fail_until_locked(None, START)
 
         assert locked_for == 30
-        assert lockout.retry_after("ANA@x.mx", "10.0.0.1") == 30
-        clock.now += 30
-        assert lockout.retry_after("ana@x.mx", "10.0.0.1") is None
-
-    def test_other_address_and_other_email_unaffected(self) -> None:
-        lockout = LoginLockout(clock=Clock())
-
-        fail_until_locked(lockout, "ana@x.mx", "10.0.0.1")
-
-        assert lockout.retry_after("ana@x.mx", "10.0.0.2") is None
-        assert lockout.retry_after("luis@x.mx", "10.0.0.1") is None
+        assert wait_seconds(record, START) == 30
+        assert wait_seconds(record, START + timedelta(seconds=30)) is None
 
     def test_failures_spread_beyond_the_window_do_not_lock(self) -> None:
-        clock = Clock()
-        lockout = LoginLockout(clock=clock)
-
+        record: PairRecord | None = None
+        now = START
         for _ in range(FAILURES_TO_LOCK * 2):
-            assert lockout.failed("ana@x.mx", "10.0.0.1") is None
-            clock.now += 10
+            record, locked_for = after_failure(record, now)
+            assert locked_for is None
+            now += timedelta(seconds=10)
 
-        assert lockout.retry_after("ana@x.mx", "10.0.0.1") is None
+        assert wait_seconds(record, now) is None
 
     def test_repeat_lock_doubles(self) -> None:
-        clock = Clock()
-        lockout = LoginLockout(clock=clock)
-
-        first = fail_until_locked(lockout, "ana@x.mx", "10.0.0.1")
-        clock.now += first
-        second = fail_until_locked(lockout, "ana@x.mx", "10.0.0.1")
+        record, first = fail_until_locked(None, START)
+        later = START + timedelta(seconds=first)
+        _, second = fail_until_locked(record, later)
 
         assert (first, second) == (30, 60)
 
-    def test_success_clears_the_pair(self) -> None:
-        clock = Clock()
-        lockout = LoginLockout(clock=clock)
-        clock.now += fail_until_locked(lockout, "ana@x.mx", "10.0.0.1")
+    def test_an_hour_without_failures_starts_again(self) -> None:
+        record, _ = fail_until_locked(None, START)
+        _, again = fail_until_locked(record, START + timedelta(hours=1, seconds=1))
 
-        lockout.succeeded("ana@x.mx", "10.0.0.1")
+        assert again == 30
 
-        assert fail_until_locked(lockout, "ana@x.mx", "10.0.0.1") == 30
+    def test_unknown_pair_may_try(self) -> None:
+        assert wait_seconds(None, START) is None
 
     def test_lock_length_is_capped(self) -> None:
         assert [lock_seconds(n) for n in range(4)] == [30, 60, 120, 240]
         assert lock_seconds(100) == MAX_LOCK_SECONDS
+
+
+class TestPairKey:
+    def test_email_case_and_spaces_do_not_matter(self) -> None:
+        assert pair_key(" ANA@x.mx", "10.0.0.1") == pair_key("ana@x.mx", "10.0.0.1")
+
+    def test_other_address_and_other_email_are_other_pairs(self) -> None:
+        keys = {
+            pair_key("ana@x.mx", "10.0.0.1"),
+            pair_key("ana@x.mx", "10.0.0.2"),
+            pair_key("luis@x.mx", "10.0.0.1"),
+        }
+        assert len(keys) == 3
+
+    def test_key_holds_no_email(self) -> None:
+        assert "ana" not in pair_key("ana@x.mx", "10.0.0.1")

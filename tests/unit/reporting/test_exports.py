@@ -32,7 +32,8 @@ def stored_visit(**changes: Any) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(
         (
             "first_check_in_at person_met contact debtor_lives_there promise_amount"
-            " promise_currency cancel_reason address address_lat address_lon"
+            " promise_currency cancel_reason address address_zone address_lat"
+            " address_lon"
             " agent_id check_in_lat check_in_lon check_in_distance_m"
             " check_in_accuracy_m check_in_verified result_code notes new_phone"
             " promise_due_date flagged photo_ids reported_phones completed_at"
@@ -90,6 +91,35 @@ class TestVisitCells:
         )
         assert full[HEADERS.index("Deudor")] == "Ana Pérez"
         assert "+525533334444" in str(full[HEADERS.index("Teléfonos nuevos")])
+
+    def test_masked_context_keeps_the_zone_of_the_address_only(self) -> None:
+        row = stored_visit(
+            address="Av. Juárez 12 int. 3, Centro, Cuauhtémoc, CDMX, C.P. 06000",
+            address_zone="Cuauhtémoc, CDMX, C.P. 06000",
+            notes="la vecina dice que trabaja en el mercado",
+            check_in_lat=19.432608,
+            check_in_lon=-99.133209,
+            address_lat=19.4327,
+            address_lon=-99.1331,
+        )
+        masked = replace(CONTEXT, mask_personal=True)
+
+        cells = dict(zip(HEADERS, visit_cells(row, masked), strict=True))
+        full = dict(zip(HEADERS, visit_cells(row, CONTEXT), strict=True))
+
+        assert cells["Dirección"] == "Cuauhtémoc, CDMX, C.P. 06000"
+        assert cells["Notas"] == "***"
+        assert (cells["Latitud"], cells["Longitud"]) == (19.43, -99.13)
+        assert cells["Latitud del domicilio"] == 19.43
+        assert full["Dirección"] == row["address"]
+        assert full["Notas"] == row["notes"]
+        assert full["Latitud"] == 19.432608
+
+    def test_masked_address_stored_without_zone_is_hidden(self) -> None:
+        row = stored_visit(address="Av. Juárez 12, Centro")
+        masked = replace(CONTEXT, mask_personal=True)
+
+        assert visit_cells(row, masked)[HEADERS.index("Dirección")] == "***"
 
     def test_times_local_without_zone(self) -> None:
         # 18:30 UTC on 1 December is 12:30 in Mexico City (UTC-6).

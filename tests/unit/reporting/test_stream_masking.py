@@ -1,4 +1,4 @@
-"""Events on the live stream: phones masked for callers without personal:read."""
+"""Events on the live stream: personal data masked without personal:read."""
 
 import uuid
 from datetime import UTC, datetime
@@ -23,12 +23,12 @@ def completed_event() -> Any:
     )
 
 
-def test_masked_document_hides_phones() -> None:
+def test_masked_document_hides_phones_and_notes() -> None:
     data: Any = _event_document(completed_event(), mask_personal=True)["data"]
 
     assert data["new_phone"] == "+5255******32"
     assert data["update"]["phones"][0]["number"] == "+5255******22"
-    assert data["notes"] == "volver el lunes"
+    assert data["notes"] == "***"
 
 
 def test_full_document_unchanged() -> None:

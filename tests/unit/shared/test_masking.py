@@ -6,6 +6,8 @@ import pytest
 
 from shared.auth import Tenant
 from shared.masking import (
+    coarse_coordinate,
+    mask_address_lines,
     mask_document,
     mask_name,
     mask_phone,
@@ -47,6 +49,8 @@ def test_document_masks_known_keys_at_any_depth() -> None:
         "notes": "sin novedad",
         "contact_update": {"phones": [{"number": "+525598765432", "kind": "home"}]},
         "account": {"debtor_name": "Juan Pérez"},
+        "address": {"street": "Av. Juárez", "postal_code": "06600", "state": "CDMX"},
+        "location": {"lat": 19.432608, "lon": -99.133209},
     }
 
     masked = mask_document(document)
@@ -57,8 +61,48 @@ def test_document_masks_known_keys_at_any_depth() -> None:
         "kind": "home",
     }
     assert masked["account"]["debtor_name"] == "J*** P***"
-    assert masked["notes"] == "sin novedad"
+    assert masked["notes"] == "***"
+    assert masked["address"] == {
+        "street": "***",
+        "postal_code": "06600",
+        "state": "CDMX",
+    }
+    assert masked["location"] == {"lat": 19.43, "lon": -99.13}
     assert masked["visit_id"] == "v-1"
+
+
+def test_address_keeps_its_zone_only() -> None:
+    address = {
+        "street": "Av. Insurgentes Sur",
+        "exterior_number": "1234",
+        "interior_number": "4B",
+        "colonia": "Del Valle",
+        "cross_streets": "entre Félix Cuevas y Parroquia",
+        "address_references": "portón verde",
+        "postal_code": "03100",
+        "municipality": "Benito Juárez",
+        "state": "Ciudad de México",
+    }
+
+    masked = mask_address_lines(address)
+
+    assert {key for key, value in masked.items() if value == "***"} == {
+        "street",
+        "exterior_number",
+        "interior_number",
+        "colonia",
+        "cross_streets",
+        "address_references",
+    }
+    assert masked["postal_code"] == "03100"
+    assert masked["municipality"] == "Benito Juárez"
+    assert masked["state"] == "Ciudad de México"
+    assert mask_address_lines({"street": None}) == {"street": None}
+
+
+def test_coordinates_rounded_to_a_kilometre() -> None:
+    assert coarse_coordinate(19.432608) == 19.43
+    assert coarse_coordinate(None) is None
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,14 @@ from shared.events.payloads import (
     LocationPrecision,
     LocationSource,
 )
-from shared.masking import mask_name, mask_phone
+from shared.masking import (
+    ADDRESS_LINE_KEYS,
+    COARSE_COORDINATE_DECIMALS,
+    mask_address_lines,
+    mask_name,
+    mask_phone,
+    mask_text,
+)
 from shared.schemas import RequestModel, free_text
 
 Tag = Annotated[
@@ -90,13 +97,33 @@ class AccountOut(BaseModel):
     updated_at: datetime
 
     def masked(self) -> "AccountOut":
-        """Return the account with the debtor's name and phone masked."""
+        """Return the account with the debtor's name, phone, street and notes masked.
+
+        The postal code, municipality and state stay, and the location is
+        rounded to about a kilometre, so figures by zone still add up.
+        """
+        address = Address(**mask_address_lines(self.address.model_dump()))
         return self.model_copy(
             update={
                 "debtor_name": mask_name(self.debtor_name),
                 "phone": mask_phone(self.phone),
+                "address": address,
+                "location": _coarse(self.location),
+                **{name: mask_text(getattr(self, name)) for name in _NOTE_FIELDS},
             }
         )
+
+
+_NOTE_FIELDS = ("do_not_visit_note", "do_not_contact_note", "recall_note")
+
+
+def _coarse(point: GeoPoint | None) -> GeoPoint | None:
+    if point is None:
+        return None
+    return GeoPoint(
+        lat=round(point.lat, COARSE_COORDINATE_DECIMALS),
+        lon=round(point.lon, COARSE_COORDINATE_DECIMALS),
+    )
 
 
 class AccountPage(BaseModel):
@@ -115,7 +142,13 @@ class FieldChange(BaseModel):
 
 
 # The personal fields of an account's history and how each is masked.
-_MASKED_CHANGES = {"debtor_name": mask_name, "phone": mask_phone}
+_MASKED_CHANGES = {
+    "debtor_name": mask_name,
+    "phone": mask_phone,
+    # A location reads as WKT here: hidden whole, as an address line is.
+    "location": mask_text,
+    **{name: mask_text for name in (*ADDRESS_LINE_KEYS, *_NOTE_FIELDS)},
+}
 
 
 class AccountChangeOut(BaseModel):

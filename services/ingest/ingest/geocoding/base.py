@@ -24,6 +24,11 @@ class AddressQuery:
         parts = (door, self.colonia, area, self.state)
         return ", ".join(part for part in parts if part)
 
+    def zone_text(self) -> str:
+        """Return the postal code, municipality and state, without the door."""
+        area = " ".join(part for part in (self.postal_code, self.municipality) if part)
+        return ", ".join(part for part in (area, self.state) if part)
+
     def cache_key(self) -> str:
         """Return the folded one-line address, so spelling variants share a key."""
         return fold(self.text())

@@ -217,7 +217,9 @@ def _place_geocoded(
     for (key, query), outcome in zip(to_geocode, outcomes, strict=True):
         result = outcome.result if _is_placed(outcome) else None
         if result is None:
-            _warn(rows[key], _unplaced_message(outcome), value=query.text())
+            # The report is shown to every reader of uploads: the zone
+            # tells where the address was looked for, without the door.
+            _warn(rows[key], _unplaced_message(outcome), value=query.zone_text())
         zone = zone_at(result.lat, result.lon) if result is not None else None
         placements[key] = _placement(rows[key], result, zone)
 

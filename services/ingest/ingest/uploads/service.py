@@ -22,6 +22,7 @@ from ingest.models import Upload, UploadError, common
 from ingest.uploads import job_repository, repository
 from ingest.uploads.archive import HostileArchiveError, check_xlsx_archive
 from ingest.uploads.columns import normalize_header
+from ingest.uploads.issue_values import reportable
 from ingest.uploads.normalize import RowIssue
 from ingest.uploads.parsing import (
     DataRow,
@@ -336,8 +337,12 @@ async def _stage_chunk(
     tally.has_errors = tally.has_errors or any(
         issue.severity == "error" for _, issue in issues
     )
+    # Stored and shown to every reader of the upload: no debtor's data in it.
     await repository.insert_row_issues(
-        session, tenant_id=tenant_id, upload_id=upload_id, issues=issues
+        session,
+        tenant_id=tenant_id,
+        upload_id=upload_id,
+        issues=[(row_number, reportable(issue)) for row_number, issue in issues],
     )
     reported = {row_number for row_number, _ in issues}
     await job_repository.insert_row_cells(

@@ -7,79 +7,65 @@ the pair. The lock holds the pair, not the email, so a stranger who types
 wrong passwords for someone else's email locks out only their own address,
 and the owner logs in from theirs as usual.
 
-NOTE: the state lives in each ingest process, so N replicas allow N times
-the attempts. A shared store (the database or Redis) would close that gap.
+The state lives in `ingest.login_failures`, one row per pair, so every
+ingest process counts the same failures and a restart keeps the locks. The
+rule itself is the pure `after_failure`; the functions below it read and
+write the row.
 """
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ingest.models import LoginFailure
+from ingest.users import lockout_repository as repository
 
 FAILURES_TO_LOCK = 5
-FAILURE_WINDOW_SECONDS = 30.0
+FAILURE_WINDOW = timedelta(seconds=30)
 FIRST_LOCK_SECONDS = 30.0
 MAX_LOCK_SECONDS = 15 * 60.0
 # After this long without a failure, a pair starts again from the first lock.
-FORGET_AFTER_SECONDS = 60 * 60.0
-# Past this many pairs, the ones neither locked nor recently failing are dropped.
-MAX_TRACKED_PAIRS = 100_000
+FORGET_AFTER = timedelta(hours=1)
 
 
-@dataclass
-class _Pair:
-    failures: list[float] = field(default_factory=list)
+@dataclass(frozen=True)
+class PairRecord:
+    """The state of one pair: its recent failures and its locks."""
+
+    failures: tuple[datetime, ...] = ()
     locks: int = 0
-    locked_until: float = 0.0
-    last_failure: float = 0.0
+    locked_until: datetime | None = None
+    last_failure: datetime | None = None
 
 
-@dataclass
-class LoginLockout:
-    """Failed logins per (email, client address), with a clock to inject."""
+def wait_seconds(record: PairRecord | None, now: datetime) -> float | None:
+    """Return the seconds the pair must still wait, or None when it may try."""
+    if record is None or record.locked_until is None:
+        return None
+    wait = (record.locked_until - now).total_seconds()
+    return wait if wait > 0 else None
 
-    clock: Callable[[], float] = time.monotonic
-    _pairs: dict[tuple[str, str], _Pair] = field(default_factory=dict)
 
-    def retry_after(self, email: str, client: str) -> float | None:
-        """Return the seconds the pair must still wait, or None when it may try."""
-        pair = self._pairs.get(_key(email, client))
-        if pair is None:
-            return None
-        wait = pair.locked_until - self.clock()
-        return wait if wait > 0 else None
-
-    def failed(self, email: str, client: str) -> float | None:
-        """Count a failed login; return the lock's length when it locks the pair."""
-        now = self.clock()
-        key = _key(email, client)
-        pair = self._pairs.get(key)
-        if pair is None or now - pair.last_failure > FORGET_AFTER_SECONDS:
-            pair = self._pairs[key] = _Pair()
-        pair.last_failure = now
-        pair.failures = [
-            at for at in pair.failures if now - at < FAILURE_WINDOW_SECONDS
-        ] + [now]
-        if len(self._pairs) > MAX_TRACKED_PAIRS:
-            self._forget_idle(now)
-        if len(pair.failures) < FAILURES_TO_LOCK:
-            return None
-        seconds = lock_seconds(pair.locks)
-        pair.locks += 1
-        pair.failures = []
-        pair.locked_until = now + seconds
-        return seconds
-
-    def succeeded(self, email: str, client: str) -> None:
-        """Clear the pair's failures and lockouts after a good password."""
-        self._pairs.pop(_key(email, client), None)
-
-    def _forget_idle(self, now: float) -> None:
-        self._pairs = {
-            key: pair
-            for key, pair in self._pairs.items()
-            if pair.locked_until > now
-            or now - pair.last_failure < FAILURE_WINDOW_SECONDS
-        }
+def after_failure(
+    record: PairRecord | None, now: datetime
+) -> tuple[PairRecord, float | None]:
+    """Count one failure; return the new record and the lock's length, if any."""
+    if record is None or _forgotten(record, now):
+        record = PairRecord()
+    failures = tuple(at for at in record.failures if now - at < FAILURE_WINDOW)
+    record = replace(record, failures=(*failures, now), last_failure=now)
+    if len(record.failures) < FAILURES_TO_LOCK:
+        return record, None
+    seconds = lock_seconds(record.locks)
+    locked = replace(
+        record,
+        failures=(),
+        locks=record.locks + 1,
+        locked_until=now + timedelta(seconds=seconds),
+    )
+    return locked, seconds
 
 
 def lock_seconds(previous_locks: int) -> float:
@@ -87,5 +73,59 @@ def lock_seconds(previous_locks: int) -> float:
     return min(FIRST_LOCK_SECONDS * 2 ** min(previous_locks, 16), MAX_LOCK_SECONDS)
 
 
-def _key(email: str, client: str) -> tuple[str, str]:
-    return email.strip().lower(), client
+def pair_key(email: str, client: str) -> str:
+    """Return the row's key, a digest, so that the table stores no email or address."""
+    pair = f"{email.strip().lower()}\n{client}"
+    return hashlib.sha256(pair.encode()).hexdigest()
+
+
+def _from_row(row: LoginFailure | None) -> PairRecord | None:
+    if row is None:
+        return None
+    return PairRecord(
+        failures=tuple(row.failures),
+        locks=row.locks,
+        locked_until=row.locked_until,
+        last_failure=row.last_failure,
+    )
+
+
+def _forgotten(record: PairRecord, now: datetime) -> bool:
+    return record.last_failure is not None and now - record.last_failure > FORGET_AFTER
+
+
+async def retry_after(
+    session: AsyncSession, email: str, client: str, *, now: datetime
+) -> float | None:
+    """Return the seconds the pair must still wait, or None when it may try."""
+    async with session.begin():
+        row = await repository.load(session, pair_key(email, client))
+    return wait_seconds(_from_row(row), now)
+
+
+async def record_failure(
+    session: AsyncSession, email: str, client: str, *, now: datetime
+) -> float | None:
+    """Count a failed login; return the lock's length when it locks the pair."""
+    key = pair_key(email, client)
+    async with session.begin():
+        # The row lock makes two processes' failures for one pair count one
+        # after the other, so none is lost between a read and a write.
+        row = await repository.load_for_update(session, key, now=now)
+        record, locked_for = after_failure(_from_row(row), now)
+        await repository.save(
+            session,
+            key,
+            failures=list(record.failures),
+            locks=record.locks,
+            locked_until=record.locked_until,
+            last_failure=record.last_failure,
+        )
+        await repository.forget_idle(session, before=now - FORGET_AFTER)
+    return locked_for
+
+
+async def clear(session: AsyncSession, email: str, client: str) -> None:
+    """Clear the pair's failures and lockouts after a good password."""
+    async with session.begin():
+        await repository.delete_pair(session, pair_key(email, client))

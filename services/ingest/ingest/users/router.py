@@ -5,11 +5,11 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.dependencies import SettingsDep
 from ingest.models import User
-from ingest.users import service
-from ingest.users.lockout import LoginLockout
+from ingest.users import lockout, service
 from ingest.users.schemas import (
     JwkSet,
     LoginIn,
@@ -55,18 +55,13 @@ def _client_limiter(request: Request) -> RateLimiter:
     return limiter
 
 
-def _lockout(request: Request) -> LoginLockout:
-    lockout: LoginLockout | None = getattr(request.app.state, "login_lockout", None)
-    if lockout is None:
-        lockout = request.app.state.login_lockout = LoginLockout()
-    return lockout
-
-
 def _client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _check_login_allowed(request: Request, email: str) -> None:
+async def _check_login_allowed(
+    request: Request, session: AsyncSession, email: str
+) -> None:
     """Raise 429 with Retry-After while the address or the pair must wait."""
     client = _client_address(request)
     wait = _client_limiter(request).retry_after(client)
@@ -76,7 +71,7 @@ def _check_login_allowed(request: Request, email: str) -> None:
             "says before trying again",
             retry_after=retry_after_header(wait),
         )
-    wait = _lockout(request).retry_after(email, client)
+    wait = await lockout.retry_after(session, email, client, now=datetime.now(UTC))
     if wait is not None:
         raise TooManyRequestsError(
             "too many wrong passwords for this email from this address; wait as "
@@ -138,7 +133,7 @@ def _token_out(pair: service.TokenPair) -> TokenOut:
 async def login(
     body: LoginIn, request: Request, session: SessionDep, settings: SettingsDep
 ) -> TokenOut:
-    _check_login_allowed(request, body.email)
+    await _check_login_allowed(request, session, body.email)
     client = _client_address(request)
     try:
         async with session.begin():
@@ -150,11 +145,13 @@ async def login(
                 now=datetime.now(UTC),
             )
     except UnauthorizedError:
-        locked_for = _lockout(request).failed(body.email, client)
+        locked_for = await lockout.record_failure(
+            session, body.email, client, now=datetime.now(UTC)
+        )
         if locked_for is not None:
             service.log.warning("auth.login_locked", lock_seconds=locked_for)
         raise
-    _lockout(request).succeeded(body.email, client)
+    await lockout.clear(session, body.email, client)
     return _token_out(pair)
 
 
