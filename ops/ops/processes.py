@@ -65,6 +65,9 @@ class ServiceProcess:
             "--port",
             str(self.port),
             "--no-access-log",
+            # Nothing sits in front: a client on this host must not choose its
+            # own address for the login limits with X-Forwarded-For.
+            "--no-proxy-headers",
         ]
         self.process = subprocess.Popen(
             command,
