@@ -299,14 +299,29 @@ class ResultOut(BaseModel):
     promise: PromiseOut | None
 
     def masked(self) -> "ResultOut":
-        """Return the result with the phones, address and notes heard masked."""
+        """Return the result with the phones, address, notes and typed answers masked.
+
+        Answers that are numbers or yes/no stay; every text answer reads
+        `***`, because the form may ask for anything (a new address, a name).
+        """
         update: dict[str, Any] = {
             "new_phone": mask_phone(self.new_phone),
             "notes": mask_text(self.notes),
+            "answers": _masked_answers(self.answers),
         }
         if self.contact_update is not None:
             update["contact_update"] = _masked_contact(self.contact_update)
         return self.model_copy(update=update)
+
+
+def _masked_answers(value: Any) -> Any:
+    if isinstance(value, str):
+        return MASK
+    if isinstance(value, dict):
+        return {name: _masked_answers(item) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_masked_answers(item) for item in value]
+    return value
 
 
 def _masked_contact(contact: ContactUpdate) -> ContactUpdate:

@@ -373,6 +373,81 @@ async def test_visit_detail_by_caller(clients, callers, visit_id, who) -> None:
     assert moved["street"] == ("Calle Mina" if caller.full else "***")
     assert moved["exterior_number"] == ("15" if caller.full else "***")
     assert (moved["postal_code"], moved["municipality"]) == ("06300", "Cuauhtémoc")
+    # Typed answers are hidden; numbers and yes/no stay.
+    assert result["answers"] == (
+        {"reason": "job_loss", "monthly_income": 8000}
+        if caller.full
+        else {"reason": "***", "monthly_income": 8000}
+    )
+
+
+EXTRA_EMAIL = "rosa.fila@correo.mx"
+REPORTED_NAME = "Rosa Mala Fila"
+REPORTED_STREET = "Calle Dañada 5"
+
+
+@pytest_asyncio.fixture(scope="module")
+async def reported_upload(
+    clients: dict[str, httpx.AsyncClient], tenant: CreatedTenant
+) -> tuple[str, str]:
+    """An upload whose one row carries a birth date, an added column and a warning."""
+    key = f"RP-{uuid.uuid4().hex[:8]}"
+    lines = [
+        "Cuenta,Nombre,Saldo Vencido,Días de Atraso,Calle,C.P.,Alcaldía / Municipio,"
+        "Estado,Teléfono,Fecha de Nacimiento,Correo,Latitud,Longitud",
+        f"{key},{REPORTED_NAME},1000,10,{REPORTED_STREET},06000,Cuauhtémoc,"
+        f"Ciudad de México,+525511223344,1980-02-03,{EXTRA_EMAIL},no-es-latitud,-99.1",
+    ]
+    upload = await clients["ingest"].post(
+        "/uploads",
+        headers={"X-API-Key": tenant.api_key.key},
+        files={"file": ("cartera.csv", "\n".join(lines).encode())},
+    )
+    assert upload.status_code == 201, upload.text
+    return key, upload.json()["upload_id"]
+
+
+@pytest.mark.parametrize("who", CALLERS)
+async def test_birth_date_and_added_columns_by_caller(
+    clients, callers, reported_upload, who
+) -> None:
+    caller = callers[who]
+    key, _ = reported_upload
+
+    account = await clients["ingest"].get(f"/accounts/{key}", **_h(caller))
+
+    body = account.json()
+    assert account.status_code == 200, account.text
+    assert body["birth_date"] == ("1980-02-03" if caller.full else None)
+    assert list(body["extra"].values()) == [EXTRA_EMAIL if caller.full else "***"]
+
+
+@pytest.mark.parametrize("who", CALLERS)
+async def test_upload_report_file_by_caller(
+    clients, callers, reported_upload, who
+) -> None:
+    caller = callers[who]
+    _, upload_id = reported_upload
+
+    report = await clients["ingest"].get(
+        f"/uploads/{upload_id}/report.csv", **_h(caller)
+    )
+
+    assert report.status_code == 200, report.text
+    [header, row] = list(csv.reader(io.StringIO(report.text)))
+    cells = dict(zip(header, row, strict=False))
+    assert cells["Nombre"] == expect_name(caller, REPORTED_NAME)
+    # A masked phone is not a number, so the CSV guards it against formulas.
+    phone = cells["Teléfono"].removeprefix("'")
+    assert phone == expect_phone(caller, "+525511223344")
+    assert cells["C.P."] == "06000"
+    if caller.full:
+        assert cells["Calle"] == REPORTED_STREET
+        assert cells["Correo"] == EXTRA_EMAIL
+    else:
+        for personal in (REPORTED_NAME, REPORTED_STREET, EXTRA_EMAIL, "1980-02-03"):
+            assert personal not in report.text
+        assert "latitude" in cells["Errors"]
 
 
 @pytest.mark.parametrize("who", CALLERS)

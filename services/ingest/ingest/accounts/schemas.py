@@ -15,6 +15,7 @@ from shared.events.payloads import (
 from shared.masking import (
     ADDRESS_LINE_KEYS,
     COARSE_COORDINATE_DECIMALS,
+    MASK,
     mask_address_lines,
     mask_name,
     mask_phone,
@@ -109,6 +110,11 @@ class AccountOut(BaseModel):
                 "phone": mask_phone(self.phone),
                 "address": address,
                 "location": _coarse(self.location),
+                # A birth date identifies a person; columns the tenant added
+                # (an email, a CURP, a work address) are free data we cannot
+                # judge, so only their names show.
+                "birth_date": None,
+                "extra": {name: MASK for name in self.extra},
                 **{name: mask_text(getattr(self, name)) for name in _NOTE_FIELDS},
             }
         )
@@ -151,6 +157,10 @@ _MASKED_CHANGES = {
 }
 
 
+# Hidden whole in the history: the birth date and the added columns.
+_WITHHELD_CHANGES = frozenset({"birth_date", "extra"})
+
+
 class AccountChangeOut(BaseModel):
     """The fields one upload changed on an account."""
 
@@ -168,6 +178,11 @@ class AccountChangeOut(BaseModel):
 
 
 def _masked_change(name: str, change: FieldChange) -> FieldChange:
+    if name in _WITHHELD_CHANGES:
+        return FieldChange(
+            old=None if change.old is None else MASK,
+            new=None if change.new is None else MASK,
+        )
     mask = _MASKED_CHANGES.get(name)
     if mask is None:
         return change

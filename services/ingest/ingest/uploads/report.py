@@ -10,13 +10,14 @@ import io
 import re
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 import xlsxwriter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.uploads import job_repository, repository
+from ingest.uploads.issue_values import reported_value
 from shared.errors import ConflictError
 
 T = TypeVar("T")
@@ -50,6 +51,26 @@ class UploadReport:
     headers: list[str]
     rows: list[ReportRow]
     row_header: str = ROW_HEADER
+    # The account field each column was read into, None for a column the
+    # tenant added; aligned with `headers`.
+    fields: list[str | None] = field(default_factory=list)
+
+    def masked(self) -> "UploadReport":
+        """Return the report as a caller without `personal:read` may see it.
+
+        Each cell is shown, masked or withheld as the upload's error list
+        shows the cell it complains about (see `issue_values`).
+        """
+
+        def cell(index: int, value: str | None) -> str | None:
+            name = self.fields[index] if index < len(self.fields) else None
+            return reported_value(name or "", value)
+
+        rows = [
+            replace(row, cells=[cell(i, v) for i, v in enumerate(row.cells)])
+            for row in self.rows
+        ]
+        return replace(self, rows=rows)
 
     def header_row(self) -> list[str]:
         return [self.row_header, *self.headers, ISSUES_HEADER]
@@ -83,7 +104,10 @@ async def load_report(
         for row_number, texts in sorted(messages.items())
     ]
     row_header = ITEM_HEADER if upload.file_format == "json" else ROW_HEADER
-    return UploadReport(upload.filename, list(upload.headers or []), rows, row_header)
+    headers = list(upload.headers or [])
+    mapped = (upload.column_report or {}).get("columns") or {}
+    fields = [mapped.get(header) for header in headers]
+    return UploadReport(upload.filename, headers, rows, row_header, fields)
 
 
 def _check_reported(

@@ -39,6 +39,7 @@ from shared.errors import (
     problem_responses,
 )
 from shared.idempotency import IdempotencyKeyReusedError
+from shared.masking import shows_personal_data
 from shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/uploads", tags=["uploads"])
@@ -322,6 +323,8 @@ async def download_xlsx_report(
         resource="upload_report",
         resource_ids=[upload_id],
     )
+    if not shows_personal_data(tenant):
+        loaded = loaded.masked()
     content = await asyncio.to_thread(report.xlsx_report, loaded)
     return Response(
         content,
@@ -354,6 +357,8 @@ async def download_csv_report(
         resource="upload_report",
         resource_ids=[upload_id],
     )
+    if not shows_personal_data(tenant):
+        loaded = loaded.masked()
     return Response(
         report.csv_report(loaded),
         media_type="text/csv; charset=utf-8",
