@@ -96,6 +96,24 @@ async def test_concurrent_failures_are_all_counted(two_apps, tenant) -> None:
     assert after.status_code == 429
 
 
+async def test_a_burst_gets_no_more_checks_than_the_limit(two_apps, tenant) -> None:
+    # Each try is counted before its password is checked, so a burst sent
+    # at once cannot have more than FAILURES_TO_LOCK passwords checked.
+    first, second = two_apps
+    email = await new_user(first, tenant)
+
+    answers = await asyncio.gather(
+        *(
+            (first if n % 2 else second).post("/auth/login", json=wrong(email))
+            for n in range(4 * FAILURES_TO_LOCK)
+        )
+    )
+
+    codes = sorted(a.status_code for a in answers)
+    assert codes.count(401) == FAILURES_TO_LOCK
+    assert codes.count(429) == 3 * FAILURES_TO_LOCK
+
+
 async def test_lock_survives_a_restart(two_apps, tenant) -> None:
     first, _ = two_apps
     email = await new_user(first, tenant)

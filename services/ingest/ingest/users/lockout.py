@@ -94,25 +94,33 @@ def _forgotten(record: PairRecord, now: datetime) -> bool:
     return record.last_failure is not None and now - record.last_failure > FORGET_AFTER
 
 
-async def retry_after(
-    session: AsyncSession, email: str, client: str, *, now: datetime
-) -> float | None:
-    """Return the seconds the pair must still wait, or None when it may try."""
-    async with session.begin():
-        row = await repository.load(session, pair_key(email, client))
-    return wait_seconds(_from_row(row), now)
+@dataclass(frozen=True)
+class Attempt:
+    """What a login try may do: wait, or go on to the password check."""
+
+    wait_seconds: float | None = None
+    # Set when this try's count locked the pair; the try itself goes on.
+    locked_for: float | None = None
 
 
-async def record_failure(
+async def begin_attempt(
     session: AsyncSession, email: str, client: str, *, now: datetime
-) -> float | None:
-    """Count a failed login; return the lock's length when it locks the pair."""
+) -> Attempt:
+    """Count a login try as a failure before its password is checked.
+
+    Checking a password takes Argon2's time; a burst of tries that all read
+    the pair before any failure was written would each be checked. Counted
+    first, under the row lock, at most `FAILURES_TO_LOCK` tries of a pair
+    reach the check before the lock; a good password then clears the pair.
+    """
     key = pair_key(email, client)
     async with session.begin():
-        # The row lock makes two processes' failures for one pair count one
-        # after the other, so none is lost between a read and a write.
         row = await repository.load_for_update(session, key, now=now)
-        record, locked_for = after_failure(_from_row(row), now)
+        record = _from_row(row)
+        wait = wait_seconds(record, now)
+        if wait is not None:
+            return Attempt(wait_seconds=wait)
+        record, locked_for = after_failure(record, now)
         await repository.save(
             session,
             key,
@@ -122,7 +130,7 @@ async def record_failure(
             last_failure=record.last_failure,
         )
         await repository.forget_idle(session, before=now - FORGET_AFTER)
-    return locked_for
+    return Attempt(locked_for=locked_for)
 
 
 async def clear(session: AsyncSession, email: str, client: str) -> None:

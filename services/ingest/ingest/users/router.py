@@ -62,7 +62,11 @@ def _client_address(request: Request) -> str:
 async def _check_login_allowed(
     request: Request, session: AsyncSession, email: str
 ) -> None:
-    """Raise 429 with Retry-After while the address or the pair must wait."""
+    """Raise 429 with Retry-After while the address or the pair must wait.
+
+    The try is counted as a failure of the pair here, before the password
+    is checked; a good password clears the pair afterwards.
+    """
     client = _client_address(request)
     wait = _client_limiter(request).retry_after(client)
     if wait is not None:
@@ -71,7 +75,10 @@ async def _check_login_allowed(
             "says before trying again",
             retry_after=retry_after_header(wait),
         )
-    wait = await lockout.retry_after(session, email, client, now=datetime.now(UTC))
+    attempt = await lockout.begin_attempt(session, email, client, now=datetime.now(UTC))
+    if attempt.locked_for is not None:
+        service.log.warning("auth.login_locked", lock_seconds=attempt.locked_for)
+    wait = attempt.wait_seconds
     if wait is not None:
         raise TooManyRequestsError(
             "too many wrong passwords for this email from this address; wait as "
@@ -134,24 +141,16 @@ async def login(
     body: LoginIn, request: Request, session: SessionDep, settings: SettingsDep
 ) -> TokenOut:
     await _check_login_allowed(request, session, body.email)
-    client = _client_address(request)
-    try:
-        async with session.begin():
-            pair = await service.login(
-                session,
-                settings,
-                email=body.email,
-                password=body.password,
-                now=datetime.now(UTC),
-            )
-    except UnauthorizedError:
-        locked_for = await lockout.record_failure(
-            session, body.email, client, now=datetime.now(UTC)
+    # A wrong password raises here: the try was already counted as a failure.
+    async with session.begin():
+        pair = await service.login(
+            session,
+            settings,
+            email=body.email,
+            password=body.password,
+            now=datetime.now(UTC),
         )
-        if locked_for is not None:
-            service.log.warning("auth.login_locked", lock_seconds=locked_for)
-        raise
-    await lockout.clear(session, body.email, client)
+    await lockout.clear(session, body.email, _client_address(request))
     return _token_out(pair)
 
 
