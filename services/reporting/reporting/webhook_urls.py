@@ -21,6 +21,13 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 METADATA_ADDRESSES = frozenset(
     {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 )
+# Ranges Python's `ipaddress` calls global although they reach inside
+# networks: IPv6 site-local (deprecated, still routed in older internal
+# networks) and the retired 6to4 relay anycast block.
+DEPRECATED_INTERNAL = (
+    ipaddress.ip_network("fec0::/10"),
+    ipaddress.ip_network("192.88.99.0/24"),
+)
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -77,6 +84,8 @@ def forbidden_reason(address: IPAddress, *, allow_loopback: bool) -> str | None:
     for reason, matched in checks:
         if matched:
             return reason
+    if any(address in network for network in DEPRECATED_INTERNAL):
+        return "deprecated internal"
     if not address.is_global:
         return "non-global"
     return None

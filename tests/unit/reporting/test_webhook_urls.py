@@ -46,6 +46,8 @@ class TestForbiddenReason:
             ("::ffff:10.0.0.1", "private"),
             ("2002:a00:1::1", "private"),
             ("2002:a9fe:a9fe::1", "cloud metadata"),
+            ("fec0::1", "deprecated internal"),
+            ("192.88.99.1", "deprecated internal"),
         ],
     )
     def test_forbidden_classes(self, address: str, reason: str) -> None:
