@@ -9,6 +9,9 @@ NUL is refused there too, naming the parameter: PostgreSQL cannot compare
 text with NUL, so the database would refuse it with a vaguer message.
 """
 
+from collections.abc import Collection
+from typing import Any, NoReturn
+
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
@@ -41,28 +44,62 @@ def _walk(dependant: Dependant) -> set[str]:
     return names
 
 
+def _form_names(dependant: Dependant) -> set[str]:
+    """Collect the form fields (files included) of an endpoint and its dependencies."""
+    names = {param.alias for param in dependant.body_params}
+    for child in dependant.dependencies:
+        names |= _form_names(child)
+    return names
+
+
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
 async def reject_unknown_query_parameters(request: Request) -> None:
-    """Raise a validation error for each query name the endpoint does not define."""
+    """Raise a validation error for each query or form name the endpoint lacks.
+
+    Form fields get the check too: a misspelt `mappnig` beside a file would
+    load the file with the columns guessed instead of the mapping meant.
+    """
     route = request.scope.get("route")
-    if not isinstance(route, APIRoute) or not request.query_params:
+    if not isinstance(route, APIRoute):
+        return
+    valid_form = _form_names(route.dependant)
+    # Only where the endpoint declares form fields: FastAPI has parsed the
+    # form then and Starlette keeps it. An endpoint that reads its body as
+    # a stream declares none, and its stream must stay unread.
+    is_form = request.headers.get("content-type", "").startswith(FORM_TYPES)
+    if valid_form and is_form:
+        form = await request.form()
+        stray = sorted({name for name in form if name not in valid_form})
+        if stray:
+            _raise_unknown("body", stray, valid_form, form)
+    if not request.query_params:
         return
     valid = _query_names(route)
     unknown = sorted({name for name in request.query_params if name not in valid})
     if not unknown:
         _reject_nul_values(request)
         return
+    _raise_unknown("query", unknown, valid, request.query_params)
+
+
+def _raise_unknown(
+    where: str, unknown: list[str], valid: Collection[str], values: Any
+) -> NoReturn:
     listed = ", ".join(sorted(valid)) if valid else "none"
+    what = "query parameter" if where == "query" else "form field"
     raise RequestValidationError(
         [
             {
                 "type": "extra_forbidden",
-                "loc": ("query", name),
+                "loc": (where, name),
                 "ctx": {"valid": listed},
                 "msg": (
-                    f"unknown query parameter {name[:100]!r}; the valid ones are "
+                    f"unknown {what} {name[:100]!r}; the valid ones are "
                     f"{listed}; check the spelling or remove it"
                 ),
-                "input": request.query_params.get(name),
+                "input": values.get(name) if where == "query" else None,
             }
             for name in unknown
         ]

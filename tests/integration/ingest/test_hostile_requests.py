@@ -255,8 +255,11 @@ class TestRequestMessages:
             "/uploads", headers=headers, files={"other": ("x.csv", b"a,b\n")}
         )
 
+        # The stray field is named first, with the field the file belongs in.
         assert response.status_code == 422
-        assert "multipart form field 'file'" in response.json()["detail"]
+        detail = response.json()["detail"]
+        assert "unknown form field 'other'" in detail
+        assert "the valid ones are file, mapping" in detail
 
     async def test_upload_empty_body_names_field(self, client, headers) -> None:
         response = await client.post("/uploads", headers=headers)
@@ -343,3 +346,29 @@ class TestOneCredential:
         response = await client.get("/accounts", headers=headers)
 
         assert response.status_code == 200
+
+
+class TestUnknownFormFields:
+    async def test_misspelt_form_field_names_the_valid_ones(
+        self, client, headers
+    ) -> None:
+        response = await client.post(
+            "/uploads",
+            headers=headers,
+            files={"file": ("cartera.xlsx", xlsx_bytes([account_row("F-1")]))},
+            data={"mappnig": '{"Nombre": "account_key"}'},
+        )
+
+        assert response.status_code == 422, response.text
+        message = response.json()["detail"]
+        assert "unknown form field 'mappnig'" in message
+        assert "file, mapping" in message
+
+    async def test_known_form_fields_still_accepted(self, client, headers) -> None:
+        response = await client.post(
+            "/uploads",
+            headers=headers,
+            files={"file": ("cartera.xlsx", xlsx_bytes([account_row("F-2")]))},
+        )
+
+        assert response.status_code == 201, response.text
