@@ -174,3 +174,36 @@ async def test_empty_list_rejected(client, headers):
 
     assert response.status_code == 422
     assert "accounts" in response.text
+
+
+class TestFieldsLeftOut:
+    async def test_absent_field_keeps_the_stored_value(self, client, headers):
+        first = await client.post(
+            "/accounts/bulk", headers=headers, json={"accounts": [account("KP-1")]}
+        )
+        renamed = {"account_key": "KP-1", "debtor_name": "Pedro Sánchez Díaz"}
+        second = await client.post(
+            "/accounts/bulk", headers=headers, json={"accounts": [renamed]}
+        )
+        stored = (await client.get("/accounts/KP-1", headers=headers)).json()
+
+        assert first.status_code == second.status_code == 201, second.text
+        assert stored["debtor_name"] == "Pedro Sánchez Díaz"
+        assert stored["phone"] is not None
+        assert stored["address"]["street"] == "Av. Insurgentes Sur"
+        assert stored["balance_overdue"] == "12500.50"
+        assert stored["location_status"] == "placed"
+
+    async def test_null_clears_the_stored_value(self, client, headers):
+        await client.post(
+            "/accounts/bulk", headers=headers, json={"accounts": [account("KP-2")]}
+        )
+        cleared = {"account_key": "KP-2", "debtor_name": "Ana", "phone": None}
+        response = await client.post(
+            "/accounts/bulk", headers=headers, json={"accounts": [cleared]}
+        )
+        stored = (await client.get("/accounts/KP-2", headers=headers)).json()
+
+        assert response.status_code == 201, response.text
+        assert stored["phone"] is None
+        assert stored["address"]["street"] == "Av. Insurgentes Sur"

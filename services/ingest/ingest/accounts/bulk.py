@@ -26,7 +26,7 @@ from ingest.uploads.columns import ColumnMap
 from ingest.uploads.extent import MAX_COLUMNS
 from ingest.uploads.parsing import DataRow, OpenedFile
 from ingest.uploads.progress import UploadProgress
-from ingest.uploads.rows import RowContext, parse_row
+from ingest.uploads.rows import KEEPABLE_FIELDS, RowContext, parse_row
 from shared.errors import PayloadTooLargeError, UnprocessableError
 from shared.idempotency import fingerprint, run_idempotent
 from shared.runtime import ServiceRuntime
@@ -128,6 +128,19 @@ async def store_bulk(
     )
 
 
+def _kept_by(item: BulkAccount) -> set[str]:
+    """Name the stored fields an item leaves alone: those it does not send.
+
+    As a file without a column keeps the stored value and an empty cell
+    clears it, an item without a field keeps it and `null` clears it.
+    """
+    absent = {name for name in FIELDS if name not in item.model_fields_set}
+    kept = absent & set(KEEPABLE_FIELDS)
+    if absent & {"latitude", "longitude"}:
+        kept.add("location")
+    return kept
+
+
 def _open_items(
     accounts: list[BulkAccount], currency: str, progress: UploadProgress
 ) -> OpenedFile:
@@ -150,6 +163,8 @@ def _open_items(
             cells: list[object] = [getattr(item, name) for name in FIELDS]
             cells += [item.extra.get(name) for name in extra_names]
             row = parse_row(cells, context, row_number=index)
+            if row.account is not None:
+                row.account.kept_fields = set(row.account.kept_fields) | _kept_by(item)
             progress.on_row(row, len(accounts))
             yield DataRow(row, cells)
 
