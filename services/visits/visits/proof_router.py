@@ -20,6 +20,7 @@ from shared.api import (
 )
 from shared.audit import record_read
 from shared.errors import (
+    ForbiddenError,
     InvalidStateError,
     NotFoundError,
     PayloadTooLargeError,
@@ -27,7 +28,8 @@ from shared.errors import (
     UnprocessableError,
     problem_responses,
 )
-from visits import evidence, review
+from shared.masking import shows_personal_data
+from visits import evidence, photo_metadata, review
 from visits.images import MEDIA_TYPES
 from visits.photo_store import photo_store
 from visits.schemas import (
@@ -172,7 +174,7 @@ def build_proof_routers(settings: VisitsSettings) -> list[APIRouter]:
         response_class=Response,
         responses={
             200: {"content": {media: {} for media in MEDIA_TYPES.values()}},
-            **problem_responses(UnauthorizedError, NotFoundError),
+            **problem_responses(UnauthorizedError, ForbiddenError, NotFoundError),
         },
     )
     async def get_photo(
@@ -189,6 +191,10 @@ def build_proof_routers(settings: VisitsSettings) -> list[APIRouter]:
             visit_id=visit_id,
             photo_id=photo_id,
         )
+        if not shows_personal_data(tenant):
+            # The API rounds the photo's position for this caller; the file
+            # must not carry it in full.
+            data = _without_position(media_type, data)
         # A photo from the door often shows the debtor's home or the debtor.
         await record_read(
             runtime,
@@ -255,3 +261,19 @@ def build_proof_routers(settings: VisitsSettings) -> list[APIRouter]:
         )
 
     return [agent, tenant]
+
+
+def _without_position(media_type: str, data: bytes) -> bytes:
+    """Return the photo without EXIF and XMP, or refuse what cannot be cleaned."""
+    try:
+        cleaned = photo_metadata.without_metadata(media_type, data)
+    except photo_metadata.UnreadableContainerError:
+        cleaned = None
+    if cleaned is None:
+        raise ForbiddenError(
+            f"this photo ({media_type}) keeps its GPS position in a form the "
+            "service cannot remove, so it is shown only to callers with the "
+            "personal:read scope; ask the tenant's administrator",
+            missing_scopes=["personal:read"],
+        )
+    return cleaned

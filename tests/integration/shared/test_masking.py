@@ -38,10 +38,12 @@ from shared.masking import mask_name, mask_phone
 from tests.conftest import IsolatedEnvironment
 from tests.fixtures.apps import eventually, running_app
 from tests.fixtures.events import publish
+from tests.fixtures.photos import make_image
 from tests.fixtures.portfolios import account_row, xlsx_bytes
 from tests.fixtures.tenants import make_tenant
 from tests.integration.reporting.helpers import CampaignFlow
 from tests.integration.visits.helpers import assigned_visit, check_in_body, result_body
+from visits.images import read_facts
 
 PASSWORD = "caballo correcto batería"
 DEBTOR = "María Guadalupe Hernández"
@@ -379,6 +381,30 @@ async def test_visit_detail_by_caller(clients, callers, visit_id, who) -> None:
         if caller.full
         else {"reason": "***", "monthly_income": 8000}
     )
+
+
+@pytest.mark.parametrize("who", CALLERS)
+async def test_photo_file_by_caller(clients, callers, tenant, who) -> None:
+    caller = callers[who]
+    visit = await assigned_visit(clients["visits"], tenant.tenant_id)
+    checked_in = await clients["visits"].post(
+        f"{visit.path}/check-in", json=check_in_body(), headers=visit.headers
+    )
+    taken = make_image(position=(19.432534, -99.133213))
+    uploaded = await clients["visits"].post(
+        f"{visit.path}/photos",
+        content=taken,
+        headers={**visit.headers, "Content-Type": "image/jpeg"},
+    )
+    assert checked_in.status_code == 201, checked_in.text
+    assert uploaded.status_code == 201, uploaded.text
+    path = f"/visits/{visit.request.visit_id}/photos/{uploaded.json()['photo_id']}"
+
+    served = await clients["visits"].get(path, **_h(caller))
+
+    assert served.status_code == 200, served.text
+    position = read_facts(served.content, "jpeg").lat
+    assert position == (pytest.approx(19.432534, abs=1e-4) if caller.full else None)
 
 
 EXTRA_EMAIL = "rosa.fila@correo.mx"
