@@ -96,7 +96,7 @@ def _forgotten(record: PairRecord, now: datetime) -> bool:
 
 @dataclass(frozen=True)
 class Attempt:
-    """What a login try may do: wait, or go on to the password check."""
+    """The outcome of counting a login try: a wait, or leave to check the password."""
 
     wait_seconds: float | None = None
     # Set when this try's count locked the pair; the try itself goes on.
@@ -108,10 +108,11 @@ async def begin_attempt(
 ) -> Attempt:
     """Count a login try as a failure before its password is checked.
 
-    Checking a password takes Argon2's time; a burst of tries that all read
-    the pair before any failure was written would each be checked. Counted
-    first, under the row lock, at most `FAILURES_TO_LOCK` tries of a pair
-    reach the check before the lock; a good password then clears the pair.
+    Checking a password takes Argon2's time, so a burst of tries that all
+    read the pair before any failure was written would each be checked.
+    Each try is counted first, under the row lock. So at most
+    `FAILURES_TO_LOCK` tries of a pair reach the check before the lock, and
+    a good password then clears the pair.
     """
     key = pair_key(email, client)
     async with session.begin():
