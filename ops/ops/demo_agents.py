@@ -1,5 +1,6 @@
 """The demo agents' behaviour at the door: where they stand and what they file."""
 
+import asyncio
 import io
 import math
 import random
@@ -43,6 +44,8 @@ RESULT_CODES = {
 # to 15 of them. Device times run on this clock, which ends now, so they
 # trail the server's by up to a few hours.
 MINUTES_PER_VISIT = 25
+# An agent's requests are rate-limited; the app waits and sends again.
+RATE_LIMITED_TRIES = 5
 # These agents fake their last visit (see `_faked_visit`).
 FAKING_AGENTS = frozenset({3, 28})
 
@@ -213,15 +216,23 @@ class Door:
     def base(self) -> str:
         return f"{self.visits_url}/agent/visits/{self.visit['visit_id']}"
 
+    async def post(self, path: str, **request: Any) -> httpx.Response:
+        """POST as the agent's app does: after a 429, wait as Retry-After says."""
+        request.setdefault("headers", self.headers)
+        for _ in range(RATE_LIMITED_TRIES - 1):
+            response = await self.http.post(f"{self.base}{path}", **request)
+            if response.status_code != 429:
+                return response
+            await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+        return await self.http.post(f"{self.base}{path}", **request)
+
     async def check_in(self, body: dict[str, Any]) -> None:
-        response = await self.http.post(
-            f"{self.base}/check-in", headers=self.headers, json=body
-        )
+        response = await self.post("/check-in", json=body)
         _check(response, 201, f"checking in at visit {self.visit['visit_id']}")
 
     async def upload(self, photo: bytes, device_time: datetime) -> str:
-        response = await self.http.post(
-            f"{self.base}/photos",
+        response = await self.post(
+            "/photos",
             headers={**self.headers, "Content-Type": "image/jpeg"},
             params={"device_time": device_time.isoformat()},
             content=photo,
@@ -231,9 +242,7 @@ class Door:
         return str(response.json()["photo_id"])
 
     async def file(self, body: dict[str, Any]) -> httpx.Response:
-        response = await self.http.post(
-            f"{self.base}/result", headers=self.headers, json=body
-        )
+        response = await self.post("/result", json=body)
         _check(response, 201, f"filing the result of visit {self.visit['visit_id']}")
         return response
 
@@ -266,9 +275,7 @@ async def _visit(
     filed = await door.file(body)
     if rng.random() < 0.1:
         # An app that lost the first response sends the same submission again.
-        again = await door.http.post(
-            f"{door.base}/result", headers=door.headers, json=body
-        )
+        again = await door.post("/result", json=body)
         _check(again, 200, f"resending the result of visit {visit['visit_id']}")
         if again.json()["result_id"] != filed.json()["result_id"]:
             raise AgentFailure(
