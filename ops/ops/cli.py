@@ -15,7 +15,6 @@ tenant's administrator on `GET /audit`.
 
 import argparse
 import asyncio
-import getpass
 import json
 import os
 import secrets
@@ -44,6 +43,7 @@ from shared.db import create_engine, create_sessionmaker
 from shared.errors import AppError
 from shared.events.payloads import PLATFORM_TENANT_ID, OperatorCommandRun
 from shared.migrations import upgrade
+from shared.operator_audit import default_operator
 from shared.outbox import add_event
 from shared.permissions import (
     ALL_SCOPES,
@@ -135,13 +135,6 @@ async def _record_alone(
         return result
 
     await _in_transaction(settings, nothing, args)
-
-
-def _default_operator() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def _create_tenant(args: argparse.Namespace) -> dict[str, Any]:
@@ -344,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--operator",
-        default=_default_operator(),
+        default=default_operator(),
         help=(
             "who runs the command, for the audit log; default: the OS user "
             "(%(default)s)"

@@ -19,7 +19,6 @@ from sqlalchemy import (
     Table,
     bindparam,
     insert,
-    literal,
     select,
     union_all,
     update,
@@ -49,37 +48,6 @@ async def add_event(
         insert(tables.outbox).values(outbox_row(envelope, payload, settings))
     )
     return envelope
-
-
-def outbox_insert(
-    tables: CommonTables,
-    payloads: Sequence[Payload],
-    *,
-    source: str,
-    settings: ServiceSettings,
-) -> Insert:
-    """Build the INSERT of events' outbox rows, for a caller to execute.
-
-    A caller can attach the statement that writes the state change the
-    events announce to it, as a CTE, and save a round trip. `payloads` must
-    not be empty. The rows take their `seq` in the order given.
-    """
-    outbox = tables.outbox
-    rows = [
-        outbox_row(Envelope.wrap(payload, source=source), payload, settings)
-        for payload in payloads
-    ]
-    if len(rows) == 1:
-        return insert(outbox).values(rows[0])
-    # SQLAlchemy gives a multi-row VALUES no cache key and compiles it on
-    # every call. A UNION ALL of one SELECT per row is compiled once per
-    # number of rows.
-    names = list(rows[0])
-    selects = [
-        select(*[literal(row[name], outbox.c[name].type).label(name) for name in names])
-        for row in rows
-    ]
-    return insert(outbox).from_select(names, union_all(*selects))
 
 
 class OutboxRows(NamedTuple):

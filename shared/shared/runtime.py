@@ -17,7 +17,6 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI
-from sqlalchemy import Insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,7 +35,6 @@ from shared.outbox import (
     OutboxRows,
     add_event,
     add_events,
-    outbox_insert,
     outbox_rows,
 )
 from shared.query_names import reject_unknown_query_parameters
@@ -81,12 +79,6 @@ class ServiceRuntime:
             payload,
             source=f"/{self.name}",
             settings=self.settings,
-        )
-
-    def outbox_insert(self, payloads: Sequence[Payload]) -> Insert:
-        """Build the INSERT of the events' outbox rows; see `outbox_insert`."""
-        return outbox_insert(
-            self.tables, payloads, source=f"/{self.name}", settings=self.settings
         )
 
     def outbox_rows(self, payloads: Sequence[Payload]) -> OutboxRows:
