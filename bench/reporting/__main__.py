@@ -380,7 +380,7 @@ async def warm_up(
     """Send one untimed event and wait until both paths have seen it.
 
     With --deliver-apart the worker's process may still be starting when the
-    API answers, and its start-up is not what the bench measures.
+    API responds, and its start-up is not what the bench measures.
     """
     payload = visit_completed(tenant_id, uuid.uuid4())
     await publisher.send_and_wait(payload)

@@ -217,7 +217,7 @@ class Door:
         return f"{self.visits_url}/agent/visits/{self.visit['visit_id']}"
 
     async def post(self, path: str, **request: Any) -> httpx.Response:
-        """POST as the agent's app does: after a 429, wait as Retry-After says."""
+        """Send a POST as the agent's app does, waiting Retry-After after a 429."""
         request.setdefault("headers", self.headers)
         for _ in range(RATE_LIMITED_TRIES - 1):
             response = await self.http.post(f"{self.base}{path}", **request)

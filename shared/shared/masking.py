@@ -3,7 +3,7 @@
 A caller with the `personal:read` scope (tenant administrators, directors,
 and keys given it) sees names, phones, addresses and notes as stored; any
 other tenant caller (an analyst working on figures, a key without the
-scope) sees them masked: `J*** P***` for a name, `+52 55 **** **78` for a
+scope) gets them masked: `J*** P***` for a name, `+52 55 **** **78` for a
 phone, `***` for each line of a street address and for a free-text note,
 and coordinates rounded to about a kilometre. The masked forms keep enough
 to tell records apart on a screen and nothing to call, greet or find the
@@ -93,7 +93,7 @@ def mask_email(email: str | None) -> str | None:
 
 
 def mask_text(text: str | None) -> str | None:
-    """Hide a free-text note or an address line whole: it may say anything."""
+    """Hide a free-text note or an address line whole: it may contain anything."""
     return None if text is None else MASK
 
 

@@ -1,11 +1,11 @@
 """Reject query parameters an endpoint does not define.
 
 FastAPI ignores a query parameter it does not know, so `?campaign=` where
-the filter is `campaign_id` answers as if no filter were given: a list or
-an export of everything the caller may read. Every endpoint that the
+the filter is `campaign_id` returns what no filter would: a list or an
+export of everything the caller may read. Every endpoint that the
 service's routers define checks the names against its own parameters first
-and answers 422 with the unknown name and the valid ones. A value holding
-NUL is refused there too, naming the parameter: PostgreSQL cannot compare
+and returns 422 with the unknown name and the valid ones. A value that
+contains NUL is rejected there too, naming the parameter: PostgreSQL cannot compare
 text with NUL, so the database would refuse it with a vaguer message.
 """
 

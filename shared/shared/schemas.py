@@ -76,7 +76,7 @@ def _trim_required(value: str, info: ValidationInfo) -> str:
 
 # Embeddings, overrides and isolates: U+202E turns "\u202egpj.exe" into
 # what a screen shows as "exe.jpg". Uploads remove them from cells; a name
-# typed into the API is refused instead, so that what is stored is what the
+# typed into the API is rejected instead, so that what is stored is what the
 # caller sees.
 _DIRECTION_CONTROLS = frozenset(
     "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"

@@ -459,7 +459,7 @@ class LoginFailure(Base):
     """Recent failed logins of one email from one client address, and its lock.
 
     Shared by every ingest process, so replicas and restarts do not reset the
-    count. The pair is stored as a digest: the table holds no email or address.
+    count. The pair is stored as a digest: the table contains no email or address.
     """
 
     __tablename__ = "login_failures"

@@ -41,7 +41,7 @@ def create_app(
 
 
 def background_tasks(settings: ReportingSettings) -> list[BackgroundTask]:
-    """The LISTEN connection always; the delivery worker unless it runs apart."""
+    """Return the LISTEN connection, and the delivery worker unless it runs apart."""
     if settings.delivery_in_process:
         return [deliver_webhooks, listen_for_rows]
     return [listen_for_rows]

@@ -141,13 +141,13 @@ class ReportingSettings(ServiceSettings):
     export_statement_timeout_seconds: float = Field(
         default=600.0,
         gt=0,
-        description="Longest a statement of an export's read may run in the "
+        description="Maximum time a statement of an export's read may run in the "
         "database before it is cancelled and the download ends unfinished.",
     )
     export_idle_timeout_seconds: float = Field(
         default=60.0,
         gt=0,
-        description="Longest an export's transaction may wait for its client "
+        description="Maximum time an export's transaction may wait for its client "
         "between batches before the database ends its connection.",
     )
 

@@ -45,7 +45,7 @@ def parse_event_types(types: str | None) -> list[str] | None:
 
 MAX_EVENT_ID = 2**63 - 1
 # The last event of a stream whose caller lost access; a client that
-# reconnects then gets the 401 that says what to do.
+# reconnects then gets the 401 that explains what to do.
 STREAM_ENDED = "stream.ended"
 EVENT_ID_PATTERN = re.compile(r"[0-9]{1,19}")
 

@@ -6,8 +6,8 @@ EXIF (and sometimes XMP). The API rounds the position for a caller without
 metadata blocks are cut out of the container as they are, so the pixels
 are not decoded or encoded again.
 
-HEIC keeps its metadata inside boxes that point at one another by offset;
-cutting one out means rewriting those offsets, so a HEIC photo is not
+HEIC keeps its metadata inside boxes that point at one another by offset.
+Cutting one out means rewriting those offsets, so a HEIC photo is not
 handed to such a caller at all (`None`).
 """
 
@@ -21,7 +21,7 @@ JPEG_APP1 = 0xE1
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_METADATA_CHUNKS = {b"eXIf", b"tEXt", b"iTXt", b"zTXt", b"tIME"}
 WEBP_METADATA_CHUNKS = {b"EXIF", b"XMP "}
-# VP8X flags: bit 3 says an EXIF chunk follows, bit 2 an XMP chunk.
+# VP8X flags: bit 3 marks an EXIF chunk, bit 2 an XMP chunk.
 WEBP_EXIF_AND_XMP_FLAGS = 0x08 | 0x04
 
 

@@ -301,8 +301,9 @@ class ResultOut(BaseModel):
     def masked(self) -> "ResultOut":
         """Return the result with the phones, address, notes and typed answers masked.
 
-        Answers that are numbers or yes/no stay; every text answer reads
-        `***`, because the form may ask for anything (a new address, a name).
+        Answers that are numbers or booleans are kept. Every text answer
+        reads `***`, because the form may ask for anything (a new address, a
+        name).
         """
         update: dict[str, Any] = {
             "new_phone": mask_phone(self.new_phone),

@@ -96,7 +96,7 @@ async def test_concurrent_failures_are_all_counted(two_apps, tenant) -> None:
     assert after.status_code == 429
 
 
-async def test_a_burst_gets_no_more_checks_than_the_limit(two_apps, tenant) -> None:
+async def test_burst_checks_at_most_the_limit(two_apps, tenant) -> None:
     # Each try is counted before its password is checked, so a burst sent
     # at once cannot have more than FAILURES_TO_LOCK passwords checked.
     first, second = two_apps

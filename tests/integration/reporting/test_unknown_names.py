@@ -1,4 +1,4 @@
-"""Misspelt query parameters and body fields get a 422, never a wider answer."""
+"""Misspelt query parameters and body fields get a 422, never a wider result."""
 
 import httpx
 

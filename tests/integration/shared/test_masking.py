@@ -375,7 +375,7 @@ async def test_visit_detail_by_caller(clients, callers, visit_id, who) -> None:
     assert moved["street"] == ("Calle Mina" if caller.full else "***")
     assert moved["exterior_number"] == ("15" if caller.full else "***")
     assert (moved["postal_code"], moved["municipality"]) == ("06300", "Cuauhtémoc")
-    # Typed answers are hidden; numbers and yes/no stay.
+    # Text answers are masked. Numbers and booleans are kept.
     assert result["answers"] == (
         {"reason": "job_loss", "monthly_income": 8000}
         if caller.full

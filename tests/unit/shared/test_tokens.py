@@ -92,7 +92,7 @@ def test_tells_tokens_from_keys(credential: str, is_jwt: bool) -> None:
     assert looks_like_jwt(credential) is is_jwt
 
 
-def test_person_token_on_agent_endpoint_says_which_token_to_send() -> None:
+def test_person_token_on_agent_endpoint() -> None:
     _, issued = token()
 
     with pytest.raises(UnauthorizedError) as raised:

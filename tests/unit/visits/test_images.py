@@ -115,8 +115,8 @@ class TestDecode:
             images.read_facts(data, "png", max_pixels=1199)
 
     def test_decompression_bomb_gets_the_service_message(self) -> None:
-        # Pillow refuses 10 billion pixels on its own; the service's limit
-        # answers first, with the setting to change.
+        # Pillow rejects 10 billion pixels on its own, but the service's
+        # limit applies first, with the setting to change.
         with pytest.raises(images.TooManyPixelsError, match="100000x100000"):
             images.read_facts(png_declaring(100_000, 100_000), "png")
 

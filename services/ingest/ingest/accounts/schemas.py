@@ -110,9 +110,9 @@ class AccountOut(BaseModel):
                 "phone": mask_phone(self.phone),
                 "address": address,
                 "location": _coarse(self.location),
-                # A birth date identifies a person; columns the tenant added
-                # (an email, a CURP, a work address) are free data we cannot
-                # judge, so only their names show.
+                # A birth date identifies a person. Columns the tenant added
+                # (an email, a CURP, a work address) may contain anything, so
+                # only their names show.
                 "birth_date": None,
                 "extra": {name: MASK for name in self.extra},
                 **{name: mask_text(getattr(self, name)) for name in _NOTE_FIELDS},

@@ -218,7 +218,7 @@ def _place_geocoded(
         result = outcome.result if _is_placed(outcome) else None
         if result is None:
             # The report is shown to every reader of uploads: the zone
-            # tells where the address was looked for, without the door.
+            # shows where the address was looked for, without the door.
             _warn(rows[key], _unplaced_message(outcome), value=query.zone_text())
         zone = zone_at(result.lat, result.lon) if result is not None else None
         placements[key] = _placement(rows[key], result, zone)

@@ -6,7 +6,7 @@ reason, and shows the cell only where the cell is no debtor's personal
 data: a bad amount, a bad date of payment, a postal code, an Excel error.
 A name, a phone or an email is shown masked, as `shared.masking` masks
 them; an address, a birth date, coordinates or a column the tenant added
-(free text we cannot judge) are withheld, and the message says so.
+(free text we cannot judge) are withheld, and the message states that.
 """
 
 import re
