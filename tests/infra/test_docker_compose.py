@@ -23,7 +23,9 @@ SERVICES = {
     "visits": ("visits.app:create_app", 8003),
     "reporting": ("reporting.app:create_app", 8004),
 }
-EXPECTED_SERVICE_NAMES = {"postgres", "kafka", "migrate", *SERVICES}
+# Processes of a service that serve no port.
+WORKERS = {"reporting-deliver": ["campo-reporting", "deliver"]}
+EXPECTED_SERVICE_NAMES = {"postgres", "kafka", "migrate", *SERVICES, *WORKERS}
 EXPECTED_DATABASE_URL = "postgresql+asyncpg://campo:campo@postgres:5432/campo"
 EXPECTED_KAFKA_BOOTSTRAP_SERVERS = "kafka:9092"
 
@@ -101,7 +103,7 @@ def test_compose_service_command_port(
     assert published_ports(service) == [(port, port)]
 
 
-@pytest.mark.parametrize("name", ["migrate", *SERVICES])
+@pytest.mark.parametrize("name", ["migrate", *SERVICES, *WORKERS])
 def test_compose_app_image_and_environment(
     compose_config: dict[str, Any], name: str
 ) -> None:
@@ -117,7 +119,7 @@ def test_compose_app_image_and_environment(
     )
 
 
-@pytest.mark.parametrize("name", list(SERVICES))
+@pytest.mark.parametrize("name", [*SERVICES, *WORKERS])
 def test_compose_service_waits_for_migrate(
     compose_config: dict[str, Any], name: str
 ) -> None:
@@ -126,6 +128,21 @@ def test_compose_service_waits_for_migrate(
     assert conditions["migrate"] == "service_completed_successfully"
     assert conditions["postgres"] == "service_healthy"
     assert conditions["kafka"] == "service_healthy"
+
+
+def test_compose_webhooks_sent_by_one_process(
+    compose_config: dict[str, Any],
+) -> None:
+    """reporting-deliver sends the webhooks; the API process does not too."""
+    services = compose_config["services"]
+
+    assert services["reporting-deliver"]["command"] == WORKERS["reporting-deliver"]
+    assert "ports" not in services["reporting-deliver"]
+    environment = services["reporting"]["environment"]
+    assert environment["REPORTING_DELIVERY_IN_PROCESS"] == "false"
+    assert "REPORTING_DELIVERY_IN_PROCESS" not in (
+        services["reporting-deliver"]["environment"]
+    )
 
 
 def test_compose_migrate_job(compose_config: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from reporting import recorder as recorder_module
 from reporting import webhook_repository as store
@@ -177,6 +177,33 @@ class TestBatchedOutcomes:
             event.data["subscription_id"] for event in disabled_events
         )
         assert disabled_ids == sorted([gone, hopeless])
+
+
+class TestClaimPlans:
+    async def test_claim_plans_for_the_table_as_it_is(
+        self, monkeypatch: pytest.MonkeyPatch, service_env: object
+    ) -> None:
+        """A claim is planned for the table's present size, not a plan kept
+        from when it was empty; the setting ends with the claim's transaction.
+        """
+        monkeypatch.setenv("REPORTING_DELIVERY_IN_PROCESS", "false")
+        show = text("SELECT current_setting('plan_cache_mode')")
+        async with reporting_running(monkeypatch, "30,30") as reporting:
+            with platform_scope():
+                async with reporting.runtime.sessionmaker() as session:
+                    async with session.begin():
+                        before = await session.scalar(show)
+                        await store.claim_deliveries(
+                            session,
+                            in_flight={},
+                            cap_per_subscription=4,
+                            limit=10,
+                            lease_seconds=60,
+                        )
+                        during = await session.scalar(show)
+                    async with session.begin():
+                        after = await session.scalar(show)
+        assert (before, during, after) == ("auto", "force_custom_plan", "auto")
 
 
 class TestCrashBeforeRecording:
