@@ -30,7 +30,9 @@ from shared.tokens import looks_like_jwt
 log = structlog.get_logger(__name__)
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
+async def get_runtime(request: Request) -> ServiceRuntime:
+    # Async, so FastAPI calls it on the event loop instead of handing it to a
+    # worker thread on every request.
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime
 

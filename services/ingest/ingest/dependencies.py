@@ -7,7 +7,7 @@ from ingest.settings import IngestSettings
 from shared.api import RuntimeDep
 
 
-def get_settings(runtime: RuntimeDep) -> IngestSettings:
+async def get_settings(runtime: RuntimeDep) -> IngestSettings:
     settings = runtime.settings
     assert isinstance(settings, IngestSettings)
     return settings
