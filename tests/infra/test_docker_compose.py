@@ -140,9 +140,8 @@ def test_compose_webhooks_sent_by_one_process(
     assert "ports" not in services["reporting-deliver"]
     environment = services["reporting"]["environment"]
     assert environment["REPORTING_DELIVERY_IN_PROCESS"] == "false"
-    assert "REPORTING_DELIVERY_IN_PROCESS" not in (
-        services["reporting-deliver"]["environment"]
-    )
+    sender_environment = services["reporting-deliver"]["environment"]
+    assert "REPORTING_DELIVERY_IN_PROCESS" not in sender_environment
 
 
 def test_compose_migrate_job(compose_config: dict[str, Any]) -> None:
