@@ -142,6 +142,7 @@ def test_compose_webhooks_sent_by_one_process(
     assert environment["REPORTING_DELIVERY_IN_PROCESS"] == "false"
     sender_environment = services["reporting-deliver"]["environment"]
     assert "REPORTING_DELIVERY_IN_PROCESS" not in sender_environment
+    assert services["reporting-deliver"]["restart"] == "unless-stopped"
 
 
 def test_compose_migrate_job(compose_config: dict[str, Any]) -> None:

@@ -35,6 +35,7 @@ from reporting.outcomes import FinishedAttempt
 from reporting.recorder import OutcomeRecorder
 from reporting.settings import ReportingSettings
 from reporting.webhook_urls import (
+    CheckedURL,
     Resolver,
     UnsafeWebhookURLError,
     check_webhook_url,
@@ -192,41 +193,28 @@ class DeliveryWorker:
         def elapsed_ms() -> int:
             return int((time.monotonic() - started) * 1000)
 
-        try:
-            checked = await check_webhook_url(
-                row.url,
-                allow_loopback=self._settings.webhook_allow_loopback,
-                require_https=require_https(self._settings),
-                resolve=self._resolve,
-            )
-        except UnsafeWebhookURLError as error:
-            return AttemptOutcome(None, str(error), elapsed_ms())
-        now = datetime.now(UTC)
-        headers = signed_headers(signing_secrets(row, now), row.msg_id, row.body, now)
-        headers["host"] = checked.host_header()
-        # The request goes to the address that passed the check. For https the
-        # certificate is still verified against the host name, through SNI.
-        # NOTE: the tests cover plain http on loopback only, not this https path.
-        extensions = {"sni_hostname": checked.host} if checked.scheme == "https" else {}
         seconds = self._settings.webhook_timeout_seconds
+        step = "resolving the receiver's host"
         try:
-            # httpx's timeout applies to each read; this one bounds the whole
-            # attempt, so it ends well inside its lease.
+            # One bound for the whole attempt, the host lookup included, so
+            # that it ends inside its lease (httpx's own timeout applies to
+            # each read only). A lookup that outlives the lease lets another
+            # claim take the delivery and send it again, without end.
             async with asyncio.timeout(seconds):
-                request = client.build_request(
-                    "POST",
-                    checked.pinned_url(),
-                    content=row.body.encode(),
-                    headers=headers,
-                    extensions=extensions,
-                )
-                response = await client.send(request, stream=True)
                 try:
-                    await _read_small_body(response)
-                finally:
-                    await response.aclose()
+                    checked = await check_webhook_url(
+                        row.url,
+                        allow_loopback=self._settings.webhook_allow_loopback,
+                        require_https=require_https(self._settings),
+                        resolve=self._resolve,
+                    )
+                except UnsafeWebhookURLError as error:
+                    return AttemptOutcome(None, str(error), elapsed_ms())
+                step = "waiting for the receiver"
+                response = await self._post(client, row, checked)
         except (TimeoutError, httpx.TimeoutException):
-            return AttemptOutcome(None, f"timed out after {seconds:g} s", elapsed_ms())
+            message = f"timed out after {seconds:g} s {step}"
+            return AttemptOutcome(None, message, elapsed_ms())
         except httpx.HTTPError as error:
             message = f"request failed: {type(error).__name__}: {error}"
             return AttemptOutcome(None, message, elapsed_ms())
@@ -236,6 +224,30 @@ class DeliveryWorker:
             elapsed_ms(),
             max_retry_after_seconds=max(self._schedule, default=0),
         )
+
+    async def _post(
+        self, client: httpx.AsyncClient, row: Any, checked: CheckedURL
+    ) -> httpx.Response:
+        now = datetime.now(UTC)
+        headers = signed_headers(signing_secrets(row, now), row.msg_id, row.body, now)
+        headers["host"] = checked.host_header()
+        # The request goes to the address that passed the check. For https the
+        # certificate is still verified against the host name, through SNI.
+        # NOTE: the tests cover plain http on loopback only, not this https path.
+        extensions = {"sni_hostname": checked.host} if checked.scheme == "https" else {}
+        request = client.build_request(
+            "POST",
+            checked.pinned_url(),
+            content=row.body.encode(),
+            headers=headers,
+            extensions=extensions,
+        )
+        response = await client.send(request, stream=True)
+        try:
+            await _read_small_body(response)
+        finally:
+            await response.aclose()
+        return response
 
     def _finished(self, row: Any, outcome: AttemptOutcome) -> FinishedAttempt:
         state, retry_in = next_step(

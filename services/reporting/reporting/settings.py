@@ -82,7 +82,8 @@ class ReportingSettings(ServiceSettings):
     webhook_timeout_seconds: float = Field(
         default=15.0,
         gt=0,
-        description="Max duration of one webhook POST, connecting included.",
+        description="Max duration of one webhook attempt: host lookup, connection "
+        "and POST.",
     )
     webhook_max_in_flight_per_subscription: int = Field(
         default=4,

@@ -129,7 +129,7 @@ class TestRetries:
         assert verifies(created["secret"], second)
         assert first[0]["webhook-id"] == second[0]["webhook-id"] == msg_id
         assert [a["status_code"] for a in attempts] == [204, None]
-        assert attempts[1]["error"] == "timed out after 0.5 s"
+        assert attempts[1]["error"] == "timed out after 0.5 s waiting for the receiver"
         assert attempts[0]["delivery_state"] == "delivered"
 
     async def test_retry_after_http_date_honoured(
@@ -369,6 +369,49 @@ class TestDeliveryTimeAddressCheck:
         assert headers["host"] == f"hooks.campo.test:{port}"
         assert "10.1.2.3, a private address" in attempts[0]["error"]
         assert attempts[0]["status_code"] is None
+
+    async def test_slow_lookup_fails_inside_lease(
+        self, monkeypatch: pytest.MonkeyPatch, service_env: object
+    ) -> None:
+        """A host lookup slower than the timeout ends the attempt within it.
+
+        Outside the timeout, such a lookup outlives the delivery's lease, and
+        the delivery is claimed again and sent once more, over and over.
+        """
+        monkeypatch.setenv("REPORTING_WEBHOOK_TIMEOUT_SECONDS", "0.5")
+        monkeypatch.setenv("REPORTING_WEBHOOK_LEASE_SECONDS", "2")
+        slow = asyncio.Event()
+
+        async def resolve(host: str, port: int) -> list[str]:
+            if slow.is_set():
+                await asyncio.sleep(4)
+            return ["127.0.0.1"]
+
+        receiver = Receiver([204])
+        async with (
+            serve_http(receiver.app) as base,
+            reporting_running(monkeypatch, "30", resolve) as reporting,
+        ):
+            port = base.rsplit(":", 1)[1]
+            url = f"http://hooks.campo.test:{port}/hook"
+            created = await subscribe(
+                reporting.client, reporting.tenant, url, ["visit.completed"]
+            )
+            slow.set()
+            await reporting.completed_visit(0)
+            await eventually(lambda: _attempts_with_error(reporting, created))
+            # Past the lease and the slow lookup: nothing was claimed again.
+            await asyncio.sleep(4.5)
+            attempts = await attempts_of(
+                reporting.client, reporting.tenant, created["subscription_id"]
+            )
+
+        assert receiver.requests == []
+        assert len(attempts) == 1
+        assert attempts[0]["error"] == (
+            "timed out after 0.5 s resolving the receiver's host"
+        )
+        assert attempts[0]["delivery_state"] == "pending"
 
 
 async def _attempts_with_error(

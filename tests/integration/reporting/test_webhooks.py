@@ -233,7 +233,7 @@ class TestDelivery:
             )
 
         assert attempt["status_code"] is None
-        assert attempt["error"] == "timed out after 0.5 s"
+        assert attempt["error"] == "timed out after 0.5 s waiting for the receiver"
         assert attempt["delivery_state"] == "pending"
         assert 400 <= attempt["latency_ms"] < 2000
 
