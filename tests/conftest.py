@@ -17,8 +17,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from shared.kafka import delete_topics
 from shared.migrations import upgrade
-from tests.fixtures.events import delete_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE_PACKAGES = ("ingest", "matching", "visits", "reporting")

@@ -33,6 +33,7 @@ import asyncpg
 
 from bench.ingest.cases import plain_dsn
 from bench.ingest.generate import write_csv, write_xlsx
+from shared.kafka import delete_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 WORK_DIR = ROOT / ".local" / "bench"
@@ -263,6 +264,7 @@ def main() -> None:
         if not args.keep_database:
             asyncio.run(drop_database(admin_url, database))
             asyncio.run(drop_database(admin_url, floor_database))
+        asyncio.run(delete_topics(kafka, f"bench-{run_id}."))
     report(results, csv_path)
 
 

@@ -46,7 +46,7 @@ from shared.events.payloads import (
     TenantCreated,
     VisitCompleted,
 )
-from shared.kafka import create_producer, ensure_topics
+from shared.kafka import create_producer, delete_topics, ensure_topics
 from shared.migrations import upgrade
 from shared.settings import ServiceSettings
 
@@ -323,50 +323,53 @@ async def run(rate: float, seconds: float, *, deliver_apart: bool = False) -> No
     admin_url, kafka = server_urls()
     prefix = f"bench-reporting-{uuid.uuid4().hex[:8]}."
     arrivals = Arrivals()
-    async with bench_database(admin_url) as database_url:
-        env = os.environ | {
-            "DATABASE_URL": database_url,
-            "KAFKA_BOOTSTRAP_SERVERS": kafka,
-            "KAFKA_TOPIC_PREFIX": prefix,
-            "CAMPO_ENVIRONMENT": "development",
-            "REPORTING_WEBHOOK_ALLOW_LOOPBACK": "true",
-            "LOG_LEVEL": "WARNING",
-            "REPORTING_DELIVERY_IN_PROCESS": "false" if deliver_apart else "true",
-        }
-        os.environ.update(
-            {"KAFKA_BOOTSTRAP_SERVERS": kafka, "KAFKA_TOPIC_PREFIX": prefix}
-        )
-        settings = ServiceSettings(database_url=database_url)
-        await ensure_topics(settings)
-        async with (
-            reporting_process(env, free_port()) as base,
-            delivery_process(env, deliver_apart),
-            serve(webhook_receiver(arrivals), free_port()) as receiver_base,
-            httpx.AsyncClient(base_url=base, trust_env=False) as client,
-            Publisher(settings) as publisher,
-        ):
-            tenant_id, headers = await create_tenant(publisher, client)
-            created = await client.post(
-                "/webhooks",
-                json={
-                    "url": f"{receiver_base}/hook",
-                    "event_types": ["visit.completed"],
-                },
-                headers=headers,
+    try:
+        async with bench_database(admin_url) as database_url:
+            env = os.environ | {
+                "DATABASE_URL": database_url,
+                "KAFKA_BOOTSTRAP_SERVERS": kafka,
+                "KAFKA_TOPIC_PREFIX": prefix,
+                "CAMPO_ENVIRONMENT": "development",
+                "REPORTING_WEBHOOK_ALLOW_LOOPBACK": "true",
+                "LOG_LEVEL": "WARNING",
+                "REPORTING_DELIVERY_IN_PROCESS": "false" if deliver_apart else "true",
+            }
+            os.environ.update(
+                {"KAFKA_BOOTSTRAP_SERVERS": kafka, "KAFKA_TOPIC_PREFIX": prefix}
             )
-            created.raise_for_status()
-            connected = asyncio.Event()
-            reader = asyncio.create_task(
-                read_stream(client, headers, arrivals, connected)
-            )
-            await asyncio.wait_for(connected.wait(), 10)
-            await warm_up(publisher, tenant_id, arrivals)
-            real_rate = await publish_steadily(
-                publisher, tenant_id, arrivals, rate=rate, seconds=seconds
-            )
-            await drain(arrivals)
-            reader.cancel()
-            load = os.getloadavg()
+            settings = ServiceSettings(database_url=database_url)
+            await ensure_topics(settings)
+            async with (
+                reporting_process(env, free_port()) as base,
+                delivery_process(env, deliver_apart),
+                serve(webhook_receiver(arrivals), free_port()) as receiver_base,
+                httpx.AsyncClient(base_url=base, trust_env=False) as client,
+                Publisher(settings) as publisher,
+            ):
+                tenant_id, headers = await create_tenant(publisher, client)
+                created = await client.post(
+                    "/webhooks",
+                    json={
+                        "url": f"{receiver_base}/hook",
+                        "event_types": ["visit.completed"],
+                    },
+                    headers=headers,
+                )
+                created.raise_for_status()
+                connected = asyncio.Event()
+                reader = asyncio.create_task(
+                    read_stream(client, headers, arrivals, connected)
+                )
+                await asyncio.wait_for(connected.wait(), 10)
+                await warm_up(publisher, tenant_id, arrivals)
+                real_rate = await publish_steadily(
+                    publisher, tenant_id, arrivals, rate=rate, seconds=seconds
+                )
+                await drain(arrivals)
+                reader.cancel()
+                load = os.getloadavg()
+    finally:
+        await delete_topics(kafka, prefix)
     print(
         "delivery worker: "
         + ("a process of its own" if deliver_apart else "in the API process")

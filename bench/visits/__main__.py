@@ -33,6 +33,7 @@ from typing import Any
 from bench.visits import report, seed, servers
 from bench.visits.ceiling import CREATE_TABLE
 from shared.auth import issue_agent_token
+from shared.kafka import delete_topics
 from shared.settings import ServiceSettings
 
 WARMUP_RATE = 50
@@ -230,6 +231,7 @@ def main() -> None:
                 )
             )
             servers.drop_database(admin_url, database)
+        asyncio.run(delete_topics(kafka, f"bench-visits-{run_id}."))
     print_summary(args, runs)
 
 

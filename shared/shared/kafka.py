@@ -49,3 +49,20 @@ async def ensure_topics(
         log.info("kafka.topics_created", topics=missing)
     finally:
         await admin.close()
+
+
+async def delete_topics(bootstrap_servers: str, prefix: str) -> None:
+    """Delete every topic whose name starts with `prefix`.
+
+    Each test session and benchmark run makes a set of topics of its own.
+    Left behind, they pile up on a developer's broker until it runs out of
+    file descriptors, and every client's metadata requests grow with them.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        names = [name for name in await admin.list_topics() if name.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+    finally:
+        await admin.close()

@@ -16,7 +16,8 @@ from reporting.rebuild import truncate_read_models
 from reporting.settings import ReportingSettings
 from shared.db import create_engine, create_sessionmaker
 from shared.events.payloads import AppealOutcome, PromiseKept, PromisePartlyKept
-from tests.fixtures.events import delete_topics, publish
+from shared.kafka import delete_topics
+from tests.fixtures.events import publish
 from tests.integration.reporting.figure_flows import ZonedFlow, all_figures
 from tests.integration.reporting.helpers import auth, wait_consumed
 
