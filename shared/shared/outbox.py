@@ -143,36 +143,16 @@ async def add_events(
     outbox = tables.outbox
     records = []
     for payload in payloads:
-        envelope = Envelope.wrap(payload, source=source)
-        records.append(
-            (
-                envelope.id,
-                settings.topic(payload.topic),
-                envelope.subject,
-                envelope.type,
-                envelope.source,
-                envelope.subject,
-                envelope.tenant_id,
-                envelope.time,
-                json.dumps(envelope.data),
-            )
-        )
+        row = outbox_row(Envelope.wrap(payload, source=source), payload, settings)
+        # COPY sends the jsonb column as text.
+        row["data"] = json.dumps(row["data"])
+        records.append(tuple(row[column] for column in OUTBOX_COLUMNS))
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(
         outbox.name,
         schema_name=outbox.schema,
-        columns=[
-            "event_id",
-            "topic",
-            "key",
-            "event_type",
-            "source",
-            "subject",
-            "tenant_id",
-            "event_time",
-            "data",
-        ],
+        columns=list(OUTBOX_COLUMNS),
         records=records,
     )
     return len(records)
