@@ -6,7 +6,6 @@ their own: what comes back is what the policies let through.
 """
 
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
@@ -15,9 +14,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared.db import create_engine, create_sessionmaker
-from shared.rls import APP_ROLE
-from shared.settings import ServiceSettings
 from shared.tenancy import (
     across_agents,
     agent_scope,
@@ -74,20 +70,6 @@ class Seeded:
     @property
     def agents(self) -> set[uuid.UUID]:
         return {self.agent_a, self.agent_b}
-
-
-@pytest_asyncio.fixture(scope="module")
-async def owner_engine() -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(ServiceSettings().database_url, pool_size=1)
-    yield engine
-    await engine.dispose()
-
-
-@pytest_asyncio.fixture(scope="module")
-async def app_sessions() -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(ServiceSettings().database_url, pool_size=2, role=APP_ROLE)
-    yield create_sessionmaker(engine)
-    await engine.dispose()
 
 
 async def _seed_work(

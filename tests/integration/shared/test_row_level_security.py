@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared.db import create_engine, create_sessionmaker
+from shared.db import create_engine
 from shared.rls import APP_ROLE
 from shared.settings import ServiceSettings
 from shared.tenancy import (
@@ -58,21 +58,6 @@ PROBE_LOGIN = "campo_rls_probe"
 class Seeded:
     tenant_a: uuid.UUID
     tenant_b: uuid.UUID
-
-
-@pytest_asyncio.fixture(scope="module")
-async def owner_engine() -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(ServiceSettings().database_url, pool_size=1)
-    yield engine
-    await engine.dispose()
-
-
-@pytest_asyncio.fixture(scope="module")
-async def app_sessions() -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """Sessions as a service opens them: the login role switched to campo_app."""
-    engine = create_engine(ServiceSettings().database_url, pool_size=2, role=APP_ROLE)
-    yield create_sessionmaker(engine)
-    await engine.dispose()
 
 
 @pytest_asyncio.fixture(scope="module")
