@@ -1,6 +1,7 @@
 """An export's read is bounded: a slow read is cancelled, a stalled one dropped."""
 
 import asyncio
+from collections.abc import AsyncIterator
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -33,10 +34,11 @@ def slow_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(export_repository, "export_rows_query", sleeping)
 
 
-async def read_all(
+def csv_chunks(
     runtime: ServiceRuntime, plan: ExportPlan, limits: ExportLimits
-) -> bytes:
-    chunks = export_bytes(
+) -> AsyncIterator[bytes]:
+    """Return the export's CSV chunks, one visit a fetch."""
+    return export_bytes(
         runtime.engine,
         plan,
         new_writer("csv"),
@@ -44,7 +46,12 @@ async def read_all(
         batch_rows=1,
         limits=limits,
     )
-    return b"".join([chunk async for chunk in chunks])
+
+
+async def read_all(
+    runtime: ServiceRuntime, plan: ExportPlan, limits: ExportLimits
+) -> bytes:
+    return b"".join([chunk async for chunk in csv_chunks(runtime, plan, limits)])
 
 
 @pytest.fixture
@@ -102,14 +109,7 @@ async def stalled_export(
     runtime: ServiceRuntime, plan: ExportPlan, limits: ExportLimits
 ) -> bytes:
     """Read the header and one visit, stop reading for a second, then go on."""
-    chunks = export_bytes(
-        runtime.engine,
-        plan,
-        new_writer("csv"),
-        context=CONTEXT,
-        batch_rows=1,
-        limits=limits,
-    )
+    chunks = csv_chunks(runtime, plan, limits)
     # After the first visit, the export's transaction is open and waiting.
     read = [await anext(chunks), await anext(chunks)]
     await asyncio.sleep(1.0)
