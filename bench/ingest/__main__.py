@@ -229,6 +229,7 @@ def main() -> None:
     admin_url, kafka = server_urls()
     run_id = uuid.uuid4().hex[:8]
     database = f"campo_bench_{run_id}"
+    topic_prefix = f"bench-{run_id}."
     # The floor case gets a database of its own, so the accounts it writes
     # do not enlarge the indexes the upload path writes to.
     floor_database = f"{database}_floor"
@@ -239,7 +240,7 @@ def main() -> None:
         {
             "DATABASE_URL": with_database(admin_url, database),
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
-            "KAFKA_TOPIC_PREFIX": f"bench-{run_id}.",
+            "KAFKA_TOPIC_PREFIX": topic_prefix,
             "INGEST_MAX_UPLOAD_ROWS": str(max(args.csv_rows, args.xlsx_rows)),
             "INGEST_MAX_UPLOAD_BYTES": str(4 * 1024**3),
             "LOG_LEVEL": "WARNING",
@@ -264,7 +265,7 @@ def main() -> None:
         if not args.keep_database:
             asyncio.run(drop_database(admin_url, database))
             asyncio.run(drop_database(admin_url, floor_database))
-        asyncio.run(delete_topics(kafka, f"bench-{run_id}."))
+        asyncio.run(delete_topics(kafka, topic_prefix))
     report(results, csv_path)
 
 

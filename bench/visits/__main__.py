@@ -184,11 +184,11 @@ def visits_needed(args: argparse.Namespace) -> int:
     return int(WARMUP_RATE * WARMUP_SECONDS + sum(rates) * args.duration) + 10
 
 
-def server_env(database_url: str, kafka: str, run_id: str) -> dict[str, str]:
+def server_env(database_url: str, kafka: str, topic_prefix: str) -> dict[str, str]:
     return {
         "DATABASE_URL": database_url,
         "KAFKA_BOOTSTRAP_SERVERS": kafka,
-        "KAFKA_TOPIC_PREFIX": f"bench-visits-{run_id}.",
+        "KAFKA_TOPIC_PREFIX": topic_prefix,
         # The visiting-hours rule is a pure function of the clock; off, the
         # bench runs at any hour of the day.
         "VISITS_VISITING_HOURS": "false",
@@ -200,6 +200,7 @@ def main() -> None:
     admin_url, kafka = servers.server_urls()
     run_id = uuid.uuid4().hex[:8]
     database = f"campo_bench_visits_{run_id}"
+    topic_prefix = f"bench-visits-{run_id}."
     database_url = servers.create_database(admin_url, database)
     asyncio.run(
         servers.admin(database_url, CREATE_TABLE.format(schema="bench_ceiling"))
@@ -215,7 +216,7 @@ def main() -> None:
 
     try:
         visits, tokens = seed_visits(args, database_url)
-        env = server_env(database_url, kafka, run_id)
+        env = server_env(database_url, kafka, topic_prefix)
         for server in targets.values():
             server.start(env)
         runs = measure(args, targets, visits, tokens, database_url)
@@ -231,7 +232,7 @@ def main() -> None:
                 )
             )
             servers.drop_database(admin_url, database)
-        asyncio.run(delete_topics(kafka, f"bench-visits-{run_id}."))
+        asyncio.run(delete_topics(kafka, topic_prefix))
     print_summary(args, runs)
 
 
