@@ -130,10 +130,10 @@ def test_compose_service_waits_for_migrate(
     assert conditions["kafka"] == "service_healthy"
 
 
-def test_compose_webhooks_sent_by_one_process(
+def test_compose_sender_runs_apart(
     compose_config: dict[str, Any],
 ) -> None:
-    """reporting-deliver sends the webhooks; the API process does not too."""
+    """reporting-deliver sends the webhooks, and the API process does not."""
     services = compose_config["services"]
 
     assert services["reporting-deliver"]["command"] == WORKERS["reporting-deliver"]

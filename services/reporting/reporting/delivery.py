@@ -196,10 +196,9 @@ class DeliveryWorker:
         seconds = self._settings.webhook_timeout_seconds
         step = "resolving the receiver's host"
         try:
-            # One bound for the whole attempt, the host lookup included, so
-            # that it ends inside its lease (httpx's own timeout applies to
-            # each read only). A lookup that outlives the lease lets another
-            # claim take the delivery and send it again, without end.
+            # One timeout bounds the whole attempt, the host lookup included,
+            # so it ends inside its lease and no other claim sends it again.
+            # httpx's own timeout applies to each read only.
             async with asyncio.timeout(seconds):
                 try:
                     checked = await check_webhook_url(
@@ -228,6 +227,7 @@ class DeliveryWorker:
     async def _post(
         self, client: httpx.AsyncClient, row: Any, checked: CheckedURL
     ) -> httpx.Response:
+        """Send the signed body to the checked address and read a short reply."""
         now = datetime.now(UTC)
         headers = signed_headers(signing_secrets(row, now), row.msg_id, row.body, now)
         headers["host"] = checked.host_header()

@@ -265,14 +265,10 @@ CLAIM_DELIVERIES = text(
 )
 
 
-# asyncpg prepares each statement once per connection, and after five runs
-# PostgreSQL may keep a generic plan for it until the tables' statistics
-# change. The worker's first claims run on a nearly empty deliveries table
-# (a new database, or the first minute before autovacuum analyzes it). The
-# plan kept from them grew slower as the table grew: at 12,000 deliveries a
-# claim took over 100 ms of the server's CPU, where a fresh plan of the same
-# statement ran in 1 to 5 ms. The worker then fell minutes behind. Planning
-# each claim afresh costs under a millisecond.
+# A claim is planned afresh each time. Otherwise PostgreSQL may keep the
+# generic plan it made after five claims on a nearly empty table, and with
+# 12,000 deliveries that plan took over 100 ms a claim where a fresh one took
+# 1 to 5 ms (docs/benchmarks.md).
 CUSTOM_PLAN = text("SET LOCAL plan_cache_mode = force_custom_plan")
 
 

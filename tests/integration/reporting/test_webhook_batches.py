@@ -180,12 +180,11 @@ class TestBatchedOutcomes:
 
 
 class TestClaimPlans:
-    async def test_claim_plans_for_the_table_as_it_is(
+    async def test_claim_plans_afresh(
         self, monkeypatch: pytest.MonkeyPatch, service_env: object
     ) -> None:
-        """A claim is planned for the table's present size, not a plan kept
-        from when it was empty; the setting ends with the claim's transaction.
-        """
+        """A claim gets a plan for the table as it is now, not one kept from
+        when it was empty. The setting ends with the claim's transaction."""
         monkeypatch.setenv("REPORTING_DELIVERY_IN_PROCESS", "false")
         show = text("SELECT current_setting('plan_cache_mode')")
         async with reporting_running(monkeypatch, "30,30") as reporting:

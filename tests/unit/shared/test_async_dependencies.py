@@ -17,28 +17,20 @@ from fastapi.dependencies.utils import get_dependant
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
-from ingest.app import create_app as ingest_app
-from matching.app import create_app as matching_app
-from reporting.app import create_app as reporting_app
-from visits.app import create_app as visits_app
-
-APPS = {
-    "ingest": ingest_app,
-    "matching": matching_app,
-    "visits": visits_app,
-    "reporting": reporting_app,
-}
+from tests.unit.shared.test_openapi import APPS
 
 
 def runs_on_the_loop(call: Callable[..., Any]) -> bool:
-    """A coroutine or async generator function, or an object whose call is one."""
+    """Return whether `call` is a coroutine or async generator function, or an
+    object whose `__call__` is one."""
     if not inspect.isroutine(call):
         call = call.__call__
     return inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call)
 
 
 def threaded_calls(dependant: Dependant, path: str) -> Iterator[str]:
-    """Name each callable under `dependant` that FastAPI would run in a thread."""
+    """Yield the name of each callable under `dependant` that FastAPI would run
+    in a thread."""
     call = dependant.call
     if call is not None and not runs_on_the_loop(call):
         yield f"{path}: {getattr(call, '__qualname__', repr(call))}"
@@ -46,35 +38,40 @@ def threaded_calls(dependant: Dependant, path: str) -> Iterator[str]:
         yield from threaded_calls(sub, path)
 
 
-def api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
-    """Every API route, also those of included routers, which FastAPI wraps."""
+def included_routers(routes: Sequence[BaseRoute]) -> Iterator[tuple[Any, Any]]:
+    """Yield each route that wraps an included router, with that router.
+
+    FastAPI keeps an included router's routes and the `include_router`
+    arguments on such a route rather than copying them into the app.
+    """
     for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        included = getattr(route, "original_router", None)
-        if included is not None:
-            yield from api_routes(included.routes)
+        router = getattr(route, "original_router", None)
+        if router is not None:
+            yield route, router
+            yield from included_routers(router.routes)
+
+
+def api_routes(app: FastAPI) -> Iterator[APIRoute]:
+    """Yield every API route of the app, those of included routers too."""
+    groups = [app.routes] + [
+        router.routes for _, router in included_routers(app.routes)
+    ]
+    for routes in groups:
+        yield from (route for route in routes if isinstance(route, APIRoute))
 
 
 def declared_dependencies(app: FastAPI) -> Iterator[Any]:
-    """The Depends given to the app, to routers and to include_router calls."""
+    """Yield the Depends given to the app, to routers and to include_router."""
     yield from app.router.dependencies
-    pending: list[Sequence[BaseRoute]] = [app.routes]
-    while pending:
-        for route in pending.pop():
-            included = getattr(route, "original_router", None)
-            if included is None:
-                continue
-            context = getattr(route, "include_context", None)
-            yield from getattr(context, "dependencies", [])
-            yield from included.dependencies
-            pending.append(included.routes)
+    for wrapper, router in included_routers(app.routes):
+        yield from getattr(wrapper.include_context, "dependencies", [])
+        yield from router.dependencies
 
 
 @pytest.mark.parametrize("name", sorted(APPS))
-def test_no_endpoint_or_dependency_runs_in_a_thread(name: str) -> None:
+def test_no_dependency_runs_in_thread(name: str) -> None:
     app: FastAPI = APPS[name]()
-    routes = list(api_routes(app.routes))
+    routes = list(api_routes(app))
     found = [
         call
         for route in routes
